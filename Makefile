@@ -1,0 +1,36 @@
+# Elster: `make run` installs and runs the main job; `make test` installs and runs the tests.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+REGION ?= heidelberg
+# A local mirror of the data sources: ../shared/data when it exists beside the checkout.
+ELSTER_MIRROR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
+export ELSTER_MIRROR
+
+.PHONY: install run test lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/elster fetch $(REGION)
+	$(BIN)/elster build $(REGION)
+	$(BIN)/elster route $(REGION) --samples
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python -m benchmarks.run_all
+
+clean:
+	rm -rf $(VENV) data/cache .pytest_cache

@@ -1,0 +1,1 @@
+"""Adapters: the Typer CLI and the FastAPI service."""

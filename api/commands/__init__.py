@@ -1,0 +1,1 @@
+"""CLI verbs, one module per domain; each exposes ``register(app)``."""

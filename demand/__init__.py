@@ -1,0 +1,1 @@
+"""Demand: population, attractors, gravity model and seeded trip-request streams."""

@@ -1,0 +1,1 @@
+"""Fleet optimiser: dial-a-ride solvers, online dispatch and simulation."""

@@ -1,0 +1,40 @@
+"""Shared fixtures: the Heidelberg stand-in region, fetched once per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from routing.regions import PROJECT_ROOT, Region, load_region
+
+MIRROR = Path(os.environ.get("ELSTER_MIRROR") or PROJECT_ROOT.parent / "shared" / "data")
+
+
+@pytest.fixture(scope="session")
+def mirror_dir() -> Path:
+    """The local mirror of the real data sources (``../shared/data``)."""
+    if not (MIRROR / "heidelberg").is_dir():
+        pytest.fail(f"data mirror not found at {MIRROR}; set ELSTER_MIRROR to ../shared/data")
+    return MIRROR
+
+
+@pytest.fixture(scope="session")
+def hd_region() -> Region:
+    """The Heidelberg region definition."""
+    return load_region("heidelberg")
+
+
+@pytest.fixture(scope="session")
+def hd_data_dir(mirror_dir: Path, hd_region: Region) -> Path:
+    """A data directory holding every Heidelberg source (same layout as the mirror)."""
+    return mirror_dir
+
+
+@pytest.fixture(scope="session")
+def cache_dir() -> Path:
+    """Persistent build cache shared by test sessions (content-keyed, so always safe)."""
+    path = PROJECT_ROOT / "data" / "cache"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
