@@ -1,0 +1,1 @@
+"""Benchmark programs: each runs ours and a baseline side by side and writes JSON."""
