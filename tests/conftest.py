@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from routing.fetch import fetch_region
 from routing.regions import PROJECT_ROOT, Region, load_region
 
 MIRROR = Path(os.environ.get("ELSTER_MIRROR") or PROJECT_ROOT.parent / "shared" / "data")
@@ -28,8 +29,10 @@ def hd_region() -> Region:
 
 @pytest.fixture(scope="session")
 def hd_data_dir(mirror_dir: Path, hd_region: Region) -> Path:
-    """A data directory holding every Heidelberg source (same layout as the mirror)."""
-    return mirror_dir
+    """The project's data directory with every Heidelberg source fetched from the mirror."""
+    data_dir = PROJECT_ROOT / "data"
+    fetch_region(hd_region, data_dir=data_dir, mirror=mirror_dir, progress=False)
+    return data_dir
 
 
 @pytest.fixture(scope="session")
