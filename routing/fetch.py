@@ -195,10 +195,14 @@ def _download(url: str, dest: Path, source: Source, *, progress: bool, timeout_s
                     "region file or use a mirror (ELSTER_MIRROR)"
                 )
     except httpx.HTTPError as exc:
+        kept = (
+            f"the partial file {part} is kept and the next `elster fetch` resumes it; "
+            if part.is_file() and part.stat().st_size
+            else ""
+        )
         raise FetchError(
-            f"downloading {url} failed ({exc.__class__.__name__}: {exc}); the partial file "
-            f"{part} is kept and the next `elster fetch` resumes it; without internet, "
-            "point ELSTER_MIRROR at a directory holding the file"
+            f"downloading {url} failed ({exc.__class__.__name__}: {exc}); {kept}"
+            "without internet, point ELSTER_MIRROR at a directory holding the file"
         ) from None
     _check_digest(part, source, f"download of {url}")
     os.replace(part, dest)
