@@ -1,0 +1,175 @@
+"""Shortest-path results: parent-pointer tracing, node sequences and drawable polylines.
+
+Search kernels leave a *parent edge* per node (``-1`` at a source); the
+functions here turn those into original edge sequences, the node sequence they
+visit, and (lat, lon) polylines through each edge's shape points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from routing.graph import RoadGraph
+
+EARTH_RADIUS_M = 6_371_008.8
+
+
+@dataclass(frozen=True, eq=False)
+class PathResult:
+    """A shortest path between seed sets.
+
+    Attributes
+    ----------
+    cost : float
+        Travel time in seconds, including the chosen source and target seed costs.
+    edges : ndarray of int64
+        Original edge ids in driving order (empty when source and target node coincide).
+    nodes : ndarray of int32
+        Nodes visited, ``len(edges) + 1`` of them: the chosen source node first,
+        the chosen target node last.
+    length_m : float
+        Sum of the edges' lengths (seed offsets excluded).
+    """
+
+    cost: float
+    edges: np.ndarray
+    nodes: np.ndarray
+    length_m: float
+
+    @property
+    def source(self) -> int:
+        """The seed node the path starts from."""
+        return int(self.nodes[0])
+
+    @property
+    def target(self) -> int:
+        """The seed node the path ends at."""
+        return int(self.nodes[-1])
+
+
+def make_path(graph: RoadGraph, cost: float, edges: np.ndarray, start: int) -> PathResult:
+    """Wrap an edge sequence starting at node ``start`` into a :class:`PathResult`."""
+    edges = np.asarray(edges, dtype=np.int64)
+    nodes = np.empty(edges.size + 1, dtype=np.int32)
+    nodes[0] = start
+    nodes[1:] = graph.head[edges]
+    length = float(graph.length_m[edges].sum()) if edges.size else 0.0
+    return PathResult(cost=float(cost), edges=edges, nodes=nodes, length_m=length)
+
+
+@njit(cache=True)
+def edge_tail(first_out: np.ndarray, edge: int) -> int:
+    """Tail node of ``edge`` by binary search in the CSR offsets."""
+    return np.searchsorted(first_out, edge, side="right") - 1
+
+
+@njit(cache=True)
+def trace_forward(parent_edge: np.ndarray, first_out: np.ndarray, node: int) -> np.ndarray:
+    """Edges from a source to ``node`` following ``parent_edge`` (edge into each node)."""
+    count = 0
+    v = node
+    while parent_edge[v] >= 0:
+        count += 1
+        v = np.searchsorted(first_out, parent_edge[v], side="right") - 1
+    out = np.empty(count, dtype=np.int64)
+    v = node
+    for i in range(count - 1, -1, -1):
+        e = parent_edge[v]
+        out[i] = e
+        v = np.searchsorted(first_out, e, side="right") - 1
+    return out
+
+
+@njit(cache=True)
+def trace_backward(parent_edge: np.ndarray, head: np.ndarray, node: int) -> np.ndarray:
+    """Edges from ``node`` to a target following ``parent_edge`` (edge out of each node)."""
+    count = 0
+    v = node
+    while parent_edge[v] >= 0:
+        count += 1
+        v = head[parent_edge[v]]
+    out = np.empty(count, dtype=np.int64)
+    v = node
+    for i in range(count):
+        e = parent_edge[v]
+        out[i] = e
+        v = head[e]
+    return out
+
+
+def edge_tails(graph: RoadGraph, edges: np.ndarray) -> np.ndarray:
+    """Tail node of each edge in ``edges`` (int32)."""
+    edges = np.asarray(edges, dtype=np.int64)
+    return (np.searchsorted(graph.first_out, edges, side="right") - 1).astype(np.int32)
+
+
+def check_path(graph: RoadGraph, edges: np.ndarray) -> None:
+    """Raise ``ValueError`` unless consecutive edges share their end nodes."""
+    edges = np.asarray(edges, dtype=np.int64)
+    if edges.size > 1 and not np.array_equal(graph.head[edges[:-1]], edge_tails(graph, edges[1:])):
+        raise ValueError("path edges are not consecutive")
+
+
+def path_polyline(graph: RoadGraph, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the (lat, lon) polyline of a path through every edge's shape points.
+
+    Shared end nodes appear once; an empty path gives empty arrays.
+    """
+    edges = np.asarray(edges, dtype=np.int64)
+    if edges.size == 0:
+        return np.empty(0), np.empty(0)
+    starts, ends = graph.geom_first[edges], graph.geom_first[edges + 1]
+    counts = ends - starts + 1  # the edge's tail plus its shape points
+    total = int(counts.sum()) + 1
+    offsets = np.zeros(edges.size, dtype=np.int64)
+    np.cumsum(counts[:-1], out=offsets[1:])
+    lat, lon = np.empty(total), np.empty(total)
+    tails = edge_tails(graph, edges)
+    lat[offsets], lon[offsets] = graph.lat[tails], graph.lon[tails]
+    shape_count = int((ends - starts).sum())
+    if shape_count:
+        edge_of = np.repeat(np.arange(edges.size), ends - starts)
+        within = np.arange(shape_count) - np.repeat(
+            np.cumsum(ends - starts) - (ends - starts), ends - starts
+        )
+        src = starts[edge_of] + within
+        dst = offsets[edge_of] + 1 + within
+        lat[dst], lon[dst] = graph.geom_lat[src], graph.geom_lon[src]
+    last = int(graph.head[edges[-1]])
+    lat[-1], lon[-1] = graph.lat[last], graph.lon[last]
+    return lat, lon
+
+
+def _haversine_np(lat1, lon1, lat2, lon2):
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    a = (
+        np.sin((p2 - p1) / 2) ** 2
+        + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
+
+
+def edge_prefix_polyline(
+    graph: RoadGraph, edge: int, fraction: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the first ``fraction`` (0..1, by length) of ``edge``'s polyline.
+
+    Used to draw partly reached edges of an isochrone.
+    """
+    lat, lon = graph.edge_points(int(edge))
+    fraction = min(max(float(fraction), 0.0), 1.0)
+    seg = _haversine_np(lat[:-1], lon[:-1], lat[1:], lon[1:])
+    total = float(seg.sum())
+    if fraction >= 1.0 or total == 0.0:
+        return (lat, lon) if fraction > 0 or total == 0.0 else (lat[:1], lon[:1])
+    want = fraction * total
+    cum = np.concatenate(([0.0], np.cumsum(seg)))
+    i = int(np.searchsorted(cum, want, side="right") - 1)  # segment holding the cut
+    i = min(i, seg.size - 1)
+    t = (want - cum[i]) / seg[i] if seg[i] > 0 else 0.0
+    cut_lat = lat[i] + t * (lat[i + 1] - lat[i])
+    cut_lon = lon[i] + t * (lon[i + 1] - lon[i])
+    return np.append(lat[: i + 1], cut_lat), np.append(lon[: i + 1], cut_lon)
