@@ -1,0 +1,52 @@
+"""FastAPI dependencies: the loaded region, operator authentication, component checks."""
+
+from __future__ import annotations
+
+import hmac
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader
+
+from api.errors import AuthError, UnavailableError
+from api.state import RegionState
+
+api_key_header = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    description="Operator key (ELSTER_API_KEYS) for fleet and live-status endpoints.",
+)
+
+
+def get_state(request: Request) -> RegionState:
+    """Return the region state loaded by the lifespan."""
+    state: RegionState = request.app.state.elster
+    return state
+
+
+def require_operator(
+    key: str | None = Security(api_key_header),
+    state: RegionState = Depends(get_state),
+) -> str:
+    """Accept the request only with a configured operator key (constant-time comparison)."""
+    keys = state.settings.operator_keys()
+    if not keys:
+        raise AuthError(
+            "operator endpoints are disabled: the server has no API key configured",
+            fix="start the server with ELSTER_API_KEYS=<key> and send it as X-API-Key",
+        )
+    if not key:
+        raise AuthError("this endpoint needs an operator API key", fix="send it in the X-API-Key header")
+    given = key.encode()
+    if not any(hmac.compare_digest(given, k.encode()) for k in keys):
+        raise AuthError("the X-API-Key is not valid", fix="check the operator key")
+    return key
+
+
+def need(state: RegionState, name: str, what: str) -> None:
+    """Raise 503 naming the missing component when ``name`` is not ready."""
+    component = state.component(name)
+    if not component.ready:
+        raise UnavailableError(
+            f"{what} not available in this build or region ({component.detail})",
+            fix="see /api/v1/health for what this server provides",
+        )

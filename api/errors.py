@@ -1,0 +1,204 @@
+"""Map every error to a JSON body ``{"error", "message", "fix"}`` with the right status.
+
+Errors raised on purpose derive from :class:`routing.errors.ElsterError` and
+become 4xx responses; validation failures become 422 with one readable
+sentence per bad field. A 5xx is always a bug (or, for 503, a component this
+build does not have), and its body never carries a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from routing.errors import (
+    DataError,
+    ElsterError,
+    FetchError,
+    NoRouteError,
+    RegionError,
+    RequestError,
+    SnapError,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class ApiError(ElsterError):
+    """An error with its own HTTP status and code, raised by the API layer."""
+
+    status = 400
+    code = "bad_request"
+    default_fix = ""
+
+    def __init__(self, message: str, *, fix: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix if fix is not None else self.default_fix
+
+
+class NotFoundError(ApiError, LookupError):
+    """The addressed object does not exist (or the caller may not know it exists)."""
+
+    status = 404
+    code = "not_found"
+    default_fix = "check the id"
+
+
+class AuthError(ApiError):
+    """A missing or wrong API key or booking token."""
+
+    status = 401
+    code = "unauthorized"
+    default_fix = "send the operator key in the X-API-Key header"
+
+
+class ConflictError(ApiError):
+    """The request contradicts stored state (reused idempotency key, cancelled booking...)."""
+
+    status = 409
+    code = "conflict"
+
+
+class RejectedError(ApiError):
+    """A valid request the service cannot serve (no shuttle seat in the window...)."""
+
+    status = 422
+    code = "rejected"
+
+
+class PayloadTooLargeError(ApiError):
+    """The request body exceeds the configured limit."""
+
+    status = 413
+    code = "payload_too_large"
+
+
+class UnavailableError(ApiError):
+    """A component this build or region does not provide (no timetable, no dispatcher)."""
+
+    status = 503
+    code = "unavailable"
+
+
+# Core errors: status, code and a generic fix when the message has none.
+_CORE_ERRORS: tuple[tuple[type[ElsterError], int, str, str], ...] = (
+    (SnapError, 422, "unsnappable", "choose a point inside the region, near a road"),
+    (NoRouteError, 404, "no_route", "try other modes, another time or nearby points"),
+    (RequestError, 422, "bad_request", "correct the named parameter"),
+    (RegionError, 404, "unknown_region", "use one of the regions the server has loaded"),
+    (DataError, 422, "bad_data", "correct the named field"),
+    (FetchError, 503, "fetch_failed", "retry later"),
+)
+
+
+def error_body(code: str, message: str, fix: str = "", **extra: Any) -> dict[str, Any]:
+    """Build the JSON body shared by all error responses."""
+    return {"error": code, "message": message, "fix": fix, **extra}
+
+
+def error_response(status: int, code: str, message: str, fix: str = "", **extra: Any) -> JSONResponse:
+    """Return a JSON error response."""
+    return JSONResponse(status_code=status, content=error_body(code, message, fix, **extra))
+
+
+def _classify(exc: ElsterError) -> tuple[int, str, str]:
+    if isinstance(exc, ApiError):
+        return exc.status, exc.code, exc.fix
+    for cls, status, code, fix in _CORE_ERRORS:
+        if isinstance(exc, cls):
+            return status, code, fix
+    return 400, "bad_request", "correct the request"
+
+
+async def _elster_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ElsterError)
+    status, code, fix = _classify(exc)
+    logger.info("%s %s -> %d %s: %s", request.method, request.url.path, status, code, exc)
+    headers = {"WWW-Authenticate": "ApiKey"} if status == 401 else None
+    response = error_response(status, code, str(exc), fix)
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        where, rest = parts[0], parts[1:]
+        return f"{where} field {'.'.join(rest)!r}" if rest else f"request {where}"
+    return ".".join(parts) or "request"
+
+
+def validation_messages(errors: list[dict[str, Any]] | Any) -> list[str]:
+    """Turn pydantic error dicts into sentences like ``query field 'lat': ...``."""
+    messages = []
+    for err in errors:
+        kind = err.get("type", "")
+        where = _field_path(err.get("loc", ()))
+        if kind == "json_invalid":
+            detail = (err.get("ctx") or {}).get("error", "")
+            messages.append(f"request body is not valid JSON ({detail})".replace(" ()", ""))
+        elif kind == "missing":
+            messages.append(f"{where} is required")
+        else:
+            messages.append(f"{where}: {err.get('msg', 'invalid value')}")
+    return messages
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    messages = validation_messages(errors)
+    details = [
+        {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+        for e in errors
+    ]
+    return error_response(
+        422,
+        "invalid_request",
+        "; ".join(messages) or "invalid request",
+        "correct the named fields; see /docs for the expected types and ranges",
+        details=details,
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 413: "payload_too_large"}
+    fixes = {
+        404: "see /docs for the available endpoints",
+        405: "see /docs for the methods this endpoint accepts",
+    }
+    response = error_response(
+        exc.status_code,
+        codes.get(exc.status_code, "http_error"),
+        str(exc.detail),
+        fixes.get(exc.status_code, ""),
+    )
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("bug: unhandled error on %s %s", request.method, request.url.path)
+    return error_response(
+        500,
+        "internal_error",
+        "internal error; this is a bug in Elster and has been logged",
+        "report the request that caused it",
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that turn exceptions into JSON error bodies."""
+    app.add_exception_handler(ElsterError, _elster_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

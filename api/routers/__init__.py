@@ -1,0 +1,1 @@
+"""One router per domain, all mounted under ``/api/v1``."""

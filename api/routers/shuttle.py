@@ -1,0 +1,176 @@
+"""``/shuttle``: quotes and bookings of the on-demand shuttle (passenger side)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Header, Path, Response
+from fastapi.concurrency import run_in_threadpool
+
+from api.deps import get_state
+from api.schemas import (
+    ERROR_RESPONSES,
+    BookingEventOut,
+    BookingOut,
+    ErrorBody,
+    LatLon,
+    PickupWindow,
+    ShuttleQuoteOut,
+    ShuttleTripRequest,
+)
+from api.services.shuttle import ShuttleQuote, ShuttleRequest
+from api.state import RegionState
+from api.storage import Booking
+from api.validation import check_in_region, check_time_window, local_time, shuttle_window
+
+router = APIRouter(prefix="/shuttle", tags=["shuttle"])
+
+BOOKING_ID = Path(
+    pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+    description="Booking id as returned at creation.",
+)
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERROR_RESPONSES,
+    401: {"model": ErrorBody, "description": "Missing booking token"},
+    409: {"model": ErrorBody, "description": "Idempotency key reused / booking not cancellable"},
+}
+
+
+def to_request(state: RegionState, body: ShuttleTripRequest) -> ShuttleRequest:
+    """Validate a trip request against the region and the bookable window."""
+    check_in_region(state, body.from_.lat, body.from_.lon, name="from")
+    check_in_region(state, body.to.lat, body.to.lon, name="to")
+    pickup = local_time(state, body.pickup_after)
+    earliest, latest = shuttle_window(state)
+    if body.pickup_after is None or pickup < earliest + timedelta(minutes=15):
+        pickup = max(pickup, earliest + timedelta(minutes=15))
+    check_time_window(
+        pickup, earliest=earliest, latest=latest, name="pickupAfter",
+        why="shuttles are booked from now up to 7 days ahead",
+    )
+    return ShuttleRequest(
+        origin=(body.from_.lat, body.from_.lon),
+        destination=(body.to.lat, body.to.lon),
+        earliest_pickup=pickup.timestamp(),
+        passengers=body.passengers,
+        wheelchairs=body.wheelchairs,
+    )
+
+
+def _dt(state: RegionState, seconds: float | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, ZoneInfo(state.region.timezone))
+
+
+def quote_out(state: RegionState, quote: ShuttleQuote) -> ShuttleQuoteOut:
+    """Map a dispatcher quote to its wire shape."""
+    window = None
+    if quote.pickup_earliest is not None and quote.pickup_latest is not None:
+        window = PickupWindow(start=_dt(state, quote.pickup_earliest), end=_dt(state, quote.pickup_latest))  # type: ignore[arg-type]
+    return ShuttleQuoteOut(
+        accepted=quote.accepted,
+        reason=quote.reason,
+        pickupWindow=window,
+        dropoffEta=_dt(state, quote.dropoff_eta),
+        priceEur=quote.price_eur,
+        vehicleId=quote.vehicle_id,
+    )
+
+
+def booking_out(
+    state: RegionState, booking: Booking, *, token: str | None = None, with_events: bool = True
+) -> BookingOut:
+    """Map a stored booking to its wire shape."""
+    request = ShuttleRequest.from_dict(booking.request)
+    events = state.bookings.events(booking.id) if with_events else []
+    return BookingOut(
+        id=booking.id,
+        status=booking.status,
+        token=token,
+        **{"from": LatLon(lat=request.origin[0], lon=request.origin[1])},
+        to=LatLon(lat=request.destination[0], lon=request.destination[1]),
+        pickupAfter=_dt(state, request.earliest_pickup),  # type: ignore[arg-type]
+        passengers=request.passengers,
+        wheelchairs=request.wheelchairs,
+        quote=quote_out(state, ShuttleQuote.from_dict(booking.quote)),
+        createdAt=_dt(state, booking.created_at),  # type: ignore[arg-type]
+        updatedAt=_dt(state, booking.updated_at),  # type: ignore[arg-type]
+        events=[
+            BookingEventOut(at=_dt(state, e.at), status=e.status, detail=e.detail)  # type: ignore[arg-type]
+            for e in events
+        ],
+    )
+
+
+@router.post("/quote", response_model=ShuttleQuoteOut, responses=RESPONSES, summary="Quote a ride")
+async def quote(body: ShuttleTripRequest, state: RegionState = Depends(get_state)) -> ShuttleQuoteOut:
+    """Ask for a pickup window, arrival and price without booking."""
+    request = to_request(state, body)
+    result = await run_in_threadpool(state.shuttle.quote, request)
+    return quote_out(state, result)
+
+
+@router.post(
+    "/bookings",
+    response_model=BookingOut,
+    status_code=201,
+    responses={**RESPONSES, 200: {"model": BookingOut, "description": "Replayed (same Idempotency-Key)"}},
+    summary="Book a ride",
+)
+async def create_booking(
+    body: ShuttleTripRequest,
+    response: Response,
+    state: RegionState = Depends(get_state),
+    idempotency_key: str | None = Header(
+        default=None,
+        alias="Idempotency-Key",
+        min_length=8,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="Client-chosen unique key: retrying with the same key returns the same booking.",
+    ),
+) -> BookingOut:
+    """Book the quoted ride; the answer carries the passenger token (keep it)."""
+    request = to_request(state, body)
+    booking, token, created = await run_in_threadpool(
+        lambda: state.shuttle.book(request, idempotency_key=idempotency_key)
+    )
+    if not created:
+        response.status_code = 200
+    return await run_in_threadpool(booking_out, state, booking, token=token, with_events=False)
+
+
+TOKEN = Header(
+    default=None,
+    alias="X-Booking-Token",
+    max_length=200,
+    description="The token returned when the booking was created.",
+)
+
+
+@router.get("/bookings/{booking_id}", response_model=BookingOut, responses=RESPONSES, summary="Read a booking")
+async def read_booking(
+    booking_id: str = BOOKING_ID,
+    token: str | None = TOKEN,
+    state: RegionState = Depends(get_state),
+) -> BookingOut:
+    """Return a booking and its history to the holder of its token."""
+    booking = await run_in_threadpool(state.shuttle.get, booking_id, token)
+    return await run_in_threadpool(booking_out, state, booking)
+
+
+@router.post(
+    "/bookings/{booking_id}/cancel",
+    response_model=BookingOut,
+    responses=RESPONSES,
+    summary="Cancel a booking",
+)
+async def cancel_booking(
+    booking_id: str = BOOKING_ID,
+    token: str | None = TOKEN,
+    state: RegionState = Depends(get_state),
+) -> BookingOut:
+    """Cancel a booking (repeating the call is harmless)."""
+    booking = await run_in_threadpool(state.shuttle.cancel, booking_id, token)
+    return await run_in_threadpool(booking_out, state, booking)

@@ -1,0 +1,158 @@
+"""Pydantic models of the API's requests and responses (camelCase on the wire, like MOTIS/OTP)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx answer: a machine code, a sentence, and what to do about it."""
+
+    error: str = Field(description="Machine-readable code, e.g. 'invalid_request', 'no_route'.")
+    message: str = Field(description="What is wrong, naming the field or parameter.")
+    fix: str = Field(description="What to change so the request succeeds.")
+    details: list[dict[str, Any]] | None = None
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "Not found / no route"},
+    422: {"model": ErrorBody, "description": "Invalid or impossible request"},
+    503: {"model": ErrorBody, "description": "Component not available in this build"},
+}
+
+
+class LatLon(BaseModel):
+    """A WGS84 point."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lat: float = Field(ge=-90, le=90, description="Latitude in degrees.")
+    lon: float = Field(ge=-180, le=180, description="Longitude in degrees.")
+
+
+class ComponentStatus(BaseModel):
+    """Readiness of one domain."""
+
+    ready: bool
+    detail: str
+    load_seconds: float
+
+
+class Health(BaseModel):
+    """Server status."""
+
+    status: Literal["ok"]
+    region: str
+    title: str
+    timezone: str
+    bbox: list[float] = Field(description="[min_lon, min_lat, max_lon, max_lat]")
+    uptime_s: float
+    components: dict[str, ComponentStatus]
+    default_date: str | None = None
+    sample_queries: list[list[list[float]]] = Field(default_factory=list)
+
+
+# -- shuttle -------------------------------------------------------------------------------
+
+
+class ShuttleTripRequest(BaseModel):
+    """A ride request for the on-demand shuttle."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: LatLon = Field(alias="from", description="Pickup point.")
+    to: LatLon = Field(description="Drop-off point.")
+    pickup_after: datetime | None = Field(
+        default=None,
+        alias="pickupAfter",
+        description="Earliest pickup (ISO 8601; without offset: the region's local time). "
+        "Default: now.",
+    )
+    passengers: int = Field(default=1, ge=1, le=8)
+    wheelchairs: int = Field(default=0, ge=0, le=2)
+
+
+class PickupWindow(BaseModel):
+    """When the shuttle will arrive at the pickup point."""
+
+    start: datetime
+    end: datetime
+
+
+class ShuttleQuoteOut(BaseModel):
+    """The dispatcher's offer, or why there is none."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    accepted: bool
+    reason: str = ""
+    pickup_window: PickupWindow | None = Field(default=None, alias="pickupWindow")
+    dropoff_eta: datetime | None = Field(default=None, alias="dropoffEta")
+    price_eur: float | None = Field(default=None, alias="priceEur")
+    vehicle_id: str | None = Field(default=None, alias="vehicleId")
+
+
+class BookingEventOut(BaseModel):
+    """One state change of a booking."""
+
+    at: datetime
+    status: str
+    detail: str
+
+
+class BookingOut(BaseModel):
+    """A shuttle booking as the passenger sees it."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str
+    status: str
+    token: str | None = Field(
+        default=None,
+        description="Passenger token (only in the creation answer): send it as "
+        "X-Booking-Token to read or cancel the booking.",
+    )
+    from_: LatLon = Field(alias="from")
+    to: LatLon
+    pickup_after: datetime = Field(alias="pickupAfter")
+    passengers: int
+    wheelchairs: int
+    quote: ShuttleQuoteOut
+    created_at: datetime = Field(alias="createdAt")
+    updated_at: datetime = Field(alias="updatedAt")
+    events: list[BookingEventOut] = Field(default_factory=list)
+
+
+# -- fleet (dispatcher view) -----------------------------------------------------------------
+
+
+class VehicleOut(BaseModel):
+    """A shuttle vehicle as the dispatcher sees it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    lat: float | None = None
+    lon: float | None = None
+    capacity: int | None = None
+    onboard: int | None = None
+    stops: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class FleetRequestOut(BaseModel):
+    """A booking in the dispatcher's list."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str
+    status: str
+    from_: LatLon = Field(alias="from")
+    to: LatLon
+    pickup_after: datetime = Field(alias="pickupAfter")
+    passengers: int
+    wheelchairs: int
+    vehicle_id: str | None = Field(default=None, alias="vehicleId")
+    created_at: datetime = Field(alias="createdAt")

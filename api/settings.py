@@ -1,0 +1,82 @@
+"""Service settings, read from the environment (``ELSTER_*``) by pydantic-settings.
+
+Every option has a safe default so that ``elster serve heidelberg`` works
+without configuration: the region's data and cache directories follow
+:func:`routing.regions.default_data_dir`, bookings go to an embedded SQLite
+file beside the data, and operator endpoints stay closed until an API key is
+configured.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from routing.regions import DEFAULT_REGION, default_cache_dir, default_data_dir
+
+
+class Settings(BaseSettings):
+    """Configuration of one API process.
+
+    Attributes
+    ----------
+    region : str
+        Region name or path to a region TOML (``ELSTER_REGION``).
+    data_dir, cache_dir : Path
+        Source data and build cache (``ELSTER_DATA_DIR``, ``ELSTER_CACHE_DIR``).
+    database_url : str
+        SQLAlchemy URL for bookings and dispatcher state (``ELSTER_DATABASE_URL``);
+        default ``sqlite:///DATA_DIR/elster-REGION.db``. A ``postgresql://`` URL works too.
+    api_keys : str
+        Comma-separated operator keys accepted in the ``X-API-Key`` header
+        (``ELSTER_API_KEYS``). Empty means operator endpoints refuse every call.
+    cors_origins : str
+        Comma-separated origins allowed by CORS (``ELSTER_CORS_ORIGINS``).
+    max_body_bytes : int
+        Largest accepted request body; larger ones get 413 (``ELSTER_MAX_BODY_BYTES``).
+    profiles : str
+        Comma-separated road profiles to load (``ELSTER_PROFILES``).
+    transit : bool
+        Load the region's timetable (``ELSTER_TRANSIT``).
+    token_secret : str
+        Secret for booking tokens (``ELSTER_TOKEN_SECRET``); default: generated once
+        and kept in the database, so tokens survive restarts.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ELSTER_", extra="ignore")
+
+    region: str = DEFAULT_REGION
+    data_dir: Path = Field(default_factory=default_data_dir)
+    cache_dir: Path = Field(default_factory=default_cache_dir)
+    database_url: str = ""
+    api_keys: str = ""
+    cors_origins: str = ""
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    profiles: str = "walk,bike,car"
+    transit: bool = True
+    token_secret: str = ""
+
+    @field_validator("data_dir", "cache_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return Path(value).expanduser().resolve()
+
+    def resolved_database_url(self, region_name: str) -> str:
+        """Return the database URL, defaulting to an SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / f'elster-{region_name}.db'}"
+
+    def operator_keys(self) -> list[str]:
+        """Return the configured operator API keys (never empty strings)."""
+        return [k.strip() for k in self.api_keys.split(",") if k.strip()]
+
+    def cors_origin_list(self) -> list[str]:
+        """Return the configured CORS origins."""
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+    def profile_list(self) -> list[str]:
+        """Return the road profiles to load, in order."""
+        return [p.strip() for p in self.profiles.split(",") if p.strip()]
