@@ -1,0 +1,50 @@
+"""CLI verb ``elster serve``: run the trip-planning API and the map page."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve`` to the ``elster`` app."""
+    app.command("serve")(serve)
+
+
+def serve(
+    region: str = typer.Argument("heidelberg", help="Region name or path to a region TOML."),
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, help="TCP port."),
+    workers: int = typer.Option(1, min=1, help="Worker processes (shuttle dispatch wants 1)."),
+    data_dir: Path | None = typer.Option(None, help="Data directory (default: $ELSTER_DATA_DIR)."),
+    cache_dir: Path | None = typer.Option(None, help="Build cache (default: $ELSTER_CACHE_DIR)."),
+    database_url: str | None = typer.Option(
+        None, help="Bookings database URL (default: SQLite in the data directory)."
+    ),
+    log_level: str = typer.Option("info", help="uvicorn log level."),
+) -> None:
+    """Serve the API under /api/v1 and the map at / (settings also from ELSTER_* variables)."""
+    import uvicorn
+
+    from routing.regions import load_region
+
+    load_region(region)  # fail fast with a clear message on an unknown region
+    os.environ["ELSTER_REGION"] = region
+    if data_dir is not None:
+        os.environ["ELSTER_DATA_DIR"] = str(data_dir.resolve())
+    if cache_dir is not None:
+        os.environ["ELSTER_CACHE_DIR"] = str(cache_dir.resolve())
+    if database_url is not None:
+        os.environ["ELSTER_DATABASE_URL"] = database_url
+    typer.echo(f"serving {region} on http://{host}:{port}/ (API docs at /docs)")
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        access_log=False,
+    )
