@@ -1,0 +1,347 @@
+"""Snap coordinates onto a road graph: the nearest point on an edge, and search seeds.
+
+A :class:`Snapper` is built once per graph. It puts sample points every few
+metres along every edge's polyline into a k-d tree (in a local metric plane),
+so the nearest segment of any query is found exactly: the closest sample is at
+most half a sample spacing farther away than the closest segment, and every
+segment within that bound is projected onto. Two-way roads are indexed once
+(an edge and its reverse twin share the geometry); a :class:`Snap` records both
+directions, and gives the seeds a shortest-path search starts from or ends at.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from routing.errors import SnapError
+from routing.geo import LocalPlane, haversine_m, project_to_segments, valid_latlon
+from routing.graph import RoadGraph
+
+SAMPLE_SPACING_M = 20.0
+_M_PER_DEG = math.pi / 180.0 * 6_371_008.8
+
+
+@dataclass(frozen=True)
+class Snap:
+    """Where a coordinate lies on the road graph.
+
+    Attributes
+    ----------
+    query_lat, query_lon : float
+        The coordinate asked for.
+    lat, lon : float
+        The closest point on the road (on ``edge``'s polyline).
+    distance_m : float
+        Haversine distance from the query to that point.
+    edge : int
+        The edge the point lies on.
+    fraction : float
+        Position along ``edge`` as a fraction of its length (0 = tail, 1 = head).
+    reverse_edge : int
+        The edge running the other way along the same road, or -1 (one-way road).
+    tail, head : int
+        End nodes of ``edge``.
+    edge_time, reverse_time : float
+        Travel time in seconds of ``edge`` and of ``reverse_edge`` (0 if none).
+    """
+
+    query_lat: float
+    query_lon: float
+    lat: float
+    lon: float
+    distance_m: float
+    edge: int
+    fraction: float
+    reverse_edge: int
+    tail: int
+    head: int
+    edge_time: float
+    reverse_time: float
+
+    def _costs(self, weight: np.ndarray | None) -> tuple[float, float]:
+        if weight is None:
+            return self.edge_time, self.reverse_time
+        reverse = float(weight[self.reverse_edge]) if self.reverse_edge >= 0 else 0.0
+        return float(weight[self.edge]), reverse
+
+    def source_seeds(self, weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Nodes reachable from the point, and the cost to reach each.
+
+        Parameters
+        ----------
+        weight : ndarray of float64, shape (m,), optional
+            Per-edge cost (default: the graph's travel times, seconds).
+
+        Returns
+        -------
+        nodes : ndarray of int32
+        costs : ndarray of float64
+            Cost from the point to each node along the snapped edge(s).
+        """
+        forward, backward = self._costs(weight)
+        nodes, costs = [self.head], [(1.0 - self.fraction) * forward]
+        if self.reverse_edge >= 0:
+            nodes.append(self.tail)
+            costs.append(self.fraction * backward)
+        return np.asarray(nodes, dtype=np.int32), np.asarray(costs, dtype=np.float64)
+
+    def target_seeds(self, weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Nodes from which the point is reached, and the cost from each node to the point.
+
+        See :meth:`source_seeds` for ``weight`` and the return types.
+        """
+        forward, backward = self._costs(weight)
+        nodes, costs = [self.tail], [self.fraction * forward]
+        if self.reverse_edge >= 0:
+            nodes.append(self.head)
+            costs.append((1.0 - self.fraction) * backward)
+        return np.asarray(nodes, dtype=np.int32), np.asarray(costs, dtype=np.float64)
+
+    def direct_cost_to(self, other: Snap, weight: np.ndarray | None = None) -> float:
+        """Cost of going from this point to ``other`` along their shared edge (inf if none).
+
+        A search through the seeds misses a trip that never reaches a node (both
+        points on the same road); take the minimum of this and the search result.
+        """
+        if other.edge != self.edge:
+            return math.inf
+        forward, backward = self._costs(weight)
+        if other.fraction >= self.fraction:
+            return (other.fraction - self.fraction) * forward
+        if self.reverse_edge >= 0:
+            return (self.fraction - other.fraction) * backward
+        return math.inf
+
+
+class Snapper:
+    """Nearest-road lookups on one graph (build once, query many times).
+
+    Parameters
+    ----------
+    graph : RoadGraph
+        The graph to snap onto.
+    sample_spacing_m : float
+        Distance between indexed points along the edges (memory vs. query work).
+    """
+
+    def __init__(self, graph: RoadGraph, *, sample_spacing_m: float = SAMPLE_SPACING_M) -> None:
+        if graph.n_edges == 0:
+            raise SnapError(f"the {graph.profile} graph has no roads to snap to; rebuild it")
+        self.graph = graph
+        self.spacing = float(sample_spacing_m)
+        lat = np.asarray(graph.lat)
+        lon = np.asarray(graph.lon)
+        self.plane = LocalPlane(float(np.mean(lat)))
+        self._bounds = (
+            float(lat.min()),
+            float(lat.max()),
+            float(lon.min()),
+            float(lon.max()),
+        )
+        self.reverse = _reverse_twins(graph)
+        canonical = np.flatnonzero((self.reverse < 0) | (graph.tail() < graph.head))
+        self._build_segments(canonical)
+        self._node_tree: cKDTree | None = None
+
+    # ------------------------------------------------------------------ index
+    def _build_segments(self, edges: np.ndarray) -> None:
+        g = self.graph
+        tail = g.tail()[edges]
+        inner = (g.geom_first[edges + 1] - g.geom_first[edges]).astype(np.int64)
+        n_pts = inner + 2
+        first = np.zeros(edges.shape[0] + 1, dtype=np.int64)
+        np.cumsum(n_pts, out=first[1:])
+        total = int(first[-1])
+        plat = np.empty(total)
+        plon = np.empty(total)
+        plat[first[:-1]] = g.lat[tail]
+        plon[first[:-1]] = g.lon[tail]
+        plat[first[1:] - 1] = g.lat[g.head[edges]]
+        plon[first[1:] - 1] = g.lon[g.head[edges]]
+        rank = np.arange(int(inner.sum())) - np.repeat(np.cumsum(inner) - inner, inner)
+        dest = np.repeat(first[:-1] + 1, inner) + rank
+        src = np.repeat(g.geom_first[edges], inner) + rank
+        plat[dest] = g.geom_lat[src]
+        plon[dest] = g.geom_lon[src]
+
+        # Segments: every point except the last of each edge starts one.
+        is_start = np.ones(total, dtype=bool)
+        is_start[first[1:] - 1] = False
+        a = np.flatnonzero(is_start)
+        self.seg_edge = np.repeat(edges, n_pts - 1)
+        self.seg_lat = np.stack((plat[a], plat[a + 1]), axis=1)
+        self.seg_lon = np.stack((plon[a], plon[a + 1]), axis=1)
+        seg_len = haversine_m(plat[a], plon[a], plat[a + 1], plon[a + 1])
+        seg_count = n_pts - 1
+        before = np.cumsum(seg_len) - seg_len  # running length before each segment
+        first_seg = np.cumsum(seg_count) - seg_count
+        self.seg_offset_m = before - np.repeat(before[first_seg], seg_count)
+        self.seg_len_m = seg_len
+        ax, ay = self.plane.to_xy(plat[a], plon[a])
+        bx, by = self.plane.to_xy(plat[a + 1], plon[a + 1])
+        self.seg_xy = np.stack((ax, ay, bx, by), axis=1)
+
+        # Sample points at most `spacing` apart along every segment (ends included).
+        plane_len = np.hypot(bx - ax, by - ay)
+        pieces = np.maximum(1, np.ceil(plane_len / self.spacing).astype(np.int64))
+        n_samples = pieces + 1
+        seg_of_sample = np.repeat(np.arange(a.shape[0]), n_samples)
+        k = np.arange(int(n_samples.sum())) - np.repeat(np.cumsum(n_samples) - n_samples, n_samples)
+        t = k / pieces[seg_of_sample]
+        sx = ax[seg_of_sample] + t * (bx - ax)[seg_of_sample]
+        sy = ay[seg_of_sample] + t * (by - ay)[seg_of_sample]
+        self._sample_seg = seg_of_sample
+        self._tree = cKDTree(np.column_stack((sx, sy)))
+        # Max planar gap between neighbouring samples of a segment.
+        self._half_gap = 0.5 * float((plane_len / pieces).max(initial=0.0))
+
+    # ------------------------------------------------------------------ checks
+    def _check(self, lat: float, lon: float, max_distance_m: float) -> None:
+        if not valid_latlon(lat, lon):
+            raise SnapError(
+                f"coordinate ({lat}, {lon}) is not a valid (lat, lon) in WGS84 degrees "
+                "(|lat| <= 90, |lon| <= 180); check the order and the values"
+            )
+        min_lat, max_lat, min_lon, max_lon = self._bounds
+        margin_lat = max_distance_m / _M_PER_DEG
+        margin_lon = margin_lat / max(math.cos(math.radians(lat)), 1e-6)
+        if not (
+            min_lat - margin_lat <= lat <= max_lat + margin_lat
+            and min_lon - margin_lon <= lon <= max_lon + margin_lon
+        ):
+            raise SnapError(
+                f"coordinate ({lat:.6f}, {lon:.6f}) is outside the area of the "
+                f"{self.graph.profile} road graph (lat {min_lat:.4f}..{max_lat:.4f}, "
+                f"lon {min_lon:.4f}..{max_lon:.4f}); choose a point inside the region"
+            )
+
+    # ------------------------------------------------------------------ queries
+    def snap(self, lat: float, lon: float, *, max_distance_m: float = 500.0) -> Snap:
+        """Snap a coordinate to the closest point on any edge.
+
+        Parameters
+        ----------
+        lat, lon : float
+            WGS84 degrees.
+        max_distance_m : float
+            Refuse points farther than this from every road.
+
+        Raises
+        ------
+        SnapError
+            Invalid coordinate, outside the graph's area or too far from any road.
+        """
+        lat, lon = float(lat), float(lon)
+        self._check(lat, lon, max_distance_m)
+        px, py = self.plane.to_xy(lat, lon)
+        d0, _ = self._tree.query((float(px), float(py)))
+        candidates = self._tree.query_ball_point(
+            (float(px), float(py)), float(d0) + self._half_gap + 1e-6
+        )
+        segs = np.unique(self._sample_seg[np.asarray(candidates, dtype=np.int64)])
+        xy = self.seg_xy[segs]
+        t, dist = project_to_segments(px, py, xy[:, 0], xy[:, 1], xy[:, 2], xy[:, 3])
+        best = int(np.argmin(dist))
+        seg, tb = int(segs[best]), float(t[best])
+        s_lat = self.seg_lat[seg, 0] + tb * (self.seg_lat[seg, 1] - self.seg_lat[seg, 0])
+        s_lon = self.seg_lon[seg, 0] + tb * (self.seg_lon[seg, 1] - self.seg_lon[seg, 0])
+        distance = float(haversine_m(lat, lon, s_lat, s_lon))
+        if distance > max_distance_m:
+            raise SnapError(
+                f"coordinate ({lat:.6f}, {lon:.6f}) is {distance:,.0f} m from the nearest "
+                f"{self.graph.profile} road (limit {max_distance_m:,.0f} m); choose a point "
+                "nearer a road or allow a larger max_distance_m"
+            )
+        g = self.graph
+        edge = int(self.seg_edge[seg])
+        along = float(self.seg_offset_m[seg] + tb * self.seg_len_m[seg])
+        length = float(g.length_m[edge])
+        fraction = min(max(along / length, 0.0), 1.0) if length > 0 else 0.0
+        reverse = int(self.reverse[edge])
+        tail = int(np.searchsorted(g.first_out, edge, side="right") - 1)
+        return Snap(
+            query_lat=lat,
+            query_lon=lon,
+            lat=float(s_lat),
+            lon=float(s_lon),
+            distance_m=distance,
+            edge=edge,
+            fraction=fraction,
+            reverse_edge=reverse,
+            tail=tail,
+            head=int(g.head[edge]),
+            edge_time=float(g.travel_time[edge]),
+            reverse_time=float(g.travel_time[reverse]) if reverse >= 0 else 0.0,
+        )
+
+    def snap_many(
+        self, lats: np.ndarray, lons: np.ndarray, max_distance_m: float = 500.0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Nearest graph node of many points at once.
+
+        Parameters
+        ----------
+        lats, lons : array_like of float
+            WGS84 degrees, same length.
+        max_distance_m : float
+            Points farther than this from every node get node -1.
+
+        Returns
+        -------
+        nodes : ndarray of int32
+            Nearest node per point, -1 where beyond ``max_distance_m``.
+        distance_m : ndarray of float64
+            Haversine distance to the nearest node (also for the -1 points).
+
+        Raises
+        ------
+        SnapError
+            A coordinate is not a valid WGS84 (lat, lon) or the lengths differ.
+        """
+        lats = np.asarray(lats, dtype=np.float64).ravel()
+        lons = np.asarray(lons, dtype=np.float64).ravel()
+        if lats.shape != lons.shape:
+            raise SnapError(f"got {lats.shape[0]} latitudes but {lons.shape[0]} longitudes")
+        bad = np.flatnonzero(~valid_latlon(lats, lons))
+        if bad.shape[0]:
+            i = int(bad[0])
+            raise SnapError(
+                f"{bad.shape[0]} coordinate(s) are not valid WGS84 (lat, lon), first at "
+                f"index {i}: ({lats[i]}, {lons[i]}); check the order and the values"
+            )
+        if self._node_tree is None:
+            nx, ny = self.plane.to_xy(self.graph.lat, self.graph.lon)
+            self._node_tree = cKDTree(np.column_stack((nx, ny)))
+        if lats.shape[0] == 0:
+            return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float64)
+        px, py = self.plane.to_xy(lats, lons)
+        _, idx = self._node_tree.query(np.column_stack((px, py)))
+        idx = idx.astype(np.int32)
+        distance = haversine_m(lats, lons, self.graph.lat[idx], self.graph.lon[idx])
+        nodes = np.where(distance <= max_distance_m, idx, np.int32(-1)).astype(np.int32)
+        return nodes, distance
+
+
+def _reverse_twins(graph: RoadGraph) -> np.ndarray:
+    """For every edge, the edge running back along the same road (same way, length), or -1."""
+    tail = graph.tail().astype(np.int64)
+    head = graph.head.astype(np.int64)
+    n = graph.n_nodes
+    keys = tail * n + head
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    wanted = head * n + tail
+    pos = np.clip(np.searchsorted(sorted_keys, wanted), 0, max(keys.shape[0] - 1, 0))
+    cand = order[pos]
+    inner = np.diff(graph.geom_first)
+    ok = (
+        (sorted_keys[pos] == wanted)
+        & (graph.way_id[cand] == graph.way_id)
+        & np.isclose(graph.length_m[cand], graph.length_m, rtol=1e-9, atol=1e-6)
+        & (inner[cand] == inner)
+    )
+    return np.where(ok, cand, -1).astype(np.int64)
