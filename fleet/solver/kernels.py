@@ -1,0 +1,513 @@
+"""Numba kernels of the dial-a-ride solver: route scheduling and insertion.
+
+Arrays only: no objects, I/O or logging. A route is a row of ``routes`` (int64,
+shape (K, cap)) holding node ids from the vehicle's start depot (position 0) to
+its end depot (position ``lens[k] - 1``); an empty route has length 2.
+
+The schedule of a route is evaluated with the eight-step method of Cordeau &
+Laporte (2003): earliest times, delay the departure from the depot by the
+forward time slack (shortest duration), then delay every pickup by its forward
+time slack so that ride times shrink without breaking any time window, ride
+time of a passenger already on board, or the route duration. The resulting
+schedule is explicit, so a "feasible" verdict is always right (the independent
+checker confirms every solution); the method may occasionally miss a feasible
+schedule, which only makes the solver more cautious.
+
+Node kinds: 0 depot, 1 pickup, 2 drop-off (``fleet.model``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+EPS = 1e-7
+INF = np.inf
+
+
+@njit(cache=True)
+def _pos_late(seq, n, k, late, shift_e, p):
+    if p == n - 1:
+        return min(late[seq[p]], shift_e[k])
+    return late[seq[p]]
+
+
+@njit(cache=True)
+def route_schedule(seq, n, k, tt, serv, early, late, kind, pair, maxride,
+                   shift_s, shift_e, maxdur, nodepos, B):
+    """Eight-step schedule of route ``seq[:n]`` for vehicle ``k``.
+
+    Fills ``B[:n]`` (start of service per position) and returns True when the
+    schedule satisfies every time window, ride time and the route duration.
+    ``nodepos`` is scratch of size n_nodes, all -1 on entry and on exit.
+    """
+    A = np.empty(n)
+    W = np.empty(n)
+    D = np.empty(n)
+    e0 = max(early[seq[0]], shift_s[k])
+    # Steps 1-2: earliest schedule; a late arrival here is infeasible for sure.
+    B[0] = e0
+    W[0] = 0.0
+    A[0] = e0
+    D[0] = e0 + serv[seq[0]]
+    ok = True
+    for p in range(1, n):
+        A[p] = D[p - 1] + tt[seq[p - 1], seq[p]]
+        B[p] = max(A[p], early[seq[p]])
+        W[p] = B[p] - A[p]
+        D[p] = B[p] + serv[seq[p]]
+        if B[p] > _pos_late(seq, n, k, late, shift_e, p) + EPS:
+            ok = False
+            break
+    if not ok:
+        return False
+    for p in range(n):
+        nodepos[seq[p]] = p
+    # Steps 3-5: delay the departure by the forward time slack of the depot.
+    F = INF
+    cumw = 0.0
+    for i in range(n):
+        if i > 0:
+            cumw += W[i]
+        s = _pos_late(seq, n, k, late, shift_e, i) - B[i]
+        if s < 0.0:
+            s = 0.0
+        if cumw + s < F:
+            F = cumw + s
+    wsum = 0.0
+    for p in range(1, n - 1):
+        wsum += W[p]
+    shift = min(F, wsum)
+    if shift > 0.0:
+        B[0] = e0 + shift
+        D[0] = B[0] + serv[seq[0]]
+        for p in range(1, n):
+            A[p] = D[p - 1] + tt[seq[p - 1], seq[p]]
+            B[p] = max(A[p], early[seq[p]])
+            W[p] = B[p] - A[p]
+            D[p] = B[p] + serv[seq[p]]
+    # Steps 6-7: delay each pickup by its forward slack to shorten ride times.
+    for j in range(1, n - 1):
+        if kind[seq[j]] != 1:
+            continue
+        F = INF
+        cumw = 0.0
+        for i in range(j, n):
+            if i > j:
+                cumw += W[i]
+            s = _pos_late(seq, n, k, late, shift_e, i) - B[i]
+            v = seq[i]
+            if kind[v] == 2:
+                op = nodepos[pair[v]]
+                if 0 <= op < j:
+                    rs = maxride[v] - (B[i] - D[op])
+                    if rs < s:
+                        s = rs
+            if s < 0.0:
+                s = 0.0
+            if cumw + s < F:
+                F = cumw + s
+        wsum = 0.0
+        for p in range(j + 1, n - 1):
+            wsum += W[p]
+        shift = min(F, wsum)
+        if shift > 0.0:
+            W[j] += shift
+            B[j] = A[j] + W[j]
+            D[j] = B[j] + serv[seq[j]]
+            for p in range(j + 1, n):
+                A[p] = D[p - 1] + tt[seq[p - 1], seq[p]]
+                B[p] = max(A[p], early[seq[p]])
+                W[p] = B[p] - A[p]
+                D[p] = B[p] + serv[seq[p]]
+    # Step 8: verify the schedule.
+    ok = B[n - 1] - B[0] <= maxdur[k] + EPS
+    for p in range(1, n):
+        if B[p] > _pos_late(seq, n, k, late, shift_e, p) + EPS:
+            ok = False
+        v = seq[p]
+        if kind[v] == 2:
+            op = nodepos[pair[v]]
+            if op < 0 or op > p:
+                ok = False
+            elif B[p] - D[op] > maxride[v] + EPS:
+                ok = False
+    for p in range(n):
+        nodepos[seq[p]] = -1
+    return ok
+
+
+@njit(cache=True)
+def best_insertion(seq, n, k, p, d, tt, cost, serv, early, late, demand, kind, pair, maxride,
+                   cap, shift_s, shift_e, maxdur, nodepos, E, Lt, load, cand_d, cand_i, cand_j,
+                   buf, B):
+    """Cheapest feasible insertion of request (``p``, ``d``) into route ``seq[:n]``.
+
+    Returns ``(delta, i, j)``: ``p`` goes before old position ``i`` and ``d``
+    before old position ``j`` (``j == i``: right after ``p``); ``delta`` is the
+    added cost, ``inf`` when no position is feasible. Cheap necessary tests
+    (capacity, earliest/latest times, a ride-time lower bound) prune the pairs;
+    the survivors are verified with :func:`route_schedule` cheapest first.
+    """
+    # Earliest service starts, latest service starts (windows and travel only), loads.
+    E[0] = max(early[seq[0]], shift_s[k])
+    for q in range(1, n):
+        E[q] = max(early[seq[q]], E[q - 1] + serv[seq[q - 1]] + tt[seq[q - 1], seq[q]])
+    Lt[n - 1] = _pos_late(seq, n, k, late, shift_e, n - 1)
+    for q in range(n - 2, -1, -1):
+        Lt[q] = min(late[seq[q]], Lt[q + 1] - serv[seq[q]] - tt[seq[q], seq[q + 1]])
+    nd = demand.shape[1]
+    for dim in range(nd):
+        load[0, dim] = 0
+    for q in range(1, n):
+        for dim in range(nd):
+            load[q, dim] = load[q - 1, dim] + demand[seq[q], dim]
+    L = maxride[p]
+    nc = 0
+    for i in range(1, n):
+        a = seq[i - 1]
+        fits = True
+        for dim in range(nd):
+            if load[i - 1, dim] + demand[p, dim] > cap[k, dim]:
+                fits = False
+        if not fits:
+            continue
+        Ep = max(early[p], E[i - 1] + serv[a] + tt[a, p])
+        if Ep > late[p] + EPS:
+            continue
+        b = seq[i]
+        base = cost[a, p]
+        # d right after p
+        Ed = max(early[d], Ep + serv[p] + tt[p, d])
+        if Ed <= late[d] + EPS and tt[p, d] <= L + EPS:
+            if Ed + serv[d] + tt[d, b] <= Lt[i] + EPS:
+                cand_d[nc] = base + cost[p, d] + cost[d, b] - cost[a, b]
+                cand_i[nc] = i
+                cand_j[nc] = i
+                nc += 1
+        # d later: propagate the earliest times with p inserted
+        arr = Ep + serv[p] + tt[p, b]
+        if i == n - 1 or arr > Lt[i] + EPS:
+            continue
+        cur = max(early[b], arr)
+        ride = tt[p, b]  # lower bound on the ride time up to position i
+        dp = base + cost[p, b] - cost[a, b]
+        for j in range(i + 1, n):
+            prev = seq[j - 1]
+            fits = True
+            for dim in range(nd):
+                if load[j - 1, dim] + demand[p, dim] > cap[k, dim]:
+                    fits = False
+            if not fits:
+                break
+            Ed = max(early[d], cur + serv[prev] + tt[prev, d])
+            if ride + serv[prev] + tt[prev, d] > L + EPS:
+                break
+            nxt = seq[j]
+            if Ed <= late[d] + EPS and Ed + serv[d] + tt[d, nxt] <= Lt[j] + EPS:
+                cand_d[nc] = dp + cost[prev, d] + cost[d, nxt] - cost[prev, nxt]
+                cand_i[nc] = i
+                cand_j[nc] = j
+                nc += 1
+            if j == n - 1:
+                break
+            cur = max(early[nxt], cur + serv[prev] + tt[prev, nxt])
+            if cur > Lt[j] + EPS:
+                break
+            ride += serv[prev] + tt[prev, nxt]
+    if nc == 0:
+        return INF, -1, -1
+    order = np.argsort(cand_d[:nc])
+    for c in range(nc):
+        idx = order[c]
+        i = cand_i[idx]
+        j = cand_j[idx]
+        m = build_inserted(seq, n, p, d, i, j, buf)
+        if route_schedule(buf, m, k, tt, serv, early, late, kind, pair, maxride,
+                          shift_s, shift_e, maxdur, nodepos, B):
+            return cand_d[idx], i, j
+    return INF, -1, -1
+
+
+@njit(cache=True)
+def build_inserted(seq, n, p, d, i, j, out):
+    """Write ``seq`` with ``p`` before old position ``i`` and ``d`` before ``j`` into ``out``."""
+    m = 0
+    for q in range(n):
+        if q == i:
+            out[m] = p
+            m += 1
+        if q == j:
+            out[m] = d
+            m += 1
+        out[m] = seq[q]
+        m += 1
+    return m
+
+
+@njit(cache=True)
+def repair(routes, lens, bank, regret_k, max_routes, vehicle_fixed, noise, seed, veh_class,
+           tt, cost, serv, early, late, demand, kind, pair, maxride,
+           cap, shift_s, shift_e, maxdur, pickup, dropoff):
+    """Insert the requests in ``bank`` greedily (``regret_k`` 1) or by regret-k.
+
+    ``routes``/``lens`` are updated in place. Empty routes of the same vehicle
+    class are interchangeable, so only the first of each class is tried, and
+    only while fewer than ``max_routes`` routes are in use; opening one costs
+    ``vehicle_fixed`` extra. ``noise`` > 0 perturbs insertion costs uniformly in
+    ``[-noise, noise]`` (random stream fixed by ``seed``). Returns a boolean mask
+    over ``bank``: True for the requests inserted.
+    """
+    np.random.seed(seed)
+    K = routes.shape[0]
+    R = bank.shape[0]
+    nn = tt.shape[0]
+    maxlen = routes.shape[1]
+    nodepos = np.full(nn, -1, np.int64)
+    E = np.empty(maxlen + 2)
+    Lt = np.empty(maxlen + 2)
+    B = np.empty(maxlen + 2)
+    load = np.empty((maxlen + 2, demand.shape[1]), np.int64)
+    ncand = (maxlen + 2) * (maxlen + 2)
+    cand_d = np.empty(ncand)
+    cand_i = np.empty(ncand, np.int64)
+    cand_j = np.empty(ncand, np.int64)
+    buf = np.empty(maxlen + 2, np.int64)
+    best_d = np.full((R, K), INF)
+    best_i = np.zeros((R, K), np.int64)
+    best_j = np.zeros((R, K), np.int64)
+    done = np.zeros(R, np.bool_)
+    active = np.zeros(K, np.bool_)
+
+    used = 0
+    for k in range(K):
+        if lens[k] > 2:
+            used += 1
+
+    # which routes may receive insertions: used ones + first empty of each class
+    for k in range(K):
+        active[k] = lens[k] > 2
+    if used < max_routes:
+        for k in range(K):
+            if lens[k] == 2:
+                first = True
+                for h in range(k):
+                    if lens[h] == 2 and veh_class[h] == veh_class[k]:
+                        first = False
+                        break
+                active[k] = first
+    for a in range(R):
+        r = bank[a]
+        for k in range(K):
+            if active[k]:
+                dl, i, j = best_insertion(routes[k], lens[k], k, pickup[r], dropoff[r], tt, cost,
+                                          serv, early, late, demand, kind, pair, maxride, cap,
+                                          shift_s, shift_e, maxdur, nodepos, E, Lt, load,
+                                          cand_d, cand_i, cand_j, buf, B)
+                if dl < INF:
+                    if lens[k] == 2:
+                        dl += vehicle_fixed
+                    if noise > 0.0:
+                        dl = max(0.0, dl + noise * (2.0 * np.random.random() - 1.0))
+                best_d[a, k] = dl
+                best_i[a, k] = i
+                best_j[a, k] = j
+    tops = np.empty(max(regret_k, 1))
+    while True:
+        choice = -1
+        choice_k = -1
+        best_score = -INF
+        for a in range(R):
+            if done[a]:
+                continue
+            # the regret_k smallest costs over routes
+            for h in range(regret_k):
+                tops[h] = INF
+            bk = -1
+            for k in range(K):
+                c = best_d[a, k]
+                if c < tops[regret_k - 1]:
+                    h = regret_k - 1
+                    while h > 0 and tops[h - 1] > c:
+                        tops[h] = tops[h - 1]
+                        h -= 1
+                    tops[h] = c
+                    if h == 0:
+                        bk = k
+            if bk < 0:
+                continue
+            if regret_k <= 1:
+                score = -tops[0]
+            else:
+                score = 0.0
+                for h in range(1, regret_k):
+                    if tops[h] == INF:
+                        score += 1e9
+                    else:
+                        score += tops[h] - tops[0]
+                score -= 1e-9 * tops[0]
+            if score > best_score:
+                best_score = score
+                choice = a
+                choice_k = bk
+        if choice < 0:
+            break
+        r = bank[choice]
+        k = choice_k
+        was_empty = lens[k] == 2
+        m = build_inserted(routes[k], lens[k], pickup[r], dropoff[r], best_i[choice, k],
+                           best_j[choice, k], buf)
+        for q in range(m):
+            routes[k, q] = buf[q]
+        lens[k] = m
+        done[choice] = True
+        if was_empty:
+            used += 1
+        # refresh the active set and the costs of the changed route(s)
+        changed = np.zeros(K, np.bool_)
+        changed[k] = True
+        if was_empty:
+            for h in range(K):
+                if lens[h] != 2:
+                    continue
+                first = True
+                for g in range(h):
+                    if lens[g] == 2 and veh_class[g] == veh_class[h]:
+                        first = False
+                        break
+                now = first and used < max_routes
+                if now and not active[h]:
+                    changed[h] = True
+                if active[h] and not now:
+                    for a in range(R):
+                        best_d[a, h] = INF
+                active[h] = now
+        for h in range(K):
+            if not changed[h] or not active[h]:
+                continue
+            for a in range(R):
+                if done[a]:
+                    continue
+                r = bank[a]
+                dl, i, j = best_insertion(routes[h], lens[h], h, pickup[r], dropoff[r], tt, cost,
+                                          serv, early, late, demand, kind, pair, maxride, cap,
+                                          shift_s, shift_e, maxdur, nodepos, E, Lt, load,
+                                          cand_d, cand_i, cand_j, buf, B)
+                if dl < INF:
+                    if lens[h] == 2:
+                        dl += vehicle_fixed
+                    if noise > 0.0:
+                        dl = max(0.0, dl + noise * (2.0 * np.random.random() - 1.0))
+                best_d[a, h] = dl
+                best_i[a, h] = i
+                best_j[a, h] = j
+    return done
+
+
+@njit(cache=True)
+def remove_nodes(routes, lens, flag):
+    """Delete every node with ``flag[node]`` True from the routes, in place."""
+    K = routes.shape[0]
+    for k in range(K):
+        m = 0
+        for q in range(lens[k]):
+            v = routes[k, q]
+            if not flag[v]:
+                routes[k, m] = v
+                m += 1
+        lens[k] = m
+
+
+@njit(cache=True)
+def route_costs(routes, lens, cost):
+    """Travel cost of every route (0 for an empty one)."""
+    K = routes.shape[0]
+    out = np.zeros(K)
+    for k in range(K):
+        if lens[k] <= 2:
+            continue
+        s = 0.0
+        for q in range(lens[k] - 1):
+            s += cost[routes[k, q], routes[k, q + 1]]
+        out[k] = s
+    return out
+
+
+@njit(cache=True)
+def removal_gains(routes, lens, cost, kind, pair, node_request, n_requests):
+    """Cost saved by taking each request out of its route (-inf if not routed)."""
+    gain = np.full(n_requests, -INF)
+    K = routes.shape[0]
+    for k in range(K):
+        n = lens[k]
+        for q in range(1, n - 1):
+            v = routes[k, q]
+            if kind[v] != 1:
+                continue
+            # find the drop-off position
+            qd = -1
+            for t in range(q + 1, n - 1):
+                if routes[k, t] == pair[v]:
+                    qd = t
+                    break
+            if qd < 0:
+                continue
+            a = routes[k, q - 1]
+            d = routes[k, qd]
+            if qd == q + 1:
+                b = routes[k, qd + 1]
+                g = cost[a, v] + cost[v, d] + cost[d, b] - cost[a, b]
+            else:
+                b = routes[k, q + 1]
+                x = routes[k, qd - 1]
+                y = routes[k, qd + 1]
+                g = cost[a, v] + cost[v, b] - cost[a, b] + cost[x, d] + cost[d, y] - cost[x, y]
+            gain[node_request[v]] = g
+    return gain
+
+
+@njit(cache=True)
+def service_times(routes, lens, tt, serv, early, late, kind, pair, maxride,
+                  shift_s, shift_e, maxdur):
+    """Start of service at every node under the eight-step schedules (nan if unrouted)."""
+    nn = tt.shape[0]
+    out = np.full(nn, np.nan)
+    nodepos = np.full(nn, -1, np.int64)
+    B = np.empty(routes.shape[1])
+    for k in range(routes.shape[0]):
+        n = lens[k]
+        if n <= 2:
+            continue
+        route_schedule(routes[k], n, k, tt, serv, early, late, kind, pair, maxride,
+                       shift_s, shift_e, maxdur, nodepos, B)
+        for q in range(1, n - 1):
+            out[routes[k, q]] = B[q]
+    return out
+
+
+@njit(cache=True)
+def routes_feasible(routes, lens, tt, serv, early, late, demand, kind, pair, maxride, cap,
+                    shift_s, shift_e, maxdur):
+    """Per route: capacity and eight-step schedule feasibility."""
+    K = routes.shape[0]
+    nn = tt.shape[0]
+    out = np.ones(K, np.bool_)
+    nodepos = np.full(nn, -1, np.int64)
+    B = np.empty(routes.shape[1])
+    nd = demand.shape[1]
+    ld = np.zeros(nd, np.int64)
+    for k in range(K):
+        n = lens[k]
+        if n <= 2:
+            continue
+        for dim in range(nd):
+            ld[dim] = 0
+        for q in range(n):
+            for dim in range(nd):
+                ld[dim] += demand[routes[k, q], dim]
+                if ld[dim] > cap[k, dim]:
+                    out[k] = False
+        if not route_schedule(routes[k], n, k, tt, serv, early, late, kind, pair, maxride,
+                              shift_s, shift_e, maxdur, nodepos, B):
+            out[k] = False
+    return out
