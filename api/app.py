@@ -45,6 +45,9 @@ Errors are JSON `{"error", "message", "fix"}`. Operator endpoints need the
 ROUTER_MODULES = (
     "health",
     "metrics",
+    "plan",
+    "route",
+    "map_layers",
     "shuttle",
     "fleet",
 )

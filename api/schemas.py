@@ -156,3 +156,91 @@ class FleetRequestOut(BaseModel):
     wheelchairs: int
     vehicle_id: str | None = Field(default=None, alias="vehicleId")
     created_at: datetime = Field(alias="createdAt")
+
+
+# -- itineraries (MOTIS/OTP shape) -------------------------------------------------------------
+
+
+class Place(BaseModel):
+    """A leg end: a stop (with id) or a free point."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    name: str = ""
+    lat: float
+    lon: float
+    stop_id: str | None = Field(default=None, alias="stopId")
+
+
+class LegGeometry(BaseModel):
+    """An encoded polyline (Google algorithm) with its precision (6 digits)."""
+
+    points: str
+    precision: int = 6
+    length: int = Field(description="Number of vertices.")
+
+
+class Leg(BaseModel):
+    """One leg of an itinerary."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    mode: str = Field(description="WALK, BIKE, CAR, TRAM, BUS, RAIL, ..., SHUTTLE")
+    from_: Place = Field(alias="from")
+    to: Place
+    start_time: datetime = Field(alias="startTime")
+    end_time: datetime = Field(alias="endTime")
+    duration: float = Field(description="Seconds.")
+    distance: float | None = Field(default=None, description="Metres.")
+    leg_geometry: LegGeometry | None = Field(default=None, alias="legGeometry")
+    route_id: str | None = Field(default=None, alias="routeId")
+    route_short_name: str | None = Field(default=None, alias="routeShortName")
+    trip_id: str | None = Field(default=None, alias="tripId")
+    headsign: str | None = None
+
+
+class Itinerary(BaseModel):
+    """A door-to-door journey."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    duration: float = Field(description="Seconds from start to end.")
+    start_time: datetime = Field(alias="startTime")
+    end_time: datetime = Field(alias="endTime")
+    transfers: int = 0
+    legs: list[Leg]
+
+
+class PlanResponse(BaseModel):
+    """Itineraries between two places, fastest first."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: Place = Field(alias="from")
+    to: Place
+    time: datetime
+    arrive_by: bool = Field(alias="arriveBy")
+    modes: list[str]
+    itineraries: list[Itinerary]
+
+
+class RouteResponse(BaseModel):
+    """A fastest road route."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    profile: str
+    duration: float = Field(description="Seconds.")
+    distance: float = Field(description="Metres.")
+    from_: Place = Field(alias="from")
+    to: Place
+    leg_geometry: LegGeometry = Field(alias="legGeometry")
+
+
+class GeoJSON(BaseModel):
+    """A GeoJSON FeatureCollection (coordinates in lon, lat order)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["FeatureCollection"] = "FeatureCollection"
+    features: list[dict[str, Any]]

@@ -1,0 +1,264 @@
+/* Elster map page: plain Leaflet, no tiles; every layer comes from the API as GeoJSON. */
+"use strict";
+
+const API = "/api/v1";
+const MODE_COLORS = {
+  WALK: "#6b7680", BIKE: "#2e8b57", BICYCLE: "#2e8b57", CAR: "#8a4fbf", TRAM: "#c0392b",
+  BUS: "#d68910", RAIL: "#1f5fa8", SUBWAY: "#1f5fa8", TRANSIT: "#1f5fa8", SHUTTLE: "#117a8b", ODM: "#117a8b",
+};
+
+const state = { health: null, from: null, to: null, markers: {}, itineraries: [], drawn: null, layers: {} };
+
+const map = L.map("map", { preferCanvas: true, zoomControl: true, attributionControl: true });
+map.attributionControl.setPrefix('<a href="https://leafletjs.com">Leaflet</a>');
+window.elsterMap = map;  // for tests and the console
+window.elsterState = state;
+
+function $(id) { return document.getElementById(id); }
+
+function setStatus(text, isError = false) {
+  const el = $("status");
+  el.textContent = text;
+  el.classList.toggle("error", isError);
+}
+
+async function getJSON(url) {
+  const response = await fetch(url, { headers: { Accept: "application/json" } });
+  let body = null;
+  try { body = await response.json(); } catch (e) { body = null; }
+  if (!response.ok) {
+    const message = body && body.message ? body.message : `HTTP ${response.status}`;
+    const fix = body && body.fix ? ` (${body.fix})` : "";
+    const error = new Error(message + fix);
+    error.status = response.status;
+    throw error;
+  }
+  return body;
+}
+
+/* Decode an encoded polyline with the given precision (6 for MOTIS/OTP legGeometry). */
+function decodePolyline(text, precision = 6) {
+  const factor = Math.pow(10, precision);
+  const points = [];
+  let index = 0, lat = 0, lon = 0;
+  while (index < text.length) {
+    for (const which of [0, 1]) {
+      let shift = 0, result = 0, byte;
+      do {
+        byte = text.charCodeAt(index++) - 63;
+        result |= (byte & 0x1f) << shift;
+        shift += 5;
+      } while (byte >= 0x20);
+      const delta = result & 1 ? ~(result >> 1) : result >> 1;
+      if (which === 0) lat += delta; else lon += delta;
+    }
+    points.push([lat / factor, lon / factor]);
+  }
+  return points;
+}
+
+function fmtPlace(p) { return `${p[0].toFixed(5)},${p[1].toFixed(5)}`; }
+
+function parsePlace(text) {
+  const parts = text.split(",").map((s) => Number(s.trim()));
+  if (parts.length !== 2 || parts.some((v) => !Number.isFinite(v))) return null;
+  return parts;
+}
+
+function labelIcon(text, cls) {
+  return L.divIcon({ className: "", html: `<div class="marker-label ${cls}">${text}</div>`, iconSize: [22, 22], iconAnchor: [11, 11] });
+}
+
+function setPoint(which, latlng) {
+  state[which] = latlng;
+  $(which).value = fmtPlace(latlng);
+  if (state.markers[which]) state.markers[which].setLatLng(latlng);
+  else {
+    state.markers[which] = L.marker(latlng, { icon: labelIcon(which === "from" ? "A" : "B", which), draggable: true })
+      .on("dragend", (e) => { const p = e.target.getLatLng(); setPoint(which, [p.lat, p.lng]); })
+      .addTo(map);
+  }
+}
+
+map.on("click", (e) => {
+  const p = [e.latlng.lat, e.latlng.lng];
+  if (!state.from || (state.from && state.to)) {
+    if (state.from && state.to) clearTrip(true);
+    setPoint("from", p);
+    setStatus("Origin set; click the destination.");
+  } else {
+    setPoint("to", p);
+    plan();
+  }
+});
+
+function clearTrip(keepStatus = false) {
+  for (const which of ["from", "to"]) {
+    if (state.markers[which]) { map.removeLayer(state.markers[which]); delete state.markers[which]; }
+    state[which] = null;
+    $(which).value = "";
+  }
+  if (state.drawn) { map.removeLayer(state.drawn); state.drawn = null; }
+  state.itineraries = [];
+  $("itineraries").innerHTML = "";
+  if (!keepStatus) setStatus("");
+}
+
+function selectedModes() {
+  return [...document.querySelectorAll('input[name="mode"]:checked')].map((el) => el.value);
+}
+
+function minutes(seconds) { return `${Math.round(seconds / 60)} min`; }
+function clock(iso) { return iso ? iso.slice(11, 16) : ""; }
+
+function legLabel(leg) {
+  const name = leg.routeShortName || leg.route_short_name || "";
+  return name ? `${leg.mode} ${name}` : leg.mode;
+}
+
+function drawItinerary(index) {
+  const itinerary = state.itineraries[index];
+  if (!itinerary) return;
+  if (state.drawn) map.removeLayer(state.drawn);
+  const group = L.featureGroup();
+  for (const leg of itinerary.legs) {
+    const geometry = leg.legGeometry;
+    const points = geometry && geometry.points
+      ? decodePolyline(geometry.points, geometry.precision || 6)
+      : [[leg.from.lat, leg.from.lon], [leg.to.lat, leg.to.lon]];
+    const color = MODE_COLORS[leg.mode] || "#1f5fa8";
+    const walking = leg.mode === "WALK";
+    L.polyline(points, { color, weight: walking ? 4 : 6, opacity: 0.9, dashArray: walking ? "2 8" : null, className: "itinerary-leg" })
+      .bindTooltip(`${legLabel(leg)} ${clock(leg.startTime)}–${clock(leg.endTime)}`)
+      .addTo(group);
+    if (leg.mode !== "WALK" && leg.from.name) {
+      L.circleMarker([leg.from.lat, leg.from.lon], { radius: 4, color, fillColor: "#fff", fillOpacity: 1 })
+        .bindTooltip(leg.from.name).addTo(group);
+    }
+  }
+  state.drawn = group.addTo(map);
+  map.fitBounds(group.getBounds(), { padding: [40, 40], maxZoom: 16 });
+  document.querySelectorAll("#itineraries li").forEach((li, i) => li.classList.toggle("selected", i === index));
+}
+
+function renderItineraries() {
+  const list = $("itineraries");
+  list.innerHTML = "";
+  state.itineraries.forEach((it, i) => {
+    const li = document.createElement("li");
+    li.className = "itinerary";
+    const legs = it.legs.map((leg) => `<span class="leg ${leg.mode}">${legLabel(leg)}</span>`).join("");
+    const details = it.legs.map((leg) =>
+      `<li>${clock(leg.startTime)} ${legLabel(leg)}${leg.headsign ? " → " + leg.headsign : ""}: ` +
+      `${leg.from.name || "start"} → ${leg.to.name || "destination"} (${minutes(leg.duration)})</li>`).join("");
+    li.innerHTML = `<div class="itin-head"><span>${clock(it.startTime)}–${clock(it.endTime)}</span>` +
+      `<span>${minutes(it.duration)}</span></div><div class="legs">${legs}</div>` +
+      `<ul class="leg-details">${details}</ul>`;
+    li.addEventListener("click", () => drawItinerary(i));
+    list.appendChild(li);
+  });
+}
+
+async function plan(event) {
+  if (event) event.preventDefault();
+  const from = parsePlace($("from").value), to = parsePlace($("to").value);
+  if (!from || !to) { setStatus("Set origin and destination as lat,lon (or click the map).", true); return; }
+  setPoint("from", from); setPoint("to", to);
+  const params = new URLSearchParams({ fromPlace: fmtPlace(from), toPlace: fmtPlace(to), modes: selectedModes().join(",") });
+  if ($("time").value) params.set("time", $("time").value);
+  setStatus("Planning…");
+  try {
+    const result = await getJSON(`${API}/plan?${params}`);
+    state.itineraries = result.itineraries || [];
+    renderItineraries();
+    if (state.itineraries.length) {
+      drawItinerary(0);
+      setStatus(`${state.itineraries.length} itinerar${state.itineraries.length === 1 ? "y" : "ies"} found.`);
+    } else {
+      setStatus("No itinerary found; try other modes or another time.", true);
+    }
+  } catch (error) {
+    state.itineraries = []; renderItineraries();
+    setStatus(error.message, true);
+  }
+}
+
+/* Background and overlay layers ------------------------------------------------------------ */
+
+const LAYER_SOURCES = {
+  network: { url: `${API}/map/network?profile=car`, style: { color: "#9aa3ad", weight: 1, opacity: 0.8 }, pane: "network" },
+  transit: { url: `${API}/map/transit`, style: (f) => ({ color: f.properties.color || "#1f5fa8", weight: 3, opacity: 0.75 }), pane: "transit" },
+  stations: { url: `${API}/stations?format=geojson`, point: { radius: 5, color: "#2e8b57", fillColor: "#7fd4a0", fillOpacity: 0.9 }, pane: "points" },
+  chargers: { url: `${API}/chargers?format=geojson`, point: { radius: 5, color: "#8a4fbf", fillColor: "#d2b4f0", fillOpacity: 0.9 }, pane: "points" },
+  shuttles: { url: `${API}/shuttle/vehicles?format=geojson`, point: { radius: 7, color: "#117a8b", fillColor: "#5fd3e6", fillOpacity: 1 }, pane: "points" },
+};
+
+for (const [name, z] of [["network", 250], ["transit", 300], ["points", 450]]) {
+  map.createPane(name).style.zIndex = z;
+}
+
+function popupHtml(props) {
+  return Object.entries(props || {}).filter(([, v]) => v !== null && v !== "" && typeof v !== "object")
+    .map(([k, v]) => `<b>${k}</b>: ${v}`).join("<br>");
+}
+
+async function showLayer(name, visible) {
+  const source = LAYER_SOURCES[name];
+  if (!visible) { if (state.layers[name]) map.removeLayer(state.layers[name]); return; }
+  if (!state.layers[name]) {
+    try {
+      const data = await getJSON(source.url);
+      state.layers[name] = L.geoJSON(data, {
+        pane: source.pane,
+        style: source.style,
+        interactive: name !== "network",
+        pointToLayer: (f, latlng) => L.circleMarker(latlng, { ...(source.point || { radius: 3 }), pane: source.pane }),
+        onEachFeature: (f, layer) => { if (name !== "network") layer.bindPopup(popupHtml(f.properties)); },
+      });
+    } catch (error) {
+      if (error.status !== 503) setStatus(`${name}: ${error.message}`, true);
+      const box = document.querySelector(`input[data-layer="${name}"]`);
+      if (box) { box.checked = false; box.disabled = true; box.parentElement.title = error.message; }
+      return;
+    }
+  }
+  state.layers[name].addTo(map);
+}
+
+document.querySelectorAll("#layers input").forEach((box) =>
+  box.addEventListener("change", () => showLayer(box.dataset.layer, box.checked)));
+$("plan-form").addEventListener("submit", plan);
+$("clear-button").addEventListener("click", () => clearTrip());
+$("swap-button").addEventListener("click", () => {
+  const a = $("from").value, b = $("to").value;
+  $("from").value = b; $("to").value = a;
+  if (parsePlace(b) && parsePlace(a)) plan();
+});
+
+async function start() {
+  try {
+    state.health = await getJSON(`${API}/health`);
+  } catch (error) {
+    setStatus(`Server not ready: ${error.message}`, true);
+    map.setView([49.41, 8.69], 13);
+    return;
+  }
+  const h = state.health;
+  $("region-title").textContent = h.title;
+  const [minLon, minLat, maxLon, maxLat] = h.bbox;
+  map.fitBounds([[minLat, minLon], [maxLat, maxLon]]);
+  if (h.default_date) {
+    const now = new Date();
+    const hhmm = `${String(now.getHours()).padStart(2, "0")}:${String(now.getMinutes()).padStart(2, "0")}`;
+    $("time").value = `${h.default_date}T${hhmm < "06:00" || hhmm > "22:00" ? "08:00" : hhmm}`;
+  }
+  const components = h.components || {};
+  for (const mode of ["transit"]) {
+    const box = document.querySelector(`input[name="mode"][value="${mode}"]`);
+    if (box && components[mode] && !components[mode].ready) { box.checked = false; box.disabled = true; }
+  }
+  document.querySelectorAll("#layers input:checked").forEach((box) => showLayer(box.dataset.layer, true));
+  document.body.dataset.ready = "true";
+}
+
+start();
