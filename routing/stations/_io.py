@@ -64,6 +64,6 @@ def load_json(location: str | Path, what: str = "JSON document") -> Any:
         ) from None
     except json.JSONDecodeError as exc:
         raise DataError(
-            f"{location}: {what} is not valid JSON ({exc.msg} at line {exc.lineno}, "
-            f"column {exc.colno}); the file is damaged or truncated, fetch it again"
+            f"{location}: {what} is not valid JSON (line {exc.lineno}, column {exc.colno}: "
+            f"{exc.msg}); the file is damaged or truncated, fetch it again"
         ) from None

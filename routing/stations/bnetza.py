@@ -304,6 +304,17 @@ def _number(text: str) -> float | None:
     return float(text.replace(",", "."))
 
 
+def _iso_date(text: str) -> str:
+    """``YYYY-MM-DD`` from ``YYYY-MM-DD[ hh:mm:ss]`` (2019) or ``DD.MM.YYYY`` (later); else ''."""
+    m = re.match(r"^(\d{4})-(\d{2})-(\d{2})", text)
+    if m:
+        return "-".join(m.groups())
+    m = re.match(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$", text)
+    if m:
+        return f"{m[3]}-{int(m[2]):02d}-{int(m[1]):02d}"
+    return ""
+
+
 def _in_germany(lat: float, lon: float) -> bool:
     return _DE_LAT[0] <= lat <= _DE_LAT[1] and _DE_LON[0] <= lon <= _DE_LON[1]
 
@@ -360,7 +371,7 @@ def _charger(
     if not evses:
         warn(f"{where}: no known plug type in Steckertypen1..4; row skipped")
         return None
-    date = _cell(record, cols.date)[:10]
+    date = _iso_date(_cell(record, cols.date))
     kind = _cell(record, cols.kind).lower()
     digest = hashlib.sha1(
         "|".join([operator or "", address, postal, f"{lon:.6f}", f"{lat:.6f}", date]).encode()
@@ -377,6 +388,6 @@ def _charger(
         evses=tuple(evses),
         source="bnetza",
         fast=kind.startswith("schnell") or any(c.is_dc for e in evses for c in e.connectors),
-        commissioned=date if re.match(r"^\d{4}-\d{2}-\d{2}$", date) else None,
+        commissioned=date or None,
         realtime=False,
     )
