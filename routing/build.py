@@ -42,7 +42,7 @@ from routing.regions import Region, default_cache_dir, load_region
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 """Bump when the graph layout or the import rules change (invalidates caches)."""
 
 BBox = tuple[float, float, float, float]
@@ -88,10 +88,13 @@ def _split_problem_chunks(
     """
     u, v = node[start], node[end]
     lo, hi = np.minimum(u, v), np.maximum(u, v)
-    order = np.lexsort((start, hi, lo))
+    order = np.lexsort((hi, lo))
     duplicate = np.zeros(start.shape[0], dtype=bool)
     same = (lo[order][1:] == lo[order][:-1]) & (hi[order][1:] == hi[order][:-1])
-    duplicate[order[1:][same]] = True  # every chain of a pair except the first
+    # Split every curved chain that shares its end nodes with another chain: what is
+    # left between the same two nodes is then straight, so duplicates are identical.
+    duplicate[order[1:][same]] = True
+    duplicate[order[:-1][same]] = True
     problem = (u == v) | duplicate
     problem &= (end - start) >= 2  # has an interior shape point to split at
     if not problem.any():

@@ -1,0 +1,38 @@
+"""Session fixtures for road graphs: the tiny hand-written network and Heidelberg.
+
+Import the fixtures you use into a test module
+(``from tests.road_fixtures import hd_graphs  # noqa: F401``), or list this
+module in ``pytest_plugins`` of the root conftest.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from routing.build import build_road_graphs, road_graphs
+from routing.graph import RoadGraph
+from routing.regions import Region
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TINY_OSM = FIXTURES / "tiny.osm"
+
+
+def tiny_node_coords() -> dict[int, tuple[float, float]]:
+    """(lat, lon) of each node of the tiny fixture, read with ElementTree (not osmium)."""
+    root = ET.parse(TINY_OSM).getroot()
+    return {int(n.get("id")): (float(n.get("lat")), float(n.get("lon"))) for n in root.iter("node")}
+
+
+@pytest.fixture(scope="session")
+def tiny_graphs() -> dict[str, RoadGraph]:
+    """Walk, bike and car graphs of ``tests/fixtures/tiny.osm`` (no bbox)."""
+    return build_road_graphs(TINY_OSM)
+
+
+@pytest.fixture(scope="session")
+def hd_graphs(hd_region: Region, hd_data_dir: Path, cache_dir: Path) -> dict[str, RoadGraph]:
+    """Heidelberg walk/bike/car graphs through the persistent build cache (mmapped)."""
+    return road_graphs(hd_region, data_dir=hd_data_dir, cache_dir=cache_dir)
