@@ -48,6 +48,8 @@ ROUTER_MODULES = (
     "plan",
     "route",
     "map_layers",
+    "stations",
+    "chargers",
     "shuttle",
     "fleet",
 )

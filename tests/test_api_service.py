@@ -1,0 +1,240 @@
+"""The API service on Heidelberg: routes against an oracle, errors, limits, auth, layers, metrics."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from api.app import create_app
+from api.services.polyline import decode, encode
+from routing.geo import haversine_m
+from routing.search import shortest_path_cost
+from tests.api_support import OPERATOR_KEY, hd_settings, shared_state
+
+A = (49.4094, 8.6937)  # Bismarckplatz
+B = (49.4183, 8.6758)  # Neuenheim
+
+
+@pytest.fixture(scope="module")
+def state(hd_data_dir: Path, cache_dir: Path):
+    return shared_state(hd_data_dir, cache_dir)
+
+
+@pytest.fixture(scope="module")
+def client(state, tmp_path_factory):
+    db = tmp_path_factory.mktemp("db") / "b.db"
+    settings_ = hd_settings(state.settings.data_dir, state.settings.cache_dir, f"sqlite:///{db}")
+    with TestClient(create_app(settings_, state=state)) as c:
+        yield c
+
+
+def place(p):
+    return f"{p[0]},{p[1]}"
+
+
+def assert_error(response, status, *words):
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) >= {"error", "message", "fix"}
+    text = (body["message"] + " " + body["fix"]).lower()
+    for word in words:
+        assert word.lower() in text, (word, body)
+    return body
+
+
+def test_health_lists_components(client):
+    body = client.get("/api/v1/health").json()
+    assert body["region"] == "heidelberg"
+    assert body["components"]["road"]["ready"] is True
+    assert set(body["components"]) >= {"road", "transit", "stations", "chargers", "shuttle"}
+
+
+@pytest.mark.parametrize("profile", ["walk", "bike", "car"])
+def test_route_matches_dijkstra_oracle(client, state, profile):
+    r = client.get("/api/v1/route", params={"fromPlace": place(A), "toPlace": place(B), "profile": profile})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    graph = state.graphs[profile]
+    a = state.snappers[profile].snap(*A)
+    b = state.snappers[profile].snap(*B)
+    oracle = min(
+        shortest_path_cost(graph, *a.source_seeds(), *b.target_seeds(), method="dijkstra"),
+        a.direct_cost_to(b),
+    )
+    assert body["duration"] == pytest.approx(oracle, abs=0.06)
+    points = decode(body["legGeometry"]["points"], body["legGeometry"]["precision"])
+    assert body["legGeometry"]["precision"] == 6
+    assert len(points) == body["legGeometry"]["length"] >= 2
+    assert haversine_m(*points[0], a.lat, a.lon) < 1.0
+    assert haversine_m(*points[-1], b.lat, b.lon) < 1.0
+    # The drawn line is about as long as the reported distance.
+    drawn = sum(float(haversine_m(*p, *q)) for p, q in zip(points, points[1:], strict=False))
+    assert drawn == pytest.approx(body["distance"], rel=0.03)
+
+
+def test_plan_direct_modes_and_geojson(client):
+    params = {"fromPlace": place(A), "toPlace": place(B), "modes": "walk,bike,car"}
+    body = client.get("/api/v1/plan", params=params).json()
+    modes = {it["legs"][0]["mode"] for it in body["itineraries"]}
+    assert modes == {"WALK", "BIKE", "CAR"}
+    for it in body["itineraries"]:
+        leg = it["legs"][0]
+        assert it["duration"] == pytest.approx(leg["duration"])
+        assert leg["legGeometry"]["precision"] == 6
+    durations = {it["legs"][0]["mode"]: it["duration"] for it in body["itineraries"]}
+    assert durations["CAR"] < durations["BIKE"] < durations["WALK"]
+    geo = client.get("/api/v1/plan", params={**params, "format": "geojson"}).json()
+    assert geo["type"] == "FeatureCollection" and len(geo["features"]) == 3
+    lon, lat = geo["features"][0]["geometry"]["coordinates"][0]
+    assert 8.5 < lon < 8.9 and 49.3 < lat < 49.6  # GeoJSON order is lon, lat
+
+
+def test_plan_arrive_by_ends_at_time(client):
+    params = {"fromPlace": place(A), "toPlace": place(B), "modes": "walk",
+              "time": "2022-09-14T09:00:00", "arriveBy": "true"}
+    it = client.get("/api/v1/plan", params=params).json()["itineraries"][0]
+    assert it["endTime"].startswith("2022-09-14T09:00:00")
+
+
+@pytest.mark.parametrize(
+    ("params", "words"),
+    [
+        ({"modes": "walk,teleport"}, ["unknown mode", "teleport", "walk, bike, car"]),
+        ({"fromPlace": "52.52,13.40"}, ["outside region", "latitude"]),
+        ({"fromPlace": "8.6937,49.4094"}, ["swapped"]),
+        ({"fromPlace": "Bismarckplatz"}, ["not 'lat,lon'"]),
+        ({"time": "1970-01-01T08:00:00", "modes": "walk"}, ["outside", "choose a time"]),
+        ({"time": "2200-01-01T08:00:00", "modes": "car"}, ["outside", "choose a time"]),
+        ({"time": "next tuesday"}, ["time"]),
+        ({"numItineraries": "0"}, ["numItineraries"]),
+    ],
+)
+def test_plan_bad_input_is_4xx_with_fix(client, params, words):
+    query = {"fromPlace": place(A), "toPlace": place(B), "modes": "walk", **params}
+    assert_error(client.get("/api/v1/plan", params=query), 422, *words)
+
+
+def test_missing_parameter_is_named(client):
+    body = assert_error(client.get("/api/v1/plan", params={"toPlace": place(B)}), 422, "fromPlace", "required")
+    assert body["error"] == "invalid_request"
+
+
+def test_malformed_json_and_oversized_body(client):
+    bad = client.post(
+        "/api/v1/shuttle/quote", content=b'{"from": {"lat": 49.4,', headers={"Content-Type": "application/json"}
+    )
+    assert_error(bad, 422, "not valid json")
+    big = client.post(
+        "/api/v1/shuttle/quote", content=b"{" + b" " * 100_000 + b"}",
+        headers={"Content-Type": "application/json"},
+    )
+    assert_error(big, 413, "exceeds the limit")
+
+
+def test_unknown_path_and_method_are_json(client):
+    assert_error(client.get("/api/v1/nowhere"), 404, "/docs")
+    assert_error(client.delete("/api/v1/plan"), 405, "methods")
+
+
+def test_map_network_layer(client, state):
+    r = client.get("/api/v1/map/network", params={"profile": "car"})
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/geo+json")
+    feature = r.json()["features"][0]
+    lines = feature["geometry"]["coordinates"]
+    graph = state.graphs["car"]
+    # Each two-way road once: between half and all of the directed edges.
+    assert graph.n_edges / 2 <= len(lines) <= graph.n_edges
+    coords = np.array([c for line in lines for c in line])
+    min_lon, min_lat, max_lon, max_lat = state.region.bbox
+    assert coords[:, 0].min() >= min_lon - 0.01 and coords[:, 0].max() <= max_lon + 0.01
+    assert coords[:, 1].min() >= min_lat - 0.01 and coords[:, 1].max() <= max_lat + 0.01
+
+
+def test_operator_endpoints_need_key(client):
+    assert_error(client.get("/api/v1/fleet/requests"), 401, "X-API-Key")
+    assert_error(client.get("/api/v1/fleet/requests", headers={"X-API-Key": "wrong"}), 401, "not valid")
+    ok = client.get("/api/v1/fleet/requests", headers={"X-API-Key": OPERATOR_KEY})
+    assert ok.status_code == 200 and isinstance(ok.json(), list)
+
+
+def test_stations_and_live_update(client, state):
+    if not state.component("stations").ready:
+        pytest.fail(f"stations not loaded: {state.component('stations').detail}")
+    body = client.get("/api/v1/stations").json()
+    assert len(body["stations"]) == len(state.stations)
+    first = body["stations"][0]
+    near = client.get("/api/v1/stations", params={"lat": first["lat"], "lon": first["lon"], "radius": 50}).json()
+    assert near["stations"][0]["id"] == first["id"] and near["stations"][0]["distance_m"] < 1
+    url = f"/api/v1/stations/{first['id']}/availability"
+    update = {"bikesAvailable": 3, "docksAvailable": 7}
+    assert_error(client.put(url, json=update), 401, "X-API-Key")
+    r = client.put(url, json=update, headers={"X-API-Key": OPERATOR_KEY})
+    assert r.status_code == 200 and r.json()["applied"] == 1
+    after = client.get(f"/api/v1/stations/{first['id']}").json()
+    assert after["bikes_available"] == 3 and after["docks_available"] == 7 and after["realtime"]
+    bad = client.put(url, json={"bikesAvailable": -1}, headers={"X-API-Key": OPERATOR_KEY})
+    assert_error(bad, 422, "bikesAvailable")
+    missing = client.put("/api/v1/stations/nope/availability", json=update, headers={"X-API-Key": OPERATOR_KEY})
+    assert_error(missing, 404, "nope")
+    geo = client.get("/api/v1/stations", params={"format": "geojson"}).json()
+    assert geo["type"] == "FeatureCollection"
+
+
+def test_chargers_and_status_update(client, state):
+    body = client.get("/api/v1/chargers").json()
+    assert len(body["chargers"]) == len(state.chargers) > 0
+    charger = body["chargers"][0]
+    evse = charger["evses"][0]["uid"]
+    url = f"/api/v1/chargers/{charger['id']}/evses/{evse}/status"
+    r = client.put(url, json={"status": "AVAILABLE"}, headers={"X-API-Key": OPERATOR_KEY})
+    assert r.status_code == 200, r.text
+    available = client.get("/api/v1/chargers", params={"availableOnly": "true"}).json()["chargers"]
+    assert [c["id"] for c in available] == [charger["id"]]
+    future = client.put(url, json={"status": "CHARGING", "lastUpdated": "2999-01-01T00:00:00Z"},
+                        headers={"X-API-Key": OPERATOR_KEY})
+    assert_error(future, 422, "future")
+    assert_error(client.put(url, json={"status": "EXPLODED"}, headers={"X-API-Key": OPERATOR_KEY}), 422, "status")
+    client.put(url, json={"status": "UNKNOWN"}, headers={"X-API-Key": OPERATOR_KEY})
+
+
+def test_metrics_count_requests(client):
+    client.get("/api/v1/health")
+    text = client.get("/api/v1/metrics").text
+    assert "elster_http_requests_total" in text
+    assert 'route="/api/v1/health"' in text or 'route="/health"' in text
+    assert "elster_http_request_duration_seconds_bucket" in text
+
+
+def test_map_page_assets_served(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "leaflet.js" in page.text
+    for asset in ("/static/app.js", "/static/style.css", "/static/vendor/leaflet/leaflet.js"):
+        assert client.get(asset).status_code == 200, asset
+    assert "cdn" not in page.text.lower()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.floats(-89.9, 89.9), st.floats(-179.9, 179.9)), min_size=1, max_size=30
+    )
+)
+def test_polyline_round_trip(points):
+    lats = [p[0] for p in points]
+    lons = [p[1] for p in points]
+    decoded = decode(encode(lats, lons, 6), 6)
+    assert len(decoded) == len(points)
+    for (lat, lon), (dlat, dlon) in zip(points, decoded, strict=True):
+        assert math.isclose(lat, dlat, abs_tol=1e-6) and math.isclose(lon, dlon, abs_tol=1e-6)
+
+
+def test_polyline_reference_vector():
+    # Google's documented example at precision 5.
+    assert encode([38.5, 40.7, 43.252], [-120.2, -120.95, -126.453], 5) == "_p~iF~ps|U_ulLnnqC_mqNvxq`@"
