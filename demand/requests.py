@@ -234,20 +234,18 @@ def _draw_points(
         todo = todo[~ok]
     fallback = int(todo.size)
     if fallback:
-        # Zones whose drawn points keep missing the area or the network: use the
-        # eligible node (or area point) nearest to the zone centroid.
-        clat, clon = _zone_anchor(model, zone[todo])
-        lat[todo], lon[todo] = clat, clon
-        log.debug("%d points placed at their zone's anchor", fallback)
+        # Drawn points that keep missing the network (a zone with few roads): take
+        # the eligible node nearest to one more drawn point, however far; without
+        # a walk graph, the zone's centroid (inside the area).
+        zt = zone[todo]
+        if snapper is not None:
+            pick = np.searchsorted(key, zt + rng.random(todo.size), side="left")
+            pick = np.clip(pick, z.sub_first[zt], z.sub_first[zt + 1] - 1)
+            plat, plon = laea_to_wgs84(z.sub_x[pick], z.sub_y[pick])
+            _, lat[todo], lon[todo], dist[todo] = snapper.snap(plat, plon)
+        else:
+            lat[todo], lon[todo] = z.lat[zt], z.lon[zt]
     return lat, lon, (redrawn, fallback, dist)
-
-
-def _zone_anchor(model: DemandModel, zone: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    z = model.zones
-    lat, lon = z.lat[zone], z.lon[zone]
-    if model.walk_snapper is not None:
-        _, lat, lon, _ = model.walk_snapper.snap(lat, lon)
-    return lat, lon
 
 
 # --------------------------------------------------------------------------- I/O

@@ -80,7 +80,7 @@ def demand(
         ("passengers", f"{summary.get('passengers', 0):,}"),
         ("wheelchair", f"{summary.get('wheelchair', 0):,}"),
         ("peak hour", str(summary.get("peak_hour", "-"))),
-        ("points", "snapped to walk graph, mean %.0f m, %d by zone anchor"
+        ("points", "snapped to walk graph, mean %.0f m, %d beyond max_snap_m"
          % (stats.mean_snap_m, stats.fallback_points) if stats.snapped
          else "not snapped (no walk graph offline)"),
     ]
