@@ -47,6 +47,7 @@ ROUTER_MODULES = (
     "metrics",
     "plan",
     "route",
+    "stops",
     "map_layers",
     "stations",
     "chargers",

@@ -153,6 +153,31 @@ def _load_dispatcher(state: RegionState) -> str:
     return "online dispatcher ready"
 
 
+def _warm_up(state: RegionState) -> None:
+    """Run one sample query per component so the first user does not wait for JIT compiling."""
+    if not state.region.sample_queries:
+        return
+    origin, destination = state.region.sample_queries[0]
+    start = time.perf_counter()
+    try:
+        if state.graphs:
+            from api.services.road import route
+
+            for profile in state.graphs:
+                route(state, profile, origin, destination)
+        if state.transit is not None:
+            from api.services.planner import PlanRequest
+            from api.services.transit_adapter import plan_transit_itineraries, service_window
+
+            when = service_window(state)[0].replace(hour=8)
+            request = PlanRequest(origin, destination, when, False, ("walk", "transit"), 1)
+            plan_transit_itineraries(state, request)
+    except ElsterError as exc:
+        logger.warning("warm-up query failed (%s); first requests may be slow", exc)
+        return
+    logger.info("warm-up queries done in %.1f s", time.perf_counter() - start)
+
+
 def load_state(settings: Settings, *, dispatcher: Any = None) -> RegionState:
     """Load the configured region and every available component.
 
@@ -184,6 +209,7 @@ def load_state(settings: Settings, *, dispatcher: Any = None) -> RegionState:
         state.components["shuttle"] = Component("shuttle", True, "dispatcher given by caller")
     else:
         _timed(state, "shuttle", _load_dispatcher)
+    _warm_up(state)
     try:
         state.shuttle = BookingService(bookings, state.dispatcher)
     except ElsterError:

@@ -71,3 +71,14 @@ def network(
     if key not in state.cache:
         state.cache[key] = network_geojson(state, profile)
     return Response(state.cache[key], media_type=GEOJSON_MEDIA)
+
+
+@router.get("/transit", response_model=GeoJSON, responses=ERROR_RESPONSES, summary="Transit lines layer")
+def transit_lines(state: RegionState = Depends(get_state)) -> Response:
+    """Each transit line once (its longest stop pattern) and the stops it serves, as GeoJSON."""
+    need(state, "transit", "the transit layer")
+    from api.services.transit_adapter import lines_geojson
+
+    if "transit" not in state.cache:
+        state.cache["transit"] = json.dumps(lines_geojson(state), separators=(",", ":")).encode()
+    return Response(state.cache["transit"], media_type=GEOJSON_MEDIA)

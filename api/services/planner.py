@@ -20,7 +20,7 @@ from routing.errors import ElsterError, NoRouteError, RequestError
 logger = logging.getLogger(__name__)
 
 #: Modes a plan request may name, and the road profile of the direct ones.
-DIRECT_MODES = {"walk": "WALK", "bike": "BIKE", "car": "CAR"}
+DIRECT_MODES = {"walk": "WALK", "bike": "BICYCLE", "car": "CAR"}
 KNOWN_MODES = ("walk", "bike", "car", "transit")
 
 
@@ -114,6 +114,13 @@ def plan(state: RegionState, request: PlanRequest) -> list[dict[str, Any]]:
             failures.append(f"{mode}: {exc}")
         except ElsterError:
             raise
+    walks = [it["duration"] for it in itineraries if it["legs"][0]["mode"] == "WALK" and len(it["legs"]) == 1]
+    if walks:
+        # Riding is pointless when walking all the way is as fast.
+        itineraries = [
+            it for it in itineraries
+            if not any(leg.get("transitLeg") for leg in it["legs"]) or it["duration"] < walks[0]
+        ]
     if not itineraries:
         raise NoRouteError(
             "no itinerary found (" + "; ".join(failures or ["nothing to try"]) + ")"

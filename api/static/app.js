@@ -112,6 +112,7 @@ function minutes(seconds) { return `${Math.round(seconds / 60)} min`; }
 function clock(iso) { return iso ? iso.slice(11, 16) : ""; }
 
 function legLabel(leg) {
+  if (leg.mode === "BICYCLE") return "BIKE";
   const name = leg.routeShortName || leg.route_short_name || "";
   return name ? `${leg.mode} ${name}` : leg.mode;
 }

@@ -1,0 +1,263 @@
+"""The transit core as the API uses it: load once, plan, list stops, departures, line layer.
+
+Planning is :func:`routing.transit.door_to_door.plan_transit`; this module
+adds what an HTTP query needs around it: the timetable's time window, an
+arrive-by query done as a range query before the arrival time, stop search
+and departure boards read straight from the timetable arrays.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from api.state import RegionState
+from routing.errors import NoRouteError, RequestError
+from routing.geo import haversine_m
+
+if TYPE_CHECKING:
+    from api.services.planner import PlanRequest
+
+logger = logging.getLogger(__name__)
+
+#: Timetable seconds a query may use: the day and the early hours after it.
+WINDOW_END_S = 30 * 3600 - 1
+#: How far before the wished arrival an arrive-by query searches departures.
+ARRIVE_BY_WINDOW_MIN = 90
+#: Longest walk to, from or between stops for door-to-door plans.
+MAX_WALK_S = 900.0
+
+_LINE_COLORS = {"TRAM": "#c0392b", "BUS": "#d68910", "RAIL": "#1f5fa8", "SUBWAY": "#1f5fa8"}
+
+
+@dataclass
+class LoadedTransit:
+    """The transit network plus lookups the API builds once."""
+
+    network: Any
+
+    def summary(self) -> str:
+        """One line for logs and /health."""
+        tt = self.network.timetable
+        return f"{tt.n_stops} stops, {tt.n_trips} trips on {tt.date}"
+
+
+def load_transit(state: RegionState) -> LoadedTransit:
+    """Load the region's transit network for its default date (cached builds)."""
+    from routing.transit.door_to_door import load_transit_network
+
+    if not state.region.has_source("gtfs"):
+        raise FileNotFoundError(f"region {state.region.name} has no gtfs source")
+    network = load_transit_network(
+        state.region, data_dir=state.settings.data_dir, cache_dir=state.settings.cache_dir
+    )
+    return LoadedTransit(network)
+
+
+def timetable(state: RegionState) -> Any:
+    """The loaded timetable (caller checked that transit is ready)."""
+    return state.transit.network.timetable
+
+
+def service_window(state: RegionState) -> tuple[datetime, datetime]:
+    """First and last instant the loaded timetable can answer."""
+    tt = timetable(state)
+    return tt.to_datetime(0), tt.to_datetime(WINDOW_END_S)
+
+
+def plan_transit_itineraries(state: RegionState, request: PlanRequest) -> list[dict[str, Any]]:
+    """Walk + transit itineraries as MOTIS/OTP dicts (the direct walk left to the caller).
+
+    For ``arrive_by`` the departures of the last 90 minutes before the wished
+    arrival are searched and the latest-departing itineraries that arrive in
+    time are kept.
+    """
+    from routing.transit.door_to_door import plan_transit
+
+    network = state.transit.network
+    if request.arrive_by:
+        start = max(request.time - timedelta(minutes=ARRIVE_BY_WINDOW_MIN), service_window(state)[0])
+        found = plan_transit(
+            network, request.origin, request.destination, start,
+            window_min=(request.time - start).total_seconds() / 60,
+            max_walk_s=MAX_WALK_S, direct_walk=False,
+        )
+        found = [it for it in found if it.end <= request.time]
+        if not found:
+            raise NoRouteError(
+                f"no transit itinerary arrives by {request.time:%H:%M} after departing "
+                f"{start:%H:%M} or later; choose a later arrival time"
+            )
+    else:
+        found = plan_transit(
+            network, request.origin, request.destination, request.time,
+            window_min=30, max_walk_s=MAX_WALK_S, direct_walk=False,
+        )
+    return [it.to_dict() for it in found if any(leg.transit for leg in it.legs)]
+
+
+# -- stops and departures ---------------------------------------------------------------------
+
+
+def _stop_dict(tt: Any, s: int, distance: float | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": str(tt.stop_ids[s]),
+        "name": str(tt.stop_names[s]),
+        "lat": round(float(tt.stop_lat[s]), 7),
+        "lon": round(float(tt.stop_lon[s]), 7),
+        "parentStation": str(tt.stop_station_ids[s]) or None,
+        "routes": stop_routes(tt, s),
+    }
+    if distance is not None:
+        out["distance"] = round(distance, 1)
+    return out
+
+
+def stop_routes(tt: Any, s: int) -> list[str]:
+    """Short names of the lines calling at stop ``s`` (sorted, unique)."""
+    a, b = int(tt.stop_route_first[s]), int(tt.stop_route_first[s + 1])
+    names: set[str] = set()
+    for r in tt.stop_routes[a:b].tolist():
+        first = int(tt.route_trip_first[r])
+        if first < int(tt.route_trip_first[r + 1]):
+            names.add(str(tt.route_short_names[tt.trip_gtfs_route[first]]))
+    return sorted(names)
+
+
+def find_stops(
+    state: RegionState,
+    *,
+    lat: float | None,
+    lon: float | None,
+    radius: float,
+    name: str | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Stops near a point (nearest first) and/or whose name contains ``name``."""
+    tt = timetable(state)
+    keep = np.ones(tt.n_stops, dtype=bool)
+    if name:
+        needle = name.casefold()
+        keep &= np.array([needle in str(n).casefold() for n in tt.stop_names], dtype=bool)
+    distance = None
+    if lat is not None and lon is not None:
+        distance = haversine_m(lat, lon, tt.stop_lat, tt.stop_lon)
+        keep &= distance <= radius
+    idx = np.flatnonzero(keep)
+    if distance is not None:
+        idx = idx[np.argsort(distance[idx], kind="stable")]
+    else:
+        idx = idx[np.argsort(tt.stop_names[idx], kind="stable")]
+    return [
+        _stop_dict(tt, int(s), None if distance is None else float(distance[s]))
+        for s in idx[:limit]
+    ]
+
+
+def stop_by_id(state: RegionState, stop_id: str) -> int:
+    """Index of a stop id or a 404-style error naming how to find ids."""
+    tt = timetable(state)
+    hits = np.flatnonzero(tt.stop_ids == stop_id)
+    if not hits.size:
+        from api.errors import NotFoundError
+
+        raise NotFoundError(
+            f"no stop {stop_id!r} in the timetable", fix="find stop ids with GET /api/v1/stops"
+        )
+    return int(hits[0])
+
+
+def stop_info(state: RegionState, s: int) -> dict[str, Any]:
+    """One stop as a dict."""
+    return _stop_dict(timetable(state), s)
+
+
+def departures(state: RegionState, s: int, when: datetime, limit: int) -> list[dict[str, Any]]:
+    """The next ``limit`` boardable departures at stop ``s`` from ``when`` on."""
+    tt = timetable(state)
+    t0 = tt.to_seconds(when)
+    a, b = int(tt.stop_route_first[s]), int(tt.stop_route_first[s + 1])
+    rows: list[tuple[int, int, int]] = []  # (departure, slot, position)
+    for r, pos in zip(tt.stop_routes[a:b].tolist(), tt.stop_route_pos[a:b].tolist(), strict=True):
+        n = int(tt.route_stop_first[r + 1] - tt.route_stop_first[r])
+        if pos == n - 1:
+            continue  # the last stop of a pattern: nobody boards there
+        first_slot, end_slot = int(tt.route_trip_first[r]), int(tt.route_trip_first[r + 1])
+        cells = int(tt.route_time_first[r]) + np.arange(end_slot - first_slot) * n + pos
+        dep = tt.dep[cells]
+        ok = np.flatnonzero((dep >= t0) & tt.board[cells])
+        rows.extend((int(dep[i]), first_slot + int(i), pos) for i in ok[: limit].tolist())
+    rows.sort()
+    out = []
+    for dep, slot, pos in rows[:limit]:
+        stops, _, _ = tt.slot_times(slot)
+        g = int(tt.trip_gtfs_route[slot])
+        out.append(
+            {
+                "time": tt.to_datetime(dep).isoformat(),
+                "mode": tt.slot_mode(slot),
+                "routeId": str(tt.route_ids[g]),
+                "routeShortName": str(tt.route_short_names[g]),
+                "headsign": str(tt.trip_headsigns[slot]) or str(tt.stop_names[stops[-1]]),
+                "tripId": str(tt.trip_ids[slot]),
+                "lastStop": str(tt.stop_names[stops[-1]]),
+                "stopsLeft": int(len(stops) - 1 - pos),
+            }
+        )
+    return out
+
+
+def check_time(state: RegionState, when: datetime, name: str = "time") -> None:
+    """Raise a 4xx when ``when`` is outside the loaded timetable."""
+    lo, hi = service_window(state)
+    if not lo <= when <= hi:
+        raise RequestError(
+            f"{name} {when.isoformat()} is outside the loaded timetable "
+            f"({lo.isoformat()} .. {hi.isoformat()}); choose a time in that range"
+        )
+
+
+# -- map layer ------------------------------------------------------------------------------
+
+
+def lines_geojson(state: RegionState) -> dict[str, Any]:
+    """Every line once: the longest stop pattern of each GTFS route, with its stops."""
+    from api.services.geojson import collection, feature, line, point
+
+    tt = timetable(state)
+    best: dict[int, tuple[int, int]] = {}  # gtfs route -> (n stops, RAPTOR route)
+    for r in range(tt.n_routes):
+        first = int(tt.route_trip_first[r])
+        if first >= int(tt.route_trip_first[r + 1]):
+            continue
+        g = int(tt.trip_gtfs_route[first])
+        n = int(tt.route_stop_first[r + 1] - tt.route_stop_first[r])
+        if g not in best or n > best[g][0]:
+            best[g] = (n, r)
+    features = []
+    used_stops: set[int] = set()
+    for g, (_, r) in sorted(best.items()):
+        stops = tt.route_stops[int(tt.route_stop_first[r]) : int(tt.route_stop_first[r + 1])]
+        used_stops.update(int(s) for s in stops)
+        mode = tt.slot_mode(int(tt.route_trip_first[r]))
+        features.append(
+            feature(
+                line(tt.stop_lat[stops], tt.stop_lon[stops]),
+                {
+                    "routeId": str(tt.route_ids[g]),
+                    "routeShortName": str(tt.route_short_names[g]),
+                    "routeLongName": str(tt.route_long_names[g]),
+                    "mode": mode,
+                    "color": _LINE_COLORS.get(mode, "#1f5fa8"),
+                },
+            )
+        )
+    for s in sorted(used_stops):
+        features.append(
+            feature(point(tt.stop_lat[s], tt.stop_lon[s]), {"stopId": str(tt.stop_ids[s]), "name": str(tt.stop_names[s])})
+        )
+    return collection(features)
