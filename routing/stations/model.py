@@ -320,7 +320,7 @@ class Charger:
 
     def usable_evses(
         self,
-        standards: Iterable[str] | None = None,
+        standards: str | Iterable[str] | None = None,
         min_power_kw: float = 0.0,
         *,
         available_only: bool = False,
@@ -329,8 +329,8 @@ class Charger:
 
         Parameters
         ----------
-        standards : iterable of str, optional
-            Accepted connector standards (any when None).
+        standards : str or iterable of str, optional
+            Accepted connector standard(s) (any when None).
         min_power_kw : float
             Minimum connector power.
         available_only : bool
@@ -338,6 +338,8 @@ class Charger:
             not out of order, removed or planned counts, including ``UNKNOWN``
             (static register data).
         """
+        if isinstance(standards, str):
+            standards = (standards,)
         wanted = None if standards is None else frozenset(standards)
         out = []
         for e in self.evses:

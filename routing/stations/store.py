@@ -28,7 +28,7 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 from scipy.spatial import cKDTree
 
-from routing.errors import DataError
+from routing.errors import DataError, RequestError
 from routing.stations import gbfs, ocpi, parkapi
 from routing.stations.model import (
     Charger,
@@ -155,9 +155,9 @@ class _Store(Generic[T]):
     def _candidates(self, lat: float, lon: float, radius_m: float) -> list[tuple[T, float]]:
         """Items within ``radius_m``, nearest first. Caller holds the lock."""
         if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0) or radius_m < 0:
-            raise ValueError(
-                f"bad query: lat {lat}, lon {lon}, radius {radius_m} m "
-                "(need -90..90, -180..180 and a radius >= 0)"
+            raise RequestError(
+                f"bad station query: lat {lat}, lon {lon}, radius {radius_m} m "
+                "(need lat -90..90, lon -180..180 and a radius >= 0)"
             )
         if not self._items:
             return []
@@ -240,7 +240,7 @@ class StationStore(_Store[Station]):
 
         Raises
         ------
-        ValueError
+        RequestError
             Coordinates out of range or a negative radius.
         """
         wanted = _kinds(kinds)
@@ -461,11 +461,10 @@ class ChargerStore(_Store[Charger]):
         limit : int, optional
             At most this many results.
         """
-        wanted = [standards] if isinstance(standards, str) else standards
         with self._lock:
             out = []
             for charger, d in self._candidates(lat, lon, radius_m):
-                if charger.usable_evses(wanted, min_power_kw, available_only=available_only):
+                if charger.usable_evses(standards, min_power_kw, available_only=available_only):
                     out.append(Nearby(charger, d))
                     if limit is not None and len(out) >= limit:
                         break
