@@ -79,6 +79,8 @@ class GtfsFeed:
         Arrival and departure, seconds since the service day's midnight.
     st_board, st_alight : ndarray of bool
         Whether boarding (pickup) and alighting (drop-off) are allowed.
+    st_seq : ndarray of int32
+        GTFS ``stop_sequence`` of each stop time (realtime updates refer to it).
     calendar : DataFrame
         ``service_id``, the seven weekday flags, ``start_date``, ``end_date`` (date objects).
     calendar_dates : DataFrame
@@ -105,6 +107,7 @@ class GtfsFeed:
     st_dep: np.ndarray
     st_board: np.ndarray
     st_alight: np.ndarray
+    st_seq: np.ndarray
     calendar: pd.DataFrame
     calendar_dates: pd.DataFrame
     transfers: pd.DataFrame
@@ -479,7 +482,7 @@ def read_gtfs(
     pickup, dropoff, lines = pickup[keep][order], dropoff[keep][order], lines[keep][order]
 
     trips_kept, sel, lengths, arr, dep = _clean_trip_times(trip_of, seq, arr, dep, lines, trips_raw, problems)
-    stop_of, pickup, dropoff = stop_of[sel], pickup[sel], dropoff[sel]
+    stop_of, pickup, dropoff, seq = stop_of[sel], pickup[sel], dropoff[sel], seq[sel]
     arr, dep = arr[sel], dep[sel]
     trip_first = np.zeros(len(trips_kept) + 1, dtype=np.int64)
     trip_first[1:] = np.cumsum(lengths)
@@ -495,8 +498,8 @@ def read_gtfs(
         }
     )
     # Stops with a stop_headsign override nothing here; the trip headsign is what riders see.
-    trip_table, trip_first, stop_of, arr, dep, pickup, dropoff = _expand_frequencies(
-        src, trip_table, trip_first, stop_of, arr, dep, pickup, dropoff
+    trip_table, trip_first, stop_of, arr, dep, pickup, dropoff, seq = _expand_frequencies(
+        src, trip_table, trip_first, stop_of, arr, dep, pickup, dropoff, seq
     )
     calendar, calendar_dates = _read_calendar(calendar_raw, dates_raw)
     transfers = _read_transfers(src, stop_index)
@@ -516,6 +519,7 @@ def read_gtfs(
         st_dep=dep.astype(np.int32),
         st_board=(pickup != 1),
         st_alight=(dropoff != 1),
+        st_seq=seq.astype(np.int32),
         calendar=calendar,
         calendar_dates=calendar_dates,
         transfers=transfers,
@@ -700,11 +704,11 @@ def _read_shapes(src: _Source) -> tuple[list[str], np.ndarray, np.ndarray, np.nd
     return [str(s) for s in ids], first, lat[order], lon[order]
 
 
-def _expand_frequencies(src, trips, trip_first, stop_of, arr, dep, pickup, dropoff):
+def _expand_frequencies(src, trips, trip_first, stop_of, arr, dep, pickup, dropoff, seq):
     """Replace each frequency-based trip by one instance per departure in its windows."""
     freq = src.read("frequencies.txt", required=False)
     if freq is None or not len(freq):
-        return trips, trip_first, stop_of, arr, dep, pickup, dropoff
+        return trips, trip_first, stop_of, arr, dep, pickup, dropoff, seq
     start = parse_time_column(freq["start_time"], "frequencies.txt", "start_time")
     end = parse_time_column(freq["end_time"], "frequencies.txt", "end_time")
     headway = _parse_int(freq, "headway_secs", "frequencies.txt")
@@ -743,7 +747,8 @@ def _expand_frequencies(src, trips, trip_first, stop_of, arr, dep, pickup, dropo
     first[1:] = np.cumsum([b - a for a, b in spans])
     log.info("expanded %d frequency-based trip(s) into %d instances", len(instances),
              sum(len(set(v)) for v in instances.values()))
-    return out, first, stop_of[sel], arr[sel] + shift, dep[sel] + shift, pickup[sel], dropoff[sel]
+    return (out, first, stop_of[sel], arr[sel] + shift, dep[sel] + shift, pickup[sel],
+            dropoff[sel], seq[sel])
 
 
 def parse_date(value: str | dt.date) -> dt.date:

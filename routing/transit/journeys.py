@@ -114,25 +114,29 @@ def decode_journeys(
     return out
 
 
-def pareto_journeys(journeys: list[Journey]) -> list[Journey]:
-    """Journeys not dominated in (later departure, earlier arrival, fewer transfers); by departure."""
+def pareto_journeys(journeys: list[Journey], *, resolution_s: int = 60) -> list[Journey]:
+    """Journeys not dominated in (later departure, earlier arrival, fewer transfers); by departure.
+
+    Departures and arrivals are compared in ``resolution_s`` steps (timetables
+    are in minutes; leaving a few seconds later is no reason to show a trip
+    with an extra change).
+    """
+
+    def key(j: Journey) -> tuple[int, int, int]:
+        return (j.departure // resolution_s, -((-j.arrival) // resolution_s), j.transfers)
+
+    keys = [key(j) for j in journeys]
     keep: list[Journey] = []
     seen: set[tuple[int, int, int]] = set()
-    for j in journeys:
-        key = (j.departure, j.arrival, j.transfers)
-        if key in seen:
+    for j, kj in zip(journeys, keys, strict=True):
+        if kj in seen:
             continue
         dominated = any(
-            o is not j
-            and o.departure >= j.departure
-            and o.arrival <= j.arrival
-            and o.transfers <= j.transfers
-            and (o.departure, o.arrival, o.transfers) != key
-            for o in journeys
+            ko != kj and ko[0] >= kj[0] and ko[1] <= kj[1] and ko[2] <= kj[2] for ko in keys
         )
         if not dominated:
             keep.append(j)
-            seen.add(key)
+            seen.add(kj)
     keep.sort(key=lambda j: (j.departure, j.arrival, j.transfers))
     return keep
 

@@ -38,7 +38,7 @@ from routing.transit.gtfs import DAY_S, GtfsFeed, parse_date, read_gtfs
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 NEXT_DAY_HORIZON_S = 6 * 3600
 """Trips of the next service day departing before this time are included (late queries)."""
 
@@ -71,6 +71,8 @@ class Timetable:
     board, alight : ndarray of bool
         Per (trip, stop) cell: boarding / alighting allowed (pickup/drop-off
         type, realtime skipped stops).
+    seq : ndarray of int32
+        GTFS stop_sequence per cell.
     slot_route : ndarray of int32
         RAPTOR route of each trip slot.
     trip_ids, trip_headsigns, trip_start : ndarray of str
@@ -101,6 +103,7 @@ class Timetable:
     dep: np.ndarray
     board: np.ndarray
     alight: np.ndarray
+    seq: np.ndarray
     stop_route_first: np.ndarray
     stop_routes: np.ndarray
     stop_route_pos: np.ndarray
@@ -206,6 +209,7 @@ class TripSet:
     dep: np.ndarray
     board: np.ndarray
     alight: np.ndarray
+    seq: np.ndarray
     meta: dict[str, np.ndarray]
 
     @property
@@ -276,6 +280,7 @@ def assemble_routes(trips: TripSet) -> dict[str, np.ndarray]:
         "dep": trips.dep[rows].astype(np.int32),
         "board": trips.board[rows].astype(np.bool_),
         "alight": trips.alight[rows].astype(np.bool_),
+        "seq": trips.seq[rows].astype(np.int32),
         "slot_route": slot_route,
     }
     for name in _TRIP_META:
@@ -356,6 +361,7 @@ def day_trips(feed: GtfsFeed, date: dt.date) -> TripSet:
         dep=feed.st_dep[rows].astype(np.int64) + row_shift,
         board=feed.st_board[rows],
         alight=feed.st_alight[rows],
+        seq=feed.st_seq[rows],
         meta=meta,
     )
 
@@ -465,6 +471,7 @@ def timetable_trips(timetable: Timetable) -> TripSet:
         dep=np.array(timetable.dep, dtype=np.int64),
         board=np.array(timetable.board),
         alight=np.array(timetable.alight),
+        seq=np.array(timetable.seq),
         meta=meta,
     )
 
