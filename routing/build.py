@@ -287,7 +287,7 @@ def build_road_graphs(
         The file is missing, damaged, or has no routable way for a profile.
     """
     osm_path = Path(osm_path)
-    table = read_ways(osm_path, profiles, region=region)
+    table = read_ways(osm_path, profiles, bbox=bbox, region=region)
     graphs = {}
     for profile in profiles:
         started = time.perf_counter()

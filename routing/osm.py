@@ -10,6 +10,8 @@ skipped. The result is a :class:`WayTable` of parallel arrays that
 from __future__ import annotations
 
 import logging
+import math
+import struct
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,9 +26,9 @@ from routing.profiles import RELEVANT_KEYS, get_profile
 log = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.gz", ".osm.bz2", ".o5m")
-_COORD_PRECISION = 10_000_000  # libosmium stores degrees as fixed-point integers
-_MAX_X = 180 * _COORD_PRECISION
-_MAX_Y = 90 * _COORD_PRECISION
+_WKB = osmium.geom.WKBFactory()
+_ALL_NODES = osmium.geom.use_nodes.ALL
+_WKB_HEADER = 18  # hex digits of byte order, geometry type and point count
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,35 @@ class WayTable:
         return int(self.way_id.shape[0])
 
 
+def _way_coordinates(way: osmium.osm.Way, n_nodes: int) -> str:
+    """The way's node coordinates as hex of little-endian float64 (lon, lat) pairs.
+
+    libosmium writes them in C++ (much faster than reading each node from
+    Python); a node missing from the file becomes (NaN, NaN).
+    """
+    try:
+        wkb = _WKB.create_linestring(way, use_nodes=_ALL_NODES)
+        if wkb.startswith("01") and len(wkb) == _WKB_HEADER + 32 * n_nodes:
+            return wkb[_WKB_HEADER:]
+    except (RuntimeError, osmium.InvalidLocationError):
+        pass
+    pairs = []
+    for node in way.nodes:
+        location = node.location
+        valid = location.valid()
+        pairs.append(location.lon if valid else math.nan)
+        pairs.append(location.lat if valid else math.nan)
+    return struct.pack(f"<{len(pairs)}d", *pairs).hex()
+
+
+def _touches(hex_xy: str, bbox: tuple[float, float, float, float]) -> bool:
+    """Whether any of the way's nodes lies inside the bbox."""
+    xy = np.frombuffer(bytes.fromhex(hex_xy), dtype="<f8")
+    lon, lat = xy[0::2], xy[1::2]
+    min_lon, min_lat, max_lon, max_lat = bbox
+    return bool(((lon >= min_lon) & (lon <= max_lon) & (lat >= min_lat) & (lat <= max_lat)).any())
+
+
 def _fix_hint(region: str | None) -> str:
     return f"re-download it with `elster fetch {region or 'REGION'}`"
 
@@ -86,7 +117,11 @@ def check_osm_path(path: Path, *, region: str | None = None) -> Path:
 
 
 def read_ways(
-    path: Path, profiles: Sequence[str] = ("walk", "bike", "car"), *, region: str | None = None
+    path: Path,
+    profiles: Sequence[str] = ("walk", "bike", "car"),
+    *,
+    bbox: tuple[float, float, float, float] | None = None,
+    region: str | None = None,
 ) -> WayTable:
     """Read every way some profile may use, with its node ids, locations and speeds.
 
@@ -96,6 +131,9 @@ def read_ways(
         An ``.osm.pbf``, ``.osm``, ``.osm.gz`` or ``.osm.bz2`` file.
     profiles : sequence of str
         Profiles to evaluate (``walk``, ``bike``, ``car``).
+    bbox : (min_lon, min_lat, max_lon, max_lat), optional
+        Skip ways without any node inside this box (cheap pre-filter for big
+        extracts; the exact clipping happens in :mod:`routing.build`).
     region : str, optional
         Region name, used only in error messages.
 
@@ -110,10 +148,10 @@ def read_ways(
     way_ids: list[int] = []
     counts: list[int] = []
     refs: list[int] = []
-    xs: list[int] = []
-    ys: list[int] = []
+    coords: list[str] = []  # little-endian float64 (lon, lat) pairs as hex, way after way
     speeds: list[list[float]] = [[] for _ in range(2 * len(chosen))]
     relevant = RELEVANT_KEYS
+    outside = 0
     try:
         processor = (
             osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
@@ -129,13 +167,14 @@ def read_ways(
             nodes = way.nodes
             if len(nodes) < 2:
                 continue
+            hex_xy = _way_coordinates(way, len(nodes))
+            if bbox is not None and not _touches(hex_xy, bbox):
+                outside += 1
+                continue
             way_ids.append(way.id)
             counts.append(len(nodes))
-            for node in nodes:
-                location = node.location
-                refs.append(node.ref)
-                xs.append(location.x)
-                ys.append(location.y)
+            refs.extend([node.ref for node in nodes])
+            coords.append(hex_xy)
             for i, (fwd, bwd) in enumerate(way_speeds):
                 speeds[2 * i].append(fwd)
                 speeds[2 * i + 1].append(bwd)
@@ -144,11 +183,10 @@ def read_ways(
             f"cannot read OSM file {path}: {exc}; the file is damaged or truncated, "
             f"{_fix_hint(region)}"
         ) from None
-    x = np.asarray(xs, dtype=np.int64)
-    y = np.asarray(ys, dtype=np.int64)
-    valid = (np.abs(x) <= _MAX_X) & (np.abs(y) <= _MAX_Y)
-    lat = np.where(valid, y / _COORD_PRECISION, np.nan)
-    lon = np.where(valid, x / _COORD_PRECISION, np.nan)
+    xy = np.frombuffer(bytes.fromhex("".join(coords)), dtype="<f8").reshape(-1, 2)
+    lon = np.ascontiguousarray(xy[:, 0], dtype=np.float64)
+    lat = np.ascontiguousarray(xy[:, 1], dtype=np.float64)
+    valid = np.isfinite(lat)
     table = WayTable(
         way_id=np.asarray(way_ids, dtype=np.int64),
         way_first=np.concatenate(([0], np.cumsum(counts, dtype=np.int64))).astype(np.int64),
@@ -164,11 +202,12 @@ def read_ways(
     )
     missing = int((~valid).sum())
     log.info(
-        "read %s: %s routable ways, %s way nodes%s in %.1f s",
+        "read %s: %s routable ways, %s way nodes%s%s in %.1f s",
         path.name,
         f"{table.n_ways:,}",
         f"{len(refs):,}",
         f" ({missing:,} without location)" if missing else "",
+        f" ({outside:,} ways outside the bbox skipped)" if outside else "",
         time.perf_counter() - started,
     )
     return table

@@ -546,3 +546,34 @@ def test_region_with_broken_file_leaves_no_cache(hd_region, hd_data_dir, tmp_pat
     assert not list(cache.glob(".graph-*"))
     with pytest.raises(DataError, match=r"does not exist.*elster fetch heidelberg"):
         road_graph(hd_region, "car", data_dir=tmp_path / "nowhere", cache_dir=cache)
+
+
+def test_way_with_a_node_missing_from_the_file(tmp_path, caplog):
+    osm = tmp_path / "hole.osm"
+    nodes = {1: (49.40, 8.60), 2: (49.40, 8.601), 3: (49.40, 8.603), 4: (49.40, 8.604)}
+    nodes[5] = (49.401, 8.602)
+    osm.write_text(
+        '<osm version="0.6">'
+        + "".join(
+            f'<node id="{i}" version="1" lat="{a}" lon="{o}"/>' for i, (a, o) in nodes.items()
+        )
+        + '<way id="7" version="1"><nd ref="1"/><nd ref="2"/><nd ref="99"/><nd ref="3"/>'
+        '<nd ref="4"/><tag k="highway" v="residential"/></way>'
+        '<way id="8" version="1"><nd ref="1"/><nd ref="5"/><nd ref="4"/>'
+        '<tag k="highway" v="residential"/></way></osm>',
+        encoding="utf-8",
+    )
+    with caplog.at_level(logging.INFO, logger="routing.osm"):
+        graph = build_road_graphs(osm, ("car",))["car"]
+    assert "1 without location" in caplog.text
+    assert set(_edges_by_osm(graph)) == {(1, 2), (2, 1), (3, 4), (4, 3), (1, 4), (4, 1)}
+    assert np.all(np.isfinite(graph.geom_lat))
+
+
+def test_bbox_prefilter_skips_far_ways(caplog):
+    bbox = (8.689, 49.398, 8.6955, 49.4035)
+    with caplog.at_level(logging.INFO, logger="routing.osm"):
+        table = read_ways(TINY_OSM, ("walk",), bbox=bbox)
+    assert 107 not in table.way_id  # the far-away street 20 - 21
+    assert 109 in table.way_id  # partly inside: kept, clipped later
+    assert "ways outside the bbox skipped" in caplog.text
