@@ -218,6 +218,11 @@ def assemble_graph(
     chunk, reverse = chunk[keep_edge], reverse[keep_edge]
     length, travel_time = length[keep_edge], travel_time[keep_edge]
     n, m = int(keep_node.sum()), int(keep_edge.sum())
+    if m == 0:
+        raise DataError(
+            f"{source} has no connected {profile} road network (only one-way fragments); "
+            "the file is incomplete: re-download it with `elster fetch REGION`"
+        )
 
     # CSR order (edges already sorted by (tail, head) and renumbering keeps order).
     first_out = np.zeros(n + 1, dtype=np.int64)

@@ -160,6 +160,7 @@ def read_ways(
             .with_filter(osmium.filter.KeyFilter("highway"))
         )
         for way in processor:
+            assert isinstance(way, osmium.osm.Way)  # the entity filter lets only ways through
             tags = {t.k: t.v for t in way.tags if t.k in relevant}
             way_speeds = [profile.speeds(tags) for profile in chosen]
             if not any(f > 0.0 or b > 0.0 for f, b in way_speeds):

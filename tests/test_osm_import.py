@@ -577,3 +577,17 @@ def test_bbox_prefilter_skips_far_ways(caplog):
     assert 107 not in table.way_id  # the far-away street 20 - 21
     assert 109 in table.way_id  # partly inside: kept, clipped later
     assert "ways outside the bbox skipped" in caplog.text
+
+
+def test_only_a_oneway_fragment_is_not_a_network(tmp_path):
+    osm = tmp_path / "oneway.osm"
+    osm.write_text(
+        '<osm version="0.6"><node id="1" version="1" lat="49.4" lon="8.6"/>'
+        '<node id="2" version="1" lat="49.401" lon="8.6"/>'
+        '<way id="5" version="1"><nd ref="1"/><nd ref="2"/><tag k="highway" v="primary"/>'
+        '<tag k="oneway" v="yes"/></way></osm>',
+        encoding="utf-8",
+    )
+    assert build_road_graphs(osm, ("walk",))["walk"].n_edges == 2
+    with pytest.raises(DataError, match="no connected car road network"):
+        build_road_graphs(osm, ("car",))
