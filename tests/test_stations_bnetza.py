@@ -31,7 +31,8 @@ def test_region_filter_counts(register: Path, gera: BnetzaChargers) -> None:
     assert gera.rows == heidelberg.rows == 9690
     assert len(gera.chargers) == 19
     assert len(heidelberg.chargers) == 39
-    assert gera.warnings == [] and heidelberg.warnings == []
+    assert gera.warnings == []
+    assert heidelberg.warnings == []
     assert len({c.id for c in heidelberg.chargers}) == 39  # repeated devices get -2, -3
 
 
@@ -56,7 +57,9 @@ def test_gera_field_values(gera: BnetzaChargers) -> None:
     assert (neue.postal_code, neue.city) == ("07545", "Gera")
     assert (neue.lat, neue.lon) == (50.879771, 12.076573)
     assert neue.commissioned == "2017-01-13"
-    assert neue.source == "bnetza" and not neue.realtime and not neue.fast
+    assert neue.source == "bnetza"
+    assert not neue.realtime
+    assert not neue.fast
     assert len(neue.evses) == 2
     first = neue.evses[0]
     assert first.status is EvseStatus.UNKNOWN
@@ -66,7 +69,8 @@ def test_gera_field_values(gera: BnetzaChargers) -> None:
         ("DOMESTIC_F", "SOCKET", "AC_1_PHASE", 3.7),
     ]
     fast = by_address["Parkstraße DC"]
-    assert fast.fast and fast.max_power_kw == 50.0
+    assert fast.fast
+    assert fast.max_power_kw == 50.0
     assert [c.standard for c in fast.evses[1].connectors] == ["IEC_62196_T2_COMBO", "CHADEMO"]
     assert fast.evses[1].connectors[0].is_dc
     standards = Counter(s for c in chargers for s in c.standards)
@@ -115,7 +119,9 @@ def test_later_layout_with_odd_rows() -> None:
 
 def test_same_site_same_id_across_layouts(gera: BnetzaChargers) -> None:
     old = {c.address: c.id for c in gera.chargers}
-    new = {c.address: c.id for c in load_bnetza(FIXTURES / "bnetza_later_layout_cp1252.csv").chargers}
+    new = {
+        c.address: c.id for c in load_bnetza(FIXTURES / "bnetza_later_layout_cp1252.csv").chargers
+    }
     assert old["Neue Straße 5"] == new["Neue Straße 5"]
 
 
@@ -126,8 +132,10 @@ def test_wrong_separator_is_a_data_error(tmp_path: Path, register: Path) -> None
     with pytest.raises(DataError) as err:
         load_bnetza(path)
     message = str(err.value)
-    assert "comma.csv: line 1" in message and "not ';'-separated" in message
-    assert "','-separated" in message and "re-export" in message
+    assert "comma.csv: line 1" in message
+    assert "not ';'-separated" in message
+    assert "','-separated" in message
+    assert "re-export" in message
 
 
 def test_missing_column_is_a_data_error(tmp_path: Path, register: Path) -> None:

@@ -41,12 +41,16 @@ def test_helsinki_v1_skips_bad_rows_and_keeps_the_rest(mirror_dir: Path) -> None
     )  # fmt: skip
     assert (first.bikes_available, first.docks_available) == (2, 29)
     assert first.last_reported == ts(1631517287)
-    assert first.kind is StationKind.BIKE_SHARE and first.realtime and not first.stale
+    assert first.kind is StationKind.BIKE_SHARE
+    assert first.realtime
+    assert not first.stale
     # Missing names fall back to the id.
     by_id = {s.id.rsplit(":", 1)[1]: s for s in feed.stations}
-    assert by_id["008"].name == "008" and by_id["009"].name == "009"
+    assert by_id["008"].name == "008"
+    assert by_id["009"].name == "009"
     # Viiskulma is neither renting nor returning: bikes there are not usable.
-    assert by_id["004"].bikes_available == 11 and by_id["004"].is_renting is False
+    assert by_id["004"].bikes_available == 11
+    assert by_id["004"].is_renting is False
     assert not by_id["004"].has_bikes()
     text = "\n".join(feed.warnings)
     assert "data.stations[5] has no station_id" in text
@@ -69,7 +73,8 @@ def test_lillestrom_v22_vehicle_types(mirror_dir: Path) -> None:
     assert (torvgata.capacity, torvgata.bikes_available, torvgata.docks_available) == (3, 10, 10)
     assert torvgata.vehicle_types_available == {"YLS:VehicleType:CityBike": 10}
     assert feed.warnings == []
-    assert feed.ttl == 61 and feed.last_updated == ts(1631258631)
+    assert feed.ttl == 61
+    assert feed.last_updated == ts(1631258631)
 
 
 def test_v3_duplicate_station_survives_with_one_kept(mirror_dir: Path) -> None:
@@ -90,7 +95,8 @@ def test_v3_duplicate_station_survives_with_one_kept(mirror_dir: Path) -> None:
     assert dup.last_reported == datetime(2025, 11, 5, 12, 0, 1, tzinfo=UTC)
     assert dup.name == "Station Duplicate First"
     assert any("'station_duplicate' is listed 2 times" in w for w in feed.warnings)
-    assert not feed.stale and dup.has_bikes()
+    assert not feed.stale
+    assert dup.has_bikes()
 
 
 def test_stale_feed_is_marked_and_availability_unknown(mirror_dir: Path) -> None:
@@ -103,7 +109,8 @@ def test_stale_feed_is_marked_and_availability_unknown(mirror_dir: Path) -> None
     assert feed.stations[0].bikes_available == 5  # last counts kept for display
     assert any("station_status is stale" in w for w in feed.warnings)
     fresh = load_gbfs(
-        mirror_dir / "gbfs" / "duplicate-stations-v3", now=datetime(2025, 11, 5, 12, 6, 0, tzinfo=UTC)
+        mirror_dir / "gbfs" / "duplicate-stations-v3",
+        now=datetime(2025, 11, 5, 12, 6, 0, tzinfo=UTC),
     )
     assert not fresh.stale
 
@@ -122,12 +129,15 @@ def test_v23_feed_with_defects() -> None:
     assert hbf.ebike_charging is True
     assert hbf.vehicle_types_available == {"city": 2, "pedelec": 3}
     # Duplicate in station_information: the first is kept.
-    assert stations["markt"].name == "Markt" and stations["markt"].lat == 50.8790
+    assert stations["markt"].name == "Markt"
+    assert stations["markt"].lat == 50.8790
     # Not installed: neither renting nor returning, whatever the flags say.
-    assert stations["markt"].is_renting is False and stations["markt"].is_returning is False
+    assert stations["markt"].is_renting is False
+    assert stations["markt"].is_returning is False
     assert not stations["markt"].has_bikes()
     lusan = stations["lusan"]
-    assert lusan.capacity is None and lusan.bikes_available is None
+    assert lusan.capacity is None
+    assert lusan.bikes_available is None
     assert not lusan.has_bikes()
     text = "\n".join(feed.warnings)
     for expected in (
@@ -146,7 +156,8 @@ def test_truncated_station_information_is_a_data_error() -> None:
         load_gbfs(FIXTURES / "gbfs_broken")
     message = str(err.value)
     assert "gbfs_broken/station_information.json" in message
-    assert "not valid JSON" in message and "line 4" in message
+    assert "not valid JSON" in message
+    assert "line 4" in message
     assert "fetch it again" in message
 
 
@@ -171,7 +182,7 @@ def test_missing_feed_directory() -> None:
 
 
 def test_parse_station_status_requires_stations_list() -> None:
-    with pytest.raises(DataError, match="data.stations"):
+    with pytest.raises(DataError, match=r"data\.stations"):
         parse_station_status({"data": {}}, "status.json")
 
 

@@ -28,13 +28,16 @@ def test_locations_evses_connectors() -> None:
         "ocpi:DE*EGA:GERA-HBF", "ocpi:DE*EGA:GERA-PARKSTR", "ocpi:DE*EGA:GERA-LUSAN",
     ]  # fmt: skip
     assert result.skipped_unpublished == 1  # GERA-DEPOT has publish: false
-    assert len(result.warnings) == 1 and "GERA-NOCOORD" in result.warnings[0]
+    assert len(result.warnings) == 1
+    assert "GERA-NOCOORD" in result.warnings[0]
     hbf, park, lusan = result.chargers
     assert (hbf.name, hbf.operator, hbf.lat, hbf.lon) == (
         "Gera Hauptbahnhof P+R", "Energieversorgung Gera GmbH", 50.8835, 12.0759,
     )  # fmt: skip
     assert (hbf.address, hbf.postal_code, hbf.city) == ("Heinrichstraße 47", "07545", "Gera")
-    assert hbf.source == "ocpi:DE*EGA" and hbf.realtime and not hbf.fast
+    assert hbf.source == "ocpi:DE*EGA"
+    assert hbf.realtime
+    assert not hbf.fast
     assert [(e.uid, e.status) for e in hbf.evses] == [
         ("HBF-1", EvseStatus.AVAILABLE), ("HBF-2", EvseStatus.CHARGING),
     ]  # fmt: skip
@@ -45,7 +48,8 @@ def test_locations_evses_connectors() -> None:
     )  # fmt: skip
     # No max_electric_power: 3 phases x 230 V x 16 A.
     assert hbf.evses[1].connectors[0].power_kw == pytest.approx(11.04)
-    assert park.fast and park.max_power_kw == 150.0
+    assert park.fast
+    assert park.max_power_kw == 150.0
     assert park.standards == {"IEC_62196_T2_COMBO", "CHADEMO"}
     assert park.evses[1].status is EvseStatus.OUTOFORDER
     # The REMOVED EVSE is dropped; name falls back to the address; 230 V x 16 A single phase.
@@ -56,7 +60,7 @@ def test_locations_evses_connectors() -> None:
 
 
 def test_usable_evses_filters() -> None:
-    hbf, park, lusan = load_ocpi(LOCATIONS).chargers
+    hbf, park, _lusan = load_ocpi(LOCATIONS).chargers
     assert [e.uid for e in park.usable_evses("IEC_62196_T2_COMBO", 100)] == ["PARK-DC1"]
     assert park.usable_evses(["IEC_62196_T2"]) == []
     assert [e.uid for e in hbf.usable_evses(["IEC_62196_T2"], 11)] == ["HBF-1", "HBF-2"]
@@ -69,7 +73,9 @@ def test_evse_patch_updates_status(store: ChargerStore) -> None:
         "DE", "EGA", "GERA-HBF", "HBF-1",
         {"status": "CHARGING", "last_updated": "2024-05-02T09:00:00Z"},
     )  # fmt: skip
-    assert report.applied == 1 and not report.unknown and not report.rejected
+    assert report.applied == 1
+    assert not report.unknown
+    assert not report.rejected
     hbf = store.get("ocpi:DE*EGA:GERA-HBF")
     assert hbf is not None
     assert hbf.evse("HBF-1").status is EvseStatus.CHARGING
@@ -79,23 +85,32 @@ def test_evse_patch_updates_status(store: ChargerStore) -> None:
     assert store.nearby(50.8835, 12.0759, 50, available_only=True) == []
     # An older message arriving late does not overwrite the newer state.
     late = store.apply_evse_patch(
-        "DE", "EGA", "GERA-HBF", "HBF-1", {"status": "AVAILABLE", "last_updated": "2024-05-02T08:30:00Z"}
+        "DE",
+        "EGA",
+        "GERA-HBF",
+        "HBF-1",
+        {"status": "AVAILABLE", "last_updated": "2024-05-02T08:30:00Z"},
     )
-    assert late.applied == 0 and "older" in late.rejected[0]
+    assert late.applied == 0
+    assert "older" in late.rejected[0]
     assert store.get("ocpi:DE*EGA:GERA-HBF").evse("HBF-1").status is EvseStatus.CHARGING
 
 
 def test_patch_for_unknown_ids_is_reported(store: ChargerStore) -> None:
     report = store.apply_evse_patch("DE", "EGA", "NOPE", "X", {"status": "AVAILABLE"})
-    assert report.applied == 0 and report.unknown == ["ocpi:DE*EGA:NOPE/X"]
+    assert report.applied == 0
+    assert report.unknown == ["ocpi:DE*EGA:NOPE/X"]
     report = store.apply_evse_patch("DE", "EGA", "GERA-HBF", "HBF-9", {"status": "AVAILABLE"})
     assert report.unknown == ["ocpi:DE*EGA:GERA-HBF/HBF-9"]
     report = store.apply_evse_patch("DE", "EGA", "GERA-HBF", "HBF-1", {"status": "BROKEN"})
-    assert report.applied == 0 and "'BROKEN' is not one of" in report.rejected[0]
+    assert report.applied == 0
+    assert "'BROKEN' is not one of" in report.rejected[0]
     report = store.apply_evse_patch("DE", "EGA", "GERA-HBF", "HBF-1", ["not", "an", "object"])
-    assert report.applied == 0 and report.rejected
+    assert report.applied == 0
+    assert report.rejected
     report = store.update_evse_status("ocpi:DE*EGA:GERA-HBF", "HBF-1", "nonsense")
-    assert report.rejected and report.applied == 0
+    assert report.rejected
+    assert report.applied == 0
 
 
 def test_put_locations_adds_and_replaces(store: ChargerStore) -> None:
@@ -135,7 +150,8 @@ def test_missing_required_fields_skip_with_warnings() -> None:
     connector = {"id": "1", "standard": "IEC_62196_T2", "format": "SOCKET",
                  "power_type": "AC_3_PHASE", "max_electric_power": 11000}  # fmt: skip
     doc = [
-        {"country_code": "DE", "party_id": "X", "coordinates": {"latitude": "50.9", "longitude": "12.1"},
+        {"country_code": "DE", "party_id": "X",
+         "coordinates": {"latitude": "50.9", "longitude": "12.1"},
          "evses": [{"uid": "1", "status": "AVAILABLE", "connectors": [connector]}]},
         {"country_code": "DE", "party_id": "X", "id": "B",
          "coordinates": {"latitude": "50.9", "longitude": "12.1"},
@@ -146,7 +162,8 @@ def test_missing_required_fields_skip_with_warnings() -> None:
     result = parse_locations(doc, "inline.json")
     assert [c.id for c in result.chargers] == ["ocpi:DE*X:B"]
     evse = result.chargers[0].evses[0]
-    assert evse.uid == "2" and evse.status is EvseStatus.UNKNOWN
+    assert evse.uid == "2"
+    assert evse.status is EvseStatus.UNKNOWN
     assert [c.standard for c in evse.connectors] == ["IEC_62196_T2", "MAGIC_PLUG"]
     assert evse.connectors[1].power_kw is None
     text = "\n".join(result.warnings)

@@ -28,7 +28,9 @@ def test_heidelberg_bicycle_parking(hd_osm) -> None:
     by_id = {s.id: s for s in hd_osm.stations}
     node = by_id["osm:n1787201156"]
     assert (node.lat, node.lon, node.capacity, node.covered) == (49.4061925, 8.691518, 20, False)
-    assert node.name == "Bicycle parking" and node.source == "osm" and not node.realtime
+    assert node.name == "Bicycle parking"
+    assert node.source == "osm"
+    assert not node.realtime
     way = by_id["osm:w25762358"]  # a closed way: position is the outline's centroid
     assert way.capacity == 1000
     assert way.lat == pytest.approx(49.394964683, abs=1e-8)
@@ -88,7 +90,8 @@ def test_hand_written_extract(tmp_path: Path) -> None:
     assert by_id["osm:n3"].capacity is None
     assert any("capacity='ca. 10'" in w for w in result.warnings)
     shed = by_id["osm:w20"]
-    assert shed.kind is StationKind.BIKE_PARKING and shed.covered is True
+    assert shed.kind is StationKind.BIKE_PARKING
+    assert shed.covered is True
     assert (shed.lat, shed.lon) == pytest.approx((50.8801, 12.1001))
 
 

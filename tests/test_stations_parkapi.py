@@ -29,14 +29,18 @@ def test_freiburg_vag_bike_boxes(mirror_dir: Path) -> None:
     assert padua.id == "parkapi:freiburg_vag_bike:3"
     # The geometry is authoritative, not the differing lat/lon properties.
     assert (padua.lat, padua.lon) == (48.0282803187136, 7.8090290878335)
-    assert padua.capacity == 3 and padua.cargo_capacity == 3
-    assert padua.ebike_charging is False and padua.charging_capacity == 0  # "nein"
-    assert padua.covered is True and padua.fee is True
+    assert padua.capacity == 3
+    assert padua.cargo_capacity == 3
+    assert padua.ebike_charging is False
+    assert padua.charging_capacity == 0
+    assert padua.covered is True
+    assert padua.fee is True
     assert padua.operator == "Freiburger Verkehrs-AG"
     wiehre = by_name["Bahnhof Wiehre"]
     assert wiehre.capacity == 15
     # Static data only: free boxes unknown, never offered as available.
-    assert not wiehre.realtime and wiehre.boxes_available is None
+    assert not wiehre.realtime
+    assert wiehre.boxes_available is None
     assert not wiehre.has_free_space()
 
 
@@ -45,12 +49,16 @@ def test_kienzler_occupancy(mirror_dir: Path) -> None:
     sites = load_parkapi(path, fetched_at=FETCHED, now=FETCHED)
     assert sites.format == "kienzler"
     # 5 units, 3 of them luggage lockers ("Schließfächer").
-    assert [s.id for s in sites.stations] == ["parkapi:kienzler:unit574", "parkapi:kienzler:unit621"]
+    assert [s.id for s in sites.stations] == [
+        "parkapi:kienzler:unit574",
+        "parkapi:kienzler:unit621",
+    ]
     graben, ettlingen = sites.stations
     assert graben.name == "Graben-Neudorf, Bahnhof"
     assert (graben.lat, graben.lon) == (49.162067, 8.491533)
     assert (graben.capacity, graben.boxes_available) == (10, 7)
-    assert graben.has_free_space(7) and not graben.has_free_space(8)
+    assert graben.has_free_space(7)
+    assert not graben.has_free_space(8)
     assert (ettlingen.capacity, ettlingen.boxes_available) == (12, 3)
     # The unit total (3) and the per-box flags (2) disagree in the real file.
     assert any("unit621" in w and "2 boxes are bookable" in w for w in sites.warnings)
@@ -60,7 +68,9 @@ def test_kienzler_occupancy(mirror_dir: Path) -> None:
 
 def test_kienzler_goes_stale_after_ttl(mirror_dir: Path) -> None:
     later = datetime(2024, 5, 2, 8, 15, 1, tzinfo=UTC)  # 600 s ttl + 300 s grace
-    sites = load_parkapi(mirror_dir / "bikelockers" / "kienzler.json", fetched_at=FETCHED, now=later)
+    sites = load_parkapi(
+        mirror_dir / "bikelockers" / "kienzler.json", fetched_at=FETCHED, now=later
+    )
     assert all(s.stale for s in sites.stations)
     assert not any(s.has_free_space() for s in sites.stations)
     assert any("marked stale" in w for w in sites.warnings)
@@ -72,13 +82,18 @@ def test_parkapi_v3_ebox_items() -> None:
     assert sites.format == "parkapi_v3"
     ids = [s.id for s in sites.stations]
     assert ids == [
-        "parkapi:gera_ebox:ebox-hbf", "parkapi:gera_ebox:ebox-lusan", "parkapi:gera_ebox:stands-markt",
+        "parkapi:gera_ebox:ebox-hbf",
+        "parkapi:gera_ebox:ebox-lusan",
+        "parkapi:gera_ebox:stands-markt",
     ]  # fmt: skip  (the car park is not a bike site; the row without uid is skipped)
     hbf, lusan, stands = sites.stations
-    assert hbf.kind is StationKind.BIKE_BOX and stands.kind is StationKind.BIKE_PARKING
+    assert hbf.kind is StationKind.BIKE_BOX
+    assert stands.kind is StationKind.BIKE_PARKING
     assert (hbf.capacity, hbf.boxes_available, hbf.ebike_charging) == (10, 4, True)
-    assert hbf.charging_capacity == 10 and hbf.has_free_space(4)
-    assert lusan.stale and not lusan.has_free_space()  # updated 07:00, now 08:05
+    assert hbf.charging_capacity == 10
+    assert hbf.has_free_space(4)
+    assert lusan.stale
+    assert not lusan.has_free_space()
     assert any("items[4] has no uid" in w for w in sites.warnings)
 
 
@@ -112,7 +127,8 @@ def test_bad_feature_rows_are_skipped_with_warnings(tmp_path: Path) -> None:
     path.write_text(json.dumps(doc))
     sites = load_parkapi(path)
     assert [s.id for s in sites.stations] == ["parkapi:boxes:1", "parkapi:boxes:4"]
-    assert sites.stations[1].name == "4" and sites.stations[1].capacity is None
+    assert sites.stations[1].name == "4"
+    assert sites.stations[1].capacity is None
     text = "\n".join(sites.warnings)
     assert "features[1] has no uid" in text
     assert "features[2] (uid 3) has no valid position" in text

@@ -38,10 +38,12 @@ def test_nearby_matches_brute_force() -> None:
                            [0.0005, 10.0, 10.0], rng.uniform(89.99, 90.0, 5)])  # fmt: skip
     lons = np.concatenate([rng.uniform(8.58, 8.84, 400), rng.uniform(-180, 180, 60),
                            [179.9999, -179.9995, 179.9995], rng.uniform(-180, 180, 5)])  # fmt: skip
-    stations = [make_station(i, float(a), float(o)) for i, (a, o) in enumerate(zip(lats, lons, strict=True))]
+    stations = [
+        make_station(i, float(a), float(o)) for i, (a, o) in enumerate(zip(lats, lons, strict=True))
+    ]
     store = StationStore(stations)
-    queries = [(float(a), float(o)) for a, o in zip(rng.uniform(49.3, 49.55, 40),
-                                                    rng.uniform(8.5, 8.9, 40), strict=True)]  # fmt: skip
+    query_lats, query_lons = rng.uniform(49.3, 49.55, 40), rng.uniform(8.5, 8.9, 40)
+    queries = [(float(a), float(o)) for a, o in zip(query_lats, query_lons, strict=True)]
     queries += [(10.0, 180.0), (10.0, -180.0), (90.0, 0.0), (0.0, 0.0)]
     for lat, lon in queries:
         for radius in (0.0, 150.0, 800.0, 3000.0, 20000.0):
@@ -96,8 +98,11 @@ def test_filters_and_limit() -> None:
     assert ids(limit=2) == ["t:1", "t:2"]
     # Ten minutes later the live counts have expired: nothing is known to be available.
     later = now + timedelta(minutes=10)
-    assert [n.item.id for n in store.nearby(50.88, 12.08, 500, has_free_space=True, now=later)] == []
-    assert store.get("t:3").stale and not store.get("t:5").stale
+    assert [
+        n.item.id for n in store.nearby(50.88, 12.08, 500, has_free_space=True, now=later)
+    ] == []
+    assert store.get("t:3").stale
+    assert not store.get("t:5").stale
 
 
 # ---------------------------------------------------------------------------- live updates
@@ -130,11 +135,14 @@ def test_gbfs_status_update_without_rebuild(v3_store: tuple[StationStore, dict])
     station = store.get(sid)
     assert (station.bikes_available, station.docks_available) == (0, 20)
     assert station.valid_until == datetime(2025, 11, 5, 12, 11, tzinfo=UTC)
-    assert [n.item.id for n in store.nearby(59.911491, 10.757933, 10, has_bikes=True, now=now)] == []
+    assert [
+        n.item.id for n in store.nearby(59.911491, 10.757933, 10, has_bikes=True, now=now)
+    ] == []
     # station_3 was not in the update: it keeps its counts until its own expiry (12:06).
     at_1207 = datetime(2025, 11, 5, 12, 7, tzinfo=UTC)
     near = store.nearby(59.913491, 10.759933, 10, now=at_1207)
-    assert near[0].item.stale and near[0].item.bikes_available == 3
+    assert near[0].item.stale
+    assert near[0].item.bikes_available == 3
     assert not store.get(sid).stale
 
 
@@ -152,7 +160,7 @@ def test_stale_status_document_is_applied_but_unknown(v3_store: tuple[StationSto
 def test_broken_status_document_changes_nothing(v3_store: tuple[StationStore, dict]) -> None:
     store, _ = v3_store
     before = store.snapshot()
-    with pytest.raises(DataError, match="data.stations"):
+    with pytest.raises(DataError, match=r"data\.stations"):
         store.apply_gbfs_status({"data": None}, system_id="test_duplicate_system_v3", now=V3_TIME)
     assert store.snapshot() == before
 

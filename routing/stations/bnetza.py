@@ -267,9 +267,7 @@ def _columns(header: list[str], path: str | Path) -> _Columns:
     street = find("adresse", "straße", "strasse")
     if street is None:
         need("Adresse", "adresse")
-    address = tuple(
-        i for i in (street, find("hausnummer"), find("adresszusatz")) if i is not None
-    )
+    address = tuple(i for i in (street, find("hausnummer"), find("adresszusatz")) if i is not None)
     cols = _Columns(
         operator=need("Betreiber", "betreiber"),
         lon=need("Längengrad [DG]", "längengrad", "laengengrad"),

@@ -344,9 +344,7 @@ def _discovery_feeds(doc: Any, where: str | Path, language: str | None) -> dict[
     """Return ``{feed name: url}`` from gbfs.json (v3: data.feeds; v1/v2: data.<lang>.feeds)."""
     data = doc.get("data") if isinstance(doc, dict) else None
     if not isinstance(data, dict):
-        raise DataError(
-            f"{where}: gbfs.json has no 'data' object; it is not a GBFS discovery file"
-        )
+        raise DataError(f"{where}: gbfs.json has no 'data' object; it is not a GBFS discovery file")
     if isinstance(data.get("feeds"), list):
         feeds = data["feeds"]
     else:
@@ -359,15 +357,16 @@ def _discovery_feeds(doc: Any, where: str | Path, language: str | None) -> dict[
         feeds = data[lang]["feeds"]
     out: dict[str, str] = {}
     for feed in feeds if isinstance(feeds, list) else []:
-        if isinstance(feed, dict) and isinstance(feed.get("name"), str):
-            if isinstance(feed.get("url"), str):
-                out[feed["name"]] = feed["url"]
+        if (
+            isinstance(feed, dict)
+            and isinstance(feed.get("name"), str)
+            and isinstance(feed.get("url"), str)
+        ):
+            out[feed["name"]] = feed["url"]
     return out
 
 
-def _optional_doc(
-    urls: Mapping[str, str | Path], name: str, warn: Callable[[str], None]
-) -> Any:
+def _optional_doc(urls: Mapping[str, str | Path], name: str, warn: Callable[[str], None]) -> Any:
     """Load an optional feed file; a broken one is a warning, not an error."""
     loc = urls.get(name)
     if loc is None:
@@ -426,7 +425,9 @@ def _station_id(value: Any) -> str | None:
     return None
 
 
-def _count(row: dict[str, Any], keys: tuple[str, ...], label: str, warnings: list[str]) -> int | None:
+def _count(
+    row: dict[str, Any], keys: tuple[str, ...], label: str, warnings: list[str]
+) -> int | None:
     for key in keys:
         if key in row and row[key] is not None:
             value = row[key]
@@ -439,7 +440,9 @@ def _count(row: dict[str, Any], keys: tuple[str, ...], label: str, warnings: lis
     return None
 
 
-def _flag(row: dict[str, Any], keys: tuple[str, ...], label: str, warnings: list[str]) -> bool | None:
+def _flag(
+    row: dict[str, Any], keys: tuple[str, ...], label: str, warnings: list[str]
+) -> bool | None:
     for key in keys:
         if key in row and row[key] is not None:
             value = row[key]
@@ -454,9 +457,7 @@ def _flag(row: dict[str, Any], keys: tuple[str, ...], label: str, warnings: list
     return None
 
 
-def _status_record(
-    sid: str, row: dict[str, Any], label: str, warnings: list[str]
-) -> StatusRecord:
+def _status_record(sid: str, row: dict[str, Any], label: str, warnings: list[str]) -> StatusRecord:
     bikes = _count(row, ("num_vehicles_available", "num_bikes_available"), label, warnings)
     if bikes is None and not any(
         k in row for k in ("num_vehicles_available", "num_bikes_available")

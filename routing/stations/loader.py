@@ -152,7 +152,9 @@ def _read_osm(
     from routing.stations.osm_stations import load_osm_stations
 
     result = load_osm_stations(
-        location, bbox=bbox, include_private=bool(source.options.get("include_private_bike_parking"))
+        location,
+        bbox=bbox,
+        include_private=bool(source.options.get("include_private_bike_parking")),
     )
     return result.stations, result.warnings
 

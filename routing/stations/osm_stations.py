@@ -73,20 +73,22 @@ def load_osm_stations(
     rel_ways: dict[int, list[int]] = {}
     try:
         # Pass 1: the tagged objects, with node locations for tagged ways.
-        wanted = osmium.filter.TagFilter(("amenity", "bicycle_parking"), ("amenity", "bicycle_rental"))
+        wanted = osmium.filter.TagFilter(
+            ("amenity", "bicycle_parking"), ("amenity", "bicycle_rental")
+        )
         for obj in osmium.FileProcessor(str(path)).with_locations().with_filter(wanted):
             tags = dict(obj.tags)
-            if obj.is_node():
+            if isinstance(obj, osmium.osm.Node):
                 if obj.location.valid():
                     node_pos[obj.id] = (obj.location.lat, obj.location.lon)
                 tags_of[("n", obj.id)] = tags
-            elif obj.is_way():
+            elif isinstance(obj, osmium.osm.Way):
                 way_nodes[obj.id] = [n.ref for n in obj.nodes]
                 for n in obj.nodes:
                     if n.location.valid():
                         node_pos[n.ref] = (n.location.lat, n.location.lon)
                 tags_of[("w", obj.id)] = tags
-            elif obj.is_relation():
+            elif isinstance(obj, osmium.osm.Relation):
                 rel_ways[obj.id] = [m.ref for m in obj.members
                                     if m.type == "w" and m.role in ("outer", "")]  # fmt: skip
                 tags_of[("r", obj.id)] = tags
@@ -101,14 +103,15 @@ def load_osm_stations(
                 osmium.filter.IdFilter(needed)
             )
             for obj in ways:
-                way_nodes[obj.id] = [n.ref for n in obj.nodes]
+                if isinstance(obj, osmium.osm.Way):
+                    way_nodes[obj.id] = [n.ref for n in obj.nodes]
             refs = {r for w in needed for r in way_nodes.get(w, [])} - set(node_pos)
             if refs:
                 nodes = osmium.FileProcessor(str(path), osmium.osm.NODE).with_filter(
                     osmium.filter.IdFilter(refs)
                 )
                 for obj in nodes:
-                    if obj.location.valid():
+                    if isinstance(obj, osmium.osm.Node) and obj.location.valid():
                         node_pos[obj.id] = (obj.location.lat, obj.location.lon)
     except RuntimeError as exc:
         raise DataError(f"{path}: cannot read OSM data ({exc}); fetch the extract again") from None
@@ -148,7 +151,9 @@ def load_osm_stations(
 _TYPE_NAMES = {"n": "node", "w": "way", "r": "relation"}
 
 
-def _outline(refs: list[int], node_pos: dict[int, tuple[float, float]]) -> list[tuple[float, float]]:
+def _outline(
+    refs: list[int], node_pos: dict[int, tuple[float, float]]
+) -> list[tuple[float, float]]:
     """Node positions of a way, without the repeated closing node."""
     if len(refs) > 1 and refs[0] == refs[-1]:
         refs = refs[:-1]

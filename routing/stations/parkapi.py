@@ -142,14 +142,14 @@ def load_parkapi(
             f"ttl {ttl_s:.0f} s + grace {grace_s:.0f} s; marked stale (availability unknown)"
         )
     warn.summary(where)
-    logger.info(
-        "ParkAPI %s (%s): %d bike sites, %d warnings", source, fmt, len(seen), len(warn)
-    )
+    logger.info("ParkAPI %s (%s): %d bike sites, %d warnings", source, fmt, len(seen), len(warn))
     return ParkApiSites(source=f"parkapi:{source}", format=fmt, stations=list(seen.values()),
                         warnings=warn.messages)  # fmt: skip
 
 
-def parse_realtime(doc: Any, where: str = "ParkAPI realtime") -> tuple[list[RealtimeRecord], list[str]]:
+def parse_realtime(
+    doc: Any, where: str = "ParkAPI realtime"
+) -> tuple[list[RealtimeRecord], list[str]]:
     """Read live free counts from a Kienzler list or ParkAPI v3 ``items``.
 
     Returns the records and warnings for rows that were skipped.
@@ -167,9 +167,7 @@ def parse_realtime(doc: Any, where: str = "ParkAPI realtime") -> tuple[list[Real
         rows, free_key, cap_key = doc["items"], "realtime_free_capacity", "realtime_capacity"
         uid_keys, time_key = ("uid",), "realtime_data_updated_at"
     else:
-        raise DataError(
-            f"{where}: expected a Kienzler list or a ParkAPI v3 object with 'items'"
-        )
+        raise DataError(f"{where}: expected a Kienzler list or a ParkAPI v3 object with 'items'")
     for i, row in enumerate(rows):
         uid = _uid(row, uid_keys) if isinstance(row, dict) else None
         if uid is None:
@@ -218,9 +216,9 @@ def _geojson(
         geometry = feature.get("geometry")
         coords = geometry.get("coordinates") if isinstance(geometry, dict) else None
         pos = None
-        if isinstance(geometry, dict) and geometry.get("type") == "Point":
-            if isinstance(coords, list) and len(coords) >= 2:
-                pos = valid_position(coords[1], coords[0])
+        is_point = isinstance(geometry, dict) and geometry.get("type") == "Point"
+        if is_point and isinstance(coords, list) and len(coords) >= 2:
+            pos = valid_position(coords[1], coords[0])
         if pos is None:  # fall back to the properties, which some exports carry
             pos = valid_position(props.get("lat"), props.get("lon"))
         out.extend(_site(props, pos, label, source, expiry, warn))
@@ -331,7 +329,8 @@ def _kienzler(
             warn(f"{label} has no id; skipped")
             continue
         label = f"{where}: unit {uid!r}"
-        name = unit.get("name") if isinstance(unit.get("name"), str) else uid
+        raw_name = unit.get("name")
+        name = raw_name if isinstance(raw_name, str) and raw_name.strip() else uid
         if "schließfächer" in name.lower() and not include_item_lockers:
             skipped_items += 1
             continue
@@ -345,7 +344,9 @@ def _kienzler(
         boxes = unit.get("boxes")
         if isinstance(boxes, dict) and free is not None:
             # The unit total is what ParkAPI publishes; say so when the boxes disagree.
-            per_box = sum(1 for b in boxes.values() if isinstance(b, dict) and b.get("bookable") == 1)
+            per_box = sum(
+                1 for b in boxes.values() if isinstance(b, dict) and b.get("bookable") == 1
+            )
             if per_box != free:
                 warn(f"{label}: 'bookable' is {free} but {per_box} boxes are bookable; "
                      "using the unit total")  # fmt: skip

@@ -194,7 +194,7 @@ class StationStore(_Store[Station]):
         self._next_expiry: datetime | None = None
         super().__init__(stations, warnings)
 
-    def add(self, items: Iterable[Station]) -> int:  # noqa: D102 (same as base)
+    def add(self, items: Iterable[Station]) -> int:
         with self._lock:
             n = super().add(items)
             self._recompute_expiry()
@@ -493,13 +493,15 @@ class ChargerStore(_Store[Charger]):
             i = self._index_of.get(charger_id)
             charger = None if i is None else self._items[i]
             evse = None if charger is None else charger.evse(evse_uid)
-            if charger is None or evse is None:
+            if i is None or charger is None or evse is None:
                 report.unknown.append(f"{charger_id}/{evse_uid}")
                 return report
             if _older(last_updated, evse.last_updated):
                 report.rejected.append(f"{charger_id}/{evse_uid}: update older than current state")
                 return report
-            new_evse = replace(evse, status=new_status, last_updated=last_updated or evse.last_updated)
+            new_evse = replace(
+                evse, status=new_status, last_updated=last_updated or evse.last_updated
+            )
             evses = tuple(new_evse if e.uid == evse_uid else e for e in charger.evses)
             self._items[i] = replace(charger, evses=evses, realtime=True)
             report.applied = 1
@@ -518,7 +520,9 @@ class ChargerStore(_Store[Charger]):
         except DataError as exc:
             return UpdateReport(rejected=[str(exc)])
         if patch.status is None:
-            return UpdateReport(warnings=[f"{charger_id}/{evse_uid}: PATCH without status; nothing to do"])
+            return UpdateReport(
+                warnings=[f"{charger_id}/{evse_uid}: PATCH without status; nothing to do"]
+            )
         return self.update_evse_status(
             charger_id, evse_uid, patch.status, last_updated=patch.last_updated
         )
