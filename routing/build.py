@@ -29,8 +29,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components
 
 from routing.cache import cache_key, file_digest, load_arrays, save_arrays
 from routing.errors import DataError
@@ -131,6 +129,11 @@ def assemble_graph(
     DataError
         The profile has no routable way (inside the bbox).
     """
+    # scipy.sparse is imported here, not at module level: loading a cached graph
+    # should not pay for it.
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
     get_profile(profile)
     fwd_speed, bwd_speed = table.speed_fwd[profile], table.speed_bwd[profile]
     usable = (fwd_speed > 0.0) | (bwd_speed > 0.0)
