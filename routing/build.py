@@ -6,10 +6,11 @@ graph is then assembled with numpy only:
 1. keep the ways the profile may use and the way segments inside the bbox;
 2. routing nodes are junctions (a node used twice or more), way ends and the
    ends of clipped parts; every other way node becomes edge geometry;
-3. a chain that starts and ends at the same node (a loop) or that joins the
-   same two nodes as another chain is split at a middle shape point, so no
-   road is lost and there are neither self loops nor parallel edges with
-   different geometry (straight duplicates keep the fastest edge);
+3. a chain that starts and ends at the same node (a loop), and every curved
+   chain that joins the same two nodes as another chain, is split at a middle
+   shape point (which becomes a node), so no road is lost and there are
+   neither self loops nor parallel edges with different geometry (straight
+   duplicates between the same two nodes keep the fastest edge);
 4. only the largest strongly connected component is kept;
 5. edges are sorted by tail (then head) into the CSR arrays of :class:`RoadGraph`.
 
