@@ -106,6 +106,8 @@ def _load_road(state: RegionState) -> str:
     except ImportError:
         ch_module = None
     parts = []
+    if not state.settings.profile_list():
+        raise ImportError("no road profiles configured (ELSTER_PROFILES is empty)", name="road")
     for profile in state.settings.profile_list():
         graph = road_graph(
             state.region,

@@ -44,12 +44,12 @@ def to_request(state: RegionState, body: ShuttleTripRequest) -> ShuttleRequest:
     check_in_region(state, body.to.lat, body.to.lon, name="to")
     pickup = local_time(state, body.pickup_after)
     earliest, latest = shuttle_window(state)
-    if body.pickup_after is None or pickup < earliest + timedelta(minutes=15):
-        pickup = max(pickup, earliest + timedelta(minutes=15))
     check_time_window(
         pickup, earliest=earliest, latest=latest, name="pickupAfter",
         why="shuttles are booked from now up to 7 days ahead",
     )
+    # A pickup a few minutes in the past (clock skew) means "now".
+    pickup = max(pickup, earliest + timedelta(minutes=15))
     return ShuttleRequest(
         origin=(body.from_.lat, body.from_.lon),
         destination=(body.to.lat, body.to.lon),
@@ -133,8 +133,9 @@ async def create_booking(
 ) -> BookingOut:
     """Book the quoted ride; the answer carries the passenger token (keep it)."""
     request = to_request(state, body)
+    fingerprint = body.model_dump(mode="json", by_alias=True)
     booking, token, created = await run_in_threadpool(
-        lambda: state.shuttle.book(request, idempotency_key=idempotency_key)
+        lambda: state.shuttle.book(request, idempotency_key=idempotency_key, fingerprint=fingerprint)
     )
     if not created:
         response.status_code = 200

@@ -159,9 +159,15 @@ class BookingService:
         return self._need_dispatcher().quote(request)
 
     def book(
-        self, request: ShuttleRequest, *, idempotency_key: str | None = None
+        self,
+        request: ShuttleRequest,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: dict[str, Any] | None = None,
     ) -> tuple[Booking, str, bool]:
         """Quote, store and commit a booking; replay the stored one for a known key.
+
+        ``fingerprint`` identifies a retry (the client's body as sent); default the request.
 
         Returns
         -------
@@ -170,13 +176,14 @@ class BookingService:
         """
         dispatcher = self._need_dispatcher()
         payload = request.to_dict()
+        print_ = fingerprint if fingerprint is not None else payload
         if idempotency_key is not None:
-            replay = self._replay(idempotency_key, payload)
+            replay = self._replay(idempotency_key, print_)
             if replay is not None:
                 return replay
         with self._lock:
             if idempotency_key is not None:
-                replay = self._replay(idempotency_key, payload)
+                replay = self._replay(idempotency_key, print_)
                 if replay is not None:
                     return replay
             quote = dispatcher.quote(request)
@@ -188,7 +195,10 @@ class BookingService:
                 )
             try:
                 booking, created = self.store.create(
-                    request=payload, quote=quote.to_dict(), idempotency_key=idempotency_key
+                    request=payload,
+                    quote=quote.to_dict(),
+                    idempotency_key=idempotency_key,
+                    fingerprint=print_,
                 )
             except DataError as exc:
                 raise ConflictError(str(exc), fix="use a new Idempotency-Key") from None

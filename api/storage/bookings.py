@@ -233,6 +233,7 @@ class BookingStore:
         quote: dict[str, Any],
         idempotency_key: str | None = None,
         status: str = "confirmed",
+        fingerprint: dict[str, Any] | None = None,
     ) -> tuple[Booking, bool]:
         """Store a new booking and its first event in one transaction.
 
@@ -242,6 +243,10 @@ class BookingStore:
             The booking and whether it was created now (False: the idempotency key
             already named a booking, which is returned instead).
 
+        ``fingerprint`` is what identifies a retry of the same request (default:
+        ``request`` itself); pass the client's body as sent when the stored
+        request has server-side defaults such as "now".
+
         Raises
         ------
         DataError
@@ -249,7 +254,7 @@ class BookingStore:
         """
         now = time.time()
         booking_id = str(uuid.uuid4())
-        digest = request_digest(request)
+        digest = request_digest(fingerprint if fingerprint is not None else request)
         try:
             with self.engine.begin() as conn:
                 conn.execute(

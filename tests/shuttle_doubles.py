@@ -1,0 +1,81 @@
+"""A test double of the shuttle dispatcher protocol, for testing the booking service around it.
+
+This is not a dispatcher: it keeps a seat ledger per 15-minute pickup slot so
+that quotes, commits, cancellations and restarts have observable effects.
+The production build wires the fleet's online dispatcher (or answers 503).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import Counter
+from typing import Any
+
+from api.services.shuttle import ShuttleQuote, ShuttleRequest
+from routing.geo import haversine_m
+
+SLOT_S = 900.0
+
+
+class SeatLedgerDispatcher:
+    """Accepts a trip while its pickup slot has seats left; one vehicle id per slot."""
+
+    def __init__(self, seats_per_slot: int = 1000) -> None:
+        self.seats_per_slot = seats_per_slot
+        self.booked: dict[str, tuple[int, int]] = {}  # booking id -> (slot, seats)
+        self.restored = 0
+        self._lock = threading.Lock()
+
+    def _slot(self, request: ShuttleRequest) -> int:
+        return int(request.earliest_pickup // SLOT_S)
+
+    def _used(self, slot: int) -> int:
+        return sum(seats for s, seats in self.booked.values() if s == slot)
+
+    def quote(self, request: ShuttleRequest) -> ShuttleQuote:
+        slot = self._slot(request)
+        with self._lock:
+            if self._used(slot) + request.passengers > self.seats_per_slot:
+                return ShuttleQuote(accepted=False, reason=f"all {self.seats_per_slot} seats of this slot are taken")
+        metres = float(haversine_m(*request.origin, *request.destination))
+        start = request.earliest_pickup
+        return ShuttleQuote(
+            accepted=True,
+            pickup_earliest=start,
+            pickup_latest=start + 600,
+            dropoff_eta=start + 600 + metres / 8.0,
+            price_eur=round(2.0 + metres / 1000 * 0.5, 2),
+            vehicle_id=f"slot-{slot % 7}",
+        )
+
+    def commit(self, booking_id: str, request: ShuttleRequest, quote: ShuttleQuote) -> None:
+        with self._lock:
+            self.booked[booking_id] = (self._slot(request), request.passengers)
+
+    def cancel(self, booking_id: str) -> None:
+        with self._lock:
+            self.booked.pop(booking_id, None)
+
+    def restore(self, bookings: list[tuple[str, ShuttleRequest, ShuttleQuote]]) -> None:
+        with self._lock:
+            for booking_id, request, _ in bookings:
+                self.booked[booking_id] = (self._slot(request), request.passengers)
+            self.restored = len(bookings)
+
+    def vehicles(self) -> list[dict[str, Any]]:
+        with self._lock:
+            per_vehicle = Counter(f"slot-{slot % 7}" for slot, _ in self.booked.values())
+        return [
+            {"id": v, "capacity": self.seats_per_slot, "onboard": 0, "stops": [], "bookings": n,
+             "restored": self.restored}
+            for v, n in sorted(per_vehicle.items())
+        ]
+
+
+def crash_app() -> Any:
+    """uvicorn factory for the crash test: settings from ELSTER_* plus the seat ledger."""
+    from api.app import create_app
+
+    seats = int(os.environ.get("ELSTER_TEST_SEATS", "100000"))
+    return create_app(dispatcher=SeatLedgerDispatcher(seats))
