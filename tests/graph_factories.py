@@ -12,6 +12,7 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 import scipy.sparse as sp
+from scipy.spatial import cKDTree
 
 from routing.graph import RoadGraph
 
@@ -112,10 +113,8 @@ def random_geometric_graph(
     lat = CENTRE[0] + rng.uniform(-extent_deg, extent_deg, n) * 0.66
     lon = CENTRE[1] + rng.uniform(-extent_deg, extent_deg, n)
     x = np.column_stack((lat * 111_000.0, lon * 72_000.0))
-    d2 = ((x[:, None, :] - x[None, :, :]) ** 2).sum(-1)
-    np.fill_diagonal(d2, np.inf)
-    near = np.argsort(d2, axis=1)[:, :k]
-    pairs = {(min(a, b), max(a, b)) for a in range(n) for b in near[a]}
+    _, near = cKDTree(x).query(x, k + 1)
+    pairs = {(min(a, b), max(a, b)) for a in range(n) for b in near[a, 1:].tolist()}
     tails, heads = [], []
     for a, b in sorted(pairs):
         r = rng.random()
