@@ -47,6 +47,8 @@ class ALNSParams:
     noise_share: float = 0.025
     reduce_share: float = 0.5  # of the budget spent removing vehicles (hierarchical only)
     shaw_weights: tuple[float, float, float] = (9.0, 3.0, 2.0)
+    local_search: bool = True
+    ls_window: float = 0.02  # relocate search on candidates within this share of the best
 
 
 @dataclass
@@ -133,6 +135,17 @@ class _Kernels:
         flag[self.dropoff[req]] = True
         kr.remove_nodes(st.routes, st.lens, flag)
         st.bank.extend(int(r) for r in req)
+
+    def relocate(self, st: _State, fixed: float, rng: np.random.Generator) -> None:
+        routed = _routed(self, st)
+        if routed.size == 0:
+            return
+        order = rng.permutation(routed).astype(np.int64)
+        kr.relocate_search(
+            st.routes, st.lens, order, fixed, self.veh_class, self.tt, self.cost, self.serv,
+            self.early, self.late, self.demand, self.kind, self.pair, self.maxride, self.cap,
+            self.shift_s, self.shift_e, self.maxdur, self.pickup, self.dropoff,
+        )
 
     def distance(self, st: _State) -> float:
         return float(kr.route_costs(st.routes, st.lens, self.cost).sum())
@@ -281,6 +294,9 @@ def solve_alns(
         noise = params.noise_share * maxc if name.endswith("noise") else 0.0
         ker.repair(cand, min(regret_k, K), max_routes, fixed, noise, int(rng.integers(2**31)))
         cand.dist = ker.distance(cand)
+        if params.local_search and not cand.bank and cand.dist < best.dist * (1 + params.ls_window):
+            ker.relocate(cand, fixed, rng)
+            cand.dist = ker.distance(cand)
 
         score = 0.0
         f_new, f_cur = objective(cand), objective(cur)

@@ -34,16 +34,19 @@ def _pos_late(seq, n, k, late, shift_e, p):
 
 @njit(cache=True)
 def route_schedule(seq, n, k, tt, serv, early, late, kind, pair, maxride,
-                   shift_s, shift_e, maxdur, nodepos, B):
+                   shift_s, shift_e, maxdur, nodepos, work):
     """Eight-step schedule of route ``seq[:n]`` for vehicle ``k``.
 
-    Fills ``B[:n]`` (start of service per position) and returns True when the
+    Fills ``work[0, :n]`` (start of service per position) and returns True when the
     schedule satisfies every time window, ride time and the route duration.
-    ``nodepos`` is scratch of size n_nodes, all -1 on entry and on exit.
+    ``nodepos`` is scratch of size n_nodes, all -1 on entry and on exit;
+    ``work`` has 4 rows of at least ``n`` entries: row 0 receives ``B``, the
+    other rows are scratch.
     """
-    A = np.empty(n)
-    W = np.empty(n)
-    D = np.empty(n)
+    B = work[0]
+    A = work[1]
+    W = work[2]
+    D = work[3]
     e0 = max(early[seq[0]], shift_s[k])
     # Steps 1-2: earliest schedule; a late arrival here is infeasible for sure.
     B[0] = e0
@@ -139,7 +142,7 @@ def route_schedule(seq, n, k, tt, serv, early, late, kind, pair, maxride,
 
 @njit(cache=True)
 def best_insertion(seq, n, k, p, d, tt, cost, serv, early, late, demand, kind, pair, maxride,
-                   cap, shift_s, shift_e, maxdur, nodepos, E, Lt, load, cand_d, cand_i, cand_j,
+                   cap, shift_s, shift_e, maxdur, nodepos, tw, load, cand_d, cand_i, cand_j,
                    buf, B):
     """Cheapest feasible insertion of request (``p``, ``d``) into route ``seq[:n]``.
 
@@ -148,7 +151,12 @@ def best_insertion(seq, n, k, p, d, tt, cost, serv, early, late, demand, kind, p
     added cost, ``inf`` when no position is feasible. Cheap necessary tests
     (capacity, earliest/latest times, a ride-time lower bound) prune the pairs;
     the survivors are verified with :func:`route_schedule` cheapest first.
+    ``tw`` is (4, >= n) scratch.
     """
+    E = tw[0]
+    Lt = tw[1]
+    ptime = tw[2]
+    spanslack = tw[3]
     # Earliest service starts, latest service starts (windows and travel only), loads.
     E[0] = max(early[seq[0]], shift_s[k])
     for q in range(1, n):
@@ -162,6 +170,26 @@ def best_insertion(seq, n, k, p, d, tt, cost, serv, early, late, demand, kind, p
     for q in range(1, n):
         for dim in range(nd):
             load[q, dim] = load[q - 1, dim] + demand[seq[q], dim]
+    # Ride-time and duration lower bounds: path time without waiting. The least
+    # ride-time slack of the passengers on board over each arc bounds any detour there.
+    ptime[0] = 0.0
+    for q in range(1, n):
+        ptime[q] = ptime[q - 1] + serv[seq[q - 1]] + tt[seq[q - 1], seq[q]]
+        spanslack[q - 1] = INF
+    for q in range(n):
+        nodepos[seq[q]] = q
+    for q in range(1, n - 1):
+        v = seq[q]
+        if kind[v] == 2 and maxride[v] < INF:
+            a0 = nodepos[pair[v]]
+            if a0 >= 0:
+                sl = maxride[v] - (ptime[q] - ptime[a0] - serv[seq[a0]])
+                for t in range(a0, q):
+                    if sl < spanslack[t]:
+                        spanslack[t] = sl
+    for q in range(n):
+        nodepos[seq[q]] = -1
+    durslack = maxdur[k] - ptime[n - 1]
     L = maxride[p]
     nc = 0
     for i in range(1, n):
@@ -179,7 +207,9 @@ def best_insertion(seq, n, k, p, d, tt, cost, serv, early, late, demand, kind, p
         base = cost[a, p]
         # d right after p
         Ed = max(early[d], Ep + serv[p] + tt[p, d])
-        if Ed <= late[d] + EPS and tt[p, d] <= L + EPS:
+        det = tt[a, p] + serv[p] + tt[p, d] + serv[d] + tt[d, b] - tt[a, b]
+        if (Ed <= late[d] + EPS and tt[p, d] <= L + EPS and det <= spanslack[i - 1] + EPS
+                and det <= durslack + EPS):
             if Ed + serv[d] + tt[d, b] <= Lt[i] + EPS:
                 cand_d[nc] = base + cost[p, d] + cost[d, b] - cost[a, b]
                 cand_i[nc] = i
@@ -187,7 +217,8 @@ def best_insertion(seq, n, k, p, d, tt, cost, serv, early, late, demand, kind, p
                 nc += 1
         # d later: propagate the earliest times with p inserted
         arr = Ep + serv[p] + tt[p, b]
-        if i == n - 1 or arr > Lt[i] + EPS:
+        detp = tt[a, p] + serv[p] + tt[p, b] - tt[a, b]
+        if i == n - 1 or arr > Lt[i] + EPS or detp > spanslack[i - 1] + EPS or detp > durslack + EPS:
             continue
         cur = max(early[b], arr)
         ride = tt[p, b]  # lower bound on the ride time up to position i
@@ -204,7 +235,9 @@ def best_insertion(seq, n, k, p, d, tt, cost, serv, early, late, demand, kind, p
             if ride + serv[prev] + tt[prev, d] > L + EPS:
                 break
             nxt = seq[j]
-            if Ed <= late[d] + EPS and Ed + serv[d] + tt[d, nxt] <= Lt[j] + EPS:
+            detd = tt[prev, d] + serv[d] + tt[d, nxt] - tt[prev, nxt]
+            if (Ed <= late[d] + EPS and Ed + serv[d] + tt[d, nxt] <= Lt[j] + EPS
+                    and detd <= spanslack[j - 1] + EPS and detp + detd <= durslack + EPS):
                 cand_d[nc] = dp + cost[prev, d] + cost[d, nxt] - cost[prev, nxt]
                 cand_i[nc] = i
                 cand_j[nc] = j
@@ -264,9 +297,8 @@ def repair(routes, lens, bank, regret_k, max_routes, vehicle_fixed, noise, seed,
     nn = tt.shape[0]
     maxlen = routes.shape[1]
     nodepos = np.full(nn, -1, np.int64)
-    E = np.empty(maxlen + 2)
-    Lt = np.empty(maxlen + 2)
-    B = np.empty(maxlen + 2)
+    tw = np.empty((4, maxlen + 2))
+    B = np.empty((4, maxlen + 2))
     load = np.empty((maxlen + 2, demand.shape[1]), np.int64)
     ncand = (maxlen + 2) * (maxlen + 2)
     cand_d = np.empty(ncand)
@@ -302,7 +334,7 @@ def repair(routes, lens, bank, regret_k, max_routes, vehicle_fixed, noise, seed,
             if active[k]:
                 dl, i, j = best_insertion(routes[k], lens[k], k, pickup[r], dropoff[r], tt, cost,
                                           serv, early, late, demand, kind, pair, maxride, cap,
-                                          shift_s, shift_e, maxdur, nodepos, E, Lt, load,
+                                          shift_s, shift_e, maxdur, nodepos, tw, load,
                                           cand_d, cand_i, cand_j, buf, B)
                 if dl < INF:
                     if lens[k] == 2:
@@ -391,7 +423,7 @@ def repair(routes, lens, bank, regret_k, max_routes, vehicle_fixed, noise, seed,
                 r = bank[a]
                 dl, i, j = best_insertion(routes[h], lens[h], h, pickup[r], dropoff[r], tt, cost,
                                           serv, early, late, demand, kind, pair, maxride, cap,
-                                          shift_s, shift_e, maxdur, nodepos, E, Lt, load,
+                                          shift_s, shift_e, maxdur, nodepos, tw, load,
                                           cand_d, cand_i, cand_j, buf, B)
                 if dl < INF:
                     if lens[h] == 2:
@@ -473,7 +505,7 @@ def service_times(routes, lens, tt, serv, early, late, kind, pair, maxride,
     nn = tt.shape[0]
     out = np.full(nn, np.nan)
     nodepos = np.full(nn, -1, np.int64)
-    B = np.empty(routes.shape[1])
+    B = np.empty((4, routes.shape[1]))
     for k in range(routes.shape[0]):
         n = lens[k]
         if n <= 2:
@@ -481,7 +513,7 @@ def service_times(routes, lens, tt, serv, early, late, kind, pair, maxride,
         route_schedule(routes[k], n, k, tt, serv, early, late, kind, pair, maxride,
                        shift_s, shift_e, maxdur, nodepos, B)
         for q in range(1, n - 1):
-            out[routes[k, q]] = B[q]
+            out[routes[k, q]] = B[0, q]
     return out
 
 
@@ -493,7 +525,7 @@ def routes_feasible(routes, lens, tt, serv, early, late, demand, kind, pair, max
     nn = tt.shape[0]
     out = np.ones(K, np.bool_)
     nodepos = np.full(nn, -1, np.int64)
-    B = np.empty(routes.shape[1])
+    B = np.empty((4, routes.shape[1]))
     nd = demand.shape[1]
     ld = np.zeros(nd, np.int64)
     for k in range(K):
@@ -511,3 +543,119 @@ def routes_feasible(routes, lens, tt, serv, early, late, demand, kind, pair, max
                               shift_s, shift_e, maxdur, nodepos, B):
             out[k] = False
     return out
+
+
+@njit(cache=True)
+def relocate_search(routes, lens, order, vehicle_fixed, veh_class,
+                    tt, cost, serv, early, late, demand, kind, pair, maxride,
+                    cap, shift_s, shift_e, maxdur, pickup, dropoff):
+    """First-improvement local search: move one request to its best position.
+
+    For each request in ``order`` (in turn, repeated until a full pass brings no
+    gain), take it out of its route and insert it at the cheapest feasible place
+    in any route (its own included). Only strictly improving moves are applied;
+    every changed route is verified with :func:`route_schedule`. Returns the
+    total cost saved.
+    """
+    K = routes.shape[0]
+    nn = tt.shape[0]
+    maxlen = routes.shape[1]
+    nodepos = np.full(nn, -1, np.int64)
+    tw = np.empty((4, maxlen + 2))
+    B = np.empty((4, maxlen + 2))
+    load = np.empty((maxlen + 2, demand.shape[1]), np.int64)
+    ncand = (maxlen + 2) * (maxlen + 2)
+    cand_d = np.empty(ncand)
+    cand_i = np.empty(ncand, np.int64)
+    cand_j = np.empty(ncand, np.int64)
+    buf = np.empty(maxlen + 2, np.int64)
+    red = np.empty(maxlen + 2, np.int64)
+    saved = 0.0
+    improved = True
+    while improved:
+        improved = False
+        for r in order:
+            p = pickup[r]
+            d = dropoff[r]
+            # locate the request
+            kr_ = -1
+            for k in range(K):
+                for q in range(1, lens[k] - 1):
+                    if routes[k, q] == p:
+                        kr_ = k
+                        break
+                if kr_ >= 0:
+                    break
+            if kr_ < 0:
+                continue
+            n = lens[kr_]
+            m = 0
+            for q in range(n):
+                v = routes[kr_, q]
+                if v != p and v != d:
+                    red[m] = v
+                    m += 1
+            old = 0.0
+            for q in range(n - 1):
+                old += cost[routes[kr_, q], routes[kr_, q + 1]]
+            new = 0.0
+            if m > 2:
+                for q in range(m - 1):
+                    new += cost[red[q], red[q + 1]]
+            gain = old - new
+            if m == 2:
+                gain += vehicle_fixed
+            best = gain - 1e-7
+            best_k = -1
+            best_i = -1
+            best_j = -1
+            for k in range(K):
+                if k == kr_:
+                    seq = red
+                    ln = m
+                else:
+                    seq = routes[k]
+                    ln = lens[k]
+                    if ln == 2:
+                        # empty routes: only the first of its class, and never the same class
+                        skip = veh_class[k] == veh_class[kr_] and m == 2
+                        for h in range(k):
+                            if lens[h] == 2 and veh_class[h] == veh_class[k]:
+                                skip = True
+                        if skip:
+                            continue
+                if k == kr_ and m == 2:
+                    continue
+                if ln == 2 and k != kr_:
+                    extra = vehicle_fixed
+                else:
+                    extra = 0.0
+                if extra >= best:
+                    continue
+                dl, i, j = best_insertion(seq, ln, k, p, d, tt, cost, serv, early, late, demand,
+                                          kind, pair, maxride, cap, shift_s, shift_e, maxdur,
+                                          nodepos, tw, load, cand_d, cand_i, cand_j, buf, B)
+                if dl + extra < best:
+                    best = dl + extra
+                    best_k = k
+                    best_i = i
+                    best_j = j
+            if best_k < 0:
+                continue
+            # apply: shrink the old route, insert into the new one
+            if best_k == kr_:
+                mm = build_inserted(red, m, p, d, best_i, best_j, buf)
+                for q in range(mm):
+                    routes[kr_, q] = buf[q]
+                lens[kr_] = mm
+            else:
+                mm = build_inserted(routes[best_k], lens[best_k], p, d, best_i, best_j, buf)
+                for q in range(mm):
+                    routes[best_k, q] = buf[q]
+                lens[best_k] = mm
+                for q in range(m):
+                    routes[kr_, q] = red[q]
+                lens[kr_] = m
+            saved += gain - best
+            improved = True
+    return saved
