@@ -1,0 +1,171 @@
+"""Kill -9 the live server in the middle of a stream of bookings; nothing confirmed may be lost.
+
+uvicorn runs in a subprocess on 127.0.0.1 (random free port) with the seat-ledger
+double as dispatcher (tests/shuttle_doubles.py) and bookings in SQLite (WAL).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from routing.regions import PROJECT_ROOT
+from tests.api_support import OPERATOR_KEY, free_port
+
+WORKERS = 4
+KILL_AFTER = 60  # confirmed bookings before the kill
+
+
+def start_server(port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
+    cmd = [
+        sys.executable, "-m", "uvicorn", "--factory", "tests.shuttle_doubles:crash_app",
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+    ]
+    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    pytest.fail(f"server did not come up in 120 s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture
+def server_env(tmp_path: Path, hd_data_dir: Path, cache_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        ELSTER_REGION="heidelberg",
+        ELSTER_DATA_DIR=str(hd_data_dir),
+        ELSTER_CACHE_DIR=str(cache_dir),
+        ELSTER_DATABASE_URL=f"sqlite:///{tmp_path / 'bookings.db'}",
+        ELSTER_API_KEYS=OPERATOR_KEY,
+        ELSTER_PROFILES="",
+        ELSTER_TRANSIT="false",
+        PYTHONPATH=str(PROJECT_ROOT),
+    )
+    return env
+
+
+def test_kill_9_during_booking_stream_loses_and_duplicates_nothing(server_env, tmp_path):
+    port = free_port()
+    log = tmp_path / "server.log"
+    base = f"http://127.0.0.1:{port}/api/v1"
+    pickup = (datetime.now(ZoneInfo("Europe/Berlin")) + timedelta(hours=2)).replace(microsecond=0)
+
+    def body(i: int) -> dict:
+        return {
+            "from": {"lat": 49.40 + (i % 50) * 0.001, "lon": 8.69},
+            "to": {"lat": 49.39, "lon": 8.68 + (i % 30) * 0.001},
+            "pickupAfter": pickup.isoformat(),
+            "passengers": 1 + i % 3,
+        }
+
+    confirmed: dict[str, dict] = {}  # key -> 2xx answer
+    in_flight: dict[str, dict] = {}  # key -> body whose answer never came
+    sent: dict[str, dict] = {}
+    lock = threading.Lock()
+    stop = threading.Event()
+    unexpected: list[str] = []
+
+    def client(worker: int) -> None:
+        with httpx.Client(timeout=10) as http:
+            i = 0
+            while not stop.is_set():
+                key = f"crash-{worker}-{i:05d}"
+                payload = body(worker * 10_000 + i)
+                with lock:
+                    sent[key] = payload
+                try:
+                    r = http.post(f"{base}/shuttle/bookings", json=payload, headers={"Idempotency-Key": key})
+                except httpx.HTTPError:
+                    with lock:
+                        in_flight[key] = payload
+                    return
+                with lock:
+                    if r.status_code == 201:
+                        confirmed[key] = r.json()
+                    else:
+                        unexpected.append(f"{key}: {r.status_code} {r.text[:200]}")
+                        return
+                i += 1
+
+    proc = start_server(port, server_env, log)
+    threads = [threading.Thread(target=client, args=(w,)) for w in range(WORKERS)]
+    try:
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 120
+        while len(confirmed) < KILL_AFTER and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)  # mid-stream: requests are in flight
+        proc.wait(timeout=10)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+        if proc.poll() is None:
+            proc.kill()
+    assert not unexpected, unexpected
+    assert len(confirmed) >= KILL_AFTER
+
+    proc = start_server(port, server_env, log)
+    try:
+        with httpx.Client(timeout=10) as http:
+            # Every confirmed booking is still there, intact, readable with its token.
+            for key, answer in confirmed.items():
+                got = http.get(f"{base}/shuttle/bookings/{answer['id']}",
+                               headers={"X-Booking-Token": answer["token"]})
+                assert got.status_code == 200, (key, got.text)
+                stored = got.json()
+                assert stored["status"] == "confirmed"
+                for field in ("from", "to", "passengers", "pickupAfter", "quote"):
+                    assert stored[field] == answer[field], (key, field)
+                # Re-sending the same key returns the same booking, not a new one.
+                again = http.post(f"{base}/shuttle/bookings", json=sent[key], headers={"Idempotency-Key": key})
+                assert again.status_code == 200 and again.json()["id"] == answer["id"]
+                assert again.json()["token"] == answer["token"]
+            # A request whose answer was lost is either stored once or not at all; retrying settles it.
+            for key, payload in in_flight.items():
+                retry = http.post(f"{base}/shuttle/bookings", json=payload, headers={"Idempotency-Key": key})
+                assert retry.status_code in (200, 201), retry.text
+                second = http.post(f"{base}/shuttle/bookings", json=payload, headers={"Idempotency-Key": key})
+                assert second.status_code == 200 and second.json()["id"] == retry.json()["id"]
+            open_requests = http.get(f"{base}/fleet/requests", params={"status": "all", "limit": 2000},
+                                     headers={"X-API-Key": OPERATOR_KEY}).json()
+            vehicles = http.get(f"{base}/fleet/vehicles", headers={"X-API-Key": OPERATOR_KEY}).json()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
+    expected = len(confirmed) + len(in_flight)
+    assert len(open_requests) == expected
+    assert len({b["id"] for b in open_requests}) == expected
+    # The restarted dispatcher was given every open booking from the database.
+    assert vehicles and vehicles[0]["restored"] >= len(confirmed)
+    db = Path(server_env["ELSTER_DATABASE_URL"].split("///", 1)[1])
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        keys = [k for (k,) in conn.execute("SELECT idempotency_key FROM bookings")]
+        assert len(keys) == len(set(keys)) == expected
+        for (text,) in conn.execute("SELECT request_json FROM bookings"):
+            json.loads(text)
+        events = conn.execute("SELECT COUNT(*) FROM booking_events").fetchone()[0]
+        assert events == expected  # one 'confirmed' event per booking, none half-written
