@@ -9,6 +9,9 @@ reuse these builders.
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
 import networkx as nx
 import numpy as np
 import scipy.sparse as sp
@@ -192,3 +195,23 @@ def to_scipy(graph: RoadGraph, *, reverse: bool = False) -> sp.csr_array:
     first[1:] = (tails[1:] != tails[:-1]) | (heads[1:] != heads[:-1])
     n = graph.n_nodes
     return sp.csr_array((w[first], (tails[first], heads[first])), shape=(n, n))
+
+
+# ------------------------------------------------------------- Heidelberg helpers
+
+
+@functools.cache
+def heidelberg_graphs(data_dir: Path, cache_dir: Path) -> dict[str, RoadGraph]:
+    """The real Heidelberg road graphs (built once, then from the content-keyed cache)."""
+    from routing.build import road_graphs
+
+    return road_graphs("heidelberg", data_dir=data_dir, cache_dir=cache_dir)
+
+
+@functools.cache
+def heidelberg_ch(profile: str, data_dir: Path, cache_dir: Path):
+    """The contraction hierarchy of a Heidelberg graph (cached on disk)."""
+    from routing.ch import contraction_hierarchy
+
+    graph = heidelberg_graphs(data_dir, cache_dir)[profile]
+    return contraction_hierarchy(graph, cache_dir=cache_dir)
