@@ -41,3 +41,14 @@ def cache_dir() -> Path:
     path = PROJECT_ROOT / "data" / "cache"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+pytest_plugins = ["tests.road_fixtures"]
+
+
+@pytest.fixture(scope="session")
+def hd_networks(hd_region: Region, hd_data_dir: Path, cache_dir: Path) -> dict:
+    """Heidelberg road networks (graph, snapper, CH) per profile, from the build cache."""
+    from routing.road import load_road_networks
+
+    return load_road_networks(hd_region, data_dir=hd_data_dir, cache_dir=cache_dir)
