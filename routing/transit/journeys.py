@@ -180,7 +180,9 @@ def ride_geometry(tt: Timetable, ride: Ride) -> tuple[np.ndarray, np.ndarray]:
     i0, i1 = idx[0], idx[-1]
     out_lat = np.concatenate(([lats[0]], s_lat[i0 : i1 + 1], [lats[-1]]))
     out_lon = np.concatenate(([lons[0]], s_lon[i0 : i1 + 1], [lons[-1]]))
-    return out_lat, out_lon
+    keep = np.ones(out_lat.size, dtype=bool)
+    keep[1:] = (np.diff(out_lat) != 0) | (np.diff(out_lon) != 0)
+    return out_lat[keep], out_lon[keep]
 
 
 def _length_m(lats: np.ndarray, lons: np.ndarray) -> float:

@@ -52,9 +52,10 @@ def csa_earliest_arrival(
     depart: int,
     conns: list | None = None,
 ) -> float:
-    """Earliest arrival at the destination (incl. egress) with unlimited transfers, or inf.
+    """Earliest arrival at the destination (incl. egress), or inf.
 
-    ``sources`` maps stop -> access seconds, ``targets`` stop -> egress seconds.
+    ``sources`` maps stop -> access seconds, ``targets`` stop -> egress seconds;
+    transfers are unlimited; walking only (one footpath, no ride) counts too.
     """
     conns = conns if conns is not None else connections(tt)
     reach = [INF] * tt.n_stops
@@ -143,6 +144,8 @@ def pareto_brute_force(
     points = []
     for d in cands:
         arrivals = rounds_brute_force(tt, fp, sources, targets, d, max_rides)
+        if arrivals[0] < INF:
+            points.append((d, int(arrivals[0]), 0))  # walking only
         for k in range(1, max_rides + 1):
             if arrivals[k] < INF and arrivals[k] < arrivals[k - 1]:
                 points.append((d, int(arrivals[k]), k))

@@ -198,6 +198,8 @@ def raptor_kernel(
     Returns
     -------
     info : int64 array (J, 6)
+        One row per journey that improved a target label (rides may be 0: a
+        walk from a source to a target, which bounds all later journeys);
         departure run time, rounds, target stop, arrival incl. egress, access
         stop, stop walked from before the target stop (-1 if none).
     rides : int64 array (J, max_rounds, 4)
@@ -332,7 +334,7 @@ def raptor_kernel(
         for m in range(n_marked):
             marked[marked_list[m]] = False
         # ---- journeys whose target label improved in this run
-        for k in range(1, K + 1):
+        for k in range(K + 1):
             t = tgt_hit[k]
             if t < 0:
                 continue
