@@ -24,8 +24,11 @@ from fleet.solver import kernels as kr
 
 log = logging.getLogger(__name__)
 
-REMOVALS = ("random", "worst", "shaw", "route")
-REPAIRS = ("greedy", "regret2", "regret3", "regretm", "greedy-noise", "regret2-noise")
+REMOVALS = ("random", "worst", "shaw", "route", "string")
+REPAIRS = (
+    "greedy", "regret2", "regret3", "regretm", "greedy-noise", "regret2-noise",
+    "blink-random", "blink-time", "blink-far",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,6 +50,9 @@ class ALNSParams:
     noise_share: float = 0.025
     reduce_share: float = 0.5  # of the budget spent removing vehicles (hierarchical only)
     shaw_weights: tuple[float, float, float] = (9.0, 3.0, 2.0)
+    blink: float = 0.01
+    small_remove: int = 10  # at least this many removals allowed on small instances
+    string_routes: int = 3
     local_search: bool = True
     ls_window: float = 0.02  # relocate search on candidates within this share of the best
 
@@ -116,12 +122,14 @@ class _Kernels:
         return _State(routes, np.full(K, 2, dtype=np.int64), list(range(R)), 0.0)
 
     def repair(self, st: _State, regret_k: int, max_routes: int, fixed: float, noise: float,
-               seed: int) -> None:
+               seed: int, blink: float = 0.0) -> None:
+        """Insert the bank; ``regret_k`` 0 inserts in the current bank order."""
         if not st.bank:
             return
         bank = np.asarray(st.bank, dtype=np.int64)
         done = kr.repair(
-            st.routes, st.lens, bank, regret_k, max_routes, fixed, noise, seed, self.veh_class,
+            st.routes, st.lens, bank, regret_k, max_routes, fixed, noise, blink, seed,
+            self.veh_class,
             self.tt, self.cost, self.serv, self.early, self.late, self.demand, self.kind,
             self.pair, self.maxride, self.cap, self.shift_s, self.shift_e, self.maxdur,
             self.pickup, self.dropoff,
@@ -268,6 +276,8 @@ def solve_alns(
 
     it = 0
     accepted = 0
+    failed = 0  # candidates that left requests unplaced
+    same = 0  # candidates as costly as the current solution
     while True:
         frac = progress()
         if frac >= 1.0 or (max_iterations is not None and it >= max_iterations):
@@ -280,7 +290,8 @@ def solve_alns(
         temp = T0 * (T_end / T0) ** min(frac, 1.0)
 
         routed = R - len(cur.bank)
-        q_max = max(params.min_remove, min(params.max_remove, int(params.max_remove_share * R)))
+        q_max = max(params.min_remove, min(params.max_remove, int(params.max_remove_share * R)),
+                    min(R, params.small_remove))
         q = int(rng.integers(min(params.min_remove, routed), min(q_max, routed) + 1)) if routed else 0
         a = int(rng.choice(len(REMOVALS), p=weights_rm / weights_rm.sum()))
         b = int(rng.choice(len(REPAIRS), p=weights_rp / weights_rp.sum()))
@@ -290,14 +301,35 @@ def solve_alns(
                                loads, load_span)
             ker.remove(cand, victims)
         name = REPAIRS[b]
-        regret_k = {"greedy": 1, "regret2": 2, "regret3": 3}.get(name.split("-")[0], max(2, max_routes))
+        blink = 0.0
+        if name.startswith("blink"):
+            regret_k = 0
+            blink = params.blink
+            order = np.asarray(cand.bank, dtype=np.int64)
+            if name == "blink-random":
+                rng.shuffle(order)
+            elif name == "blink-time":
+                order = order[np.argsort(instance.early[ker.pickup[order]]
+                                         + rng.random(order.size), kind="stable")]
+            else:  # farthest from the depot first
+                far = ker.cost[instance.start_node[0], ker.pickup[order]]
+                order = order[np.argsort(-(far + rng.random(order.size)), kind="stable")]
+            cand.bank = order.tolist()
+        else:
+            regret_k = {"greedy": 1, "regret2": 2, "regret3": 3}.get(
+                name.split("-")[0], max(2, max_routes))
+            regret_k = min(regret_k, K)
         noise = params.noise_share * maxc if name.endswith("noise") else 0.0
-        ker.repair(cand, min(regret_k, K), max_routes, fixed, noise, int(rng.integers(2**31)))
+        ker.repair(cand, regret_k, max_routes, fixed, noise, int(rng.integers(2**31)), blink)
         cand.dist = ker.distance(cand)
         if params.local_search and not cand.bank and cand.dist < best.dist * (1 + params.ls_window):
             ker.relocate(cand, fixed, rng)
             cand.dist = ker.distance(cand)
 
+        if cand.bank:
+            failed += 1
+        elif abs(cand.dist - cur.dist) < 1e-9:
+            same += 1
         score = 0.0
         f_new, f_cur = objective(cand), objective(cur)
         if key(cand) < key(best):
@@ -349,6 +381,8 @@ def solve_alns(
         iterations=it,
         info={
             "seed": seed,
+            "unplaced_candidates": failed,
+            "same_cost_candidates": same,
             "removal_weights": dict(zip(REMOVALS, weights_rm.round(3).tolist(), strict=True)),
             "repair_weights": dict(zip(REPAIRS, weights_rp.round(3).tolist(), strict=True)),
         },
@@ -422,4 +456,39 @@ def _destroy(
             if len(out) >= max(1, q // 2):
                 break
         return out
+    if op == "string":
+        return _string_removal(ker, st, q, rng, params, shaw_dist)
     raise ValueError(f"unknown removal operator {op!r}")
+
+
+def _string_removal(
+    ker: _Kernels, st: _State, q: int, rng: np.random.Generator, params: ALNSParams,
+    shaw_dist: np.ndarray,
+) -> list[int]:
+    """SISR-like: cut strings of consecutive stops out of routes near a seed request."""
+    routed = _routed(ker, st)
+    seed_r = int(rng.choice(routed))
+    route_of = np.full(ker.inst.n_nodes, -1, dtype=np.int64)
+    pos_of = np.zeros(ker.inst.n_nodes, dtype=np.int64)
+    for k in np.flatnonzero(st.lens > 2):
+        nodes = st.routes[k, : st.lens[k]]
+        route_of[nodes[1:-1]] = k
+        pos_of[nodes] = np.arange(st.lens[k])
+    neighbours = routed[np.argsort(shaw_dist[seed_r, routed], kind="stable")]
+    per_route = max(1, q // max(1, params.string_routes))
+    out: set[int] = set()
+    done_routes: set[int] = set()
+    for r in neighbours:
+        k = int(route_of[ker.pickup[r]])
+        if k < 0 or k in done_routes:
+            continue
+        done_routes.add(k)
+        n_stops = int(st.lens[k]) - 2
+        length = int(rng.integers(1, min(2 * per_route, n_stops) + 1))
+        centre = int(pos_of[ker.pickup[r]])
+        start = max(1, min(centre - int(rng.integers(0, length)), n_stops - length + 1))
+        for v in st.routes[k, start : start + length]:
+            out.add(int(ker.node_request[v]))
+        if len(out) >= q or len(done_routes) >= params.string_routes:
+            break
+    return list(out)

@@ -143,7 +143,7 @@ def route_schedule(seq, n, k, tt, serv, early, late, kind, pair, maxride,
 @njit(cache=True)
 def best_insertion(seq, n, k, p, d, tt, cost, serv, early, late, demand, kind, pair, maxride,
                    cap, shift_s, shift_e, maxdur, nodepos, tw, load, cand_d, cand_i, cand_j,
-                   buf, B):
+                   buf, B, blink):
     """Cheapest feasible insertion of request (``p``, ``d``) into route ``seq[:n]``.
 
     Returns ``(delta, i, j)``: ``p`` goes before old position ``i`` and ``d``
@@ -151,7 +151,8 @@ def best_insertion(seq, n, k, p, d, tt, cost, serv, early, late, demand, kind, p
     added cost, ``inf`` when no position is feasible. Cheap necessary tests
     (capacity, earliest/latest times, a ride-time lower bound) prune the pairs;
     the survivors are verified with :func:`route_schedule` cheapest first.
-    ``tw`` is (4, >= n) scratch.
+    ``tw`` is (4, >= n) scratch. With ``blink`` > 0 each candidate is skipped
+    with that probability (SISR "blinks", for diversity).
     """
     E = tw[0]
     Lt = tw[1]
@@ -252,6 +253,8 @@ def best_insertion(seq, n, k, p, d, tt, cost, serv, early, late, demand, kind, p
         return INF, -1, -1
     order = np.argsort(cand_d[:nc])
     for c in range(nc):
+        if blink > 0.0 and np.random.random() < blink:
+            continue
         idx = order[c]
         i = cand_i[idx]
         j = cand_j[idx]
@@ -279,10 +282,13 @@ def build_inserted(seq, n, p, d, i, j, out):
 
 
 @njit(cache=True)
-def repair(routes, lens, bank, regret_k, max_routes, vehicle_fixed, noise, seed, veh_class,
+def repair(routes, lens, bank, regret_k, max_routes, vehicle_fixed, noise, blink, seed, veh_class,
            tt, cost, serv, early, late, demand, kind, pair, maxride,
            cap, shift_s, shift_e, maxdur, pickup, dropoff):
     """Insert the requests in ``bank`` greedily (``regret_k`` 1) or by regret-k.
+
+    With ``regret_k`` 0 the requests are inserted one after the other in bank
+    order, each at its cheapest place (SISR-style; combine with ``blink``).
 
     ``routes``/``lens`` are updated in place. Empty routes of the same vehicle
     class are interchangeable, so only the first of each class is tried, and
@@ -328,6 +334,50 @@ def repair(routes, lens, bank, regret_k, max_routes, vehicle_fixed, noise, seed,
                         first = False
                         break
                 active[k] = first
+    if regret_k == 0:
+        for a in range(R):
+            r = bank[a]
+            bd = INF
+            bk = -1
+            bi = -1
+            bj = -1
+            for k in range(K):
+                if not active[k]:
+                    continue
+                dl, i, j = best_insertion(routes[k], lens[k], k, pickup[r], dropoff[r], tt, cost,
+                                          serv, early, late, demand, kind, pair, maxride, cap,
+                                          shift_s, shift_e, maxdur, nodepos, tw, load,
+                                          cand_d, cand_i, cand_j, buf, B, blink)
+                if dl < INF:
+                    if lens[k] == 2:
+                        dl += vehicle_fixed
+                    if noise > 0.0:
+                        dl = max(0.0, dl + noise * (2.0 * np.random.random() - 1.0))
+                    if dl < bd:
+                        bd = dl
+                        bk = k
+                        bi = i
+                        bj = j
+            if bk < 0:
+                continue
+            was_empty = lens[bk] == 2
+            m = build_inserted(routes[bk], lens[bk], pickup[r], dropoff[r], bi, bj, buf)
+            for q in range(m):
+                routes[bk, q] = buf[q]
+            lens[bk] = m
+            done[a] = True
+            if was_empty:
+                used += 1
+                for h in range(K):
+                    if lens[h] != 2:
+                        continue
+                    first = True
+                    for g in range(h):
+                        if lens[g] == 2 and veh_class[g] == veh_class[h]:
+                            first = False
+                            break
+                    active[h] = first and used < max_routes
+        return done
     for a in range(R):
         r = bank[a]
         for k in range(K):
@@ -335,7 +385,7 @@ def repair(routes, lens, bank, regret_k, max_routes, vehicle_fixed, noise, seed,
                 dl, i, j = best_insertion(routes[k], lens[k], k, pickup[r], dropoff[r], tt, cost,
                                           serv, early, late, demand, kind, pair, maxride, cap,
                                           shift_s, shift_e, maxdur, nodepos, tw, load,
-                                          cand_d, cand_i, cand_j, buf, B)
+                                          cand_d, cand_i, cand_j, buf, B, blink)
                 if dl < INF:
                     if lens[k] == 2:
                         dl += vehicle_fixed
@@ -424,7 +474,7 @@ def repair(routes, lens, bank, regret_k, max_routes, vehicle_fixed, noise, seed,
                 dl, i, j = best_insertion(routes[h], lens[h], h, pickup[r], dropoff[r], tt, cost,
                                           serv, early, late, demand, kind, pair, maxride, cap,
                                           shift_s, shift_e, maxdur, nodepos, tw, load,
-                                          cand_d, cand_i, cand_j, buf, B)
+                                          cand_d, cand_i, cand_j, buf, B, blink)
                 if dl < INF:
                     if lens[h] == 2:
                         dl += vehicle_fixed
@@ -634,7 +684,7 @@ def relocate_search(routes, lens, order, vehicle_fixed, veh_class,
                     continue
                 dl, i, j = best_insertion(seq, ln, k, p, d, tt, cost, serv, early, late, demand,
                                           kind, pair, maxride, cap, shift_s, shift_e, maxdur,
-                                          nodepos, tw, load, cand_d, cand_i, cand_j, buf, B)
+                                          nodepos, tw, load, cand_d, cand_i, cand_j, buf, B, 0.0)
                 if dl + extra < best:
                     best = dl + extra
                     best_k = k
