@@ -227,12 +227,17 @@ def assemble_routes(trips: TripSet) -> dict[str, np.ndarray]:
     :class:`Timetable` (everything that depends on the trips).
     """
     first = trips.first
-    patterns: dict[bytes, list[int]] = {}
+    # Trips share a route only if they also share pickup/drop-off rules: otherwise the
+    # earliest catchable trip would not dominate the later ones (a later trip might stop
+    # where the earlier one may not be left).
+    patterns: dict[tuple[bytes, bytes], list[int]] = {}
     for t in range(trips.n_trips):
-        key = trips.stop[first[t] : first[t + 1]].astype(np.int32).tobytes()
+        a, b = first[t], first[t + 1]
+        flags = (trips.board[a:b].astype(np.uint8) | (trips.alight[a:b].astype(np.uint8) << 1))
+        key = (trips.stop[a:b].astype(np.int32).tobytes(), flags.tobytes())
         patterns.setdefault(key, []).append(t)
     groups: list[tuple[np.ndarray, list[int]]] = []
-    for key, members in patterns.items():
+    for (key, _flags), members in patterns.items():
         stops = np.frombuffer(key, dtype=np.int32)
         n = stops.shape[0]
         idx = np.array(members)
