@@ -1,0 +1,138 @@
+"""Our ALNS and the OR-Tools backend, verified by the independent checker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fleet.checker import check_solution
+from fleet.instances import load_best_known, load_instance
+from fleet.solver import solve
+from fleet.solver import kernels as kr
+from fleet.solver.alns import _Kernels
+from routing.errors import RequestError
+
+
+@pytest.fixture(scope="module")
+def fleet_dir(mirror_dir: Path) -> Path:
+    return mirror_dir / "fleet"
+
+
+@pytest.mark.parametrize(("family", "name", "max_gap"), [
+    ("cordeau", "a2-16", 3.0),
+    ("cordeau", "a2-20", 3.0),
+    ("lilim", "lc101", 3.0),
+])
+def test_ours_feasible_and_close_to_best_known(fleet_dir: Path, family: str, name: str,
+                                               max_gap: float) -> None:
+    path = fleet_dir / family / f"{name}.txt"
+    inst = load_instance(path)
+    sol = solve(inst, solver="ours", time_limit=2.0, seed=1)
+    assert sol.found
+    rep = check_solution(inst, sol.routes)
+    assert rep.feasible, rep.violations
+    assert rep.cost == pytest.approx(sol.cost, rel=1e-9)
+    bks = load_best_known(path)
+    assert rep.cost <= bks.cost * (1 + max_gap / 100)
+    if bks.vehicles is not None:
+        assert rep.vehicles <= bks.vehicles + 1
+
+
+def test_same_seed_same_result(fleet_dir: Path) -> None:
+    inst = load_instance(fleet_dir / "cordeau" / "a3-18.txt")
+    runs = [solve(inst, time_limit=60.0, seed=5, max_iterations=60) for _ in range(2)]
+    assert runs[0].routes == runs[1].routes and runs[0].cost == runs[1].cost
+    assert runs[0].iterations == 60
+    assert check_solution(inst, runs[0].routes).feasible
+
+
+def test_eight_step_never_accepts_what_the_checker_rejects(fleet_dir: Path) -> None:
+    """Oracle: the kernel's schedule test against the exact checker on perturbed routes."""
+    inst = load_instance(fleet_dir / "cordeau" / "a4-24.txt")
+    sol = solve(inst, time_limit=60.0, seed=0, max_iterations=30)
+    ker = _Kernels(inst)
+    rng = np.random.default_rng(3)
+    nodepos = np.full(inst.n_nodes, -1, dtype=np.int64)
+    work = np.empty((4, 2 * inst.n_requests + 4))
+    feasible = missed = 0
+    trials = 600
+    for _ in range(trials):
+        k = int(rng.integers(inst.n_vehicles))
+        route = [v for v in sol.routes[k]]
+        if len(route) < 4:
+            continue
+        if rng.random() < 0.5:  # swap two neighbours
+            i = int(rng.integers(len(route) - 1))
+            route[i], route[i + 1] = route[i + 1], route[i]
+        else:  # move one request elsewhere in the route
+            r = int(ker.node_request[route[int(rng.integers(len(route)))]])
+            p, d = int(inst.pickup[r]), int(inst.dropoff[r])
+            route = [v for v in route if v not in (p, d)]
+            i = int(rng.integers(len(route) + 1))
+            route.insert(i, p)
+            route.insert(int(rng.integers(i + 1, len(route) + 1)), d)
+        routes = [[] for _ in range(inst.n_vehicles)]
+        routes[k] = route
+        rep = check_solution(inst, routes)
+        timing = {"time-window", "ride-time", "route-duration"}
+        if rep.kinds() - timing - {"unserved"}:
+            continue  # precedence or capacity: not the schedule's business
+        exact = not (rep.kinds() & timing)
+        seq = np.array([inst.start_node[k], *route, inst.end_node[k]], dtype=np.int64)
+        fast = kr.route_schedule(seq, seq.size, k, ker.tt, ker.serv, ker.early, ker.late,
+                                 ker.kind, ker.pair, ker.maxride, ker.shift_s, ker.shift_e,
+                                 ker.maxdur, nodepos, work)
+        assert not (fast and not exact), route  # never accepts an infeasible route
+        feasible += exact
+        missed += exact and not fast
+    assert feasible > 20
+    assert missed <= 0.05 * feasible
+
+
+def test_ortools_solution_passes_checker(fleet_dir: Path) -> None:
+    inst = load_instance(fleet_dir / "lilim" / "lc101.txt")
+    sol = solve(inst, solver="ortools", time_limit=2.0)
+    assert sol.found, sol.info
+    rep = check_solution(inst, sol.routes)
+    assert rep.feasible, rep.violations
+    assert rep.cost == pytest.approx(sol.cost, rel=1e-9)
+
+
+def test_ortools_model_accepts_our_solution(fleet_dir: Path) -> None:
+    """Our feasible routes are feasible in the OR-Tools model (so the model is not too strict)."""
+    from fleet.ortools_backend import solve_ortools
+
+    inst = load_instance(fleet_dir / "cordeau" / "a2-16.txt")
+    ours = solve(inst, time_limit=60.0, seed=0, max_iterations=20)
+    sol = solve_ortools(inst, time_limit=1.0, initial_routes=ours.routes)
+    assert sol.info["initial_accepted"] is True
+    assert sol.found and check_solution(inst, sol.routes).feasible
+    assert sol.cost <= ours.cost + 1e-6
+
+
+def test_bad_solver_name_and_time_limit(fleet_dir: Path) -> None:
+    inst = load_instance(fleet_dir / "cordeau" / "a2-16.txt")
+    with pytest.raises(RequestError, match="unknown solver"):
+        solve(inst, solver="vroom")
+    with pytest.raises(RequestError, match="time limit"):
+        solve(inst, time_limit=0)
+
+
+def test_cli_solve_json(fleet_dir: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    result = CliRunner().invoke(
+        app, ["-q", "solve", str(fleet_dir / "cordeau" / "a2-16.txt"), "--iterations", "20",
+              "--time-limit", "30", "--seed", "2", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["feasible"] and data["verdict"] == "feasible"
+    assert data["best_known"]["cost"] == 294.25 and data["gap_percent"] >= -0.01  # bks rounded to 0.01
+    assert data["vehicles"] <= 2 and data["iterations"] == 20
