@@ -135,6 +135,12 @@ def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "request"
 
 
+#: Readable names of the regular expressions used in query parameters.
+PATTERN_HINTS = {
+    r"^\s*-?\d{1,3}(\.\d+)?\s*,\s*-?\d{1,3}(\.\d+)?\s*$": "'lat,lon' (for example 49.4094,8.6937)",
+}
+
+
 def validation_messages(errors: list[dict[str, Any]] | Any) -> list[str]:
     """Turn pydantic error dicts into sentences like ``query field 'lat': ...``."""
     messages = []
@@ -146,6 +152,9 @@ def validation_messages(errors: list[dict[str, Any]] | Any) -> list[str]:
             messages.append(f"request body is not valid JSON ({detail})".replace(" ()", ""))
         elif kind == "missing":
             messages.append(f"{where} is required")
+        elif kind == "string_pattern_mismatch" and (err.get("ctx") or {}).get("pattern") in PATTERN_HINTS:
+            hint = PATTERN_HINTS[err["ctx"]["pattern"]]
+            messages.append(f"{where}: {err.get('input')!r} is not {hint}")
         else:
             messages.append(f"{where}: {err.get('msg', 'invalid value')}")
     return messages

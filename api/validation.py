@@ -22,6 +22,10 @@ def check_in_region(state: RegionState, lat: float, lon: float, *, name: str) ->
         )
 
 
+#: A "lat,lon" query value, e.g. ``49.4094,8.6937``.
+PLACE_PATTERN = r"^\s*-?\d{1,3}(\.\d+)?\s*,\s*-?\d{1,3}(\.\d+)?\s*$"
+
+
 def parse_place(text: str, *, name: str) -> tuple[float, float]:
     """Parse ``"lat,lon"`` with a message that shows the expected form."""
     parts = text.replace(" ", "").split(",")

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import tempfile
+import time
 from functools import lru_cache
 from pathlib import Path
 
+import httpx
+import pytest
+
 from api.settings import Settings
 from api.state import RegionState, load_state
+from routing.regions import PROJECT_ROOT
 
 OPERATOR_KEY = "test-operator-key-123"
 
@@ -37,3 +44,26 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def start_server(
+    port: int, env: dict[str, str], log: Path, factory: str = "tests.shuttle_doubles:crash_app"
+) -> subprocess.Popen:
+    """Start uvicorn with an app factory on 127.0.0.1:port and wait until /health answers."""
+    cmd = [
+        sys.executable, "-m", "uvicorn", "--factory", factory,
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+    ]
+    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    pytest.fail(f"server did not come up in 180 s:\n{log.read_text()[-3000:]}")

@@ -10,8 +10,6 @@ import json
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from datetime import datetime, timedelta
@@ -22,30 +20,10 @@ import httpx
 import pytest
 
 from routing.regions import PROJECT_ROOT
-from tests.api_support import OPERATOR_KEY, free_port
+from tests.api_support import OPERATOR_KEY, free_port, start_server
 
 WORKERS = 4
 KILL_AFTER = 60  # confirmed bookings before the kill
-
-
-def start_server(port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
-    cmd = [
-        sys.executable, "-m", "uvicorn", "--factory", "tests.shuttle_doubles:crash_app",
-        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-    ]
-    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    pytest.fail(f"server did not come up in 120 s:\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from api.schemas import ERROR_RESPONSES, GeoJSON, PlanResponse
 from api.services.geojson import itineraries_geojson
 from api.services.planner import PlanRequest, parse_modes, place, plan
 from api.state import RegionState
-from api.validation import check_in_region, check_time_window, local_time, parse_place
+from api.validation import PLACE_PATTERN, check_in_region, check_time_window, local_time, parse_place
 
 router = APIRouter(tags=["plan"])
 
@@ -55,9 +55,9 @@ def plan_time(state: RegionState, value: datetime | None, modes: tuple[str, ...]
     summary="Plan a trip",
 )
 def plan_trip(
-    from_place: str = Query(..., alias="fromPlace", max_length=64, description="Origin as 'lat,lon'.",
+    from_place: str = Query(..., alias="fromPlace", max_length=64, pattern=PLACE_PATTERN, description="Origin as 'lat,lon'.",
                             examples=["49.4094,8.6937"]),
-    to_place: str = Query(..., alias="toPlace", max_length=64, description="Destination as 'lat,lon'.",
+    to_place: str = Query(..., alias="toPlace", max_length=64, pattern=PLACE_PATTERN, description="Destination as 'lat,lon'.",
                           examples=["49.4183,8.6758"]),
     time: datetime | None = Query(
         None,

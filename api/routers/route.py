@@ -13,7 +13,7 @@ from api.services.geojson import collection, feature, line
 from api.services.planner import place
 from api.services.polyline import encode
 from api.state import RegionState
-from api.validation import parse_place
+from api.validation import PLACE_PATTERN, parse_place
 
 router = APIRouter(tags=["road"])
 
@@ -22,9 +22,9 @@ Profile = Literal["walk", "bike", "car"]
 
 @router.get("/route", response_model=RouteResponse | GeoJSON, responses=ERROR_RESPONSES, summary="Road route")
 def road_route(
-    from_place: str = Query(..., alias="fromPlace", max_length=64, description="'lat,lon'",
+    from_place: str = Query(..., alias="fromPlace", max_length=64, pattern=PLACE_PATTERN, description="'lat,lon'",
                             examples=["49.4094,8.6937"]),
-    to_place: str = Query(..., alias="toPlace", max_length=64, description="'lat,lon'",
+    to_place: str = Query(..., alias="toPlace", max_length=64, pattern=PLACE_PATTERN, description="'lat,lon'",
                           examples=["49.4183,8.6758"]),
     profile: Profile = Query("car", description="Road profile."),
     format: Literal["json", "geojson"] = Query("json"),

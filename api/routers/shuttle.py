@@ -115,7 +115,29 @@ async def quote(body: ShuttleTripRequest, state: RegionState = Depends(get_state
     "/bookings",
     response_model=BookingOut,
     status_code=201,
-    responses={**RESPONSES, 200: {"model": BookingOut, "description": "Replayed (same Idempotency-Key)"}},
+    responses={
+        **RESPONSES,
+        200: {"model": BookingOut, "description": "Replayed (same Idempotency-Key)"},
+        201: {
+            "description": "Booked",
+            "links": {
+                "ReadBooking": {
+                    "operationId": "read_booking",
+                    "parameters": {
+                        "path.booking_id": "$response.body#/id",
+                        "header.X-Booking-Token": "$response.body#/token",
+                    },
+                },
+                "CancelBooking": {
+                    "operationId": "cancel_booking",
+                    "parameters": {
+                        "path.booking_id": "$response.body#/id",
+                        "header.X-Booking-Token": "$response.body#/token",
+                    },
+                },
+            },
+        },
+    },
     summary="Book a ride",
 )
 async def create_booking(
@@ -150,7 +172,13 @@ TOKEN = Header(
 )
 
 
-@router.get("/bookings/{booking_id}", response_model=BookingOut, responses=RESPONSES, summary="Read a booking")
+@router.get(
+    "/bookings/{booking_id}",
+    response_model=BookingOut,
+    responses=RESPONSES,
+    summary="Read a booking",
+    operation_id="read_booking",
+)
 async def read_booking(
     booking_id: str = BOOKING_ID,
     token: str | None = TOKEN,
@@ -166,6 +194,7 @@ async def read_booking(
     response_model=BookingOut,
     responses=RESPONSES,
     summary="Cancel a booking",
+    operation_id="cancel_booking",
 )
 async def cancel_booking(
     booking_id: str = BOOKING_ID,
