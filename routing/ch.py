@@ -753,7 +753,9 @@ class ContractionHierarchy:
     _local: threading.local = field(
         default_factory=threading.local, init=False, repr=False, compare=False
     )
-    _packed: tuple = field(default=(), init=False, repr=False, compare=False)
+    _packed: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         packed = _pack_query_graph(
@@ -786,7 +788,8 @@ class ContractionHierarchy:
     def _search(self, src, sc, dst, dc) -> tuple[float, int, _Workspace]:
         """Run the query kernel on rank-space seeds."""
         ws = self._workspace()
-        cost, meet = _ch_query(*self._packed, src, sc, dst, dc, ws.wf, ws.wi)
+        offsets, q_node, q_w, q_arc = self._packed
+        cost, meet = _ch_query(offsets, q_node, q_w, q_arc, src, sc, dst, dc, ws.wf, ws.wi)
         return float(cost), int(meet), ws
 
     def _seeds(self, src_nodes, src_costs, dst_nodes, dst_costs):
@@ -851,14 +854,16 @@ class ContractionHierarchy:
         s = self._node(source, "source")
         t = self._node(target, "target")
         ws = self._workspace()
-        return _ch_query_pair(*self._packed, s, t, ws.wf, ws.wi)[0]
+        offsets, q_node, q_w, q_arc = self._packed
+        return _ch_query_pair(offsets, q_node, q_w, q_arc, s, t, ws.wf, ws.wi)[0]
 
     def path_between(self, source: int, target: int) -> PathResult:
         """Fastest path between two node ids (raises :class:`NoRouteError` if none)."""
         s = self._node(source, "source")
         t = self._node(target, "target")
         ws = self._workspace()
-        cost, meet = _ch_query_pair(*self._packed, s, t, ws.wf, ws.wi)
+        offsets, q_node, q_w, q_arc = self._packed
+        cost, meet = _ch_query_pair(offsets, q_node, q_w, q_arc, s, t, ws.wf, ws.wi)
         return self._path(cost, meet, ws, [source], [target])
 
 
@@ -922,7 +927,7 @@ def graph_digest(graph: RoadGraph) -> str:
         array = np.ascontiguousarray(getattr(graph, name))
         digest.update(name.encode())
         digest.update(array.dtype.str.encode())
-        digest.update(memoryview(array).cast("B"))
+        digest.update(array.tobytes())
     return digest.hexdigest()
 
 

@@ -61,12 +61,6 @@ def make_path(graph: RoadGraph, cost: float, edges: np.ndarray, start: int) -> P
 
 
 @njit(cache=True)
-def edge_tail(first_out: np.ndarray, edge: int) -> int:
-    """Tail node of ``edge`` by binary search in the CSR offsets."""
-    return np.searchsorted(first_out, edge, side="right") - 1
-
-
-@njit(cache=True)
 def trace_forward(parent_edge: np.ndarray, first_out: np.ndarray, node: int) -> np.ndarray:
     """Edges from a source to ``node`` following ``parent_edge`` (edge into each node)."""
     count = 0
