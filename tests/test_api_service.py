@@ -82,13 +82,13 @@ def test_plan_direct_modes_and_geojson(client):
     params = {"fromPlace": place(A), "toPlace": place(B), "modes": "walk,bike,car"}
     body = client.get("/api/v1/plan", params=params).json()
     modes = {it["legs"][0]["mode"] for it in body["itineraries"]}
-    assert modes == {"WALK", "BIKE", "CAR"}
+    assert modes == {"WALK", "BICYCLE", "CAR"}
     for it in body["itineraries"]:
         leg = it["legs"][0]
         assert it["duration"] == pytest.approx(leg["duration"])
         assert leg["legGeometry"]["precision"] == 6
     durations = {it["legs"][0]["mode"]: it["duration"] for it in body["itineraries"]}
-    assert durations["CAR"] < durations["BIKE"] < durations["WALK"]
+    assert durations["CAR"] < durations["BICYCLE"] < durations["WALK"]
     geo = client.get("/api/v1/plan", params={**params, "format": "geojson"}).json()
     assert geo["type"] == "FeatureCollection" and len(geo["features"]) == 3
     lon, lat = geo["features"][0]["geometry"]["coordinates"][0]
@@ -238,3 +238,46 @@ def test_polyline_round_trip(points):
 def test_polyline_reference_vector():
     # Google's documented example at precision 5.
     assert encode([38.5, 40.7, 43.252], [-120.2, -120.95, -126.453], 5) == "_p~iF~ps|U_ulLnnqC_mqNvxq`@"
+
+
+def test_plan_walk_and_transit(client, state):
+    """A transit itinerary whose legs chain in time and whose ride is on the departure board."""
+    if not state.component("transit").ready:
+        pytest.fail(f"transit not loaded: {state.component('transit').detail}")
+    params = {"fromPlace": "49.4094,8.6937", "toPlace": "49.3925,8.6890",
+              "time": "2022-09-14T08:00:00", "modes": "walk,transit"}
+    body = client.get("/api/v1/plan", params=params).json()
+    rides = [it for it in body["itineraries"] if any(leg.get("transitLeg") for leg in it["legs"])]
+    assert rides, body
+    walk_only = [it for it in body["itineraries"] if len(it["legs"]) == 1]
+    for it in rides:
+        legs = it["legs"]
+        assert legs[0]["from"]["lat"] == pytest.approx(49.4094)
+        assert legs[-1]["to"]["lat"] == pytest.approx(49.3925)
+        for a, b in zip(legs, legs[1:], strict=False):
+            assert a["endTime"] <= b["startTime"]
+        assert it["startTime"] >= "2022-09-14T08:00"
+        if walk_only:
+            assert it["duration"] < walk_only[0]["duration"]
+    ride = next(leg for leg in rides[0]["legs"] if leg.get("transitLeg"))
+    assert ride["routeShortName"] and ride["tripId"]
+    board = client.get("/api/v1/departures", params={
+        "stopId": ride["from"]["stopId"], "time": ride["startTime"], "limit": 20}).json()
+    assert any(d["tripId"] == ride["tripId"] and d["time"] == ride["startTime"] for d in board["departures"])
+
+
+def test_stops_departures_and_transit_layer(client):
+    stops = client.get("/api/v1/stops", params={"lat": 49.4094, "lon": 8.6937, "radius": 300}).json()
+    assert stops and all(s["distance"] <= 300 for s in stops)
+    assert [s["distance"] for s in stops] == sorted(s["distance"] for s in stops)
+    named = client.get("/api/v1/stops", params={"name": "bismarck"}).json()
+    assert named and all("bismarck" in s["name"].lower() for s in named)
+    board = client.get("/api/v1/departures", params={"stopId": stops[0]["id"], "time": "2022-09-14T08:00:00"}).json()
+    times = [d["time"] for d in board["departures"]]
+    assert times == sorted(times) and all(t >= "2022-09-14T08:00" for t in times)
+    assert_error(client.get("/api/v1/departures", params={"stopId": "nope"}), 404, "nope")
+    assert_error(client.get("/api/v1/departures", params={"stopId": stops[0]["id"], "time": "2030-01-01T08:00"}),
+                 422, "timetable")
+    layer = client.get("/api/v1/map/transit").json()
+    kinds = {f["geometry"]["type"] for f in layer["features"]}
+    assert kinds == {"LineString", "Point"}
