@@ -24,7 +24,9 @@ from fleet.checker import check_solution
 from fleet.instances import load_best_known, load_instance
 from fleet.solver import solve
 
-DATA = Path(os.environ.get("ELSTER_MIRROR") or Path(__file__).resolve().parents[2] / "shared" / "data")
+DATA = Path(
+    os.environ.get("ELSTER_MIRROR") or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
 FAMILIES = ("cordeau", "lilim")
 SOLVERS = ("ours", "ortools")
 
@@ -100,7 +102,9 @@ def summarise(rows: list[dict[str, Any]], family: str, solver: str) -> dict[str,
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and write ``bench-results/darp.json``."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--time-limit", type=float, default=10.0, help="seconds per instance and solver")
+    ap.add_argument(
+        "--time-limit", type=float, default=10.0, help="seconds per instance and solver"
+    )
     ap.add_argument("--family", choices=[*FAMILIES, "all"], default="all")
     ap.add_argument("--instances", default="", help="comma-separated instance names (subset)")
     ap.add_argument("--solvers", default="ours,ortools", help="comma-separated: ours,ortools")
@@ -120,8 +124,11 @@ def main(argv: list[str] | None = None) -> None:
             rows.append(row)
             gap = f"{row['gap_percent']:+.2f}%" if row["gap_percent"] is not None else "   -  "
             veh = f"{row['vehicles']}/{row['bks_vehicles'] or '-'}" if row["feasible"] else "-"
-            print(f"{row['instance']:8s} {solver:8s} gap {gap:>8s} veh {veh:6s} "
-                  f"{row['seconds']:5.1f}s  {row['verdict']}", flush=True)
+            print(
+                f"{row['instance']:8s} {solver:8s} gap {gap:>8s} veh {veh:6s} "
+                f"{row['seconds']:5.1f}s  {row['verdict']}",
+                flush=True,
+            )
 
     summary = {
         fam: {s: summarise(rows, fam, s) for s in solvers}
@@ -146,14 +153,16 @@ def main(argv: list[str] | None = None) -> None:
             part += f" ({by_solver['ours']['feasible']}/{by_solver['ours']['instances']} feasible)"
         if "ortools" in by_solver:
             o = by_solver["ortools"]
-            part += (f", ortools {ort:.2f}%" if ort is not None else ", ortools -")
+            part += f", ortools {ort:.2f}%" if ort is not None else ", ortools -"
             part += f" ({o['infeasible_or_none']} without solution)"
             if ratio is not None:
                 part += f", ratio ours/ortools {ratio:.2f}"
         if "ours" in by_solver and "vehicles_equal_bks" in by_solver["ours"]:
             v = by_solver["ours"]
-            part += (f", vehicles vs bks: {v['vehicles_equal_bks']} equal, "
-                     f"{v['vehicles_above_bks']} more, {v['vehicles_below_bks']} fewer")
+            part += (
+                f", vehicles vs bks: {v['vehicles_equal_bks']} equal, "
+                f"{v['vehicles_above_bks']} more, {v['vehicles_below_bks']} fewer"
+            )
         parts.append(part)
     path = write_result(args.name, result)
     print(f"darp @ {args.time_limit:g}s/instance: " + "; ".join(parts) + f"  -> {path}")

@@ -22,6 +22,7 @@ constraints in conflict, which decides the reported violation kind.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -156,9 +157,7 @@ def check_solution(instance: Instance, routes: Sequence[Sequence[int]]) -> Check
     violations: list[Violation] = []
     K = len(data.capacity)
     if len(routes) > K:
-        violations.append(
-            Violation("vehicle-count", -1, f"{len(routes)} routes for {K} vehicles")
-        )
+        violations.append(Violation("vehicle-count", -1, f"{len(routes)} routes for {K} vehicles"))
     clean: list[list[int]] = []
     for k, raw in enumerate(routes):
         stops = [int(v) for v in raw]
@@ -191,12 +190,18 @@ def check_solution(instance: Instance, routes: Sequence[Sequence[int]]) -> Check
             continue
         if len(sp) > 1 or len(sd) > 1:
             violations.append(
-                Violation("duplicate", -1, f"request {r} visited {len(sp)}x pickup, {len(sd)}x drop-off")
+                Violation(
+                    "duplicate", -1, f"request {r} visited {len(sp)}x pickup, {len(sd)}x drop-off"
+                )
             )
             continue
         if not sp or not sd:
             missing = "pickup" if not sp else "drop-off"
-            violations.append(Violation("unserved", -1, f"request {r}: {missing} {p if not sp else d} never visited"))
+            violations.append(
+                Violation(
+                    "unserved", -1, f"request {r}: {missing} {p if not sp else d} never visited"
+                )
+            )
             continue
         (kp, pp), (kd, pd) = sp[0], sd[0]
         if kp != kd:
@@ -217,7 +222,7 @@ def check_solution(instance: Instance, routes: Sequence[Sequence[int]]) -> Check
             continue
         if stops:
             nodes = [data.start[k], *stops, data.end[k]]
-            cost += sum(data.dist(a, b) for a, b in zip(nodes, nodes[1:], strict=False))
+            cost += sum(data.dist(a, b) for a, b in itertools.pairwise(nodes))
         violations.extend(_check_capacity(data, k, stops))
         sched, route_violations = _check_timing(data, k, stops)
         violations.extend(route_violations)
@@ -248,14 +253,20 @@ def _check_capacity(data: _Data, k: int, stops: list[int]) -> list[Violation]:
         for dim, cap in enumerate(data.capacity[k]):
             if load[dim] > cap:
                 out.append(
-                    Violation("capacity", k, f"load {load[dim]} > capacity {cap} (dim {dim}) after node {v}")
+                    Violation(
+                        "capacity",
+                        k,
+                        f"load {load[dim]} > capacity {cap} (dim {dim}) after node {v}",
+                    )
                 )
             elif load[dim] < 0:
                 out.append(Violation("capacity", k, f"negative load (dim {dim}) after node {v}"))
     return out
 
 
-def _check_timing(data: _Data, k: int, stops: list[int]) -> tuple[list[float] | None, list[Violation]]:
+def _check_timing(
+    data: _Data, k: int, stops: list[int]
+) -> tuple[list[float] | None, list[Violation]]:
     """Exact schedule feasibility of one route by difference constraints."""
     if not stops:
         return [], []
@@ -275,8 +286,10 @@ def _check_timing(data: _Data, k: int, stops: list[int]) -> tuple[list[float] | 
         if b > late[p] + EPS:
             return None, [
                 Violation(
-                    "time-window", k,
-                    f"node {nodes[p]} reached at {b:.3f} at the earliest, window closes at {late[p]:g}",
+                    "time-window",
+                    k,
+                    f"node {nodes[p]} reached at {b:.3f} at the earliest, "
+                    f"window closes at {late[p]:g}",
                 )
             ]
 
@@ -305,13 +318,19 @@ def _check_timing(data: _Data, k: int, stops: list[int]) -> tuple[list[float] | 
         rides = sorted({ref for kind, ref in cycle if kind == "ride"})
         if rides:
             return None, [
-                Violation("ride-time", k, f"request {r}: no schedule keeps its ride time within "
-                          f"{data.max_ride[r]:g} together with the other constraints")
+                Violation(
+                    "ride-time",
+                    k,
+                    f"request {r}: no schedule keeps its ride time within "
+                    f"{data.max_ride[r]:g} together with the other constraints",
+                )
                 for r in rides
             ]
         if any(kind == "duration" for kind, _ in cycle):
             return None, [
-                Violation("route-duration", k, f"route cannot be done within {data.max_duration[k]:g}")
+                Violation(
+                    "route-duration", k, f"route cannot be done within {data.max_duration[k]:g}"
+                )
             ]
         late_nodes = [nodes[ref] for kind, ref in cycle if kind == "late"]
         return None, [Violation("time-window", k, f"time windows of nodes {late_nodes} conflict")]
@@ -330,7 +349,9 @@ def _check_timing(data: _Data, k: int, stops: list[int]) -> tuple[list[float] | 
     return [-dist[p] for p in range(m)], []
 
 
-def _negative_cycle(n: int, edges: list[tuple[int, int, float, str, int]]) -> list[tuple[str, int]] | None:
+def _negative_cycle(
+    n: int, edges: list[tuple[int, int, float, str, int]]
+) -> list[tuple[str, int]] | None:
     """Bellman-Ford from a virtual source; the (kind, ref) of a negative cycle's edges or None."""
     dist = [0.0] * n
     pred: list[int] = [-1] * n  # index into edges

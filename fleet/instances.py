@@ -72,7 +72,9 @@ def _numbers(
         try:
             value = float(text)
         except ValueError:
-            raise DataError(f"{path}: line {no}: field {name!r} is {text!r}, not a number") from None
+            raise DataError(
+                f"{path}: line {no}: field {name!r} is {text!r}, not a number"
+            ) from None
         if not math.isfinite(value):
             raise DataError(f"{path}: line {no}: field {name!r} is {text!r}, not a finite number")
         if name in integer and value != int(value):
@@ -117,7 +119,9 @@ def load_cordeau(path: str | Path) -> Instance:
         if int(vals["id"]) != idx:
             raise DataError(f"{path}: line {no}: field 'id' is {int(vals['id'])}, expected {idx}")
         if vals["early"] > vals["late"]:
-            raise DataError(f"{path}: line {no}: time window [{vals['early']}, {vals['late']}] is empty")
+            raise DataError(
+                f"{path}: line {no}: time window [{vals['early']}, {vals['late']}] is empty"
+            )
         if vals["service"] < 0:
             raise DataError(f"{path}: line {no}: field 'service' is negative")
         table[idx] = [vals[k] for k in CORDEAU_NODE]
@@ -196,19 +200,20 @@ def load_lilim(path: str | Path) -> Instance:
     table = np.zeros((N, len(LILIM_NODE)))
     lines = np.zeros(N, dtype=np.int64)
     for idx, (no, parts) in enumerate(nodes):
-        vals = _numbers(
-            path, no, parts, LILIM_NODE, integer=("id", "demand", "pickup", "delivery")
-        )
+        vals = _numbers(path, no, parts, LILIM_NODE, integer=("id", "demand", "pickup", "delivery"))
         if int(vals["id"]) != idx:
             raise DataError(f"{path}: line {no}: field 'id' is {int(vals['id'])}, expected {idx}")
         if vals["early"] > vals["late"]:
-            raise DataError(f"{path}: line {no}: time window [{vals['early']}, {vals['late']}] is empty")
+            raise DataError(
+                f"{path}: line {no}: time window [{vals['early']}, {vals['late']}] is empty"
+            )
         if vals["service"] < 0:
             raise DataError(f"{path}: line {no}: field 'service' is negative")
         for col in ("pickup", "delivery"):
             if not 0 <= vals[col] < N:
                 raise DataError(
-                    f"{path}: line {no}: field {col!r} is {int(vals[col])}, not a node in 0..{N - 1}"
+                    f"{path}: line {no}: field {col!r} is {int(vals[col])}, "
+                    f"not a node in 0..{N - 1}"
                 )
         table[idx] = [vals[k] for k in LILIM_NODE]
         lines[idx] = no

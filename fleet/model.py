@@ -14,6 +14,7 @@ position and ``shift_start`` the time it gets there).
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -215,7 +216,7 @@ class Instance:
         if len(route) == 0:
             return 0.0
         nodes = [int(self.start_node[k]), *map(int, route), int(self.end_node[k])]
-        return float(sum(self.matrix.cost[a, b] for a, b in zip(nodes, nodes[1:], strict=False)))
+        return float(sum(self.matrix.cost[a, b] for a, b in itertools.pairwise(nodes)))
 
     def validate(self) -> None:
         """Check array shapes and basic consistency; raise :class:`DataError` if broken."""
@@ -223,15 +224,21 @@ class Instance:
         where = f"instance {self.name!r}"
         for name in ("y", "service", "early", "late"):
             if getattr(self, name).shape != (n,):
-                raise DataError(f"{where}: {name} has shape {getattr(self, name).shape}, want ({n},)")
+                raise DataError(
+                    f"{where}: {name} has shape {getattr(self, name).shape}, want ({n},)"
+                )
         if self.demand.shape != (n, len(LOAD_DIMS)):
             raise DataError(f"{where}: demand has shape {self.demand.shape}, want ({n}, 2)")
         for name in ("dropoff", "max_ride"):
             if getattr(self, name).shape != (R,):
-                raise DataError(f"{where}: {name} has shape {getattr(self, name).shape}, want ({R},)")
+                raise DataError(
+                    f"{where}: {name} has shape {getattr(self, name).shape}, want ({R},)"
+                )
         for name in ("start_node", "end_node", "shift_start", "shift_end", "max_duration"):
             if getattr(self, name).shape != (K,):
-                raise DataError(f"{where}: {name} has shape {getattr(self, name).shape}, want ({K},)")
+                raise DataError(
+                    f"{where}: {name} has shape {getattr(self, name).shape}, want ({K},)"
+                )
         if self.matrix.time.shape != (n, n) or self.matrix.cost.shape != (n, n):
             raise DataError(f"{where}: travel matrix is not {n}x{n}")
         if K == 0:

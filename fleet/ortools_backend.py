@@ -77,8 +77,16 @@ def solve_ortools(
     step = (serv[:, None] + tt).tolist()  # time from leaving-start-of-service i to reaching j
     cost_l = cost.tolist()
     finite_late = inst.late[np.isfinite(inst.late)]
-    horizon = int(math.ceil(max(float(finite_late.max(initial=0.0)), float(np.max(
-        inst.shift_end[np.isfinite(inst.shift_end)], initial=0.0))) * SCALE)) + 1
+    horizon = (
+        math.ceil(
+                max(
+                    float(finite_late.max(initial=0.0)),
+                    float(np.max(inst.shift_end[np.isfinite(inst.shift_end)], initial=0.0)),
+                )
+                * SCALE
+            )
+        + 1
+    )
     horizon = max(horizon, int(step and max(map(max, step)))) + 1
 
     manager = pywrapcp.RoutingIndexManager(
@@ -110,8 +118,12 @@ def solve_ortools(
         routing.SetFixedCostOfAllVehicles(int(cost.max()) * 10 * max(1, inst.n_requests))
 
     def window(node: int) -> tuple[int, int]:
-        lo = int(math.ceil(inst.early[node] * SCALE - 1e-6))
-        hi = int(math.floor(inst.late[node] * SCALE + 1e-6)) if math.isfinite(inst.late[node]) else horizon
+        lo = math.ceil(inst.early[node] * SCALE - 1e-6)
+        hi = (
+            math.floor(inst.late[node] * SCALE + 1e-6)
+            if math.isfinite(inst.late[node])
+            else horizon
+        )
         return lo, min(hi, horizon)
 
     depots = set(inst.start_node.tolist()) | set(inst.end_node.tolist())
@@ -123,13 +135,15 @@ def solve_ortools(
     for k in range(K):
         s_lo, s_hi = window(int(inst.start_node[k]))
         e_lo, e_hi = window(int(inst.end_node[k]))
-        s_lo = max(s_lo, int(math.ceil(inst.shift_start[k] * SCALE - 1e-6)))
+        s_lo = max(s_lo, math.ceil(inst.shift_start[k] * SCALE - 1e-6))
         if math.isfinite(inst.shift_end[k]):
-            e_hi = min(e_hi, int(math.floor(inst.shift_end[k] * SCALE + 1e-6)))
+            e_hi = min(e_hi, math.floor(inst.shift_end[k] * SCALE + 1e-6))
         tdim.CumulVar(routing.Start(k)).SetRange(s_lo, max(s_lo, s_hi))
         tdim.CumulVar(routing.End(k)).SetRange(e_lo, e_hi)
         if math.isfinite(inst.max_duration[k]):
-            tdim.SetSpanUpperBoundForVehicle(int(math.floor(inst.max_duration[k] * SCALE + 1e-6)), k)
+            tdim.SetSpanUpperBoundForVehicle(
+                math.floor(inst.max_duration[k] * SCALE + 1e-6), k
+            )
 
     solver = routing.solver()
     for r in range(inst.n_requests):
@@ -139,7 +153,7 @@ def solve_ortools(
         solver.Add(routing.VehicleVar(p) == routing.VehicleVar(d))
         solver.Add(tdim.CumulVar(p) <= tdim.CumulVar(d))
         if math.isfinite(inst.max_ride[r]):
-            limit = int(math.floor((inst.max_ride[r] + inst.service[inst.pickup[r]]) * SCALE + 1e-6))
+            limit = math.floor((inst.max_ride[r] + inst.service[inst.pickup[r]]) * SCALE + 1e-6)
             solver.Add(tdim.CumulVar(d) - tdim.CumulVar(p) <= limit)
 
     params = pywrapcp.DefaultRoutingSearchParameters()
@@ -186,7 +200,18 @@ def solve_ortools(
             idx = assignment.Value(routing.NextVar(idx))
         routes.append(route)
     total = float(sum(inst.route_cost(r, k) for k, r in enumerate(routes)))
-    log.info("ortools %s: cost %.2f, %d vehicles (%s) in %.1f s",
-             inst.name, total, sum(1 for r in routes if r), status, runtime)
-    return Solution(routes=routes, cost=total, solver="ortools", runtime=runtime,
-                    info={**info, "status": status})
+    log.info(
+        "ortools %s: cost %.2f, %d vehicles (%s) in %.1f s",
+        inst.name,
+        total,
+        sum(1 for r in routes if r),
+        status,
+        runtime,
+    )
+    return Solution(
+        routes=routes,
+        cost=total,
+        solver="ortools",
+        runtime=runtime,
+        info={**info, "status": status},
+    )

@@ -43,8 +43,10 @@ def tiny(**over) -> Instance:
 
 def test_accepts_good_solution_and_recomputes_cost() -> None:
     rep = check_solution(tiny(), [[1, 3], [2, 4]])
-    assert rep.feasible and rep.violations == []
-    assert rep.cost == pytest.approx(80.0) and rep.vehicles == 2
+    assert rep.feasible
+    assert rep.violations == []
+    assert rep.cost == pytest.approx(80.0)
+    assert rep.vehicles == 2
     assert rep.ride_times == {0: pytest.approx(10.0), 1: pytest.approx(10.0)}
     # explicit depots are accepted too
     assert check_solution(tiny(), [[0, 1, 3, 5], [0, 2, 4, 5]]).feasible

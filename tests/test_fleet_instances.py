@@ -24,14 +24,21 @@ def test_cordeau_a2_16_exact_counts(fleet_dir: Path) -> None:
     assert inst.max_duration.tolist() == [480.0, 480.0]
     assert inst.pickup.tolist() == list(range(1, 17))
     assert inst.dropoff.tolist() == list(range(17, 33))
-    assert inst.start_node.tolist() == [0, 0] and inst.end_node.tolist() == [33, 33]
+    assert inst.start_node.tolist() == [0, 0]
+    assert inst.end_node.tolist() == [33, 33]
     # node 9: "9 7.976 -9.000 3 1 276 291"
     assert (inst.x[9], inst.y[9], inst.service[9], inst.early[9], inst.late[9]) == (
-        7.976, -9.0, 3.0, 276.0, 291.0,
+        7.976,
+        -9.0,
+        3.0,
+        276.0,
+        291.0,
     )
-    assert inst.demand[9].tolist() == [1, 0] and inst.demand[25].tolist() == [-1, 0]
+    assert inst.demand[9].tolist() == [1, 0]
+    assert inst.demand[25].tolist() == [-1, 0]
     assert inst.matrix.time[0, 9] == pytest.approx(np.hypot(7.976, -9.0))
-    assert inst.objective == "cost" and inst.family == "cordeau"
+    assert inst.objective == "cost"
+    assert inst.family == "cordeau"
 
 
 def test_lilim_lc101_exact_counts(fleet_dir: Path) -> None:
@@ -40,9 +47,13 @@ def test_lilim_lc101_exact_counts(fleet_dir: Path) -> None:
     assert int(inst.capacity[0, 0]) == 200
     # "3 42 66 10 65 146 90 0 75": pickup 3 delivers at 75
     r = int(np.flatnonzero(inst.pickup == 3)[0])
-    assert inst.dropoff[r] == 75 and inst.demand[3, 0] == 10 and inst.demand[75, 0] == -10
-    assert np.isinf(inst.max_ride).all() and np.isinf(inst.max_duration).all()
-    assert inst.late[0] == 1236.0 and inst.objective == "vehicles-cost"
+    assert inst.dropoff[r] == 75
+    assert inst.demand[3, 0] == 10
+    assert inst.demand[75, 0] == -10
+    assert np.isinf(inst.max_ride).all()
+    assert np.isinf(inst.max_duration).all()
+    assert inst.late[0] == 1236.0
+    assert inst.objective == "vehicles-cost"
 
 
 def test_every_benchmark_file_loads(fleet_dir: Path) -> None:
@@ -52,7 +63,8 @@ def test_every_benchmark_file_loads(fleet_dir: Path) -> None:
     for path in cordeau + lilim:
         inst = load_instance(path)
         bks = load_best_known(path)
-        assert bks is not None and bks.cost > 0, path
+        assert bks is not None, path
+        assert bks.cost > 0, path
         assert inst.n_requests * 2 + (2 if path in cordeau else 1) == inst.n_nodes
     a896 = load_instance(fleet_dir / "cordeau" / "a8-96.txt")
     assert (a896.n_requests, a896.n_vehicles) == (96, 8)
@@ -89,8 +101,10 @@ def test_cordeau_tiny_file_and_errors(tmp_path: Path) -> None:
         load_cordeau(_write(tmp_path, "d.txt", CORDEAU_OK.replace("1 1 0 1 1 0 100", "1 1 0 1")))
     with pytest.raises(DataError, match=r"line 1: field 'requests'"):
         load_cordeau(_write(tmp_path, "e.txt", CORDEAU_OK.replace("1 1 100", "1 1.5 100")))
-    with pytest.raises(DataError, match="empty time window|time window"):
-        load_cordeau(_write(tmp_path, "f.txt", CORDEAU_OK.replace("1 1 0 1 1 0 100", "1 1 0 1 1 50 10")))
+    with pytest.raises(DataError, match="time window"):
+        load_cordeau(
+            _write(tmp_path, "f.txt", CORDEAU_OK.replace("1 1 0 1 1 0 100", "1 1 0 1 1 50 10"))
+        )
 
 
 LILIM_OK = "2\t10\t0\n0 0 0 0 0 100 0 0 0\n1 1 0 5 0 100 1 0 2\n2 2 0 -5 0 100 1 1 0\n"

@@ -9,8 +9,8 @@ import pytest
 
 from fleet.checker import check_solution
 from fleet.instances import load_best_known, load_instance
-from fleet.solver import solve
 from fleet.solver import kernels as kr
+from fleet.solver import solve
 from fleet.solver.alns import _Kernels
 from routing.errors import RequestError
 
@@ -20,13 +20,17 @@ def fleet_dir(mirror_dir: Path) -> Path:
     return mirror_dir / "fleet"
 
 
-@pytest.mark.parametrize(("family", "name", "max_gap"), [
-    ("cordeau", "a2-16", 3.0),
-    ("cordeau", "a2-20", 3.0),
-    ("lilim", "lc101", 3.0),
-])
-def test_ours_feasible_and_close_to_best_known(fleet_dir: Path, family: str, name: str,
-                                               max_gap: float) -> None:
+@pytest.mark.parametrize(
+    ("family", "name", "max_gap"),
+    [
+        ("cordeau", "a2-16", 3.0),
+        ("cordeau", "a2-20", 3.0),
+        ("lilim", "lc101", 3.0),
+    ],
+)
+def test_ours_feasible_and_close_to_best_known(
+    fleet_dir: Path, family: str, name: str, max_gap: float
+) -> None:
     path = fleet_dir / family / f"{name}.txt"
     inst = load_instance(path)
     sol = solve(inst, solver="ours", time_limit=2.0, seed=1)
@@ -43,7 +47,8 @@ def test_ours_feasible_and_close_to_best_known(fleet_dir: Path, family: str, nam
 def test_same_seed_same_result(fleet_dir: Path) -> None:
     inst = load_instance(fleet_dir / "cordeau" / "a3-18.txt")
     runs = [solve(inst, time_limit=60.0, seed=5, max_iterations=60) for _ in range(2)]
-    assert runs[0].routes == runs[1].routes and runs[0].cost == runs[1].cost
+    assert runs[0].routes == runs[1].routes
+    assert runs[0].cost == runs[1].cost
     assert runs[0].iterations == 60
     assert check_solution(inst, runs[0].routes).feasible
 
@@ -60,7 +65,7 @@ def test_eight_step_never_accepts_what_the_checker_rejects(fleet_dir: Path) -> N
     trials = 600
     for _ in range(trials):
         k = int(rng.integers(inst.n_vehicles))
-        route = [v for v in sol.routes[k]]
+        route = list(sol.routes[k])
         if len(route) < 4:
             continue
         if rng.random() < 0.5:  # swap two neighbours
@@ -81,9 +86,23 @@ def test_eight_step_never_accepts_what_the_checker_rejects(fleet_dir: Path) -> N
             continue  # precedence or capacity: not the schedule's business
         exact = not (rep.kinds() & timing)
         seq = np.array([inst.start_node[k], *route, inst.end_node[k]], dtype=np.int64)
-        fast = kr.route_schedule(seq, seq.size, k, ker.tt, ker.serv, ker.early, ker.late,
-                                 ker.kind, ker.pair, ker.maxride, ker.shift_s, ker.shift_e,
-                                 ker.maxdur, nodepos, work)
+        fast = kr.route_schedule(
+            seq,
+            seq.size,
+            k,
+            ker.tt,
+            ker.serv,
+            ker.early,
+            ker.late,
+            ker.kind,
+            ker.pair,
+            ker.maxride,
+            ker.shift_s,
+            ker.shift_e,
+            ker.maxdur,
+            nodepos,
+            work,
+        )
         assert not (fast and not exact), route  # never accepts an infeasible route
         feasible += exact
         missed += exact and not fast
@@ -108,7 +127,8 @@ def test_ortools_model_accepts_our_solution(fleet_dir: Path) -> None:
     ours = solve(inst, time_limit=60.0, seed=0, max_iterations=20)
     sol = solve_ortools(inst, time_limit=1.0, initial_routes=ours.routes)
     assert sol.info["initial_accepted"] is True
-    assert sol.found and check_solution(inst, sol.routes).feasible
+    assert sol.found
+    assert check_solution(inst, sol.routes).feasible
     assert sol.cost <= ours.cost + 1e-6
 
 
@@ -128,11 +148,29 @@ def test_cli_solve_json(fleet_dir: Path) -> None:
     from api.cli import app
 
     result = CliRunner().invoke(
-        app, ["-q", "solve", str(fleet_dir / "cordeau" / "a2-16.txt"), "--iterations", "20",
-              "--time-limit", "30", "--seed", "2", "--json"]
+        app,
+        [
+            "-q",
+            "solve",
+            str(fleet_dir / "cordeau" / "a2-16.txt"),
+            "--iterations",
+            "20",
+            "--time-limit",
+            "30",
+            "--seed",
+            "2",
+            "--json",
+        ],
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert data["feasible"] and data["verdict"] == "feasible"
-    assert data["best_known"]["cost"] == 294.25 and data["gap_percent"] >= -0.01  # bks rounded to 0.01
-    assert data["vehicles"] <= 2 and data["iterations"] == 20
+    assert data["feasible"]
+    assert data["verdict"] == "feasible"
+    assert (
+        data["best_known"]["cost"] == 294.25
+    )
+    assert (
+        data["gap_percent"] >= -0.01
+    )
+    assert data["vehicles"] <= 2
+    assert data["iterations"] == 20

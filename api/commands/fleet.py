@@ -83,7 +83,9 @@ def solve(
         lines.append(f"{kind:10s}{ref}" + (f"  (gap {gap:+.2f}%)" if gap is not None else ""))
     lines.append(f"checker   {verdict}")
     if report and not report.feasible:
-        lines.extend(f"  - {v.kind} (vehicle {v.vehicle}): {v.detail}" for v in report.violations[:20])
+        lines.extend(
+            f"  - {v.kind} (vehicle {v.vehicle}): {v.detail}" for v in report.violations[:20]
+        )
     if show_routes:
         lines.extend(f"route {k}: {' '.join(map(str, r))}" for k, r in enumerate(sol.routes) if r)
     typer.echo("\n".join(lines))

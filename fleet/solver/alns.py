@@ -26,8 +26,15 @@ log = logging.getLogger(__name__)
 
 REMOVALS = ("random", "worst", "shaw", "route", "string")
 REPAIRS = (
-    "greedy", "regret2", "regret3", "regretm", "greedy-noise", "regret2-noise",
-    "blink-random", "blink-time", "blink-far",
+    "greedy",
+    "regret2",
+    "regret3",
+    "regretm",
+    "greedy-noise",
+    "regret2-noise",
+    "blink-random",
+    "blink-time",
+    "blink-far",
 )
 
 
@@ -103,9 +110,12 @@ class _Kernels:
             [
                 keys.setdefault(
                     (
-                        int(inst.start_node[k]), int(inst.end_node[k]),
-                        tuple(inst.capacity[k]), float(inst.shift_start[k]),
-                        float(inst.shift_end[k]), float(inst.max_duration[k]),
+                        int(inst.start_node[k]),
+                        int(inst.end_node[k]),
+                        tuple(inst.capacity[k]),
+                        float(inst.shift_start[k]),
+                        float(inst.shift_end[k]),
+                        float(inst.max_duration[k]),
                     ),
                     len(keys),
                 )
@@ -121,18 +131,46 @@ class _Kernels:
         routes[:, 1] = self.inst.end_node
         return _State(routes, np.full(K, 2, dtype=np.int64), list(range(R)), 0.0)
 
-    def repair(self, st: _State, regret_k: int, max_routes: int, fixed: float, noise: float,
-               seed: int, blink: float = 0.0) -> None:
+    def repair(
+        self,
+        st: _State,
+        regret_k: int,
+        max_routes: int,
+        fixed: float,
+        noise: float,
+        seed: int,
+        blink: float = 0.0,
+    ) -> None:
         """Insert the bank; ``regret_k`` 0 inserts in the current bank order."""
         if not st.bank:
             return
         bank = np.asarray(st.bank, dtype=np.int64)
         done = kr.repair(
-            st.routes, st.lens, bank, regret_k, max_routes, fixed, noise, blink, seed,
+            st.routes,
+            st.lens,
+            bank,
+            regret_k,
+            max_routes,
+            fixed,
+            noise,
+            blink,
+            seed,
             self.veh_class,
-            self.tt, self.cost, self.serv, self.early, self.late, self.demand, self.kind,
-            self.pair, self.maxride, self.cap, self.shift_s, self.shift_e, self.maxdur,
-            self.pickup, self.dropoff,
+            self.tt,
+            self.cost,
+            self.serv,
+            self.early,
+            self.late,
+            self.demand,
+            self.kind,
+            self.pair,
+            self.maxride,
+            self.cap,
+            self.shift_s,
+            self.shift_e,
+            self.maxdur,
+            self.pickup,
+            self.dropoff,
         )
         st.bank = [int(r) for r in bank[~done]]
 
@@ -150,22 +188,57 @@ class _Kernels:
             return
         order = rng.permutation(routed).astype(np.int64)
         kr.relocate_search(
-            st.routes, st.lens, order, fixed, self.veh_class, self.tt, self.cost, self.serv,
-            self.early, self.late, self.demand, self.kind, self.pair, self.maxride, self.cap,
-            self.shift_s, self.shift_e, self.maxdur, self.pickup, self.dropoff,
+            st.routes,
+            st.lens,
+            order,
+            fixed,
+            self.veh_class,
+            self.tt,
+            self.cost,
+            self.serv,
+            self.early,
+            self.late,
+            self.demand,
+            self.kind,
+            self.pair,
+            self.maxride,
+            self.cap,
+            self.shift_s,
+            self.shift_e,
+            self.maxdur,
+            self.pickup,
+            self.dropoff,
         )
 
     def distance(self, st: _State) -> float:
         return float(kr.route_costs(st.routes, st.lens, self.cost).sum())
 
     def gains(self, st: _State) -> np.ndarray:
-        return kr.removal_gains(st.routes, st.lens, self.cost, self.kind, self.pair,
-                                self.node_request, self.inst.n_requests)
+        return kr.removal_gains(
+            st.routes,
+            st.lens,
+            self.cost,
+            self.kind,
+            self.pair,
+            self.node_request,
+            self.inst.n_requests,
+        )
 
     def times(self, st: _State) -> np.ndarray:
-        return kr.service_times(st.routes, st.lens, self.tt, self.serv, self.early, self.late,
-                                self.kind, self.pair, self.maxride, self.shift_s, self.shift_e,
-                                self.maxdur)
+        return kr.service_times(
+            st.routes,
+            st.lens,
+            self.tt,
+            self.serv,
+            self.early,
+            self.late,
+            self.kind,
+            self.pair,
+            self.maxride,
+            self.shift_s,
+            self.shift_e,
+            self.maxdur,
+        )
 
 
 def solve_alns(
@@ -236,8 +309,13 @@ def solve_alns(
             cur = alt
     cur.dist = ker.distance(cur)
     best = cur.copy()
-    log.debug("%s: construction %.2f, %d routes, %d unplaced",
-              instance.name, cur.dist, cur.used, len(cur.bank))
+    log.debug(
+        "%s: construction %.2f, %d routes, %d unplaced",
+        instance.name,
+        cur.dist,
+        cur.used,
+        len(cur.bank),
+    )
 
     # Shaw relatedness parts that do not change: normalised pickup/drop-off distances.
     pk, dp = ker.pickup, ker.dropoff
@@ -291,15 +369,23 @@ def solve_alns(
         temp = T0 * (T_end / T0) ** min(frac, 1.0)
 
         routed = R - len(cur.bank)
-        q_max = max(params.min_remove, min(params.max_remove, int(params.max_remove_share * R)),
-                    min(R, params.small_remove))
-        q = int(rng.integers(min(params.min_remove, routed), min(q_max, routed) + 1)) if routed else 0
+        q_max = max(
+            params.min_remove,
+            min(params.max_remove, int(params.max_remove_share * R)),
+            min(R, params.small_remove),
+        )
+        q = (
+            int(rng.integers(min(params.min_remove, routed), min(q_max, routed) + 1))
+            if routed
+            else 0
+        )
         a = int(rng.choice(len(REMOVALS), p=weights_rm / weights_rm.sum()))
         b = int(rng.choice(len(REPAIRS), p=weights_rp / weights_rp.sum()))
         cand = cur.copy()
         if q > 0:
-            victims = _destroy(REMOVALS[a], ker, cand, q, rng, params, shaw_dist, horizon,
-                               loads, load_span)
+            victims = _destroy(
+                REMOVALS[a], ker, cand, q, rng, params, shaw_dist, horizon, loads, load_span
+            )
             ker.remove(cand, victims)
         name = REPAIRS[b]
         blink = 0.0
@@ -310,15 +396,19 @@ def solve_alns(
             if name == "blink-random":
                 rng.shuffle(order)
             elif name == "blink-time":
-                order = order[np.argsort(instance.early[ker.pickup[order]]
-                                         + rng.random(order.size), kind="stable")]
+                order = order[
+                    np.argsort(
+                        instance.early[ker.pickup[order]] + rng.random(order.size), kind="stable"
+                    )
+                ]
             else:  # farthest from the depot first
                 far = ker.cost[instance.start_node[0], ker.pickup[order]]
                 order = order[np.argsort(-(far + rng.random(order.size)), kind="stable")]
             cand.bank = order.tolist()
         else:
             regret_k = {"greedy": 1, "regret2": 2, "regret3": 3}.get(
-                name.split("-")[0], max(2, max_routes))
+                name.split("-")[0], max(2, max_routes)
+            )
             regret_k = min(regret_k, K)
         noise = params.noise_share * maxc if name.endswith("noise") else 0.0
         ker.repair(cand, regret_k, max_routes, fixed, noise, int(rng.integers(2**31)), blink)
@@ -370,7 +460,13 @@ def solve_alns(
     routes = [[int(v) for v in best.routes[k, 1 : best.lens[k] - 1]] for k in range(K)]
     log.info(
         "alns %s: cost %.2f, %d vehicles, %d unplaced, %d iterations (%d accepted) in %.1f s",
-        instance.name, best.dist, best.used, len(best.bank), it, accepted, runtime,
+        instance.name,
+        best.dist,
+        best.used,
+        len(best.bank),
+        it,
+        accepted,
+        runtime,
     )
     del reduce_start_it
     return Solution(
@@ -484,7 +580,11 @@ def _destroy(
 
 
 def _string_removal(
-    ker: _Kernels, st: _State, q: int, rng: np.random.Generator, params: ALNSParams,
+    ker: _Kernels,
+    st: _State,
+    q: int,
+    rng: np.random.Generator,
+    params: ALNSParams,
     shaw_dist: np.ndarray,
 ) -> list[int]:
     """SISR-like: cut strings of consecutive stops out of routes near a seed request."""
