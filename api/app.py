@@ -47,6 +47,8 @@ ROUTER_MODULES = (
     "metrics",
     "plan",
     "route",
+    "matrix",
+    "isochrone",
     "stops",
     "map_layers",
     "stations",

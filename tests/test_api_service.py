@@ -281,3 +281,32 @@ def test_stops_departures_and_transit_layer(client):
     layer = client.get("/api/v1/map/transit").json()
     kinds = {f["geometry"]["type"] for f in layer["features"]}
     assert kinds == {"LineString", "Point"}
+
+
+def test_matrix_matches_single_routes(client, state):
+    points = [{"lat": 49.4094, "lon": 8.6937}, {"lat": 49.4183, "lon": 8.6758}, {"lat": 49.3925, "lon": 8.6890}]
+    r = client.post("/api/v1/matrix", json={"profile": "car", "sources": points, "targets": points})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    graph = state.graphs["car"]
+    nodes, _ = state.snappers["car"].snap_many([p["lat"] for p in points], [p["lon"] for p in points])
+    for i, a in enumerate(nodes):
+        for j, b in enumerate(nodes):
+            oracle = shortest_path_cost(graph, [a], None, [b], None, method="dijkstra")
+            assert body["durations"][i][j] == pytest.approx(oracle, abs=0.06)
+        assert body["durations"][i][i] == 0
+    bad = client.post("/api/v1/matrix", json={"profile": "car", "sources": points * 40, "targets": points})
+    assert_error(bad, 422, "sources")
+    far = client.post("/api/v1/matrix", json={"sources": [{"lat": 10, "lon": 10}], "targets": points})
+    assert_error(far, 422, "outside region")
+
+
+def test_isochrone_grows_with_budget(client):
+    small = client.get("/api/v1/isochrone", params={"place": "49.4094,8.6937", "minutes": 3}).json()
+    large = client.get("/api/v1/isochrone", params={"place": "49.4094,8.6937", "minutes": 8}).json()
+    n_small = small["features"][0]["properties"]["edges"]
+    n_large = large["features"][0]["properties"]["edges"]
+    assert 0 < n_small < n_large
+    for line in small["features"][0]["geometry"]["coordinates"]:
+        for lon, lat in line:
+            assert float(haversine_m(lat, lon, 49.4094, 8.6937)) < 3 * 60 * 2.0  # under 2 m/s walking
