@@ -59,14 +59,14 @@ PRIORITY_WEIGHTS = (2.0, 1.0, 1.0)
 # used. A full block moves to the end of the pool with twice the room.
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _grow_i(a, size):
     out = np.empty(size, dtype=a.dtype)
     out[: a.shape[0]] = a
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _adj_append(beg, ln, cap, nbr, arc, used, v, x, a):
     if ln[v] == cap[v]:
         new_cap = max(4, 2 * cap[v])
@@ -88,7 +88,7 @@ def _adj_append(beg, ln, cap, nbr, arc, used, v, x, a):
     return nbr, arc, used
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _adj_find(beg, ln, nbr, v, x):
     for i in range(beg[v], beg[v] + ln[v]):
         if nbr[i] == x:
@@ -96,7 +96,7 @@ def _adj_find(beg, ln, nbr, v, x):
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _adj_remove(beg, ln, nbr, arc, v, x):
     i = _adj_find(beg, ln, nbr, v, x)
     if i >= 0:
@@ -109,7 +109,7 @@ def _adj_remove(beg, ln, nbr, arc, v, x):
 # -------------------------------------------------------------- witness search
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _witness_search(
     src, skip, max_cost, settle_limit, hop_limit, n_targets, stamp,
     o_beg, o_len, o_nbr, o_arc, a_w,
@@ -159,14 +159,14 @@ def _witness_search(
     return nt
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _reset(nt, touched, dist, pos):
     for i in range(nt):
         dist[touched[i]] = np.inf
         pos[touched[i]] = -1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _shortcuts(
     v, settle_limit, hop_limit, record, stamp,
     o_beg, o_len, o_nbr, o_arc, i_beg, i_len, i_nbr, i_arc, a_w,
@@ -211,7 +211,7 @@ def _shortcuts(
 # ------------------------------------------------------------------ contraction
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _contract(
     n, tails, heads, weights, lengths, edges,
     sim_settle, sim_hops, con_settle, con_hops, c_ed, c_cn, c_lv,
@@ -382,7 +382,7 @@ def _contract(
     )  # fmt: skip
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _set_key(hn, hk, pos, size, v, key):
     """Change the key of ``v`` (present in the heap) up or down."""
     i = pos[v]
@@ -409,7 +409,7 @@ def _set_key(hn, hk, pos, size, v, key):
         pos[v] = i
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _freeze(
     n, rank, o_beg, o_len, o_nbr, o_arc, i_beg, i_len, i_nbr, i_arc,
     a_w, a_len, a_ca, a_cb, a_edge, na,
@@ -477,7 +477,7 @@ def _freeze(
 # ------------------------------------------------------------------------ query
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _pack_query_graph(up_fo, up_head, up_w, up_arc, dn_fo, dn_tail, dn_w, dn_arc):
     """Interleave the upward and downward arcs of each rank into one array set.
 
@@ -509,7 +509,7 @@ def _pack_query_graph(up_fo, up_head, up_w, up_arc, dn_fo, dn_tail, dn_w, dn_arc
     return offsets, node, weight, arc
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _ch_query(offsets, q_node, q_w, q_arc, src, src_cost, dst, dst_cost, wf, wi):
     """Bidirectional upward search with stall-on-demand; return ``(cost, meet)``.
 
@@ -624,7 +624,7 @@ def _ch_query(offsets, q_node, q_w, q_arc, src, src_cost, dst, dst_cost, wf, wi)
     return best, meet
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _ch_query_pair(offsets, q_node, q_w, q_arc, s, t, wf, wi):
     """:func:`_ch_query` between two single ranks (fewer arguments: faster dispatch)."""
     src = np.empty(1, dtype=np.int32)
@@ -635,7 +635,7 @@ def _ch_query_pair(offsets, q_node, q_w, q_arc, s, t, wf, wi):
     return _ch_query(offsets, q_node, q_w, q_arc, src, zero, dst, zero, wf, wi)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _unpack_path(meet, wi, arc_edge, arc_ca, arc_cb):
     """Original edges of the path through ``meet``; also return the start rank."""
     pf_arc = wi[4]

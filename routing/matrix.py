@@ -31,14 +31,14 @@ log = logging.getLogger(__name__)
 WEIGHTS = ("time", "length")
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _grow(a, size):
     out = np.empty(size, dtype=a.dtype)
     out[: a.shape[0]] = a
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _ch_many_to_many(offsets, q_node, q_w, q_arc, arc_len, sources, targets):
     """Bucket many-to-many on the packed rank-space hierarchy.
 

@@ -60,7 +60,7 @@ def make_path(graph: RoadGraph, cost: float, edges: np.ndarray, start: int) -> P
     return PathResult(cost=float(cost), edges=edges, nodes=nodes, length_m=length)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def trace_forward(parent_edge: np.ndarray, first_out: np.ndarray, node: int) -> np.ndarray:
     """Edges from a source to ``node`` following ``parent_edge`` (edge into each node)."""
     count = 0
@@ -77,7 +77,7 @@ def trace_forward(parent_edge: np.ndarray, first_out: np.ndarray, node: int) -> 
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def trace_backward(parent_edge: np.ndarray, head: np.ndarray, node: int) -> np.ndarray:
     """Edges from ``node`` to a target following ``parent_edge`` (edge out of each node)."""
     count = 0

@@ -39,7 +39,7 @@ _DEG = math.pi / 180.0
 # the heap never holds more than one entry per node.
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _sift_up(hn, hk, pos, i):
     v = hn[i]
     k = hk[i]
@@ -56,7 +56,7 @@ def _sift_up(hn, hk, pos, i):
     pos[v] = i
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _sift_down(hn, hk, pos, i, size):
     v = hn[i]
     k = hk[i]
@@ -77,7 +77,7 @@ def _sift_down(hn, hk, pos, i, size):
     pos[v] = i
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def heap_push(hn, hk, pos, size, v, key):
     """Insert ``v`` with ``key`` or lower its key; return the new heap size."""
     i = pos[v]
@@ -90,7 +90,7 @@ def heap_push(hn, hk, pos, size, v, key):
     return size
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def heap_pop(hn, hk, pos, size):
     """Remove the minimum; return ``(node, key, new_size)``."""
     v = hn[0]
@@ -107,7 +107,7 @@ def heap_pop(hn, hk, pos, size):
 # ------------------------------------------------------------------------ kernels
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _dijkstra_p2p(first_out, head, weight, src, src_cost, dst, dst_cost):
     """One-directional Dijkstra from seeds until the best target seed is final.
 
@@ -146,7 +146,7 @@ def _dijkstra_p2p(first_out, head, weight, src, src_cost, dst, dst_cost):
     return best, best_node, parent
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _bidijkstra_p2p(
     first_out, head, weight, first_in, rtail, redge, rweight, src, src_cost, dst, dst_cost
 ):
@@ -215,7 +215,7 @@ def _bidijkstra_p2p(
     return best, meet, pf, pb
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def haversine_m(lat1, lon1, lat2, lon2):
     """Great-circle distance in metres between two points in degrees."""
     p1 = lat1 * _DEG
@@ -226,7 +226,7 @@ def haversine_m(lat1, lon1, lat2, lon2):
     return 2.0 * EARTH_RADIUS_M * math.asin(math.sqrt(min(a, 1.0)))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _max_speed(first_out, head, weight, lat, lon):
     """Largest straight-line speed over any edge (inf if a zero-time edge has length)."""
     best = 0.0
@@ -242,7 +242,7 @@ def _max_speed(first_out, head, weight, lat, lon):
     return best
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _astar_p2p(first_out, head, weight, lat, lon, inv_speed, src, src_cost, dst, dst_cost):
     """A* between seed sets with ``h(v) = min_j(haversine(v, t_j) * inv_speed + c_j)``.
 
@@ -307,7 +307,7 @@ def _astar_p2p(first_out, head, weight, lat, lon, inv_speed, src, src_cost, dst,
     return best, best_node, parent
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def dijkstra_settle(first_out, head, weight, aux, src, src_cost, targets, budget):
     """Multi-source Dijkstra with a cost budget and optional early stop at targets.
 

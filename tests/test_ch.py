@@ -226,3 +226,31 @@ def test_heidelberg_ch_matches_scipy(hd_data_dir, cache_dir, profile):
         s, t = int(sources[i]), int(targets[i])
         if math.isfinite(expected[i, i]):
             assert_route(ch, s, t, expected[i, i])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("profile", ["car", "walk"])
+def test_heidelberg_snapped_points(hd_data_dir, cache_dir, hd_region, profile):
+    """Seeds from snapped coordinates: CH, bidirectional Dijkstra and a scipy brute force agree."""
+    from routing.search import shortest_path
+    from routing.snap import Snapper
+
+    graph = heidelberg_graphs(hd_data_dir, cache_dir)[profile]
+    ch = heidelberg_ch(profile, hd_data_dir, cache_dir)
+    snapper = Snapper(graph)
+    for (a_lat, a_lon), (b_lat, b_lon) in hd_region.sample_queries:
+        a = snapper.snap(a_lat, a_lon)
+        b = snapper.snap(b_lat, b_lon)
+        src, sc = a.source_seeds()
+        dst, dc = b.target_seeds()
+        full = csg.dijkstra(to_scipy(graph), indices=src)[:, dst]
+        expected = (sc[:, None] + full + dc[None, :]).min()
+        assert math.isfinite(expected)
+        assert close(ch.query(src, sc, dst, dc), expected)
+        route = ch.route(src, sc, dst, dc)
+        other = shortest_path(graph, src, sc, dst, dc, method="bidijkstra")
+        assert close(route.cost, expected)
+        assert close(other.cost, expected)
+        check_path(graph, route.edges)
+        assert route.source in src.tolist()
+        assert route.target in dst.tolist()
