@@ -1,0 +1,92 @@
+"""Bike share: walk to a station with a bike now, ride, dock at a station with a free dock, walk.
+
+Only stations whose live (fresh) counts show a rentable bike / a free dock are
+used; unknown or stale availability counts as none. Pickup candidates are the
+nearest few by walking time from the shared walk tree of the origin, return
+candidates the nearest few by walking time to the destination; the rides
+between them are CH queries on the bike graph (k x k, k <= 3).
+"""
+
+from __future__ import annotations
+
+import math
+
+from routing.planner.context import PlanContext
+from routing.planner.legs import cost, road_leg, seconds, station_info, station_place
+from routing.planner.modes import Outcome
+from routing.planner.options import Candidate
+from routing.planner.request import PlanRequest
+from routing.planner.searches import Searches
+from routing.stations.model import Station, StationKind
+from routing.transit.itinerary import Place
+
+WALK_RADIUS_MPS = 1.4  # straight-line bound of walking speed for the radius lookup
+
+
+def _walk_candidates(req, ctx, s: Searches, *, pickup: bool) -> list[tuple[float, Station]]:
+    point = req.origin if pickup else req.destination
+    near = ctx.stations.nearby(
+        *point, req.max_walk_s * WALK_RADIUS_MPS, kinds=StationKind.BIKE_SHARE,
+        has_bikes=pickup, has_free_space=not pickup, now=req.availability_at,
+    )  # fmt: skip
+    found = []
+    for n in near:
+        st = n.item
+        snap = s.place("walk", st.id, st.lat, st.lon)
+        if snap is None or s.place("bike", st.id, st.lat, st.lon) is None:
+            continue
+        if pickup:
+            t, _ = s.from_origin("walk", snap, req.max_walk_s)
+        else:
+            t, _ = s.to_destination("walk", snap, req.max_walk_s)
+        if math.isfinite(t):
+            found.append((t, st))
+    found.sort(key=lambda x: (x[0], x[1].id))
+    return found[: ctx.settings.max_station_candidates]
+
+
+def bike_share(req: PlanRequest, ctx: PlanContext, s: Searches, answers: dict) -> Outcome:
+    """The fastest walk-ride-walk combination over the nearest available stations."""
+    if ctx.stations is None:
+        return Outcome(reason="no bike stations loaded")
+    mins = req.max_walk_s / 60
+    pick = _walk_candidates(req, ctx, s, pickup=True)
+    if not pick:
+        return Outcome(reason=f"no bike-share station with a bike available within {mins:.0f} min walk of the origin")
+    drop = _walk_candidates(req, ctx, s, pickup=False)
+    if not drop:
+        return Outcome(reason=f"no bike-share station with a free dock within {mins:.0f} min walk of the destination")
+    rides = s.matrix(
+        "bike",
+        [s.place("bike", st.id, st.lat, st.lon) for _, st in pick],  # type: ignore[misc]
+        [s.place("bike", st.id, st.lat, st.lon) for _, st in drop],  # type: ignore[misc]
+    )
+    st_ = ctx.settings
+    best = None
+    for i, (wa, a) in enumerate(pick):
+        for j, (wb, b) in enumerate(drop):
+            ride = float(rides[i, j])
+            if a.id == b.id or not math.isfinite(ride):
+                continue
+            total = wa + st_.rent_bike_s + ride + st_.return_bike_s + wb
+            if best is None or total < best[0]:
+                best = (total, wa, a, ride, b, wb)
+    if best is None:
+        return Outcome(reason="no ride between the available bike-share stations")
+    total, wa, a, ride, b, wb = best
+    price = ctx.costs.bike_share_unlock_eur + math.ceil(ride / 60) * ctx.costs.bike_share_per_min_eur
+    start = req.depart_at
+
+    def build():
+        pa, pb = station_place(a), station_place(b)
+        w1 = road_leg(s, "walk", Place("Origin", *req.origin), pa, start, wa,
+                      extra={"toStation": station_info(a, action="rent_bike")})  # fmt: skip
+        r = road_leg(s, "bike", pa, pb, w1.end + seconds(st_.rent_bike_s), ride,
+                     extra={"rentedBike": True, "fromStation": station_info(a, action="rent_bike"),
+                            "toStation": station_info(b, action="return_bike"), "cost": cost(price)})  # fmt: skip
+        w2 = road_leg(s, "walk", pb, Place("Destination", *req.destination), r.end + seconds(st_.return_bike_s), wb,
+                      extra={"fromStation": station_info(b, action="return_bike")})  # fmt: skip
+        return [w1, r, w2]
+
+    arrival = (start + seconds(total)).timestamp()
+    return Outcome([Candidate("bike_share", start.timestamp(), arrival, 0, wa + ride + wb, price, build, 3)])

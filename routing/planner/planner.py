@@ -1,0 +1,156 @@
+"""``plan(request, context)``: every requested mode, one Pareto set of itineraries.
+
+Flow: validate (the :class:`PlanRequest` did) -> one :class:`Searches` object
+shared by all modes (snaps and Dijkstra trees computed once) -> each mode
+returns cheap candidates with their criteria or a reason -> Pareto filter ->
+draw the legs of the survivors only -> filter again on the criteria read from
+the drawn legs (what is reported is what was filtered) -> sort by arrival.
+
+A mode that finds nothing never fails the plan: its reason is reported in
+``PlanResult.reasons`` and the result may be empty.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from routing.errors import NoRouteError, SnapError
+from routing.planner.context import PlanContext
+from routing.planner.modes import Outcome, bike_share, direct, ev, transit
+from routing.planner.options import Candidate, PlannedItinerary
+from routing.planner.pareto import pareto_front
+from routing.planner.request import MODES, PlanRequest
+from routing.planner.searches import Searches
+from routing.transit.itinerary import Itinerary
+
+log = logging.getLogger(__name__)
+
+ModeFn = Callable[[PlanRequest, PlanContext, Searches, dict], Outcome]
+
+#: Mode name -> function producing its candidates. Order = order of evaluation.
+MODE_FUNCTIONS: dict[str, ModeFn] = {
+    "walk": direct.walk,
+    "bike": direct.bike,
+    "car": direct.car,
+    "transit": transit.walk_transit,
+    "bike_ride": transit.bike_ride,
+    "bike_share": bike_share.bike_share,
+    "ev": ev.ev,
+    "ev_park_charge": ev.ev_park_charge,
+    "shuttle": lambda req, ctx, s, answers: transit.provider_transit(req, ctx, s, answers, "shuttle"),
+}
+assert set(MODE_FUNCTIONS) == set(MODES)
+
+
+@dataclass
+class PlanResult:
+    """Pareto-optimal itineraries (by arrival) and, per mode without one, why.
+
+    Attributes
+    ----------
+    itineraries : list of PlannedItinerary
+        No itinerary dominates another in (arrival, transfers, effort, cost).
+    reasons : dict of str to str
+        Mode -> why it contributed nothing (no station in reach, battery, ...).
+        A mode whose itineraries were all dominated is listed as such.
+    timings : dict of str to float
+        Seconds spent per mode (candidate search) plus ``build`` and ``total``.
+    """
+
+    itineraries: list[PlannedItinerary]
+    reasons: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON shape: ``{"itineraries": [...], "reasons": {...}}``."""
+        return {
+            "itineraries": [it.to_dict() for it in self.itineraries],
+            "reasons": dict(self.reasons),
+        }
+
+
+def plan(request: PlanRequest, context: PlanContext, *, naive: bool = False) -> PlanResult:
+    """Plan ``request`` with every requested mode and return the Pareto set.
+
+    Parameters
+    ----------
+    request : PlanRequest
+        Validated query (construction raises RequestError for bad input).
+    context : PlanContext
+        Networks, timetable, stations, chargers, prices.
+    naive : bool
+        Run the baseline engine (each mode its own plain-Dijkstra searches,
+        no CH, no shared trees) -- for benchmarks and oracle tests.
+
+    Returns
+    -------
+    PlanResult
+        Possibly empty, then ``reasons`` says why for every mode.
+
+    Raises
+    ------
+    RequestError
+        ``parked_bike_at`` names an unknown station or one that is not a bike box.
+    """
+    t_all = time.perf_counter()
+    _check_request_against_context(request, context)
+    s = Searches(context, request, naive=naive)
+    candidates: list[Candidate] = []
+    reasons: dict[str, str] = {}
+    timings: dict[str, float] = {}
+    answers: dict = {}
+    for mode, fn in MODE_FUNCTIONS.items():
+        if mode not in request.modes:
+            continue
+        t0 = time.perf_counter()
+        try:
+            outcome = fn(request, context, s, answers)
+        except (SnapError, NoRouteError) as exc:
+            outcome = Outcome(reason=str(exc))
+        timings[mode] = time.perf_counter() - t0
+        if outcome.candidates:
+            candidates.extend(outcome.candidates)
+        else:
+            reasons[mode] = outcome.reason or "nothing found"
+    t0 = time.perf_counter()
+    # Fewer legs first, so of two equal criteria vectors the simpler itinerary is kept.
+    candidates.sort(key=lambda c: c.n_legs)
+    front = pareto_front(candidates, key=lambda c: c.criteria)
+    built: list[PlannedItinerary] = []
+    for cand in front:
+        legs = cand.build()
+        if legs:
+            built.append(PlannedItinerary(cand.mode, Itinerary(legs)))
+    result = pareto_front(built, key=lambda it: it.criteria)
+    result.sort(key=lambda it: (it.end, it.transfers, it.effort_s, it.cost_eur))
+    for mode in {c.mode for c in candidates} - {it.mode for it in result}:
+        reasons.setdefault(mode, "found itineraries, but other modes are better in every respect")
+    timings["build"] = time.perf_counter() - t0
+    timings["total"] = time.perf_counter() - t_all
+    log.debug(
+        "plan: %d candidates, %d on the front, %d itineraries in %.1f ms",
+        len(candidates), len(front), len(result), timings["total"] * 1000,
+    )  # fmt: skip
+    return PlanResult(result, reasons, timings)
+
+
+def _check_request_against_context(request: PlanRequest, context: PlanContext) -> None:
+    from routing.errors import RequestError
+    from routing.stations.model import StationKind
+
+    if request.parked_bike_at is not None and "bike_ride" in request.modes:
+        box = context.stations.get(request.parked_bike_at) if context.stations is not None else None
+        if box is None:
+            raise RequestError(
+                f"parked_bike_at {request.parked_bike_at!r} is not a known station id; "
+                "give the id of the bike box holding the bike"
+            )
+        if box.kind is not StationKind.BIKE_BOX:
+            raise RequestError(
+                f"parked_bike_at {request.parked_bike_at!r} is a {box.kind.value} station, not a "
+                "bike box; bike+ride only leaves bikes in boxes"
+            )

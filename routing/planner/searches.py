@@ -1,0 +1,325 @@
+"""Road searches of one plan, shared by every mode (or, for the baseline, redone per use).
+
+The planner asks a handful of questions: seconds (and metres) from the origin
+to many places on one profile, from many places to the destination, walking
+times to/from every transit stop, and a few point-to-point trips. The fast
+engine answers the one-to-many ones from a single bounded Dijkstra tree per
+(profile, end) that every mode reuses (one walk tree from the origin gives
+transit access *and* bike-share pickups), and point-to-point trips with the
+contraction hierarchy.
+
+``naive=True`` is the baseline a planner without this design would be: each
+question runs its own unbounded plain Dijkstra (no shared trees, no CH, no
+cached station tables). Both engines give the same answers; tests compare them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from routing.road import RoadNetwork, RoadRoute
+from routing.search import dijkstra_settle, reverse_graph_arrays, shortest_path, shortest_path_cost
+from routing.snap import Snap
+from routing.transit.footpaths import WALK_SPEED_MPS, walk_from_stops, walk_to_stops
+
+if TYPE_CHECKING:
+    from routing.planner.context import PlanContext
+    from routing.planner.request import PlanRequest
+
+_NO_TARGETS = np.empty(0, dtype=np.int32)
+
+
+class PlainRouter:
+    """Stands in for a contraction hierarchy with plain one-directional Dijkstra (baseline)."""
+
+    def __init__(self, graph) -> None:
+        self.graph = graph
+
+    def query(self, src_nodes, src_costs, dst_nodes, dst_costs) -> float:
+        """Seconds between seed sets (inf if unreachable)."""
+        return shortest_path_cost(
+            self.graph, src_nodes, src_costs, dst_nodes, dst_costs, method="dijkstra"
+        )
+
+    def route(self, src_nodes, src_costs, dst_nodes, dst_costs):
+        """Path between seed sets (raises NoRouteError)."""
+        return shortest_path(
+            self.graph, src_nodes, src_costs, dst_nodes, dst_costs, method="dijkstra"
+        )
+
+
+def offroad_s(profile: str, snap: Snap) -> float:
+    """Seconds between a point and its snapped road position (walking only)."""
+    return snap.distance_m / WALK_SPEED_MPS if profile == "walk" else 0.0
+
+
+class Searches:
+    """Road questions of one plan request (see module docstring).
+
+    Parameters
+    ----------
+    context : PlanContext
+    request : PlanRequest
+    naive : bool
+        Baseline engine: no sharing, no CH, no cached tables.
+    """
+
+    def __init__(self, context: PlanContext, request: PlanRequest, *, naive: bool = False) -> None:
+        self.context = context
+        self.request = request
+        self.naive = naive
+        self._snaps: dict[tuple[str, str], Snap] = {}
+        # Snaps already known by exact coordinate (ends, stations, stops): drawing a leg
+        # between known places never snaps again.
+        self._known: dict[tuple[str, float, float], Snap] = {}
+        self._trees: dict[tuple[str, str], tuple[float, np.ndarray, np.ndarray]] = {}
+        if naive:
+            self.networks = {
+                p: RoadNetwork(n.graph, n.snapper, PlainRouter(n.graph))  # type: ignore[arg-type]
+                for p, n in context.networks.items()
+            }
+        else:
+            self.networks = dict(context.networks)
+
+    # ------------------------------------------------------------------ snaps
+    def end(self, profile: str, which: str) -> Snap:
+        """Snap of the origin (``which="origin"``) or destination on ``profile`` (SnapError if none)."""
+        key = (profile, which)
+        snap = None if self.naive else self._snaps.get(key)
+        if snap is None:
+            lat, lon = self.request.origin if which == "origin" else self.request.destination
+            snap = self.networks[profile].snap(lat, lon, max_distance_m=self.context.settings.max_snap_m)
+            self._snaps[key] = snap
+            self._known[(profile, lat, lon)] = snap
+        return snap
+
+    def place(self, profile: str, key: str, lat: float, lon: float) -> Snap | None:
+        """Snap of a station / charger on ``profile`` (cached in the context unless naive)."""
+        snap = self.context.place_snap(profile, key, lat, lon, cache=not self.naive)
+        if snap is not None:
+            self._known[(profile, lat, lon)] = snap
+        return snap
+
+    def snap_point(self, profile: str, lat: float, lon: float) -> Snap:
+        """Snap of any point (reusing a known one; walk: transit stops are known too)."""
+        snap = None if self.naive else self._known.get((profile, lat, lon))
+        if snap is None and not self.naive:
+            snap = self.context.known_snap(profile, lat, lon)
+        if snap is None:
+            snap = self.networks[profile].snap(lat, lon, max_distance_m=self.context.settings.max_snap_m)
+            self._known[(profile, lat, lon)] = snap
+        return snap
+
+    # ------------------------------------------------------------------ trees
+    def tree(self, profile: str, which: str, budget_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """(seconds, metres) of every node from the origin / to the destination within ``budget_s``."""
+        key = (profile, which)
+        if not self.naive:
+            hit = self._trees.get(key)
+            if hit is not None and hit[0] >= budget_s:
+                return hit[1], hit[2]
+        else:
+            budget_s = math.inf
+        graph = self.networks[profile].graph
+        snap = self.end(profile, which)
+        off = offroad_s(profile, snap)
+        if which == "origin":
+            n, c = snap.source_seeds()
+            dist, length = dijkstra_settle(
+                graph.first_out, graph.head, graph.travel_time, graph.length_m,
+                n, c + off, _NO_TARGETS, float(budget_s),
+            )  # fmt: skip
+        else:
+            rev = reverse_graph_arrays(graph)
+            n, c = snap.target_seeds()
+            dist, length = dijkstra_settle(
+                rev.first_in, rev.tail, rev.travel_time, rev.length_m,
+                n, c + off, _NO_TARGETS, float(budget_s),
+            )  # fmt: skip
+        if not self.naive:
+            self._trees[key] = (float(budget_s), dist, length)
+        return dist, length
+
+    def from_origin(self, profile: str, target: Snap, budget_s: float) -> tuple[float, float]:
+        """(seconds, metres) from the origin to a snapped place; inf beyond ``budget_s``."""
+        dist, length = self.tree(profile, "origin", budget_s)
+        n, c = target.target_seeds()
+        vals = dist[n] + c
+        i = int(np.argmin(vals))
+        t, m = float(vals[i]), float(length[n[i]])
+        start = self.end(profile, "origin")
+        direct = start.direct_cost_to(target)
+        if direct + offroad_s(profile, start) < t:
+            t = direct + offroad_s(profile, start)
+            m = abs(target.fraction - start.fraction) * float(
+                self.networks[profile].graph.length_m[target.edge]
+            )
+        t += offroad_s(profile, target)
+        return (t, m) if t <= budget_s else (math.inf, math.inf)
+
+    def to_destination(self, profile: str, source: Snap, budget_s: float) -> tuple[float, float]:
+        """(seconds, metres) from a snapped place to the destination; inf beyond ``budget_s``."""
+        dist, length = self.tree(profile, "destination", budget_s)
+        n, c = source.source_seeds()
+        vals = dist[n] + c
+        i = int(np.argmin(vals))
+        t, m = float(vals[i]), float(length[n[i]])
+        end = self.end(profile, "destination")
+        direct = source.direct_cost_to(end)
+        if direct + offroad_s(profile, end) < t:
+            t = direct + offroad_s(profile, end)
+            m = abs(end.fraction - source.fraction) * float(
+                self.networks[profile].graph.length_m[end.edge]
+            )
+        t += offroad_s(profile, source)
+        return (t, m) if t <= budget_s else (math.inf, math.inf)
+
+    def node_from_origin(
+        self, profile: str, nodes: np.ndarray, budget_s: float = math.inf
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(seconds, metres) from the origin to graph nodes."""
+        dist, length = self.tree(profile, "origin", budget_s)
+        return dist[nodes], length[nodes]
+
+    def node_to_destination(
+        self, profile: str, nodes: np.ndarray, budget_s: float = math.inf
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(seconds, metres) from graph nodes to the destination."""
+        dist, length = self.tree(profile, "destination", budget_s)
+        return dist[nodes], length[nodes]
+
+    # ------------------------------------------------------------------ stops
+    def stop_access(self, budget_s: float) -> np.ndarray:
+        """Walking seconds from the origin to every transit stop (inf beyond ``budget_s``)."""
+        links = self.context.transit.links  # type: ignore[union-attr]
+        dist, _ = self.tree("walk", "origin", budget_s)
+        t = walk_to_stops(links, dist)
+        t[t > budget_s] = np.inf
+        return t
+
+    def stop_egress(self, budget_s: float) -> np.ndarray:
+        """Walking seconds from every transit stop to the destination (inf beyond ``budget_s``)."""
+        links = self.context.transit.links  # type: ignore[union-attr]
+        dist, _ = self.tree("walk", "destination", budget_s)
+        t = walk_from_stops(links, dist)
+        t[t > budget_s] = np.inf
+        return t
+
+    # ------------------------------------------------------------------ point to point
+    def between(self, profile: str, a: Snap, b: Snap) -> float:
+        """Seconds between two snapped places (CH; plain Dijkstra when naive), off-road parts included."""
+        net = self.networks[profile]
+        sn, sc = a.source_seeds()
+        tn, tc = b.target_seeds()
+        t = min(float(net.hierarchy.query(sn, sc, tn, tc)), a.direct_cost_to(b))
+        return t + offroad_s(profile, a) + offroad_s(profile, b)
+
+    def matrix(self, profile: str, a: list[Snap], b: list[Snap]) -> np.ndarray:
+        """Seconds from every place of ``a`` to every place of ``b``."""
+        return np.array([[self.between(profile, x, y) for y in b] for x in a]).reshape(
+            len(a), len(b)
+        )
+
+    def end_to_nodes(self, profile: str, which: str, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(seconds, metres) origin -> ``nodes`` (``which="origin"``) or ``nodes`` -> destination.
+
+        One bucket many-to-many on the contraction hierarchy between the end's
+        two seed nodes and the nodes (a Dijkstra per source when naive).
+        Metres exclude the partial edge at the end's snapped point.
+        """
+        from routing.matrix import travel_matrices
+
+        nodes = np.asarray(nodes, np.int64)
+        if nodes.size == 0:
+            return np.zeros(0), np.zeros(0)
+        net = self.networks[profile]
+        router = net.graph if self.naive else net.hierarchy
+        snap = self.end(profile, which)
+        off = offroad_s(profile, snap)
+        if which == "origin":
+            sn, sc = snap.source_seeds()
+            secs, metres = travel_matrices(router, sn, nodes)
+            total = secs + sc[:, None]
+            best = np.argmin(total, axis=0)
+            cols = np.arange(nodes.size)
+            return total[best, cols] + off, metres[best, cols]
+        tn, tc = snap.target_seeds()
+        secs, metres = travel_matrices(router, nodes, tn)
+        total = secs + tc[None, :]
+        best = np.argmin(total, axis=1)
+        rows = np.arange(nodes.size)
+        return total[rows, best] + off, metres[rows, best]
+
+    def end_to_places(self, profile: str, which: str, places: list[Snap]) -> tuple[np.ndarray, np.ndarray]:
+        """(seconds, metres) between the origin/destination and snapped places (bucket queries)."""
+        if not places:
+            return np.zeros(0), np.zeros(0)
+        if which == "origin":
+            pairs = [p.target_seeds() for p in places]
+        else:
+            pairs = [p.source_seeds() for p in places]
+        nodes = np.concatenate([n for n, _ in pairs]).astype(np.int64)
+        costs = np.concatenate([c for _, c in pairs])
+        secs, metres = self.end_to_nodes(profile, which, nodes)
+        secs = secs + costs
+        out_s = np.full(len(places), np.inf)
+        out_m = np.full(len(places), np.inf)
+        end = self.end(profile, which)
+        glen = self.networks[profile].graph.length_m
+        k = 0
+        for i, (n, _) in enumerate(pairs):
+            j = k + int(np.argmin(secs[k : k + n.size]))
+            out_s[i], out_m[i] = secs[j], metres[j]
+            k += n.size
+            a, b = (end, places[i]) if which == "origin" else (places[i], end)
+            direct = a.direct_cost_to(b) + offroad_s(profile, end)
+            if direct < out_s[i]:
+                out_s[i] = direct
+                out_m[i] = abs(b.fraction - a.fraction) * float(glen[a.edge])
+            out_s[i] += offroad_s(profile, places[i])
+        return out_s, out_m
+
+    def route(self, profile: str, a: tuple[float, float], b: tuple[float, float]) -> RoadRoute:
+        """Fastest route with geometry between two points (raises SnapError / NoRouteError)."""
+        if self.naive:
+            return self.networks[profile].route(a, b, max_snap_m=self.context.settings.max_snap_m)
+        return route_between(self.networks[profile], self.snap_point(profile, *a), self.snap_point(profile, *b))
+
+
+def _seed_length(graph, snap: Snap, node: int, *, at_start: bool) -> float:
+    length = float(graph.length_m[snap.edge])
+    if at_start:
+        return (1.0 - snap.fraction) * length if node == snap.head else snap.fraction * length
+    return snap.fraction * length if node == snap.tail else (1.0 - snap.fraction) * length
+
+
+def route_between(net: RoadNetwork, a: Snap, b: Snap) -> RoadRoute:
+    """:meth:`RoadNetwork.route` for points already snapped (same result, no second snap)."""
+    from routing.errors import NoRouteError
+    from routing.paths import path_polyline
+
+    graph = net.graph
+    sn, sc = a.source_seeds()
+    tn, tc = b.target_seeds()
+    via = float(net.hierarchy.query(sn, sc, tn, tc))
+    direct = a.direct_cost_to(b)
+    if math.isfinite(direct) and direct <= via:
+        length = float(graph.length_m[a.edge]) * abs(b.fraction - a.fraction)
+        return RoadRoute(net.profile, float(direct), length, np.array([a.lat, b.lat]),
+                         np.array([a.lon, b.lon]), np.zeros(0, np.int64))  # fmt: skip
+    if not math.isfinite(via):
+        raise NoRouteError(f"no {net.profile} route between the two points")
+    path = net.hierarchy.route(sn, sc, tn, tc)
+    lats, lons = path_polyline(graph, path.edges)
+    if lats.size == 0:
+        lats, lons = np.array([graph.lat[path.source]]), np.array([graph.lon[path.source]])
+    distance = (
+        float(path.length_m)
+        + _seed_length(graph, a, path.source, at_start=True)
+        + _seed_length(graph, b, path.target, at_start=False)
+    )
+    return RoadRoute(net.profile, float(path.cost), distance, np.concatenate(([a.lat], lats, [b.lat])),
+                     np.concatenate(([a.lon], lons, [b.lon])), np.asarray(path.edges))  # fmt: skip
