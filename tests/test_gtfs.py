@@ -54,7 +54,10 @@ def test_calendar_exceptions(tiny):
     assert tiny.active_services(dt.date(2022, 9, 18)) == set()
     sat = build_timetable(tiny, "2022-09-17", TZ)
     # Saturday: the added trip, plus Friday's night trip still running after midnight
-    assert sorted(zip(sat.trip_ids.tolist(), sat.trip_day_offset.tolist())) == [("tn", -1), ("ts", 0)]
+    assert sorted(zip(sat.trip_ids.tolist(), sat.trip_day_offset.tolist())) == [
+        ("tn", -1),
+        ("ts", 0),
+    ]
 
 
 def test_after_midnight_trip_belongs_to_previous_service_day(tiny):
@@ -167,7 +170,9 @@ def test_unknown_trip_rows_are_skipped_with_a_warning(tmp_path, caplog):
 
 
 def test_non_monotonic_trip_is_skipped(tmp_path):
-    text = TINY_FEED["stop_times.txt"].replace("t2,08:50:00,08:50:00,C,3", "t2,08:35:00,08:35:00,C,3")
+    text = TINY_FEED["stop_times.txt"].replace(
+        "t2,08:50:00,08:50:00,C,3", "t2,08:35:00,08:35:00,C,3"
+    )
     feed = read_gtfs(feed_with(tmp_path, stop_times_txt=text))
     assert "t2" not in set(feed.trips["trip_id"])
     assert any("line 7: field arrival_time goes back in time" in m for m in feed.warnings)
@@ -188,7 +193,9 @@ def test_bad_values_name_file_line_and_field(tmp_path):
 
 
 def test_unknown_stop_rows_are_skipped(tmp_path):
-    text = TINY_FEED["stop_times.txt"].replace("t2,08:40:00,08:41:00,B,2", "t2,08:40:00,08:41:00,QQ,2")
+    text = TINY_FEED["stop_times.txt"].replace(
+        "t2,08:40:00,08:41:00,B,2", "t2,08:40:00,08:41:00,QQ,2"
+    )
     feed = read_gtfs(feed_with(tmp_path, stop_times_txt=text))
     assert any("stop_id = 'QQ'" in m for m in feed.warnings)
     tt = build_timetable(feed, "2022-09-14", TZ)
@@ -212,6 +219,11 @@ def test_vrn_timetable_and_cache(hd_region, hd_data_dir, tmp_path):
     assert np.array_equal(again.arr, tt.arr) and np.array_equal(again.trip_ids, tt.trip_ids)
     assert again.day_start == tt.day_start
     # a different filter is a different cache entry
-    only_bus = load_timetable(path, "2022-09-14", timezone=TZ, cache_dir=tmp_path,
-                              filters={"agencies": ["Busverkehr Rhein-Neckar GmbH"]})
+    only_bus = load_timetable(
+        path,
+        "2022-09-14",
+        timezone=TZ,
+        cache_dir=tmp_path,
+        filters={"agencies": ["Busverkehr Rhein-Neckar GmbH"]},
+    )
     assert set(only_bus.route_short_names.tolist()) == {"757"}

@@ -19,15 +19,25 @@ TZ = "Europe/Berlin"
 
 @pytest.fixture(scope="module")
 def vrn(hd_region, hd_data_dir, cache_dir):
-    tt = load_timetable(hd_region.source_file("gtfs", hd_data_dir), "2022-09-14",
-                        timezone=TZ, cache_dir=cache_dir)
+    tt = load_timetable(
+        hd_region.source_file("gtfs", hd_data_dir), "2022-09-14", timezone=TZ, cache_dir=cache_dir
+    )
     fp = straight_line_footpaths(tt, max_walk_s=600)
     return tt, fp, oracle.connections(tt)
 
 
 def earliest(tt, fp, src, dst, t, args=None, max_transfers=15, access=0, egress=0):
-    info, rides = run_raptor(tt, fp, np.array([src]), np.array([access]), np.array([dst]),
-                             np.array([egress]), int(t), max_transfers=max_transfers, args=args)
+    info, rides = run_raptor(
+        tt,
+        fp,
+        np.array([src]),
+        np.array([access]),
+        np.array([dst]),
+        np.array([egress]),
+        int(t),
+        max_transfers=max_transfers,
+        args=args,
+    )
     return (int(info[:, 3].min()) if len(info) else float("inf")), info, rides
 
 
@@ -86,8 +96,13 @@ def test_multi_source_target_with_access_and_egress(vrn):
         info, _ = run_raptor(tt, fp, src, acc, dst, egr, t, max_transfers=15)
         got = int(info[:, 3].min()) if len(info) else float("inf")
         want = oracle.csa_earliest_arrival(
-            tt, fp, dict(zip(src.tolist(), acc.tolist(), strict=True)),
-            dict(zip(dst.tolist(), egr.tolist(), strict=True)), t, conns)
+            tt,
+            fp,
+            dict(zip(src.tolist(), acc.tolist(), strict=True)),
+            dict(zip(dst.tolist(), egr.tolist(), strict=True)),
+            t,
+            conns,
+        )
         assert got == want
 
 
@@ -95,7 +110,8 @@ def random_feed(tmp_path, seed):
     """A small random feed: 7 stops, 4 routes with random stop patterns and headways."""
     rng = np.random.default_rng(seed)
     stops = "stop_id,stop_name,stop_lat,stop_lon\n" + "".join(
-        f"S{i},Stop {i},{49.4 + 0.002 * (i % 3):.4f},{8.6 + 0.002 * (i // 3):.4f}\n" for i in range(7)
+        f"S{i},Stop {i},{49.4 + 0.002 * (i % 3):.4f},{8.6 + 0.002 * (i // 3):.4f}\n"
+        for i in range(7)
     )
     routes = "route_id,route_short_name,route_type\n"
     trips = "route_id,service_id,trip_id\n"
@@ -113,9 +129,12 @@ def random_feed(tmp_path, seed):
                 h, m = divmod(t // 60, 60)
                 times += f"T{r}_{k},{h:02d}:{m:02d}:00,{h:02d}:{m:02d}:00,S{stop},{seq + 1}\n"
     files = {
-        "stops.txt": stops, "routes.txt": routes, "trips.txt": trips, "stop_times.txt": times,
+        "stops.txt": stops,
+        "routes.txt": routes,
+        "trips.txt": trips,
+        "stop_times.txt": times,
         "calendar.txt": "service_id,monday,tuesday,wednesday,thursday,friday,saturday,sunday,"
-                        "start_date,end_date\nD,1,1,1,1,1,1,1,20220101,20221231\n",
+        "start_date,end_date\nD,1,1,1,1,1,1,1,20220101,20221231\n",
     }
     feed = read_gtfs(write_feed(tmp_path / f"rand{seed}", files))
     return build_timetable(feed, "2022-09-14", TZ)
@@ -129,8 +148,17 @@ def test_range_pareto_matches_brute_force_on_random_feeds(tmp_path, seed):
     for _ in range(6):
         src, dst = (int(v) for v in rng.choice(tt.n_stops, 2, replace=False))
         t = 8 * 3600 + int(rng.integers(-600, 3000))
-        info, _ = run_raptor(tt, fp, np.array([src]), np.array([0]), np.array([dst]),
-                             np.array([0]), t, window_s=3600, max_transfers=3)
+        info, _ = run_raptor(
+            tt,
+            fp,
+            np.array([src]),
+            np.array([0]),
+            np.array([dst]),
+            np.array([0]),
+            t,
+            window_s=3600,
+            max_transfers=3,
+        )
         got = oracle.pareto_filter([(int(r[0]), int(r[3]), int(r[1])) for r in info])
         want = oracle.pareto_brute_force(tt, fp, {src: 0}, {dst: 0}, t, 3600, 4)
         assert got == want, (seed, src, dst, t)
@@ -147,7 +175,9 @@ def test_tiny_feed_journeys_and_no_service(tmp_path):
     assert [leg.mode for leg in legs] == ["BUS", "TRAM"]
     assert legs[1].trip_id == "tf" and legs[1].start == legs[0].end
     assert legs[0].route_short_name == "1" and legs[0].trip_id == "t1"
-    assert legs[0].headsign == "Bridge" and [s.place.name for s in legs[0].intermediate_stops] == ["Market"]
+    assert legs[0].headsign == "Bridge" and [s.place.name for s in legs[0].intermediate_stops] == [
+        "Market"
+    ]
     assert len(legs[0].lats) == 5  # drawn along shapes.txt, not stop to stop
     # a stop with no service that day: nothing to plan
     assert plan_stops(net, [z], [c], 8 * 3600) == []

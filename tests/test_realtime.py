@@ -20,8 +20,9 @@ H = 3600
 
 @pytest.fixture
 def tt(tmp_path):
-    return build_timetable(read_gtfs(write_feed(tmp_path / "tiny", TINY_FEED)), "2022-09-14",
-                           "Europe/Berlin")
+    return build_timetable(
+        read_gtfs(write_feed(tmp_path / "tiny", TINY_FEED)), "2022-09-14", "Europe/Berlin"
+    )
 
 
 def message(*updates):
@@ -53,6 +54,7 @@ def test_delay_propagates_downstream(tt):
         stu = tu.stop_time_update.add()
         stu.stop_sequence = 2
         stu.arrival.delay = 300
+
     new, report = apply_trip_updates(tt, message(("t1", fill)))
     assert report.updated_trips == 1
     arr, dep = times(new, "t1")
@@ -70,6 +72,7 @@ def test_absolute_times_and_stop_id_matching(tt):
         stu = tu.stop_time_update.add()
         stu.stop_id = "B"
         stu.departure.time = tt.day_start + 8 * H + 720  # 08:12 instead of 08:11
+
     new, _ = apply_trip_updates(tt, message(("t1", fill)))
     arr, dep = times(new, "t1")
     assert dep[1] == 8 * H + 720 and arr[2] == 8 * H + 1260
@@ -78,6 +81,7 @@ def test_absolute_times_and_stop_id_matching(tt):
 def test_cancelled_trip_is_not_used(tt):
     def cancel(tu):
         tu.trip.schedule_relationship = gtfs_realtime_pb2.TripDescriptor.CANCELED
+
     assert arrival(tt, "A", "C", 8 * H) == 8 * H + 1200
     new, report = apply_trip_updates(tt, message(("t1", cancel)))
     assert report.cancelled_trips == 1 and "t1" not in set(new.trip_ids.tolist())
@@ -89,6 +93,7 @@ def test_skipped_stop_cannot_be_used(tt):
         stu = tu.stop_time_update.add()
         stu.stop_sequence = 2
         stu.schedule_relationship = gtfs_realtime_pb2.TripUpdate.StopTimeUpdate.SKIPPED
+
     new, report = apply_trip_updates(tt, message(("t1", skip)))
     assert report.skipped_stops == 1
     assert arrival(new, "A", "B", 8 * H) == 8 * H + 40 * 60  # t1 passes Market: wait for t2
@@ -100,6 +105,7 @@ def test_overtaking_after_delay_keeps_routes_fifo_and_matches_oracle(tt):
         stu = tu.stop_time_update.add()
         stu.stop_sequence = 1
         stu.departure.delay = 40 * 60  # t1 now leaves at 08:40, after t2
+
     new, _ = apply_trip_updates(tt, message(("t1", late)))
     for r in range(new.n_routes):
         n = new.route_stop_first[r + 1] - new.route_stop_first[r]
@@ -120,6 +126,7 @@ def test_overtaking_after_delay_keeps_routes_fifo_and_matches_oracle(tt):
 def test_unmatched_and_garbage(tt):
     def fill(tu):
         tu.stop_time_update.add().stop_sequence = 1
+
     new, report = apply_trip_updates(tt, message(("nope", fill)))
     assert report.unmatched_trips == ["nope"]
     assert np.array_equal(new.arr, tt.arr)

@@ -30,7 +30,9 @@ def test_footpaths_follow_the_walk_graph(net):
     assert fp.n_paths > 500
     src = np.repeat(np.arange(tt.n_stops), np.diff(fp.first))
     linked = links.linked[src] & links.linked[fp.head]
-    straight = haversine_m(tt.stop_lat[src], tt.stop_lon[src], tt.stop_lat[fp.head], tt.stop_lon[fp.head])
+    straight = haversine_m(
+        tt.stop_lat[src], tt.stop_lon[src], tt.stop_lat[fp.head], tt.stop_lon[fp.head]
+    )
     speed = straight[linked] / np.maximum(fp.duration[linked], 1)
     assert speed.max() <= 1.5  # never faster than a brisk walk in a straight line
     assert np.median(fp.duration[linked] / np.maximum(straight[linked] / 1.34, 1)) > 1.05  # detours
@@ -38,7 +40,9 @@ def test_footpaths_follow_the_walk_graph(net):
     # spot check against a fresh walk-graph search from one stop
     s = int(np.flatnonzero(links.linked & (np.diff(fp.first) > 3))[0])
     seeds = np.isfinite(links.src_costs[s])
-    dist = dijkstra_bounded(net.graph, links.src_nodes[s][seeds], links.src_costs[s][seeds] + links.offroad_s[s], 600)
+    dist = dijkstra_bounded(
+        net.graph, links.src_nodes[s][seeds], links.src_costs[s][seeds] + links.offroad_s[s], 600
+    )
     for e in range(fp.first[s], fp.first[s + 1]):
         h = fp.head[e]
         if links.linked[h]:
@@ -52,10 +56,21 @@ def test_earliest_arrival_with_walk_footpaths_matches_oracle(net):
     for src, dst, t in oracle.random_pairs(tt, 60, seed=21):
         if src == dst:
             continue
-        info, _ = run_raptor(tt, fp, np.array([src]), np.array([0]), np.array([dst]), np.array([0]),
-                             int(t), max_transfers=15, args=net.args)
+        info, _ = run_raptor(
+            tt,
+            fp,
+            np.array([src]),
+            np.array([0]),
+            np.array([dst]),
+            np.array([0]),
+            int(t),
+            max_transfers=15,
+            args=net.args,
+        )
         got = int(info[:, 3].min()) if len(info) else float("inf")
-        assert got == oracle.csa_earliest_arrival(tt, fp, {int(src): 0}, {int(dst): 0}, int(t), conns)
+        assert got == oracle.csa_earliest_arrival(
+            tt, fp, {int(src): 0}, {int(dst): 0}, int(t), conns
+        )
 
 
 def check_itinerary(it, origin, destination):
@@ -82,9 +97,14 @@ def test_sample_queries_give_pareto_itineraries(net, hd_region):
         for a in transit:  # none dominates another (minute resolution)
             for b in transit:
                 if a is not b:
-                    assert not (a.start >= b.start and a.end <= b.end and a.transfers <= b.transfers
-                                and (a.start, a.end, a.transfers) != (b.start, b.end, b.transfers)
-                                and a.end.minute != b.end.minute and a.start.minute != b.start.minute)
+                    assert not (
+                        a.start >= b.start
+                        and a.end <= b.end
+                        and a.transfers <= b.transfers
+                        and (a.start, a.end, a.transfers) != (b.start, b.end, b.transfers)
+                        and a.end.minute != b.end.minute
+                        and a.start.minute != b.start.minute
+                    )
 
 
 def test_walk_legs_follow_streets_and_json_shape(net, hd_region):
@@ -96,8 +116,20 @@ def test_walk_legs_follow_streets_and_json_shape(net, hd_region):
     assert walk.distance_m >= crow
     data = it.to_dict()
     leg = next(leg for leg in data["legs"] if leg["transitLeg"])
-    assert {"mode", "from", "to", "startTime", "endTime", "duration", "distance", "routeId",
-            "tripId", "headsign", "routeShortName", "legGeometry"} <= set(leg)
+    assert {
+        "mode",
+        "from",
+        "to",
+        "startTime",
+        "endTime",
+        "duration",
+        "distance",
+        "routeId",
+        "tripId",
+        "headsign",
+        "routeShortName",
+        "legGeometry",
+    } <= set(leg)
     assert leg["legGeometry"]["precision"] == 6 and "stopId" in leg["from"]
     lats, lons = decode_polyline(leg["legGeometry"]["points"], 6)
     assert len(lats) == leg["legGeometry"]["length"] and abs(lats[0] - leg["from"]["lat"]) < 1e-6
@@ -122,7 +154,10 @@ def test_direct_walk_and_errors(net):
 
 def test_polyline_encoder_reference():
     # Google's documented example (precision 5)
-    assert encode_polyline([38.5, 40.7, 43.252], [-120.2, -120.95, -126.453], 5) == "_p~iF~ps|U_ulLnnqC_mqNvxq`@"
+    assert (
+        encode_polyline([38.5, 40.7, 43.252], [-120.2, -120.95, -126.453], 5)
+        == "_p~iF~ps|U_ulLnnqC_mqNvxq`@"
+    )
     lats, lons = decode_polyline(encode_polyline([49.4094, -0.000001], [8.6937, 179.999999]))
     assert np.allclose(lats, [49.4094, -0.000001]) and np.allclose(lons, [8.6937, 179.999999])
 
@@ -131,13 +166,25 @@ def test_cli_plan(hd_data_dir, cache_dir):
     from api.cli import app
 
     runner = CliRunner()
-    args = ["plan", "heidelberg", "--from", "49.4094,8.6937", "--to", "49.4183,8.6758", "--at", AT,
-            "--data-dir", str(hd_data_dir), "--cache-dir", str(cache_dir)]
+    args = [
+        "plan",
+        "heidelberg",
+        "--from",
+        "49.4094,8.6937",
+        "--to",
+        "49.4183,8.6758",
+        "--at",
+        AT,
+        "--data-dir",
+        str(hd_data_dir),
+        "--cache-dir",
+        str(cache_dir),
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "transfer(s)" in result.output and "RNV" in result.output
     result = runner.invoke(app, [*args, "--json", "--window", "30"])
-    data = json.loads(result.stdout[result.stdout.index("{"):])
+    data = json.loads(result.stdout[result.stdout.index("{") :])
     assert data["itineraries"] and data["itineraries"][0]["legs"]
     bad = runner.invoke(app, ["plan", "heidelberg", "--from", "x", "--to", "1,2", "--at", AT])
     assert bad.exit_code != 0

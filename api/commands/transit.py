@@ -19,7 +19,9 @@ def _latlon(text: str, what: str) -> tuple[float, float]:
     try:
         lat, lon = (float(v) for v in text.split(","))
     except ValueError:
-        raise RequestError(f"--{what} must be LAT,LON in degrees (e.g. 49.4094,8.6937), got {text!r}") from None
+        raise RequestError(
+            f"--{what} must be LAT,LON in degrees (e.g. 49.4094,8.6937), got {text!r}"
+        ) from None
     return lat, lon
 
 
@@ -31,7 +33,9 @@ def plan(
     window: float = typer.Option(0, "--window", help="Also depart up to this many minutes later."),
     max_transfers: int = typer.Option(5, "--max-transfers", help="Maximum number of changes."),
     max_walk: float = typer.Option(900, "--max-walk", help="Longest access/egress walk, seconds."),
-    realtime: Path | None = typer.Option(None, "--realtime", help="GTFS-RT TripUpdates file to apply."),
+    realtime: Path | None = typer.Option(
+        None, "--realtime", help="GTFS-RT TripUpdates file to apply."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print MOTIS/OTP-style JSON."),
     geojson: bool = typer.Option(False, "--geojson", help="Print a GeoJSON FeatureCollection."),
     data_dir: Path | None = typer.Option(None, help="Data directory (default: $ELSTER_DATA_DIR)."),
@@ -58,12 +62,20 @@ def plan(
             err=True,
         )
     itineraries = plan_transit(
-        network, origin, destination, when, window_min=window, max_transfers=max_transfers,
+        network,
+        origin,
+        destination,
+        when,
+        window_min=window,
+        max_transfers=max_transfers,
         max_walk_s=max_walk,
     )
     if as_json:
-        typer.echo(json.dumps({"itineraries": [it.to_dict() for it in itineraries]}, indent=2,
-                              ensure_ascii=False))
+        typer.echo(
+            json.dumps(
+                {"itineraries": [it.to_dict() for it in itineraries]}, indent=2, ensure_ascii=False
+            )
+        )
         return
     if geojson:
         features = []
@@ -71,7 +83,9 @@ def plan(
             for f in it.to_geojson()["features"]:
                 f["properties"]["itinerary"] = i
                 features.append(f)
-        typer.echo(json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False))
+        typer.echo(
+            json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False)
+        )
         return
     for line in format_itineraries(itineraries):
         typer.echo(line)

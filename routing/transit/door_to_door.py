@@ -25,8 +25,14 @@ from routing.errors import DataError, NoRouteError, RequestError
 from routing.graph import RoadGraph
 from routing.regions import Region, load_region
 from routing.transit.footpaths import (
-    WALK_SPEED_MPS, StopLinks, haversine_m, link_stops, straight_line_footpaths,
-    walk_from_stops, walk_graph_footpaths, walk_to_stops,
+    WALK_SPEED_MPS,
+    StopLinks,
+    haversine_m,
+    link_stops,
+    straight_line_footpaths,
+    walk_from_stops,
+    walk_graph_footpaths,
+    walk_to_stops,
 )
 from routing.transit.gtfs import feed_filters_from_options, parse_date
 from routing.transit.itinerary import Itinerary, Leg, Place
@@ -76,9 +82,7 @@ class TransitNetwork:
             try:
                 when = dt.datetime.fromisoformat(when)
             except ValueError:
-                raise RequestError(
-                    f"time {when!r} is not ISO 8601 like 2022-09-14T08:00"
-                ) from None
+                raise RequestError(f"time {when!r} is not ISO 8601 like 2022-09-14T08:00") from None
         t = self.timetable.to_seconds(when)
         if not -6 * 3600 <= t < 30 * 3600:
             raise RequestError(
@@ -140,7 +144,12 @@ def load_transit_network(
     fp = walk_graph_footpaths(tt, graph, links, max_walk_s=max_transfer_walk_s)
     log.info(
         "loaded transit network of %s for %s: %d stops, %d trips, %d footpaths in %.2f s",
-        region.name, date, tt.n_stops, tt.n_trips, fp.n_paths, time.perf_counter() - t0,
+        region.name,
+        date,
+        tt.n_stops,
+        tt.n_trips,
+        fp.n_paths,
+        time.perf_counter() - t0,
     )
     return TransitNetwork(tt, fp, graph, snapper, links, region.name)
 
@@ -190,8 +199,11 @@ class _WalkDrawer:
             tn, tc = sb.target_seeds()
             try:
                 path = shortest_path(graph, sn, sc, tn, tc)
-                plat, plon = path_polyline(graph, path.edges) if path.edges.size else (
-                    graph.lat[path.nodes], graph.lon[path.nodes])
+                plat, plon = (
+                    path_polyline(graph, path.edges)
+                    if path.edges.size
+                    else (graph.lat[path.nodes], graph.lon[path.nodes])
+                )
             except NoRouteError:
                 plat, plon = np.zeros(0), np.zeros(0)
             lats = np.concatenate(([a.lat, sa.lat], plat, [sb.lat, b.lat]))
@@ -199,7 +211,11 @@ class _WalkDrawer:
         keep = np.ones(lats.size, dtype=bool)
         keep[1:] = (np.diff(lats) != 0) | (np.diff(lons) != 0)
         lats, lons = lats[keep], lons[keep]
-        metres = float(np.sum(haversine_m(lats[:-1], lons[:-1], lats[1:], lons[1:]))) if lats.size > 1 else 0.0
+        metres = (
+            float(np.sum(haversine_m(lats[:-1], lons[:-1], lats[1:], lons[1:])))
+            if lats.size > 1
+            else 0.0
+        )
         return lats, lons, metres
 
 
@@ -282,11 +298,22 @@ def plan_transit(
         acc = np.ceil(access[src]).astype(np.int64)
         egr = np.ceil(egress[dst]).astype(np.int64)
         info, rides = run_raptor(
-            tt, network.footpaths, src, acc, dst, egr, depart,
-            window_s=int(window_min * 60), max_transfers=max_transfers, args=network.args,
+            tt,
+            network.footpaths,
+            src,
+            acc,
+            dst,
+            egr,
+            depart,
+            window_s=int(window_min * 60),
+            max_transfers=max_transfers,
+            args=network.args,
         )
         journeys = decode_journeys(
-            tt, network.footpaths, info, rides,
+            tt,
+            network.footpaths,
+            info,
+            rides,
             dict(zip(src.tolist(), acc.tolist(), strict=True)),
             dict(zip(dst.tolist(), egr.tolist(), strict=True)),
         )
@@ -297,13 +324,23 @@ def plan_transit(
     if direct_walk and walk_s <= max_walk_s:
         lats, lons, metres = drawer(origin_place, dest_place, walk_s)
         start = tt.to_datetime(depart)
-        leg = Leg("WALK", origin_place, dest_place, start, start + dt.timedelta(seconds=math.ceil(walk_s)),
-                  metres, lats, lons)
+        leg = Leg(
+            "WALK",
+            origin_place,
+            dest_place,
+            start,
+            start + dt.timedelta(seconds=math.ceil(walk_s)),
+            metres,
+            lats,
+            lons,
+        )
         itineraries.insert(0, Itinerary([leg]))
     if not itineraries:
         why = (
-            "no stop within walking distance of the origin" if not src.size
-            else "no stop within walking distance of the destination" if not dst.size
+            "no stop within walking distance of the origin"
+            if not src.size
+            else "no stop within walking distance of the destination"
+            if not dst.size
             else f"no connection departing from {tt.to_datetime(depart):%H:%M} on {tt.date}"
         )
         raise NoRouteError(
@@ -327,13 +364,22 @@ def plan_stops(
     src = np.asarray(from_stops, np.int64)
     dst = np.asarray(to_stops, np.int64)
     info, rides = run_raptor(
-        network.timetable, network.footpaths, src, np.zeros(src.size, np.int64), dst,
-        np.zeros(dst.size, np.int64), depart, window_s=int(window_min * 60),
-        max_transfers=max_transfers, args=network.args,
+        network.timetable,
+        network.footpaths,
+        src,
+        np.zeros(src.size, np.int64),
+        dst,
+        np.zeros(dst.size, np.int64),
+        depart,
+        window_s=int(window_min * 60),
+        max_transfers=max_transfers,
+        args=network.args,
     )
     zero_a = dict.fromkeys(src.tolist(), 0)
     zero_e = dict.fromkeys(dst.tolist(), 0)
-    return pareto_journeys(decode_journeys(network.timetable, network.footpaths, info, rides, zero_a, zero_e))
+    return pareto_journeys(
+        decode_journeys(network.timetable, network.footpaths, info, rides, zero_a, zero_e)
+    )
 
 
 def local_time(network: TransitNetwork, when: str) -> dt.datetime:

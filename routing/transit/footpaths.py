@@ -80,7 +80,9 @@ def link_stops(tt: Timetable, snapper, *, max_snap_m: float = MAX_STOP_SNAP_M) -
     snaps: list = [None] * S
     for s in range(S):
         try:
-            snap = snapper.snap(float(tt.stop_lat[s]), float(tt.stop_lon[s]), max_distance_m=max_snap_m)
+            snap = snapper.snap(
+                float(tt.stop_lat[s]), float(tt.stop_lon[s]), max_distance_m=max_snap_m
+            )
         except SnapError:
             continue
         snaps[s] = snap
@@ -95,7 +97,10 @@ def link_stops(tt: Timetable, snapper, *, max_snap_m: float = MAX_STOP_SNAP_M) -
     if (~linked).any():
         log.warning(
             "%d of %d stops are farther than %.0f m from any walkable road; they get "
-            "straight-line footpaths only", int((~linked).sum()), S, max_snap_m,
+            "straight-line footpaths only",
+            int((~linked).sum()),
+            S,
+            max_snap_m,
         )
     return StopLinks(src_nodes, src_costs, tgt_nodes, tgt_costs, offroad, linked, snaps)
 
@@ -132,7 +137,9 @@ def walk_graph_footpaths(
     for s in np.flatnonzero(links.linked & served):
         seeds = np.isfinite(links.src_costs[s])
         dist = dijkstra_bounded(
-            graph, links.src_nodes[s][seeds], links.src_costs[s][seeds] + links.offroad_s[s],
+            graph,
+            links.src_nodes[s][seeds],
+            links.src_costs[s][seeds] + links.offroad_s[s],
             max_walk_s,
         )
         t = walk_to_stops(links, dist)
@@ -141,7 +148,9 @@ def walk_graph_footpaths(
         for o in np.flatnonzero(links.linked & (links.tgt_nodes[:, 0] == links.tgt_nodes[s, 0])):
             other = links.snaps[o]
             if other is not None and other.edge == snap.edge:
-                t[o] = min(t[o], snap.direct_cost_to(other) + links.offroad_s[s] + links.offroad_s[o])
+                t[o] = min(
+                    t[o], snap.direct_cost_to(other) + links.offroad_s[s] + links.offroad_s[o]
+                )
         t[s] = np.inf
         hits = np.flatnonzero((t <= max_walk_s) & served)
         srcs.append(np.full(hits.size, s))
@@ -160,13 +169,21 @@ def walk_graph_footpaths(
     fp = apply_transfers_txt(tt, src, dst, dur)
     log.info(
         "computed %d footpaths between %d stops on the walk graph (max %.0f s) in %.2f s",
-        fp.n_paths, S, max_walk_s, time.perf_counter() - t0,
+        fp.n_paths,
+        S,
+        max_walk_s,
+        time.perf_counter() - t0,
     )
     return fp
 
 
-def straight_line_pairs(lat: np.ndarray, lon: np.ndarray, max_walk_s: float,
-                        speed_mps: float = WALK_SPEED_MPS, detour: float = STRAIGHT_LINE_DETOUR):
+def straight_line_pairs(
+    lat: np.ndarray,
+    lon: np.ndarray,
+    max_walk_s: float,
+    speed_mps: float = WALK_SPEED_MPS,
+    detour: float = STRAIGHT_LINE_DETOUR,
+):
     """All ordered stop pairs within ``max_walk_s`` by stretched straight-line distance."""
     lat = np.asarray(lat, float)
     lon = np.asarray(lon, float)
@@ -176,8 +193,9 @@ def straight_line_pairs(lat: np.ndarray, lon: np.ndarray, max_walk_s: float,
     return a, b, np.ceil(d[a, b])
 
 
-def straight_line_footpaths(tt: Timetable, *, max_walk_s: float = 600.0,
-                            speed_mps: float = WALK_SPEED_MPS) -> Footpaths:
+def straight_line_footpaths(
+    tt: Timetable, *, max_walk_s: float = 600.0, speed_mps: float = WALK_SPEED_MPS
+) -> Footpaths:
     """Footpaths by stretched straight-line distance (for tests and feeds without a map)."""
     a, b, d = straight_line_pairs(tt.stop_lat, tt.stop_lon, max_walk_s, speed_mps)
     return apply_transfers_txt(tt, a, b, d)
@@ -189,16 +207,25 @@ def apply_transfers_txt(tt: Timetable, src, dst, dur) -> Footpaths:
     dst = np.asarray(dst, np.int64)
     dur = np.asarray(dur, np.float64)
     if tt.transfer_from.size:
-        banned = {(int(a), int(b)) for a, b, t in zip(tt.transfer_from, tt.transfer_to, tt.transfer_time, strict=True) if t == -3}
+        banned = {
+            (int(a), int(b))
+            for a, b, t in zip(tt.transfer_from, tt.transfer_to, tt.transfer_time, strict=True)
+            if t == -3
+        }
         given = tt.transfer_time >= 0
         src = np.concatenate((src, tt.transfer_from[given]))
         dst = np.concatenate((dst, tt.transfer_to[given]))
         dur = np.concatenate((dur, tt.transfer_time[given].astype(np.float64)))
         if banned:
-            keep = np.array([(int(a), int(b)) not in banned for a, b in zip(src, dst, strict=True)], dtype=bool)
+            keep = np.array(
+                [(int(a), int(b)) not in banned for a, b in zip(src, dst, strict=True)], dtype=bool
+            )
             src, dst, dur = src[keep], dst[keep], dur[keep]
         # transfers.txt is authoritative for the pairs it names: drop the computed ones.
-        named = {(int(a), int(b)) for a, b in zip(tt.transfer_from[given], tt.transfer_to[given], strict=True)}
+        named = {
+            (int(a), int(b))
+            for a, b in zip(tt.transfer_from[given], tt.transfer_to[given], strict=True)
+        }
         n_computed = src.size - int(given.sum())
         keep = np.ones(src.size, dtype=bool)
         for i in range(n_computed):

@@ -38,8 +38,16 @@ REQUIRED_COLUMNS = {
     "trips.txt": ("route_id", "service_id", "trip_id"),
     "stop_times.txt": ("trip_id", "stop_id", "stop_sequence"),
     "calendar.txt": (
-        "service_id", "monday", "tuesday", "wednesday", "thursday", "friday",
-        "saturday", "sunday", "start_date", "end_date",
+        "service_id",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "start_date",
+        "end_date",
     ),
     "calendar_dates.txt": ("service_id", "date", "exception_type"),
     "frequencies.txt": ("trip_id", "start_time", "end_time", "headway_secs"),
@@ -199,7 +207,10 @@ class _Source:
             else:
                 raw = Path(self._names[name]).read_bytes()
             frame = pd.read_csv(
-                io.BytesIO(raw), dtype=str, keep_default_na=False, encoding="utf-8-sig",
+                io.BytesIO(raw),
+                dtype=str,
+                keep_default_na=False,
+                encoding="utf-8-sig",
                 skipinitialspace=True,
             )
         except (pd.errors.ParserError, UnicodeDecodeError, zipfile.BadZipFile, OSError) as exc:
@@ -251,7 +262,9 @@ def parse_time_column(values: pd.Series, file: str, column: str) -> np.ndarray:
     return seconds
 
 
-def _parse_int(frame: pd.DataFrame, column: str, file: str, *, default: int | None = None) -> np.ndarray:
+def _parse_int(
+    frame: pd.DataFrame, column: str, file: str, *, default: int | None = None
+) -> np.ndarray:
     if column not in frame.columns:
         if default is None:
             raise DataError(f"{file}: missing column {column}")
@@ -362,7 +375,11 @@ def read_gtfs(
         agency = pd.DataFrame({"agency_id": [""], "agency_name": [""]})
     if "agency_id" not in agency.columns:
         agency["agency_id"] = ""
-    timezone = str(agency["agency_timezone"].iloc[0]) if "agency_timezone" in agency.columns and len(agency) else ""
+    timezone = (
+        str(agency["agency_timezone"].iloc[0])
+        if "agency_timezone" in agency.columns and len(agency)
+        else ""
+    )
     if "agency_id" not in routes_raw.columns:
         routes_raw["agency_id"] = agency["agency_id"].iloc[0] if len(agency) else ""
     routes_raw.loc[routes_raw["agency_id"] == "", "agency_id"] = (
@@ -381,7 +398,10 @@ def read_gtfs(
             ]
         )
         if not keep_ids:
-            names = ", ".join(f"{i} ({n})" for i, n in zip(agency["agency_id"], agency["agency_name"], strict=True))
+            names = ", ".join(
+                f"{i} ({n})"
+                for i, n in zip(agency["agency_id"], agency["agency_name"], strict=True)
+            )
             raise DataError(
                 f"{path}: no agency matches {list(agencies)!r}; agency.txt has: {names}"
             )
@@ -406,7 +426,9 @@ def read_gtfs(
     )
     dup = route_table["route_id"].duplicated()
     if dup.any():
-        problems.report(f"routes.txt: duplicate route_id {route_table['route_id'][dup].iloc[0]!r}; later rows ignored")
+        problems.report(
+            f"routes.txt: duplicate route_id {route_table['route_id'][dup].iloc[0]!r}; later rows ignored"
+        )
         route_table = route_table[~dup].reset_index(drop=True)
     route_index = pd.Series(np.arange(len(route_table)), index=route_table["route_id"])
 
@@ -468,8 +490,16 @@ def read_gtfs(
             f"{int(missing_stop.sum())} row(s) skipped"
         )
     seq = _parse_int(st, "stop_sequence", "stop_times.txt")
-    arr = parse_time_column(st["arrival_time"], "stop_times.txt", "arrival_time") if "arrival_time" in st.columns else np.full(len(st), -1, np.int64)
-    dep = parse_time_column(st["departure_time"], "stop_times.txt", "departure_time") if "departure_time" in st.columns else np.full(len(st), -1, np.int64)
+    arr = (
+        parse_time_column(st["arrival_time"], "stop_times.txt", "arrival_time")
+        if "arrival_time" in st.columns
+        else np.full(len(st), -1, np.int64)
+    )
+    dep = (
+        parse_time_column(st["departure_time"], "stop_times.txt", "departure_time")
+        if "departure_time" in st.columns
+        else np.full(len(st), -1, np.int64)
+    )
     pickup = _parse_int(st, "pickup_type", "stop_times.txt", default=0)
     dropoff = _parse_int(st, "drop_off_type", "stop_times.txt", default=0)
     lines = st.index.to_numpy() + 2
@@ -481,7 +511,9 @@ def read_gtfs(
     arr, dep = arr[keep][order], dep[keep][order]
     pickup, dropoff, lines = pickup[keep][order], dropoff[keep][order], lines[keep][order]
 
-    trips_kept, sel, lengths, arr, dep = _clean_trip_times(trip_of, seq, arr, dep, lines, trips_raw, problems)
+    trips_kept, sel, lengths, arr, dep = _clean_trip_times(
+        trip_of, seq, arr, dep, lines, trips_raw, problems
+    )
     stop_of, pickup, dropoff, seq = stop_of[sel], pickup[sel], dropoff[sel], seq[sel]
     arr, dep = arr[sel], dep[sel]
     trip_first = np.zeros(len(trips_kept) + 1, dtype=np.int64)
@@ -493,7 +525,10 @@ def read_gtfs(
             "route_idx": trip_rows["route_id"].map(route_index).to_numpy().astype(np.int64),
             "service_id": trip_rows["service_id"].to_numpy(),
             "headsign": trip_rows["trip_headsign"].to_numpy(),
-            "shape_idx": trip_rows["shape_id"].map(lambda s: shape_pos.get(s, -1)).to_numpy().astype(np.int64),
+            "shape_idx": trip_rows["shape_id"]
+            .map(lambda s: shape_pos.get(s, -1))
+            .to_numpy()
+            .astype(np.int64),
             "start_time": np.full(len(trip_rows), "", dtype=object),
         }
     )
@@ -505,7 +540,9 @@ def read_gtfs(
     transfers = _read_transfers(src, stop_index)
     if trip_table.empty:
         what = " after filtering" if (agencies or routes or bbox) else ""
-        raise DataError(f"{path}: the feed has no usable trips{what}; check the filters and the feed")
+        raise DataError(
+            f"{path}: the feed has no usable trips{what}; check the filters and the feed"
+        )
     feed = GtfsFeed(
         source=str(path),
         timezone=timezone,
@@ -531,7 +568,11 @@ def read_gtfs(
     )
     log.info(
         "read GTFS %s: %d stops, %d routes, %d trips, %d stop times%s",
-        path.name, feed.n_stops, len(route_table), feed.n_trips, len(feed.st_stop),
+        path.name,
+        feed.n_stops,
+        len(route_table),
+        feed.n_trips,
+        len(feed.st_stop),
         f" ({len(problems.messages)} problem(s) skipped)" if problems.messages else "",
     )
     return feed
@@ -548,7 +589,9 @@ def _read_stops(raw: pd.DataFrame, bbox, problems: _Problems) -> pd.DataFrame:
     dup = raw["stop_id"].duplicated().to_numpy()
     if dup.any():
         row = int(np.flatnonzero(dup)[0])
-        problems.report(f"stops.txt line {_line(raw.index[row])}: duplicate stop_id {raw['stop_id'].iloc[row]!r}; ignored")
+        problems.report(
+            f"stops.txt line {_line(raw.index[row])}: duplicate stop_id {raw['stop_id'].iloc[row]!r}; ignored"
+        )
     stations = raw[(loc_type == 1) & ~dup]
     station_name = dict(zip(stations["stop_id"], stations["stop_name"], strict=True))
     platforms = raw[(loc_type == 0) & ~dup].copy()
@@ -571,11 +614,17 @@ def _read_stops(raw: pd.DataFrame, bbox, problems: _Problems) -> pd.DataFrame:
         }
     )
     table["station_name"] = [
-        station_name.get(p, n) or n for p, n in zip(table["parent_station"], table["stop_name"], strict=True)
+        station_name.get(p, n) or n
+        for p, n in zip(table["parent_station"], table["stop_name"], strict=True)
     ]
     if bbox is not None:
         min_lon, min_lat, max_lon, max_lat = bbox
-        inside = (table["lat"] >= min_lat) & (table["lat"] <= max_lat) & (table["lon"] >= min_lon) & (table["lon"] <= max_lon)
+        inside = (
+            (table["lat"] >= min_lat)
+            & (table["lat"] <= max_lat)
+            & (table["lon"] >= min_lon)
+            & (table["lon"] <= max_lon)
+        )
         table = table[inside]
     return table.reset_index(drop=True)
 
@@ -672,7 +721,9 @@ def _read_calendar(calendar_raw, dates_raw) -> tuple[pd.DataFrame, pd.DataFrame]
 
 def _read_transfers(src: _Source, stop_index: pd.Series) -> pd.DataFrame:
     raw = src.read("transfers.txt", required=False)
-    empty = pd.DataFrame({"from_idx": [], "to_idx": [], "transfer_type": [], "min_transfer_time": []})
+    empty = pd.DataFrame(
+        {"from_idx": [], "to_idx": [], "transfer_type": [], "min_transfer_time": []}
+    )
     if raw is None or not len(raw):
         return empty
     f = raw["from_stop_id"].map(stop_index)
@@ -740,15 +791,28 @@ def _expand_frequencies(src, trips, trip_first, stop_of, arr, dep, pickup, dropo
             shifts.append(0)
             starts.append("")
     sel = np.concatenate([np.arange(a, b) for a, b in spans])
-    shift = np.concatenate([np.full(b - a, s, np.int64) for (a, b), s in zip(spans, shifts, strict=True)])
+    shift = np.concatenate(
+        [np.full(b - a, s, np.int64) for (a, b), s in zip(spans, shifts, strict=True)]
+    )
     out = trips.iloc[new_rows].reset_index(drop=True)
     out["start_time"] = starts
     first = np.zeros(len(spans) + 1, dtype=np.int64)
     first[1:] = np.cumsum([b - a for a, b in spans])
-    log.info("expanded %d frequency-based trip(s) into %d instances", len(instances),
-             sum(len(set(v)) for v in instances.values()))
-    return (out, first, stop_of[sel], arr[sel] + shift, dep[sel] + shift, pickup[sel],
-            dropoff[sel], seq[sel])
+    log.info(
+        "expanded %d frequency-based trip(s) into %d instances",
+        len(instances),
+        sum(len(set(v)) for v in instances.values()),
+    )
+    return (
+        out,
+        first,
+        stop_of[sel],
+        arr[sel] + shift,
+        dep[sel] + shift,
+        pickup[sel],
+        dropoff[sel],
+        seq[sel],
+    )
 
 
 def parse_date(value: str | dt.date) -> dt.date:

@@ -19,8 +19,20 @@ import numpy as np
 from routing.polyline import encode_polyline
 
 TRANSIT_MODES = frozenset(
-    {"TRAM", "SUBWAY", "RAIL", "BUS", "FERRY", "CABLE_CAR", "GONDOLA", "FUNICULAR",
-     "TROLLEYBUS", "MONORAIL", "COACH", "TRANSIT"}
+    {
+        "TRAM",
+        "SUBWAY",
+        "RAIL",
+        "BUS",
+        "FERRY",
+        "CABLE_CAR",
+        "GONDOLA",
+        "FUNICULAR",
+        "TROLLEYBUS",
+        "MONORAIL",
+        "COACH",
+        "TRANSIT",
+    }
 )
 POLYLINE_PRECISION = 6
 
@@ -36,7 +48,11 @@ class Place:
 
     def to_dict(self) -> dict[str, Any]:
         """MOTIS/OTP place object."""
-        out: dict[str, Any] = {"name": self.name, "lat": round(self.lat, 7), "lon": round(self.lon, 7)}
+        out: dict[str, Any] = {
+            "name": self.name,
+            "lat": round(self.lat, 7),
+            "lon": round(self.lon, 7),
+        }
         if self.stop_id is not None:
             out["stopId"] = self.stop_id
         return out
@@ -52,8 +68,11 @@ class StopCall:
 
     def to_dict(self) -> dict[str, Any]:
         """Place plus arrival and departure times."""
-        return {**self.place.to_dict(), "arrival": self.arrival.isoformat(),
-                "departure": self.departure.isoformat()}
+        return {
+            **self.place.to_dict(),
+            "arrival": self.arrival.isoformat(),
+            "departure": self.departure.isoformat(),
+        }
 
 
 @dataclass
@@ -120,7 +139,7 @@ class Leg:
             "legGeometry": {
                 "points": encode_polyline(self.lats, self.lons, POLYLINE_PRECISION),
                 "precision": POLYLINE_PRECISION,
-                "length": int(len(self.lats)),
+                "length": len(self.lats),
             },
         }
         if self.transit:
@@ -198,8 +217,10 @@ class Itinerary:
                     "type": "Feature",
                     "geometry": {
                         "type": "LineString",
-                        "coordinates": [[round(float(lo), 7), round(float(la), 7)]
-                                        for la, lo in zip(leg.lats, leg.lons, strict=True)],
+                        "coordinates": [
+                            [round(float(lo), 7), round(float(la), 7)]
+                            for la, lo in zip(leg.lats, leg.lons, strict=True)
+                        ],
                     },
                     "properties": props,
                 }

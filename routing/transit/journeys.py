@@ -18,8 +18,16 @@ import numpy as np
 
 from routing.transit.itinerary import Leg, Place, StopCall
 from routing.transit.raptor import (
-    J_ACCESS, J_ARRIVAL, J_DEPARTURE, J_END_WALK_FROM, J_ROUNDS, J_TARGET,
-    R_APOS, R_BPOS, R_PRE_WALK_FROM, R_SLOT, Footpaths,
+    J_ACCESS,
+    J_DEPARTURE,
+    J_END_WALK_FROM,
+    J_ROUNDS,
+    J_TARGET,
+    R_APOS,
+    R_BPOS,
+    R_PRE_WALK_FROM,
+    R_SLOT,
+    Footpaths,
 )
 from routing.transit.timetable import Timetable
 
@@ -86,13 +94,17 @@ def decode_journeys(
             continue
         decoded: list[Ride] = []
         for x in range(n):
-            slot, bpos, apos, pre = (int(v) for v in ride_rows[x, [R_SLOT, R_BPOS, R_APOS, R_PRE_WALK_FROM]])
+            slot, bpos, apos, pre = (
+                int(v) for v in ride_rows[x, [R_SLOT, R_BPOS, R_APOS, R_PRE_WALK_FROM]]
+            )
             stops, arr, dep = tt.slot_times(slot)
             board, alight = int(stops[bpos]), int(stops[apos])
             walk = None
             if pre >= 0:
                 walk = (pre, board, fp.duration_between(pre, board))
-            decoded.append(Ride(slot, bpos, apos, board, alight, int(dep[bpos]), int(arr[apos]), walk))
+            decoded.append(
+                Ride(slot, bpos, apos, board, alight, int(dep[bpos]), int(arr[apos]), walk)
+            )
         access_stop = int(row[J_ACCESS])
         target = int(row[J_TARGET])
         end_from = int(row[J_END_WALK_FROM])
@@ -105,9 +117,14 @@ def decode_journeys(
         arrive = decoded[-1].arrival + (walk_after[2] if walk_after else 0) + egress[target]
         out.append(
             Journey(
-                departure=int(leave), arrival=int(arrive), rides=tuple(decoded),
-                access_stop=access_stop, access_s=int(access[access_stop]),
-                egress_stop=target, egress_s=int(egress[target]), walk_after=walk_after,
+                departure=int(leave),
+                arrival=int(arrive),
+                rides=tuple(decoded),
+                access_stop=access_stop,
+                access_s=int(access[access_stop]),
+                egress_stop=target,
+                egress_s=int(egress[target]),
+                walk_after=walk_after,
                 run_departure=int(row[J_DEPARTURE]),
             )
         )
@@ -154,7 +171,9 @@ def straight_walk(a: Place, b: Place, seconds: float) -> tuple[np.ndarray, np.nd
 
 def stop_place(tt: Timetable, s: int) -> Place:
     """The :class:`Place` of stop ``s``."""
-    return Place(str(tt.stop_names[s]), float(tt.stop_lat[s]), float(tt.stop_lon[s]), str(tt.stop_ids[s]))
+    return Place(
+        str(tt.stop_names[s]), float(tt.stop_lat[s]), float(tt.stop_lon[s]), str(tt.stop_ids[s])
+    )
 
 
 def ride_geometry(tt: Timetable, ride: Ride) -> tuple[np.ndarray, np.ndarray]:
@@ -221,10 +240,14 @@ def ride_leg(tt: Timetable, ride: Ride) -> Leg:
     )
 
 
-def walk_leg(tt: Timetable, a: Place, b: Place, start: int, seconds: float, walk: WalkBuilder) -> Leg:
+def walk_leg(
+    tt: Timetable, a: Place, b: Place, start: int, seconds: float, walk: WalkBuilder
+) -> Leg:
     """A WALK leg from ``a`` to ``b`` starting at timetable second ``start``."""
     lats, lons, metres = walk(a, b, seconds)
-    return Leg("WALK", a, b, tt.to_datetime(start), tt.to_datetime(start + seconds), metres, lats, lons)
+    return Leg(
+        "WALK", a, b, tt.to_datetime(start), tt.to_datetime(start + seconds), metres, lats, lons
+    )
 
 
 def journey_legs(
@@ -248,7 +271,7 @@ def journey_legs(
     first = journey.rides[0]
     board_place = stop_place(tt, first.board_stop)
     access_total = journey.access_s + (first.walk_before[2] if first.walk_before else 0)
-    if access_total > 0 or here != board_place and origin is not None:
+    if access_total > 0 or (here != board_place and origin is not None):
         legs.append(walk_leg(tt, here, board_place, t, access_total, walk))
     for i, ride in enumerate(journey.rides):
         if i > 0 and ride.walk_before is not None:

@@ -32,8 +32,15 @@ def connections(tt: Timetable) -> list[tuple[int, int, int, int, int, bool, bool
         base = tt.slot_cell(slot, 0)
         for j in range(len(stops) - 1):
             out.append(
-                (int(dep[j]), int(arr[j + 1]), int(stops[j]), int(stops[j + 1]), slot,
-                 bool(tt.board[base + j]), bool(tt.alight[base + j + 1]))
+                (
+                    int(dep[j]),
+                    int(arr[j + 1]),
+                    int(stops[j]),
+                    int(stops[j + 1]),
+                    slot,
+                    bool(tt.board[base + j]),
+                    bool(tt.alight[base + j + 1]),
+                )
             )
     out.sort(key=lambda c: (c[0], c[1]))
     return out
@@ -156,9 +163,7 @@ def pareto_filter(points: list[tuple[int, int, int]]) -> set[tuple[int, int, int
     """Keep points not dominated in (later departure, earlier arrival, fewer rides)."""
     keep = set()
     for p in points:
-        dominated = any(
-            q != p and q[0] >= p[0] and q[1] <= p[1] and q[2] <= p[2] for q in points
-        )
+        dominated = any(q != p and q[0] >= p[0] and q[1] <= p[1] and q[2] <= p[2] for q in points)
         if not dominated:
             keep.add(p)
     return keep

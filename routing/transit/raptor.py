@@ -56,7 +56,9 @@ class Footpaths:
         return cls(np.zeros(n_stops + 1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32))
 
     @classmethod
-    def from_pairs(cls, n_stops: int, src: np.ndarray, dst: np.ndarray, dur: np.ndarray) -> Footpaths:
+    def from_pairs(
+        cls, n_stops: int, src: np.ndarray, dst: np.ndarray, dur: np.ndarray
+    ) -> Footpaths:
         """Build from (from, to, seconds) triples; the shortest of duplicates wins."""
         src = np.asarray(src, np.int64)
         dst = np.asarray(dst, np.int64)
@@ -136,8 +138,20 @@ def _improve_ride(k, p, a, K, rbest):
 
 
 @numba.njit(cache=True)
-def _extract(k, t, best, src_round, walk_from, ride_slot, ride_bpos, ride_apos,
-             slot_route, route_stops, route_stop_first, out):
+def _extract(
+    k,
+    t,
+    best,
+    src_round,
+    walk_from,
+    ride_slot,
+    ride_bpos,
+    ride_apos,
+    slot_route,
+    route_stops,
+    route_stop_first,
+    out,
+):
     """Follow parent pointers from target t's own label of round k; fill ``out`` (rides x 4).
 
     Returns (number of rides, access stop, stop walked from before t or -1).
@@ -172,9 +186,27 @@ def _extract(k, t, best, src_round, walk_from, ride_slot, ride_bpos, ride_apos,
 
 @numba.njit(cache=True)
 def raptor_kernel(
-    route_stop_first, route_stops, route_trip_first, route_time_first, dep_t, arr_t, board, alight,
-    stop_route_first, stop_routes, stop_route_pos, fp_first, fp_head, fp_dur,
-    slot_route, src_stops, src_access, departures, tgt_stops, tgt_egress, max_rounds,
+    route_stop_first,
+    route_stops,
+    route_trip_first,
+    route_time_first,
+    dep_t,
+    arr_t,
+    board,
+    alight,
+    stop_route_first,
+    stop_routes,
+    stop_route_pos,
+    fp_first,
+    fp_head,
+    fp_dur,
+    slot_route,
+    src_stops,
+    src_access,
+    departures,
+    tgt_stops,
+    tgt_egress,
+    max_rounds,
 ):
     """Range RAPTOR over per-round labels; returns the journeys that improved a target label.
 
@@ -293,8 +325,19 @@ def raptor_kernel(
                                 if a < rbest[k, p] and a < tbound[k]:
                                     _improve_ride(k, p, a, K, rbest)
                                     if a < best[k, p]:
-                                        _improve(k, p, a, K, best, src_round, walk_from, -1,
-                                                 egress, tbound, tgt_hit)
+                                        _improve(
+                                            k,
+                                            p,
+                                            a,
+                                            K,
+                                            best,
+                                            src_round,
+                                            walk_from,
+                                            -1,
+                                            egress,
+                                            tbound,
+                                            tgt_hit,
+                                        )
                                         if not marked[p]:
                                             marked[p] = True
                                             marked_list[n_marked] = p
@@ -342,8 +385,18 @@ def raptor_kernel(
             info[n_out, J_TARGET] = t
             info[n_out, J_ARRIVAL] = tbound[k]
             n_rides, access, end_wf = _extract(
-                k, t, best, src_round, walk_from, ride_slot, ride_bpos, ride_apos,
-                slot_route, route_stops, route_stop_first, rides[n_out],
+                k,
+                t,
+                best,
+                src_round,
+                walk_from,
+                ride_slot,
+                ride_bpos,
+                ride_apos,
+                slot_route,
+                route_stops,
+                route_stop_first,
+                rides[n_out],
             )
             info[n_out, J_ROUNDS] = n_rides
             info[n_out, J_ACCESS] = access
@@ -354,8 +407,18 @@ def raptor_kernel(
 
 @numba.njit(cache=True)
 def source_departures(
-    route_stop_first, route_trip_first, route_time_first, dep_t, board,
-    stop_route_first, stop_routes, stop_route_pos, src_stops, src_access, t_from, t_to,
+    route_stop_first,
+    route_trip_first,
+    route_time_first,
+    dep_t,
+    board,
+    stop_route_first,
+    stop_routes,
+    stop_route_pos,
+    src_stops,
+    src_access,
+    t_from,
+    t_to,
 ):
     """Distinct departure times d in [t_from, t_to] such that some trip leaves a source at d + access."""
     out = np.empty(0, np.int64)
@@ -383,9 +446,21 @@ def source_departures(
 def timetable_args(tt, footpaths: Footpaths) -> tuple:
     """The array arguments of :func:`raptor_kernel` in order (timetable, footpaths, slot routes)."""
     return (
-        tt.route_stop_first, tt.route_stops, tt.route_trip_first, tt.route_time_first,
-        tt.dep, tt.arr, tt.board, tt.alight, tt.stop_route_first, tt.stop_routes, tt.stop_route_pos,
-        footpaths.first, footpaths.head, footpaths.duration, tt.slot_route,
+        tt.route_stop_first,
+        tt.route_stops,
+        tt.route_trip_first,
+        tt.route_time_first,
+        tt.dep,
+        tt.arr,
+        tt.board,
+        tt.alight,
+        tt.stop_route_first,
+        tt.stop_routes,
+        tt.stop_route_pos,
+        footpaths.first,
+        footpaths.head,
+        footpaths.duration,
+        tt.slot_route,
     )
 
 
@@ -431,9 +506,18 @@ def run_raptor(
     tgt_egress = np.ascontiguousarray(tgt_egress, dtype=np.int64)
     if window_s > 0:
         deps = source_departures(
-            tt.route_stop_first, tt.route_trip_first, tt.route_time_first, tt.dep, tt.board,
-            tt.stop_route_first, tt.stop_routes, tt.stop_route_pos, src_stops, src_access,
-            int(depart), int(depart) + int(window_s),
+            tt.route_stop_first,
+            tt.route_trip_first,
+            tt.route_time_first,
+            tt.dep,
+            tt.board,
+            tt.stop_route_first,
+            tt.stop_routes,
+            tt.stop_route_pos,
+            src_stops,
+            src_access,
+            int(depart),
+            int(depart) + int(window_s),
         )
         # the run at `depart` itself finds the journeys after the window's last departure
         deps = deps[deps != depart]

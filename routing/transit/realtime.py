@@ -61,7 +61,9 @@ def parse_feed_message(message) -> object:
     try:
         feed.ParseFromString(bytes(message))
     except DecodeError as exc:
-        raise DataError(f"GTFS-RT message cannot be decoded ({exc}); is it a TripUpdates feed?") from None
+        raise DataError(
+            f"GTFS-RT message cannot be decoded ({exc}); is it a TripUpdates feed?"
+        ) from None
     return feed
 
 
@@ -128,7 +130,9 @@ def apply_trip_updates(tt: Timetable, message) -> tuple[Timetable, RealtimeRepor
             report.cancelled_trips += len(slots)
             continue
         if descriptor.schedule_relationship not in (0,):
-            report.ignored.append(f"{tid}: schedule_relationship {descriptor.schedule_relationship}")
+            report.ignored.append(
+                f"{tid}: schedule_relationship {descriptor.schedule_relationship}"
+            )
             continue
         for slot in slots:
             report.skipped_stops += _apply_stop_updates(tt, trips, slot, update, report)
@@ -139,11 +143,16 @@ def apply_trip_updates(tt: Timetable, message) -> tuple[Timetable, RealtimeRepor
     if report.unmatched_trips:
         log.warning(
             "realtime: %d trip update(s) match no trip of %s (first: %s)",
-            len(report.unmatched_trips), tt.date, report.unmatched_trips[0],
+            len(report.unmatched_trips),
+            tt.date,
+            report.unmatched_trips[0],
         )
     log.info(
         "realtime: %d trips updated, %d cancelled, %d stops skipped; %d routes now",
-        report.updated_trips, report.cancelled_trips, report.skipped_stops, new.n_routes,
+        report.updated_trips,
+        report.cancelled_trips,
+        report.skipped_stops,
+        new.n_routes,
     )
     return new, report
 
@@ -168,7 +177,9 @@ def _apply_stop_updates(tt: Timetable, trips: TripSet, slot: int, update, report
             hits = np.flatnonzero(ids == stu.stop_id)
             pos = cursor + int(hits[0]) if hits.size else -1
         if pos < 0:
-            report.ignored.append(f"{tt.trip_ids[slot]}: stop update {stu.stop_sequence or stu.stop_id} not on the trip")
+            report.ignored.append(
+                f"{tt.trip_ids[slot]}: stop update {stu.stop_sequence or stu.stop_id} not on the trip"
+            )
             continue
         by_pos[pos] = stu
         cursor = pos
@@ -235,7 +246,12 @@ def _drop_trips(trips: TripSet, remove: np.ndarray) -> TripSet:
         else np.zeros(0, np.int64)
     )
     return TripSet(
-        first=first, stop=trips.stop[rows], arr=trips.arr[rows], dep=trips.dep[rows],
-        board=trips.board[rows], alight=trips.alight[rows], seq=trips.seq[rows],
+        first=first,
+        stop=trips.stop[rows],
+        arr=trips.arr[rows],
+        dep=trips.dep[rows],
+        board=trips.board[rows],
+        alight=trips.alight[rows],
+        seq=trips.seq[rows],
         meta={k: v[keep] for k, v in trips.meta.items()},
     )

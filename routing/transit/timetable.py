@@ -43,8 +43,18 @@ NEXT_DAY_HORIZON_S = 6 * 3600
 """Trips of the next service day departing before this time are included (late queries)."""
 
 # GTFS route_type -> mode name used in itineraries (basic and extended types).
-_MODES = {0: "TRAM", 1: "SUBWAY", 2: "RAIL", 3: "BUS", 4: "FERRY", 5: "CABLE_CAR",
-          6: "GONDOLA", 7: "FUNICULAR", 11: "TROLLEYBUS", 12: "MONORAIL"}
+_MODES = {
+    0: "TRAM",
+    1: "SUBWAY",
+    2: "RAIL",
+    3: "BUS",
+    4: "FERRY",
+    5: "CABLE_CAR",
+    6: "GONDOLA",
+    7: "FUNICULAR",
+    11: "TROLLEYBUS",
+    12: "MONORAIL",
+}
 
 
 def route_type_mode(route_type: int) -> str:
@@ -52,8 +62,17 @@ def route_type_mode(route_type: int) -> str:
     if route_type in _MODES:
         return _MODES[route_type]
     family = route_type // 100
-    return {1: "RAIL", 2: "COACH", 4: "SUBWAY", 7: "BUS", 8: "TROLLEYBUS", 9: "TRAM",
-            10: "FERRY", 13: "GONDOLA", 14: "FUNICULAR"}.get(family, "TRANSIT")
+    return {
+        1: "RAIL",
+        2: "COACH",
+        4: "SUBWAY",
+        7: "BUS",
+        8: "TROLLEYBUS",
+        9: "TRAM",
+        10: "FERRY",
+        13: "GONDOLA",
+        14: "FUNICULAR",
+    }.get(family, "TRANSIT")
 
 
 @dataclass(frozen=True)
@@ -158,7 +177,9 @@ class Timetable:
 
     def stops_named(self, name: str) -> np.ndarray:
         """Indices of all stops whose name or parent station id equals ``name``."""
-        return np.flatnonzero((self.stop_names == name) | (self.stop_station_ids == name)).astype(np.int32)
+        return np.flatnonzero((self.stop_names == name) | (self.stop_station_ids == name)).astype(
+            np.int32
+        )
 
     def slot_times(self, slot: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(stops, arrivals, departures) of one trip slot."""
@@ -217,7 +238,14 @@ class TripSet:
         return int(self.first.shape[0] - 1)
 
 
-_TRIP_META = ("trip_ids", "trip_headsigns", "trip_start", "trip_gtfs_route", "trip_day_offset", "trip_shape")
+_TRIP_META = (
+    "trip_ids",
+    "trip_headsigns",
+    "trip_start",
+    "trip_gtfs_route",
+    "trip_day_offset",
+    "trip_shape",
+)
 
 
 def assemble_routes(trips: TripSet) -> dict[str, np.ndarray]:
@@ -233,7 +261,7 @@ def assemble_routes(trips: TripSet) -> dict[str, np.ndarray]:
     patterns: dict[tuple[bytes, bytes], list[int]] = {}
     for t in range(trips.n_trips):
         a, b = first[t], first[t + 1]
-        flags = (trips.board[a:b].astype(np.uint8) | (trips.alight[a:b].astype(np.uint8) << 1))
+        flags = trips.board[a:b].astype(np.uint8) | (trips.alight[a:b].astype(np.uint8) << 1)
         key = (trips.stop[a:b].astype(np.int32).tobytes(), flags.tobytes())
         patterns.setdefault(key, []).append(t)
     groups: list[tuple[np.ndarray, list[int]]] = []
@@ -298,7 +326,9 @@ def stop_route_index(n_stops: int, route_stop_first: np.ndarray, route_stops: np
     n_routes = route_stop_first.shape[0] - 1
     lengths = np.diff(route_stop_first)
     routes = np.repeat(np.arange(n_routes, dtype=np.int32), lengths)
-    pos = (np.arange(route_stops.shape[0]) - np.repeat(route_stop_first[:-1], lengths)).astype(np.int32)
+    pos = (np.arange(route_stops.shape[0]) - np.repeat(route_stop_first[:-1], lengths)).astype(
+        np.int32
+    )
     order = np.argsort(route_stops, kind="stable")
     counts = np.bincount(route_stops, minlength=n_stops)
     first = np.zeros(n_stops + 1, dtype=np.int64)
@@ -404,7 +434,9 @@ def build_timetable(feed: GtfsFeed, date: str | dt.date, timezone: str | None = 
     trips = day_trips(feed, date)
     parts = assemble_routes(trips)
     stops = feed.stops
-    first, routes, pos = stop_route_index(len(stops), parts["route_stop_first"], parts["route_stops"])
+    first, routes, pos = stop_route_index(
+        len(stops), parts["route_stop_first"], parts["route_stops"]
+    )
     routes_tab = feed.routes
     agency_names = dict(zip(feed.agencies["agency_id"], feed.agencies["agency_name"], strict=True))
     tr = feed.transfers
@@ -435,7 +467,12 @@ def build_timetable(feed: GtfsFeed, date: str | dt.date, timezone: str | None = 
     )
     log.info(
         "built timetable for %s: %d stops, %d routes, %d trips, %d stop times in %.2f s",
-        date, tt.n_stops, tt.n_routes, tt.n_trips, tt.arr.shape[0], time.perf_counter() - t0,
+        date,
+        tt.n_stops,
+        tt.n_routes,
+        tt.n_trips,
+        tt.arr.shape[0],
+        time.perf_counter() - t0,
     )
     return tt
 
@@ -453,8 +490,12 @@ def _transfer_times(tr) -> np.ndarray:
 def with_trips(timetable: Timetable, trips: TripSet) -> Timetable:
     """A copy of ``timetable`` whose trips are replaced (used by realtime updates)."""
     parts = assemble_routes(trips)
-    first, routes, pos = stop_route_index(timetable.n_stops, parts["route_stop_first"], parts["route_stops"])
-    return replace(timetable, stop_route_first=first, stop_routes=routes, stop_route_pos=pos, **parts)
+    first, routes, pos = stop_route_index(
+        timetable.n_stops, parts["route_stop_first"], parts["route_stops"]
+    )
+    return replace(
+        timetable, stop_route_first=first, stop_routes=routes, stop_route_pos=pos, **parts
+    )
 
 
 def timetable_trips(timetable: Timetable) -> TripSet:
@@ -463,10 +504,18 @@ def timetable_trips(timetable: Timetable) -> TripSet:
     lengths = np.diff(timetable.route_stop_first)[timetable.slot_route]
     first = np.zeros(n_slots + 1, dtype=np.int64)
     first[1:] = np.cumsum(lengths)
-    stops = np.concatenate(
-        [timetable.route_stops[timetable.route_stop_first[r] : timetable.route_stop_first[r + 1]]
-         for r in timetable.slot_route]
-    ) if n_slots else np.zeros(0, np.int32)
+    stops = (
+        np.concatenate(
+            [
+                timetable.route_stops[
+                    timetable.route_stop_first[r] : timetable.route_stop_first[r + 1]
+                ]
+                for r in timetable.slot_route
+            ]
+        )
+        if n_slots
+        else np.zeros(0, np.int32)
+    )
     # Slots are stored route by route, trip-major: the flat time arrays are already in slot order.
     meta = {name: np.array(getattr(timetable, name)) for name in _TRIP_META}
     return TripSet(
@@ -509,11 +558,15 @@ def load_timetable(
     path = Path(gtfs_path)
     key = None
     if cache_dir is not None and path.is_file():
-        key = cache_key(file_digest(path), date.isoformat(), timezone, sorted(filters.items()), FORMAT_VERSION)
+        key = cache_key(
+            file_digest(path), date.isoformat(), timezone, sorted(filters.items()), FORMAT_VERSION
+        )
         hit = load_arrays(cache_dir, "timetable", key)
         if hit is not None:
             arrays, meta = hit
-            log.info("loaded timetable for %s from cache (%d trips)", date, arrays["slot_route"].shape[0])
+            log.info(
+                "loaded timetable for %s from cache (%d trips)", date, arrays["slot_route"].shape[0]
+            )
             return Timetable(
                 date=date, timezone=meta["timezone"], day_start=int(meta["day_start"]), **arrays
             )
@@ -521,8 +574,15 @@ def load_timetable(
     tt = build_timetable(feed, date, timezone)
     if key is not None and cache_dir is not None:
         save_arrays(
-            cache_dir, "timetable", key, tt.array_fields(),
-            {"timezone": tt.timezone, "day_start": tt.day_start, "date": date.isoformat(),
-             "source": str(path)},
+            cache_dir,
+            "timetable",
+            key,
+            tt.array_fields(),
+            {
+                "timezone": tt.timezone,
+                "day_start": tt.day_start,
+                "date": date.isoformat(),
+                "source": str(path),
+            },
         )
     return tt
