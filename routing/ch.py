@@ -871,11 +871,11 @@ class ContractionHierarchy:
 
 
 def _base_arcs(graph: RoadGraph):
-    """Original edges without self-loops, keeping the fastest of parallel edges."""
+    """Original edges without self-loops or closures (inf), keeping the fastest of parallels."""
     tails = graph.tail().astype(np.int64)
     heads = graph.head.astype(np.int64)
     weight = np.asarray(graph.travel_time, dtype=np.float64)
-    keep = np.flatnonzero(tails != heads)
+    keep = np.flatnonzero((tails != heads) & (weight < np.inf))
     order = keep[np.lexsort((weight[keep], heads[keep], tails[keep]))]
     t, h = tails[order], heads[order]
     first = np.ones(order.size, dtype=bool)
@@ -893,15 +893,17 @@ def _base_arcs(graph: RoadGraph):
 def build_ch(graph: RoadGraph) -> ContractionHierarchy:
     """Contract ``graph`` into an exact :class:`ContractionHierarchy`.
 
+    Edges with an infinite travel time (closed roads) are left out.
+
     Raises
     ------
     DataError
-        If a travel time is negative or not finite.
+        If a travel time is negative or NaN.
     """
     tt = np.asarray(graph.travel_time)
-    if tt.size and (not np.all(np.isfinite(tt)) or tt.min() < 0):
+    if tt.size and (np.isnan(tt).any() or tt.min() < 0):
         raise DataError(
-            f"{graph.profile} graph has negative or non-finite travel times; "
+            f"{graph.profile} graph has negative or NaN travel times; "
             "rebuild the graph (check the profile's speed table)"
         )
     started = time.perf_counter()

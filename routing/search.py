@@ -243,12 +243,15 @@ def _max_speed(first_out, head, weight, lat, lon):
 
 
 @njit(cache=True, nogil=True)
-def _astar_p2p(first_out, head, weight, lat, lon, inv_speed, src, src_cost, dst, dst_cost):
-    """A* between seed sets with ``h(v) = min_j(haversine(v, t_j) * inv_speed + c_j)``.
+def _astar_p2p(first_out, head, weight, xyz, inv_speed, src, src_cost, dst, dst_cost):
+    """A* between seed sets with ``h(v) = min_j(chord(v, t_j) * inv_speed + c_j)``.
 
-    ``inv_speed`` is the inverse of an upper bound on straight-line speed, so
-    ``h`` is a consistent lower bound; nodes are re-opened if ever improved,
-    so rounding can never cost correctness. Returns ``(cost, target, parent)``.
+    ``xyz`` holds each node on a sphere of the earth's radius (metres); the
+    straight chord is never longer than the great-circle distance, and
+    ``inv_speed`` is the inverse of an upper bound on great-circle speed over
+    any edge, so ``h`` is a consistent lower bound that costs one square root.
+    Nodes are re-opened if ever improved, so rounding never costs correctness.
+    Returns ``(cost, target, parent)``.
     """
     n = first_out.shape[0] - 1
     g = np.full(n, np.inf)
@@ -258,11 +261,6 @@ def _astar_p2p(first_out, head, weight, lat, lon, inv_speed, src, src_cost, dst,
     for j in range(dst.shape[0]):
         tcost[dst[j]] = min(tcost[dst[j]], dst_cost[j])
     k = dst.shape[0]
-    tlat = np.empty(k)
-    tlon = np.empty(k)
-    for j in range(k):
-        tlat[j] = lat[dst[j]]
-        tlon[j] = lon[dst[j]]
     hn = np.empty(n, dtype=np.int32)
     hk = np.empty(n)
     pos = np.full(n, -1, dtype=np.int32)
@@ -274,12 +272,7 @@ def _astar_p2p(first_out, head, weight, lat, lon, inv_speed, src, src_cost, dst,
         if src_cost[j] < g[v]:
             g[v] = src_cost[j]
             if h[v] < 0.0:
-                hv = np.inf
-                for t in range(k):
-                    hv = min(
-                        hv, haversine_m(lat[v], lon[v], tlat[t], tlon[t]) * inv_speed + dst_cost[t]
-                    )
-                h[v] = hv
+                h[v] = _chord_bound(xyz, v, dst, dst_cost, k, inv_speed)
             size = heap_push(hn, hk, pos, size, v, g[v] + h[v])
     while size > 0:
         v, f, size = heap_pop(hn, hk, pos, size)
@@ -296,15 +289,21 @@ def _astar_p2p(first_out, head, weight, lat, lon, inv_speed, src, src_cost, dst,
                 g[x] = nd
                 parent[x] = e
                 if h[x] < 0.0:
-                    hv = np.inf
-                    for t in range(k):
-                        hv = min(
-                            hv,
-                            haversine_m(lat[x], lon[x], tlat[t], tlon[t]) * inv_speed + dst_cost[t],
-                        )
-                    h[x] = hv
+                    h[x] = _chord_bound(xyz, x, dst, dst_cost, k, inv_speed)
                 size = heap_push(hn, hk, pos, size, x, nd + h[x])
     return best, best_node, parent
+
+
+@njit(cache=True, nogil=True)
+def _chord_bound(xyz, v, dst, dst_cost, k, inv_speed):
+    hv = np.inf
+    for t in range(k):
+        w = dst[t]
+        dx = xyz[v, 0] - xyz[w, 0]
+        dy = xyz[v, 1] - xyz[w, 1]
+        dz = xyz[v, 2] - xyz[w, 2]
+        hv = min(hv, math.sqrt(dx * dx + dy * dy + dz * dz) * inv_speed + dst_cost[t])
+    return hv
 
 
 @njit(cache=True, nogil=True)
@@ -378,6 +377,7 @@ class ReverseArrays(NamedTuple):
 
 _REVERSE: dict[int, ReverseArrays] = {}
 _MAX_SPEED: dict[int, float] = {}
+_XYZ: dict[int, np.ndarray] = {}
 
 
 def _remember(cache: dict, graph: RoadGraph, value):
@@ -415,6 +415,19 @@ def max_speed_mps(graph: RoadGraph) -> float:
         return cached
     speed = float(_max_speed(graph.first_out, graph.head, graph.travel_time, graph.lat, graph.lon))
     return _remember(_MAX_SPEED, graph, speed)
+
+
+def sphere_points(graph: RoadGraph) -> np.ndarray:
+    """Nodes as (x, y, z) metres on a sphere of the earth's radius (for A*'s chord bound)."""
+    cached = _XYZ.get(id(graph))
+    if cached is not None:
+        return cached
+    lat = np.radians(np.asarray(graph.lat, dtype=np.float64))
+    lon = np.radians(np.asarray(graph.lon, dtype=np.float64))
+    xyz = EARTH_RADIUS_M * np.column_stack(
+        (np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat))
+    )
+    return _remember(_XYZ, graph, np.ascontiguousarray(xyz))
 
 
 # ------------------------------------------------------------------------ wrappers
@@ -465,7 +478,7 @@ def _search(graph, src, src_cost, dst, dst_cost, method):
         speed = max_speed_mps(graph)
         inv_speed = 0.0 if not np.isfinite(speed) or speed <= 0 else 1.0 / (speed * (1 + 1e-9))
         cost, node, parent = _astar_p2p(
-            graph.first_out, graph.head, graph.travel_time, graph.lat, graph.lon,
+            graph.first_out, graph.head, graph.travel_time, sphere_points(graph),
             inv_speed, src, src_cost, dst, dst_cost,
         )  # fmt: skip
         if not np.isfinite(cost):

@@ -177,9 +177,21 @@ def test_dead_end_and_bad_requests():
 
 
 def test_invalid_travel_times_are_rejected():
-    graph = graph_from_edges(2, [0], [1], [-1.0])
-    with pytest.raises(DataError, match="negative"):
-        build_ch(graph)
+    for bad in (-1.0, math.nan):
+        graph = graph_from_edges(2, [0], [1], [bad])
+        with pytest.raises(DataError, match="negative or NaN"):
+            build_ch(graph)
+
+
+def test_closed_roads_are_left_out():
+    # A ring 0 -> 1 -> 2 -> 0 plus 0 -> 2; the road 0 -> 1 is closed (inf), so 1 is cut off.
+    graph = graph_from_edges(3, [0, 1, 2, 0], [1, 2, 0, 2], [math.inf, 1.0, 1.0, 5.0])
+    ch = build_ch(graph)
+    assert ch.cost_between(0, 1) == math.inf
+    assert ch.cost_between(1, 0) == 2.0
+    assert ch.cost_between(0, 2) == 5.0
+    assert np.isfinite(ch.up_weight).all()
+    assert np.isfinite(ch.down_weight).all()
 
 
 def test_cache_roundtrip_is_memory_mapped(tmp_path):
