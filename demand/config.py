@@ -283,7 +283,8 @@ def _parse(raw: dict[str, Any], source: str) -> DemandConfig:
             )
         names = list(mix_raw)
         shares = _shares([mix_raw[n] for n in names], f"[profiles.{day_type}] purpose_mix")
-        profiles[day_type] = DayProfile(hourly=hourly, purpose_mix=dict(zip(names, shares)))
+        profiles[day_type] = DayProfile(hourly=hourly,
+                                        purpose_mix=dict(zip(names, shares, strict=True)))
     try:
         holidays = frozenset(date.fromisoformat(str(d)) for d in p.get("holidays", []))
     except ValueError as exc:

@@ -25,7 +25,7 @@ def plot_heatmap(requests: pd.DataFrame, path: Path | str, *, area: ServiceArea 
     plt = _pyplot()
     path = Path(path)
     fig, axes = plt.subplots(1, 2, figsize=(12, 5.5), sharex=True, sharey=True)
-    for ax, end in zip(axes, ("origin", "destination")):
+    for ax, end in zip(axes, ("origin", "destination"), strict=False):
         lon = requests[f"{end}_lon"].to_numpy(dtype=float)
         lat = requests[f"{end}_lat"].to_numpy(dtype=float)
         if lon.size:

@@ -114,7 +114,7 @@ def generate_requests(
     if not (expected >= 0 and math.isfinite(expected)):
         raise RequestError(f"number of requests must be >= 0, got {n_requests}")
     rng = np.random.default_rng(seed)
-    total = int(round(expected)) if rc.exact_total else int(rng.poisson(expected))
+    total = round(expected) if rc.exact_total else int(rng.poisson(expected))
     names, mix = purpose_mix(slices.day_type, cfg)
 
     # Cell of each request: slice x purpose (independent), then OD given purpose.

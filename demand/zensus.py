@@ -166,7 +166,7 @@ def load_population_grid(
     if id_col is not None:
         ids = frame[id_col].astype(str).to_numpy()
     else:
-        ids = np.array([f"E{int(a)}N{int(b)}" for a, b in zip(x, y)], dtype=object)
+        ids = np.array([f"E{int(a)}N{int(b)}" for a, b in zip(x, y, strict=False)], dtype=object)
     lat, lon = laea_to_wgs84(x, y)
     grid = PopulationGrid(ids, x, y, lat, lon, pop, size, path)
     log.info(

@@ -18,7 +18,8 @@ def test_real_vmt_poly_contains_gera(mirror_dir: Path) -> None:
     assert area.contains(np.array([50.8806]), np.array([12.0833]))[0]  # Gera Hbf
     assert not area.contains(np.array([49.41]), np.array([8.69]))[0]  # Heidelberg
     clipped = area.clipped((11.95, 50.80, 12.20, 50.95))
-    assert clipped.bounds[0] >= 11.95 and clipped.bounds[2] <= 12.20
+    assert clipped.bounds[0] >= 11.95
+    assert clipped.bounds[2] <= 12.20
 
 
 def test_region_areas(mirror_dir: Path) -> None:

@@ -79,7 +79,9 @@ def test_zero_rows_and_unreachable_pairs() -> None:
     P = np.array([1.0, 0.0, 2.0, 3.0, 1.0, 0.5])
     A = np.array([0.0, 1.0, 1.0, 1.0, 2.0, 1.0])
     res = balance(P, A, deterrence(cost, "exponential", beta=0.1), tolerance=1e-10)
-    assert res.trips[0, 3] == 0.0 and res.trips[1].sum() == 0.0 and res.trips[:, 0].sum() == 0
+    assert res.trips[0, 3] == 0.0
+    assert res.trips[1].sum() == 0.0
+    assert res.trips[:, 0].sum() == 0
     np.testing.assert_allclose(res.trips.sum(axis=1), P, rtol=1e-8)
 
 
@@ -133,4 +135,5 @@ def test_prepare_costs_intrazonal_and_floor() -> None:
     sec = np.array([[0.0, 600.0, 1200.0], [600.0, 0.0, 30.0], [1200.0, 30.0, 0.0]])
     c = prepare_costs(sec, min_minutes=1.0, intrazonal_share=0.5)
     assert c[0, 0] == pytest.approx(5.0)  # half of 10 min to the nearest zone
-    assert c[1, 2] == 1.0 and c[1, 1] == 1.0  # floored
+    assert c[1, 2] == 1.0
+    assert c[1, 1] == 1.0

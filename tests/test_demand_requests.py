@@ -81,11 +81,11 @@ def test_points_inside_area_and_on_graph(gera_model: DemandModel) -> None:
     req, _ = generate_requests(gera_model, day=DAY, n_requests=3000, seed=5)
     snap = gera_model.walk_snapper
     assert snap is not None
-    nodes = set(zip(np.round(snap.lat, 7), np.round(snap.lon, 7)))
+    nodes = set(zip(np.round(snap.lat, 7), np.round(snap.lon, 7), strict=False))
     for end in ("origin", "destination"):
         lat, lon = req[f"{end}_lat"].to_numpy(), req[f"{end}_lon"].to_numpy()
         assert gera_model.area.contains(lat, lon).all()
-        assert all((a, b) in nodes for a, b in zip(lat, lon))
+        assert all((a, b) in nodes for a, b in zip(lat, lon, strict=False))
     assert ((req["origin_lat"] != req["destination_lat"])
             | (req["origin_lon"] != req["destination_lon"])).all()
 
@@ -112,7 +112,8 @@ def test_poisson_total_is_random_but_seeded(gera_model: DemandModel) -> None:
                                                                      exact_total=False)))
     totals = [generate_requests(model, day=DAY, n_requests=1000, seed=s)[1].requests
               for s in range(8)]
-    assert len(set(totals)) > 1 and all(800 < t < 1200 for t in totals)
+    assert len(set(totals)) > 1
+    assert all(800 < t < 1200 for t in totals)
     assert generate_requests(model, day=DAY, n_requests=1000, seed=3)[1].requests == totals[3]
 
 
@@ -121,7 +122,8 @@ def test_window_and_clock_change_day(gera_model: DemandModel) -> None:
                                    window=(time(1, 30), time(4, 0)))
     assert stats.day_type == "weekend"
     local = req["request_time"].dt.tz_convert("Europe/Berlin")
-    assert (local.dt.hour >= 1).all() and (local.dt.hour < 4).all()
+    assert (local.dt.hour >= 1).all()
+    assert (local.dt.hour < 4).all()
     # 25-hour day: 02:xx happens twice, in summer time (+02) and winter time (+01).
     two = local[local.dt.hour == 2]
     assert {t.utcoffset().total_seconds() for t in two} == {3600.0, 7200.0}
@@ -142,7 +144,8 @@ def test_round_trip(gera_model: DemandModel, tmp_path: Path, suffix: str) -> Non
     req, _ = generate_requests(gera_model, day=DAY, n_requests=300, seed=4)
     path = write_requests(req, tmp_path / f"r.{suffix}")
     back = read_requests(path, area=gera_model.area)
-    assert back.problems == [] and back.rows_read == 300
+    assert back.problems == []
+    assert back.rows_read == 300
     pd.testing.assert_frame_equal(back.requests.reset_index(drop=True),
                                   req.reset_index(drop=True), check_dtype=False)
 
@@ -168,7 +171,7 @@ def test_booking_log_bad_rows_report_line_numbers(gera_model: DemandModel,
     spoil(11, "destination_lon", "8.69")  # Heidelberg: outside the Gera area
     path.write_text("\n".join(lines) + "\n")
 
-    with pytest.raises(DataError, match=r"7 bad values in 10 rows: line 3: origin_lat"):
+    with pytest.raises(DataError, match="7 bad values in 10 rows: line 3: origin_lat"):
         read_requests(path, area=gera_model.area)
     result = read_requests(path, area=gera_model.area, on_error="drop")
     assert [(p.line, p.column) for p in result.problems] == [
@@ -186,5 +189,5 @@ def test_booking_log_layout_errors(tmp_path: Path) -> None:
         read_requests(path)
     with pytest.raises(DataError, match="does not exist"):
         read_requests(tmp_path / "none.csv")
-    with pytest.raises(DataError, match=".csv or .parquet"):
+    with pytest.raises(DataError, match=r"\.csv or \.parquet"):
         read_requests(path.rename(tmp_path / "log.txt"))

@@ -25,8 +25,10 @@ def test_real_gera_grid_loads_in_wgs84(gera_grid_file: Path) -> None:
     assert grid.cell_size_m == 1000
     assert grid.cell_id[0] == "1kmN3078E4459"
     # Cell centres land in the Gera box (with half a cell of slack).
-    assert GERA_BBOX[1] - 0.01 < grid.lat.min() and grid.lat.max() < GERA_BBOX[3] + 0.01
-    assert GERA_BBOX[0] - 0.01 < grid.lon.min() and grid.lon.max() < GERA_BBOX[2] + 0.01
+    assert GERA_BBOX[1] - 0.01 < grid.lat.min()
+    assert grid.lat.max() < GERA_BBOX[3] + 0.01
+    assert GERA_BBOX[0] - 0.01 < grid.lon.min()
+    assert grid.lon.max() < GERA_BBOX[2] + 0.01
 
 
 def test_projection_round_trip_and_known_point() -> None:
@@ -35,7 +37,8 @@ def test_projection_round_trip_and_known_point() -> None:
     lat, lon = laea_to_wgs84(x, y)
     assert lat[0] == pytest.approx(50.8806, abs=1e-7)
     assert lon[0] == pytest.approx(12.0833, abs=1e-7)
-    assert 4_460_000 < x[0] < 4_480_000 and 3_080_000 < y[0] < 3_100_000
+    assert 4_460_000 < x[0] < 4_480_000
+    assert 3_080_000 < y[0] < 3_100_000
 
 
 def test_weight_grid_is_100m(mirror_dir: Path) -> None:
@@ -107,7 +110,7 @@ def test_zero_population_is_an_error(tmp_path: Path) -> None:
 
 def test_off_grid_centre_is_reported(tmp_path: Path) -> None:
     path = _write(tmp_path, HEADER + "a;4459500;3078500;3\nb;4460000;3078500;5\n")
-    with pytest.raises(DataError, match="line 3: .* not the centre"):
+    with pytest.raises(DataError, match=r"line 3: .* not the centre"):
         load_population_grid(path)
 
 

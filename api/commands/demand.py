@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -22,21 +23,27 @@ def _parse_window(text: str | None):  # type: ignore[no-untyped-def]
 
 
 def demand(
-    region: str = typer.Argument(..., help="Region name (regions/NAME.toml) or TOML path."),
-    day: str = typer.Option(None, "--date", help="Service day YYYY-MM-DD (default: region's)."),
-    requests: int = typer.Option(None, "--requests", "-n", min=0,
-                                 help="Number of requests (default: from population)."),
-    seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same stream)."),
-    out: Path = typer.Option(Path("requests.csv"), "--out", "-o",
-                             help="Output file (.csv or .parquet); PNGs go beside it."),
-    config: Path = typer.Option(None, "--config", help="Demand config TOML (overrides)."),
-    window: str = typer.Option(None, "--window", help="Local time window HH:MM-HH:MM."),
-    travel_times: str = typer.Option(
-        "auto", "--travel-times",
-        help="auto (road if the map exists, else crow-fly estimate), road or crowfly."),
-    plots: bool = typer.Option(True, "--plots/--no-plots", help="Write the PNG charts."),
-    data_dir: Path = typer.Option(None, "--data-dir", help="Data directory."),
-    cache_dir: Path = typer.Option(None, "--cache-dir", help="Build cache directory."),
+    region: Annotated[str, typer.Argument(help="Region name (regions/NAME.toml) or TOML path.")],
+    day: Annotated[str | None, typer.Option(
+        "--date", help="Service day YYYY-MM-DD (default: the region's).")] = None,
+    requests: Annotated[int | None, typer.Option(
+        "--requests", "-n", min=0, help="Number of requests (default: from population).")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same stream).")] = 0,
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="Output file (.csv or .parquet); PNGs go beside it.")
+    ] = Path("requests.csv"),
+    config: Annotated[Path | None, typer.Option(
+        "--config", help="Demand config TOML (overrides the defaults).")] = None,
+    window: Annotated[str | None, typer.Option(
+        "--window", help="Local time window HH:MM-HH:MM.")] = None,
+    travel_times: Annotated[str, typer.Option(
+        "--travel-times",
+        help="auto (road if the map exists, else crow-fly estimate), road or crowfly.")
+    ] = "auto",
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write the PNG charts.")] = True,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Data directory.")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(
+        "--cache-dir", help="Build cache directory.")] = None,
 ) -> None:
     """Generate a seeded stream of trip requests for a region and a day."""
     from datetime import date
@@ -80,8 +87,8 @@ def demand(
         ("passengers", f"{summary.get('passengers', 0):,}"),
         ("wheelchair", f"{summary.get('wheelchair', 0):,}"),
         ("peak hour", str(summary.get("peak_hour", "-"))),
-        ("points", "snapped to walk graph, mean %.0f m, %d beyond max_snap_m"
-         % (stats.mean_snap_m, stats.fallback_points) if stats.snapped
+        ("points", f"snapped to walk graph, mean {stats.mean_snap_m:.0f} m, "
+                   f"{stats.fallback_points} beyond max_snap_m" if stats.snapped
          else "not snapped (no walk graph offline)"),
     ]
     for name, p in model.purposes.items():
