@@ -764,6 +764,10 @@ class ContractionHierarchy:
         )  # fmt: skip
         object.__setattr__(self, "_packed", packed)
 
+    def __reduce__(self):
+        # The per-thread workspaces and packed arrays are rebuilt, not pickled.
+        return (type(self), (self.graph, *(getattr(self, name) for name in _ARRAY_FIELDS)))
+
     @property
     def n_nodes(self) -> int:
         """Number of nodes."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 
 import networkx as nx
 import numpy as np
@@ -144,6 +145,16 @@ def test_tiny_witness_limits_stay_exact(monkeypatch):
     for s in range(0, graph.n_nodes, 7):
         for t in range(graph.n_nodes):
             assert close(crude.cost_between(s, t), oracle[s, t])
+
+
+def test_pickles_for_worker_processes():
+    graph = random_geometric_graph(80, seed=6)
+    ch = build_ch(graph)
+    ch.cost_between(0, 1)  # creates this thread's workspace
+    copy = pickle.loads(pickle.dumps(ch))
+    for s, t in [(0, 40), (5, 79), (60, 2)]:
+        assert copy.cost_between(s, t) == ch.cost_between(s, t)
+        assert np.array_equal(copy.path_between(s, t).edges, ch.path_between(s, t).edges)
 
 
 def test_parallel_edges_and_self_loops():
