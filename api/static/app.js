@@ -80,8 +80,8 @@ function setPoint(which, latlng) {
   }
 }
 
-map.on("click", (e) => {
-  const p = [e.latlng.lat, e.latlng.lng];
+function handleMapClick(latlng) {
+  const p = [latlng.lat, latlng.lng];
   if (!state.from || (state.from && state.to)) {
     if (state.from && state.to) clearTrip(true);
     setPoint("from", p);
@@ -90,7 +90,9 @@ map.on("click", (e) => {
     setPoint("to", p);
     plan();
   }
-});
+}
+
+map.on("click", (e) => handleMapClick(e.latlng));
 
 function clearTrip(keepStatus = false) {
   for (const which of ["from", "to"]) {
@@ -214,7 +216,17 @@ async function showLayer(name, visible) {
         style: source.style,
         interactive: name !== "network",
         pointToLayer: (f, latlng) => L.circleMarker(latlng, { ...(source.point || { radius: 3 }), pane: source.pane }),
-        onEachFeature: (f, layer) => { if (name !== "network") layer.bindPopup(popupHtml(f.properties)); },
+        onEachFeature: (f, layer) => {
+          if (name === "network") return;
+          if (name === "transit") {
+            // Lines and stops name themselves on hover; a click still picks a trip end.
+            const p = f.properties;
+            layer.bindTooltip(p.name || `${p.mode || ""} ${p.routeShortName || ""}`.trim(), { sticky: true });
+            layer.on("click", (e) => { L.DomEvent.stop(e); handleMapClick(e.latlng); });
+          } else {
+            layer.bindPopup(popupHtml(f.properties));
+          }
+        },
       });
     } catch (error) {
       if (error.status !== 503) setStatus(`${name}: ${error.message}`, true);
