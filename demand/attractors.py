@@ -134,19 +134,21 @@ def read_attractors(
     )
     try:
         for obj in processor:
-            category = classify(obj.tags)
+            category = classify(dict(obj.tags)) if obj.tags else None
             if category is None:
                 continue
-            if obj.is_node():
+            if isinstance(obj, osmium.osm.Node):
                 if not obj.location.valid():
                     continue
                 lat, lon = obj.location.lat, obj.location.lon
-            else:
+            elif isinstance(obj, osmium.osm.Way):
                 points = [(n.lat, n.lon) for n in obj.nodes if n.location.valid()]
                 if not points:
                     continue
                 lat = sum(p[0] for p in points) / len(points)
                 lon = sum(p[1] for p in points) / len(points)
+            else:
+                continue
             lats.append(lat)
             lons.append(lon)
             cats.append(index[category])

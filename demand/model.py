@@ -275,6 +275,8 @@ def build_demand_model(
             seconds = road_travel_times(graphs["car"], zones.lat, zones.lon,
                                         max_snap_m=config.centroid_max_snap_m)
             how = f"road (car graph, {graphs['car'].n_nodes} nodes)"
+    if seconds is None:  # pragma: no cover - every branch above sets it
+        raise DataError(f"no travel times for region {region.name}")
     model = zone_model(zones, seconds, config, area=area, region=region.name,
                        timezone=region.timezone, travel_times=how, attractors=att_note,
                        walk_snapper=walk_snapper)

@@ -10,7 +10,7 @@ import pandas as pd
 from demand.area import ServiceArea
 
 
-def _pyplot():  # type: ignore[no-untyped-def]
+def _pyplot():  # returns the matplotlib.pyplot module
     import matplotlib
 
     matplotlib.use("Agg")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 
-def _parse_window(text: str | None):  # type: ignore[no-untyped-def]
+def _parse_window(text: str | None):  # returns (time, time) or None
     from datetime import time
 
     from routing.errors import RequestError
@@ -92,7 +92,8 @@ def demand(
          else "not snapped (no walk graph offline)"),
     ]
     for name, p in model.purposes.items():
-        count = summary.get("purposes", {}).get(name, 0)  # type: ignore[union-attr]
+        by_purpose = summary.get("purposes", {})
+        count = by_purpose.get(name, 0) if isinstance(by_purpose, dict) else 0
         rows.append((f"  {name}", f"{count:>6,}  mean {p.mean_minutes:4.1f} min, "
                                   f"{p.parameter}={p.value:.4f}"))
     width = max(len(r[0]) for r in rows)
