@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from routing.errors import RequestError
@@ -179,6 +179,8 @@ class PlanRequest:
         Earliest departure; naive values are local time of ``timezone``.
     modes : frozenset of str
         Modes to plan (see :data:`MODES`); a string ``"walk,transit"`` is accepted.
+        Default: every built-in mode except ``shuttle`` (and the EV modes when
+        no ``ev`` is given).
     ev : EvSpec, optional
         Required for ``ev`` and ``ev_park_charge``.
     parked_bike_at : str, optional
@@ -201,7 +203,7 @@ class PlanRequest:
     origin: tuple[float, float]
     destination: tuple[float, float]
     depart_at: dt.datetime
-    modes: frozenset[str] = field(default=ALL_MODES - {"shuttle"})
+    modes: frozenset[str] | str | None = None
     ev: EvSpec | None = None
     parked_bike_at: str | None = None
     max_walk_s: float = 900.0
@@ -216,7 +218,11 @@ class PlanRequest:
         set_ = object.__setattr__
         set_(self, "origin", _point("origin", self.origin))
         set_(self, "destination", _point("destination", self.destination))
-        set_(self, "modes", parse_modes(self.modes))
+        if self.modes is None:  # everything that needs nothing more than the request holds
+            default = ALL_MODES - {"shuttle"} - (set() if self.ev is not None else {"ev", "ev_park_charge"})
+            set_(self, "modes", frozenset(default))
+        else:
+            set_(self, "modes", parse_modes(self.modes))
         try:
             zone = ZoneInfo(self.timezone)
         except Exception:  # noqa: BLE001 - any lookup failure means a bad zone name

@@ -3,8 +3,9 @@
 Energy model: consumption per km times the driven distance (of the fastest
 route). Charging model: constant power up to 80 % of the capacity and half of
 it above (the usual taper), where the power is the connector's capped by the
-car's AC or DC limit; a stop charges to ``target_percent`` or, when the next
-hop needs more, to what it needs (at most 100 %). The battery never goes below
+car's AC or DC limit; a stop charges what the rest of the trip needs (the energy
+straight on to the destination plus the reserve), at most ``target_percent``,
+unless the next hop needs more (at most 100 %). The battery never goes below
 ``reserve_percent`` in a plan.
 
 Charging stops come from a label-setting search over the chargers usable by
@@ -102,16 +103,16 @@ def _simulate(legs: list[Leg], spec: EvSpec, plan_levels: list[float], ctx: Plan
     for leg in legs:
         if leg.mode == "CAR":
             use = _energy(leg.distance_m, spec)
-            leg.extra["ev"] = {"batteryStartKwh": round(kwh, 3), "energyKwh": round(use, 3),
-                               "batteryEndKwh": round(kwh - use, 3)}  # fmt: skip
+            leg.extra["ev"] = {"batteryStartKwh": round(float(kwh), 3), "energyKwh": round(float(use), 3),
+                               "batteryEndKwh": round(float(kwh - use), 3)}  # fmt: skip
             kwh -= use
             km += leg.distance_m / 1000.0
             if kwh < 0:
                 log.warning("dropped an EV itinerary: battery would reach %.2f kWh on the drawn route", kwh)
                 return None
         elif leg.mode == "CHARGING":
-            target = max(next(levels), kwh)
-            add = min(target, spec.capacity_kwh) - kwh
+            target = max(float(next(levels)), kwh)
+            add = float(min(target, spec.capacity_kwh) - kwh)
             leg.extra.update({"batteryStartKwh": round(kwh, 3), "energyKwh": round(add, 3),
                               "batteryEndKwh": round(kwh + add, 3),
                               "cost": cost(add * ctx.costs.public_charging_per_kwh_eur)})  # fmt: skip
@@ -205,7 +206,10 @@ def _with_charging(req: PlanRequest, ctx: PlanContext, s: Searches, spec: EvSpec
             needed = e + spec.reserve_kwh
             if needed > spec.capacity_kwh:
                 continue
-            dep = max(kwh, min(spec.capacity_kwh, max(needed, spec.target_kwh)))
+            # Charge what the rest of the trip needs (straight on from here), at most to the
+            # target level, unless the next hop itself needs more.
+            finish = _energy(dm[node], spec) + spec.reserve_kwh if math.isfinite(dm[node]) else math.inf
+            dep = max(kwh, min(spec.capacity_kwh, max(needed, min(spec.target_kwh, finish))))
             if dep - kwh < 0.01:
                 continue  # a stop without charging is only a detour
             wait = st.park_car_s + charge_seconds(kwh, dep, p.power_kw, spec.capacity_kwh)
