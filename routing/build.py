@@ -494,3 +494,82 @@ def road_graph(
     See :func:`road_graphs` for the parameters and errors.
     """
     return road_graphs(region, (profile,), data_dir=data_dir, cache_dir=cache_dir)[profile]
+
+
+# --------------------------------------------------------------------------- wheelchair
+
+WHEELCHAIR_FORMAT_VERSION = 1
+"""Bump when the wheelchair rules or the accessibility array change (own cache entries)."""
+
+
+def way_values_per_edge(table: WayTable, values: np.ndarray, graph: RoadGraph) -> np.ndarray:
+    """Spread a per-way array of ``table`` onto the edges of ``graph`` (by ``way_id``)."""
+    order = np.argsort(table.way_id, kind="stable")
+    pos = np.searchsorted(table.way_id[order], graph.way_id)
+    pos = np.clip(pos, 0, max(order.shape[0] - 1, 0))
+    idx = order[pos]
+    if not np.array_equal(table.way_id[idx], graph.way_id):
+        raise DataError("graph edges refer to ways missing from the way table; rebuild the graph")
+    return np.asarray(values)[idx]
+
+
+def build_wheelchair_graph(
+    osm_path: Path | str, *, bbox: BBox | None = None, region: str | None = None
+) -> tuple[RoadGraph, np.ndarray]:
+    """Build the step-free walking graph and each edge's accessibility evidence.
+
+    Returns
+    -------
+    graph : RoadGraph
+        Profile ``wheelchair`` (no steps, raised kerbs, steep or rough ways).
+    access : ndarray of int8, shape (m,)
+        Per edge: :data:`routing.profiles.ACCESS_UNKNOWN` (0, nothing tagged),
+        ``ACCESS_INFERRED`` (1) or ``ACCESS_EXPLICIT`` (2).
+
+    Raises
+    ------
+    DataError
+        The file is missing, damaged, or has no step-free way.
+    """
+    osm_path = Path(osm_path)
+    started = time.perf_counter()
+    table = read_ways(osm_path, ("wheelchair",), bbox=bbox, region=region)
+    try:
+        graph, stats = assemble_graph(table, "wheelchair", bbox=bbox, source=f"OSM file {osm_path}")
+    except DataError as exc:
+        raise DataError(str(exc).replace("REGION", region or "REGION")) from None
+    assert table.wheelchair_access is not None
+    access = way_values_per_edge(table, table.wheelchair_access, graph).astype(np.int8)
+    log.info(
+        "built wheelchair graph: %s nodes, %s edges (%s of unknown accessibility) in %.1f s",
+        f"{stats['nodes']:,}",
+        f"{stats['edges']:,}",
+        f"{int((access == 0).sum()):,}",
+        time.perf_counter() - started,
+    )
+    return graph, access
+
+
+def wheelchair_graph(
+    region: Region | str, *, data_dir: Path | None = None, cache_dir: Path | None = None
+) -> tuple[RoadGraph, np.ndarray]:
+    """The region's step-free graph and per-edge accessibility, cached like :func:`road_graph`.
+
+    See :func:`build_wheelchair_graph` for the result and :func:`road_graphs`
+    for the parameters and errors.
+    """
+    region, osm_path, bbox = _region_osm(region, data_dir)
+    cache_dir = cache_dir or default_cache_dir()
+    digest = _digest_cached(osm_path, cache_dir)
+    key = cache_key(_graph_key(digest, "wheelchair", bbox), WHEELCHAIR_FORMAT_VERSION)
+    graph = load_graph(cache_dir, "wheelchair", key)
+    hit = load_arrays(cache_dir, "wheelchair-access", key)
+    if graph is not None and hit is not None:
+        access = hit[0].get("access")
+        if access is not None and access.shape == (graph.n_edges,):
+            return graph, access
+    graph, access = build_wheelchair_graph(osm_path, bbox=bbox, region=region.name)
+    meta = {"region": region.name, "osm": str(osm_path), "bbox": list(bbox) if bbox else None}
+    save_graph(graph, cache_dir, key, meta)
+    save_arrays(cache_dir, "wheelchair-access", key, {"access": access}, meta)
+    return graph, access

@@ -14,14 +14,19 @@ import math
 import struct
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import osmium
 
 from routing.errors import DataError
-from routing.profiles import RELEVANT_KEYS, get_profile
+from routing.profiles import (
+    ACCESS_EXPLICIT,
+    RELEVANT_KEYS,
+    get_profile,
+    wheelchair_assessment,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +53,10 @@ class WayTable:
     speed_fwd, speed_bwd : dict of str to ndarray of float64, shape (w,)
         Per profile, the speed in km/h along and against the way's node order
         (0 = not allowed).
+    wheelchair_access : ndarray of int8, shape (w,), optional
+        Only when the ``wheelchair`` profile was read: the accessibility evidence
+        of each way (:data:`routing.profiles.ACCESS_UNKNOWN` / ``_INFERRED`` /
+        ``_EXPLICIT``). Ways crossing a raised kerb node are already closed.
     """
 
     way_id: np.ndarray
@@ -57,6 +66,7 @@ class WayTable:
     lon: np.ndarray
     speed_fwd: dict[str, np.ndarray]
     speed_bwd: dict[str, np.ndarray]
+    wheelchair_access: np.ndarray | None = field(default=None)
 
     @property
     def n_ways(self) -> int:
@@ -130,7 +140,7 @@ def read_ways(
     path : Path
         An ``.osm.pbf``, ``.osm``, ``.osm.gz`` or ``.osm.bz2`` file.
     profiles : sequence of str
-        Profiles to evaluate (``walk``, ``bike``, ``car``).
+        Profiles to evaluate (``walk``, ``bike``, ``car``, ``wheelchair``).
     bbox : (min_lon, min_lat, max_lon, max_lat), optional
         Skip ways without any node inside this box (cheap pre-filter for big
         extracts; the exact clipping happens in :mod:`routing.build`).
@@ -152,17 +162,45 @@ def read_ways(
     speeds: list[list[float]] = [[] for _ in range(2 * len(chosen))]
     relevant = RELEVANT_KEYS
     outside = 0
+    wheelchair = "wheelchair" in profiles
+    wheelchair_at = [i for i, p in enumerate(chosen) if p.name == "wheelchair"]
+    access: list[int] = []
+    bad_kerbs: set[int] = set()  # node ids of raised kerbs (wheelchair only)
     try:
-        processor = (
-            osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
-            .with_locations()
-            .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
-            .with_filter(osmium.filter.KeyFilter("highway"))
-        )
+        processor = osmium.FileProcessor(
+            str(path), osmium.osm.NODE | osmium.osm.WAY
+        ).with_locations()
+        if wheelchair:
+            # Kerb nodes are needed too; nodes come before ways in a sorted file.
+            processor = processor.with_filter(osmium.filter.KeyFilter("highway", "kerb"))
+        else:
+            processor = processor.with_filter(
+                osmium.filter.EntityFilter(osmium.osm.WAY)
+            ).with_filter(osmium.filter.KeyFilter("highway"))
         for way in processor:
-            assert isinstance(way, osmium.osm.Way)  # the entity filter lets only ways through
+            if not isinstance(way, osmium.osm.Way):
+                kerb = way.tags.get("kerb")
+                if kerb is not None and kerb.strip().lower() in ("raised", "high", "yes"):
+                    bad_kerbs.add(way.id)
+                continue
+            if "highway" not in way.tags:
+                continue
             tags = {t.k: t.v for t in way.tags if t.k in relevant}
             way_speeds = [profile.speeds(tags) for profile in chosen]
+            evidence = 0
+            if wheelchair:
+                evidence = wheelchair_assessment(tags)[1]
+                # A raised kerb inside the way (not at its ends, where other ways join)
+                # blocks it; crossings are mapped so: sidewalk - kerb - street - kerb - sidewalk.
+                if bad_kerbs and not bad_kerbs.isdisjoint([n.ref for n in way.nodes][1:-1]):
+                    explicit_ok = (tags.get("wheelchair") or "").strip().lower() in (
+                        "yes",
+                        "designated",
+                    )
+                    if not explicit_ok:
+                        for i in wheelchair_at:
+                            way_speeds[i] = (0.0, 0.0)
+                        evidence = ACCESS_EXPLICIT
             if not any(f > 0.0 or b > 0.0 for f, b in way_speeds):
                 continue
             nodes = way.nodes
@@ -179,6 +217,7 @@ def read_ways(
             for i, (fwd, bwd) in enumerate(way_speeds):
                 speeds[2 * i].append(fwd)
                 speeds[2 * i + 1].append(bwd)
+            access.append(evidence)
     except (RuntimeError, OSError, ValueError) as exc:
         raise DataError(
             f"cannot read OSM file {path}: {exc}; the file is damaged or truncated, "
@@ -200,6 +239,7 @@ def read_ways(
         speed_bwd={
             p.name: np.asarray(speeds[2 * i + 1], dtype=np.float64) for i, p in enumerate(chosen)
         },
+        wheelchair_access=np.asarray(access, dtype=np.int8) if wheelchair else None,
     )
     missing = int((~valid).sum())
     log.info(

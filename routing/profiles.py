@@ -22,6 +22,7 @@ German defaults:
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -52,6 +53,13 @@ RELEVANT_KEYS = frozenset(
         "maxspeed:backward",
         "area",
         "motorroad",
+        # wheelchair profile
+        "wheelchair",
+        "ramp:wheelchair",
+        "kerb",
+        "incline",
+        "surface",
+        "smoothness",
     }
 )
 
@@ -244,7 +252,9 @@ class Profile:
             return _bike_speeds(tags, highway)
         if self.name == "car":
             return _car_speeds(tags, highway)
-        raise ValueError(f"unknown profile {self.name!r}; use one of walk, bike, car")
+        if self.name == "wheelchair":
+            return wheelchair_speeds(tags)
+        raise ValueError(f"unknown profile {self.name!r}; use one of {', '.join(PROFILE_BY_NAME)}")
 
 
 def _walk_speeds(tags: Mapping[str, str], highway: str) -> tuple[float, float]:
@@ -291,11 +301,11 @@ def _car_speeds(tags: Mapping[str, str], highway: str) -> tuple[float, float]:
     return _apply_oneway(_vehicle_oneway(tags), forward, backward)
 
 
-PROFILE_BY_NAME = {name: Profile(name) for name in ("walk", "bike", "car")}
+PROFILE_BY_NAME = {name: Profile(name) for name in ("walk", "bike", "car", "wheelchair")}
 
 
 def get_profile(name: str) -> Profile:
-    """Return the profile called ``name`` (``walk``, ``bike`` or ``car``).
+    """Return the profile called ``name`` (``walk``, ``bike``, ``car`` or ``wheelchair``).
 
     Raises
     ------
@@ -305,4 +315,128 @@ def get_profile(name: str) -> Profile:
     try:
         return PROFILE_BY_NAME[name]
     except KeyError:
-        raise ValueError(f"unknown profile {name!r}; use one of walk, bike, car") from None
+        raise ValueError(
+            f"unknown profile {name!r}; use one of {', '.join(PROFILE_BY_NAME)}"
+        ) from None
+
+
+# --------------------------------------------------------------------------- wheelchair
+# Step-free walking (OSM wiki "Wheelchair routing"; openrouteservice's wheelchair
+# profile): the walk network without steps, bad kerbs, steep inclines and rough
+# surfaces. Penalised ways are allowed but slower, so routes avoid them when a
+# reasonable alternative exists.
+
+WHEELCHAIR_KMH = 3.6
+#: Steepest incline (percent) a way may have; steeper ones are excluded.
+WHEELCHAIR_MAX_INCLINE = 6.0
+#: Inclines above this (percent) are allowed but slower.
+WHEELCHAIR_SLOW_INCLINE = 3.0
+
+# Accessibility evidence per way (and edge): how sure the profile is that it is step-free.
+ACCESS_UNKNOWN = 0
+"""No accessibility tag at all (the usual case): usable, but reported as unknown."""
+ACCESS_INFERRED = 1
+"""Surface/smoothness/incline tagged and fine, or ``wheelchair=limited``."""
+ACCESS_EXPLICIT = 2
+"""Tagged ``wheelchair=yes/designated`` (or steps with ``ramp:wheelchair=yes``)."""
+
+_WHEELCHAIR_YES = _words("yes designated permissive")
+_GOOD_SURFACES = _words(
+    "asphalt concrete concrete:plates concrete:lanes paved paving_stones paving_stones:lanes "
+    "metal wood rubber tartan acrylic"
+)
+_SLOW_SURFACES = _words("sett compacted fine_gravel unhewn_cobblestone cobblestone artificial_turf")
+_BAD_SURFACES = _words(
+    "gravel pebblestone sand dirt earth ground grass grass_paver mud rock stone stepping_stones "
+    "woodchips snow ice unpaved salt"
+)
+_GOOD_SMOOTHNESS = _words("excellent good intermediate")
+_SLOW_SMOOTHNESS = _words("bad")
+_BAD_SMOOTHNESS = _words("very_bad horrible very_horrible impassable")
+_BAD_KERBS = _words("raised high yes")
+_GOOD_KERBS = _words("flush lowered no")
+_INCLINE_NUMBER = re.compile(r"^\s*([-+]?[0-9]+(?:[.,][0-9]+)?)\s*(%|°)?\s*$")
+
+
+def parse_incline(value: str | None) -> float | None:
+    """Parse an OSM ``incline`` to an absolute percent (``None``: absent or only up/down).
+
+    ``"8%"`` -> 8, ``"-12%"`` -> 12, ``"5°"`` -> 8.7, ``"up"`` -> None.
+    """
+    if value is None:
+        return None
+    match = _INCLINE_NUMBER.match(value.strip().lower())
+    if match is None:
+        return None
+    number = abs(float(match.group(1).replace(",", ".")))
+    if match.group(2) == "°":
+        number = math.tan(math.radians(min(number, 89.0))) * 100.0
+    return number
+
+
+def wheelchair_assessment(tags: Mapping[str, str]) -> tuple[float, int]:
+    """Rate one way for a wheelchair: (speed factor, accessibility evidence).
+
+    The factor is 0 when the way is excluded (steps without ramp,
+    ``wheelchair=no``, raised kerb, steeper than :data:`WHEELCHAIR_MAX_INCLINE`,
+    very rough surface), below 1 when it is allowed but penalised
+    (``wheelchair=limited``, cobblestones, moderate incline, ``smoothness=bad``),
+    else 1. The evidence is one of :data:`ACCESS_UNKNOWN`,
+    :data:`ACCESS_INFERRED`, :data:`ACCESS_EXPLICIT`.
+    """
+    highway = (tags.get("highway") or "").strip().lower()
+    wheelchair = (tags.get("wheelchair") or "").strip().lower()
+    ramp = (tags.get("ramp:wheelchair") or "").strip().lower()
+    if wheelchair == "no":
+        return 0.0, ACCESS_EXPLICIT
+    if highway == "steps":
+        # Steps are usable only with a ramp or lift explicitly tagged as wheelchair-usable.
+        if ramp in _WHEELCHAIR_YES or wheelchair in _WHEELCHAIR_YES:
+            return 0.8, ACCESS_EXPLICIT
+        return 0.0, ACCESS_EXPLICIT
+    explicit = wheelchair in _WHEELCHAIR_YES
+    factor = 1.0
+    evidence = ACCESS_EXPLICIT if explicit else ACCESS_UNKNOWN
+    if wheelchair == "limited":
+        factor *= 0.6
+        evidence = ACCESS_INFERRED
+    kerb = (tags.get("kerb") or "").strip().lower()
+    if kerb in _BAD_KERBS and not explicit:
+        return 0.0, ACCESS_EXPLICIT
+    surface = (tags.get("surface") or "").strip().lower()
+    smoothness = (tags.get("smoothness") or "").strip().lower()
+    incline = parse_incline(tags.get("incline"))
+    if not explicit:
+        if surface in _BAD_SURFACES or smoothness in _BAD_SMOOTHNESS:
+            return 0.0, ACCESS_EXPLICIT
+        if incline is not None and incline > WHEELCHAIR_MAX_INCLINE:
+            return 0.0, ACCESS_EXPLICIT
+    if surface in _SLOW_SURFACES:
+        factor *= 0.6
+    if smoothness in _SLOW_SMOOTHNESS:
+        factor *= 0.7
+    if incline is not None and incline > WHEELCHAIR_SLOW_INCLINE:
+        factor *= 0.7
+    good_ground = surface in _GOOD_SURFACES or smoothness in _GOOD_SMOOTHNESS
+    if evidence == ACCESS_UNKNOWN and good_ground and kerb not in _BAD_KERBS:
+        evidence = ACCESS_INFERRED
+    if kerb in _GOOD_KERBS and evidence == ACCESS_UNKNOWN:
+        evidence = ACCESS_INFERRED
+    return factor, evidence
+
+
+def wheelchair_speeds(tags: Mapping[str, str]) -> tuple[float, float]:
+    """Forward and backward wheelchair speed in km/h on a way (0 = not step-free).
+
+    The way must be walkable (:func:`_walk_speeds`) and pass
+    :func:`wheelchair_assessment`; walkers (and wheelchairs) ignore oneway.
+    """
+    highway = tags.get("highway")
+    if highway is None:
+        return 0.0, 0.0
+    walk_fwd, walk_bwd = _walk_speeds(tags, highway)
+    if walk_fwd <= 0.0 and walk_bwd <= 0.0:
+        return 0.0, 0.0
+    factor, _ = wheelchair_assessment(tags)
+    speed = WHEELCHAIR_KMH * factor
+    return (speed if walk_fwd > 0 else 0.0), (speed if walk_bwd > 0 else 0.0)
