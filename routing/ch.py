@@ -46,10 +46,10 @@ CH_FORMAT_VERSION = 1
 
 # Witness search limits: while estimating priorities (cheap, approximate) and
 # while contracting (more thorough: fewer superfluous shortcuts).
-SIM_SETTLE_LIMIT = 60
-SIM_HOP_LIMIT = 4
-CONTRACT_SETTLE_LIMIT = 400
-CONTRACT_HOP_LIMIT = 8
+SIM_SETTLE_LIMIT = 30
+SIM_HOP_LIMIT = 3
+CONTRACT_SETTLE_LIMIT = 200
+CONTRACT_HOP_LIMIT = 6
 # Priority = weights . (edge difference, contracted neighbours, level)
 PRIORITY_WEIGHTS = (2.0, 1.0, 1.0)
 
