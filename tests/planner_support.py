@@ -20,8 +20,9 @@ DEPART = dt.datetime(2022, 9, 14, 8, 0)  # local time (Europe/Berlin) = FIXTURE_
 def fixture_stations(base: list[Station] | None = None) -> StationStore:
     """Hand-made GBFS bike share + ParkAPI bike boxes in Heidelberg (plus ``base`` stations)."""
     gbfs = load_gbfs(PLANNER_FIXTURES / "gbfs_heidelberg", now=FIXTURE_NOW)
-    boxes = load_parkapi(PLANNER_FIXTURES / "parkapi_heidelberg_ebox.json", source_uid="hd_ebox",
-                         now=FIXTURE_NOW)  # fmt: skip
+    boxes = load_parkapi(
+        PLANNER_FIXTURES / "parkapi_heidelberg_ebox.json", source_uid="hd_ebox", now=FIXTURE_NOW
+    )
     return StationStore([*(base or []), *gbfs.stations, *boxes.stations])
 
 

@@ -9,6 +9,7 @@ engine is compared with the naive one (plain Dijkstra, nothing shared).
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 import random
 
@@ -18,8 +19,15 @@ import pytest
 from routing.errors import RequestError
 from routing.geo import haversine_m
 from routing.planner import (
-    EvSpec, PlanContext, PlanRequest, ProviderAnswer, ProviderQuery, StopLeg, plan, plan_to_geojson,
-)  # fmt: skip
+    EvSpec,
+    PlanContext,
+    PlanRequest,
+    ProviderAnswer,
+    ProviderQuery,
+    StopLeg,
+    plan,
+    plan_to_geojson,
+)
 from routing.planner.providers import Direction
 from routing.polyline import decode_polyline
 from routing.stations.loader import load_chargers, load_stations
@@ -35,9 +43,13 @@ BERGHEIM = (49.4085, 8.6850)
 NEUENHEIM = (49.4160, 8.6930)
 CHRISTUSKIRCHE = (49.4010, 8.6850)
 PAIRS = [
-    (HANDSCHUHSHEIM, ROHRBACH), (HBF, BISMARCK), (BERGHEIM, ROHRBACH), (NEUENHEIM, CHRISTUSKIRCHE),
-    (ROHRBACH, HANDSCHUHSHEIM), (CHRISTUSKIRCHE, HBF),
-]  # fmt: skip
+    (HANDSCHUHSHEIM, ROHRBACH),
+    (HBF, BISMARCK),
+    (BERGHEIM, ROHRBACH),
+    (NEUENHEIM, CHRISTUSKIRCHE),
+    (ROHRBACH, HANDSCHUHSHEIM),
+    (CHRISTUSKIRCHE, HBF),
+]
 CAR = EvSpec(capacity_kwh=40.0, battery_percent=60, consumption_kwh_per_km=0.18)
 BOX_HBF = "parkapi:hd_ebox:ebox-hbf"
 BOX_ROHRBACH = "parkapi:hd_ebox:ebox-rohrbach"
@@ -52,13 +64,17 @@ def hd_transit(hd_region, hd_data_dir, cache_dir):
 
 @pytest.fixture(scope="session")
 def hd_base_stores(hd_region, hd_data_dir):
-    return load_stations(hd_region, hd_data_dir).snapshot(), load_chargers(hd_region, hd_data_dir).snapshot()
+    return load_stations(hd_region, hd_data_dir).snapshot(), load_chargers(
+        hd_region, hd_data_dir
+    ).snapshot()
 
 
 @pytest.fixture(scope="session")
 def ctx(hd_networks, hd_transit, hd_base_stores):
     stations, chargers = hd_base_stores
-    return PlanContext(hd_networks, hd_transit, fixture_stations(stations), fixture_chargers(chargers))
+    return PlanContext(
+        hd_networks, hd_transit, fixture_stations(stations), fixture_chargers(chargers)
+    )
 
 
 def fresh_ctx(ctx: PlanContext) -> PlanContext:
@@ -104,18 +120,21 @@ def assert_well_formed(result) -> None:
     for it in result.to_dict()["itineraries"]:
         legs = it["legs"]
         assert legs
-        for prev, leg in zip(legs, legs[1:], strict=False):
+        for prev, leg in itertools.pairwise(legs):
             assert leg["startTime"] >= prev["endTime"] or (
-                dt.datetime.fromisoformat(leg["startTime"]) >= dt.datetime.fromisoformat(prev["endTime"])
-                - dt.timedelta(seconds=1)
+                dt.datetime.fromisoformat(leg["startTime"])
+                >= dt.datetime.fromisoformat(prev["endTime"]) - dt.timedelta(seconds=1)
             )
-            assert (prev["to"]["lat"], prev["to"]["lon"]) == pytest.approx((leg["from"]["lat"], leg["from"]["lon"]), abs=1e-6)
+            assert (prev["to"]["lat"], prev["to"]["lon"]) == pytest.approx(
+                (leg["from"]["lat"], leg["from"]["lon"]), abs=1e-6
+            )
         for leg in legs:
             assert leg["legGeometry"]["precision"] == 6
-            lats, lons = decode_polyline(leg["legGeometry"]["points"], 6)
+            lats, _lons = decode_polyline(leg["legGeometry"]["points"], 6)
             assert lats.size == leg["legGeometry"]["length"]
             assert dt.datetime.fromisoformat(leg["startTime"]).tzinfo is not None
-            assert leg["duration"] >= 0 and leg["distance"] >= 0
+            assert leg["duration"] >= 0
+            assert leg["distance"] >= 0
 
 
 def assert_availability(result, ctx: PlanContext, parked: str | None = None) -> None:
@@ -131,13 +150,17 @@ def assert_availability(result, ctx: PlanContext, parked: str | None = None) -> 
                 assert st is not None
                 action = info["action"]
                 if action == "rent_bike":
-                    assert st.kind is StationKind.BIKE_SHARE and st.has_bikes(), st
+                    assert st.kind is StationKind.BIKE_SHARE
+                    assert st.has_bikes(), st
                 elif action == "return_bike":
-                    assert st.kind is StationKind.BIKE_SHARE and st.has_free_space(), st
+                    assert st.kind is StationKind.BIKE_SHARE
+                    assert st.has_free_space(), st
                 elif action == "park_bike":
-                    assert st.kind is StationKind.BIKE_BOX and st.has_free_space(), st
+                    assert st.kind is StationKind.BIKE_BOX
+                    assert st.has_free_space(), st
                 elif action == "pick_up_own_bike":
-                    assert st.kind is StationKind.BIKE_BOX and st.id == parked
+                    assert st.kind is StationKind.BIKE_BOX
+                    assert st.id == parked
                 else:
                     pytest.fail(f"unknown station action {action}")
             for key in ("toCharger", "fromCharger", "charger"):
@@ -151,11 +174,15 @@ def assert_availability(result, ctx: PlanContext, parked: str | None = None) -> 
                 if charger.realtime:
                     assert evse.status is EvseStatus.AVAILABLE
                 else:
-                    assert evse.status not in (EvseStatus.OUTOFORDER, EvseStatus.INOPERATIVE, EvseStatus.REMOVED)
+                    assert evse.status not in (
+                        EvseStatus.OUTOFORDER,
+                        EvseStatus.INOPERATIVE,
+                        EvseStatus.REMOVED,
+                    )
 
 
 def assert_bikes_in_boxes(result, ctx: PlanContext, parked: str | None = None) -> None:
-    """A bike+ride bike ends in a box with a free box, or (way home) leaves the parked box for the door."""
+    """A bike+ride bike ends in a box with a free box, or (way home) rides from the parked box."""
     for it in result.itineraries:
         if it.mode != "bike_ride":
             continue
@@ -164,14 +191,16 @@ def assert_bikes_in_boxes(result, ctx: PlanContext, parked: str | None = None) -
         bike = bikes[0]
         if parked is None:
             info = bike.extra["toStation"]
-            assert info["kind"] == "bike_box" and info["action"] == "park_bike"
+            assert info["kind"] == "bike_box"
+            assert info["action"] == "park_bike"
             box = ctx.stations.get(info["id"])
             assert box.kind is StationKind.BIKE_BOX
             assert (bike.to_place.lat, bike.to_place.lon) == (box.lat, box.lon)  # left at the box
             assert it.legs.index(bike) == 0  # cycled from home, then parked
         else:
             assert bike.extra["fromStation"]["id"] == parked
-            assert bike is it.legs[-1] and bike.to_place.name == "Destination"
+            assert bike is it.legs[-1]
+            assert bike.to_place.name == "Destination"
 
 
 def simulate_battery(it: dict, spec: EvSpec) -> list[float]:
@@ -228,7 +257,8 @@ def test_bike_share_uses_stations_with_bikes_and_docks(ctx):
     assert_availability(result, ctx)
     # The only station near Hans-Thoma-Platz is full: no bike share there, and why.
     full = plan(request(NEUENHEIM, HANDSCHUHSHEIM, modes="bike_share"), ctx)
-    assert full.itineraries == [] and "free dock" in full.reasons["bike_share"]
+    assert full.itineraries == []
+    assert "free dock" in full.reasons["bike_share"]
 
 
 def test_bike_share_follows_live_updates(ctx):
@@ -243,7 +273,8 @@ def test_bike_share_follows_live_updates(ctx):
         if st.kind is StationKind.BIKE_SHARE:
             local.stations.update_availability(st.id, bikes_available=0, now=FIXTURE_NOW)
     none = plan(request(HBF, ROHRBACH, modes="bike_share"), local)
-    assert none.itineraries == [] and "with a bike available" in none.reasons["bike_share"]
+    assert none.itineraries == []
+    assert "with a bike available" in none.reasons["bike_share"]
 
 
 def test_bike_ride_out_parks_in_a_free_box(ctx):
@@ -258,7 +289,12 @@ def test_bike_ride_out_parks_in_a_free_box(ctx):
 
 def test_bike_ride_never_uses_full_stale_or_open_stands(ctx):
     local = fresh_ctx(ctx)
-    for box in (BOX_HBF, BOX_ROHRBACH, "parkapi:hd_ebox:ebox-handschuhsheim", "parkapi:hd_ebox:ebox-jahnstrasse"):
+    for box in (
+        BOX_HBF,
+        BOX_ROHRBACH,
+        "parkapi:hd_ebox:ebox-handschuhsheim",
+        "parkapi:hd_ebox:ebox-jahnstrasse",
+    ):
         local.stations.update_availability(box, docks_available=0, now=FIXTURE_NOW)
     # Only the full Bismarckplatz box, the stale Wieblingen one and open stands remain: none usable.
     result = plan(request(BERGHEIM, ROHRBACH, modes="bike_ride"), local)
@@ -268,7 +304,9 @@ def test_bike_ride_never_uses_full_stale_or_open_stands(ctx):
 
 def test_bike_ride_home_picks_up_the_parked_bike(ctx):
     # Morning: bike to the Rohrbach box. Evening: tram back, walk to that box, ride home.
-    result = plan(request(HBF, (49.3745, 8.6950), modes="bike_ride", parked_bike_at=BOX_ROHRBACH), ctx)
+    result = plan(
+        request(HBF, (49.3745, 8.6950), modes="bike_ride", parked_bike_at=BOX_ROHRBACH), ctx
+    )
     assert result.itineraries, result.reasons
     assert_bikes_in_boxes(result, ctx, parked=BOX_ROHRBACH)
     for it in result.itineraries:
@@ -293,18 +331,25 @@ def test_ev_battery_never_below_zero(ctx, percent):
     assert_availability(result, ctx)
     ev_its = [it for it in result.itineraries if it.mode == "ev"]
     if percent == 15:  # 2 kWh above the 1 kWh reserve: 4 km of the 7.4 km trip, one stop
-        assert ev_its and any(leg.mode == "CHARGING" for leg in ev_its[0].legs)
+        assert ev_its
+        assert any(leg.mode == "CHARGING" for leg in ev_its[0].legs)
     if percent <= 8:  # 1.2 km of range: no charger in reach
-        assert not ev_its and "cannot cover" in result.reasons["ev"]
+        assert not ev_its
+        assert "cannot cover" in result.reasons["ev"]
 
 
 def test_ev_charging_stop_details(ctx):
     spec = EvSpec(capacity_kwh=20.0, battery_kwh=3.0, consumption_kwh_per_km=0.5, reserve_percent=5)
     it = plan(request(HANDSCHUHSHEIM, ROHRBACH, modes="ev", ev=spec), ctx).itineraries[0]
     modes = [leg.mode for leg in it.legs]
-    assert modes[0] == "CAR" and modes[-1] == "CAR" and "CHARGING" in modes
+    assert modes[0] == "CAR"
+    assert modes[-1] == "CAR"
+    assert "CHARGING" in modes
     charge = it.legs[modes.index("CHARGING")]
-    assert charge.extra["charger"]["id"] not in ("ocpi:DE*HDE:HD-ROHRBACH", "ocpi:DE*HDE:HD-NEUENHEIM")
+    assert charge.extra["charger"]["id"] not in (
+        "ocpi:DE*HDE:HD-ROHRBACH",
+        "ocpi:DE*HDE:HD-NEUENHEIM",
+    )
     levels = simulate_battery(it.to_dict(), spec)
     assert min(levels) >= spec.reserve_kwh * 0.5  # the plan keeps the reserve (up to drawing noise)
     assert it.cost_eur > 0
@@ -315,12 +360,16 @@ def test_ev_charging_stop_details(ctx):
 
 def test_ev_without_feasible_plan_reports_why(ctx):
     local = fresh_ctx(ctx)
-    spec = EvSpec(capacity_kwh=20.0, battery_kwh=1.05, consumption_kwh_per_km=0.5)  # reserve is 1 kWh
+    spec = EvSpec(
+        capacity_kwh=20.0, battery_kwh=1.05, consumption_kwh_per_km=0.5
+    )  # reserve is 1 kWh
     result = plan(request(HANDSCHUHSHEIM, ROHRBACH, modes="ev", ev=spec), local)
     assert result.itineraries == []
     assert "cannot cover" in result.reasons["ev"]
     # with chargers but none usable for this plug
-    chademo = EvSpec(capacity_kwh=20.0, battery_kwh=3.0, consumption_kwh_per_km=0.5, connectors=("CHADEMO",))
+    chademo = EvSpec(
+        capacity_kwh=20.0, battery_kwh=3.0, consumption_kwh_per_km=0.5, connectors=("CHADEMO",)
+    )
     again = plan(request(HANDSCHUHSHEIM, ROHRBACH, modes="ev", ev=chademo), local)
     for it in again.to_dict()["itineraries"]:
         assert min(simulate_battery(it, chademo)) >= 0
@@ -331,7 +380,9 @@ def test_park_and_charge_near_destination(ctx):
     assert result.itineraries, result.reasons
     for it in result.itineraries:
         car, walk = it.legs
-        assert car.mode == "CAR" and walk.mode == "WALK" and car.extra["parkAndCharge"]
+        assert car.mode == "CAR"
+        assert walk.mode == "WALK"
+        assert car.extra["parkAndCharge"]
         assert walk.to_place.name == "Destination"
     assert_availability(result, ctx)
 
@@ -353,8 +404,13 @@ def test_points_outside_the_region_are_reasons_not_crashes(ctx):
 
 def test_fast_engine_matches_naive_baseline(ctx):
     rng = random.Random(5)
-    pairs = PAIRS[:2] + [((49.38 + 0.05 * rng.random(), 8.65 + 0.06 * rng.random()),
-                          (49.38 + 0.05 * rng.random(), 8.65 + 0.06 * rng.random()))]  # fmt: skip
+    pairs = [
+        *PAIRS[:2],
+        (
+            (49.38 + 0.05 * rng.random(), 8.65 + 0.06 * rng.random()),
+            (49.38 + 0.05 * rng.random(), 8.65 + 0.06 * rng.random()),
+        ),
+    ]
     spec = EvSpec(capacity_kwh=20.0, battery_percent=8, consumption_kwh_per_km=0.5)
     for a, b in pairs:
         req = request(a, b, ev=spec)
@@ -382,13 +438,29 @@ class FakeShuttle:
             booking = {"offerId": f"offer-{stop}", "pickupWindowS": 300}
 
             def build(start, stop=stop, ride=ride, booking=booking):
-                here = Place("Origin" if query.direction is Direction.ACCESS else "Destination", *query.point)
-                there = Place(str(tt.stop_names[stop]), float(tt.stop_lat[stop]), float(tt.stop_lon[stop]),
-                              str(tt.stop_ids[stop]))  # fmt: skip
+                here = Place(
+                    "Origin" if query.direction is Direction.ACCESS else "Destination", *query.point
+                )
+                there = Place(
+                    str(tt.stop_names[stop]),
+                    float(tt.stop_lat[stop]),
+                    float(tt.stop_lon[stop]),
+                    str(tt.stop_ids[stop]),
+                )
                 a, b = (here, there) if query.direction is Direction.ACCESS else (there, here)
-                return [Leg("ODM", a, b, start, start + dt.timedelta(seconds=ride), float(d[stop]),
-                            np.array([a.lat, b.lat]), np.array([a.lon, b.lon]),
-                            extra={"booking": booking, "cost": {"amount": 1.5, "currency": "EUR"}})]  # fmt: skip
+                return [
+                    Leg(
+                        "ODM",
+                        a,
+                        b,
+                        start,
+                        start + dt.timedelta(seconds=ride),
+                        float(d[stop]),
+                        np.array([a.lat, b.lat]),
+                        np.array([a.lon, b.lon]),
+                        extra={"booking": booking, "cost": {"amount": 1.5, "currency": "EUR"}},
+                    )
+                ]
 
             legs.append(StopLeg(stop, ride, build, cost_eur=1.5, booking=booking))
         return ProviderAnswer(legs)
@@ -404,7 +476,8 @@ def test_shuttle_provider_seam(ctx):
     assert_no_dominated(result)
     for it in result.itineraries:
         odm = [leg for leg in it.legs if leg.mode == "ODM"]
-        assert odm and all(leg.extra["booking"]["offerId"].startswith("offer-") for leg in odm)
+        assert odm
+        assert all(leg.extra["booking"]["offerId"].startswith("offer-") for leg in odm)
         assert any(leg.transit for leg in it.legs)
 
 
@@ -415,7 +488,9 @@ def test_geojson_rendering(ctx):
     lines = [f for f in gj["features"] if f["geometry"]["type"] == "LineString"]
     points = [f for f in gj["features"] if f["geometry"]["type"] == "Point"]
     assert len(lines) == sum(len(it.legs) for it in result.itineraries)
-    assert points and all(p["properties"]["role"] in ("toStation", "fromStation") for p in points)
+    assert points
+    assert all(p["properties"]["role"] in ("toStation", "fromStation") for p in points)
     for f in lines:
         lon, lat = f["geometry"]["coordinates"][0]
-        assert 8.5 < lon < 8.9 and 49.3 < lat < 49.6  # lon, lat order
+        assert 8.5 < lon < 8.9
+        assert 49.3 < lat < 49.6

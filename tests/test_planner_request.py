@@ -18,7 +18,8 @@ T = "2022-09-14T08:00"
 def test_defaults_and_parsing():
     req = PlanRequest(A, B, T, modes="walk, Transit")
     assert req.modes == {"walk", "transit"}
-    assert req.depart_at.tzinfo is not None and req.depart_at.hour == 8
+    assert req.depart_at.tzinfo is not None
+    assert req.depart_at.hour == 8
     assert str(req.depart_at.utcoffset()) == "2:00:00"  # Europe/Berlin summer time
     no_ev = set(MODES) - {"shuttle", "ev", "ev_park_charge"}
     assert PlanRequest(A, B, dt.datetime(2022, 9, 14, 8)).modes == no_ev

@@ -147,12 +147,13 @@ class PlanContext:
             raise DataError(
                 f"plan context lacks road network(s) {', '.join(missing)}; load all three"
             )
-        if self.transit is not None and self.transit.graph is not None:
-            if self.transit.graph.n_nodes != self.networks["walk"].graph.n_nodes:
-                raise DataError(
-                    "the transit network's walk graph differs from the walk road network; "
-                    "load both from the same region and cache"
-                )
+        transit_graph = self.transit.graph if self.transit is not None else None
+        walk_nodes = self.networks["walk"].graph.n_nodes
+        if transit_graph is not None and transit_graph.n_nodes != walk_nodes:
+            raise DataError(
+                "the transit network's walk graph differs from the walk road network; "
+                "load both from the same region and cache"
+            )
 
     # ------------------------------------------------------------------ providers
     def provider(self, mode: str) -> LegProvider | None:
@@ -166,7 +167,7 @@ class PlanContext:
 
     # ------------------------------------------------------------------ static tables
     def stop_snaps(self) -> dict[tuple[float, float], Snap]:
-        """Walk-graph snaps of the transit stops by (lat, lon), for drawing walks without snapping."""
+        """Walk-graph snaps of the transit stops by (lat, lon): walks are drawn without snapping."""
         if self._stop_snaps is None:
             snaps: dict[tuple[float, float], Snap] = {}
             if self.transit is not None and self.transit.links is not None:

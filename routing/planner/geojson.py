@@ -33,7 +33,10 @@ def plan_to_geojson(result: PlanResult) -> dict[str, Any]:
                 features.append(
                     {
                         "type": "Feature",
-                        "geometry": {"type": "Point", "coordinates": [round(place.lon, 7), round(place.lat, 7)]},
+                        "geometry": {
+                            "type": "Point",
+                            "coordinates": [round(place.lon, 7), round(place.lat, 7)],
+                        },
                         "properties": {"role": key, "itineraryIndex": i, **info},
                     }
                 )

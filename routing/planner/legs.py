@@ -31,7 +31,9 @@ def seconds(delta: float) -> dt.timedelta:
     return dt.timedelta(seconds=float(delta))
 
 
-def road_geometry(s: Searches, profile: str, a: Place, b: Place) -> tuple[np.ndarray, np.ndarray, float]:
+def road_geometry(
+    s: Searches, profile: str, a: Place, b: Place
+) -> tuple[np.ndarray, np.ndarray, float]:
     """(lats, lons, metres) of the fastest road path between two places; a straight line if none."""
     try:
         route = s.route(profile, (a.lat, a.lon), (b.lat, b.lon))
@@ -64,17 +66,33 @@ def road_leg(
     """A WALK / BICYCLE / CAR leg with planned times and drawn geometry."""
     lats, lons, metres = road_geometry(s, profile, a, b)
     return Leg(
-        mode or PROFILE_MODE[profile], a, b, start, start + seconds(duration_s), metres, lats, lons,
+        mode or PROFILE_MODE[profile],
+        a,
+        b,
+        start,
+        start + seconds(duration_s),
+        metres,
+        lats,
+        lons,
         extra=dict(extra or {}),
-    )  # fmt: skip
+    )
 
 
-def point_leg(mode: str, where: Place, start: dt.datetime, duration_s: float, extra: dict[str, Any]) -> Leg:
+def point_leg(
+    mode: str, where: Place, start: dt.datetime, duration_s: float, extra: dict[str, Any]
+) -> Leg:
     """A leg that stays in one place (charging): zero distance, a one-point geometry."""
     return Leg(
-        mode, where, where, start, start + seconds(duration_s), 0.0,
-        np.array([where.lat, where.lat]), np.array([where.lon, where.lon]), extra=dict(extra),
-    )  # fmt: skip
+        mode,
+        where,
+        where,
+        start,
+        start + seconds(duration_s),
+        0.0,
+        np.array([where.lat, where.lat]),
+        np.array([where.lon, where.lon]),
+        extra=dict(extra),
+    )
 
 
 def station_place(station: Station) -> Place:

@@ -22,7 +22,12 @@ EFFORT_MODES = frozenset({"WALK", "BICYCLE"})
 
 def criteria(arrival: float, transfers: int, effort_s: float, cost_eur: float) -> Criteria:
     """The integer criteria vector (arrival s, transfers, effort s, cost cents)."""
-    return (int(math.ceil(arrival - 1e-6)), int(transfers), int(round(effort_s)), int(round(cost_eur * 100)))
+    return (
+        math.ceil(arrival - 1e-6),
+        int(transfers),
+        round(effort_s),
+        round(cost_eur * 100),
+    )
 
 
 @dataclass
@@ -87,7 +92,13 @@ class PlannedItinerary:
     @property
     def effort_s(self) -> float:
         """Seconds walking or cycling."""
-        return float(sum((leg.end - leg.start).total_seconds() for leg in self.legs if leg.mode in EFFORT_MODES))
+        return float(
+            sum(
+                (leg.end - leg.start).total_seconds()
+                for leg in self.legs
+                if leg.mode in EFFORT_MODES
+            )
+        )
 
     @property
     def cost_eur(self) -> float:
@@ -104,6 +115,6 @@ class PlannedItinerary:
         out = self.itinerary.to_dict()
         out["mode"] = self.mode
         out["cost"] = {"amount": round(self.cost_eur, 2), "currency": "EUR"}
-        out["effort"] = int(round(self.effort_s))
+        out["effort"] = round(self.effort_s)
         out.update(self.tags)
         return out

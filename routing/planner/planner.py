@@ -41,7 +41,9 @@ MODE_FUNCTIONS: dict[str, ModeFn] = {
     "bike_share": bike_share.bike_share,
     "ev": ev.ev,
     "ev_park_charge": ev.ev_park_charge,
-    "shuttle": lambda req, ctx, s, answers: transit.provider_transit(req, ctx, s, answers, "shuttle"),
+    "shuttle": lambda req, ctx, s, answers: transit.provider_transit(
+        req, ctx, s, answers, "shuttle"
+    ),
 }
 assert set(MODE_FUNCTIONS) == set(MODES)
 
@@ -133,8 +135,11 @@ def plan(request: PlanRequest, context: PlanContext, *, naive: bool = False) -> 
     timings["total"] = time.perf_counter() - t_all
     log.debug(
         "plan: %d candidates, %d on the front, %d itineraries in %.1f ms",
-        len(candidates), len(front), len(result), timings["total"] * 1000,
-    )  # fmt: skip
+        len(candidates),
+        len(front),
+        len(result),
+        timings["total"] * 1000,
+    )
     return PlanResult(result, reasons, timings)
 
 

@@ -23,7 +23,6 @@ by returning None, e.g. when a booking is no longer possible).
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -128,7 +127,11 @@ def best_per_stop(legs: list[StopLeg]) -> dict[int, StopLeg]:
     best: dict[int, StopLeg] = {}
     for leg in legs:
         cur = best.get(leg.stop)
-        if cur is None or (leg.duration_s, leg.effort_s, leg.cost_eur) < (cur.duration_s, cur.effort_s, cur.cost_eur):
+        if cur is None or (leg.duration_s, leg.effort_s, leg.cost_eur) < (
+            cur.duration_s,
+            cur.effort_s,
+            cur.cost_eur,
+        ):
             best[leg.stop] = leg
     return best
 
@@ -155,8 +158,12 @@ class WalkProvider:
         stops = np.flatnonzero(np.isfinite(times))
         if not stops.size:
             where = "origin" if query.direction is Direction.ACCESS else "destination"
-            return ProviderAnswer(reason=f"no transit stop within {budget / 60:.0f} min walk of the {where}")
-        point = Place("Origin" if query.direction is Direction.ACCESS else "Destination", *query.point)
+            return ProviderAnswer(
+                reason=f"no transit stop within {budget / 60:.0f} min walk of the {where}"
+            )
+        point = Place(
+            "Origin" if query.direction is Direction.ACCESS else "Destination", *query.point
+        )
         legs = []
         for stop in stops.tolist():
             secs = float(times[stop])
@@ -199,9 +206,13 @@ class BikeRideProvider:
             return ProviderAnswer(reason="no bike stations loaded")
         radius = req.max_bike_s * 4.5  # straight-line bound at cycling speed (15 km/h + slack)
         boxes = ctx.stations.nearby(
-            *query.point, radius, kinds=StationKind.BIKE_BOX, has_free_space=True,
-            limit=4 * st.max_box_candidates, now=req.availability_at,
-        )  # fmt: skip
+            *query.point,
+            radius,
+            kinds=StationKind.BIKE_BOX,
+            has_free_space=True,
+            limit=4 * st.max_box_candidates,
+            now=req.availability_at,
+        )
         if not boxes:
             return ProviderAnswer(
                 reason=f"no bike box with a free box within {radius / 1000:.1f} km of the origin"
@@ -214,12 +225,16 @@ class BikeRideProvider:
                 cands.append(near.item)
         rides, _ = s.end_to_places("bike", "origin", snaps)  # one bucket query for all boxes
         options: list[tuple[float, Station]] = [
-            (float(r), box) for r, box in zip(rides.tolist(), cands, strict=True) if r <= req.max_bike_s
+            (float(r), box)
+            for r, box in zip(rides.tolist(), cands, strict=True)
+            if r <= req.max_bike_s
         ]
         options.sort(key=lambda o: o[0])
         options = options[: st.max_box_candidates]
         if not options:
-            return ProviderAnswer(reason=f"no bike box with a free box within {req.max_bike_s / 60:.0f} min by bike")
+            return ProviderAnswer(
+                reason=f"no bike box with a free box within {req.max_bike_s / 60:.0f} min by bike"
+            )
         legs: list[StopLeg] = []
         fee = ctx.costs.bike_box_eur
         for ride, box in options:
@@ -227,11 +242,18 @@ class BikeRideProvider:
             for stop, walk in zip(stops.tolist(), walks.tolist(), strict=True):
                 total = ride + st.park_bike_s + walk
                 legs.append(
-                    StopLeg(stop, total, self._out_builder(query, box, stop, ride, walk),
-                            effort_s=ride + walk, cost_eur=fee)
-                )  # fmt: skip
+                    StopLeg(
+                        stop,
+                        total,
+                        self._out_builder(query, box, stop, ride, walk),
+                        effort_s=ride + walk,
+                        cost_eur=fee,
+                    )
+                )
         if not legs:
-            return ProviderAnswer(reason="no transit stop within walking distance of a reachable bike box")
+            return ProviderAnswer(
+                reason="no transit stop within walking distance of a reachable bike box"
+            )
         return ProviderAnswer(legs)
 
     @staticmethod
@@ -242,12 +264,28 @@ class BikeRideProvider:
             here = Place("Origin", *query.point)
             at_box = station_place(box)
             info = station_info(box, action="park_bike")
-            bike = road_leg(s, "bike", here, at_box, start, ride,
-                            extra={"toStation": info, "cost": cost(query.context.costs.bike_box_eur),
-                                   "parking": {"stationId": box.id, "kind": box.kind.value,
-                                               "lockSeconds": park}})  # fmt: skip
-            on_foot = road_leg(s, "walk", at_box, _stop_place(query, stop), bike.end + seconds(park), walk,
-                               extra={"fromStation": info})  # fmt: skip
+            bike = road_leg(
+                s,
+                "bike",
+                here,
+                at_box,
+                start,
+                ride,
+                extra={
+                    "toStation": info,
+                    "cost": cost(query.context.costs.bike_box_eur),
+                    "parking": {"stationId": box.id, "kind": box.kind.value, "lockSeconds": park},
+                },
+            )
+            on_foot = road_leg(
+                s,
+                "walk",
+                at_box,
+                _stop_place(query, stop),
+                bike.end + seconds(park),
+                walk,
+                extra={"fromStation": info},
+            )
             return [bike, on_foot]
 
         return build
@@ -256,25 +294,38 @@ class BikeRideProvider:
     def _egress(self, query: ProviderQuery) -> ProviderAnswer:
         ctx, req, s = query.context, query.request, query.searches
         if req.parked_bike_at is None:
-            return ProviderAnswer(reason="no parked bike (set parked_bike_at to ride home from a bike box)")
+            return ProviderAnswer(
+                reason="no parked bike (set parked_bike_at to ride home from a bike box)"
+            )
         box = ctx.stations.get(req.parked_bike_at) if ctx.stations is not None else None
         if box is None or box.kind is not StationKind.BIKE_BOX:
-            return ProviderAnswer(reason=f"parked_bike_at {req.parked_bike_at!r} is not a known bike box")
+            return ProviderAnswer(
+                reason=f"parked_bike_at {req.parked_bike_at!r} is not a known bike box"
+            )
         snap = s.place("bike", box.id, box.lat, box.lon)
         if snap is None:
             return ProviderAnswer(reason=f"bike box {box.name} is too far from any cycleable road")
         ride = s.between("bike", snap, s.end("bike", "destination"))
         if ride > req.max_bike_s:
-            return ProviderAnswer(reason=f"the destination is more than {req.max_bike_s / 60:.0f} min by bike from {box.name}")
+            return ProviderAnswer(
+                reason=f"the destination is more than {req.max_bike_s / 60:.0f} min by bike "
+                f"from {box.name}"
+            )
         stops, walks = ctx.box_stop_walks(box, to_stops=False, cache=not s.naive)
         if not stops.size:
-            return ProviderAnswer(reason=f"no transit stop within walking distance of bike box {box.name}")
+            return ProviderAnswer(
+                reason=f"no transit stop within walking distance of bike box {box.name}"
+            )
         unpark = ctx.settings.unpark_bike_s
         legs = [
-            StopLeg(stop, walk + unpark + ride, self._home_builder(query, box, stop, walk, ride),
-                    effort_s=walk + ride)
+            StopLeg(
+                stop,
+                walk + unpark + ride,
+                self._home_builder(query, box, stop, walk, ride),
+                effort_s=walk + ride,
+            )
             for stop, walk in zip(stops.tolist(), walks.tolist(), strict=True)
-        ]  # fmt: skip
+        ]
         return ProviderAnswer(legs)
 
     @staticmethod
@@ -283,14 +334,25 @@ class BikeRideProvider:
             s = query.searches
             at_box = station_place(box)
             info = station_info(box, action="pick_up_own_bike")
-            on_foot = road_leg(s, "walk", _stop_place(query, stop), at_box, start, walk,
-                               extra={"toStation": info})  # fmt: skip
+            on_foot = road_leg(
+                s, "walk", _stop_place(query, stop), at_box, start, walk, extra={"toStation": info}
+            )
             unpark = query.context.settings.unpark_bike_s
-            bike = road_leg(s, "bike", at_box, Place("Destination", *query.point), on_foot.end + seconds(unpark),
-                            ride, extra={"fromStation": info})  # fmt: skip
+            bike = road_leg(
+                s,
+                "bike",
+                at_box,
+                Place("Destination", *query.point),
+                on_foot.end + seconds(unpark),
+                ride,
+                extra={"fromStation": info},
+            )
             return [on_foot, bike]
 
         return build
 
 
-BUILTIN_PROVIDERS: dict[str, LegProvider] = {"walk": WalkProvider(), "bike_ride": BikeRideProvider()}
+BUILTIN_PROVIDERS: dict[str, LegProvider] = {
+    "walk": WalkProvider(),
+    "bike_ride": BikeRideProvider(),
+}

@@ -203,7 +203,8 @@ class PlanRequest:
     origin: tuple[float, float]
     destination: tuple[float, float]
     depart_at: dt.datetime
-    modes: frozenset[str] | str | None = None
+    # Given as a string, an iterable of names or None; always a frozenset after construction.
+    modes: frozenset[str] = None  # type: ignore[assignment]
     ev: EvSpec | None = None
     parked_bike_at: str | None = None
     max_walk_s: float = 900.0
@@ -219,13 +220,17 @@ class PlanRequest:
         set_(self, "origin", _point("origin", self.origin))
         set_(self, "destination", _point("destination", self.destination))
         if self.modes is None:  # everything that needs nothing more than the request holds
-            default = ALL_MODES - {"shuttle"} - (set() if self.ev is not None else {"ev", "ev_park_charge"})
+            default = (
+                ALL_MODES
+                - {"shuttle"}
+                - (set() if self.ev is not None else {"ev", "ev_park_charge"})
+            )
             set_(self, "modes", frozenset(default))
         else:
             set_(self, "modes", parse_modes(self.modes))
         try:
             zone = ZoneInfo(self.timezone)
-        except Exception:  # noqa: BLE001 - any lookup failure means a bad zone name
+        except Exception:
             raise RequestError(f"unknown timezone {self.timezone!r}; use an IANA name") from None
         set_(self, "depart_at", _time("depart_at", self.depart_at, zone))
         if self.availability_at is not None:

@@ -86,12 +86,14 @@ class Searches:
 
     # ------------------------------------------------------------------ snaps
     def end(self, profile: str, which: str) -> Snap:
-        """Snap of the origin (``which="origin"``) or destination on ``profile`` (SnapError if none)."""
+        """Snap of the origin (``which="origin"``) or destination on ``profile`` (or SnapError)."""
         key = (profile, which)
         snap = None if self.naive else self._snaps.get(key)
         if snap is None:
             lat, lon = self.request.origin if which == "origin" else self.request.destination
-            snap = self.networks[profile].snap(lat, lon, max_distance_m=self.context.settings.max_snap_m)
+            snap = self.networks[profile].snap(
+                lat, lon, max_distance_m=self.context.settings.max_snap_m
+            )
             self._snaps[key] = snap
             self._known[(profile, lat, lon)] = snap
         return snap
@@ -109,13 +111,15 @@ class Searches:
         if snap is None and not self.naive:
             snap = self.context.known_snap(profile, lat, lon)
         if snap is None:
-            snap = self.networks[profile].snap(lat, lon, max_distance_m=self.context.settings.max_snap_m)
+            snap = self.networks[profile].snap(
+                lat, lon, max_distance_m=self.context.settings.max_snap_m
+            )
             self._known[(profile, lat, lon)] = snap
         return snap
 
     # ------------------------------------------------------------------ trees
     def tree(self, profile: str, which: str, budget_s: float) -> tuple[np.ndarray, np.ndarray]:
-        """(seconds, metres) of every node from the origin / to the destination within ``budget_s``."""
+        """(seconds, metres) of all nodes from the origin / to the destination in ``budget_s``."""
         key = (profile, which)
         if not self.naive:
             hit = self._trees.get(key)
@@ -129,16 +133,28 @@ class Searches:
         if which == "origin":
             n, c = snap.source_seeds()
             dist, length = dijkstra_settle(
-                graph.first_out, graph.head, graph.travel_time, graph.length_m,
-                n, c + off, _NO_TARGETS, float(budget_s),
-            )  # fmt: skip
+                graph.first_out,
+                graph.head,
+                graph.travel_time,
+                graph.length_m,
+                n,
+                c + off,
+                _NO_TARGETS,
+                float(budget_s),
+            )
         else:
             rev = reverse_graph_arrays(graph)
             n, c = snap.target_seeds()
             dist, length = dijkstra_settle(
-                rev.first_in, rev.tail, rev.travel_time, rev.length_m,
-                n, c + off, _NO_TARGETS, float(budget_s),
-            )  # fmt: skip
+                rev.first_in,
+                rev.tail,
+                rev.travel_time,
+                rev.length_m,
+                n,
+                c + off,
+                _NO_TARGETS,
+                float(budget_s),
+            )
         if not self.naive:
             self._trees[key] = (float(budget_s), dist, length)
         return dist, length
@@ -195,6 +211,7 @@ class Searches:
     def stop_access(self, budget_s: float) -> np.ndarray:
         """Walking seconds from the origin to every transit stop (inf beyond ``budget_s``)."""
         links = self.context.transit.links  # type: ignore[union-attr]
+        assert links is not None, "transit network without a walk graph"
         dist, _ = self.tree("walk", "origin", budget_s)
         t = walk_to_stops(links, dist)
         t[t > budget_s] = np.inf
@@ -203,6 +220,7 @@ class Searches:
     def stop_egress(self, budget_s: float) -> np.ndarray:
         """Walking seconds from every transit stop to the destination (inf beyond ``budget_s``)."""
         links = self.context.transit.links  # type: ignore[union-attr]
+        assert links is not None, "transit network without a walk graph"
         dist, _ = self.tree("walk", "destination", budget_s)
         t = walk_from_stops(links, dist)
         t[t > budget_s] = np.inf
@@ -210,7 +228,7 @@ class Searches:
 
     # ------------------------------------------------------------------ point to point
     def between(self, profile: str, a: Snap, b: Snap) -> float:
-        """Seconds between two snapped places (CH; plain Dijkstra when naive), off-road parts included."""
+        """Seconds between two snapped places (CH; plain Dijkstra when naive), off-road included."""
         net = self.networks[profile]
         sn, sc = a.source_seeds()
         tn, tc = b.target_seeds()
@@ -223,7 +241,9 @@ class Searches:
             len(a), len(b)
         )
 
-    def end_to_nodes(self, profile: str, which: str, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def end_to_nodes(
+        self, profile: str, which: str, nodes: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(seconds, metres) origin -> ``nodes`` (``which="origin"``) or ``nodes`` -> destination.
 
         One bucket many-to-many on the contraction hierarchy between the end's
@@ -253,7 +273,9 @@ class Searches:
         rows = np.arange(nodes.size)
         return total[rows, best] + off, metres[rows, best]
 
-    def end_to_places(self, profile: str, which: str, places: list[Snap]) -> tuple[np.ndarray, np.ndarray]:
+    def end_to_places(
+        self, profile: str, which: str, places: list[Snap]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(seconds, metres) between the origin/destination and snapped places (bucket queries)."""
         if not places:
             return np.zeros(0), np.zeros(0)
@@ -286,7 +308,9 @@ class Searches:
         """Fastest route with geometry between two points (raises SnapError / NoRouteError)."""
         if self.naive:
             return self.networks[profile].route(a, b, max_snap_m=self.context.settings.max_snap_m)
-        return route_between(self.networks[profile], self.snap_point(profile, *a), self.snap_point(profile, *b))
+        return route_between(
+            self.networks[profile], self.snap_point(profile, *a), self.snap_point(profile, *b)
+        )
 
 
 def _seed_length(graph, snap: Snap, node: int, *, at_start: bool) -> float:
@@ -308,8 +332,14 @@ def route_between(net: RoadNetwork, a: Snap, b: Snap) -> RoadRoute:
     direct = a.direct_cost_to(b)
     if math.isfinite(direct) and direct <= via:
         length = float(graph.length_m[a.edge]) * abs(b.fraction - a.fraction)
-        return RoadRoute(net.profile, float(direct), length, np.array([a.lat, b.lat]),
-                         np.array([a.lon, b.lon]), np.zeros(0, np.int64))  # fmt: skip
+        return RoadRoute(
+            net.profile,
+            float(direct),
+            length,
+            np.array([a.lat, b.lat]),
+            np.array([a.lon, b.lon]),
+            np.zeros(0, np.int64),
+        )
     if not math.isfinite(via):
         raise NoRouteError(f"no {net.profile} route between the two points")
     path = net.hierarchy.route(sn, sc, tn, tc)
@@ -321,5 +351,11 @@ def route_between(net: RoadNetwork, a: Snap, b: Snap) -> RoadRoute:
         + _seed_length(graph, a, path.source, at_start=True)
         + _seed_length(graph, b, path.target, at_start=False)
     )
-    return RoadRoute(net.profile, float(path.cost), distance, np.concatenate(([a.lat], lats, [b.lat])),
-                     np.concatenate(([a.lon], lons, [b.lon])), np.asarray(path.edges))  # fmt: skip
+    return RoadRoute(
+        net.profile,
+        float(path.cost),
+        distance,
+        np.concatenate(([a.lat], lats, [b.lat])),
+        np.concatenate(([a.lon], lons, [b.lon])),
+        np.asarray(path.edges),
+    )

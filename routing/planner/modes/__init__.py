@@ -1,4 +1,4 @@
-"""One module per mode family; each exposes functions ``(request, context, searches) -> Outcome``."""
+"""One module per mode family, each with functions ``(request, context, searches) -> Outcome``."""
 
 from __future__ import annotations
 

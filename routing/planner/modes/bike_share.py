@@ -26,9 +26,13 @@ WALK_RADIUS_MPS = 1.4  # straight-line bound of walking speed for the radius loo
 def _walk_candidates(req, ctx, s: Searches, *, pickup: bool) -> list[tuple[float, Station]]:
     point = req.origin if pickup else req.destination
     near = ctx.stations.nearby(
-        *point, req.max_walk_s * WALK_RADIUS_MPS, kinds=StationKind.BIKE_SHARE,
-        has_bikes=pickup, has_free_space=not pickup, now=req.availability_at,
-    )  # fmt: skip
+        *point,
+        req.max_walk_s * WALK_RADIUS_MPS,
+        kinds=StationKind.BIKE_SHARE,
+        has_bikes=pickup,
+        has_free_space=not pickup,
+        now=req.availability_at,
+    )
     found = []
     for n in near:
         st = n.item
@@ -52,10 +56,16 @@ def bike_share(req: PlanRequest, ctx: PlanContext, s: Searches, answers: dict) -
     mins = req.max_walk_s / 60
     pick = _walk_candidates(req, ctx, s, pickup=True)
     if not pick:
-        return Outcome(reason=f"no bike-share station with a bike available within {mins:.0f} min walk of the origin")
+        return Outcome(
+            reason=f"no bike-share station with a bike available within {mins:.0f} min walk "
+            "of the origin"
+        )
     drop = _walk_candidates(req, ctx, s, pickup=False)
     if not drop:
-        return Outcome(reason=f"no bike-share station with a free dock within {mins:.0f} min walk of the destination")
+        return Outcome(
+            reason=f"no bike-share station with a free dock within {mins:.0f} min walk "
+            "of the destination"
+        )
     rides = s.matrix(
         "bike",
         [s.place("bike", st.id, st.lat, st.lon) for _, st in pick],  # type: ignore[misc]
@@ -74,19 +84,48 @@ def bike_share(req: PlanRequest, ctx: PlanContext, s: Searches, answers: dict) -
     if best is None:
         return Outcome(reason="no ride between the available bike-share stations")
     total, wa, a, ride, b, wb = best
-    price = ctx.costs.bike_share_unlock_eur + math.ceil(ride / 60) * ctx.costs.bike_share_per_min_eur
+    price = (
+        ctx.costs.bike_share_unlock_eur + math.ceil(ride / 60) * ctx.costs.bike_share_per_min_eur
+    )
     start = req.depart_at
 
     def build():
         pa, pb = station_place(a), station_place(b)
-        w1 = road_leg(s, "walk", Place("Origin", *req.origin), pa, start, wa,
-                      extra={"toStation": station_info(a, action="rent_bike")})  # fmt: skip
-        r = road_leg(s, "bike", pa, pb, w1.end + seconds(st_.rent_bike_s), ride,
-                     extra={"rentedBike": True, "fromStation": station_info(a, action="rent_bike"),
-                            "toStation": station_info(b, action="return_bike"), "cost": cost(price)})  # fmt: skip
-        w2 = road_leg(s, "walk", pb, Place("Destination", *req.destination), r.end + seconds(st_.return_bike_s), wb,
-                      extra={"fromStation": station_info(b, action="return_bike")})  # fmt: skip
+        w1 = road_leg(
+            s,
+            "walk",
+            Place("Origin", *req.origin),
+            pa,
+            start,
+            wa,
+            extra={"toStation": station_info(a, action="rent_bike")},
+        )
+        r = road_leg(
+            s,
+            "bike",
+            pa,
+            pb,
+            w1.end + seconds(st_.rent_bike_s),
+            ride,
+            extra={
+                "rentedBike": True,
+                "fromStation": station_info(a, action="rent_bike"),
+                "toStation": station_info(b, action="return_bike"),
+                "cost": cost(price),
+            },
+        )
+        w2 = road_leg(
+            s,
+            "walk",
+            pb,
+            Place("Destination", *req.destination),
+            r.end + seconds(st_.return_bike_s),
+            wb,
+            extra={"fromStation": station_info(b, action="return_bike")},
+        )
         return [w1, r, w2]
 
     arrival = (start + seconds(total)).timestamp()
-    return Outcome([Candidate("bike_share", start.timestamp(), arrival, 0, wa + ride + wb, price, build, 3)])
+    return Outcome(
+        [Candidate("bike_share", start.timestamp(), arrival, 0, wa + ride + wb, price, build, 3)]
+    )

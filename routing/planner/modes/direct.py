@@ -28,7 +28,10 @@ def direct(req: PlanRequest, ctx: PlanContext, s: Searches, profile: str) -> Out
         return Outcome(reason=f"no {_NAME[profile]} route between origin and destination")
     limit = getattr(req, _LIMIT[profile]) if profile in _LIMIT else math.inf
     if secs > limit:
-        return Outcome(reason=f"{_NAME[profile]} takes {secs / 60:.0f} min, over the {limit / 60:.0f} min limit")
+        return Outcome(
+            reason=f"{_NAME[profile]} takes {secs / 60:.0f} min, "
+            f"over the {limit / 60:.0f} min limit"
+        )
     start = req.depart_at
     mode = "walk" if profile == "walk" else "bike" if profile == "bike" else "car"
 
@@ -44,12 +47,25 @@ def direct(req: PlanRequest, ctx: PlanContext, s: Searches, profile: str) -> Out
         if geometry is None:
             return [road_leg(s, profile, here, there, start, secs)]
         lats, lons, metres = geometry
-        return [Leg("CAR", here, there, start, start + seconds(secs), metres, lats, lons,
-                    extra={"cost": cost(price), "costIncludesParkingEur": ctx.costs.car_parking_eur})]  # fmt: skip
+        return [
+            Leg(
+                "CAR",
+                here,
+                there,
+                start,
+                start + seconds(secs),
+                metres,
+                lats,
+                lons,
+                extra={"cost": cost(price), "costIncludesParkingEur": ctx.costs.car_parking_eur},
+            )
+        ]
 
     effort = 0.0 if profile == "car" else secs
     arrival = start + seconds(secs)
-    return Outcome([Candidate(mode, start.timestamp(), arrival.timestamp(), 0, effort, price, build)])
+    return Outcome(
+        [Candidate(mode, start.timestamp(), arrival.timestamp(), 0, effort, price, build)]
+    )
 
 
 def walk(req: PlanRequest, ctx: PlanContext, s: Searches, answers: dict) -> Outcome:

@@ -42,7 +42,9 @@ from routing.transit.itinerary import Leg, Place
 
 log = logging.getLogger(__name__)
 
-DC_STANDARDS = frozenset({"IEC_62196_T2_COMBO", "IEC_62196_T1_COMBO", "CHADEMO", "GBT_DC", "CHAOJI"})
+DC_STANDARDS = frozenset(
+    {"IEC_62196_T2_COMBO", "IEC_62196_T1_COMBO", "CHADEMO", "GBT_DC", "CHAOJI"}
+)
 TAPER_FROM = 0.8
 WALK_RADIUS_MPS = 1.4
 
@@ -76,10 +78,14 @@ def charger_info(p: ChargePoint) -> dict[str, Any]:
     """What the plan relies on at a charger."""
     c = p.charger
     return {
-        "id": c.id, "name": c.name, "operator": c.operator, "evseUid": p.evse_uid,
-        "connector": p.standard, "powerKw": round(p.power_kw, 1),
+        "id": c.id,
+        "name": c.name,
+        "operator": c.operator,
+        "evseUid": p.evse_uid,
+        "connector": p.standard,
+        "powerKw": round(p.power_kw, 1),
         "availability": "available" if p.live else "unknown (no live status; not reported broken)",
-    }  # fmt: skip
+    }
 
 
 def _energy(metres: float, spec: EvSpec) -> float:
@@ -91,7 +97,9 @@ def _car_leg(s: Searches, a: Place, b: Place, start, secs: float, extra: dict[st
     return Leg("CAR", a, b, start, start + seconds(secs), metres, lats, lons, extra=dict(extra))
 
 
-def _simulate(legs: list[Leg], spec: EvSpec, plan_levels: list[float], ctx: PlanContext) -> list[Leg] | None:
+def _simulate(
+    legs: list[Leg], spec: EvSpec, plan_levels: list[float], ctx: PlanContext
+) -> list[Leg] | None:
     """Annotate legs with battery levels along the drawn distances; None if it would go below 0.
 
     ``plan_levels`` are the planned departure levels of the charging legs in order.
@@ -103,19 +111,29 @@ def _simulate(legs: list[Leg], spec: EvSpec, plan_levels: list[float], ctx: Plan
     for leg in legs:
         if leg.mode == "CAR":
             use = _energy(leg.distance_m, spec)
-            leg.extra["ev"] = {"batteryStartKwh": round(float(kwh), 3), "energyKwh": round(float(use), 3),
-                               "batteryEndKwh": round(float(kwh - use), 3)}  # fmt: skip
+            leg.extra["ev"] = {
+                "batteryStartKwh": round(float(kwh), 3),
+                "energyKwh": round(float(use), 3),
+                "batteryEndKwh": round(float(kwh - use), 3),
+            }
             kwh -= use
             km += leg.distance_m / 1000.0
             if kwh < 0:
-                log.warning("dropped an EV itinerary: battery would reach %.2f kWh on the drawn route", kwh)
+                log.warning(
+                    "dropped an EV itinerary: battery would reach %.2f kWh on the drawn route", kwh
+                )
                 return None
         elif leg.mode == "CHARGING":
             target = max(float(next(levels)), kwh)
             add = float(min(target, spec.capacity_kwh) - kwh)
-            leg.extra.update({"batteryStartKwh": round(kwh, 3), "energyKwh": round(add, 3),
-                              "batteryEndKwh": round(kwh + add, 3),
-                              "cost": cost(add * ctx.costs.public_charging_per_kwh_eur)})  # fmt: skip
+            leg.extra.update(
+                {
+                    "batteryStartKwh": round(kwh, 3),
+                    "energyKwh": round(add, 3),
+                    "batteryEndKwh": round(kwh + add, 3),
+                    "cost": cost(add * ctx.costs.public_charging_per_kwh_eur),
+                }
+            )
             kwh += add
             charged += add
     first_car = next(leg for leg in legs if leg.mode == "CAR")
@@ -147,11 +165,19 @@ def ev(req: PlanRequest, ctx: PlanContext, s: Searches, answers: dict) -> Outcom
             leg = Leg("CAR", here, there, start, start + seconds(secs), metres, lats, lons)
             return _simulate([leg], spec, [], ctx)
 
-        return Outcome([Candidate("ev", start.timestamp(), start.timestamp() + secs, 0, 0.0, price, build_direct)])
+        return Outcome(
+            [
+                Candidate(
+                    "ev", start.timestamp(), start.timestamp() + secs, 0, 0.0, price, build_direct
+                )
+            ]
+        )
     return _with_charging(req, ctx, s, spec, need)
 
 
-def _with_charging(req: PlanRequest, ctx: PlanContext, s: Searches, spec: EvSpec, need: float) -> Outcome:
+def _with_charging(
+    req: PlanRequest, ctx: PlanContext, s: Searches, spec: EvSpec, need: float
+) -> Outcome:
     no_go = (
         f"the battery ({spec.initial_kwh:.1f} kWh) cannot cover the {need:.1f} kWh of the direct "
         f"route with {spec.reserve_kwh:.1f} kWh reserve"
@@ -164,7 +190,10 @@ def _with_charging(req: PlanRequest, ctx: PlanContext, s: Searches, spec: EvSpec
         if p is not None and ctx.charger_node(charger) >= 0:
             points.append(p)
     if not points:
-        return Outcome(reason=f"{no_go}, and no charger with a free {'/'.join(spec.connectors)} connector is usable")
+        return Outcome(
+            reason=f"{no_go}, and no charger with a free "
+            f"{'/'.join(spec.connectors)} connector is usable"
+        )
     nodes = np.array([ctx.charger_node(p.charger) for p in points], np.int64)
     mt, mm = ctx.charger_matrix([p.charger for p in points], cache=not s.naive)
     ot, om = s.end_to_nodes("car", "origin", nodes)
@@ -197,7 +226,9 @@ def _with_charging(req: PlanRequest, ctx: PlanContext, s: Searches, spec: EvSpec
             break
         p = points[node]
         nexts = [(dest, dt_[node], dm[node])] + (
-            [(j, mt[node, j], mm[node, j]) for j in range(n) if j != node] if stops < st.max_charging_stops else []
+            [(j, mt[node, j], mm[node, j]) for j in range(n) if j != node]
+            if stops < st.max_charging_stops
+            else []
         )
         for j, secs, metres in nexts:
             if not math.isfinite(secs):
@@ -208,29 +239,40 @@ def _with_charging(req: PlanRequest, ctx: PlanContext, s: Searches, spec: EvSpec
                 continue
             # Charge what the rest of the trip needs (straight on from here), at most to the
             # target level, unless the next hop itself needs more.
-            finish = _energy(dm[node], spec) + spec.reserve_kwh if math.isfinite(dm[node]) else math.inf
+            finish = (
+                _energy(dm[node], spec) + spec.reserve_kwh if math.isfinite(dm[node]) else math.inf
+            )
             dep = max(kwh, min(spec.capacity_kwh, max(needed, min(spec.target_kwh, finish))))
             if dep - kwh < 0.01:
                 continue  # a stop without charging is only a detour
             wait = st.park_car_s + charge_seconds(kwh, dep, p.power_kw, spec.capacity_kwh)
             push(t + wait + secs, j, dep - e, stops + (j != dest), label, dep)
     if found is None:
-        return Outcome(reason=f"{no_go}, and no sequence of at most {st.max_charging_stops} charging stops reaches the destination")
+        return Outcome(
+            reason=f"{no_go}, and no sequence of at most {st.max_charging_stops} charging "
+            "stops reaches the destination"
+        )
     chain = []
     lab = found
     while lab is not None:
         chain.append(lab)
         lab = lab[5]
     chain.reverse()  # charger labels then the destination label
-    stops_chain = [(points[c[2]], c[3], found_dep) for c, found_dep in zip(chain[:-1], [x[6] for x in chain[1:]], strict=True)]
+    stops_chain = [
+        (points[c[2]], c[3], found_dep)
+        for c, found_dep in zip(chain[:-1], [x[6] for x in chain[1:]], strict=True)
+    ]
     start = req.depart_at
     arrival = start.timestamp() + found[0]
     charged = sum(dep - arr for _, arr, dep in stops_chain)
     total_m = float(om[chain[0][2]]) + float(dm[chain[-2][2]])
-    for x, y in zip(chain[:-2], chain[1:-1], strict=True):
+    for x, y in itertools.pairwise(chain[:-1]):
         total_m += float(mm[x[2], y[2]])
-    price = (total_m / 1000 * ctx.costs.ev_per_km_eur + charged * ctx.costs.public_charging_per_kwh_eur
-             + ctx.costs.car_parking_eur)  # fmt: skip
+    price = (
+        total_m / 1000 * ctx.costs.ev_per_km_eur
+        + charged * ctx.costs.public_charging_per_kwh_eur
+        + ctx.costs.car_parking_eur
+    )
     times = [c[0] for c in chain]
 
     def build():
@@ -239,16 +281,41 @@ def _with_charging(req: PlanRequest, ctx: PlanContext, s: Searches, spec: EvSpec
         t_prev = 0.0
         for i, (p, arr_kwh, dep_kwh) in enumerate(stops_chain):
             where = Place(p.charger.name, p.charger.lat, p.charger.lon)
-            legs.append(_car_leg(s, here, where, start + seconds(t_prev), times[i] - t_prev, {"toCharger": charger_info(p)}))
+            legs.append(
+                _car_leg(
+                    s,
+                    here,
+                    where,
+                    start + seconds(t_prev),
+                    times[i] - t_prev,
+                    {"toCharger": charger_info(p)},
+                )
+            )
             wait = st.park_car_s + charge_seconds(arr_kwh, dep_kwh, p.power_kw, spec.capacity_kwh)
-            legs.append(point_leg("CHARGING", where, legs[-1].end, wait, {"charger": charger_info(p)}))
+            legs.append(
+                point_leg("CHARGING", where, legs[-1].end, wait, {"charger": charger_info(p)})
+            )
             here = where
             t_prev = times[i] + wait
-        legs.append(_car_leg(s, here, Place("Destination", *req.destination), start + seconds(t_prev),
-                             times[-1] - t_prev, {}))  # fmt: skip
+        legs.append(
+            _car_leg(
+                s,
+                here,
+                Place("Destination", *req.destination),
+                start + seconds(t_prev),
+                times[-1] - t_prev,
+                {},
+            )
+        )
         return _simulate(legs, spec, [dep for _, _, dep in stops_chain], ctx)
 
-    return Outcome([Candidate("ev", start.timestamp(), arrival, 0, 0.0, price, build, 2 * len(stops_chain) + 1)])
+    return Outcome(
+        [
+            Candidate(
+                "ev", start.timestamp(), arrival, 0, 0.0, price, build, 2 * len(stops_chain) + 1
+            )
+        ]
+    )
 
 
 def ev_park_charge(req: PlanRequest, ctx: PlanContext, s: Searches, answers: dict) -> Outcome:
@@ -278,7 +345,9 @@ def ev_park_charge(req: PlanRequest, ctx: PlanContext, s: Searches, answers: dic
     drives, metres_to = s.end_to_nodes("car", "origin", np.array([u[1] for u in usable], np.int64))
     options = []
     too_far = 0
-    for (p, _, wsnap), drive, metres in zip(usable, drives.tolist(), metres_to.tolist(), strict=True):
+    for (p, _, wsnap), drive, metres in zip(
+        usable, drives.tolist(), metres_to.tolist(), strict=True
+    ):
         walk, _ = s.to_destination("walk", wsnap, req.max_walk_s)
         if not (math.isfinite(walk) and math.isfinite(drive)):
             continue
@@ -295,23 +364,53 @@ def ev_park_charge(req: PlanRequest, ctx: PlanContext, s: Searches, answers: dic
     for total, drive, walk, p, metres in options[: ctx.settings.max_charger_candidates]:
         # estimate; the drawn legs give the exact one
         price = metres / 1000 * ctx.costs.ev_per_km_eur + ctx.costs.car_parking_eur
-        out.append(Candidate("ev_park_charge", start.timestamp(), start.timestamp() + total, 0, walk,
-                             price, _park_builder(req, ctx, s, spec, p, drive, walk), 2))  # fmt: skip
+        out.append(
+            Candidate(
+                "ev_park_charge",
+                start.timestamp(),
+                start.timestamp() + total,
+                0,
+                walk,
+                price,
+                _park_builder(req, ctx, s, spec, p, drive, walk),
+                2,
+            )
+        )
     return Outcome(out)
 
 
-def _park_builder(req: PlanRequest, ctx: PlanContext, s: Searches, spec: EvSpec, p: ChargePoint,
-                  drive: float, walk: float):  # fmt: skip
+def _park_builder(
+    req: PlanRequest,
+    ctx: PlanContext,
+    s: Searches,
+    spec: EvSpec,
+    p: ChargePoint,
+    drive: float,
+    walk: float,
+):
     def build():
         c = p.charger
         where = Place(c.name, c.lat, c.lon)
         info = charger_info(p)
         full = charge_seconds(0.0, spec.target_kwh, p.power_kw, spec.capacity_kwh)
         info["minutesToTargetFromEmpty"] = round(full / 60, 1)
-        car = _car_leg(s, Place("Origin", *req.origin), where, req.depart_at, drive,
-                       {"toCharger": info, "parkAndCharge": True})  # fmt: skip
-        on_foot = road_leg(s, "walk", where, Place("Destination", *req.destination),
-                           car.end + seconds(ctx.settings.park_car_s), walk, extra={"fromCharger": info})  # fmt: skip
+        car = _car_leg(
+            s,
+            Place("Origin", *req.origin),
+            where,
+            req.depart_at,
+            drive,
+            {"toCharger": info, "parkAndCharge": True},
+        )
+        on_foot = road_leg(
+            s,
+            "walk",
+            where,
+            Place("Destination", *req.destination),
+            car.end + seconds(ctx.settings.park_car_s),
+            walk,
+            extra={"fromCharger": info},
+        )
         return _simulate([car, on_foot], spec, [], ctx)
 
     return build

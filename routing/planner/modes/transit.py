@@ -20,8 +20,14 @@ from routing.planner.legs import cost
 from routing.planner.modes import Outcome
 from routing.planner.options import Candidate
 from routing.planner.providers import (
-    BUILTIN_PROVIDERS, Direction, LegProvider, ProviderAnswer, ProviderQuery, StopLeg, best_per_stop,
-)  # fmt: skip
+    BUILTIN_PROVIDERS,
+    Direction,
+    LegProvider,
+    ProviderAnswer,
+    ProviderQuery,
+    StopLeg,
+    best_per_stop,
+)
 from routing.planner.request import PlanRequest
 from routing.planner.searches import Searches
 from routing.transit.itinerary import Leg
@@ -31,8 +37,14 @@ from routing.transit.raptor import run_raptor
 log = logging.getLogger(__name__)
 
 
-def _ask(provider: LegProvider, req: PlanRequest, ctx: PlanContext, s: Searches, direction: Direction,
-         cache: dict) -> ProviderAnswer:  # fmt: skip
+def _ask(
+    provider: LegProvider,
+    req: PlanRequest,
+    ctx: PlanContext,
+    s: Searches,
+    direction: Direction,
+    cache: dict,
+) -> ProviderAnswer:
     key = (provider.mode, direction)
     if key not in cache or s.naive:  # the baseline asks again for every mode
         point = req.origin if direction is Direction.ACCESS else req.destination
@@ -50,8 +62,8 @@ def combine(
     answers: dict,
 ) -> Outcome:
     """Candidates of transit between ``access`` and ``egress`` providers (one RAPTOR run)."""
-    if ctx.transit is None:
-        return Outcome(reason="no timetable loaded")
+    if ctx.transit is None or ctx.transit.links is None:
+        return Outcome(reason="no timetable with a walk graph loaded")
     a = _ask(access, req, ctx, s, Direction.ACCESS, answers)
     if not a.legs:
         return Outcome(reason=a.reason or f"{access.mode}: no stop reachable from the origin")
@@ -66,14 +78,24 @@ def combine(
     egr_s = np.array([math.ceil(egr[k].duration_s) for k in dst.tolist()], np.int64)
     depart = tt.to_seconds(req.depart_at)
     info, rides = run_raptor(
-        tt, ctx.transit.footpaths, src, acc_s, dst, egr_s, depart,
-        max_transfers=req.max_transfers, args=ctx.transit.args,
-    )  # fmt: skip
+        tt,
+        ctx.transit.footpaths,
+        src,
+        acc_s,
+        dst,
+        egr_s,
+        depart,
+        max_transfers=req.max_transfers,
+        args=ctx.transit.args,
+    )
     journeys = decode_journeys(
-        tt, ctx.transit.footpaths, info, rides,
+        tt,
+        ctx.transit.footpaths,
+        info,
+        rides,
         dict(zip(src.tolist(), acc_s.tolist(), strict=True)),
         dict(zip(dst.tolist(), egr_s.tolist(), strict=True)),
-    )  # fmt: skip
+    )
     journeys = [j for j in journeys if j.rides]
     if not journeys:
         return Outcome(reason=f"no transit connection from {req.depart_at:%H:%M} on {tt.date}")
@@ -82,7 +104,7 @@ def combine(
     for j in pareto_journeys(journeys):
         first, last = acc[j.access_stop], egr[j.egress_stop]
         walks = sum(r.walk_before[2] for r in j.rides[1:] if r.walk_before)
-        walks += (j.rides[0].walk_before[2] if j.rides[0].walk_before else 0)
+        walks += j.rides[0].walk_before[2] if j.rides[0].walk_before else 0
         walks += j.walk_after[2] if j.walk_after else 0
         out.append(
             Candidate(
@@ -135,7 +157,9 @@ def bike_ride(req: PlanRequest, ctx: PlanContext, s: Searches, answers: dict) ->
     return combine(req, ctx, s, w, br, "bike_ride", answers)
 
 
-def provider_transit(req: PlanRequest, ctx: PlanContext, s: Searches, answers: dict, mode: str) -> Outcome:
+def provider_transit(
+    req: PlanRequest, ctx: PlanContext, s: Searches, answers: dict, mode: str
+) -> Outcome:
     """Transit with a registered provider (e.g. shuttle) as access, egress, or both."""
     provider = ctx.provider(mode)
     if provider is None:
@@ -149,4 +173,3 @@ def provider_transit(req: PlanRequest, ctx: PlanContext, s: Searches, answers: d
         if got.reason:
             reasons.append(got.reason)
     return Outcome(out, None if out else "; ".join(dict.fromkeys(reasons)))
-
