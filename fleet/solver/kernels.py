@@ -33,8 +33,9 @@ def _pos_late(seq, n, k, late, shift_e, p):
 
 
 @njit(cache=True)
-def route_schedule(seq, n, k, tt, serv, early, late, kind, pair, maxride,
-                   shift_s, shift_e, maxdur, nodepos, work):
+def route_schedule(
+    seq, n, k, tt, serv, early, late, kind, pair, maxride, shift_s, shift_e, maxdur, nodepos, work
+):
     """Eight-step schedule of route ``seq[:n]`` for vehicle ``k``.
 
     Fills ``work[0, :n]`` (start of service per position) and returns True when the
@@ -131,9 +132,7 @@ def route_schedule(seq, n, k, tt, serv, early, late, kind, pair, maxride,
         v = seq[p]
         if kind[v] == 2:
             op = nodepos[pair[v]]
-            if op < 0 or op > p:
-                ok = False
-            elif B[p] - D[op] > maxride[v] + EPS:
+            if op < 0 or op > p or B[p] - D[op] > maxride[v] + EPS:
                 ok = False
     for p in range(n):
         nodepos[seq[p]] = -1
@@ -141,9 +140,35 @@ def route_schedule(seq, n, k, tt, serv, early, late, kind, pair, maxride,
 
 
 @njit(cache=True)
-def best_insertion(seq, n, k, p, d, tt, cost, serv, early, late, demand, kind, pair, maxride,
-                   cap, shift_s, shift_e, maxdur, nodepos, tw, load, cand_d, cand_i, cand_j,
-                   buf, B, blink):
+def best_insertion(
+    seq,
+    n,
+    k,
+    p,
+    d,
+    tt,
+    cost,
+    serv,
+    early,
+    late,
+    demand,
+    kind,
+    pair,
+    maxride,
+    cap,
+    shift_s,
+    shift_e,
+    maxdur,
+    nodepos,
+    tw,
+    load,
+    cand_d,
+    cand_i,
+    cand_j,
+    buf,
+    B,
+    blink,
+):
     """Cheapest feasible insertion of request (``p``, ``d``) into route ``seq[:n]``.
 
     Returns ``(delta, i, j)``: ``p`` goes before old position ``i`` and ``d``
@@ -209,17 +234,25 @@ def best_insertion(seq, n, k, p, d, tt, cost, serv, early, late, demand, kind, p
         # d right after p
         Ed = max(early[d], Ep + serv[p] + tt[p, d])
         det = tt[a, p] + serv[p] + tt[p, d] + serv[d] + tt[d, b] - tt[a, b]
-        if (Ed <= late[d] + EPS and tt[p, d] <= L + EPS and det <= spanslack[i - 1] + EPS
-                and det <= durslack + EPS):
-            if Ed + serv[d] + tt[d, b] <= Lt[i] + EPS:
-                cand_d[nc] = base + cost[p, d] + cost[d, b] - cost[a, b]
-                cand_i[nc] = i
-                cand_j[nc] = i
-                nc += 1
+        if (
+            Ed <= late[d] + EPS
+            and tt[p, d] <= L + EPS
+            and det <= spanslack[i - 1] + EPS
+            and det <= durslack + EPS
+        ) and Ed + serv[d] + tt[d, b] <= Lt[i] + EPS:
+            cand_d[nc] = base + cost[p, d] + cost[d, b] - cost[a, b]
+            cand_i[nc] = i
+            cand_j[nc] = i
+            nc += 1
         # d later: propagate the earliest times with p inserted
         arr = Ep + serv[p] + tt[p, b]
         detp = tt[a, p] + serv[p] + tt[p, b] - tt[a, b]
-        if i == n - 1 or arr > Lt[i] + EPS or detp > spanslack[i - 1] + EPS or detp > durslack + EPS:
+        if (
+            i == n - 1
+            or arr > Lt[i] + EPS
+            or detp > spanslack[i - 1] + EPS
+            or detp > durslack + EPS
+        ):
             continue
         cur = max(early[b], arr)
         ride = tt[p, b]  # lower bound on the ride time up to position i
@@ -237,8 +270,12 @@ def best_insertion(seq, n, k, p, d, tt, cost, serv, early, late, demand, kind, p
                 break
             nxt = seq[j]
             detd = tt[prev, d] + serv[d] + tt[d, nxt] - tt[prev, nxt]
-            if (Ed <= late[d] + EPS and Ed + serv[d] + tt[d, nxt] <= Lt[j] + EPS
-                    and detd <= spanslack[j - 1] + EPS and detp + detd <= durslack + EPS):
+            if (
+                Ed <= late[d] + EPS
+                and Ed + serv[d] + tt[d, nxt] <= Lt[j] + EPS
+                and detd <= spanslack[j - 1] + EPS
+                and detp + detd <= durslack + EPS
+            ):
                 cand_d[nc] = dp + cost[prev, d] + cost[d, nxt] - cost[prev, nxt]
                 cand_i[nc] = i
                 cand_j[nc] = j
@@ -259,8 +296,23 @@ def best_insertion(seq, n, k, p, d, tt, cost, serv, early, late, demand, kind, p
         i = cand_i[idx]
         j = cand_j[idx]
         m = build_inserted(seq, n, p, d, i, j, buf)
-        if route_schedule(buf, m, k, tt, serv, early, late, kind, pair, maxride,
-                          shift_s, shift_e, maxdur, nodepos, B):
+        if route_schedule(
+            buf,
+            m,
+            k,
+            tt,
+            serv,
+            early,
+            late,
+            kind,
+            pair,
+            maxride,
+            shift_s,
+            shift_e,
+            maxdur,
+            nodepos,
+            B,
+        ):
             return cand_d[idx], i, j
     return INF, -1, -1
 
@@ -282,9 +334,33 @@ def build_inserted(seq, n, p, d, i, j, out):
 
 
 @njit(cache=True)
-def repair(routes, lens, bank, regret_k, max_routes, vehicle_fixed, noise, blink, seed, veh_class,
-           tt, cost, serv, early, late, demand, kind, pair, maxride,
-           cap, shift_s, shift_e, maxdur, pickup, dropoff):
+def repair(
+    routes,
+    lens,
+    bank,
+    regret_k,
+    max_routes,
+    vehicle_fixed,
+    noise,
+    blink,
+    seed,
+    veh_class,
+    tt,
+    cost,
+    serv,
+    early,
+    late,
+    demand,
+    kind,
+    pair,
+    maxride,
+    cap,
+    shift_s,
+    shift_e,
+    maxdur,
+    pickup,
+    dropoff,
+):
     """Insert the requests in ``bank`` greedily (``regret_k`` 1) or by regret-k.
 
     With ``regret_k`` 0 the requests are inserted one after the other in bank
@@ -344,10 +420,35 @@ def repair(routes, lens, bank, regret_k, max_routes, vehicle_fixed, noise, blink
             for k in range(K):
                 if not active[k]:
                     continue
-                dl, i, j = best_insertion(routes[k], lens[k], k, pickup[r], dropoff[r], tt, cost,
-                                          serv, early, late, demand, kind, pair, maxride, cap,
-                                          shift_s, shift_e, maxdur, nodepos, tw, load,
-                                          cand_d, cand_i, cand_j, buf, B, blink)
+                dl, i, j = best_insertion(
+                    routes[k],
+                    lens[k],
+                    k,
+                    pickup[r],
+                    dropoff[r],
+                    tt,
+                    cost,
+                    serv,
+                    early,
+                    late,
+                    demand,
+                    kind,
+                    pair,
+                    maxride,
+                    cap,
+                    shift_s,
+                    shift_e,
+                    maxdur,
+                    nodepos,
+                    tw,
+                    load,
+                    cand_d,
+                    cand_i,
+                    cand_j,
+                    buf,
+                    B,
+                    blink,
+                )
                 if dl < INF:
                     if lens[k] == 2:
                         dl += vehicle_fixed
@@ -382,10 +483,35 @@ def repair(routes, lens, bank, regret_k, max_routes, vehicle_fixed, noise, blink
         r = bank[a]
         for k in range(K):
             if active[k]:
-                dl, i, j = best_insertion(routes[k], lens[k], k, pickup[r], dropoff[r], tt, cost,
-                                          serv, early, late, demand, kind, pair, maxride, cap,
-                                          shift_s, shift_e, maxdur, nodepos, tw, load,
-                                          cand_d, cand_i, cand_j, buf, B, blink)
+                dl, i, j = best_insertion(
+                    routes[k],
+                    lens[k],
+                    k,
+                    pickup[r],
+                    dropoff[r],
+                    tt,
+                    cost,
+                    serv,
+                    early,
+                    late,
+                    demand,
+                    kind,
+                    pair,
+                    maxride,
+                    cap,
+                    shift_s,
+                    shift_e,
+                    maxdur,
+                    nodepos,
+                    tw,
+                    load,
+                    cand_d,
+                    cand_i,
+                    cand_j,
+                    buf,
+                    B,
+                    blink,
+                )
                 if dl < INF:
                     if lens[k] == 2:
                         dl += vehicle_fixed
@@ -437,8 +563,9 @@ def repair(routes, lens, bank, regret_k, max_routes, vehicle_fixed, noise, blink
         r = bank[choice]
         k = choice_k
         was_empty = lens[k] == 2
-        m = build_inserted(routes[k], lens[k], pickup[r], dropoff[r], best_i[choice, k],
-                           best_j[choice, k], buf)
+        m = build_inserted(
+            routes[k], lens[k], pickup[r], dropoff[r], best_i[choice, k], best_j[choice, k], buf
+        )
         for q in range(m):
             routes[k, q] = buf[q]
         lens[k] = m
@@ -471,10 +598,35 @@ def repair(routes, lens, bank, regret_k, max_routes, vehicle_fixed, noise, blink
                 if done[a]:
                     continue
                 r = bank[a]
-                dl, i, j = best_insertion(routes[h], lens[h], h, pickup[r], dropoff[r], tt, cost,
-                                          serv, early, late, demand, kind, pair, maxride, cap,
-                                          shift_s, shift_e, maxdur, nodepos, tw, load,
-                                          cand_d, cand_i, cand_j, buf, B, blink)
+                dl, i, j = best_insertion(
+                    routes[h],
+                    lens[h],
+                    h,
+                    pickup[r],
+                    dropoff[r],
+                    tt,
+                    cost,
+                    serv,
+                    early,
+                    late,
+                    demand,
+                    kind,
+                    pair,
+                    maxride,
+                    cap,
+                    shift_s,
+                    shift_e,
+                    maxdur,
+                    nodepos,
+                    tw,
+                    load,
+                    cand_d,
+                    cand_i,
+                    cand_j,
+                    buf,
+                    B,
+                    blink,
+                )
                 if dl < INF:
                     if lens[h] == 2:
                         dl += vehicle_fixed
@@ -549,8 +701,9 @@ def removal_gains(routes, lens, cost, kind, pair, node_request, n_requests):
 
 
 @njit(cache=True)
-def service_times(routes, lens, tt, serv, early, late, kind, pair, maxride,
-                  shift_s, shift_e, maxdur):
+def service_times(
+    routes, lens, tt, serv, early, late, kind, pair, maxride, shift_s, shift_e, maxdur
+):
     """Start of service at every node under the eight-step schedules (nan if unrouted)."""
     nn = tt.shape[0]
     out = np.full(nn, np.nan)
@@ -560,16 +713,32 @@ def service_times(routes, lens, tt, serv, early, late, kind, pair, maxride,
         n = lens[k]
         if n <= 2:
             continue
-        route_schedule(routes[k], n, k, tt, serv, early, late, kind, pair, maxride,
-                       shift_s, shift_e, maxdur, nodepos, B)
+        route_schedule(
+            routes[k],
+            n,
+            k,
+            tt,
+            serv,
+            early,
+            late,
+            kind,
+            pair,
+            maxride,
+            shift_s,
+            shift_e,
+            maxdur,
+            nodepos,
+            B,
+        )
         for q in range(1, n - 1):
             out[routes[k, q]] = B[0, q]
     return out
 
 
 @njit(cache=True)
-def routes_feasible(routes, lens, tt, serv, early, late, demand, kind, pair, maxride, cap,
-                    shift_s, shift_e, maxdur):
+def routes_feasible(
+    routes, lens, tt, serv, early, late, demand, kind, pair, maxride, cap, shift_s, shift_e, maxdur
+):
     """Per route: capacity and eight-step schedule feasibility."""
     K = routes.shape[0]
     nn = tt.shape[0]
@@ -589,16 +758,50 @@ def routes_feasible(routes, lens, tt, serv, early, late, demand, kind, pair, max
                 ld[dim] += demand[routes[k, q], dim]
                 if ld[dim] > cap[k, dim]:
                     out[k] = False
-        if not route_schedule(routes[k], n, k, tt, serv, early, late, kind, pair, maxride,
-                              shift_s, shift_e, maxdur, nodepos, B):
+        if not route_schedule(
+            routes[k],
+            n,
+            k,
+            tt,
+            serv,
+            early,
+            late,
+            kind,
+            pair,
+            maxride,
+            shift_s,
+            shift_e,
+            maxdur,
+            nodepos,
+            B,
+        ):
             out[k] = False
     return out
 
 
 @njit(cache=True)
-def relocate_search(routes, lens, order, vehicle_fixed, veh_class,
-                    tt, cost, serv, early, late, demand, kind, pair, maxride,
-                    cap, shift_s, shift_e, maxdur, pickup, dropoff):
+def relocate_search(
+    routes,
+    lens,
+    order,
+    vehicle_fixed,
+    veh_class,
+    tt,
+    cost,
+    serv,
+    early,
+    late,
+    demand,
+    kind,
+    pair,
+    maxride,
+    cap,
+    shift_s,
+    shift_e,
+    maxdur,
+    pickup,
+    dropoff,
+):
     """First-improvement local search: move one request to its best position.
 
     For each request in ``order`` (in turn, repeated until a full pass brings no
@@ -676,15 +879,38 @@ def relocate_search(routes, lens, order, vehicle_fixed, veh_class,
                             continue
                 if k == kr_ and m == 2:
                     continue
-                if ln == 2 and k != kr_:
-                    extra = vehicle_fixed
-                else:
-                    extra = 0.0
+                extra = vehicle_fixed if ln == 2 and k != kr_ else 0.0
                 if extra >= best:
                     continue
-                dl, i, j = best_insertion(seq, ln, k, p, d, tt, cost, serv, early, late, demand,
-                                          kind, pair, maxride, cap, shift_s, shift_e, maxdur,
-                                          nodepos, tw, load, cand_d, cand_i, cand_j, buf, B, 0.0)
+                dl, i, j = best_insertion(
+                    seq,
+                    ln,
+                    k,
+                    p,
+                    d,
+                    tt,
+                    cost,
+                    serv,
+                    early,
+                    late,
+                    demand,
+                    kind,
+                    pair,
+                    maxride,
+                    cap,
+                    shift_s,
+                    shift_e,
+                    maxdur,
+                    nodepos,
+                    tw,
+                    load,
+                    cand_d,
+                    cand_i,
+                    cand_j,
+                    buf,
+                    B,
+                    0.0,
+                )
                 if dl + extra < best:
                     best = dl + extra
                     best_k = k
