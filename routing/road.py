@@ -10,18 +10,24 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numba import njit
 
-from routing.build import road_graphs
+from routing.build import road_graphs, wheelchair_graph
 from routing.ch import ContractionHierarchy, contraction_hierarchy
 from routing.errors import NoRouteError
 from routing.graph import PROFILES, RoadGraph
-from routing.paths import path_polyline
+from routing.paths import PathResult, path_polyline
 from routing.regions import Region, default_cache_dir
 from routing.snap import Snap, Snapper
+
+if TYPE_CHECKING:
+    from routing.isochrone import IsochroneEdges
+    from routing.live import LiveState, LiveWeights
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +51,10 @@ class RoadRoute:
         The polyline from the snapped origin to the snapped destination.
     edges : ndarray of int
         Graph edges used, in order (empty when both points lie on one edge).
+    unknown_access : int or None
+        Wheelchair networks only: how many of the route's segments (edges,
+        including the snapped ones at both ends) have no accessibility
+        information in OSM; ``None`` for other profiles.
     """
 
     profile: str
@@ -53,6 +63,7 @@ class RoadRoute:
     lats: np.ndarray
     lons: np.ndarray
     edges: np.ndarray
+    unknown_access: int | None = None
 
     def geojson(self) -> dict:
         """The route as a GeoJSON Feature (LineString in lon, lat order)."""
@@ -69,69 +80,211 @@ class RoadRoute:
                 "profile": self.profile,
                 "duration_s": round(self.duration_s, 1),
                 "distance_m": round(self.distance_m, 1),
+                **(
+                    {"unknown_access_segments": self.unknown_access}
+                    if self.unknown_access is not None
+                    else {}
+                ),
             },
         }
 
 
+@dataclass
+class LiveQueryStats:
+    """Counts of how live-state queries were answered (for benchmarks and logs)."""
+
+    ch_exact: int = 0
+    fallback: int = 0
+    matrix_rows_ch: int = 0
+    matrix_rows_search: int = 0
+
+    def add(self, name: str, n: int = 1) -> None:
+        """Add ``n`` to the counter ``name`` (statistics only: no lock, rare races are harmless)."""
+        setattr(self, name, getattr(self, name) + n)
+
+
+#: Above this many modified edges a matrix skips the per-cell check and searches every row.
+MAX_CHECKED_EDGES = 400
+
+
 @dataclass(frozen=True)
 class RoadNetwork:
-    """Graph, snapper and contraction hierarchy of one profile."""
+    """Graph, snapper and contraction hierarchy of one profile.
+
+    Attributes
+    ----------
+    graph, snapper, hierarchy :
+        The base graph, its snapper and its contraction hierarchy.
+    access : ndarray of int8 or None
+        Wheelchair networks: accessibility evidence per edge
+        (:data:`routing.profiles.ACCESS_UNKNOWN` = 0, inferred 1, explicit 2).
+    live : LiveState or None
+        Closures and traffic to respect (see :mod:`routing.live`); ``None``
+        = the static network. Attach one with :meth:`with_live`.
+    """
 
     graph: RoadGraph
     snapper: Snapper
     hierarchy: ContractionHierarchy
+    access: np.ndarray | None = None
+    live: LiveState | None = None
+    stats: LiveQueryStats = field(default_factory=LiveQueryStats, compare=False, repr=False)
 
     @property
     def profile(self) -> str:
         """The profile name."""
         return self.graph.profile
 
+    def with_live(self, live: LiveState | None) -> RoadNetwork:
+        """The same network answering under ``live`` (shares graph, snapper and hierarchy)."""
+        return replace(self, live=live, stats=LiveQueryStats())
+
+    def live_weights(self, at: float | None = None) -> LiveWeights | None:
+        """The live travel times at unix time ``at`` (now), or ``None`` when nothing differs."""
+        if self.live is None or self.profile not in self.live.graphs:
+            return None
+        weights = self.live.weights(self.profile, at=at)
+        return weights if weights.changed else None
+
+    def current_graph(self, at: float | None = None) -> RoadGraph:
+        """The graph with live travel times (closed roads ``inf``) for searches and isochrones."""
+        weights = self.live_weights(at)
+        return self.graph if weights is None else weights.graph
+
     def snap(self, lat: float, lon: float, *, max_distance_m: float = MAX_SNAP_M) -> Snap:
         """Snap a point onto the nearest edge (raises SnapError beyond the limit)."""
         return self.snapper.snap(lat, lon, max_distance_m=max_distance_m)
 
+    # ------------------------------------------------------------------ routes
     def route(
         self,
         origin: tuple[float, float],
         destination: tuple[float, float],
         *,
         max_snap_m: float = MAX_SNAP_M,
+        at: float | None = None,
     ) -> RoadRoute:
-        """Fastest route between two (lat, lon) points.
+        """Fastest route between two (lat, lon) points, respecting the live state.
+
+        Parameters
+        ----------
+        origin, destination : (lat, lon)
+        max_snap_m : float
+            Farthest a point may be from a road of the profile.
+        at : float, optional
+            Unix time whose closures and traffic apply (default: now).
 
         Raises
         ------
         SnapError
             A point is farther than ``max_snap_m`` from any road of the profile.
         NoRouteError
-            The destination cannot be reached from the origin.
+            The destination cannot be reached from the origin (also when
+            closures cut it off).
         """
-        graph = self.graph
         a = self.snap(*origin, max_distance_m=max_snap_m)
         b = self.snap(*destination, max_distance_m=max_snap_m)
+        live = self.live_weights(at)
+        if live is not None:
+            return self._route_live(a, b, live, origin, destination)
         src, src_cost = a.source_seeds()
         dst, dst_cost = b.target_seeds()
         via_nodes = self.hierarchy.query(src, src_cost, dst, dst_cost)
         direct = a.direct_cost_to(b)
         if math.isfinite(direct) and direct <= via_nodes:
-            length = float(graph.length_m[a.edge]) * abs(b.fraction - a.fraction)
-            no_edges = np.zeros(0, dtype=np.int64)
-            return RoadRoute(
-                self.profile,
-                float(direct),
-                length,
-                np.array([a.lat, b.lat]),
-                np.array([a.lon, b.lon]),
-                no_edges,
-            )
+            return self._direct_route(a, b, direct)
         if not math.isfinite(via_nodes):
-            raise NoRouteError(
-                f"no {self.profile} route from ({origin[0]:.5f}, {origin[1]:.5f}) to "
-                f"({destination[0]:.5f}, {destination[1]:.5f}): the destination cannot be "
-                "reached (one-way streets or a separate part of the network); move a point "
-                "to a main road or try another profile"
-            )
+            raise self._no_route(origin, destination)
         path = self.hierarchy.route(src, src_cost, dst, dst_cost)
+        return self._path_route(a, b, path)
+
+    def _route_live(
+        self,
+        a: Snap,
+        b: Snap,
+        live: LiveWeights,
+        origin: tuple[float, float],
+        destination: tuple[float, float],
+    ) -> RoadRoute:
+        """Exact route under live weights: CH path check first, search on the live graph else.
+
+        When weights only went up, the CH distance on the base weights is a
+        lower bound; a CH path that touches no modified edge (and whose
+        snapped end edges are unmodified) costs the same under the live
+        weights, so it is optimal. Otherwise bidirectional Dijkstra runs on
+        the live travel times.
+        """
+        mask = live.modified_mask
+        ends = [a.edge, b.edge] + [e for e in (a.reverse_edge, b.reverse_edge) if e >= 0]
+        if live.increased_only and not mask[ends].any():
+            src, src_cost = a.source_seeds()
+            dst, dst_cost = b.target_seeds()
+            via_nodes = self.hierarchy.query(src, src_cost, dst, dst_cost)
+            direct = a.direct_cost_to(b)
+            if math.isfinite(direct) and direct <= via_nodes:
+                self.stats.add("ch_exact")
+                return self._direct_route(a, b, direct)
+            if not math.isfinite(via_nodes):  # a lower bound of inf: unreachable anyway
+                raise self._no_route(origin, destination)
+            path = self.hierarchy.route(src, src_cost, dst, dst_cost)
+            if not mask[path.edges].any():
+                self.stats.add("ch_exact")
+                return self._path_route(a, b, path)
+        self.stats.add("fallback")
+        from routing.search import shortest_path
+
+        w = live.travel_time
+        src, src_cost = _finite_seeds(*a.source_seeds(w))
+        dst, dst_cost = _finite_seeds(*b.target_seeds(w))
+        direct = a.direct_cost_to(b, w)
+        path = None
+        if src.size and dst.size:
+            try:
+                path = shortest_path(live.graph, src, src_cost, dst, dst_cost, method="bidijkstra")
+            except NoRouteError:
+                path = None
+        if math.isfinite(direct) and (path is None or direct <= path.cost):
+            return self._direct_route(a, b, direct)
+        if path is None:
+            raise self._no_route(origin, destination, closed=True)
+        return self._path_route(a, b, path)
+
+    def _no_route(self, origin, destination, *, closed: bool = False) -> NoRouteError:
+        why = (
+            "closed roads cut it off (see the active closures)"
+            if closed
+            else "one-way streets or a separate part of the network"
+        )
+        return NoRouteError(
+            f"no {self.profile} route from ({origin[0]:.5f}, {origin[1]:.5f}) to "
+            f"({destination[0]:.5f}, {destination[1]:.5f}): the destination cannot be "
+            f"reached ({why}); move a point to a main road or try another profile"
+        )
+
+    def _unknown(self, a: Snap, b: Snap, edges: np.ndarray) -> int | None:
+        if self.access is None:
+            return None
+        used = np.unique(np.concatenate(([a.edge, b.edge], np.asarray(edges, dtype=np.int64))))
+        # A road and its reverse twin are one segment on the ground.
+        twins = self.snapper.reverse[used]
+        canonical = np.unique(np.where((twins >= 0) & (twins < used), twins, used))
+        return int((self.access[canonical] == 0).sum())
+
+    def _direct_route(self, a: Snap, b: Snap, cost: float) -> RoadRoute:
+        length = float(self.graph.length_m[a.edge]) * abs(b.fraction - a.fraction)
+        no_edges = np.zeros(0, dtype=np.int64)
+        return RoadRoute(
+            self.profile,
+            float(cost),
+            length,
+            np.array([a.lat, b.lat]),
+            np.array([a.lon, b.lon]),
+            no_edges,
+            self._unknown(a, b, no_edges),
+        )
+
+    def _path_route(self, a: Snap, b: Snap, path: PathResult) -> RoadRoute:
+        graph = self.graph
         lats, lons = path_polyline(graph, path.edges)
         if lats.size == 0:  # both seeds meet in one node
             lats = np.array([graph.lat[path.source]])
@@ -148,7 +301,113 @@ class RoadNetwork:
             np.concatenate(([a.lat], lats, [b.lat])),
             np.concatenate(([a.lon], lons, [b.lon])),
             np.asarray(path.edges),
+            self._unknown(a, b, np.asarray(path.edges)),
         )
+
+    # ------------------------------------------------------------------ matrices
+    def matrix(self, sources, targets, *, at: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Seconds and metres between node ids, exact under the live state.
+
+        Without live changes this is the CH bucket matrix. With closures or
+        slow-downs, the base matrix is a lower bound; a cell can only change
+        if some modified edge ``(u, v)`` lies on a base shortest path, i.e.
+        ``d(s, u) + w(u, v) + d(v, t) <= d(s, t)``. Those distances come from
+        two small CH matrices (sources x tails, heads x targets); only rows
+        with such a cell are recomputed with one Dijkstra each on the live
+        weights. Speed-ups (or very many modified edges) recompute every row.
+
+        Returns
+        -------
+        (seconds, metres) : ndarray of float64, shape (len(sources), len(targets))
+            ``inf`` where no route exists.
+        """
+        from routing.matrix import travel_matrices
+        from routing.search import as_seeds, dijkstra_settle
+
+        seconds, metres = travel_matrices(self.hierarchy, sources, targets)
+        live = self.live_weights(at)
+        if live is None:
+            return seconds, metres
+        src = as_seeds(self.graph.n_nodes, sources, None, what="source")[0]
+        dst = as_seeds(self.graph.n_nodes, targets, None, what="target")[0]
+        rows = self._rows_to_search(live, src, dst, seconds)
+        self.stats.add("matrix_rows_search", int(rows.size))
+        self.stats.add("matrix_rows_ch", int(src.size - rows.size))
+        view = live.graph
+        zero = np.zeros(1)
+        for i in rows.tolist():
+            dist, length = dijkstra_settle(
+                view.first_out, view.head, live.travel_time, view.length_m,
+                src[i : i + 1], zero, dst, np.inf,
+            )  # fmt: skip
+            seconds[i], metres[i] = dist[dst], length[dst]
+        return seconds, metres
+
+    def _rows_to_search(
+        self, live: LiveWeights, src: np.ndarray, dst: np.ndarray, seconds: np.ndarray
+    ) -> np.ndarray:
+        """Rows whose cells may differ under ``live`` (see :meth:`matrix`)."""
+        from routing.matrix import travel_matrices
+
+        modified = live.modified
+        if not live.increased_only or modified.size > MAX_CHECKED_EDGES:
+            return np.arange(src.size)
+        tails_all = self.graph.tail()[modified].astype(np.int64)
+        heads_all = np.asarray(self.graph.head)[modified].astype(np.int64)
+        tails, t_idx = np.unique(tails_all, return_inverse=True)
+        heads, h_idx = np.unique(heads_all, return_inverse=True)
+        to_tail = travel_matrices(self.hierarchy, src, tails)[0]
+        from_head = travel_matrices(self.hierarchy, heads, dst)[0]
+        base_w = np.asarray(self.graph.travel_time, dtype=np.float64)[modified]
+        flags = _affected_rows(
+            to_tail, from_head, t_idx.astype(np.int64), h_idx.astype(np.int64), base_w, seconds
+        )
+        return np.flatnonzero(flags)
+
+    # ------------------------------------------------------------------ isochrones
+    def isochrone_edges(
+        self, origin: tuple[float, float], budget_s: float, *, at: float | None = None
+    ) -> IsochroneEdges:
+        """Edges reachable from a point within ``budget_s`` under the live state."""
+        from routing.isochrone import isochrone_edges
+
+        graph = self.current_graph(at)
+        start = self.snap(*origin)
+        nodes, costs = _finite_seeds(*start.source_seeds(graph.travel_time))
+        if nodes.size == 0:
+            empty = np.zeros(0)
+            from routing.isochrone import IsochroneEdges
+
+            return IsochroneEdges(empty.astype(np.int64), empty, empty)
+        return isochrone_edges(graph, nodes, costs, budget_s)
+
+
+def _finite_seeds(nodes: np.ndarray, costs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Drop seeds behind a closed edge (inf or NaN cost)."""
+    keep = np.isfinite(costs)
+    return nodes[keep], costs[keep]
+
+
+@njit(cache=True, nogil=True)
+def _affected_rows(to_tail, from_head, t_idx, h_idx, base_w, seconds):
+    """Row flags: some cell's base shortest path may use a modified edge (conservative)."""
+    n_src, n_dst = seconds.shape
+    flags = np.zeros(n_src, dtype=np.bool_)
+    for i in range(n_src):
+        for k in range(t_idx.shape[0]):
+            a = to_tail[i, t_idx[k]] + base_w[k]
+            if not a < np.inf:
+                continue
+            for j in range(n_dst):
+                via = a + from_head[h_idx[k], j]
+                d = seconds[i, j]
+                # tolerance: CH and Dijkstra sum the same path in different orders
+                if via < np.inf and via <= d + 1e-9 * d + 1e-6:
+                    flags[i] = True
+                    break
+            if flags[i]:
+                break
+    return flags
 
 
 def _seed_length(graph: RoadGraph, snap: Snap, node: int, *, at_start: bool) -> float:
@@ -185,3 +444,20 @@ def load_road_networks(
         hierarchy = contraction_hierarchy(graph, cache_dir=cache_dir)
         networks[profile] = RoadNetwork(graph, Snapper(graph), hierarchy)
     return networks
+
+
+def load_wheelchair_network(
+    region: Region | str,
+    *,
+    data_dir: Path | None = None,
+    cache_dir: Path | None = None,
+) -> RoadNetwork:
+    """The region's step-free walking network, with per-edge accessibility evidence.
+
+    Routes from it carry :attr:`RoadRoute.unknown_access` (segments without
+    accessibility tags). Parameters are as in :func:`load_road_networks`.
+    """
+    cache_dir = cache_dir or default_cache_dir()
+    graph, access = wheelchair_graph(region, data_dir=data_dir, cache_dir=cache_dir)
+    hierarchy = contraction_hierarchy(graph, cache_dir=cache_dir)
+    return RoadNetwork(graph, Snapper(graph), hierarchy, access=np.asarray(access))
