@@ -136,7 +136,8 @@ def test_routes_right_after_closing_50_edges_are_exact(car: RoadNetwork) -> None
         checked += 1
     assert checked >= 30
     # both ways of answering were exercised
-    assert network.stats.ch_exact > 0 and network.stats.fallback > 0
+    assert network.stats.ch_exact > 0
+    assert network.stats.fallback > 0
 
 
 def test_speed_up_falls_back_and_stays_exact(car: RoadNetwork) -> None:
@@ -237,7 +238,7 @@ def test_bad_closures_are_refused(tiny_graphs) -> None:
         live.add_closure()
     with pytest.raises(RequestError, match="edge_profile"):
         live.add_closure(edges=[1])
-    with pytest.raises(RequestError, match="0.."):
+    with pytest.raises(RequestError, match=r"0\.\."):
         live.add_closure(edges=[10**9], edge_profile="walk")
     with pytest.raises(RequestError, match="Polygon"):
         live.add_closure(polygon={"type": "Point", "coordinates": [8.7, 49.4]})
@@ -247,7 +248,8 @@ def test_bad_closures_are_refused(tiny_graphs) -> None:
         live.add_closure(way_ids=[1], kind="speed")
     with pytest.raises(RequestError, match="unknown profile"):
         live.add_closure(way_ids=[1], profiles=["boat"])
-    assert live.version == 0 and live.closures() == []
+    assert live.version == 0
+    assert live.closures() == []
 
 
 # --------------------------------------------------------------------------- traffic
@@ -268,7 +270,9 @@ def test_traffic_readings_slow_roads_and_expire(car: RoadNetwork) -> None:
         "999999999999,20,{T0}\n".replace("{T0}", str(T0))
     )
     result = live.add_traffic(traffic_records(csv_text))
-    assert result["applied"] == 1 and result["stale"] == 1 and len(result["ignored"]) == 1
+    assert result["applied"] == 1
+    assert result["stale"] == 1
+    assert len(result["ignored"]) == 1
     weights = np.asarray(live.weights("car").travel_time)
     expected = np.maximum(base[edges], graph.length_m[edges] / (10 / 3.6))
     assert np.allclose(weights[edges], expected)
@@ -329,7 +333,8 @@ def test_state_survives_a_restart(tmp_path, car: RoadNetwork) -> None:
     assert np.array_equal(
         np.asarray(again.weights("car").travel_time), np.asarray(live.weights("car").travel_time)
     )
-    assert again.remove_closure(closure.id) and not again.remove_closure(closure.id)
+    assert again.remove_closure(closure.id)
+    assert not again.remove_closure(closure.id)
     assert LiveState({"car": car.graph}, path=path, clock=clock).closures() == []
     assert not list(path.parent.glob(".*"))  # no temporary files left behind
 
@@ -337,7 +342,7 @@ def test_state_survives_a_restart(tmp_path, car: RoadNetwork) -> None:
 def test_damaged_state_file_is_reported(tmp_path, tiny_graphs) -> None:
     path = tmp_path / "live.json"
     path.write_text("{not json")
-    with pytest.raises(DataError, match="live.json"):
+    with pytest.raises(DataError, match=r"live\.json"):
         LiveState({"walk": tiny_graphs["walk"]}, path=path)
     assert path.read_text() == "{not json"  # left untouched for the operator
 
