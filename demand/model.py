@@ -268,12 +268,18 @@ def build_demand_model(
         seconds, how = None, ""
     if has_map:
         from routing.build import road_graphs
+        from routing.ch import contraction_hierarchy
+        from routing.regions import default_cache_dir
 
         graphs = road_graphs(region, ("car", "walk"), data_dir=data_dir, cache_dir=cache_dir)
         walk_snapper = NodeSnapper.for_graph(graphs["walk"], area)
         if seconds is None:
+            hierarchy = contraction_hierarchy(
+                graphs["car"], cache_dir=cache_dir or default_cache_dir()
+            )
             seconds = road_travel_times(graphs["car"], zones.lat, zones.lon,
-                                        max_snap_m=config.centroid_max_snap_m)
+                                        max_snap_m=config.centroid_max_snap_m,
+                                        hierarchy=hierarchy)
             how = f"road (car graph, {graphs['car'].n_nodes} nodes)"
     if seconds is None:  # pragma: no cover - every branch above sets it
         raise DataError(f"no travel times for region {region.name}")

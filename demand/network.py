@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from scipy.sparse import csr_matrix
@@ -122,7 +123,7 @@ def crowfly_travel_times(lat: np.ndarray, lon: np.ndarray, *, speed_kmh: float =
 
 
 def road_travel_times(graph: RoadGraph, lat: np.ndarray, lon: np.ndarray, *,
-                      max_snap_m: float = 2000.0) -> np.ndarray:
+                      max_snap_m: float = 2000.0, hierarchy: Any = None) -> np.ndarray:
     """Shortest travel times (s) on ``graph`` between points snapped to its main component.
 
     Parameters
@@ -133,13 +134,15 @@ def road_travel_times(graph: RoadGraph, lat: np.ndarray, lon: np.ndarray, *,
         Zone centroids.
     max_snap_m : float
         Points farther than this from the graph get ``inf`` rows and columns.
+    hierarchy : ContractionHierarchy, optional
+        The graph's contraction hierarchy, for a fast bucket matrix.
 
     Returns
     -------
     ndarray of float64, shape (n, n)
         Seconds; ``inf`` where no route exists or a point could not be snapped.
     """
-    from routing.search import dijkstra_settle
+    from routing.matrix import many_to_many
 
     started = time.perf_counter()
     snapper = NodeSnapper.for_graph(graph)
@@ -151,17 +154,9 @@ def road_travel_times(graph: RoadGraph, lat: np.ndarray, lon: np.ndarray, *,
                     graph.profile)
     n = len(nodes)
     out = np.full((n, n), np.inf)
-    targets = np.unique(nodes[ok]).astype(np.int32)
-    first_out = np.asarray(graph.first_out)
-    head = np.asarray(graph.head)
-    weight = np.asarray(graph.travel_time, dtype=float)
-    aux = np.asarray(graph.length_m, dtype=float)
-    zero = np.zeros(1)
     cols = np.flatnonzero(ok)
-    for i in cols:
-        d, _ = dijkstra_settle(first_out, head, weight, aux, np.array([nodes[i]], dtype=np.int32),
-                               zero, targets, np.inf)
-        out[i, cols] = d[nodes[cols]]
+    # Bucket many-to-many on the hierarchy when one is given, one Dijkstra per row otherwise.
+    out[np.ix_(cols, cols)] = many_to_many(hierarchy or graph, nodes[cols], nodes[cols])
     log.info("road travel times: %d x %d zones on the %s graph in %.2f s", n, n, graph.profile,
              time.perf_counter() - started)
     return out
