@@ -399,10 +399,12 @@ def _affected_rows(to_tail, from_head, t_idx, h_idx, base_w, seconds):
             if not a < np.inf:
                 continue
             for j in range(n_dst):
-                via = a + from_head[h_idx[k], j]
                 d = seconds[i, j]
+                if not d < np.inf:  # unreachable stays unreachable when weights only grow
+                    continue
+                via = a + from_head[h_idx[k], j]
                 # tolerance: CH and Dijkstra sum the same path in different orders
-                if via < np.inf and via <= d + 1e-9 * d + 1e-6:
+                if via <= d + 1e-9 * d + 1e-6:
                     flags[i] = True
                     break
             if flags[i]:
