@@ -35,7 +35,9 @@ def require_operator(
             fix="start the server with ELSTER_API_KEYS=<key> and send it as X-API-Key",
         )
     if not key:
-        raise AuthError("this endpoint needs an operator API key", fix="send it in the X-API-Key header")
+        raise AuthError(
+            "this endpoint needs an operator API key", fix="send it in the X-API-Key header"
+        )
     given = key.encode()
     if not any(hmac.compare_digest(given, k.encode()) for k in keys):
         raise AuthError("the X-API-Key is not valid", fix="check the operator key")

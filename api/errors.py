@@ -102,7 +102,9 @@ def error_body(code: str, message: str, fix: str = "", **extra: Any) -> dict[str
     return {"error": code, "message": message, "fix": fix, **extra}
 
 
-def error_response(status: int, code: str, message: str, fix: str = "", **extra: Any) -> JSONResponse:
+def error_response(
+    status: int, code: str, message: str, fix: str = "", **extra: Any
+) -> JSONResponse:
     """Return a JSON error response."""
     return JSONResponse(status_code=status, content=error_body(code, message, fix, **extra))
 
@@ -152,7 +154,10 @@ def validation_messages(errors: list[dict[str, Any]] | Any) -> list[str]:
             messages.append(f"request body is not valid JSON ({detail})".replace(" ()", ""))
         elif kind == "missing":
             messages.append(f"{where} is required")
-        elif kind == "string_pattern_mismatch" and (err.get("ctx") or {}).get("pattern") in PATTERN_HINTS:
+        elif (
+            kind == "string_pattern_mismatch"
+            and (err.get("ctx") or {}).get("pattern") in PATTERN_HINTS
+        ):
             hint = PATTERN_HINTS[err["ctx"]["pattern"]]
             messages.append(f"{where}: {err.get('input')!r} is not {hint}")
         else:
@@ -165,7 +170,11 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     errors = exc.errors()
     messages = validation_messages(errors)
     details = [
-        {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+        {
+            "loc": [str(p) for p in e.get("loc", ())],
+            "msg": str(e.get("msg", "")),
+            "type": str(e.get("type", "")),
+        }
         for e in errors
     ]
     return error_response(
@@ -179,7 +188,12 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 413: "payload_too_large"}
+    codes = {
+        404: "not_found",
+        405: "method_not_allowed",
+        401: "unauthorized",
+        413: "payload_too_large",
+    }
     fixes = {
         404: "see /docs for the available endpoints",
         405: "see /docs for the methods this endpoint accepts",

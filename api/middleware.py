@@ -62,7 +62,9 @@ class BodySizeLimit:
                 await _send_json(
                     send,
                     400,
-                    error_body("bad_request", "Content-Length is not a number", "send a valid header"),
+                    error_body(
+                        "bad_request", "Content-Length is not a number", "send a valid header"
+                    ),
                 )
                 return
             if length > self.max_bytes:
@@ -151,7 +153,9 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             route = scope.get("route")
-            template = getattr(route, "path", None) or ("static" if scope["path"].startswith("/static") else "unmatched")
+            template = getattr(route, "path", None) or (
+                "static" if scope["path"].startswith("/static") else "unmatched"
+            )
             method = scope.get("method", "GET")
             self.metrics.requests.labels(method, template, str(status)).inc()
             self.metrics.latency.labels(method, template).observe(time.perf_counter() - start)

@@ -32,7 +32,9 @@ def parse_place(text: str, *, name: str) -> tuple[float, float]:
     try:
         lat, lon = (float(p) for p in parts)
     except ValueError:
-        raise RequestError(f"{name}={text!r} is not 'lat,lon' (for example 49.4094,8.6937)") from None
+        raise RequestError(
+            f"{name}={text!r} is not 'lat,lon' (for example 49.4094,8.6937)"
+        ) from None
     if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0) or lat != lat or lon != lon:
         raise RequestError(
             f"{name}={text!r}: latitude must be within ±90 and longitude within ±180 "
@@ -41,7 +43,9 @@ def parse_place(text: str, *, name: str) -> tuple[float, float]:
     return lat, lon
 
 
-def local_time(state: RegionState, value: datetime | None, *, default: datetime | None = None) -> datetime:
+def local_time(
+    state: RegionState, value: datetime | None, *, default: datetime | None = None
+) -> datetime:
     """Return ``value`` as an aware datetime in the region's zone (naive = local time)."""
     zone = ZoneInfo(state.region.timezone)
     if value is None:

@@ -66,7 +66,9 @@ def query_set(state: Any, n: int) -> list[dict[str, str]]:
     return queries
 
 
-def in_process(state: Any, queries: list[dict[str, str]]) -> tuple[list[dict[str, str]], list[float]]:
+def in_process(
+    state: Any, queries: list[dict[str, str]]
+) -> tuple[list[dict[str, str]], list[float]]:
     """Plan every query without HTTP; keep those the planner answers (the fixed set)."""
     from api.routers.plan import plan_time
     from api.services.planner import PlanRequest, parse_modes, plan
@@ -132,9 +134,20 @@ async def run_clients(
 def start_server(workers: int, env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     cmd = [
-        sys.executable, "-m", "uvicorn", "--factory", "tests.shuttle_doubles:crash_app",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-        "--log-level", "warning", "--no-access-log",
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "tests.shuttle_doubles:crash_app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
     ]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -144,7 +157,9 @@ def start_server(workers: int, env: dict[str, str], log: Path) -> tuple[subproce
         try:
             if httpx.get(base + "/api/v1/health", timeout=2).status_code == 200:
                 ready += 1
-                if ready >= workers * 3:  # every worker has answered (round robin is not guaranteed)
+                if (
+                    ready >= workers * 3
+                ):  # every worker has answered (round robin is not guaranteed)
                     return proc, base
         except httpx.HTTPError:
             pass
@@ -177,10 +192,17 @@ def run(workers_list: list[int], n_requests: int, n_bookings: int) -> dict[str, 
             asyncio.run(run_clients(base, plan_jobs[: CLIENTS * 5]))  # warm connections and caches
             lat, errors, wall = asyncio.run(run_clients(base, plan_jobs))
             book_jobs = [
-                ("POST", "/api/v1/shuttle/bookings",
-                 {"from": {"lat": 49.40 + i % 40 * 0.001, "lon": 8.69}, "to": {"lat": 49.39, "lon": 8.68},
-                  "pickupAfter": pickup, "passengers": 1 + i % 3},
-                 {"Idempotency-Key": f"bench-{workers}-{i:06d}"})
+                (
+                    "POST",
+                    "/api/v1/shuttle/bookings",
+                    {
+                        "from": {"lat": 49.40 + i % 40 * 0.001, "lon": 8.69},
+                        "to": {"lat": 49.39, "lon": 8.68},
+                        "pickupAfter": pickup,
+                        "passengers": 1 + i % 3,
+                    },
+                    {"Idempotency-Key": f"bench-{workers}-{i:06d}"},
+                )
                 for i in range(n_bookings)
             ]
             b_lat, b_errors, b_wall = asyncio.run(run_clients(base, book_jobs))
@@ -191,10 +213,18 @@ def run(workers_list: list[int], n_requests: int, n_bookings: int) -> dict[str, 
         runs.append(
             {
                 "workers": workers,
-                "plan": {**plan_stats, "throughput_rps": len(lat) / wall, "errors": len(errors),
-                         "error_samples": errors[:5]},
-                "booking": {**percentiles(b_lat), "throughput_rps": len(b_lat) / b_wall,
-                            "errors": len(b_errors), "error_samples": b_errors[:5]},
+                "plan": {
+                    **plan_stats,
+                    "throughput_rps": len(lat) / wall,
+                    "errors": len(errors),
+                    "error_samples": errors[:5],
+                },
+                "booking": {
+                    **percentiles(b_lat),
+                    "throughput_rps": len(b_lat) / b_wall,
+                    "errors": len(b_errors),
+                    "error_samples": b_errors[:5],
+                },
                 "ratio_p50_http_vs_in_process": plan_stats["p50_ms"] / baseline["p50_ms"],
             }
         )
@@ -223,8 +253,10 @@ def main() -> None:
         f"api_load: plan p50 {best['plan']['p50_ms']:.1f} ms p95 {best['plan']['p95_ms']:.1f} ms "
         f"{best['plan']['throughput_rps']:.0f} req/s errors {best['plan']['errors']} "
         f"({best['workers']} worker(s), {CLIENTS} clients, {best['plan']['n']} requests); "
-        f"in-process p50 {base['p50_ms']:.1f} ms (HTTP/in-process {best['ratio_p50_http_vs_in_process']:.2f}x); "
-        f"booking p95 {best['booking']['p95_ms']:.1f} ms errors {best['booking']['errors']} -> {path}"
+        f"in-process p50 {base['p50_ms']:.1f} ms "
+        f"(HTTP/in-process {best['ratio_p50_http_vs_in_process']:.2f}x); "
+        f"booking p95 {best['booking']['p95_ms']:.1f} ms errors {best['booking']['errors']} "
+        f"-> {path}"
     )
 
 

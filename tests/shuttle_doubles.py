@@ -37,7 +37,9 @@ class SeatLedgerDispatcher:
         slot = self._slot(request)
         with self._lock:
             if self._used(slot) + request.passengers > self.seats_per_slot:
-                return ShuttleQuote(accepted=False, reason=f"all {self.seats_per_slot} seats of this slot are taken")
+                return ShuttleQuote(
+                    accepted=False, reason=f"all {self.seats_per_slot} seats of this slot are taken"
+                )
         metres = float(haversine_m(*request.origin, *request.destination))
         start = request.earliest_pickup
         return ShuttleQuote(
@@ -67,8 +69,14 @@ class SeatLedgerDispatcher:
         with self._lock:
             per_vehicle = Counter(f"slot-{slot % 7}" for slot, _ in self.booked.values())
         return [
-            {"id": v, "capacity": self.seats_per_slot, "onboard": 0, "stops": [], "bookings": n,
-             "restored": self.restored}
+            {
+                "id": v,
+                "capacity": self.seats_per_slot,
+                "onboard": 0,
+                "stops": [],
+                "bookings": n,
+                "restored": self.restored,
+            }
             for v, n in sorted(per_vehicle.items())
         ]
 

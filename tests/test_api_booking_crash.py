@@ -72,7 +72,9 @@ def test_kill_9_during_booking_stream_loses_and_duplicates_nothing(server_env, t
                 with lock:
                     sent[key] = payload
                 try:
-                    r = http.post(f"{base}/shuttle/bookings", json=payload, headers={"Idempotency-Key": key})
+                    r = http.post(
+                        f"{base}/shuttle/bookings", json=payload, headers={"Idempotency-Key": key}
+                    )
                 except httpx.HTTPError:
                     with lock:
                         in_flight[key] = payload
@@ -109,26 +111,41 @@ def test_kill_9_during_booking_stream_loses_and_duplicates_nothing(server_env, t
         with httpx.Client(timeout=10) as http:
             # Every confirmed booking is still there, intact, readable with its token.
             for key, answer in confirmed.items():
-                got = http.get(f"{base}/shuttle/bookings/{answer['id']}",
-                               headers={"X-Booking-Token": answer["token"]})
+                got = http.get(
+                    f"{base}/shuttle/bookings/{answer['id']}",
+                    headers={"X-Booking-Token": answer["token"]},
+                )
                 assert got.status_code == 200, (key, got.text)
                 stored = got.json()
                 assert stored["status"] == "confirmed"
                 for field in ("from", "to", "passengers", "pickupAfter", "quote"):
                     assert stored[field] == answer[field], (key, field)
                 # Re-sending the same key returns the same booking, not a new one.
-                again = http.post(f"{base}/shuttle/bookings", json=sent[key], headers={"Idempotency-Key": key})
-                assert again.status_code == 200 and again.json()["id"] == answer["id"]
+                again = http.post(
+                    f"{base}/shuttle/bookings", json=sent[key], headers={"Idempotency-Key": key}
+                )
+                assert again.status_code == 200
+                assert again.json()["id"] == answer["id"]
                 assert again.json()["token"] == answer["token"]
-            # A request whose answer was lost is either stored once or not at all; retrying settles it.
+            # A request whose answer was lost is stored once or not at all; a retry settles it.
             for key, payload in in_flight.items():
-                retry = http.post(f"{base}/shuttle/bookings", json=payload, headers={"Idempotency-Key": key})
+                retry = http.post(
+                    f"{base}/shuttle/bookings", json=payload, headers={"Idempotency-Key": key}
+                )
                 assert retry.status_code in (200, 201), retry.text
-                second = http.post(f"{base}/shuttle/bookings", json=payload, headers={"Idempotency-Key": key})
-                assert second.status_code == 200 and second.json()["id"] == retry.json()["id"]
-            open_requests = http.get(f"{base}/fleet/requests", params={"status": "all", "limit": 2000},
-                                     headers={"X-API-Key": OPERATOR_KEY}).json()
-            vehicles = http.get(f"{base}/fleet/vehicles", headers={"X-API-Key": OPERATOR_KEY}).json()
+                second = http.post(
+                    f"{base}/shuttle/bookings", json=payload, headers={"Idempotency-Key": key}
+                )
+                assert second.status_code == 200
+                assert second.json()["id"] == retry.json()["id"]
+            open_requests = http.get(
+                f"{base}/fleet/requests",
+                params={"status": "all", "limit": 2000},
+                headers={"X-API-Key": OPERATOR_KEY},
+            ).json()
+            vehicles = http.get(
+                f"{base}/fleet/vehicles", headers={"X-API-Key": OPERATOR_KEY}
+            ).json()
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
@@ -137,7 +154,8 @@ def test_kill_9_during_booking_stream_loses_and_duplicates_nothing(server_env, t
     assert len(open_requests) == expected
     assert len({b["id"] for b in open_requests}) == expected
     # The restarted dispatcher was given every open booking from the database.
-    assert vehicles and vehicles[0]["restored"] >= len(confirmed)
+    assert vehicles
+    assert vehicles[0]["restored"] >= len(confirmed)
     db = Path(server_env["ELSTER_DATABASE_URL"].split("///", 1)[1])
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

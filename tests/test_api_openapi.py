@@ -17,10 +17,21 @@ def test_committed_openapi_is_current():
 def test_openapi_documents_endpoints_and_auth():
     doc = json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
     paths = doc["paths"]
-    for path in ("/api/v1/plan", "/api/v1/route", "/api/v1/stops", "/api/v1/departures",
-                 "/api/v1/stations", "/api/v1/chargers", "/api/v1/shuttle/quote",
-                 "/api/v1/shuttle/bookings", "/api/v1/fleet/vehicles", "/api/v1/fleet/requests",
-                 "/api/v1/health", "/api/v1/metrics", "/api/v1/map/network"):
+    for path in (
+        "/api/v1/plan",
+        "/api/v1/route",
+        "/api/v1/stops",
+        "/api/v1/departures",
+        "/api/v1/stations",
+        "/api/v1/chargers",
+        "/api/v1/shuttle/quote",
+        "/api/v1/shuttle/bookings",
+        "/api/v1/fleet/vehicles",
+        "/api/v1/fleet/requests",
+        "/api/v1/health",
+        "/api/v1/metrics",
+        "/api/v1/map/network",
+    ):
         assert path in paths, path
     assert doc["components"]["securitySchemes"]["APIKeyHeader"]["name"] == "X-API-Key"
     assert paths["/api/v1/fleet/vehicles"]["get"]["security"]

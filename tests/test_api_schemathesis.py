@@ -20,7 +20,9 @@ from tests.api_support import OPERATOR_KEY, free_port, start_server
 MAX_EXAMPLES = os.environ.get("ELSTER_SCHEMATHESIS_EXAMPLES", "20")
 
 
-def test_no_server_errors_for_generated_requests(tmp_path: Path, hd_data_dir: Path, cache_dir: Path):
+def test_no_server_errors_for_generated_requests(
+    tmp_path: Path, hd_data_dir: Path, cache_dir: Path
+):
     port = free_port()
     env = dict(os.environ)
     env.update(
@@ -36,17 +38,28 @@ def test_no_server_errors_for_generated_requests(tmp_path: Path, hd_data_dir: Pa
         cli = Path(sys.executable).with_name("schemathesis")
         run = subprocess.run(
             [
-                str(cli), "run", f"http://127.0.0.1:{port}/openapi.json",
-                "--checks", "not_a_server_error",
-                "--max-examples", MAX_EXAMPLES,
-                "--phases", "examples,coverage,fuzzing,stateful",
-                "--header", f"X-API-Key: {OPERATOR_KEY}",
-                "--seed", "20221014",
-                "--generation-database", "none",
-                "--request-timeout", "30",
-                "--max-time", "80",
+                str(cli),
+                "run",
+                f"http://127.0.0.1:{port}/openapi.json",
+                "--checks",
+                "not_a_server_error",
+                "--max-examples",
+                MAX_EXAMPLES,
+                "--phases",
+                "examples,coverage,fuzzing,stateful",
+                "--header",
+                f"X-API-Key: {OPERATOR_KEY}",
+                "--seed",
+                "20221014",
+                "--generation-database",
+                "none",
+                "--request-timeout",
+                "30",
+                "--max-time",
+                "80",
                 "--no-color",
-                "--warnings", "off",
+                "--warnings",
+                "off",
             ],
             cwd=tmp_path,
             capture_output=True,

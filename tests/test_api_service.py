@@ -1,8 +1,9 @@
-"""The API service on Heidelberg: routes against an oracle, errors, limits, auth, layers, metrics."""
+"""The API on Heidelberg: routes against an oracle, errors, limits, auth, layers, metrics."""
 
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +58,9 @@ def test_health_lists_components(client):
 
 @pytest.mark.parametrize("profile", ["walk", "bike", "car"])
 def test_route_matches_dijkstra_oracle(client, state, profile):
-    r = client.get("/api/v1/route", params={"fromPlace": place(A), "toPlace": place(B), "profile": profile})
+    r = client.get(
+        "/api/v1/route", params={"fromPlace": place(A), "toPlace": place(B), "profile": profile}
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     graph = state.graphs[profile]
@@ -74,7 +77,7 @@ def test_route_matches_dijkstra_oracle(client, state, profile):
     assert haversine_m(*points[0], a.lat, a.lon) < 1.0
     assert haversine_m(*points[-1], b.lat, b.lon) < 1.0
     # The drawn line is about as long as the reported distance.
-    drawn = sum(float(haversine_m(*p, *q)) for p, q in zip(points, points[1:], strict=False))
+    drawn = sum(float(haversine_m(*p, *q)) for p, q in pairwise(points))
     assert drawn == pytest.approx(body["distance"], rel=0.03)
 
 
@@ -90,14 +93,21 @@ def test_plan_direct_modes_and_geojson(client):
     durations = {it["legs"][0]["mode"]: it["duration"] for it in body["itineraries"]}
     assert durations["CAR"] < durations["BICYCLE"] < durations["WALK"]
     geo = client.get("/api/v1/plan", params={**params, "format": "geojson"}).json()
-    assert geo["type"] == "FeatureCollection" and len(geo["features"]) == 3
+    assert geo["type"] == "FeatureCollection"
+    assert len(geo["features"]) == 3
     lon, lat = geo["features"][0]["geometry"]["coordinates"][0]
-    assert 8.5 < lon < 8.9 and 49.3 < lat < 49.6  # GeoJSON order is lon, lat
+    assert 8.5 < lon < 8.9
+    assert 49.3 < lat < 49.6
 
 
 def test_plan_arrive_by_ends_at_time(client):
-    params = {"fromPlace": place(A), "toPlace": place(B), "modes": "walk",
-              "time": "2022-09-14T09:00:00", "arriveBy": "true"}
+    params = {
+        "fromPlace": place(A),
+        "toPlace": place(B),
+        "modes": "walk",
+        "time": "2022-09-14T09:00:00",
+        "arriveBy": "true",
+    }
     it = client.get("/api/v1/plan", params=params).json()["itineraries"][0]
     assert it["endTime"].startswith("2022-09-14T09:00:00")
 
@@ -121,17 +131,22 @@ def test_plan_bad_input_is_4xx_with_fix(client, params, words):
 
 
 def test_missing_parameter_is_named(client):
-    body = assert_error(client.get("/api/v1/plan", params={"toPlace": place(B)}), 422, "fromPlace", "required")
+    body = assert_error(
+        client.get("/api/v1/plan", params={"toPlace": place(B)}), 422, "fromPlace", "required"
+    )
     assert body["error"] == "invalid_request"
 
 
 def test_malformed_json_and_oversized_body(client):
     bad = client.post(
-        "/api/v1/shuttle/quote", content=b'{"from": {"lat": 49.4,', headers={"Content-Type": "application/json"}
+        "/api/v1/shuttle/quote",
+        content=b'{"from": {"lat": 49.4,',
+        headers={"Content-Type": "application/json"},
     )
     assert_error(bad, 422, "not valid json")
     big = client.post(
-        "/api/v1/shuttle/quote", content=b"{" + b" " * 100_000 + b"}",
+        "/api/v1/shuttle/quote",
+        content=b"{" + b" " * 100_000 + b"}",
         headers={"Content-Type": "application/json"},
     )
     assert_error(big, 413, "exceeds the limit")
@@ -153,15 +168,20 @@ def test_map_network_layer(client, state):
     assert graph.n_edges / 2 <= len(lines) <= graph.n_edges
     coords = np.array([c for line in lines for c in line])
     min_lon, min_lat, max_lon, max_lat = state.region.bbox
-    assert coords[:, 0].min() >= min_lon - 0.01 and coords[:, 0].max() <= max_lon + 0.01
-    assert coords[:, 1].min() >= min_lat - 0.01 and coords[:, 1].max() <= max_lat + 0.01
+    assert coords[:, 0].min() >= min_lon - 0.01
+    assert coords[:, 0].max() <= max_lon + 0.01
+    assert coords[:, 1].min() >= min_lat - 0.01
+    assert coords[:, 1].max() <= max_lat + 0.01
 
 
 def test_operator_endpoints_need_key(client):
     assert_error(client.get("/api/v1/fleet/requests"), 401, "X-API-Key")
-    assert_error(client.get("/api/v1/fleet/requests", headers={"X-API-Key": "wrong"}), 401, "not valid")
+    assert_error(
+        client.get("/api/v1/fleet/requests", headers={"X-API-Key": "wrong"}), 401, "not valid"
+    )
     ok = client.get("/api/v1/fleet/requests", headers={"X-API-Key": OPERATOR_KEY})
-    assert ok.status_code == 200 and isinstance(ok.json(), list)
+    assert ok.status_code == 200
+    assert isinstance(ok.json(), list)
 
 
 def test_stations_and_live_update(client, state):
@@ -170,18 +190,26 @@ def test_stations_and_live_update(client, state):
     body = client.get("/api/v1/stations").json()
     assert len(body["stations"]) == len(state.stations)
     first = body["stations"][0]
-    near = client.get("/api/v1/stations", params={"lat": first["lat"], "lon": first["lon"], "radius": 50}).json()
-    assert near["stations"][0]["id"] == first["id"] and near["stations"][0]["distance_m"] < 1
+    near = client.get(
+        "/api/v1/stations", params={"lat": first["lat"], "lon": first["lon"], "radius": 50}
+    ).json()
+    assert near["stations"][0]["id"] == first["id"]
+    assert near["stations"][0]["distance_m"] < 1
     url = f"/api/v1/stations/{first['id']}/availability"
     update = {"bikesAvailable": 3, "docksAvailable": 7}
     assert_error(client.put(url, json=update), 401, "X-API-Key")
     r = client.put(url, json=update, headers={"X-API-Key": OPERATOR_KEY})
-    assert r.status_code == 200 and r.json()["applied"] == 1
+    assert r.status_code == 200
+    assert r.json()["applied"] == 1
     after = client.get(f"/api/v1/stations/{first['id']}").json()
-    assert after["bikes_available"] == 3 and after["docks_available"] == 7 and after["realtime"]
+    assert after["bikes_available"] == 3
+    assert after["docks_available"] == 7
+    assert after["realtime"]
     bad = client.put(url, json={"bikesAvailable": -1}, headers={"X-API-Key": OPERATOR_KEY})
     assert_error(bad, 422, "bikesAvailable")
-    missing = client.put("/api/v1/stations/nope/availability", json=update, headers={"X-API-Key": OPERATOR_KEY})
+    missing = client.put(
+        "/api/v1/stations/nope/availability", json=update, headers={"X-API-Key": OPERATOR_KEY}
+    )
     assert_error(missing, 404, "nope")
     geo = client.get("/api/v1/stations", params={"format": "geojson"}).json()
     assert geo["type"] == "FeatureCollection"
@@ -197,10 +225,17 @@ def test_chargers_and_status_update(client, state):
     assert r.status_code == 200, r.text
     available = client.get("/api/v1/chargers", params={"availableOnly": "true"}).json()["chargers"]
     assert [c["id"] for c in available] == [charger["id"]]
-    future = client.put(url, json={"status": "CHARGING", "lastUpdated": "2999-01-01T00:00:00Z"},
-                        headers={"X-API-Key": OPERATOR_KEY})
+    future = client.put(
+        url,
+        json={"status": "CHARGING", "lastUpdated": "2999-01-01T00:00:00Z"},
+        headers={"X-API-Key": OPERATOR_KEY},
+    )
     assert_error(future, 422, "future")
-    assert_error(client.put(url, json={"status": "EXPLODED"}, headers={"X-API-Key": OPERATOR_KEY}), 422, "status")
+    assert_error(
+        client.put(url, json={"status": "EXPLODED"}, headers={"X-API-Key": OPERATOR_KEY}),
+        422,
+        "status",
+    )
     client.put(url, json={"status": "UNKNOWN"}, headers={"X-API-Key": OPERATOR_KEY})
 
 
@@ -214,7 +249,8 @@ def test_metrics_count_requests(client):
 
 def test_map_page_assets_served(client):
     page = client.get("/")
-    assert page.status_code == 200 and "leaflet.js" in page.text
+    assert page.status_code == 200
+    assert "leaflet.js" in page.text
     for asset in ("/static/app.js", "/static/style.css", "/static/vendor/leaflet/leaflet.js"):
         assert client.get(asset).status_code == 200, asset
     assert "cdn" not in page.text.lower()
@@ -222,9 +258,7 @@ def test_map_page_assets_served(client):
 
 @settings(max_examples=200, deadline=None)
 @given(
-    st.lists(
-        st.tuples(st.floats(-89.9, 89.9), st.floats(-179.9, 179.9)), min_size=1, max_size=30
-    )
+    st.lists(st.tuples(st.floats(-89.9, 89.9), st.floats(-179.9, 179.9)), min_size=1, max_size=30)
 )
 def test_polyline_round_trip(points):
     lats = [p[0] for p in points]
@@ -232,20 +266,28 @@ def test_polyline_round_trip(points):
     decoded = decode(encode(lats, lons, 6), 6)
     assert len(decoded) == len(points)
     for (lat, lon), (dlat, dlon) in zip(points, decoded, strict=True):
-        assert math.isclose(lat, dlat, abs_tol=1e-6) and math.isclose(lon, dlon, abs_tol=1e-6)
+        assert math.isclose(lat, dlat, abs_tol=1e-6)
+        assert math.isclose(lon, dlon, abs_tol=1e-6)
 
 
 def test_polyline_reference_vector():
     # Google's documented example at precision 5.
-    assert encode([38.5, 40.7, 43.252], [-120.2, -120.95, -126.453], 5) == "_p~iF~ps|U_ulLnnqC_mqNvxq`@"
+    assert (
+        encode([38.5, 40.7, 43.252], [-120.2, -120.95, -126.453], 5)
+        == "_p~iF~ps|U_ulLnnqC_mqNvxq`@"
+    )
 
 
 def test_plan_walk_and_transit(client, state):
     """A transit itinerary whose legs chain in time and whose ride is on the departure board."""
     if not state.component("transit").ready:
         pytest.fail(f"transit not loaded: {state.component('transit').detail}")
-    params = {"fromPlace": "49.4094,8.6937", "toPlace": "49.3925,8.6890",
-              "time": "2022-09-14T08:00:00", "modes": "walk,transit"}
+    params = {
+        "fromPlace": "49.4094,8.6937",
+        "toPlace": "49.3925,8.6890",
+        "time": "2022-09-14T08:00:00",
+        "modes": "walk,transit",
+    }
     body = client.get("/api/v1/plan", params=params).json()
     rides = [it for it in body["itineraries"] if any(leg.get("transitLeg") for leg in it["legs"])]
     assert rides, body
@@ -254,50 +296,78 @@ def test_plan_walk_and_transit(client, state):
         legs = it["legs"]
         assert legs[0]["from"]["lat"] == pytest.approx(49.4094)
         assert legs[-1]["to"]["lat"] == pytest.approx(49.3925)
-        for a, b in zip(legs, legs[1:], strict=False):
+        for a, b in pairwise(legs):
             assert a["endTime"] <= b["startTime"]
         assert it["startTime"] >= "2022-09-14T08:00"
         if walk_only:
             assert it["duration"] < walk_only[0]["duration"]
     ride = next(leg for leg in rides[0]["legs"] if leg.get("transitLeg"))
-    assert ride["routeShortName"] and ride["tripId"]
-    board = client.get("/api/v1/departures", params={
-        "stopId": ride["from"]["stopId"], "time": ride["startTime"], "limit": 20}).json()
-    assert any(d["tripId"] == ride["tripId"] and d["time"] == ride["startTime"] for d in board["departures"])
+    assert ride["routeShortName"]
+    assert ride["tripId"]
+    board = client.get(
+        "/api/v1/departures",
+        params={"stopId": ride["from"]["stopId"], "time": ride["startTime"], "limit": 20},
+    ).json()
+    assert any(
+        d["tripId"] == ride["tripId"] and d["time"] == ride["startTime"]
+        for d in board["departures"]
+    )
 
 
 def test_stops_departures_and_transit_layer(client):
-    stops = client.get("/api/v1/stops", params={"lat": 49.4094, "lon": 8.6937, "radius": 300}).json()
-    assert stops and all(s["distance"] <= 300 for s in stops)
+    stops = client.get(
+        "/api/v1/stops", params={"lat": 49.4094, "lon": 8.6937, "radius": 300}
+    ).json()
+    assert stops
+    assert all(s["distance"] <= 300 for s in stops)
     assert [s["distance"] for s in stops] == sorted(s["distance"] for s in stops)
     named = client.get("/api/v1/stops", params={"name": "bismarck"}).json()
-    assert named and all("bismarck" in s["name"].lower() for s in named)
-    board = client.get("/api/v1/departures", params={"stopId": stops[0]["id"], "time": "2022-09-14T08:00:00"}).json()
+    assert named
+    assert all("bismarck" in s["name"].lower() for s in named)
+    board = client.get(
+        "/api/v1/departures", params={"stopId": stops[0]["id"], "time": "2022-09-14T08:00:00"}
+    ).json()
     times = [d["time"] for d in board["departures"]]
-    assert times == sorted(times) and all(t >= "2022-09-14T08:00" for t in times)
+    assert times == sorted(times)
+    assert all(t >= "2022-09-14T08:00" for t in times)
     assert_error(client.get("/api/v1/departures", params={"stopId": "nope"}), 404, "nope")
-    assert_error(client.get("/api/v1/departures", params={"stopId": stops[0]["id"], "time": "2030-01-01T08:00"}),
-                 422, "timetable")
+    assert_error(
+        client.get(
+            "/api/v1/departures", params={"stopId": stops[0]["id"], "time": "2030-01-01T08:00"}
+        ),
+        422,
+        "timetable",
+    )
     layer = client.get("/api/v1/map/transit").json()
     kinds = {f["geometry"]["type"] for f in layer["features"]}
     assert kinds == {"LineString", "Point"}
 
 
 def test_matrix_matches_single_routes(client, state):
-    points = [{"lat": 49.4094, "lon": 8.6937}, {"lat": 49.4183, "lon": 8.6758}, {"lat": 49.3925, "lon": 8.6890}]
+    points = [
+        {"lat": 49.4094, "lon": 8.6937},
+        {"lat": 49.4183, "lon": 8.6758},
+        {"lat": 49.3925, "lon": 8.6890},
+    ]
     r = client.post("/api/v1/matrix", json={"profile": "car", "sources": points, "targets": points})
     assert r.status_code == 200, r.text
     body = r.json()
     graph = state.graphs["car"]
-    nodes, _ = state.snappers["car"].snap_many([p["lat"] for p in points], [p["lon"] for p in points])
+    nodes, _ = state.snappers["car"].snap_many(
+        [p["lat"] for p in points], [p["lon"] for p in points]
+    )
     for i, a in enumerate(nodes):
         for j, b in enumerate(nodes):
             oracle = shortest_path_cost(graph, [a], None, [b], None, method="dijkstra")
             assert body["durations"][i][j] == pytest.approx(oracle, abs=0.06)
         assert body["durations"][i][i] == 0
-    bad = client.post("/api/v1/matrix", json={"profile": "car", "sources": points * 40, "targets": points})
+    bad = client.post(
+        "/api/v1/matrix", json={"profile": "car", "sources": points * 40, "targets": points}
+    )
     assert_error(bad, 422, "sources")
-    far = client.post("/api/v1/matrix", json={"sources": [{"lat": 10, "lon": 10}], "targets": points})
+    far = client.post(
+        "/api/v1/matrix", json={"sources": [{"lat": 10, "lon": 10}], "targets": points}
+    )
     assert_error(far, 422, "outside region")
 
 
@@ -309,4 +379,6 @@ def test_isochrone_grows_with_budget(client):
     assert 0 < n_small < n_large
     for line in small["features"][0]["geometry"]["coordinates"]:
         for lon, lat in line:
-            assert float(haversine_m(lat, lon, 49.4094, 8.6937)) < 3 * 60 * 2.0  # under 2 m/s walking
+            assert (
+                float(haversine_m(lat, lon, 49.4094, 8.6937)) < 3 * 60 * 2.0
+            )  # under 2 m/s walking

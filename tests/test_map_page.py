@@ -20,8 +20,13 @@ from tests.api_support import OPERATOR_KEY, free_port, start_server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 OUT = PROJECT_ROOT / "out"
 
@@ -32,7 +37,9 @@ def chromium() -> str:
     if not Path(CHROMIUM).exists():
         apt = shutil.which("apt-get")
         if apt is None:
-            pytest.fail(f"{CHROMIUM} is missing and apt-get is not available; install Debian 'chromium'")
+            pytest.fail(
+                f"{CHROMIUM} is missing and apt-get is not available; install Debian 'chromium'"
+            )
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         for cmd in ([apt, "update"], [apt, "install", "-y", "--no-install-recommends", "chromium"]):
             done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
@@ -75,14 +82,17 @@ def test_plan_trip_by_clicking_the_map(chromium, server_url):
             page.goto(server_url + "/", wait_until="load")
             page.wait_for_selector("body[data-ready=true]", timeout=60_000)
             # The street layer arrived and was drawn (network and transit layers from the API).
-            page.wait_for_function("() => window.elsterState.layers.network && window.elsterState.layers.transit",
-                                   timeout=60_000)
+            page.wait_for_function(
+                "() => window.elsterState.layers.network && window.elsterState.layers.transit",
+                timeout=60_000,
+            )
             page.fill("#time", "2022-09-14T08:00")
             box = page.locator("#map").bounding_box()
             assert box is not None
             for lat, lon in ((49.4094, 8.6937), (49.3925, 8.6890)):  # Bismarckplatz -> Rohrbach
                 x, y = page.evaluate(
-                    "([lat, lon]) => { const p = window.elsterMap.latLngToContainerPoint([lat, lon]);"
+                    "([lat, lon]) => {"
+                    " const p = window.elsterMap.latLngToContainerPoint([lat, lon]);"
                     " return [p.x, p.y]; }",
                     [lat, lon],
                 )
@@ -91,17 +101,21 @@ def test_plan_trip_by_clicking_the_map(chromium, server_url):
                 page.wait_for_selector("#itineraries li", timeout=60_000)
             except Exception:
                 page.screenshot(path=str(OUT / "map_page_failed.png"))
-                pytest.fail(f"no itinerary listed; status: {page.inner_text('#status')!r}, "
-                            f"from={page.input_value('#from')!r} to={page.input_value('#to')!r}, "
-                            f"page errors: {errors}")
+                pytest.fail(
+                    f"no itinerary listed; status: {page.inner_text('#status')!r}, "
+                    f"from={page.input_value('#from')!r} to={page.input_value('#to')!r}, "
+                    f"page errors: {errors}"
+                )
             entries = page.locator("#itineraries li.itinerary").count()
             assert entries >= 1
             drawn = page.evaluate(
                 "() => { const g = window.elsterState.drawn; if (!g) return [];"
-                " return g.getLayers().filter(l => l instanceof L.Polyline && !(l instanceof L.Polygon))"
+                " return g.getLayers()"
+                ".filter(l => l instanceof L.Polyline && !(l instanceof L.Polygon))"
                 ".map(l => l.getLatLngs().length); }"
             )
-            assert drawn and all(n >= 2 for n in drawn), drawn
+            assert drawn, drawn
+            assert all(n >= 2 for n in drawn), drawn
             legs = page.locator("#itineraries li.selected .leg").all_inner_texts()
             assert legs, "the selected itinerary lists its legs"
             origin = page.input_value("#from")

@@ -21,8 +21,15 @@ router = APIRouter(prefix="/chargers", tags=["chargers"])
 CHARGER_ID = Path(max_length=200, description="Charger id, e.g. 'bnetza:13d47117de88'.")
 EVSE_UID = Path(max_length=100, description="EVSE uid within the charger.")
 EvseStatusName = Literal[
-    "AVAILABLE", "BLOCKED", "CHARGING", "INOPERATIVE", "OUTOFORDER", "PLANNED", "REMOVED",
-    "RESERVED", "UNKNOWN",
+    "AVAILABLE",
+    "BLOCKED",
+    "CHARGING",
+    "INOPERATIVE",
+    "OUTOFORDER",
+    "PLANNED",
+    "REMOVED",
+    "RESERVED",
+    "UNKNOWN",
 ]
 
 
@@ -39,7 +46,8 @@ class EvseStatusUpdate(BaseModel):
 
     status: EvseStatusName
     last_updated: datetime | None = Field(
-        default=None, alias="lastUpdated",
+        default=None,
+        alias="lastUpdated",
         description="When the status changed; older updates than the stored one are refused.",
     )
 
@@ -50,11 +58,15 @@ def list_chargers(
     lon: float | None = Query(None, ge=-180, le=180),
     radius: float = Query(2000.0, gt=0, le=50_000, description="Search radius in metres."),
     standard: str | None = Query(
-        None, max_length=40, pattern=r"^[A-Z0-9_]+$",
+        None,
+        max_length=40,
+        pattern=r"^[A-Z0-9_]+$",
         description="OCPI connector standard, e.g. IEC_62196_T2 or IEC_62196_T2_COMBO.",
     ),
     min_power_kw: float = Query(0.0, alias="minPowerKw", ge=0, le=1000),
-    available_only: bool = Query(False, alias="availableOnly", description="Only with an AVAILABLE EVSE."),
+    available_only: bool = Query(
+        False, alias="availableOnly", description="Only with an AVAILABLE EVSE."
+    ),
     limit: int = Query(500, ge=1, le=5000),
     format: Literal["json", "geojson"] = Query("json"),
     state: RegionState = Depends(get_state),
@@ -68,27 +80,37 @@ def list_chargers(
     if centre is None:
         wanted = [standard] if standard else None
         items: list[Any] = [
-            c for c in store.snapshot()
+            c
+            for c in store.snapshot()
             if c.usable_evses(wanted, min_power_kw, available_only=available_only)
         ][:limit]
     else:
         items = store.nearby(
-            centre[0], centre[1], radius, standards=standard, min_power_kw=min_power_kw,
-            available_only=available_only, limit=limit,
+            centre[0],
+            centre[1],
+            radius,
+            standards=standard,
+            min_power_kw=min_power_kw,
+            available_only=available_only,
+            limit=limit,
         )
     doc = chargers_to_geojson(items)
     return doc if format == "geojson" else {"chargers": _records(doc)}
 
 
 @router.get("/{charger_id}", responses=ERROR_RESPONSES, summary="One charger")
-def get_charger(charger_id: str = CHARGER_ID, state: RegionState = Depends(get_state)) -> dict[str, Any]:
+def get_charger(
+    charger_id: str = CHARGER_ID, state: RegionState = Depends(get_state)
+) -> dict[str, Any]:
     """One charging location with its EVSEs and connectors."""
     need(state, "chargers", "chargers")
     from routing.stations import chargers_to_geojson
 
     charger = state.chargers.get(charger_id)
     if charger is None:
-        raise NotFoundError(f"no charger {charger_id!r}", fix="list chargers with GET /api/v1/chargers")
+        raise NotFoundError(
+            f"no charger {charger_id!r}", fix="list chargers with GET /api/v1/chargers"
+        )
     return _records(chargers_to_geojson([charger]))[0]
 
 

@@ -8,18 +8,21 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import get_state, require_operator
+from api.errors import UnavailableError
 from api.routers.shuttle import _dt
 from api.schemas import ERROR_RESPONSES, ErrorBody, FleetRequestOut, LatLon, VehicleOut
 from api.services.shuttle import NOT_AVAILABLE, ShuttleRequest
 from api.state import RegionState
-from api.errors import UnavailableError
 from api.storage.bookings import FINAL_STATUSES, OPEN_STATUSES
 
 router = APIRouter(
     prefix="/fleet",
     tags=["fleet"],
     dependencies=[Depends(require_operator)],
-    responses={**ERROR_RESPONSES, 401: {"model": ErrorBody, "description": "Missing or wrong X-API-Key"}},
+    responses={
+        **ERROR_RESPONSES,
+        401: {"model": ErrorBody, "description": "Missing or wrong X-API-Key"},
+    },
 )
 
 

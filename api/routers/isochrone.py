@@ -18,8 +18,13 @@ router = APIRouter(tags=["road"])
 
 @router.get("/isochrone", response_model=GeoJSON, responses=ERROR_RESPONSES, summary="Isochrone")
 def isochrone(
-    place: str = Query(..., max_length=64, pattern=PLACE_PATTERN, description="Start as 'lat,lon'.",
-                       examples=["49.4094,8.6937"]),
+    place: str = Query(
+        ...,
+        max_length=64,
+        pattern=PLACE_PATTERN,
+        description="Start as 'lat,lon'.",
+        examples=["49.4094,8.6937"],
+    ),
     profile: Literal["walk", "bike", "car"] = Query("walk"),
     minutes: float = Query(10.0, gt=0, le=60, description="Time budget in minutes."),
     state: RegionState = Depends(get_state),

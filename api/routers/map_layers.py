@@ -73,7 +73,9 @@ def network(
     return Response(state.cache[key], media_type=GEOJSON_MEDIA)
 
 
-@router.get("/transit", response_model=GeoJSON, responses=ERROR_RESPONSES, summary="Transit lines layer")
+@router.get(
+    "/transit", response_model=GeoJSON, responses=ERROR_RESPONSES, summary="Transit lines layer"
+)
 def transit_lines(state: RegionState = Depends(get_state)) -> Response:
     """Each transit line once (its longest stop pattern) and the stops it serves, as GeoJSON."""
     need(state, "transit", "the transit layer")

@@ -32,15 +32,20 @@ class MatrixRequest(BaseModel):
 class MatrixResponse(BaseModel):
     """Row i, column j: from source i to target j; null where no route exists."""
 
+    model_config = ConfigDict(populate_by_name=True)
+
     profile: str
     durations: list[list[float | None]] = Field(description="Seconds.")
     distances: list[list[float | None]] = Field(description="Metres along the fastest route.")
-    snapDistances: dict[str, list[float]] = Field(
+    snap_distances: dict[str, list[float]] = Field(
+        alias="snapDistances",
         description="Metres from each point to the network node it was matched to."
     )
 
 
-def _nodes(state: RegionState, profile: str, points: list[LatLon], what: str) -> tuple[np.ndarray, np.ndarray]:
+def _nodes(
+    state: RegionState, profile: str, points: list[LatLon], what: str
+) -> tuple[np.ndarray, np.ndarray]:
     for i, p in enumerate(points):
         check_in_region(state, p.lat, p.lon, name=f"{what}[{i}]")
     lats = np.array([p.lat for p in points])
@@ -60,8 +65,15 @@ def _listify(matrix: np.ndarray, digits: int) -> list[list[float | None]]:
     return [[round(float(v), digits) if math.isfinite(v) else None for v in row] for row in matrix]
 
 
-@router.post("/matrix", response_model=MatrixResponse, responses=ERROR_RESPONSES, summary="Travel-time matrix")
-def travel_matrix(body: MatrixRequest = Body(...), state: RegionState = Depends(get_state)) -> MatrixResponse:
+@router.post(
+    "/matrix",
+    response_model=MatrixResponse,
+    responses=ERROR_RESPONSES,
+    summary="Travel-time matrix",
+)
+def travel_matrix(
+    body: MatrixRequest = Body(...), state: RegionState = Depends(get_state)
+) -> MatrixResponse:
     """Fastest travel times and distances between every source and every target.
 
     Points are matched to their nearest network node (the snap distance is reported).
@@ -77,6 +89,8 @@ def travel_matrix(body: MatrixRequest = Body(...), state: RegionState = Depends(
         profile=body.profile,
         durations=_listify(seconds, 1),
         distances=_listify(metres, 1),
-        snapDistances={"sources": [round(float(m), 1) for m in src_m],
-                       "targets": [round(float(m), 1) for m in dst_m]},
+        snap_distances={
+            "sources": [round(float(m), 1) for m in src_m],
+            "targets": [round(float(m), 1) for m in dst_m],
+        },
     )

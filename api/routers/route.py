@@ -20,12 +20,29 @@ router = APIRouter(tags=["road"])
 Profile = Literal["walk", "bike", "car"]
 
 
-@router.get("/route", response_model=RouteResponse | GeoJSON, responses=ERROR_RESPONSES, summary="Road route")
+@router.get(
+    "/route",
+    response_model=RouteResponse | GeoJSON,
+    responses=ERROR_RESPONSES,
+    summary="Road route",
+)
 def road_route(
-    from_place: str = Query(..., alias="fromPlace", max_length=64, pattern=PLACE_PATTERN, description="'lat,lon'",
-                            examples=["49.4094,8.6937"]),
-    to_place: str = Query(..., alias="toPlace", max_length=64, pattern=PLACE_PATTERN, description="'lat,lon'",
-                          examples=["49.4183,8.6758"]),
+    from_place: str = Query(
+        ...,
+        alias="fromPlace",
+        max_length=64,
+        pattern=PLACE_PATTERN,
+        description="'lat,lon'",
+        examples=["49.4094,8.6937"],
+    ),
+    to_place: str = Query(
+        ...,
+        alias="toPlace",
+        max_length=64,
+        pattern=PLACE_PATTERN,
+        description="'lat,lon'",
+        examples=["49.4183,8.6758"],
+    ),
     profile: Profile = Query("car", description="Road profile."),
     format: Literal["json", "geojson"] = Query("json"),
     state: RegionState = Depends(get_state),
@@ -40,8 +57,11 @@ def road_route(
             [
                 feature(
                     line(found.lats, found.lons),
-                    {"profile": profile, "duration": round(found.duration_s, 1),
-                     "distance": round(found.distance_m, 1)},
+                    {
+                        "profile": profile,
+                        "duration": round(found.duration_s, 1),
+                        "distance": round(found.distance_m, 1),
+                    },
                 )
             ]
         )

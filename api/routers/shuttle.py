@@ -45,7 +45,10 @@ def to_request(state: RegionState, body: ShuttleTripRequest) -> ShuttleRequest:
     pickup = local_time(state, body.pickup_after)
     earliest, latest = shuttle_window(state)
     check_time_window(
-        pickup, earliest=earliest, latest=latest, name="pickupAfter",
+        pickup,
+        earliest=earliest,
+        latest=latest,
+        name="pickupAfter",
         why="shuttles are booked from now up to 7 days ahead",
     )
     # A pickup a few minutes in the past (clock skew) means "now".
@@ -60,14 +63,20 @@ def to_request(state: RegionState, body: ShuttleTripRequest) -> ShuttleRequest:
 
 
 def _dt(state: RegionState, seconds: float | None) -> datetime | None:
-    return None if seconds is None else datetime.fromtimestamp(seconds, ZoneInfo(state.region.timezone))
+    return (
+        None
+        if seconds is None
+        else datetime.fromtimestamp(seconds, ZoneInfo(state.region.timezone))
+    )
 
 
 def quote_out(state: RegionState, quote: ShuttleQuote) -> ShuttleQuoteOut:
     """Map a dispatcher quote to its wire shape."""
     window = None
     if quote.pickup_earliest is not None and quote.pickup_latest is not None:
-        window = PickupWindow(start=_dt(state, quote.pickup_earliest), end=_dt(state, quote.pickup_latest))  # type: ignore[arg-type]
+        window = PickupWindow(
+            start=_dt(state, quote.pickup_earliest), end=_dt(state, quote.pickup_latest)
+        )  # type: ignore[arg-type]
     return ShuttleQuoteOut(
         accepted=quote.accepted,
         reason=quote.reason,
@@ -104,7 +113,9 @@ def booking_out(
 
 
 @router.post("/quote", response_model=ShuttleQuoteOut, responses=RESPONSES, summary="Quote a ride")
-async def quote(body: ShuttleTripRequest, state: RegionState = Depends(get_state)) -> ShuttleQuoteOut:
+async def quote(
+    body: ShuttleTripRequest, state: RegionState = Depends(get_state)
+) -> ShuttleQuoteOut:
     """Ask for a pickup window, arrival and price without booking."""
     request = to_request(state, body)
     result = await run_in_threadpool(state.shuttle.quote, request)
@@ -150,14 +161,16 @@ async def create_booking(
         min_length=8,
         max_length=200,
         pattern=r"^[A-Za-z0-9._:-]+$",
-        description="Client-chosen unique key: retrying with the same key returns the same booking.",
+        description="Client-chosen unique key: a retry with it returns the same booking.",
     ),
 ) -> BookingOut:
     """Book the quoted ride; the answer carries the passenger token (keep it)."""
     request = to_request(state, body)
     fingerprint = body.model_dump(mode="json", by_alias=True)
     booking, token, created = await run_in_threadpool(
-        lambda: state.shuttle.book(request, idempotency_key=idempotency_key, fingerprint=fingerprint)
+        lambda: state.shuttle.book(
+            request, idempotency_key=idempotency_key, fingerprint=fingerprint
+        )
     )
     if not created:
         response.status_code = 200

@@ -39,7 +39,10 @@ class AvailabilityUpdate(BaseModel):
     is_renting: bool | None = Field(default=None, alias="isRenting")
     is_returning: bool | None = Field(default=None, alias="isReturning")
     valid_for_s: float | None = Field(
-        default=None, gt=0, le=7 * 86400, alias="validForS",
+        default=None,
+        gt=0,
+        le=7 * 86400,
+        alias="validForS",
         description="Seconds the counts stay fresh (default: no limit).",
     )
 
@@ -71,14 +74,18 @@ def _records(collection: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-@router.get("", response_model=StationsOut | GeoJSON, responses=ERROR_RESPONSES, summary="Bike stations")
+@router.get(
+    "", response_model=StationsOut | GeoJSON, responses=ERROR_RESPONSES, summary="Bike stations"
+)
 def list_stations(
     lat: float | None = Query(None, ge=-90, le=90, description="Centre of a radius search."),
     lon: float | None = Query(None, ge=-180, le=180),
     radius: float = Query(1000.0, gt=0, le=50_000, description="Search radius in metres."),
     kind: Literal["bike_share", "bike_box", "bike_parking"] | None = Query(None),
     has_bikes: bool = Query(False, alias="hasBikes", description="Only with rentable bikes now."),
-    has_free_space: bool = Query(False, alias="hasFreeSpace", description="Only with free docks/boxes now."),
+    has_free_space: bool = Query(
+        False, alias="hasFreeSpace", description="Only with free docks/boxes now."
+    ),
     limit: int = Query(500, ge=1, le=5000),
     format: Literal["json", "geojson"] = Query("json"),
     state: RegionState = Depends(get_state),
@@ -91,29 +98,39 @@ def list_stations(
     store = state.stations
     if centre is None:
         items: list[Any] = [
-            s for s in store.snapshot()
+            s
+            for s in store.snapshot()
             if (kind is None or s.kind.value == kind)
             and (not has_bikes or s.has_bikes(1))
             and (not has_free_space or s.has_free_space(1))
         ][:limit]
     else:
         items = store.nearby(
-            centre[0], centre[1], radius, kinds=kind, has_bikes=has_bikes,
-            has_free_space=has_free_space, limit=limit,
+            centre[0],
+            centre[1],
+            radius,
+            kinds=kind,
+            has_bikes=has_bikes,
+            has_free_space=has_free_space,
+            limit=limit,
         )
     doc = stations_to_geojson(items)
     return doc if format == "geojson" else {"stations": _records(doc)}
 
 
 @router.get("/{station_id}", responses=ERROR_RESPONSES, summary="One station")
-def get_station(station_id: str = STATION_ID, state: RegionState = Depends(get_state)) -> dict[str, Any]:
+def get_station(
+    station_id: str = STATION_ID, state: RegionState = Depends(get_state)
+) -> dict[str, Any]:
     """One station with its live counts."""
     need(state, "stations", "bike stations")
     from routing.stations import stations_to_geojson
 
     station = state.stations.get(station_id)
     if station is None:
-        raise NotFoundError(f"no station {station_id!r}", fix="list stations with GET /api/v1/stations")
+        raise NotFoundError(
+            f"no station {station_id!r}", fix="list stations with GET /api/v1/stations"
+        )
     return _records(stations_to_geojson([station]))[0]
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import get_state, need
 from api.routers.stations import point_query
@@ -20,11 +20,13 @@ router = APIRouter(tags=["transit"])
 class Stop(BaseModel):
     """A transit stop."""
 
+    model_config = ConfigDict(populate_by_name=True)
+
     id: str
     name: str
     lat: float
     lon: float
-    parentStation: str | None = None
+    parent_station: str | None = Field(default=None, alias="parentStation")
     routes: list[str]
     distance: float | None = None
 
@@ -32,14 +34,16 @@ class Stop(BaseModel):
 class Departure(BaseModel):
     """One departure from a stop."""
 
+    model_config = ConfigDict(populate_by_name=True)
+
     time: datetime
     mode: str
-    routeId: str
-    routeShortName: str
+    route_id: str = Field(alias="routeId")
+    route_short_name: str = Field(alias="routeShortName")
     headsign: str
-    tripId: str
-    lastStop: str
-    stopsLeft: int
+    trip_id: str = Field(alias="tripId")
+    last_stop: str = Field(alias="lastStop")
+    stops_left: int = Field(alias="stopsLeft")
 
 
 class DeparturesOut(BaseModel):
@@ -55,7 +59,9 @@ def list_stops(
     lat: float | None = Query(None, ge=-90, le=90, description="Centre of a radius search."),
     lon: float | None = Query(None, ge=-180, le=180),
     radius: float = Query(500.0, gt=0, le=20_000, description="Metres."),
-    name: str | None = Query(None, min_length=2, max_length=100, description="Part of the stop name."),
+    name: str | None = Query(
+        None, min_length=2, max_length=100, description="Part of the stop name."
+    ),
     limit: int = Query(100, ge=1, le=1000),
     state: RegionState = Depends(get_state),
 ) -> list[dict[str, Any]]:
@@ -65,8 +71,12 @@ def list_stops(
 
     centre = point_query(state, lat, lon, radius)
     return transit_adapter.find_stops(
-        state, lat=centre[0] if centre else None, lon=centre[1] if centre else None,
-        radius=radius, name=name, limit=limit,
+        state,
+        lat=centre[0] if centre else None,
+        lon=centre[1] if centre else None,
+        radius=radius,
+        name=name,
+        limit=limit,
     )
 
 
@@ -82,11 +92,17 @@ def get_stop(stop_id: str = STOP_ID, state: RegionState = Depends(get_state)) ->
     return transit_adapter.stop_info(state, transit_adapter.stop_by_id(state, stop_id))
 
 
-@router.get("/departures", response_model=DeparturesOut, responses=ERROR_RESPONSES, summary="Next departures")
+@router.get(
+    "/departures",
+    response_model=DeparturesOut,
+    responses=ERROR_RESPONSES,
+    summary="Next departures",
+)
 def next_departures(
     stop_id: str = Query(..., alias="stopId", max_length=200, description="GTFS stop id."),
     time: datetime | None = Query(
-        None, description="From this time (ISO 8601, local without offset); default: now, or "
+        None,
+        description="From this time (ISO 8601, local without offset); default: now, or "
         "the current clock time on the timetable's day for old feeds.",
     ),
     limit: int = Query(10, ge=1, le=100),

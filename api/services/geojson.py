@@ -21,7 +21,10 @@ def line(lats: Any, lons: Any, digits: int = 6) -> dict[str, Any]:
     """A LineString from parallel latitude/longitude sequences."""
     return {
         "type": "LineString",
-        "coordinates": [[round(float(x), digits), round(float(y), digits)] for y, x in zip(lats, lons, strict=True)],
+        "coordinates": [
+            [round(float(x), digits), round(float(y), digits)]
+            for y, x in zip(lats, lons, strict=True)
+        ],
     }
 
 
@@ -39,14 +42,18 @@ def itineraries_geojson(itineraries: list[dict[str, Any]]) -> dict[str, Any]:
             if geometry and geometry.get("points"):
                 coords = decode(geometry["points"], geometry.get("precision", 6))
             else:
-                coords = [(leg["from"]["lat"], leg["from"]["lon"]), (leg["to"]["lat"], leg["to"]["lon"])]
+                coords = [
+                    (leg["from"]["lat"], leg["from"]["lon"]),
+                    (leg["to"]["lat"], leg["to"]["lon"]),
+                ]
             if len(coords) == 1:
                 coords = coords * 2
             props = {k: v for k, v in leg.items() if k != "legGeometry"}
             props.update(itinerary=i, leg=j, itineraryDuration=itinerary["duration"])
             features.append(
                 feature(
-                    {"type": "LineString", "coordinates": [[lon, lat] for lat, lon in coords]}, props
+                    {"type": "LineString", "coordinates": [[lon, lat] for lat, lon in coords]},
+                    props,
                 )
             )
     return collection(features)

@@ -40,7 +40,9 @@ def parse_modes(text: str) -> tuple[str, ...]:
     """Parse ``"walk,transit"``; unknown names are a 4xx listing the known ones."""
     modes = tuple(dict.fromkeys(m.strip().lower() for m in text.split(",") if m.strip()))
     if not modes:
-        raise RequestError(f"modes is empty; give a comma-separated list of: {', '.join(KNOWN_MODES)}")
+        raise RequestError(
+            f"modes is empty; give a comma-separated list of: {', '.join(KNOWN_MODES)}"
+        )
     unknown = [m for m in modes if m not in KNOWN_MODES]
     if unknown:
         raise RequestError(
@@ -114,17 +116,20 @@ def plan(state: RegionState, request: PlanRequest) -> list[dict[str, Any]]:
             failures.append(f"{mode}: {exc}")
         except ElsterError:
             raise
-    walks = [it["duration"] for it in itineraries if it["legs"][0]["mode"] == "WALK" and len(it["legs"]) == 1]
+    walks = [
+        it["duration"]
+        for it in itineraries
+        if it["legs"][0]["mode"] == "WALK" and len(it["legs"]) == 1
+    ]
     if walks:
         # Riding is pointless when walking all the way is as fast.
         itineraries = [
-            it for it in itineraries
+            it
+            for it in itineraries
             if not any(leg.get("transitLeg") for leg in it["legs"]) or it["duration"] < walks[0]
         ]
     if not itineraries:
-        raise NoRouteError(
-            "no itinerary found (" + "; ".join(failures or ["nothing to try"]) + ")"
-        )
+        raise NoRouteError("no itinerary found (" + "; ".join(failures or ["nothing to try"]) + ")")
     if request.arrive_by:
         itineraries.sort(key=lambda it: (it["startTime"], it["duration"]), reverse=True)
     else:

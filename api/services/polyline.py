@@ -7,7 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def encode(lats: Sequence[float] | np.ndarray, lons: Sequence[float] | np.ndarray, precision: int = 6) -> str:
+def encode(
+    lats: Sequence[float] | np.ndarray, lons: Sequence[float] | np.ndarray, precision: int = 6
+) -> str:
     """Encode a (lat, lon) polyline; ``precision`` decimal digits (6 = about 0.1 m).
 
     Parameters

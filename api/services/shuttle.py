@@ -214,9 +214,7 @@ class BookingService:
                 self._on_outcome("replayed")
         return booking, self.store.token_for(booking.id), created
 
-    def _replay(
-        self, key: str, payload: dict[str, Any]
-    ) -> tuple[Booking, str, bool] | None:
+    def _replay(self, key: str, payload: dict[str, Any]) -> tuple[Booking, str, bool] | None:
         from api.storage.bookings import request_digest
 
         found = self.store.find_by_idempotency_key(key)

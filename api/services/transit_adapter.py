@@ -80,11 +80,17 @@ def plan_transit_itineraries(state: RegionState, request: PlanRequest) -> list[d
 
     network = state.transit.network
     if request.arrive_by:
-        start = max(request.time - timedelta(minutes=ARRIVE_BY_WINDOW_MIN), service_window(state)[0])
+        start = max(
+            request.time - timedelta(minutes=ARRIVE_BY_WINDOW_MIN), service_window(state)[0]
+        )
         found = plan_transit(
-            network, request.origin, request.destination, start,
+            network,
+            request.origin,
+            request.destination,
+            start,
             window_min=(request.time - start).total_seconds() / 60,
-            max_walk_s=MAX_WALK_S, direct_walk=False,
+            max_walk_s=MAX_WALK_S,
+            direct_walk=False,
         )
         found = [it for it in found if it.end <= request.time]
         if not found:
@@ -94,8 +100,13 @@ def plan_transit_itineraries(state: RegionState, request: PlanRequest) -> list[d
             )
     else:
         found = plan_transit(
-            network, request.origin, request.destination, request.time,
-            window_min=30, max_walk_s=MAX_WALK_S, direct_walk=False,
+            network,
+            request.origin,
+            request.destination,
+            request.time,
+            window_min=30,
+            max_walk_s=MAX_WALK_S,
+            direct_walk=False,
         )
     return [it.to_dict() for it in found if any(leg.transit for leg in it.legs)]
 
@@ -190,7 +201,7 @@ def departures(state: RegionState, s: int, when: datetime, limit: int) -> list[d
         cells = int(tt.route_time_first[r]) + np.arange(end_slot - first_slot) * n + pos
         dep = tt.dep[cells]
         ok = np.flatnonzero((dep >= t0) & tt.board[cells])
-        rows.extend((int(dep[i]), first_slot + int(i), pos) for i in ok[: limit].tolist())
+        rows.extend((int(dep[i]), first_slot + int(i), pos) for i in ok[:limit].tolist())
     rows.sort()
     out = []
     for dep, slot, pos in rows[:limit]:
@@ -258,6 +269,9 @@ def lines_geojson(state: RegionState) -> dict[str, Any]:
         )
     for s in sorted(used_stops):
         features.append(
-            feature(point(tt.stop_lat[s], tt.stop_lon[s]), {"stopId": str(tt.stop_ids[s]), "name": str(tt.stop_names[s])})
+            feature(
+                point(tt.stop_lat[s], tt.stop_lon[s]),
+                {"stopId": str(tt.stop_ids[s]), "name": str(tt.stop_names[s])},
+            )
         )
     return collection(features)

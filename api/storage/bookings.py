@@ -58,7 +58,9 @@ events_table = sa.Table(
     "booking_events",
     metadata,
     sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("booking_id", sa.String(36), sa.ForeignKey("bookings.id"), nullable=False, index=True),
+    sa.Column(
+        "booking_id", sa.String(36), sa.ForeignKey("bookings.id"), nullable=False, index=True
+    ),
     sa.Column("at", sa.Float, nullable=False),
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("detail", sa.Text, nullable=False, default=""),
@@ -163,7 +165,9 @@ class BookingStore:
         self.engine = make_engine(url)
         metadata.create_all(self.engine)
         self._secret = (token_secret or self._stored_secret()).encode()
-        logger.info("booking store ready at %s", self.engine.url.render_as_string(hide_password=True))
+        logger.info(
+            "booking store ready at %s", self.engine.url.render_as_string(hide_password=True)
+        )
 
     def close(self) -> None:
         """Release the database connections."""
@@ -350,7 +354,9 @@ class BookingStore:
     def count(self) -> int:
         """Return the number of stored bookings."""
         with self.engine.connect() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).select_from(bookings_table)).scalar_one())
+            return int(
+                conn.execute(sa.select(sa.func.count()).select_from(bookings_table)).scalar_one()
+            )
 
     # -- dispatcher state -----------------------------------------------------------------
     def save_state(self, key: str, value: Any) -> None:
@@ -364,7 +370,9 @@ class BookingStore:
                 .values(value_json=text, updated_at=now)
             )
             if updated.rowcount == 0:
-                conn.execute(dispatcher_table.insert().values(key=key, value_json=text, updated_at=now))
+                conn.execute(
+                    dispatcher_table.insert().values(key=key, value_json=text, updated_at=now)
+                )
 
     def load_state(self, key: str) -> Any | None:
         """Return the dispatcher value stored under ``key``, or None."""
