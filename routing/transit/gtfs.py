@@ -73,12 +73,14 @@ class GtfsFeed:
         ``agency_id, agency_name``.
     stops : DataFrame
         Boarding places (location_type 0) in index order: ``stop_id, stop_name,
-        lat, lon, parent_station, station_name``.
+        lat, lon, parent_station, station_name, wheelchair`` (wheelchair_boarding
+        0 unknown / 1 accessible / 2 not, inherited from the parent station when 0).
     routes : DataFrame
         ``route_id, agency_id, short_name, long_name, route_type``.
     trips : DataFrame
         One row per trip instance (frequency trips expanded): ``trip_id,
-        route_idx, service_id, headsign, shape_idx, start_time``.
+        route_idx, service_id, headsign, shape_idx, start_time, wheelchair``
+        (wheelchair_accessible 0 unknown / 1 accessible / 2 not).
     trip_first : ndarray of int64, shape (n_trips + 1,)
         The stop times of trip ``t`` are ``trip_first[t]:trip_first[t+1]``.
     st_stop : ndarray of int32
@@ -441,6 +443,9 @@ def read_gtfs(
     for column in ("trip_headsign", "shape_id", "direction_id"):
         if column not in trips_raw.columns:
             trips_raw[column] = ""
+    trips_raw["wheelchair_accessible"] = _wheelchair_codes(
+        trips_raw, "wheelchair_accessible", "trips.txt", problems
+    )
     dup = trips_raw["trip_id"].duplicated()
     if dup.any():
         row = int(np.flatnonzero(dup.to_numpy())[0])
@@ -530,6 +535,7 @@ def read_gtfs(
             .to_numpy()
             .astype(np.int64),
             "start_time": np.full(len(trip_rows), "", dtype=object),
+            "wheelchair": trip_rows["wheelchair_accessible"].to_numpy().astype(np.int8),
         }
     )
     # Stops with a stop_headsign override nothing here; the trip headsign is what riders see.
@@ -586,6 +592,9 @@ def _read_stops(raw: pd.DataFrame, bbox, problems: _Problems) -> pd.DataFrame:
         if column not in raw.columns:
             raise DataError(f"stops.txt lacks required column {column}; fix the feed")
     loc_type = _parse_int(raw, "location_type", "stops.txt", default=0)
+    raw["wheelchair_boarding"] = _wheelchair_codes(
+        raw, "wheelchair_boarding", "stops.txt", problems
+    )
     dup = raw["stop_id"].duplicated().to_numpy()
     if dup.any():
         row = int(np.flatnonzero(dup)[0])
@@ -617,6 +626,13 @@ def _read_stops(raw: pd.DataFrame, bbox, problems: _Problems) -> pd.DataFrame:
         station_name.get(p, n) or n
         for p, n in zip(table["parent_station"], table["stop_name"], strict=True)
     ]
+    # wheelchair_boarding 0/empty on a platform means "as its parent station" (GTFS reference).
+    station_access = dict(zip(stations["stop_id"], stations["wheelchair_boarding"], strict=True))
+    own = platforms["wheelchair_boarding"].to_numpy().astype(np.int8)
+    inherited = np.array(
+        [station_access.get(p, 0) for p in table["parent_station"]], dtype=np.int8
+    ).reshape(own.shape)
+    table["wheelchair"] = np.where(own == 0, inherited, own).astype(np.int8)
     if bbox is not None:
         min_lon, min_lat, max_lon, max_lat = bbox
         inside = (
@@ -627,6 +643,24 @@ def _read_stops(raw: pd.DataFrame, bbox, problems: _Problems) -> pd.DataFrame:
         )
         table = table[inside]
     return table.reset_index(drop=True)
+
+
+def _wheelchair_codes(
+    frame: pd.DataFrame, column: str, file: str, problems: _Problems
+) -> np.ndarray:
+    """GTFS accessibility codes 0 (no information), 1 (accessible), 2 (not); bad values -> 0."""
+    if column not in frame.columns:
+        return np.zeros(len(frame), dtype=np.int8)
+    text = frame[column].astype(str).str.strip()
+    codes = pd.to_numeric(text.where(text != "", "0"), errors="coerce")
+    bad = codes.isna() | ~codes.isin([0, 1, 2])
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        problems.report(
+            f"{file} line {_line(frame.index[row])}: field {column} = {text.iloc[row]!r} is not "
+            f"0, 1 or 2; treated as 0 (no information) in {int(bad.sum())} row(s)"
+        )
+    return codes.where(~bad, 0).to_numpy().astype(np.int8)
 
 
 def _clean_trip_times(trip_of, seq, arr, dep, lines, trips_raw, problems: _Problems):

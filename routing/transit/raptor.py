@@ -25,6 +25,7 @@ them into legs.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numba
@@ -464,6 +465,71 @@ def timetable_args(tt, footpaths: Footpaths) -> tuple:
     )
 
 
+_ACCESSIBLE: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def accessible_stops(tt, *, allow_unknown: bool = False) -> np.ndarray:
+    """Stops a wheelchair user may board or leave at (GTFS ``wheelchair_boarding``).
+
+    Parameters
+    ----------
+    tt : Timetable
+    allow_unknown : bool
+        Also accept stops without information (code 0); by default only
+        stops marked accessible (1) are used.
+
+    Returns
+    -------
+    ndarray of bool, shape (n_stops,)
+    """
+    codes = np.asarray(tt.stop_wheelchair)
+    return (codes == 1) | ((codes == 0) & allow_unknown)
+
+
+def accessible_trips(tt, *, allow_unknown: bool = False) -> np.ndarray:
+    """Trip slots with a wheelchair place (GTFS ``wheelchair_accessible``).
+
+    See :func:`accessible_stops` for ``allow_unknown``.
+    """
+    codes = np.asarray(tt.trip_wheelchair)
+    return (codes == 1) | ((codes == 0) & allow_unknown)
+
+
+def wheelchair_cells(
+    tt, *, allow_unknown: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``board``/``alight`` restricted to accessible stops on accessible trips, and the stop mask.
+
+    A rider may stay on board through an inaccessible stop; only getting on
+    and off is restricted. Cached per timetable while it lives.
+
+    Returns
+    -------
+    (board, alight, stops) : ndarrays of bool
+        Cell masks shaped like ``tt.board`` and the accessible-stop mask.
+    """
+    key = (id(tt), bool(allow_unknown))
+    hit = _ACCESSIBLE.get(key)
+    if hit is not None:
+        return hit
+    stops_ok = accessible_stops(tt, allow_unknown=allow_unknown)
+    trips_ok = accessible_trips(tt, allow_unknown=allow_unknown)
+    n_stops = np.diff(tt.route_stop_first)
+    n_trips = np.diff(tt.route_trip_first)
+    per_route = n_stops * n_trips
+    route = np.repeat(np.arange(n_stops.shape[0]), per_route)
+    k = np.arange(int(per_route.sum())) - np.repeat(np.asarray(tt.route_time_first[:-1]), per_route)
+    trip = k // n_stops[route]
+    pos = k % n_stops[route]
+    slot = np.asarray(tt.route_trip_first)[route] + trip
+    stop = np.asarray(tt.route_stops)[np.asarray(tt.route_stop_first)[route] + pos]
+    ok = stops_ok[stop] & trips_ok[slot]
+    out = (np.asarray(tt.board) & ok, np.asarray(tt.alight) & ok, stops_ok)
+    _ACCESSIBLE[key] = out
+    weakref.finalize(tt, _ACCESSIBLE.pop, key, None)
+    return out
+
+
 def run_raptor(
     tt,
     footpaths: Footpaths,
@@ -476,6 +542,8 @@ def run_raptor(
     window_s: int = 0,
     max_transfers: int = 5,
     args: tuple | None = None,
+    wheelchair: bool = False,
+    allow_unknown_access: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run (range) RAPTOR and return the raw journey arrays of :func:`raptor_kernel`.
 
@@ -498,8 +566,23 @@ def run_raptor(
         Maximum number of transfers (rides - 1).
     args : tuple, optional
         Precomputed :func:`timetable_args` (saves a few microseconds per query).
+    wheelchair : bool
+        Board and alight only at accessible stops of accessible trips
+        (:func:`wheelchair_cells`); source and target stops that are not
+        accessible are dropped. Pass step-free footpaths (from the wheelchair
+        walk graph) for the transfers.
+    allow_unknown_access : bool
+        With ``wheelchair``, also accept stops and trips without information.
     """
     args = args if args is not None else timetable_args(tt, footpaths)
+    board = tt.board
+    if wheelchair:
+        board, alight, stops_ok = wheelchair_cells(tt, allow_unknown=allow_unknown_access)
+        args = (*args[:6], board, alight, *args[8:])
+        src_keep = stops_ok[np.asarray(src_stops, dtype=np.int64)]
+        tgt_keep = stops_ok[np.asarray(tgt_stops, dtype=np.int64)]
+        src_stops, src_access = np.asarray(src_stops)[src_keep], np.asarray(src_access)[src_keep]
+        tgt_stops, tgt_egress = np.asarray(tgt_stops)[tgt_keep], np.asarray(tgt_egress)[tgt_keep]
     src_stops = np.ascontiguousarray(src_stops, dtype=np.int64)
     src_access = np.ascontiguousarray(src_access, dtype=np.int64)
     tgt_stops = np.ascontiguousarray(tgt_stops, dtype=np.int64)
@@ -510,7 +593,7 @@ def run_raptor(
             tt.route_trip_first,
             tt.route_time_first,
             tt.dep,
-            tt.board,
+            board,
             tt.stop_route_first,
             tt.stop_routes,
             tt.stop_route_pos,

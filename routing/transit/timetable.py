@@ -38,7 +38,7 @@ from routing.transit.gtfs import DAY_S, GtfsFeed, parse_date, read_gtfs
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 NEXT_DAY_HORIZON_S = 6 * 3600
 """Trips of the next service day departing before this time are included (late queries)."""
 
@@ -104,6 +104,11 @@ class Timetable:
         Shape index or -1.
     stop_ids, stop_names, stop_station_ids : ndarray of str
         Side tables of stops; ``stop_lat``/``stop_lon`` their coordinates.
+    stop_wheelchair : ndarray of int8
+        GTFS ``wheelchair_boarding`` per stop (0 unknown, 1 accessible, 2 not;
+        platforms inherit their parent station's value).
+    trip_wheelchair : ndarray of int8
+        GTFS ``wheelchair_accessible`` per trip slot (0 unknown, 1 yes, 2 no).
     """
 
     date: dt.date
@@ -144,6 +149,8 @@ class Timetable:
     transfer_from: np.ndarray
     transfer_to: np.ndarray
     transfer_time: np.ndarray
+    stop_wheelchair: np.ndarray
+    trip_wheelchair: np.ndarray
 
     @property
     def n_stops(self) -> int:
@@ -245,6 +252,7 @@ _TRIP_META = (
     "trip_gtfs_route",
     "trip_day_offset",
     "trip_shape",
+    "trip_wheelchair",
 )
 
 
@@ -388,6 +396,11 @@ def day_trips(feed: GtfsFeed, date: dt.date) -> TripSet:
         "trip_gtfs_route": trips["route_idx"].to_numpy()[trip_idx].astype(np.int32),
         "trip_day_offset": (shift // DAY_S).astype(np.int8),
         "trip_shape": trips["shape_idx"].to_numpy()[trip_idx].astype(np.int32),
+        "trip_wheelchair": (
+            trips["wheelchair"].to_numpy()[trip_idx].astype(np.int8)
+            if "wheelchair" in trips.columns
+            else np.zeros(trip_idx.size, np.int8)
+        ),
     }
     return TripSet(
         first=new_first,
@@ -463,6 +476,11 @@ def build_timetable(feed: GtfsFeed, date: str | dt.date, timezone: str | None = 
         transfer_from=tr["from_idx"].to_numpy().astype(np.int32),
         transfer_to=tr["to_idx"].to_numpy().astype(np.int32),
         transfer_time=_transfer_times(tr),
+        stop_wheelchair=(
+            stops["wheelchair"].to_numpy().astype(np.int8)
+            if "wheelchair" in stops.columns
+            else np.zeros(len(stops), np.int8)
+        ),
         **parts,
     )
     log.info(
