@@ -85,15 +85,26 @@ STEPS_OSM = """<?xml version='1.0' encoding='UTF-8'?>
   <node id="2" lat="49.4000" lon="8.6010"/>
   <node id="3" lat="49.4010" lon="8.6010"/>
   <node id="4" lat="49.4010" lon="8.6000"/>
-  <node id="5" lat="49.4005" lon="8.6000"><tag k="barrier" v="kerb"/><tag k="kerb" v="raised"/></node>
+  <node id="5" lat="49.4005" lon="8.6000">
+    <tag k="barrier" v="kerb"/>
+    <tag k="kerb" v="raised"/></node>
   <node id="6" lat="49.4020" lon="8.6000"/>
   <node id="7" lat="49.4020" lon="8.6010"/>
-  <way id="10"><nd ref="1"/><nd ref="2"/><tag k="highway" v="footway"/><tag k="surface" v="asphalt"/></way>
-  <way id="11"><nd ref="2"/><nd ref="3"/><tag k="highway" v="footway"/><tag k="wheelchair" v="yes"/></way>
-  <way id="12"><nd ref="3"/><nd ref="4"/><tag k="highway" v="footway"/></way>
-  <way id="13"><nd ref="1"/><nd ref="5"/><nd ref="4"/><tag k="highway" v="footway"/></way>
-  <way id="14"><nd ref="4"/><nd ref="6"/><tag k="highway" v="steps"/></way>
-  <way id="15"><nd ref="3"/><nd ref="7"/><nd ref="6"/><tag k="highway" v="footway"/><tag k="smoothness" v="good"/></way>
+  <way id="10"><nd ref="1"/><nd ref="2"/>
+    <tag k="highway" v="footway"/>
+    <tag k="surface" v="asphalt"/></way>
+  <way id="11"><nd ref="2"/><nd ref="3"/>
+    <tag k="highway" v="footway"/>
+    <tag k="wheelchair" v="yes"/></way>
+  <way id="12"><nd ref="3"/><nd ref="4"/>
+    <tag k="highway" v="footway"/></way>
+  <way id="13"><nd ref="1"/><nd ref="5"/><nd ref="4"/>
+    <tag k="highway" v="footway"/></way>
+  <way id="14"><nd ref="4"/><nd ref="6"/>
+    <tag k="highway" v="steps"/></way>
+  <way id="15"><nd ref="3"/><nd ref="7"/><nd ref="6"/>
+    <tag k="highway" v="footway"/>
+    <tag k="smoothness" v="good"/></way>
 </osm>
 """
 
@@ -149,8 +160,8 @@ def test_step_free_routes_never_use_steps(wheelchair_net, hd_networks, steps_way
         # unknown segments recounted independently: distinct roads (twins merged) with access 0
         sa, sb = wheelchair_net.snap(*a), wheelchair_net.snap(*b)
         edges = set(route.edges.tolist()) | {sa.edge, sb.edge}
-        roads = {min(e, int(wheelchair_net.snapper.reverse[e])) if wheelchair_net.snapper.reverse[e] >= 0 else e
-                 for e in edges}  # fmt: skip
+        twin = wheelchair_net.snapper.reverse
+        roads = {min(e, int(twin[e])) if twin[e] >= 0 else e for e in edges}
         assert route.unknown_access == sum(1 for e in roads if wheelchair_net.access[e] == 0)
         assert route.geojson()["properties"]["unknown_access_segments"] == route.unknown_access
         walk_route = walk.route(a, b)
