@@ -229,7 +229,7 @@ async function showLayer(name, visible) {
         },
       });
     } catch (error) {
-      if (error.status !== 503) setStatus(`${name}: ${error.message}`, true);
+      if (error.status !== 503 && error.status !== 404) setStatus(`${name}: ${error.message}`, true);
       const box = document.querySelector(`input[data-layer="${name}"]`);
       if (box) { box.checked = false; box.disabled = true; box.parentElement.title = error.message; }
       return;
