@@ -21,6 +21,7 @@ run: install
 	$(BIN)/elster fetch $(REGION)
 	$(BIN)/elster build $(REGION)
 	$(BIN)/elster route $(REGION) --samples
+	$(BIN)/elster serve $(REGION) --host 127.0.0.1 --port 8000
 
 test: install
 	$(BIN)/python -m pytest -q
