@@ -147,3 +147,33 @@ def test_plot_writes_a_png(tmp_path, hd_graphs) -> None:
     assert cov.matrix.nnz == result.coverage.matrix.nnz
     path = result.plot(tmp_path / "map.png", graph)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_place_command(tmp_path, hd_data_dir, cache_dir) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from api.commands import operations
+
+    app = typer.Typer()
+    operations.register(app)
+
+    @app.callback()
+    def _root() -> None:  # a callback keeps `place` a sub-command
+        pass
+
+    out = tmp_path / "out"
+    dirs = ["--data-dir", str(hd_data_dir), "--cache-dir", str(cache_dir)]
+    args = ["place", "heidelberg", "--kind", "eboxes", "--k", "4", "--radius-min", "5",
+            "--out", str(out), *dirs]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "eboxes sites cover" in result.output
+    summary = json.loads((out / "placement-heidelberg-eboxes.json").read_text())
+    assert len(summary["chosen"]) == 4
+    assert summary["covered"] >= summary["greedy_covered"] - 1e-6
+    assert (out / "placement-heidelberg-eboxes.png").stat().st_size > 10_000
+    bad = CliRunner().invoke(app, ["place", "heidelberg", "--kind", "boats", "--data-dir",
+                                   str(hd_data_dir)])  # fmt: skip
+    assert bad.exit_code != 0
+    assert "--kind must be one of" in str(bad.exception)
