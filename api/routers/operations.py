@@ -1,0 +1,206 @@
+"""``/operations``: road closures and traffic readings for operators, and their map layer.
+
+Thin glue over :class:`routing.live.LiveState`: one state per process, kept
+in ``state.cache["live"]`` and persisted to ``DATA_DIR/live/REGION.json``.
+Changing endpoints need the operator key; the GeoJSON of active closures is
+public (the map page draws it).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Path, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import get_state, need, require_operator
+from api.errors import NotFoundError
+from api.schemas import ERROR_RESPONSES, ErrorBody, GeoJSON
+from api.state import RegionState
+
+router = APIRouter(prefix="/operations", tags=["operations"])
+
+OPERATOR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERROR_RESPONSES,
+    401: {"model": ErrorBody, "description": "Missing or wrong X-API-Key"},
+}
+_CREATE_LOCK = threading.Lock()
+
+
+def live_state(state: RegionState) -> Any:
+    """The process's :class:`routing.live.LiveState` (created and loaded on first use)."""
+    live = state.cache.get("live")
+    if live is not None:
+        return live
+    with _CREATE_LOCK:
+        live = state.cache.get("live")
+        if live is None:
+            from routing.live import LiveState
+
+            need(state, "road", "live road state")
+            live = LiveState(
+                state.graphs,
+                path=state.settings.data_dir / "live" / f"{state.region.name}.json",
+                timezone=state.region.timezone,
+                snapper=state.snappers.get("car"),
+            )
+            state.cache["live"] = live
+    return live
+
+
+class ClosureIn(BaseModel):
+    """A closure or speed change: by OSM ways, by a polygon, or by edge ids of one profile."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["closed", "speed"] = "closed"
+    way_ids: list[int] = Field(default_factory=list, max_length=10_000)
+    polygon: dict[str, Any] | None = Field(
+        default=None, description="GeoJSON Polygon/MultiPolygon (lon, lat), e.g. a flooded area."
+    )
+    edges: list[int] = Field(default_factory=list, max_length=100_000)
+    edge_profile: str | None = Field(default=None, max_length=20)
+    profiles: list[str] = Field(
+        default_factory=list, max_length=8, description="Affected profiles (empty: all)."
+    )
+    speed_kmh: float | None = Field(default=None, gt=0, le=250)
+    factor: float | None = Field(default=None, gt=0, le=10)
+    start: str | float | None = Field(default=None, description="ISO 8601 or unix seconds.")
+    end: str | float | None = Field(default=None, description="ISO 8601 or unix seconds.")
+    reason: str = Field(default="", max_length=500)
+    id: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+
+
+class ClosureOut(BaseModel):
+    """A stored closure with the number of affected edges per profile."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    kind: str
+    active: bool
+    edges_per_profile: dict[str, int]
+
+
+class ClosuresOut(BaseModel):
+    """All closures and the state's version."""
+
+    version: int
+    closures: list[ClosureOut]
+
+
+class TrafficIn(BaseModel):
+    """Sensor readings: way_id or lat/lon, speed_kmh, timestamp (ISO 8601 or unix seconds)."""
+
+    readings: list[dict[str, Any]] = Field(..., max_length=50_000)
+
+
+class TrafficOut(BaseModel):
+    """What a traffic upload changed."""
+
+    applied: int
+    stale: int
+    ignored: list[str]
+    version: int
+
+
+def _closure_out(live: Any, closure: Any) -> dict[str, Any]:
+    counts = {p: int(live.closure_edges(closure.id, p).size) for p in live.graphs}
+    return {
+        **closure.to_json(),
+        "active": closure.active(live.now()),
+        "edges_per_profile": {p: n for p, n in counts.items() if n},
+    }
+
+
+@router.post(
+    "/closures",
+    response_model=ClosureOut,
+    status_code=201,
+    responses=OPERATOR_RESPONSES,
+    summary="Add a closure",
+)
+def add_closure(
+    body: ClosureIn = Body(...),
+    state: RegionState = Depends(get_state),
+    _key: str = Depends(require_operator),
+) -> dict[str, Any]:
+    """Close roads (or change their speed) now or in a time window; routes respect it at once."""
+    live = live_state(state)
+    closure = live.add_closure(
+        way_ids=body.way_ids,
+        polygon=body.polygon,
+        edges=body.edges,
+        edge_profile=body.edge_profile,
+        profiles=body.profiles,
+        kind=body.kind,
+        speed_kmh=body.speed_kmh,
+        factor=body.factor,
+        start=body.start,
+        end=body.end,
+        reason=body.reason,
+        closure_id=body.id,
+    )
+    return _closure_out(live, closure)
+
+
+@router.get(
+    "/closures", response_model=ClosuresOut, responses=OPERATOR_RESPONSES, summary="List closures"
+)
+def list_closures(
+    active_only: bool = Query(False, description="Only closures in force now."),
+    state: RegionState = Depends(get_state),
+    _key: str = Depends(require_operator),
+) -> dict[str, Any]:
+    """Every stored closure (also future and expired ones unless ``active_only``)."""
+    live = live_state(state)
+    items = live.closures(active_at=live.now() if active_only else None)
+    return {"version": live.version, "closures": [_closure_out(live, c) for c in items]}
+
+
+@router.delete(
+    "/closures/{closure_id}",
+    status_code=204,
+    responses=OPERATOR_RESPONSES,
+    summary="Delete a closure",
+)
+def delete_closure(
+    closure_id: str = Path(..., max_length=64),
+    state: RegionState = Depends(get_state),
+    _key: str = Depends(require_operator),
+) -> Response:
+    """Lift a closure (routes use the roads again at once)."""
+    if not live_state(state).remove_closure(closure_id):
+        raise NotFoundError(
+            f"no closure with id {closure_id!r}", fix="list them at GET /operations/closures"
+        )
+    return Response(status_code=204)
+
+
+@router.post(
+    "/traffic", response_model=TrafficOut, responses=OPERATOR_RESPONSES, summary="Post traffic"
+)
+def post_traffic(
+    body: TrafficIn = Body(...),
+    state: RegionState = Depends(get_state),
+    _key: str = Depends(require_operator),
+) -> dict[str, Any]:
+    """Current car speeds from sensors; readings older than the TTL are ignored."""
+    live = live_state(state)
+    result = live.add_traffic(body.readings)
+    return {**result, "version": live.version}
+
+
+@router.get(
+    "/closures.geojson",
+    response_model=GeoJSON,
+    responses=ERROR_RESPONSES,
+    summary="Active closures (map layer)",
+)
+def closures_geojson(
+    profile: str | None = Query(None, max_length=20, description="Graph to draw the edges of."),
+    state: RegionState = Depends(get_state),
+) -> dict[str, Any]:
+    """Closures in force now as GeoJSON (affected roads, plus the area of polygon closures)."""
+    return live_state(state).geojson(profile=profile)

@@ -1,0 +1,79 @@
+"""Operator endpoints for closures and traffic (``/operations``) on a bare app with the router."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from api.errors import install_error_handlers
+from api.routers import operations
+from api.settings import Settings
+from api.state import Component, RegionState
+
+KEY = "ops-test-key"
+
+
+@pytest.fixture
+def client(tmp_path, hd_graphs, hd_region):
+    settings = Settings(region="heidelberg", data_dir=tmp_path, cache_dir=tmp_path / "cache",
+                        api_keys=KEY)  # fmt: skip
+    state = RegionState(region=hd_region, settings=settings, bookings=None)  # type: ignore[arg-type]
+    state.graphs = {"car": hd_graphs["car"], "walk": hd_graphs["walk"]}
+    state.components["road"] = Component("road", True, "ready")
+    app = FastAPI()
+    install_error_handlers(app)
+    app.include_router(operations.router, prefix="/api/v1")
+    app.state.elster = state
+    with TestClient(app) as test_client:
+        test_client.elster_state = state  # type: ignore[attr-defined]
+        yield test_client
+
+
+def test_closure_lifecycle_and_persistence(client, hd_graphs, tmp_path) -> None:
+    car = hd_graphs["car"]
+    way = int(car.way_id[10])
+    headers = {"X-API-Key": KEY}
+    assert client.post("/api/v1/operations/closures", json={"way_ids": [way]}).status_code == 401
+    made = client.post("/api/v1/operations/closures", headers=headers,
+                       json={"way_ids": [way], "reason": "flood", "id": "flood-1"})  # fmt: skip
+    assert made.status_code == 201, made.text
+    body = made.json()
+    assert body["id"] == "flood-1" and body["active"]
+    assert body["edges_per_profile"]["car"] == int((car.way_id == way).sum())
+    live = operations.live_state(client.elster_state)
+    assert np.isinf(live.weights("car").travel_time[car.way_id == way]).all()
+    assert (tmp_path / "live" / "heidelberg.json").is_file()
+    listed = client.get("/api/v1/operations/closures", headers=headers).json()
+    assert [c["id"] for c in listed["closures"]] == ["flood-1"]
+    layer = client.get("/api/v1/operations/closures.geojson").json()
+    assert layer["features"][0]["properties"]["id"] == "flood-1"
+    assert layer["features"][0]["geometry"]["type"] == "MultiLineString"
+    assert client.delete("/api/v1/operations/closures/flood-1", headers=headers).status_code == 204
+    missing = client.delete("/api/v1/operations/closures/flood-1", headers=headers)
+    assert missing.status_code == 404 and missing.json()["error"] == "not_found"
+    assert not live.weights("car").changed
+
+
+def test_bad_closure_and_traffic(client, hd_graphs) -> None:
+    headers = {"X-API-Key": KEY}
+    bad = client.post("/api/v1/operations/closures", headers=headers, json={"reason": "nothing"})
+    assert bad.status_code == 422 and "way_ids" in bad.json()["message"]
+    poly = client.post("/api/v1/operations/closures", headers=headers,
+                       json={"polygon": {"type": "Point", "coordinates": [8.7, 49.4]}})  # fmt: skip
+    assert poly.status_code == 422
+    import time
+
+    way = int(hd_graphs["car"].way_id[5])
+    result = client.post("/api/v1/operations/traffic", headers=headers, json={"readings": [
+        {"way_id": way, "speed_kmh": 8, "timestamp": time.time()},
+        {"way_id": way, "speed_kmh": 8, "timestamp": time.time() - 86400},
+    ]})  # fmt: skip
+    assert result.status_code == 200, result.text
+    assert result.json()["applied"] == 1 and result.json()["stale"] == 1
+    reading = {"way_id": way, "speed_kmh": "fast", "timestamp": 1}
+    broken = client.post(
+        "/api/v1/operations/traffic", headers=headers, json={"readings": [reading]}
+    )
+    assert broken.status_code == 422 and "speed_kmh" in broken.json()["message"]
