@@ -164,13 +164,13 @@ def osm_parking_sites(
             lons.append(lon)
     except (RuntimeError, OSError) as exc:
         raise DataError(f"cannot read OSM file {osm_path}: {exc}") from None
-    lat, lon = np.asarray(lats, float), np.asarray(lons, float)
-    keep = _in_bbox(lat, lon, bbox)
+    site_lat, site_lon = np.asarray(lats, float), np.asarray(lons, float)
+    keep = _in_bbox(site_lat, site_lon, bbox)
     sites = Sites(
         [i for i, k in zip(ids, keep, strict=True) if k],
         [n for n, k in zip(names, keep, strict=True) if k],
-        lat[keep],
-        lon[keep],
+        site_lat[keep],
+        site_lon[keep],
         f"{osm_path} (amenity=parking)",
     )
     if not len(sites):
@@ -685,7 +685,8 @@ class PlacementResult:
             (np.column_stack((graph.lon[tails], graph.lat[tails])),
              np.column_stack((graph.lon[graph.head], graph.lat[graph.head]))), axis=1,
         )  # fmt: skip
-        ax.add_collection(LineCollection(segments, colors="#dddddd", linewidths=0.3, zorder=0))
+        lines = LineCollection(list(segments), colors="#dddddd", linewidths=0.3, zorder=0)
+        ax.add_collection(lines)
         lat, lon = graph.lat[cov.demand_nodes], graph.lon[cov.demand_nodes]
         size = 2 + 30 * cov.weights / max(float(cov.weights.max(initial=1.0)), 1e-9)
         ax.scatter(lon[~hit], lat[~hit], s=size[~hit], c="#9e9e9e", alpha=0.5, label="demand")

@@ -237,7 +237,7 @@ class RoadNetwork:
         src, src_cost = _finite_seeds(*a.source_seeds(w))
         dst, dst_cost = _finite_seeds(*b.target_seeds(w))
         direct = a.direct_cost_to(b, w)
-        path = None
+        path: PathResult | None = None
         if src.size and dst.size:
             try:
                 path = shortest_path(live.graph, src, src_cost, dst, dst_cost, method="bidijkstra")
