@@ -237,17 +237,17 @@ class RoadNetwork:
         src, src_cost = _finite_seeds(*a.source_seeds(w))
         dst, dst_cost = _finite_seeds(*b.target_seeds(w))
         direct = a.direct_cost_to(b, w)
-        path: PathResult | None = None
+        found: PathResult | None = None
         if src.size and dst.size:
             try:
-                path = shortest_path(live.graph, src, src_cost, dst, dst_cost, method="bidijkstra")
+                found = shortest_path(live.graph, src, src_cost, dst, dst_cost, method="bidijkstra")
             except NoRouteError:
-                path = None
-        if math.isfinite(direct) and (path is None or direct <= path.cost):
+                found = None
+        if math.isfinite(direct) and (found is None or direct <= found.cost):
             return self._direct_route(a, b, direct)
-        if path is None:
+        if found is None:
             raise self._no_route(origin, destination, closed=True)
-        return self._path_route(a, b, path)
+        return self._path_route(a, b, found)
 
     def _no_route(self, origin, destination, *, closed: bool = False) -> NoRouteError:
         why = (
