@@ -55,6 +55,7 @@ ROUTER_MODULES = (
     "chargers",
     "shuttle",
     "fleet",
+    "operations",
 )
 
 
