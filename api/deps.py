@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 
 from api.errors import AuthError, UnavailableError
 from api.state import RegionState
+from routing.errors import RequestError
 
 api_key_header = APIKeyHeader(
     name="X-API-Key",
@@ -52,3 +54,12 @@ def need(state: RegionState, name: str, what: str) -> None:
             f"{what} not available in this build or region ({component.detail})",
             fix="see /api/v1/health for what this server provides",
         )
+
+
+def network_for(state: RegionState, profile: str) -> Any:
+    """The loaded :class:`routing.road.RoadNetwork` of ``profile`` (4xx naming the loaded ones)."""
+    network = state.networks.get(profile)
+    if network is None:
+        have = ", ".join(state.networks) or "none"
+        raise RequestError(f"profile {profile!r} is not loaded on this server; use one of: {have}")
+    return network

@@ -185,13 +185,14 @@ class Leg(BaseModel):
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
-    mode: str = Field(description="WALK, BIKE, CAR, TRAM, BUS, RAIL, ..., SHUTTLE")
+    mode: str = Field(description="WALK, BICYCLE, CAR, TRAM, BUS, RAIL, ..., CHARGE, SHUTTLE")
     from_: Place = Field(alias="from")
     to: Place
     start_time: datetime = Field(alias="startTime")
     end_time: datetime = Field(alias="endTime")
     duration: float = Field(description="Seconds.")
     distance: float | None = Field(default=None, description="Metres.")
+    transit_leg: bool = Field(default=False, alias="transitLeg")
     leg_geometry: LegGeometry | None = Field(default=None, alias="legGeometry")
     route_id: str | None = Field(default=None, alias="routeId")
     route_short_name: str | None = Field(default=None, alias="routeShortName")
@@ -199,20 +200,32 @@ class Leg(BaseModel):
     headsign: str | None = None
 
 
+class Cost(BaseModel):
+    """A price."""
+
+    amount: float
+    currency: str = "EUR"
+
+
 class Itinerary(BaseModel):
-    """A door-to-door journey."""
+    """A door-to-door journey of one planner mode."""
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
+    mode: str = Field(description="Planner mode that produced it (walk, transit, bike_ride, ...).")
     duration: float = Field(description="Seconds from start to end.")
     start_time: datetime = Field(alias="startTime")
     end_time: datetime = Field(alias="endTime")
     transfers: int = 0
+    walk_time: float | None = Field(default=None, alias="walkTime", description="Seconds.")
+    walk_distance: float | None = Field(default=None, alias="walkDistance", description="Metres.")
+    effort: float | None = Field(default=None, description="Seconds walking or cycling.")
+    cost: Cost | None = None
     legs: list[Leg]
 
 
 class PlanResponse(BaseModel):
-    """Itineraries between two places, fastest first."""
+    """Pareto-optimal itineraries (arrival, transfers, effort, cost), earliest arrival first."""
 
     model_config = ConfigDict(populate_by_name=True)
 
@@ -222,6 +235,11 @@ class PlanResponse(BaseModel):
     arrive_by: bool = Field(alias="arriveBy")
     modes: list[str]
     itineraries: list[Itinerary]
+    reasons: dict[str, str] = Field(
+        default_factory=dict,
+        description="Per requested mode without an itinerary: why (no station in reach, "
+        "battery, dominated by other modes, ...).",
+    )
 
 
 class RouteResponse(BaseModel):

@@ -1,9 +1,15 @@
-"""The region, loaded once per process: graphs, hierarchies, timetable, stations, bookings.
+"""The region, loaded once per process: road networks, timetable, stations, bookings, planner.
 
 :func:`load_state` is called from the app's lifespan. Each domain is a
 *component*; a component whose core module is not part of this build is
 recorded as unavailable (its endpoints answer 503 saying so), while a broken
 input file is an error that stops the startup with the file named.
+
+The loaded pieces are the core's own objects (:class:`routing.road.RoadNetwork`
+per profile, :class:`routing.transit.door_to_door.TransitNetwork`, the live
+station and charger stores), and the one :class:`routing.planner.PlanContext`
+that ``/plan`` uses is assembled from them, so live availability updates made
+through the API are what the planner reads.
 """
 
 from __future__ import annotations
@@ -11,7 +17,9 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from api.settings import Settings
 from api.storage import BookingStore
@@ -41,16 +49,17 @@ class RegionState:
         The served region.
     settings : Settings
         The process settings.
-    graphs : dict
-        Road graph per profile (``walk``, ``bike``, ``car``).
-    snappers : dict
-        Coordinate snapper per profile.
-    hierarchies : dict
-        Contraction hierarchy per profile (fast point-to-point and matrices).
-    transit : object or None
-        The loaded transit network.
+    networks : dict
+        :class:`routing.road.RoadNetwork` (graph, snapper, hierarchy) per profile.
+    graphs, snappers, hierarchies : dict
+        The networks' parts per profile (read by matrix, isochrone and map layers).
+    transit : TransitNetwork or None
+        The loaded timetable with its walk graph, footpaths and stop links.
     stations, chargers : object or None
         Live stores of bike stations and charging points.
+    planner : PlanContext or None
+        The multimodal planner's context (needs the walk, bike and car networks);
+        extra access/egress providers (the shuttle) register on it.
     bookings : BookingStore
         Durable shuttle bookings and dispatcher state.
     components : dict
@@ -62,12 +71,14 @@ class RegionState:
     region: Region
     settings: Settings
     bookings: BookingStore
+    networks: dict[str, Any] = field(default_factory=dict)
     graphs: dict[str, Any] = field(default_factory=dict)
     snappers: dict[str, Any] = field(default_factory=dict)
     hierarchies: dict[str, Any] = field(default_factory=dict)
     transit: Any = None
     stations: Any = None
     chargers: Any = None
+    planner: Any = None
     shuttle: Any = None
     dispatcher: Any = None
     components: dict[str, Component] = field(default_factory=dict)
@@ -97,41 +108,39 @@ def _timed(state: RegionState, name: str, loader: Any) -> None:
 
 
 def _load_road(state: RegionState) -> str:
-    from routing.build import road_graph
-    from routing.snap import Snapper
+    from routing.road import load_road_networks
 
-    ch_module: Any
-    try:
-        from routing import ch as ch_module
-    except ImportError:
-        ch_module = None
-    parts = []
-    if not state.settings.profile_list():
+    profiles = tuple(state.settings.profile_list())
+    if not profiles:
         raise ImportError("no road profiles configured (ELSTER_PROFILES is empty)", name="road")
-    for profile in state.settings.profile_list():
-        graph = road_graph(
-            state.region,
-            profile,
-            data_dir=state.settings.data_dir,
-            cache_dir=state.settings.cache_dir,
-        )
-        state.graphs[profile] = graph
-        state.snappers[profile] = Snapper(graph)
-        if ch_module is not None:
-            state.hierarchies[profile] = ch_module.contraction_hierarchy(
-                graph, cache_dir=state.settings.cache_dir
-            )
-        parts.append(f"{profile} {graph.n_nodes:,} nodes/{graph.n_edges:,} edges")
-    return "; ".join(parts)
+    state.networks = load_road_networks(
+        state.region,
+        profiles,
+        data_dir=state.settings.data_dir,
+        cache_dir=state.settings.cache_dir,
+    )
+    for profile, network in state.networks.items():
+        state.graphs[profile] = network.graph
+        state.snappers[profile] = network.snapper
+        state.hierarchies[profile] = network.hierarchy
+    return "; ".join(
+        f"{p} {n.graph.n_nodes:,} nodes/{n.graph.n_edges:,} edges"
+        for p, n in state.networks.items()
+    )
 
 
 def _load_transit(state: RegionState) -> str:
     if not state.settings.transit:
         raise ImportError("transit disabled by ELSTER_TRANSIT=false", name="transit")
-    from api.services.transit_adapter import load_transit
+    if not state.region.has_source("gtfs"):
+        raise FileNotFoundError(f"region {state.region.name} has no gtfs source")
+    from routing.transit.door_to_door import load_transit_network
 
-    state.transit = load_transit(state)
-    return str(getattr(state.transit, "summary", lambda: "loaded")())
+    state.transit = load_transit_network(
+        state.region, data_dir=state.settings.data_dir, cache_dir=state.settings.cache_dir
+    )
+    tt = state.transit.timetable
+    return f"{tt.n_stops} stops, {tt.n_trips} trips on {tt.date}"
 
 
 def _load_stations(state: RegionState) -> str:
@@ -148,6 +157,38 @@ def _load_chargers(state: RegionState) -> str:
     return f"{len(state.chargers)} charging sites"
 
 
+def _load_planner(state: RegionState) -> str:
+    from routing.planner import PlanContext
+
+    missing = [p for p in ("walk", "bike", "car") if p not in state.networks]
+    if missing:
+        raise ImportError(
+            f"the planner needs the walk, bike and car networks; not loaded: {', '.join(missing)}",
+            name="planner",
+        )
+    state.planner = PlanContext(
+        networks=dict(state.networks),
+        transit=state.transit,
+        stations=state.stations,
+        chargers=state.chargers,
+    )
+    return "modes " + ", ".join(planner_modes(state))
+
+
+def planner_modes(state: RegionState) -> list[str]:
+    """Plan modes this server can answer (transit-based ones need the timetable)."""
+    from routing.planner import MODES
+
+    if state.planner is None:
+        return []
+    timetable = state.transit is not None
+    return [m for m in MODES if timetable or m not in TIMETABLE_MODES]
+
+
+#: Plan modes that ride public transport (they need the timetable).
+TIMETABLE_MODES = frozenset({"transit", "bike_ride", "shuttle"})
+
+
 def _load_dispatcher(state: RegionState) -> str:
     from api.services.fleet_adapter import load_dispatcher
 
@@ -156,24 +197,31 @@ def _load_dispatcher(state: RegionState) -> str:
 
 
 def _warm_up(state: RegionState) -> None:
-    """Run one sample query per component so the first user does not wait for JIT compiling."""
-    if not state.region.sample_queries:
+    """Run one plan with every mode so the first user does not wait for JIT compiling."""
+    if not state.region.sample_queries or state.planner is None:
         return
-    origin, destination = state.region.sample_queries[0]
+    from routing.planner import EvSpec, PlanRequest, plan
+
+    (o_lat, o_lon), (d_lat, d_lon) = state.region.sample_queries[0]
+    origin, destination = (float(o_lat), float(o_lon)), (float(d_lat), float(d_lon))
     start = time.perf_counter()
+    when = (
+        state.transit.timetable.to_datetime(8 * 3600)
+        if state.transit is not None
+        else datetime.now(ZoneInfo(state.region.timezone))
+    )
     try:
-        if state.graphs:
-            from api.services.road import route
-
-            for profile in state.graphs:
-                route(state, profile, origin, destination)
-        if state.transit is not None:
-            from api.services.planner import PlanRequest
-            from api.services.transit_adapter import plan_transit_itineraries, service_window
-
-            when = service_window(state)[0].replace(hour=8)
-            request = PlanRequest(origin, destination, when, False, ("walk", "transit"), 1)
-            plan_transit_itineraries(state, request)
+        for network in state.networks.values():
+            network.route(origin, destination)
+        request = PlanRequest(
+            origin=origin,
+            destination=destination,
+            depart_at=when,
+            modes=frozenset(planner_modes(state)) - {"shuttle"},
+            ev=EvSpec(capacity_kwh=50.0, battery_percent=60.0),
+            timezone=state.region.timezone,
+        )
+        plan(request, state.planner)
     except ElsterError as exc:
         logger.warning("warm-up query failed (%s); first requests may be slow", exc)
         return
@@ -206,6 +254,7 @@ def load_state(settings: Settings, *, dispatcher: Any = None) -> RegionState:
     _timed(state, "transit", _load_transit)
     _timed(state, "stations", _load_stations)
     _timed(state, "chargers", _load_chargers)
+    _timed(state, "planner", _load_planner)
     if dispatcher is not None:
         state.dispatcher = dispatcher
         state.components["shuttle"] = Component("shuttle", True, "dispatcher given by caller")

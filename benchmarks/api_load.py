@@ -1,11 +1,18 @@
 """Load test of the HTTP API on Heidelberg: /api/v1/plan (walk+transit) and booking creation.
 
 A bounded run against uvicorn on 127.0.0.1: 20 concurrent clients send at
-least 2,000 plan requests from a fixed, seeded query set, then 400 booking
-creations. The baseline is the same plans computed in-process (no HTTP), so
-the ratio shows the cost of the service layer. Runs once per worker count.
+least 2,000 plan requests, then 400 booking creations. Every plan request is a
+different query: origin and destination are random points of the region's
+street network (a random walk-graph node inside the region's box, moved by up
+to ~150 m), the time a random minute of a weekday morning (06:30-09:30 on the
+region's timetable day). The seed is fixed, so runs are comparable. Nothing is
+filtered: a query the planner answers with no itinerary (and its reasons) is
+an answer like any other. The baseline is the same queries planned in-process
+(no HTTP), so the ratio shows the cost of the service layer. Runs once per
+worker count.
 
     .venv/bin/python -m benchmarks.api_load [--workers 1,2] [--requests 2000]
+        [--server-root DIR]   # serve another checkout (e.g. the previous commit)
 
 Bookings use the seat-ledger test double as dispatcher (the fleet's online
 dispatcher is not part of this build); what is measured is the booking
@@ -17,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import os
 import random
 import signal
@@ -36,6 +44,10 @@ from benchmarks.common import percentiles, write_result
 ROOT = Path(__file__).resolve().parents[1]
 CLIENTS = 20
 SEED = 20220914
+WARMUP = CLIENTS * 5
+#: Weekday morning, minutes after midnight on the timetable day.
+MORNING = (6 * 60 + 30, 9 * 60 + 30)
+JITTER_DEG = 0.0015
 TARGETS = {"plan_p50_ms": 40.0, "plan_p95_ms": 120.0, "booking_p95_ms": 50.0}
 
 
@@ -45,20 +57,39 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def query_set(state: Any, n: int) -> list[dict[str, str]]:
-    """Seeded walk+transit queries between points near transit stops, 07:00-19:00."""
-    tt = state.transit.network.timetable
-    rng = random.Random(SEED)
-    day = tt.date.isoformat()
+def query_set(state: Any, n: int, *, seed: int = SEED) -> list[dict[str, str]]:
+    """``n`` different walk+transit queries between random street points, weekday morning."""
+    import numpy as np
+
+    graph = state.networks["walk"].graph
+    min_lon, min_lat, max_lon, max_lat = state.region.bbox
+    lat, lon = np.asarray(graph.lat), np.asarray(graph.lon)
+    inside = np.flatnonzero(
+        (lat >= min_lat) & (lat <= max_lat) & (lon >= min_lon) & (lon <= max_lon)
+    )
+    day = state.transit.timetable.date.isoformat()
+    rng = random.Random(seed)
+
+    def point() -> tuple[float, float]:
+        while True:
+            v = int(inside[rng.randrange(inside.size)])
+            p = (
+                lat[v] + rng.uniform(-JITTER_DEG, JITTER_DEG),
+                lon[v] + rng.uniform(-JITTER_DEG, JITTER_DEG),
+            )
+            if min_lat <= p[0] <= max_lat and min_lon <= p[1] <= max_lon:
+                return float(p[0]), float(p[1])
+
     queries = []
-    for _ in range(n):
-        a, b = rng.sample(range(tt.n_stops), 2)
-        jitter = [rng.uniform(-0.002, 0.002) for _ in range(4)]
-        minute = rng.randrange(7 * 60, 19 * 60)
+    while len(queries) < n:
+        a, b = point(), point()
+        if math.dist(a, b) < 0.001:  # about 100 m: the same place, not a trip
+            continue
+        minute = rng.randrange(*MORNING)
         queries.append(
             {
-                "fromPlace": f"{tt.stop_lat[a] + jitter[0]:.6f},{tt.stop_lon[a] + jitter[1]:.6f}",
-                "toPlace": f"{tt.stop_lat[b] + jitter[2]:.6f},{tt.stop_lon[b] + jitter[3]:.6f}",
+                "fromPlace": f"{a[0]:.6f},{a[1]:.6f}",
+                "toPlace": f"{b[0]:.6f},{b[1]:.6f}",
                 "time": f"{day}T{minute // 60:02d}:{minute % 60:02d}:00",
                 "modes": "walk,transit",
             }
@@ -66,31 +97,32 @@ def query_set(state: Any, n: int) -> list[dict[str, str]]:
     return queries
 
 
-def in_process(
-    state: Any, queries: list[dict[str, str]]
-) -> tuple[list[dict[str, str]], list[float]]:
-    """Plan every query without HTTP; keep those the planner answers (the fixed set)."""
-    from api.routers.plan import plan_time
-    from api.services.planner import PlanRequest, parse_modes, plan
-    from api.validation import check_in_region, parse_place
-    from routing.errors import ElsterError
+def in_process(state: Any, queries: list[dict[str, str]]) -> tuple[list[float], dict[str, int]]:
+    """Plan every query with the core planner (no HTTP); seconds per query and answer counts."""
+    from routing.planner import PlanRequest, plan
+    from routing.planner.planner import PlanResult
 
-    kept, seconds = [], []
+    seconds = []
+    counts = {"with_transit": 0, "walk_only": 0, "empty": 0}
+    zone = state.region.timezone
     for q in queries:
+        origin = tuple(float(x) for x in q["fromPlace"].split(","))
+        destination = tuple(float(x) for x in q["toPlace"].split(","))
         start = time.perf_counter()
-        try:
-            origin = parse_place(q["fromPlace"], name="fromPlace")
-            destination = parse_place(q["toPlace"], name="toPlace")
-            check_in_region(state, *origin, name="fromPlace")
-            check_in_region(state, *destination, name="toPlace")
-            modes = parse_modes(q["modes"])
-            when = plan_time(state, datetime.fromisoformat(q["time"]), modes)
-            plan(state, PlanRequest(origin, destination, when, False, modes, 5))
-        except ElsterError:
-            continue  # outside the walkable network: not part of the fixed set
+        request = PlanRequest(
+            origin=origin,
+            destination=destination,
+            depart_at=q["time"],
+            modes=q["modes"],
+            timezone=zone,
+        )
+        result: PlanResult = plan(request, state.planner)
+        result.to_dict()
         seconds.append(time.perf_counter() - start)
-        kept.append(q)
-    return kept, seconds
+        modes = {it.mode for it in result.itineraries}
+        key = "with_transit" if "transit" in modes else "walk_only" if modes else "empty"
+        counts[key] += 1
+    return seconds, counts
 
 
 async def run_clients(
@@ -131,7 +163,10 @@ async def run_clients(
     return latencies, errors, wall
 
 
-def start_server(workers: int, env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
+def start_server(
+    workers: int, env: dict[str, str], log: Path, root: Path = ROOT
+) -> tuple[subprocess.Popen, str]:
+    """Start uvicorn (uvloop, httptools) serving the app of checkout ``root``."""
     port = free_port()
     cmd = [
         sys.executable,
@@ -145,11 +180,15 @@ def start_server(workers: int, env: dict[str, str], log: Path) -> tuple[subproce
         str(port),
         "--workers",
         str(workers),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
         "--log-level",
         "warning",
         "--no-access-log",
     ]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
     ready = 0
@@ -168,16 +207,22 @@ def start_server(workers: int, env: dict[str, str], log: Path) -> tuple[subproce
     raise SystemExit(f"server did not start; see {log}")
 
 
-def run(workers_list: list[int], n_requests: int, n_bookings: int) -> dict[str, Any]:
+def run(
+    workers_list: list[int], n_requests: int, n_bookings: int, server_root: Path = ROOT
+) -> dict[str, Any]:
     from api.settings import Settings
     from api.state import load_state
 
     tmp = Path(tempfile.mkdtemp(prefix="elster-api-load-"))
     settings = Settings(region="heidelberg", database_url=f"sqlite:///{tmp / 'baseline.db'}")
     state = load_state(settings)
-    queries, baseline_s = in_process(state, query_set(state, 400))
+    queries = query_set(state, n_requests + WARMUP)
+    warmup, queries = queries[:WARMUP], queries[WARMUP:]
+    in_process(state, warmup)
+    baseline_s, answers = in_process(state, queries)
     baseline = percentiles(baseline_s)
-    plan_jobs = [("GET", "/api/v1/plan", queries[i % len(queries)], {}) for i in range(n_requests)]
+    plan_jobs = [("GET", "/api/v1/plan", q, {}) for q in queries]
+    warm_jobs = [("GET", "/api/v1/plan", q, {}) for q in warmup]
     pickup = (datetime.now().astimezone() + timedelta(hours=3)).replace(microsecond=0).isoformat()
     runs = []
     for workers in workers_list:
@@ -185,11 +230,11 @@ def run(workers_list: list[int], n_requests: int, n_bookings: int) -> dict[str, 
         env.update(
             ELSTER_REGION="heidelberg",
             ELSTER_DATABASE_URL=f"sqlite:///{tmp / f'bookings-{workers}.db'}",
-            PYTHONPATH=str(ROOT),
+            PYTHONPATH=str(server_root),
         )
-        proc, base = start_server(workers, env, tmp / f"server-{workers}.log")
+        proc, base = start_server(workers, env, tmp / f"server-{workers}.log", server_root)
         try:
-            asyncio.run(run_clients(base, plan_jobs[: CLIENTS * 5]))  # warm connections and caches
+            asyncio.run(run_clients(base, warm_jobs))  # warm connections and caches
             lat, errors, wall = asyncio.run(run_clients(base, plan_jobs))
             book_jobs = [
                 (
@@ -231,7 +276,17 @@ def run(workers_list: list[int], n_requests: int, n_bookings: int) -> dict[str, 
     return {
         "region": "heidelberg",
         "clients": CLIENTS,
-        "query_set": {"generated": 400, "answerable": len(queries), "seed": SEED},
+        "server_root": str(server_root),
+        "query_set": {
+            "queries": len(queries),
+            "warmup": len(warmup),
+            "distinct": len({tuple(q.values()) for q in queries}) == len(queries),
+            "seed": SEED,
+            "what": "random street points of the region (walk-graph node + up to "
+            f"{JITTER_DEG} deg), departures {MORNING[0] // 60:02d}:{MORNING[0] % 60:02d}-"
+            f"{MORNING[1] // 60:02d}:{MORNING[1] % 60:02d} on the timetable day, walk,transit",
+            "answers_in_process": answers,
+        },
         "baseline_in_process_plan": baseline,
         "runs": runs,
         "targets": TARGETS,
@@ -243,9 +298,21 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2", help="Comma-separated uvicorn worker counts.")
     parser.add_argument("--requests", type=int, default=2000, help="Plan requests per run.")
     parser.add_argument("--bookings", type=int, default=400, help="Booking creations per run.")
+    parser.add_argument(
+        "--server-root",
+        type=Path,
+        default=ROOT,
+        help="Checkout whose app is served (default: this one); the in-process baseline "
+        "always uses this checkout.",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    result = run([int(w) for w in args.workers.split(",")], args.requests, args.bookings)
+    result = run(
+        [int(w) for w in args.workers.split(",")],
+        args.requests,
+        args.bookings,
+        args.server_root.resolve(),
+    )
     path = write_result("api_load", result)
     best = min(result["runs"], key=lambda r: r["plan"]["p95_ms"])
     base = result["baseline_in_process_plan"]

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from api.app import create_app
-from api.services.polyline import decode, encode
 from routing.geo import haversine_m
+from routing.polyline import decode_polyline, encode_polyline
 from routing.search import shortest_path_cost
 from tests.api_support import OPERATOR_KEY, hd_settings, shared_state
 
@@ -39,6 +39,11 @@ def place(p):
     return f"{p[0]},{p[1]}"
 
 
+def decode(text, precision=6):
+    lats, lons = decode_polyline(text, precision)
+    return list(zip(lats.tolist(), lons.tolist(), strict=True))
+
+
 def assert_error(response, status, *words):
     assert response.status_code == status, response.text
     body = response.json()
@@ -54,6 +59,15 @@ def test_health_lists_components(client):
     assert body["region"] == "heidelberg"
     assert body["components"]["road"]["ready"] is True
     assert set(body["components"]) >= {"road", "transit", "stations", "chargers", "shuttle"}
+    assert body["components"]["planner"]["ready"] is True
+
+
+def test_planner_reads_the_live_stores(state):
+    """Availability updates through the API are what the planner sees: one set of stores."""
+    assert state.planner.stations is state.stations
+    assert state.planner.chargers is state.chargers
+    assert state.planner.transit is state.transit
+    assert state.planner.networks["walk"] is state.networks["walk"]
 
 
 @pytest.mark.parametrize("profile", ["walk", "bike", "car"])
@@ -81,26 +95,30 @@ def test_route_matches_dijkstra_oracle(client, state, profile):
     assert drawn == pytest.approx(body["distance"], rel=0.03)
 
 
-def test_plan_direct_modes_and_geojson(client):
+def test_plan_direct_modes_pareto_and_geojson(client):
+    """Walking is dominated by cycling (later, more effort, same price): only its reason stays."""
     params = {"fromPlace": place(A), "toPlace": place(B), "modes": "walk,bike,car"}
     body = client.get("/api/v1/plan", params=params).json()
     modes = {it["legs"][0]["mode"] for it in body["itineraries"]}
-    assert modes == {"WALK", "BICYCLE", "CAR"}
+    assert modes == {"BICYCLE", "CAR"}
+    assert "better" in body["reasons"]["walk"]
     for it in body["itineraries"]:
         leg = it["legs"][0]
         assert it["duration"] == pytest.approx(leg["duration"])
         assert leg["legGeometry"]["precision"] == 6
+        assert it["cost"]["currency"] == "EUR"
     durations = {it["legs"][0]["mode"]: it["duration"] for it in body["itineraries"]}
-    assert durations["CAR"] < durations["BICYCLE"] < durations["WALK"]
+    assert durations["CAR"] < durations["BICYCLE"]
     geo = client.get("/api/v1/plan", params={**params, "format": "geojson"}).json()
     assert geo["type"] == "FeatureCollection"
-    assert len(geo["features"]) == 3
+    assert len(geo["features"]) == 2
+    assert "walk" in geo["properties"]["reasons"]
     lon, lat = geo["features"][0]["geometry"]["coordinates"][0]
     assert 8.5 < lon < 8.9
     assert 49.3 < lat < 49.6
 
 
-def test_plan_arrive_by_ends_at_time(client):
+def test_plan_arrive_by_is_refused_with_fix(client):
     params = {
         "fromPlace": place(A),
         "toPlace": place(B),
@@ -108,14 +126,52 @@ def test_plan_arrive_by_ends_at_time(client):
         "time": "2022-09-14T09:00:00",
         "arriveBy": "true",
     }
-    it = client.get("/api/v1/plan", params=params).json()["itineraries"][0]
-    assert it["endTime"].startswith("2022-09-14T09:00:00")
+    assert_error(client.get("/api/v1/plan", params=params), 422, "arriveBy", "departure")
+
+
+def test_plan_ev_parameters_reach_the_planner(client):
+    """EV parameters are validated with their query names and reach the planner."""
+    base = {"fromPlace": place(A), "toPlace": "49.3800,8.6600", "modes": "ev,car"}
+    assert_error(client.get("/api/v1/plan", params=base), 422, "evCapacityKwh")
+    full = client.get(
+        "/api/v1/plan", params={**base, "evCapacityKwh": 50, "evBatteryPercent": 80}
+    ).json()
+    ev = [it for it in full["itineraries"] if it["mode"] == "ev"]
+    assert ev or "ev" in full["reasons"]
+    assert all(leg["mode"] == "CAR" for it in ev for leg in it["legs"])
+    empty = client.get(
+        "/api/v1/plan", params={**base, "evCapacityKwh": 50, "evBatteryKwh": 0}
+    ).json()
+    assert "ev" in empty["reasons"]
+    assert not [it for it in empty["itineraries"] if it["mode"] == "ev"]
+    plug = {**base, "evCapacityKwh": 50, "evBatteryPercent": 50, "evConnectors": "PLUG_X"}
+    assert_error(client.get("/api/v1/plan", params=plug), 422, "evConnectors")
+    both = {**base, "evCapacityKwh": 50, "evBatteryPercent": 50, "evBatteryKwh": 10}
+    assert_error(client.get("/api/v1/plan", params=both), 422, "evBatteryKwh", "evBatteryPercent")
+
+
+def test_plan_modes_without_result_give_reasons(client):
+    params = {
+        "fromPlace": place(A),
+        "toPlace": "49.3925,8.6890",
+        "time": "2022-09-14T08:00:00",
+        "modes": "shuttle,bike_share,walk",
+    }
+    r = client.get("/api/v1/plan", params=params)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert "provider" in body["reasons"]["shuttle"]
+    assert body["reasons"]["bike_share"]
+    assert [it["mode"] for it in body["itineraries"]] == ["walk"]
 
 
 @pytest.mark.parametrize(
     ("params", "words"),
     [
-        ({"modes": "walk,teleport"}, ["unknown mode", "teleport", "walk, bike, car"]),
+        ({"modes": "walk,teleport"}, ["unknown mode", "teleport", "walk, transit, bike"]),
+        ({"modes": "walk", "maxWalkTime": "0"}, ["maxWalkTime"]),
+        ({"modes": "bike_ride", "parkedBikeAt": "nowhere"}, ["parkedBikeAt", "nowhere"]),
+        ({"toPlace": "49.4094,8.6937"}, ["same place"]),
         ({"fromPlace": "52.52,13.40"}, ["outside region", "latitude"]),
         ({"fromPlace": "8.6937,49.4094"}, ["swapped"]),
         ({"fromPlace": "Bismarckplatz"}, ["not 'lat,lon'"]),
@@ -263,7 +319,7 @@ def test_map_page_assets_served(client):
 def test_polyline_round_trip(points):
     lats = [p[0] for p in points]
     lons = [p[1] for p in points]
-    decoded = decode(encode(lats, lons, 6), 6)
+    decoded = decode(encode_polyline(lats, lons, 6), 6)
     assert len(decoded) == len(points)
     for (lat, lon), (dlat, dlon) in zip(points, decoded, strict=True):
         assert math.isclose(lat, dlat, abs_tol=1e-6)
@@ -273,7 +329,7 @@ def test_polyline_round_trip(points):
 def test_polyline_reference_vector():
     # Google's documented example at precision 5.
     assert (
-        encode([38.5, 40.7, 43.252], [-120.2, -120.95, -126.453], 5)
+        encode_polyline([38.5, 40.7, 43.252], [-120.2, -120.95, -126.453], 5)
         == "_p~iF~ps|U_ulLnnqC_mqNvxq`@"
     )
 

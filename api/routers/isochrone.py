@@ -6,12 +6,11 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from api.deps import get_state, need
+from api.deps import get_state, need, network_for
 from api.schemas import ERROR_RESPONSES, GeoJSON
-from api.services import road
 from api.services.geojson import collection, feature
 from api.state import RegionState
-from api.validation import PLACE_PATTERN, parse_place
+from api.validation import PLACE_PATTERN, check_in_region, parse_place
 
 router = APIRouter(tags=["road"])
 
@@ -31,13 +30,13 @@ def isochrone(
 ) -> dict:
     """Reached street pieces as one GeoJSON MultiLineString (partly reached edges cut)."""
     need(state, "road", "isochrones")
-    from routing.isochrone import isochrone_edges, isochrone_polylines
+    from routing.isochrone import isochrone_polylines
 
     lat, lon = parse_place(place, name="place")
-    graph = road.graph_for(state, profile)
-    start = road.snap(state, profile, lat, lon, name="place")
-    budget = minutes * 60.0
-    reached = isochrone_edges(graph, *start.source_seeds(), budget)
+    check_in_region(state, lat, lon, name="place")
+    network = network_for(state, profile)
+    reached = network.isochrone_edges((lat, lon), minutes * 60.0)
+    graph = network.current_graph()
     lines = [
         [[round(float(x), 6), round(float(y), 6)] for y, x in zip(lats, lons, strict=True)]
         for lats, lons in isochrone_polylines(graph, reached)

@@ -13,7 +13,7 @@ import numpy as np
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from api.deps import get_state, need
+from api.deps import get_state, need, network_for
 from api.schemas import ERROR_RESPONSES, GeoJSON
 from api.state import RegionState
 
@@ -64,9 +64,7 @@ def network(
 ) -> Response:
     """The region's roads of one profile as GeoJSON (coordinates rounded to about 1 m)."""
     need(state, "road", "the road network")
-    from api.services.road import graph_for
-
-    graph_for(state, profile)
+    network_for(state, profile)
     key = f"network:{profile}"
     if key not in state.cache:
         state.cache[key] = network_geojson(state, profile)

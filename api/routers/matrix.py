@@ -9,12 +9,12 @@ import numpy as np
 from fastapi import APIRouter, Body, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import get_state, need
+from api.deps import get_state, need, network_for
 from api.schemas import ERROR_RESPONSES, LatLon
-from api.services.road import MAX_SNAP_M, graph_for
 from api.state import RegionState
 from api.validation import check_in_region
 from routing.errors import SnapError
+from routing.road import MAX_SNAP_M
 
 router = APIRouter(tags=["road"])
 
@@ -39,7 +39,7 @@ class MatrixResponse(BaseModel):
     distances: list[list[float | None]] = Field(description="Metres along the fastest route.")
     snap_distances: dict[str, list[float]] = Field(
         alias="snapDistances",
-        description="Metres from each point to the network node it was matched to."
+        description="Metres from each point to the network node it was matched to.",
     )
 
 
@@ -50,7 +50,9 @@ def _nodes(
         check_in_region(state, p.lat, p.lon, name=f"{what}[{i}]")
     lats = np.array([p.lat for p in points])
     lons = np.array([p.lon for p in points])
-    nodes, metres = state.snappers[profile].snap_many(lats, lons, max_distance_m=MAX_SNAP_M)
+    nodes, metres = network_for(state, profile).snapper.snap_many(
+        lats, lons, max_distance_m=MAX_SNAP_M
+    )
     far = np.flatnonzero(nodes < 0)
     if far.size:
         i = int(far[0])
@@ -79,12 +81,10 @@ def travel_matrix(
     Points are matched to their nearest network node (the snap distance is reported).
     """
     need(state, "road", "road matrices")
-    from routing.matrix import travel_matrices
-
-    graph = graph_for(state, body.profile)
+    network = network_for(state, body.profile)
     src, src_m = _nodes(state, body.profile, body.sources, "sources")
     dst, dst_m = _nodes(state, body.profile, body.targets, "targets")
-    seconds, metres = travel_matrices(state.hierarchies.get(body.profile) or graph, src, dst)
+    seconds, metres = network.matrix(src, dst)
     return MatrixResponse(
         profile=body.profile,
         durations=_listify(seconds, 1),

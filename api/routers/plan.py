@@ -1,4 +1,10 @@
-"""``/plan``: multimodal itineraries between two places (MOTIS/OTP-like shape)."""
+"""``/plan``: multimodal itineraries between two places (MOTIS/OTP-like shape).
+
+A thin adapter over :func:`routing.planner.plan`: parse the query, build a
+:class:`~routing.planner.PlanRequest` (the core validates it), plan with the
+one :class:`~routing.planner.PlanContext` loaded at startup, and answer the
+core's own dicts (or its GeoJSON). "Mapping is simple -- routing is not."
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,11 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import JSONResponse
 
-from api.deps import get_state
+from api.deps import get_state, need
+from api.json import json_response
 from api.schemas import ERROR_RESPONSES, GeoJSON, PlanResponse
-from api.services.geojson import itineraries_geojson
-from api.services.planner import PlanRequest, parse_modes, place, plan
-from api.state import RegionState
+from api.state import TIMETABLE_MODES, RegionState, planner_modes
 from api.validation import (
     PLACE_PATTERN,
     check_in_region,
@@ -20,19 +24,54 @@ from api.validation import (
     local_time,
     parse_place,
 )
+from routing.errors import RequestError
 
 router = APIRouter(tags=["plan"])
 
+#: Timetable seconds a query may start at: the service day and the early hours after it.
+WINDOW_END_S = 30 * 3600 - 1
+#: Core field names -> the query parameters a caller can change.
+_PARAM_NAMES = (
+    ("ev.capacity_kwh", "evCapacityKwh"),
+    ("ev.consumption_kwh_per_km", "evConsumptionKwhPerKm"),
+    ("ev.battery_kwh", "evBatteryKwh"),
+    ("ev.battery_percent", "evBatteryPercent"),
+    ("ev.max_ac_kw", "evMaxAcKw"),
+    ("ev.max_dc_kw", "evMaxDcKw"),
+    ("ev.target_percent", "evTargetPercent"),
+    ("ev.reserve_percent", "evReservePercent"),
+    ("ev.connectors", "evConnectors"),
+    ("max_direct_walk_s", "maxDirectWalkTime"),
+    ("max_direct_bike_s", "maxDirectBikeTime"),
+    ("max_walk_s", "maxWalkTime"),
+    ("max_bike_s", "maxBikeTime"),
+    ("max_transfers", "maxTransfers"),
+    ("parked_bike_at", "parkedBikeAt"),
+    ("depart_at", "time"),
+)
 
-def plan_time(state: RegionState, value: datetime | None, modes: tuple[str, ...]) -> datetime:
+
+def _api_names(message: str) -> str:
+    for core, param in _PARAM_NAMES:
+        message = message.replace(core, param)
+    return message
+
+
+def timetable_window(state: RegionState) -> tuple[datetime, datetime] | None:
+    """First and last instant the loaded timetable answers, or None without one."""
+    if state.transit is None:
+        return None
+    tt = state.transit.timetable
+    return tt.to_datetime(0), tt.to_datetime(WINDOW_END_S)
+
+
+def plan_time(state: RegionState, value: datetime | None, modes: Any) -> datetime:
     """Resolve the request time and check it against what the server can answer.
 
-    Transit needs a time inside the loaded timetable's validity; road-only trips
-    accept any time within ten years back and two years ahead.
+    Modes that ride transit need a time inside the loaded timetable's validity;
+    road-only trips accept any time within ten years back and two years ahead.
     """
-    from api.services.transit_adapter_base import timetable_window
-
-    window = timetable_window(state) if "transit" in modes else None
+    window = timetable_window(state) if TIMETABLE_MODES & set(modes) else None
     default = None
     if value is None and window is not None:
         now = local_time(state, None)
@@ -61,6 +100,68 @@ def plan_time(state: RegionState, value: datetime | None, modes: tuple[str, ...]
     return when
 
 
+def parse_modes(state: RegionState, text: str) -> tuple[str, ...]:
+    """Requested modes in the planner's order; unknown or unavailable ones are a 4xx."""
+    from routing.planner import MODES
+    from routing.planner.request import parse_modes as core_parse
+
+    try:
+        wanted = core_parse(text)
+    except RequestError as exc:
+        message = _api_names(str(exc)).replace("known modes:", "modes is a list of:")
+        raise RequestError(message) from None
+    available = planner_modes(state)
+    missing = [m for m in MODES if m in wanted and m not in available]
+    if missing:
+        raise RequestError(
+            f"mode(s) {', '.join(missing)} need the timetable, which is not loaded on this "
+            f"server ({state.component('transit').detail}); use: {', '.join(available)}"
+        )
+    return tuple(m for m in MODES if m in wanted)
+
+
+def ev_spec(
+    modes: tuple[str, ...],
+    *,
+    capacity_kwh: float | None,
+    battery_percent: float | None,
+    battery_kwh: float | None,
+    consumption: float,
+    connectors: str | None,
+    max_ac_kw: float,
+    max_dc_kw: float,
+    target_percent: float,
+    reserve_percent: float,
+) -> Any:
+    """The EvSpec of the query, None when no EV mode is asked for (validated by the core)."""
+    from routing.planner import EvSpec
+
+    if not {"ev", "ev_park_charge"} & set(modes):
+        return None
+    if capacity_kwh is None or (battery_percent is None and battery_kwh is None):
+        raise RequestError(
+            "modes ev and ev_park_charge need the vehicle: give evCapacityKwh and the battery "
+            "state as evBatteryPercent or evBatteryKwh (and optionally evConsumptionKwhPerKm)"
+        )
+    extra: dict[str, Any] = {}
+    if connectors:
+        extra["connectors"] = tuple(c.strip() for c in connectors.split(",") if c.strip())
+    try:
+        return EvSpec(
+            capacity_kwh=capacity_kwh,
+            consumption_kwh_per_km=consumption,
+            battery_kwh=battery_kwh,
+            battery_percent=battery_percent,
+            max_ac_kw=max_ac_kw,
+            max_dc_kw=max_dc_kw,
+            target_percent=target_percent,
+            reserve_percent=reserve_percent,
+            **extra,
+        )
+    except RequestError as exc:
+        raise RequestError(_api_names(str(exc))) from None
+
+
 @router.get(
     "/plan",
     response_model=PlanResponse | GeoJSON,
@@ -86,41 +187,158 @@ def plan_trip(
     ),
     time: datetime | None = Query(
         None,
-        description="Departure (or arrival with arriveBy) in ISO 8601; without an offset the "
-        "region's local time. Default: now (on the timetable's sample day for old feeds).",
+        description="Departure in ISO 8601; without an offset the region's local time. "
+        "Default: now (on the timetable's sample day for old feeds).",
     ),
-    arrive_by: bool = Query(False, alias="arriveBy", description="time is the latest arrival."),
+    arrive_by: bool = Query(
+        False,
+        alias="arriveBy",
+        description="Not supported yet (the planner plans departures); must be false.",
+    ),
     modes: str = Query(
         "walk,transit",
-        max_length=100,
-        description="Comma-separated modes: walk, bike, car, transit.",
+        max_length=200,
+        description="Comma-separated modes: walk, transit, bike, bike_ride (own bike to a "
+        "bike box, then transit), bike_share, car, ev (with charging stops), ev_park_charge "
+        "(drive to a free charger near the destination, walk on), shuttle (on-demand legs "
+        "to/from transit, when the server has a dispatcher).",
     ),
     num_itineraries: int = Query(5, alias="numItineraries", ge=1, le=10),
+    max_walk_time: float = Query(
+        900,
+        alias="maxWalkTime",
+        gt=0,
+        le=21600,
+        description="Longest walk to/from transit, a station or a charger (seconds).",
+    ),
+    max_bike_time: float = Query(
+        1200,
+        alias="maxBikeTime",
+        gt=0,
+        le=21600,
+        description="Longest ride to/from a bike box for bike+ride (seconds).",
+    ),
+    max_direct_walk_time: float = Query(
+        3600,
+        alias="maxDirectWalkTime",
+        gt=0,
+        le=21600,
+        description="Longest walk offered as the whole trip (seconds).",
+    ),
+    max_direct_bike_time: float = Query(
+        3600,
+        alias="maxDirectBikeTime",
+        gt=0,
+        le=21600,
+        description="Longest bike ride offered as the whole trip (seconds).",
+    ),
+    max_transfers: int = Query(4, alias="maxTransfers", ge=0, le=10),
+    parked_bike_at: str | None = Query(
+        None,
+        alias="parkedBikeAt",
+        min_length=1,
+        max_length=200,
+        description="bike_ride home: id of the bike-box station holding your bike.",
+    ),
+    ev_capacity_kwh: float | None = Query(
+        None, alias="evCapacityKwh", gt=0, le=1000, description="EV usable battery capacity."
+    ),
+    ev_battery_percent: float | None = Query(
+        None, alias="evBatteryPercent", ge=0, le=100, description="EV charge at departure (%)."
+    ),
+    ev_battery_kwh: float | None = Query(
+        None,
+        alias="evBatteryKwh",
+        ge=0,
+        le=1000,
+        description="EV charge at departure (kWh), instead of evBatteryPercent.",
+    ),
+    ev_consumption: float = Query(
+        0.18, alias="evConsumptionKwhPerKm", gt=0, le=2, description="EV consumption."
+    ),
+    ev_connectors: str | None = Query(
+        None,
+        alias="evConnectors",
+        max_length=300,
+        description="Comma-separated OCPI plug standards the car accepts "
+        "(default IEC_62196_T2,IEC_62196_T2_COMBO).",
+    ),
+    ev_max_ac_kw: float = Query(11.0, alias="evMaxAcKw", gt=0, le=1000),
+    ev_max_dc_kw: float = Query(50.0, alias="evMaxDcKw", gt=0, le=1000),
+    ev_target_percent: float = Query(
+        80.0, alias="evTargetPercent", ge=0, le=100, description="Charging stops charge to this."
+    ),
+    ev_reserve_percent: float = Query(
+        5.0, alias="evReservePercent", ge=0, le=100, description="Never arrive with less."
+    ),
     format: Literal["json", "geojson"] = Query(
-        "json", description="geojson: one LineString per leg."
+        "json", description="geojson: one LineString per leg, one Point per station used."
     ),
     state: RegionState = Depends(get_state),
 ) -> Any:
-    """Itineraries from ``fromPlace`` to ``toPlace``, earliest arrival first."""
+    """Pareto-optimal itineraries (arrival, transfers, effort, cost), earliest arrival first.
+
+    A mode that finds nothing never fails the request: ``reasons`` says why per mode
+    (the list of itineraries may then be empty).
+    """
+    from routing.planner import PlanRequest, plan, plan_to_geojson
+    from routing.transit.itinerary import Place
+
+    need(state, "planner", "trip planning")
+    if arrive_by:
+        raise RequestError(
+            "arriveBy=true is not supported yet: the planner plans from a departure time; "
+            "send arriveBy=false with the departure as time"
+        )
     origin = parse_place(from_place, name="fromPlace")
     destination = parse_place(to_place, name="toPlace")
     check_in_region(state, *origin, name="fromPlace")
     check_in_region(state, *destination, name="toPlace")
-    mode_list = parse_modes(modes)
+    mode_list = parse_modes(state, modes)
     when = plan_time(state, time, mode_list)
-    request = PlanRequest(origin, destination, when, arrive_by, mode_list, num_itineraries)
-    itineraries = plan(state, request)
-    # The planner already builds the documented shape; answering with a JSONResponse
-    # skips re-validating it through the response model (a third of the HTTP overhead).
+    ev = ev_spec(
+        mode_list,
+        capacity_kwh=ev_capacity_kwh,
+        battery_percent=ev_battery_percent,
+        battery_kwh=ev_battery_kwh,
+        consumption=ev_consumption,
+        connectors=ev_connectors,
+        max_ac_kw=ev_max_ac_kw,
+        max_dc_kw=ev_max_dc_kw,
+        target_percent=ev_target_percent,
+        reserve_percent=ev_reserve_percent,
+    )
+    try:
+        request = PlanRequest(
+            origin=origin,
+            destination=destination,
+            depart_at=when,
+            modes=frozenset(mode_list),
+            ev=ev,
+            parked_bike_at=parked_bike_at if "bike_ride" in mode_list else None,
+            max_walk_s=max_walk_time,
+            max_bike_s=max_bike_time,
+            max_direct_walk_s=max_direct_walk_time,
+            max_direct_bike_s=max_direct_bike_time,
+            max_transfers=max_transfers,
+            timezone=state.region.timezone,
+        )
+        result = plan(request, state.planner)
+    except RequestError as exc:
+        raise RequestError(_api_names(str(exc))) from None
+    del result.itineraries[num_itineraries:]
     if format == "geojson":
-        return JSONResponse(itineraries_geojson(itineraries))
-    return JSONResponse(
+        return json_response(plan_to_geojson(result))
+    # The core builds the documented shape; answering the dicts directly skips
+    # re-validating them through the response model.
+    return json_response(
         {
-            "from": place("Origin", *origin),
-            "to": place("Destination", *destination),
+            "from": Place("Origin", *origin).to_dict(),
+            "to": Place("Destination", *destination).to_dict(),
             "time": when.isoformat(),
-            "arriveBy": arrive_by,
+            "arriveBy": False,
             "modes": list(mode_list),
-            "itineraries": itineraries,
+            "itineraries": [it.to_dict() for it in result.itineraries],
+            "reasons": result.reasons,
         }
     )

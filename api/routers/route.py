@@ -1,4 +1,4 @@
-"""``/route``: the fastest road route of one profile between two points."""
+"""``/route``: the fastest road route of one profile between two points (the core's RoadNetwork)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,13 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from api.deps import get_state, need
+from api.deps import get_state, need, network_for
+from api.json import json_response
 from api.schemas import ERROR_RESPONSES, GeoJSON, RouteResponse
-from api.services import road
-from api.services.geojson import collection, feature, line
-from api.services.planner import place
-from api.services.polyline import encode
 from api.state import RegionState
-from api.validation import PLACE_PATTERN, parse_place
+from api.validation import PLACE_PATTERN, check_in_region, parse_place
+from routing.polyline import encode_polyline
+from routing.transit.itinerary import POLYLINE_PRECISION, Place
 
 router = APIRouter(tags=["road"])
 
@@ -51,29 +50,22 @@ def road_route(
     need(state, "road", "road routing")
     origin = parse_place(from_place, name="fromPlace")
     destination = parse_place(to_place, name="toPlace")
-    found = road.route(state, profile, origin, destination)
+    check_in_region(state, *origin, name="fromPlace")
+    check_in_region(state, *destination, name="toPlace")
+    found = network_for(state, profile).route(origin, destination)
     if format == "geojson":
-        return collection(
-            [
-                feature(
-                    line(found.lats, found.lons),
-                    {
-                        "profile": profile,
-                        "duration": round(found.duration_s, 1),
-                        "distance": round(found.distance_m, 1),
-                    },
-                )
-            ]
-        )
-    return {
-        "profile": profile,
-        "duration": round(found.duration_s, 1),
-        "distance": round(found.distance_m, 1),
-        "from": place("Origin", *origin),
-        "to": place("Destination", *destination),
-        "legGeometry": {
-            "points": encode(found.lats, found.lons, 6),
-            "precision": 6,
-            "length": int(found.lats.size),
-        },
-    }
+        return json_response({"type": "FeatureCollection", "features": [found.geojson()]})
+    return json_response(
+        {
+            "profile": profile,
+            "duration": round(found.duration_s, 1),
+            "distance": round(found.distance_m, 1),
+            "from": Place("Origin", *origin).to_dict(),
+            "to": Place("Destination", *destination).to_dict(),
+            "legGeometry": {
+                "points": encode_polyline(found.lats, found.lons, POLYLINE_PRECISION),
+                "precision": POLYLINE_PRECISION,
+                "length": int(found.lats.size),
+            },
+        }
+    )

@@ -1,114 +1,28 @@
-"""The transit core as the API uses it: load once, plan, list stops, departures, line layer.
+"""Read-only views of the loaded timetable for the API: stops, departure boards, line layer.
 
-Planning is :func:`routing.transit.door_to_door.plan_transit`; this module
-adds what an HTTP query needs around it: the timetable's time window, an
-arrive-by query done as a range query before the arrival time, stop search
-and departure boards read straight from the timetable arrays.
+Planning is not done here (``/plan`` calls :func:`routing.planner.plan`); these
+are lookups straight from the timetable arrays that have no core equivalent.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
 
 import numpy as np
 
 from api.state import RegionState
-from routing.errors import NoRouteError, RequestError
 from routing.geo import haversine_m
 
-if TYPE_CHECKING:
-    from api.services.planner import PlanRequest
-
 logger = logging.getLogger(__name__)
-
-#: Timetable seconds a query may use: the day and the early hours after it.
-WINDOW_END_S = 30 * 3600 - 1
-#: How far before the wished arrival an arrive-by query searches departures.
-ARRIVE_BY_WINDOW_MIN = 90
-#: Longest walk to, from or between stops for door-to-door plans.
-MAX_WALK_S = 900.0
 
 _LINE_COLORS = {"TRAM": "#c0392b", "BUS": "#d68910", "RAIL": "#1f5fa8", "SUBWAY": "#1f5fa8"}
 
 
-@dataclass
-class LoadedTransit:
-    """The transit network plus lookups the API builds once."""
-
-    network: Any
-
-    def summary(self) -> str:
-        """One line for logs and /health."""
-        tt = self.network.timetable
-        return f"{tt.n_stops} stops, {tt.n_trips} trips on {tt.date}"
-
-
-def load_transit(state: RegionState) -> LoadedTransit:
-    """Load the region's transit network for its default date (cached builds)."""
-    from routing.transit.door_to_door import load_transit_network
-
-    if not state.region.has_source("gtfs"):
-        raise FileNotFoundError(f"region {state.region.name} has no gtfs source")
-    network = load_transit_network(
-        state.region, data_dir=state.settings.data_dir, cache_dir=state.settings.cache_dir
-    )
-    return LoadedTransit(network)
-
-
 def timetable(state: RegionState) -> Any:
     """The loaded timetable (caller checked that transit is ready)."""
-    return state.transit.network.timetable
-
-
-def service_window(state: RegionState) -> tuple[datetime, datetime]:
-    """First and last instant the loaded timetable can answer."""
-    tt = timetable(state)
-    return tt.to_datetime(0), tt.to_datetime(WINDOW_END_S)
-
-
-def plan_transit_itineraries(state: RegionState, request: PlanRequest) -> list[dict[str, Any]]:
-    """Walk + transit itineraries as MOTIS/OTP dicts (the direct walk left to the caller).
-
-    For ``arrive_by`` the departures of the last 90 minutes before the wished
-    arrival are searched and the latest-departing itineraries that arrive in
-    time are kept.
-    """
-    from routing.transit.door_to_door import plan_transit
-
-    network = state.transit.network
-    if request.arrive_by:
-        start = max(
-            request.time - timedelta(minutes=ARRIVE_BY_WINDOW_MIN), service_window(state)[0]
-        )
-        found = plan_transit(
-            network,
-            request.origin,
-            request.destination,
-            start,
-            window_min=(request.time - start).total_seconds() / 60,
-            max_walk_s=MAX_WALK_S,
-            direct_walk=False,
-        )
-        found = [it for it in found if it.end <= request.time]
-        if not found:
-            raise NoRouteError(
-                f"no transit itinerary arrives by {request.time:%H:%M} after departing "
-                f"{start:%H:%M} or later; choose a later arrival time"
-            )
-    else:
-        found = plan_transit(
-            network,
-            request.origin,
-            request.destination,
-            request.time,
-            window_min=30,
-            max_walk_s=MAX_WALK_S,
-            direct_walk=False,
-        )
-    return [it.to_dict() for it in found if any(leg.transit for leg in it.legs)]
+    return state.transit.timetable
 
 
 # -- stops and departures ---------------------------------------------------------------------
@@ -220,16 +134,6 @@ def departures(state: RegionState, s: int, when: datetime, limit: int) -> list[d
             }
         )
     return out
-
-
-def check_time(state: RegionState, when: datetime, name: str = "time") -> None:
-    """Raise a 4xx when ``when`` is outside the loaded timetable."""
-    lo, hi = service_window(state)
-    if not lo <= when <= hi:
-        raise RequestError(
-            f"{name} {when.isoformat()} is outside the loaded timetable "
-            f"({lo.isoformat()} .. {hi.isoformat()}); choose a time in that range"
-        )
 
 
 # -- map layer ------------------------------------------------------------------------------
