@@ -193,6 +193,7 @@ const LAYER_SOURCES = {
   transit: { url: `${API}/map/transit`, style: (f) => ({ color: f.properties.color || "#1f5fa8", weight: 3, opacity: 0.75 }), pane: "transit" },
   stations: { url: `${API}/stations?format=geojson`, point: { radius: 5, color: "#2e8b57", fillColor: "#7fd4a0", fillOpacity: 0.9 }, pane: "points" },
   chargers: { url: `${API}/chargers?format=geojson`, point: { radius: 5, color: "#8a4fbf", fillColor: "#d2b4f0", fillOpacity: 0.9 }, pane: "points" },
+  closures: { url: `${API}/operations/closures.geojson`, style: (f) => ({ color: f.properties.kind === "speed" ? "#e08a00" : "#d11a1a", weight: 5, opacity: 0.9 }), point: { radius: 6, color: "#d11a1a", fillColor: "#ff8080", fillOpacity: 0.9 }, pane: "transit" },
   shuttles: { url: `${API}/shuttle/vehicles?format=geojson`, point: { radius: 7, color: "#117a8b", fillColor: "#5fd3e6", fillOpacity: 1 }, pane: "points" },
 };
 
