@@ -123,7 +123,8 @@ def write_report(scenario: Scenario, table: ResultTable, out_dir: Path | str, *,
     if not table.frame.empty and kpis:
         plot_dir = out_dir / "plots"
         plot_dir.mkdir(exist_ok=True)
-        for kpi in kpis:
+        # One file per target KPI (the overview has them all).
+        for kpi in [t.kpi for t in scenario.targets if t.kpi in kpis] or kpis[:1]:
             plots.append(plot_kpi(scenario, table, kpi, plot_dir / f"{kpi}.png"))
         overview = plot_overview(scenario, table, kpis, out_dir / "overview.png")
     summary = out_dir / "summary.md"

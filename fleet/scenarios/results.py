@@ -21,11 +21,12 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from fleet.scenarios.spec import RunSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -115,9 +116,20 @@ class ResultStore:
                                 "recomputed", self.journal, number)
                     continue
                 done[result.run_id] = result
+        self._end_with_newline()
         log.info("journal %s: %d finished runs%s", self.journal, len(done),
                  f", {bad} damaged lines skipped" if bad else "")
         return done
+
+    def _end_with_newline(self) -> None:
+        """After a torn last line, start the next record on a line of its own."""
+        with self.journal.open("rb+") as fh:
+            fh.seek(0, os.SEEK_END)
+            if fh.tell() == 0:
+                return
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) != b"\n":
+                fh.write(b"\n")
 
     def append(self, result: RunResult) -> None:
         """Add one finished run to the journal, durably."""
@@ -170,6 +182,8 @@ def build_table(runs: Sequence[RunSpec], finished: Mapping[str, RunResult],
                 kpis.append(k)
         rows.append({"run_id": run.run_id, **run.params, **result.kpis,
                      "elapsed_s": result.elapsed_s, "worker": result.worker})
+    import pandas as pd  # here, not at import: worker processes never build tables
+
     present = [k for k in kpis if any(k in r for r in rows)]
     columns = ["run_id", *param_columns, *present, *META_COLUMNS]
     frame = pd.DataFrame(rows, columns=columns)

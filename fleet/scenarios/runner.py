@@ -144,8 +144,11 @@ class RunnerReport:
 def _pool_context() -> multiprocessing.context.BaseContext:
     # forkserver: children fork from a clean single-threaded server, so threads
     # of the parent (numba, dask, tqdm) cannot leave locks held in them.
+    # The server imports this module once, so each worker starts without re-importing it.
     if sys.platform.startswith("linux"):
-        return multiprocessing.get_context("forkserver")
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+        return context
     return multiprocessing.get_context("spawn")
 
 
@@ -187,11 +190,16 @@ def run_local(
                         alone = pending[0].run_id in suspects
                         if alone and inflight:
                             break
-                        run = pending.popleft()
-                        inflight[pool.submit(execute_run, backend, scenario, run, options)] = run
+                        try:
+                            future = pool.submit(execute_run, backend, scenario, pending[0],
+                                                 options)
+                        except BrokenProcessPool:  # a worker died since the last wait
+                            broken = True
+                            break
+                        inflight[future] = pending.popleft()
                         if alone:
                             break
-                    if not inflight:
+                    if broken or not inflight:
                         continue
                     done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
                     for fut in done:
@@ -245,6 +253,7 @@ def run_dask(
     options: WorkerOptions | None = None,
     max_attempts: int = 3,
     progress: bool = True,
+    connect_timeout: str = "20s",
 ) -> RunnerReport:
     """Run ``runs`` on a Dask cluster at ``scheduler`` (``tcp://HOST:PORT``) or via ``client``.
 
@@ -264,7 +273,7 @@ def run_dask(
         if not scheduler:
             raise DataError("a Dask sweep needs --scheduler tcp://HOST:PORT")
         try:
-            client = Client(scheduler, timeout="20s")
+            client = Client(scheduler, timeout=connect_timeout)
         except (OSError, TimeoutError) as exc:
             raise DataError(f"cannot reach the Dask scheduler at {scheduler} ({exc}); start it "
                             f"with `dask scheduler` and workers with `dask worker {scheduler}`"

@@ -65,6 +65,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "scenario": ("name", "region", "description"),
     "area": ("name", "bbox", "polygon", "file"),
     "demand": ("date", "window", "requests", "travel_times", "config"),
+    "demand_model": (),  # sub-tables merged into the demand-model config, checked by it
     "fleet": ("n_vehicles", "capacity", "wheelchair_places", "depots", "shift"),
     "service": ("max_wait_min", "alpha", "beta_min"),
     "dispatcher": ("reoptimise_every_s", "rebalancing"),
@@ -210,6 +211,9 @@ class Scenario:
         How the demand model gets zone travel times (``auto``, ``road``, ``crowfly``).
     demand_config : Path or None
         Demand-model parameters (TOML) on top of the defaults.
+    demand_overrides : dict
+        The ``[demand_model]`` tables, merged last into the demand-model
+        parameters (e.g. ``[demand_model.gravity] target_mean_minutes = 4``).
     depots : tuple of (lat, lon)
         Where vehicles start (empty: the simulator's default).
     shift : (time, time) or None
@@ -233,6 +237,7 @@ class Scenario:
     window: tuple[time, time] | None
     travel_times: str
     demand_config: Path | None
+    demand_overrides: dict[str, Any]
     depots: tuple[tuple[float, float], ...]
     shift: tuple[time, time] | None
     values: dict[str, tuple[Any, ...]]
@@ -311,7 +316,7 @@ def parse_scenario(raw: Mapping[str, Any], *, source: str = "scenario",
                             f"allowed sections: {', '.join(SECTIONS)}")
     tables = {name: _table(raw, name, source) for name in SECTIONS}
     for name, table in tables.items():
-        if name == "targets":
+        if name in ("targets", "demand_model"):
             continue
         for key in table:
             if key not in SECTIONS[name]:
@@ -344,6 +349,8 @@ def parse_scenario(raw: Mapping[str, Any], *, source: str = "scenario",
         if not demand_config.is_file():
             raise DataError(f"{source}: [demand] config: file {demand_config} does not exist; "
                             f"give a path relative to the scenario file")
+    demand_model = tables["demand_model"]
+    _check_demand_model(demand_config, demand_model, source)
     fleet = tables["fleet"]
     depots = _depots(fleet.get("depots"), source, region.bbox)
     shift = _window(fleet.get("shift"), "fleet", "shift", source)
@@ -385,7 +392,8 @@ def parse_scenario(raw: Mapping[str, Any], *, source: str = "scenario",
 
     scenario = Scenario(
         name=name, region=region.name, area=area, day=day, window=window,
-        travel_times=travel_times, demand_config=demand_config, depots=depots, shift=shift,
+        travel_times=travel_times, demand_config=demand_config,
+        demand_overrides=demand_model, depots=depots, shift=shift,
         values=values, mode=mode, explicit=explicit, seeds=tuple(seeds_list), targets=targets,
         description=_string(meta, "description", "scenario", source) or "", path=path,
     )
@@ -404,7 +412,7 @@ def expand(scenario: Scenario) -> list[RunSpec]:
     """
     shared = _shared_params(scenario)
     if scenario.mode == "list":
-        combos = []
+        combos: list[dict[str, Any]] = []
         for run in scenario.explicit:
             combo = {name: scenario.values[name][0] for name in PARAMETERS}
             combo.update({k: v for k, v in run.items() if k != "seed"})
@@ -444,10 +452,32 @@ def _shared_params(s: Scenario) -> dict[str, Any]:
         "date": s.day.isoformat(),
         "window": _fmt_window(s.window),
         "travel_times": s.travel_times,
-        "demand_config": _file_digest(s.demand_config) if s.demand_config else "",
+        "demand_config": _demand_digest(s),
         "depots": json.dumps([list(d) for d in s.depots]) if s.depots else "",
         "shift": _fmt_window(s.shift),
     }
+
+
+def _demand_digest(s: Scenario) -> str:
+    """Hash of the demand-model parameters given (file contents and overrides); "" if none."""
+    if s.demand_config is None and not s.demand_overrides:
+        return ""
+    file = _file_digest(s.demand_config) if s.demand_config else ""
+    return _digest([file, s.demand_overrides])[:16]
+
+
+def _check_demand_model(path: Path | None, overrides: Mapping[str, Any], source: str) -> None:
+    """Validate the demand-model parameters now, not in a worker an hour later."""
+    from demand.config import load_config
+
+    for name, table in overrides.items():
+        if not isinstance(table, Mapping):
+            raise DataError(f"{source}: [demand_model] {name} must be a table like "
+                            f"[demand_model.{name}], got {table!r}")
+    try:
+        load_config(path, **dict(overrides))
+    except DataError as exc:
+        raise DataError(f"{source}: [demand_model] / [demand] config: {exc}") from None
 
 
 def _digest(obj: Any) -> str:
