@@ -1,0 +1,1 @@
+"""Online dispatch of the on-demand shuttle: decisions, promises, rebalancing, charging."""
