@@ -171,16 +171,18 @@ def build_table(runs: Sequence[RunSpec], finished: Mapping[str, RunResult],
     param_columns: list[str] = []
     for run in runs:
         param_columns.extend(k for k in run.params if k not in param_columns)
-    kpis: list[str] = list(kpi_order)
+    kpis: list[str] = [_kpi_column(k, param_columns) for k in kpi_order]
     rows = []
     for run in runs:
         result = finished.get(run.run_id)
         if result is None:
             continue
         for k in sorted(result.kpis):
-            if k not in kpis:
-                kpis.append(k)
-        rows.append({"run_id": run.run_id, **run.params, **result.kpis,
+            column = _kpi_column(k, param_columns)
+            if column not in kpis:
+                kpis.append(column)
+        rows.append({"run_id": run.run_id, **run.params,
+                     **{_kpi_column(k, param_columns): v for k, v in result.kpis.items()},
                      "elapsed_s": result.elapsed_s, "worker": result.worker})
     import pandas as pd  # here, not at import: worker processes never build tables
 
@@ -190,3 +192,8 @@ def build_table(runs: Sequence[RunSpec], finished: Mapping[str, RunResult],
     for k in present:
         frame[k] = frame[k].astype(float)
     return ResultTable(frame, tuple(param_columns), tuple(present))
+
+
+def _kpi_column(kpi: str, param_columns: Sequence[str]) -> str:
+    """A KPI's column name: ``kpi_<name>`` if a parameter already has its name."""
+    return f"kpi_{kpi}" if kpi in param_columns or kpi in ("run_id", *META_COLUMNS) else kpi
