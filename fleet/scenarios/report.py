@@ -28,8 +28,8 @@ log = logging.getLogger(__name__)
 FLEET = "n_vehicles"
 #: KPIs plotted when present (targets first, then these, at most ``MAX_PANELS``).
 PREFERRED_KPIS = (
-    "served_share", "wait_mean_min", "wait_p90_min", "ride_time_mean_min", "detour_mean",
-    "occupancy_mean", "vehicle_km", "empty_km_share", "shared_ride_share", "rejected",
+    "served_share", "wait_mean_min", "wait_p90_min", "ride_mean_min", "detour_rel_mean",
+    "occupancy", "vehicle_km", "empty_km_share", "shared_ride_share", "rejected",
 )
 MAX_PANELS = 8
 
@@ -281,7 +281,7 @@ def summary_markdown(scenario: Scenario, table: ResultTable, *, failed: dict[str
 
     means = seed_means(scenario, table)
     if not means.empty:
-        kpis = list(table.kpi_columns)
+        kpis = plot_kpis(scenario, table)  # the headline KPIs; every one is in results.csv
         keys = [*series_columns(scenario, table), FLEET]
         lines += ["## KPIs (mean over seeds)", ""]
         header = [*(_short(c) for c in keys), "seeds", *kpis]
