@@ -117,7 +117,7 @@ def test_runs_are_deterministic_and_configured_from_the_scenario(
     config = simulation_config(run)
     assert (config.n_vehicles, config.capacity, config.max_wait_s, config.beta) == (
         2, 4, 900.0, 300.0)
-    assert config.seed == 3 and config.reoptimise_every_s == 120.0
+    assert config.seed == 3 and config.reoptimise_every_s == 120.0 and config.rebalancing
     assert not config.honour_latest_arrival
     first = simulate_run(run, context)
     assert simulate_run(run, context) == first

@@ -119,7 +119,8 @@ class Parameter:
         return f"{noun} {'>' if self.strict_low else '>='} {self.low:g}"
 
 
-#: Sweepable parameters by their flat name (the column name in the result table).
+#: Sweepable parameters by their flat name (the column name in the result table). The
+#: defaults are the simulator's (:class:`fleet.simulation.SimulationConfig`).
 PARAMETERS: dict[str, Parameter] = {
     p.name: p
     for p in (
@@ -136,8 +137,8 @@ PARAMETERS: dict[str, Parameter] = {
         Parameter("beta_min", "service", float, low=0, default=5.0,
                   help="additive ride-time slack, minutes"),
         Parameter("reoptimise_every_s", "dispatcher", float, low=0, strict_low=True,
-                  default=60.0, help="seconds between re-optimisations of the plans"),
-        Parameter("rebalancing", "dispatcher", bool, default=False,
+                  default=300.0, help="seconds between re-optimisations of the plans"),
+        Parameter("rebalancing", "dispatcher", bool, default=True,
                   help="send idle vehicles towards expected demand"),
     )
 }
