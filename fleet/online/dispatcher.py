@@ -77,8 +77,10 @@ class FleetSpec:
     Attributes
     ----------
     n_vehicles : int
-    seats, wheelchairs : int
-        Capacity of every vehicle (seats and wheelchair places).
+    seats : int
+        Seats of every vehicle.
+    wheelchairs : int or tuple of int
+        Wheelchair places of every vehicle, or per vehicle (cycled).
     depots : tuple of int
         Travel-model locations; vehicle ``k`` starts at ``depots[k % len(depots)]``.
     shift : (float, float)
@@ -89,7 +91,7 @@ class FleetSpec:
 
     n_vehicles: int
     seats: int = 8
-    wheelchairs: int = 1
+    wheelchairs: int | tuple[int, ...] = 1
     depots: tuple[int, ...] = ()
     shift: tuple[float, float] = (0.0, 86400.0)
     battery: BatterySpec | None = None
@@ -97,13 +99,20 @@ class FleetSpec:
     def __post_init__(self) -> None:
         if self.n_vehicles < 1:
             raise RequestError(f"need at least one vehicle, got {self.n_vehicles}")
-        if self.seats < 1 or self.wheelchairs < 0:
+        places = self.wheelchairs if isinstance(self.wheelchairs, tuple) else (self.wheelchairs,)
+        if self.seats < 1 or not places or min(places) < 0:
             raise RequestError(
                 f"vehicles need >= 1 seat and >= 0 wheelchair places "
                 f"(got {self.seats}, {self.wheelchairs})"
             )
         if not self.depots:
             raise RequestError("give at least one depot location")
+
+    def places(self, k: int) -> int:
+        """Wheelchair places of vehicle ``k``."""
+        if isinstance(self.wheelchairs, tuple):
+            return int(self.wheelchairs[k % len(self.wheelchairs)])
+        return int(self.wheelchairs)
         if not self.shift[0] < self.shift[1]:
             raise RequestError(f"shift {self.shift} is empty; give start < end")
 
@@ -200,7 +209,7 @@ class Dispatcher:
                     index=k,
                     name=f"V{k + 1:03d}",
                     seats=fleet.seats,
-                    wheelchairs=fleet.wheelchairs,
+                    wheelchairs=fleet.places(k),
                     depot=depot,
                     shift=fleet.shift,
                     start=starts[k],
@@ -215,7 +224,10 @@ class Dispatcher:
         self.lens = np.full(K, 2, dtype=np.int64)
         solo = self.config.policy != "insertion"
         self.cap = np.array(
-            [[fleet.seats, fleet.wheelchairs, 1 if solo else fleet.seats + fleet.wheelchairs]] * K,
+            [
+                [fleet.seats, fleet.places(k), 1 if solo else fleet.seats + fleet.places(k)]
+                for k in range(K)
+            ],
             dtype=np.int64,
         )
         self.shift_s = np.full(K, fleet.shift[0])
@@ -405,10 +417,11 @@ class Dispatcher:
         chairs = int(trip.wheelchairs)
         if rec is not None:
             rec.seats, rec.wheelchairs = seats, chairs
-        if chairs > self.fleet.wheelchairs or seats > self.fleet.seats:
+        most = max(v.wheelchairs for v in self.vehicles)
+        if chairs > most or seats > self.fleet.seats:
             return self._reject(
                 rec, trip, f"needs {seats} seats and {chairs} wheelchair places; vehicles have "
-                f"{self.fleet.seats} and {self.fleet.wheelchairs}"
+                f"at most {self.fleet.seats} and {most}"
             )  # fmt: skip
         try:
             o, d = self._locate(trip)

@@ -53,6 +53,8 @@ def audit(result: SimulationResult, travel: TravelModel) -> AuditReport:
     stops = list(result.stops.itertuples(index=False)) if len(result.stops) else []
     charges = list(result.charges.itertuples(index=False)) if len(result.charges) else []
     n = cfg.n_vehicles
+    wp = cfg.wheelchair_places
+    places = [int(wp[k % len(wp)]) if isinstance(wp, tuple) else int(wp) for k in range(n)]
     pos = list(result.depots)
     clock = [cfg.shift_start_s] * n
     soc = [battery.initial * battery.capacity_kwh if battery else math.inf] * n
@@ -109,10 +111,10 @@ def audit(result: SimulationResult, travel: TravelModel) -> AuditReport:
                 persons_on[k] += int(st.seats) + int(st.wheelchairs)
                 onboard[k].add(r)
                 picked[r] = (k, float(st.service_start), float(st.depart))
-                if seats[k] > cfg.capacity or chairs[k] > cfg.wheelchair_places:
+                if seats[k] > cfg.capacity or chairs[k] > places[k]:
                     bad.append(
                         f"vehicle {k}: {seats[k]} seats / {chairs[k]} wheelchairs used after "
-                        f"stop {i} (capacity {cfg.capacity} / {cfg.wheelchair_places})"
+                        f"stop {i} (capacity {cfg.capacity} / {places[k]})"
                     )
             else:
                 if r not in onboard[k]:

@@ -46,8 +46,10 @@ class SimulationConfig:
 
     Attributes
     ----------
-    n_vehicles, capacity, wheelchair_places : int
-        Fleet size and per-vehicle seats and wheelchair places.
+    n_vehicles, capacity : int
+        Fleet size and seats per vehicle.
+    wheelchair_places : int or tuple of int
+        Wheelchair places of every vehicle, or per vehicle (cycled).
     depots : tuple of (lat, lon)
         Where vehicles start (round robin); empty: the request origin nearest
         the centre of all origins.
@@ -81,7 +83,7 @@ class SimulationConfig:
 
     n_vehicles: int = 10
     capacity: int = 8
-    wheelchair_places: int = 1
+    wheelchair_places: int | tuple[int, ...] = 1
     depots: tuple[tuple[float, float], ...] = ()
     shift_start_s: float = 0.0
     shift_end_s: float = 30 * 3600.0
@@ -110,7 +112,12 @@ class SimulationConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.n_vehicles < 1 or self.capacity < 1 or self.wheelchair_places < 0:
+        places = (
+            self.wheelchair_places
+            if isinstance(self.wheelchair_places, tuple)
+            else (self.wheelchair_places,)
+        )
+        if self.n_vehicles < 1 or self.capacity < 1 or not places or min(places) < 0:
             raise RequestError(
                 "need n_vehicles >= 1, capacity >= 1 and wheelchair_places >= 0 (got "
                 f"{self.n_vehicles}, {self.capacity}, {self.wheelchair_places})"
@@ -158,6 +165,8 @@ class SimulationConfig:
         """JSON-ready dict."""
         d = asdict(self)
         d["depots"] = [list(p) for p in self.depots]
+        if isinstance(self.wheelchair_places, tuple):
+            d["wheelchair_places"] = list(self.wheelchair_places)
         return d
 
 
@@ -329,7 +338,7 @@ def run_simulation(
             if trip.origin_loc >= 0:
                 forecast.observe(ev.time, trip.origin_loc, *trip.origin)
     dispatcher.finish()
-    result = _collect(dispatcher, stream, config)
+    result = collect_result(dispatcher, stream, config)
     d = np.asarray(decision_ms) if decision_ms else np.zeros(1)
     result.timing = {
         "wall_s": time.perf_counter() - wall0,
@@ -350,7 +359,7 @@ def run_simulation(
     return result
 
 
-def _collect(d: Dispatcher, stream: TripStream, config: SimulationConfig) -> SimulationResult:
+def collect_result(d: Dispatcher, stream: TripStream, config: SimulationConfig) -> SimulationResult:
     """Tables of the dispatcher's records and the KPIs."""
     rows = []
     by_id = {r.trip.id: r for r in d.records}  # type: ignore[attr-defined]
