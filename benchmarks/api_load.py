@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import math
 import os
@@ -49,6 +50,26 @@ WARMUP = CLIENTS * 5
 MORNING = (6 * 60 + 30, 9 * 60 + 30)
 JITTER_DEG = 0.0015
 TARGETS = {"plan_p50_ms": 40.0, "plan_p95_ms": 120.0, "booking_p95_ms": 50.0}
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User+system CPU seconds of a process and its children (uvicorn workers), from /proc."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [pid]
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            pids += [int(p) for p in f.read().split()]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
 
 
 def free_port() -> int:
@@ -125,42 +146,102 @@ def in_process(state: Any, queries: list[dict[str, str]]) -> tuple[list[float], 
     return seconds, counts
 
 
+def _request_bytes(host: str, method: str, path: str, payload: Any, headers: dict) -> bytes:
+    """One HTTP/1.1 keep-alive request, encoded before the clock starts."""
+    from urllib.parse import urlencode
+
+    body = b""
+    if method == "GET":
+        path = f"{path}?{urlencode(payload)}"
+    else:
+        body = json.dumps(payload).encode()
+        headers = {**headers, "Content-Type": "application/json"}
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", f"Content-Length: {len(body)}"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """Status and body of one response (Content-Length or chunked)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    fields = {}
+    for line in lines[1:]:
+        if ":" in line:
+            k, v = line.split(":", 1)
+            fields[k.strip().lower()] = v.strip()
+    if "content-length" in fields:
+        return status, await reader.readexactly(int(fields["content-length"]))
+    chunks = []
+    while True:  # chunked
+        size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+        chunk = await reader.readexactly(size + 2)
+        if size == 0:
+            return status, b"".join(chunks)
+        chunks.append(chunk[:-2])
+
+
+def answer_kind(body: bytes) -> str:
+    """Classify a plan answer: transit in it, walking only, or no itinerary."""
+    if b'"mode":"transit"' in body:
+        return "with_transit"
+    return "empty" if b'"itineraries":[]' in body else "walk_only"
+
+
 async def run_clients(
     base: str, jobs: list[tuple[str, str, dict[str, Any], dict[str, str]]]
-) -> tuple[list[float], list[str], float]:
-    """Send ``jobs`` with CLIENTS concurrent clients; return latencies, errors and wall time."""
+) -> tuple[list[float], list[str], float, list[str]]:
+    """Send ``jobs`` with CLIENTS concurrent keep-alive connections.
+
+    A deliberately light client (raw HTTP/1.1 over asyncio streams, requests
+    encoded in advance): on a 2-core machine a heavy client library would take
+    the CPU the server is being measured on. Latency is from writing the request
+    to reading the last byte of the answer.
+
+    Returns latencies, errors, wall time and the kind of each plan answer.
+    """
+    host, port = base.removeprefix("http://").split(":")
+    encoded = [_request_bytes(f"{host}:{port}", *job) for job in jobs]
     latencies: list[float] = []
+    kinds: list[str] = []
     errors: list[str] = []
-    queue: asyncio.Queue = asyncio.Queue()
-    for job in jobs:
-        queue.put_nowait(job)
-    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    next_job = iter(range(len(encoded)))
 
-    async def worker(client: httpx.AsyncClient) -> None:
-        while True:
-            try:
-                method, path, payload, headers = queue.get_nowait()
-            except asyncio.QueueEmpty:
-                return
-            start = time.perf_counter()
-            try:
-                if method == "GET":
-                    r = await client.get(base + path, params=payload, headers=headers)
-                else:
-                    r = await client.post(base + path, json=payload, headers=headers)
-                ok = r.status_code in (200, 201)
-                detail = f"{r.status_code} {r.text[:120]}"
-            except httpx.HTTPError as exc:
-                ok, detail = False, repr(exc)
-            latencies.append(time.perf_counter() - start)
-            if not ok:
-                errors.append(detail)
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            for i in next_job:
+                start = time.perf_counter()
+                try:
+                    writer.write(encoded[i])
+                    status, body = await asyncio.wait_for(_read_response(reader), 30)
+                    ok = status in (200, 201)
+                    detail = f"{status} {body[:120]!r}"
+                except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
+                    ok, detail, body = False, repr(exc), b""
+                    writer.close()
+                    reader, writer = await asyncio.open_connection(host, int(port))
+                latencies.append(time.perf_counter() - start)
+                kinds.append(answer_kind(body) if ok else "error")
+                if not ok:
+                    errors.append(detail)
+        finally:
+            writer.close()
 
-    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(client) for _ in range(CLIENTS)))
-        wall = time.perf_counter() - started
-    return latencies, errors, wall
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CLIENTS)))
+    wall = time.perf_counter() - started
+    return latencies, errors, wall, kinds
+
+
+def by_kind(latencies: list[float], kinds: list[str]) -> dict[str, Any]:
+    """Latency percentiles per kind of plan answer."""
+    out = {}
+    for kind in sorted(set(kinds)):
+        picked = [t for t, k in zip(latencies, kinds, strict=True) if k == kind]
+        out[kind] = percentiles(picked)
+    return out
 
 
 def start_server(
@@ -231,11 +312,16 @@ def run(
             ELSTER_REGION="heidelberg",
             ELSTER_DATABASE_URL=f"sqlite:///{tmp / f'bookings-{workers}.db'}",
             PYTHONPATH=str(server_root),
+            # Same data and build cache for any served checkout.
+            ELSTER_DATA_DIR=str(settings.data_dir),
+            ELSTER_CACHE_DIR=str(settings.cache_dir),
         )
         proc, base = start_server(workers, env, tmp / f"server-{workers}.log", server_root)
         try:
             asyncio.run(run_clients(base, warm_jobs))  # warm connections and caches
-            lat, errors, wall = asyncio.run(run_clients(base, plan_jobs))
+            cpu0 = _cpu_seconds(proc.pid)
+            lat, errors, wall, kinds = asyncio.run(run_clients(base, plan_jobs))
+            server_cpu = _cpu_seconds(proc.pid) - cpu0
             book_jobs = [
                 (
                     "POST",
@@ -250,7 +336,7 @@ def run(
                 )
                 for i in range(n_bookings)
             ]
-            b_lat, b_errors, b_wall = asyncio.run(run_clients(base, book_jobs))
+            b_lat, b_errors, b_wall, _ = asyncio.run(run_clients(base, book_jobs))
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=60)
@@ -263,6 +349,8 @@ def run(
                     "throughput_rps": len(lat) / wall,
                     "errors": len(errors),
                     "error_samples": errors[:5],
+                    "server_cpu_ms_per_request": 1000 * server_cpu / max(len(lat), 1),
+                    "by_answer": by_kind(lat, kinds),
                 },
                 "booking": {
                     **percentiles(b_lat),

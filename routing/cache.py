@@ -103,12 +103,26 @@ def load_arrays(
             array = np.load(entry / f"{name}.npy", mmap_mode="r" if mmap else None)
             if array.dtype.str != spec["dtype"] or list(array.shape) != spec["shape"]:
                 raise ValueError(f"{name}.npy has dtype/shape {array.dtype}{array.shape}")
-            arrays[name] = array
+            # A plain ndarray view of the same mapped buffer: indexing a np.memmap from
+            # Python goes through its subclass hooks (several µs per element access).
+            arrays[name] = array.view(np.ndarray) if isinstance(array, np.memmap) else array
         return arrays, record.get("meta", {})
     except (OSError, ValueError, KeyError, TypeError) as exc:
         log.warning("cache entry %s is damaged (%s); rebuilding it", entry, exc)
         shutil.rmtree(entry, ignore_errors=True)
         return None
+
+
+def is_memory_mapped(array: np.ndarray) -> bool:
+    """Whether ``array`` reads a memory-mapped file (a loaded cache entry), not a private copy."""
+    import mmap
+
+    base = array
+    while base is not None:
+        if isinstance(base, mmap.mmap | np.memmap):
+            return True
+        base = getattr(base, "base", None)
+    return False
 
 
 def prune(cache_dir: Path, kind: str, keep: Iterable[str]) -> None:

@@ -5,28 +5,41 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import numpy as np
-
-
-def _encode_value(value: int, out: list[str]) -> None:
-    value = ~(value << 1) if value < 0 else value << 1
-    while value >= 0x20:
-        out.append(chr((0x20 | (value & 0x1F)) + 63))
-        value >>= 5
-    out.append(chr(value + 63))
+from numba import njit
 
 
 def encode_polyline(lats: Iterable[float], lons: Iterable[float], precision: int = 6) -> str:
     """Encode (lat, lon) points as a polyline string with ``precision`` decimal digits."""
     factor = 10**precision
-    lat_i = np.round(np.asarray(list(lats), dtype=np.float64) * factor).astype(np.int64)
-    lon_i = np.round(np.asarray(list(lons), dtype=np.float64) * factor).astype(np.int64)
-    out: list[str] = []
-    prev_lat = prev_lon = 0
-    for la, lo in zip(lat_i.tolist(), lon_i.tolist(), strict=True):
-        _encode_value(la - prev_lat, out)
-        _encode_value(lo - prev_lon, out)
-        prev_lat, prev_lon = la, lo
-    return "".join(out)
+    lat_a = np.asarray(lats if isinstance(lats, np.ndarray) else list(lats), dtype=np.float64)
+    lon_a = np.asarray(lons if isinstance(lons, np.ndarray) else list(lons), dtype=np.float64)
+    if lat_a.shape != lon_a.shape:
+        raise ValueError(f"{lat_a.shape[0]} latitudes but {lon_a.shape[0]} longitudes")
+    lat_i = np.round(lat_a * factor).astype(np.int64)
+    lon_i = np.round(lon_a * factor).astype(np.int64)
+    return _encode_kernel(lat_i, lon_i).tobytes().decode("ascii")
+
+
+@njit(cache=True, nogil=True)
+def _encode_kernel(lat_i, lon_i):
+    """The encoded characters (as bytes) of integer coordinates: deltas, zigzag, 5-bit groups."""
+    out = np.empty(lat_i.shape[0] * 2 * 13, dtype=np.uint8)  # 13 groups hold any int64
+    k = 0
+    prev_lat = 0
+    prev_lon = 0
+    for i in range(lat_i.shape[0]):
+        for j in range(2):
+            value = lat_i[i] - prev_lat if j == 0 else lon_i[i] - prev_lon
+            value = ~(value << 1) if value < 0 else value << 1
+            while value >= 0x20:
+                out[k] = (0x20 | (value & 0x1F)) + 63
+                k += 1
+                value >>= 5
+            out[k] = value + 63
+            k += 1
+        prev_lat = lat_i[i]
+        prev_lon = lon_i[i]
+    return out[:k]
 
 
 def decode_polyline(text: str, precision: int = 6) -> tuple[np.ndarray, np.ndarray]:

@@ -441,6 +441,22 @@ def as_seeds(
     Raises :class:`RequestError` for empty seeds, node ids outside the graph,
     mismatched lengths or costs that are negative or not finite.
     """
+    if (
+        type(nodes) is np.ndarray
+        and type(costs) is np.ndarray
+        and nodes.dtype == np.int32
+        and costs.dtype == np.float64
+        and nodes.ndim == 1
+        and 0 < nodes.shape[0] <= 8
+        and costs.shape == nodes.shape
+        and nodes.flags.c_contiguous
+        and costs.flags.c_contiguous
+    ):
+        # Fast path for the few seeds of a snapped point (numpy reductions cost
+        # more than the query itself here); anything odd takes the full checks.
+        ns, cs = nodes.tolist(), costs.tolist()
+        if min(ns) >= 0 and max(ns) < n_nodes and all(0.0 <= c < math.inf for c in cs):
+            return nodes, costs
     nodes_a = np.atleast_1d(np.asarray(nodes))
     if nodes_a.size == 0:
         raise RequestError(f"no {what} nodes given; pass at least one node id")

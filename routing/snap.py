@@ -15,10 +15,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 from scipy.spatial import cKDTree
 
 from routing.errors import SnapError
-from routing.geo import LocalPlane, haversine_m, project_to_segments, valid_latlon
+from routing.geo import EARTH_RADIUS_M, LocalPlane, haversine_m, valid_latlon
 from routing.graph import RoadGraph
 
 SAMPLE_SPACING_M = 20.0
@@ -201,7 +202,7 @@ class Snapper:
 
     # ------------------------------------------------------------------ checks
     def _check(self, lat: float, lon: float, max_distance_m: float) -> None:
-        if not valid_latlon(lat, lon):
+        if not (math.isfinite(lat) and math.isfinite(lon) and abs(lat) <= 90 and abs(lon) <= 180):
             raise SnapError(
                 f"coordinate ({lat}, {lon}) is not a valid (lat, lon) in WGS84 degrees "
                 "(|lat| <= 90, |lon| <= 180); check the order and the values"
@@ -237,19 +238,19 @@ class Snapper:
         """
         lat, lon = float(lat), float(lon)
         self._check(lat, lon, max_distance_m)
-        px, py = self.plane.to_xy(lat, lon)
-        d0, _ = self._tree.query((float(px), float(py)))
+        # Scalar arithmetic and one small kernel: this runs twice per plan query.
+        px, py = lon * self.plane._kx, lat * self.plane._ky
+        d0, _ = self._tree.query((px, py))
         candidates = self._tree.query_ball_point(
-            (float(px), float(py)), float(d0) + self._half_gap + 1e-6
+            (px, py), float(d0) + self._half_gap + 1e-6, return_sorted=False
         )
-        segs = np.unique(self._sample_seg[np.asarray(candidates, dtype=np.int64)])
-        xy = self.seg_xy[segs]
-        t, dist = project_to_segments(px, py, xy[:, 0], xy[:, 1], xy[:, 2], xy[:, 3])
-        best = int(np.argmin(dist))
-        seg, tb = int(segs[best]), float(t[best])
-        s_lat = self.seg_lat[seg, 0] + tb * (self.seg_lat[seg, 1] - self.seg_lat[seg, 0])
-        s_lon = self.seg_lon[seg, 0] + tb * (self.seg_lon[seg, 1] - self.seg_lon[seg, 0])
-        distance = float(haversine_m(lat, lon, s_lat, s_lon))
+        seg, tb = _nearest_segment(
+            np.asarray(candidates, dtype=np.int64), self._sample_seg, self.seg_xy, px, py
+        )
+        seg_lat, seg_lon = self.seg_lat[seg], self.seg_lon[seg]
+        s_lat = float(seg_lat[0] + tb * (seg_lat[1] - seg_lat[0]))
+        s_lon = float(seg_lon[0] + tb * (seg_lon[1] - seg_lon[0]))
+        distance = _haversine(lat, lon, s_lat, s_lon)
         if distance > max_distance_m:
             raise SnapError(
                 f"coordinate ({lat:.6f}, {lon:.6f}) is {distance:,.0f} m from the nearest "
@@ -266,8 +267,8 @@ class Snapper:
         return Snap(
             query_lat=lat,
             query_lon=lon,
-            lat=float(s_lat),
-            lon=float(s_lon),
+            lat=s_lat,
+            lon=s_lon,
             distance_m=distance,
             edge=edge,
             fraction=fraction,
@@ -324,6 +325,42 @@ class Snapper:
         distance = haversine_m(lats, lons, self.graph.lat[idx], self.graph.lon[idx])
         nodes = np.where(distance <= max_distance_m, idx, np.int32(-1)).astype(np.int32)
         return nodes, distance
+
+
+def _haversine(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """:func:`routing.geo.haversine_m` for one pair of Python floats (same formula)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dphi = p2 - p1
+    dlmb = math.radians(lon2 - lon1)
+    a = math.sin(dphi / 2.0) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dlmb / 2.0) ** 2
+    return 2.0 * EARTH_RADIUS_M * math.asin(math.sqrt(min(max(a, 0.0), 1.0)))
+
+
+@njit(cache=True, nogil=True)
+def _nearest_segment(candidates, sample_seg, seg_xy, px, py):
+    """(segment, t) of the candidate samples' segment closest to (px, py) in the plane.
+
+    Same projection as :func:`routing.geo.project_to_segments`; ties go to the
+    lowest segment id.
+    """
+    best = -1
+    best_t = 0.0
+    best_d = np.inf
+    for i in range(candidates.shape[0]):
+        s = sample_seg[candidates[i]]
+        ax = seg_xy[s, 0]
+        ay = seg_xy[s, 1]
+        dx = seg_xy[s, 2] - ax
+        dy = seg_xy[s, 3] - ay
+        wx = px - ax
+        wy = py - ay
+        len2 = dx * dx + dy * dy
+        t = (wx * dx + wy * dy) / len2 if len2 > 0.0 else 0.0
+        t = min(max(t, 0.0), 1.0)
+        d = math.hypot(wx - t * dx, wy - t * dy)
+        if d < best_d or (d == best_d and s < best):
+            best, best_t, best_d = s, t, d
+    return best, best_t
 
 
 def _reverse_twins(graph: RoadGraph) -> np.ndarray:
