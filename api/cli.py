@@ -26,7 +26,7 @@ app = typer.Typer(
 )
 
 # Domain modules under api/commands, each exposing ``register(app)``.
-COMMAND_MODULES = ("road", "transit", "demand", "fleet", "serve", "operations")
+COMMAND_MODULES = ("road", "transit", "demand", "fleet", "serve", "operations", "sweep")
 
 
 @app.callback()
