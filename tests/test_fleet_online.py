@@ -62,8 +62,14 @@ def random_trips(locs, n: int, seed: int, *, every_s: float = 40.0, chair_every:
 
 
 def sim_config(**kw) -> SimulationConfig:
-    base = dict(n_vehicles=4, capacity=4, wheelchair_places=1, reoptimise_every_s=120.0,
-                rebalance_every_s=300.0, seed=1)  # fmt: skip
+    base: dict = {
+        "n_vehicles": 4,
+        "capacity": 4,
+        "wheelchair_places": 1,
+        "reoptimise_every_s": 120.0,
+        "rebalance_every_s": 300.0,
+        "seed": 1,
+    }
     base.update(kw)
     return SimulationConfig(**base)
 
@@ -110,7 +116,7 @@ def test_idle_vehicles_move_toward_demand():
 
 
 def dispatcher(tr, depot, n=2, **fleet_kw) -> Dispatcher:
-    spec = dict(n_vehicles=n, seats=4, wheelchairs=1, depots=(depot,))
+    spec: dict = {"n_vehicles": n, "seats": 4, "wheelchairs": 1, "depots": (depot,)}
     spec.update(fleet_kw)
     return Dispatcher(tr, FleetSpec(**spec), DispatchConfig(), seed=0)
 
@@ -212,7 +218,10 @@ def test_reoptimisation_never_worsens_and_keeps_every_promise():
                 if r.status == "assigned"
             }
             windows = {
-                idx: (d.pool.late[d.records[idx].pickup_stop], d.pool.late[d.records[idx].dropoff_stop])
+                idx: (
+                    d.pool.late[d.records[idx].pickup_stop],
+                    d.pool.late[d.records[idx].dropoff_stop],
+                )
                 for idx in promised
             }
             st = d.reoptimise(trip.request_time)
@@ -236,7 +245,8 @@ def test_rejects_with_reasons():
     d = dispatcher(tr, depot, n=1, shift=(0.0, 3600.0))
     far = tr.add_point(1e6, 1e6)
     p = d.submit(Trip(id="x", origin=(0, 0), destination=(0, 0), request_time=0.0,
-                      earliest_pickup=0.0, origin_loc=locs[0], destination_loc=far), 0.0)  # fmt: skip
+                      earliest_pickup=0.0, origin_loc=locs[0],
+                      destination_loc=far), 0.0)  # fmt: skip
     assert not p.accepted and "promise" in p.reason
     p = d.submit(Trip(id="y", origin=(0, 0), destination=(0, 0), request_time=0.0,
                       earliest_pickup=0.0, latest_arrival=10.0, origin_loc=locs[0],
@@ -253,7 +263,8 @@ def test_quote_changes_nothing_and_booking_keeps_the_quote():
         d.submit(trip, trip.request_time)
     now = d.now
     trip = Trip(id="Q", origin=(0, 0), destination=(0, 0), request_time=now,
-                earliest_pickup=now + 1500, origin_loc=locs[5], destination_loc=locs[9])  # fmt: skip
+                earliest_pickup=now + 1500, origin_loc=locs[5],
+                destination_loc=locs[9])  # fmt: skip
     state = (d.routes.copy(), d.lens.copy(), len(d.records))
     q = d.quote(trip, now)
     assert q.accepted

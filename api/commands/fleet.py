@@ -200,7 +200,8 @@ def simulate(
         lines.append(f"  {label:28s}{text:>12s}")
     t = result.timing
     lines.append(
-        f"  {'decision p50 / p95 (ms)':28s}{t['decision_p50_ms']:>6.2f} / {t['decision_p95_ms']:.2f}"
+        f"  {'decision p50 / p95 (ms)':28s}"
+        f"{t['decision_p50_ms']:>6.2f} / {t['decision_p95_ms']:.2f}"
     )
     lines.append(f"  {'run time (s)':28s}{t['wall_s']:>12.1f}")
     lines.append(f"audit     {report.summary()}")

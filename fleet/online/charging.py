@@ -156,7 +156,7 @@ class ChargingPlanner:
         """
         b = self.battery
         best = None
-        for s, site in enumerate(self.sites):
+        for s in range(len(self.sites)):
             if not math.isfinite(seconds[s]) or b.kwh(metres[s]) > soc_kwh + 1e-9:
                 continue
             arrive = now + float(seconds[s])

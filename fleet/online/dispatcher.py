@@ -236,9 +236,11 @@ class Dispatcher:
         self.charging: ChargingPlanner | None = None
         if b is not None:
             sites = charging_sites or []
-            locs = np.array(
-                [self._locate_site(s) for s in sites], dtype=np.int64
-            ) if sites else np.empty(0, dtype=np.int64)
+            locs = (
+                np.array([self._locate_site(s) for s in sites], dtype=np.int64)
+                if sites
+                else np.empty(0, dtype=np.int64)
+            )
             keep = [i for i, loc in enumerate(locs.tolist()) if loc >= 0]
             self.charging = ChargingPlanner([sites[i] for i in keep], locs[keep], b)
         self.now = fleet.shift[0]
@@ -466,9 +468,7 @@ class Dispatcher:
         choice = self._best_vehicle(p_id, d_id, ep, direct_s)
         if choice is None:
             pool.free([p_id, d_id])
-            return self._reject(
-                rec, trip, "no vehicle can serve it within the promise rules", **kw
-            )
+            return self._reject(rec, trip, "no vehicle can serve it within the promise rules", **kw)
         k, i, j, pick, drop, added = choice
         v = self.vehicles[k]
         self._ensure_width(2)
@@ -527,7 +527,7 @@ class Dispatcher:
             return None
         pool = self.pool
         kidx = np.asarray(ks, dtype=np.int64)
-        delta, pi, pj, pick, drop, metres = insertion.evaluate_insertions(
+        delta, pi, pj, pick, drop, metres = insertion.evaluate_insertions(  # type: ignore[call-arg]
             self.routes, self.lens, kidx, p, d, pool.tt, self.cost, pool.dd,
             *self._kernel_args(), self.cap, self.shift_s, self.shift_e, self.maxdur,
         )  # fmt: skip
@@ -558,7 +558,7 @@ class Dispatcher:
         return int(build_inserted(self.routes[k], self.lens[k], p, d, i, j, out))
 
     def _schedule(self, seq: np.ndarray, n: int, k: int) -> tuple[bool, np.ndarray]:
-        ok, times = insertion.schedule_route(
+        ok, times = insertion.schedule_route(  # type: ignore[call-arg]
             seq, n, k, self.pool.tt, *self._kernel_args()[:2], self.pool.late,
             self.pool.kind, self.pool.pair, self.pool.maxride, self.shift_s, self.shift_e,
             self.maxdur,
@@ -784,7 +784,10 @@ class Dispatcher:
             return False
         path = self.travel.path(v.loc, target)
         b = self.fleet.battery
-        if b is not None and b.kwh(float(path.metres[-1])) > v.soc_kwh - b.charge_below * b.capacity_kwh:
+        if (
+            b is not None
+            and b.kwh(float(path.metres[-1])) > v.soc_kwh - b.charge_below * b.capacity_kwh
+        ):
             return False
         v.move = Move(path, max(now, v.t_free), v.soc_kwh)
         v.mode = Mode.REPOSITIONING
@@ -836,9 +839,7 @@ class Dispatcher:
         """Committed part of vehicle ``k``: start location, free time, passengers on board."""
         v = self.vehicles[k]
         onboard = [int(self.pool.request[n]) for n in self._onboard_nodes(k)]
-        plan = [
-            (int(self.pool.request[n]), int(self.pool.kind[n])) for n in self._plan_nodes(k)
-        ]
+        plan = [(int(self.pool.request[n]), int(self.pool.kind[n])) for n in self._plan_nodes(k)]
         return {"loc": v.loc, "t_free": v.t_free, "onboard": onboard, "plan": plan}
 
     def vehicles_view(self) -> list[dict[str, Any]]:

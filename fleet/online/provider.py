@@ -115,7 +115,11 @@ class ShuttleProvider:
         rules = self.dispatcher.rules
         for stop in cand.tolist():
             there = (float(tt.stop_lat[stop]), float(tt.stop_lon[stop]))
-            a, b = (query.point, there) if query.direction is Direction.ACCESS else (there, query.point)
+            a, b = (
+                (query.point, there)
+                if query.direction is Direction.ACCESS
+                else (there, query.point)
+            )
             trip, promise = self._quote(a, b, t)
             if not promise.accepted:
                 reasons.append(promise.reason)
@@ -202,7 +206,7 @@ class ShuttleProvider:
             lats = np.array([a.lat, *[p[0] for p in pts], b.lat])
             lons = np.array([a.lon, *[p[1] for p in pts], b.lon])
             return lats, lons
-        except Exception:  # noqa: BLE001 - geometry is cosmetic; fall back to a straight line
+        except Exception:
             return np.array([a.lat, b.lat]), np.array([a.lon, b.lon])
 
     # ---------------------------------------------------------------- booking

@@ -58,7 +58,7 @@ class RecentDemand:
         """Remember a pickup request."""
         dlon = self.cell_deg_lat / max(math.cos(math.radians(lat)), 0.1)
         self._seen.append(
-            (t, int(loc), int(math.floor(lat / self.cell_deg_lat)), int(math.floor(lon / dlon)))
+            (t, int(loc), math.floor(lat / self.cell_deg_lat), math.floor(lon / dlon))
         )
 
     def expected(self, t0: float, t1: float) -> tuple[np.ndarray, np.ndarray]:

@@ -2,9 +2,10 @@
 
 Only the *open* part of each plan moves: requests whose pickup has not
 started and is due within ``reoptimise_horizon_s`` (a rolling horizon: trips
-booked for later in the day are improved when they come closer). Vehicles' start nodes and passengers on board stay where they are
-(their nodes are pinned to the start time, so nothing can be placed before
-them), and every promise is a time window of the nodes, so the static
+booked for later in the day are improved when they come closer).
+Vehicles' start nodes and passengers on board stay where they are (their
+nodes are pinned to the start time, so nothing can be placed before them),
+and every promise is a time window of the nodes, so the static
 kernels cannot produce a plan that breaks one.
 
 Steps, on the vehicles that accept work:

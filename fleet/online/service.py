@@ -1,4 +1,4 @@
-"""The dispatcher behind the booking API: the ``ShuttleDispatcher`` protocol of ``api.services.shuttle``.
+"""The dispatcher behind the booking API (``ShuttleDispatcher`` of ``api.services.shuttle``).
 
 The API speaks Unix seconds and its own request/quote records; the
 dispatcher speaks seconds since a time origin and :class:`Trip` /
@@ -136,7 +136,9 @@ class ShuttleService:
         """Book ``request`` keeping ``quote``'s promise; RequestError when no longer possible."""
         with self._lock:
             now = self._now()
-            got = self.dispatcher.book(self._trip(request, booking_id, now), now, self._promise(quote))
+            got = self.dispatcher.book(
+                self._trip(request, booking_id, now), now, self._promise(quote)
+            )
             if not got.accepted:
                 raise RequestError(
                     f"the quoted shuttle trip can no longer be served ({got.reason}); "

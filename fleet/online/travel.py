@@ -287,9 +287,7 @@ def _search_space(offsets, q_node, q_w, q_arc, arc_len, r, backward, dist, alen,
 
 
 @njit(cache=True)
-def _meet(
-    src, dst, fs, fc, fn, fd, fl, bs, bc, bn, bd, bl, scratch_d, scratch_l
-):
+def _meet(src, dst, fs, fc, fn, fd, fl, bs, bc, bn, bd, bl, scratch_d, scratch_l):
     """Matrix from cached spaces: forward spaces of ``src`` slots, backward of ``dst`` slots.
 
     The smaller side is scattered into the dense scratch arrays (all inf on
@@ -440,7 +438,9 @@ class RoadTravel:
         x, y = self.plane.to_xy(lats, lons)
         _, idx = self._tree.query(np.column_stack((x, y)))
         nodes = self.usable[idx]
-        far = haversine_m(lats, lons, self.graph.lat[nodes], self.graph.lon[nodes]) > self.max_snap_m
+        far = (
+            haversine_m(lats, lons, self.graph.lat[nodes], self.graph.lon[nodes]) > self.max_snap_m
+        )
         bad = ~np.isfinite(lats) | ~np.isfinite(lons)
         return np.where(far | bad, -1, nodes).astype(np.int64)
 

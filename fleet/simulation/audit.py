@@ -86,7 +86,8 @@ def audit(result: SimulationResult, travel: TravelModel) -> AuditReport:
                     bad.append(f"vehicle {k}: leg {i} is {leg.metres:.1f} m, road {want_m:.1f} m")
             if int(leg.persons) != persons_on[k]:
                 bad.append(
-                    f"vehicle {k}: leg {i} records {leg.persons} on board, re-driven {persons_on[k]}"
+                    f"vehicle {k}: leg {i} records {leg.persons} on board, "
+                    f"re-driven {persons_on[k]}"
                 )
             pos[k] = int(leg.destination)
             clock[k] = float(leg.arrive)
@@ -133,7 +134,10 @@ def audit(result: SimulationResult, travel: TravelModel) -> AuditReport:
                 bad.append(f"vehicle {k}: charging session {i} has impossible times")
             if battery:
                 if abs(ch.kwh_before - soc[k]) > 1e-6:
-                    bad.append(f"vehicle {k}: charging starts at {ch.kwh_before:.3f} kWh, re-driven {soc[k]:.3f}")
+                    bad.append(
+                        f"vehicle {k}: charging starts at {ch.kwh_before:.3f} kWh, "
+                        f"re-driven {soc[k]:.3f}"
+                    )
                 if ch.kwh_after > battery.capacity_kwh + 1e-9:
                     bad.append(f"vehicle {k}: charged above capacity")
                 soc[k] = float(ch.kwh_after)

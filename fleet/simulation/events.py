@@ -68,8 +68,10 @@ def trips_from_frame(
     DataError
         Missing columns or naive timestamps.
     """
-    need = ("request_id", "request_time", "origin_lat", "origin_lon", "destination_lat",
-            "destination_lon", "passengers", "wheelchair", "earliest_pickup", "latest_arrival")  # fmt: skip
+    need = (
+        "request_id", "request_time", "origin_lat", "origin_lon", "destination_lat",
+        "destination_lon", "passengers", "wheelchair", "earliest_pickup", "latest_arrival",
+    )  # fmt: skip
     missing = [c for c in need if c not in frame.columns]
     if missing:
         raise DataError(

@@ -68,9 +68,9 @@ def compute_kpis(
     shift : (float, float)
         Service hours, to clip the service span.
     """
-    n = int(len(requests))
+    n = len(requests)
     done = requests[requests["status"] == "done"]
-    served = int(len(done))
+    served = len(done)
     rejected = int((requests["status"] == "rejected").sum())
     wait = (done["pickup_time"] - done["earliest_pickup"]).to_numpy(float)
     ride = (done["dropoff_time"] - done["pickup_depart"]).to_numpy(float)

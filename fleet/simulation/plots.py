@@ -38,7 +38,9 @@ def fleet_states(result: SimulationResult, step_s: float = 300.0):
     if len(result.charges):
         cs = result.charges["start"].to_numpy(float)
         ce = result.charges["end"].to_numpy(float)
-        counts["charging"] = ((cs[None, :] <= times[:, None]) & (times[:, None] < ce[None, :])).sum(1)
+        counts["charging"] = ((cs[None, :] <= times[:, None]) & (times[:, None] < ce[None, :])).sum(
+            1
+        )
     busy = sum(counts.values())
     counts["idle or at stops"] = np.maximum(n - busy, 0)
     return times, counts
@@ -64,7 +66,10 @@ def write_plots(result: SimulationResult, out_dir: Path | str) -> list[Path]:
     axes[0].hist(wait, bins=30, color="#3b7dd8")
     axes[0].set_xlabel("wait (min)")
     axes[0].set_ylabel("served requests")
-    axes[0].set_title(f"wait: mean {wait.mean():.1f}, p90 {np.nanpercentile(wait, 90) if len(wait) else 0:.1f} min")
+    axes[0].set_title(
+        f"wait: mean {wait.mean():.1f}, "
+        f"p90 {np.nanpercentile(wait, 90) if len(wait) else 0:.1f} min"
+    )
     axes[1].hist(detour, bins=30, color="#d8843b")
     axes[1].set_xlabel("ride detour (min)")
     axes[1].set_title(f"detour: mean {detour.mean():.1f} min")
@@ -88,7 +93,7 @@ def write_plots(result: SimulationResult, out_dir: Path | str) -> list[Path]:
 
     fig, ax = plt.subplots(figsize=(10, 4))
     hours = np.floor(req["request_time"].to_numpy(float) / 3600.0).astype(int)
-    bins = np.arange(hours.min(), hours.max() + 2) if len(hours) else np.arange(2)
+    bins = list(range(hours.min(), hours.max() + 2)) if len(hours) else [0, 1]
     served = req["status"].to_numpy(str) == "done"
     ax.hist([hours[served], hours[~served]], bins=bins, stacked=True,
             label=["served", "not served"], color=["#3bb273", "#e15554"])  # fmt: skip

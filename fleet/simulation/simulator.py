@@ -419,6 +419,15 @@ def collect_result(d: Dispatcher, stream: TripStream, config: SimulationConfig) 
 
 def _empty_legs() -> pd.DataFrame:
     return pd.DataFrame(
-        columns=["vehicle", "kind", "origin", "destination", "depart", "arrive", "metres",
-                 "persons", "requests"]  # fmt: skip
+        columns=[
+            "vehicle",
+            "kind",
+            "origin",
+            "destination",
+            "depart",
+            "arrive",
+            "metres",
+            "persons",
+            "requests",
+        ]
     )
