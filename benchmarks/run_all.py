@@ -253,6 +253,15 @@ def closures_rows(name: str, d: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def sweep_rows(name: str, d: dict[str, Any]) -> list[Row]:
+    """Scenario sweep: our runner (workers, region cached per worker) vs a naive serial loop."""
+    return [Row(name, f"{d.get('runs', '?')} simulation runs of the default scenario, "
+                      f"{d.get('workers', '?')} workers",
+                _num(d.get("ours_s")), _num(d.get("naive_serial_s")),
+                "serial loop, region reloaded per run", "s",
+                note=f"{d.get('runs_with_different_kpis')} runs with different KPIs")]
+
+
 def generic_rows(name: str, d: dict[str, Any]) -> list[Row]:
     """For programs without an extractor: every ratio or speed-up in the JSON."""
     rows = []
@@ -288,6 +297,8 @@ BENCHES: dict[str, Bench] = {
               extract=api_load_rows),
         Bench("closures", ("--queries", "100", "--matrix", "50", "--seed", "42"),
               extract=closures_rows),
+        Bench("sweep", ("--workers", "2", "--requests", "500", "--fleets", "5,10"),
+              extract=sweep_rows),
     )
 }
 

@@ -49,6 +49,8 @@ SAMPLES = {
                                        "mismatches_vs_dijkstra": 0,
                                        "matrix": {"size": 50, "live_ms": 100.0,
                                                   "dijkstra_rows_ms": 300.0}}},
+    "sweep": {"runs": 4, "workers": 2, "ours_s": 10.0, "naive_serial_s": 25.0,
+              "runs_with_different_kpis": 0},
 }
 
 
