@@ -253,6 +253,30 @@ def closures_rows(name: str, d: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def fleet_online_rows(name: str, d: dict[str, Any]) -> list[Row]:
+    """Online dispatch of a day of requests: pooling dispatcher vs the no-pooling baseline."""
+    ours, base = _get(d, "ours", "kpis") or {}, _get(d, "baseline", "kpis") or {}
+    what = f"{_get(d, 'baseline', 'policy') or 'baseline'} dispatch"
+    size = f"{d.get('requests', '?')} requests, {d.get('vehicles', '?')} vehicles"
+    rows = [
+        Row(name, f"served share ({size})", _num(ours.get("served_share")),
+            _num(base.get("served_share")), what, "share", better="higher"),
+        Row(name, "vehicle-km per served request", _num(ours.get("vehicle_km_per_served")),
+            _num(base.get("vehicle_km_per_served")), what, "km"),
+        Row(name, "occupancy (passenger-km / vehicle-km)", _num(ours.get("occupancy")),
+            _num(base.get("occupancy")), what, "persons", better="higher"),
+        Row(name, "mean wait of served requests", _ms(ours.get("wait_mean_s"), 1 / 60),
+            _ms(base.get("wait_mean_s"), 1 / 60), what, "min"),
+        Row(name, "simulation wall time", _num(_get(d, "ours", "timing", "wall_s")),
+            _num(_get(d, "baseline", "timing", "wall_s")), what, "s",
+            note="pooling does more work per request"),
+        Row(name, "dispatch decision p95", _num(_get(d, "ours", "timing", "decision_p95_ms")),
+            None, "", "ms", note=f"target {_get(d, 'targets', 'decision_p95_ms')} ms; audit "
+                                 f"{'ok' if _get(d, 'ours', 'audit', 'ok') else 'NOT ok'}"),
+    ]
+    return rows
+
+
 def sweep_rows(name: str, d: dict[str, Any]) -> list[Row]:
     """Scenario sweep: our runner (workers, region cached per worker) vs a naive serial loop."""
     return [Row(name, f"{d.get('runs', '?')} simulation runs of the default scenario, "
@@ -266,14 +290,15 @@ def generic_rows(name: str, d: dict[str, Any]) -> list[Row]:
     """For programs without an extractor: every ratio or speed-up in the JSON."""
     rows = []
 
-    def walk(node: Any, path: str) -> Iterator[tuple[str, float]]:
+    def walk(node: Any, path: str, inside: bool = False) -> Iterator[tuple[str, float]]:
         if isinstance(node, dict):
             for k, v in node.items():
                 sub = f"{path}.{k}" if path else str(k)
-                if ("ratio" in str(k) or "speedup" in str(k)) and _num(v) is not None:
+                named = inside or "ratio" in str(k) or "speedup" in str(k)
+                if named and _num(v) is not None:
                     yield sub, float(v)
                 else:
-                    yield from walk(v, sub)
+                    yield from walk(v, sub, named)
 
     for path, value in walk({k: v for k, v in d.items() if k != "machine"}, ""):
         rows.append(Row(name, path, None, None, "", "", ratio_given=value,
@@ -297,6 +322,7 @@ BENCHES: dict[str, Bench] = {
               extract=api_load_rows),
         Bench("closures", ("--queries", "100", "--matrix", "50", "--seed", "42"),
               extract=closures_rows),
+        Bench("fleet_online", ("--quick", "--seed", "42"), extract=fleet_online_rows),
         Bench("sweep", ("--workers", "2", "--requests", "500", "--fleets", "5,10"),
               extract=sweep_rows),
     )

@@ -49,6 +49,15 @@ SAMPLES = {
                                        "mismatches_vs_dijkstra": 0,
                                        "matrix": {"size": 50, "live_ms": 100.0,
                                                   "dijkstra_rows_ms": 300.0}}},
+    "fleet_online": {"requests": 2000, "vehicles": 10, "targets": {"decision_p95_ms": 50},
+                     "ours": {"kpis": {"served_share": 0.8, "vehicle_km_per_served": 2.0,
+                                       "occupancy": 2.0, "wait_mean_s": 300.0},
+                              "timing": {"wall_s": 6.0, "decision_p95_ms": 4.0},
+                              "audit": {"ok": True}},
+                     "baseline": {"policy": "no-pooling",
+                                  "kpis": {"served_share": 0.6, "vehicle_km_per_served": 3.0,
+                                           "occupancy": 1.0, "wait_mean_s": 360.0},
+                                  "timing": {"wall_s": 2.0}}},
     "sweep": {"runs": 4, "workers": 2, "ours_s": 10.0, "naive_serial_s": 25.0,
               "runs_with_different_kpis": 0},
 }
@@ -117,7 +126,8 @@ def test_a_program_runs_in_its_own_process_and_its_json_is_read_back(
         from pathlib import Path
         n = int(sys.argv[sys.argv.index("--n") + 1])
         out = Path(os.environ["ELSTER_BENCH_DIR"]) / "fake_bench_ok.json"
-        out.write_text(json.dumps({"n": n, "speedup_p50": 4.0 * n, "machine": {}}))
+        out.write_text(json.dumps({"n": n, "speedup_p50": 4.0 * n, "machine": {},
+                                   "ratios": {"served": 1.5, "note": "x"}}))
         print(f"fake: {n}")
     """))
     (tmp_path / "mods" / "fake_bench_bad.py").write_text("raise SystemExit('no data here')\n")
@@ -127,6 +137,7 @@ def test_a_program_runs_in_its_own_process_and_its_json_is_read_back(
     ok = run_program(Bench("fake_bench_ok", ("--n", "3"), module="fake_bench_ok"),
                      results_dir=results)
     assert ok.status == "ok" and ok.seconds > 0
-    assert [(r.metric, r.ratio) for r in ok.rows] == [("speedup_p50", 12.0)]
+    assert [(r.metric, r.ratio) for r in ok.rows] == [("speedup_p50", 12.0),
+                                                      ("ratios.served", 1.5)]
     bad = run_program(Bench("fake_bench_bad", module="fake_bench_bad"), results_dir=results)
     assert bad.status == "failed" and "no data here" in bad.detail
