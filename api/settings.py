@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     token_secret : str
         Secret for booking tokens (``ELSTER_TOKEN_SECRET``); default: generated once
         and kept in the database, so tokens survive restarts.
+    shuttle_vehicles, shuttle_seats, shuttle_wheelchairs : int
+        The on-demand fleet the dispatcher plans with (``ELSTER_SHUTTLE_VEHICLES``, ...);
+        0 vehicles turns the shuttle service off.
     """
 
     model_config = SettingsConfigDict(env_prefix="ELSTER_", extra="ignore")
@@ -57,6 +60,9 @@ class Settings(BaseSettings):
     profiles: str = "walk,bike,car"
     transit: bool = True
     token_secret: str = ""
+    shuttle_vehicles: int = Field(default=10, ge=0)
+    shuttle_seats: int = Field(default=8, ge=1)
+    shuttle_wheelchairs: int = Field(default=1, ge=0)
 
     @field_validator("data_dir", "cache_dir")
     @classmethod

@@ -35,9 +35,11 @@ def light_settings(tmp_path: Path, hd_data_dir: Path, cache_dir: Path):
 
 
 def test_without_dispatcher_shuttle_is_503(hd_data_dir, cache_dir, tmp_path):
-    state = shared_state(hd_data_dir, cache_dir)
-    settings = hd_settings(hd_data_dir, cache_dir, f"sqlite:///{tmp_path / 'b.db'}")
-    with TestClient(create_app(settings, state=state)) as client:
+    settings = hd_settings(
+        hd_data_dir, cache_dir, f"sqlite:///{tmp_path / 'b.db'}", profiles="", transit=False,
+        shuttle_vehicles=0,
+    )  # fmt: skip
+    with TestClient(create_app(settings)) as client:
         for url in ("/api/v1/shuttle/quote", "/api/v1/shuttle/bookings"):
             r = client.post(url, json=trip())
             assert r.status_code == 503
