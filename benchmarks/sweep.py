@@ -5,7 +5,8 @@ region and demand model, generate the requests, simulate, in one process.
 Ours is :func:`fleet.scenarios.sweep.run_sweep` with worker processes that
 load the region once each and share each seed's requests between runs. Both
 compute the same runs of ``scenarios/heidelberg.toml`` (cut to two fleet
-sizes and one capacity by default) and must give identical KPIs.
+sizes, two capacities and two seeds, 500 requests each, by default) and must
+give identical KPIs.
 
     python -m benchmarks.sweep [--workers 2] [--requests 500] [--fleets 5,10]
 """
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--requests", type=int, default=500, help="expected requests per run")
     parser.add_argument("--fleets", default="5,10", help="fleet sizes (comma-separated)")
-    parser.add_argument("--capacity", type=int, default=8)
+    parser.add_argument("--capacities", default="4,8", help="capacities (comma-separated)")
     parser.add_argument("--seeds", default="1,2")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     base = load_scenario(args.scenario)
     values = dict(base.values)
     values["n_vehicles"] = tuple(int(v) for v in args.fleets.split(","))
-    values["capacity"] = (args.capacity,)
+    values["capacity"] = tuple(int(v) for v in args.capacities.split(","))
     values["requests"] = (args.requests,)
     scenario = replace(base, name=f"{base.name}-bench", values=values,
                        seeds=tuple(int(s) for s in args.seeds.split(",")))
@@ -76,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         "workers": args.workers,
         "requests_per_run": args.requests,
         "fleets": list(values["n_vehicles"]),
+        "capacities": list(values["capacity"]),
         "seeds": list(scenario.seeds),
         "ours_s": ours_s,
         "naive_serial_s": naive_s,

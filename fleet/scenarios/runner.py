@@ -179,6 +179,7 @@ def run_local(
     pending: deque[RunSpec] = deque(runs)
     suspects: set[str] = set()
     crashes: dict[str, int] = {}
+    idle_breaks = 0
     bar = tqdm(total=len(runs), desc=f"sweep {scenario.name}", unit="run", disable=not progress)
     try:
         while pending:
@@ -223,6 +224,12 @@ def run_local(
                 if broken:
                     report.crashes += 1
                     lost = list(inflight.values())
+                    idle_breaks = 0 if lost else idle_breaks + 1
+                    if idle_breaks >= max_attempts:
+                        raise DataError(
+                            "worker processes keep dying before they run anything; a script "
+                            "that calls run_sweep needs an `if __name__ == \"__main__\":` guard"
+                        )
                     guilty = lost[0] if len(lost) == 1 else None
                     log.warning("a worker process died with %d run(s) in flight (%s); %s",
                                 len(lost), ", ".join(r.run_id for r in lost),
