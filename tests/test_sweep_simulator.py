@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from fleet.scenarios.runner import WorkerOptions, worker_context
 from fleet.scenarios.simulate import (
     KPIS,
     load_simulation_context,
@@ -112,7 +113,9 @@ def test_dask_gives_the_same_kpis_as_local(local, small: Scenario, hd_data_dir: 
 
 def test_runs_are_deterministic_and_configured_from_the_scenario(
         small: Scenario, hd_data_dir: Path, cache_dir: Path) -> None:
-    context = load_simulation_context(small, data_dir=hd_data_dir, cache_dir=cache_dir)
+    # The context this process already loaded (threaded Dask workers run here), if any.
+    options = WorkerOptions(data_dir=hd_data_dir, cache_dir=cache_dir)
+    context = worker_context(simulation_backend(), small, options)
     run = small.runs()[0]
     config = simulation_config(run)
     assert (config.n_vehicles, config.capacity, config.max_wait_s, config.beta) == (
