@@ -184,6 +184,17 @@ class RoadNetwork:
         """
         a = self.snap(*origin, max_distance_m=max_snap_m)
         b = self.snap(*destination, max_distance_m=max_snap_m)
+        return self.route_snapped(a, b, at=at)
+
+    def route_snapped(self, a: Snap, b: Snap, *, at: float | None = None) -> RoadRoute:
+        """:meth:`route` between points already snapped (no second snap; same result).
+
+        Raises
+        ------
+        NoRouteError
+            ``b`` cannot be reached from ``a`` (also when closures cut it off).
+        """
+        origin, destination = (a.lat, a.lon), (b.lat, b.lon)
         live = self.live_weights(at)
         if live is not None:
             return self._route_live(a, b, live, origin, destination)
@@ -260,6 +271,14 @@ class RoadNetwork:
             f"({destination[0]:.5f}, {destination[1]:.5f}): the destination cannot be "
             f"reached ({why}); move a point to a main road or try another profile"
         )
+
+    def unknown_segments(self, a: Snap, b: Snap, edges: np.ndarray) -> int | None:
+        """Segments without accessibility information on a path (wheelchair networks; else None).
+
+        Counts the path's ``edges`` plus the snapped end edges, a road and its
+        reverse twin once (see :attr:`RoadRoute.unknown_access`).
+        """
+        return self._unknown(a, b, edges)
 
     def _unknown(self, a: Snap, b: Snap, edges: np.ndarray) -> int | None:
         if self.access is None:

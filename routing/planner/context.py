@@ -7,6 +7,17 @@ station or charger lies on the walk/bike/car graphs, the walking times between
 every bike box and the transit stops around it, and the car time/distance
 matrix between chargers. Live availability is never cached here: it is read
 from the stores on every query.
+
+Live road state (:class:`routing.live.LiveState`, attached with
+:meth:`PlanContext.attach_live`) makes every network answer under the current
+closures and traffic. The static tables above stay valid for the base network;
+while live changes are in force, the tables that depend on travel times are
+computed under the live weights instead and kept only for exactly those
+weights (dropped on every change of the live state, through its ``subscribe``).
+
+Step-free planning uses the ``wheelchair`` network (``networks["wheelchair"]``
+or loaded on first use by ``wheelchair_loader``) and a view of the transit
+network whose stop links and transfer footpaths are computed on it.
 """
 
 from __future__ import annotations
@@ -15,7 +26,9 @@ import datetime as dt
 import logging
 import math
 import threading
-from dataclasses import dataclass, field
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +41,7 @@ from routing.stations.model import Charger, Station
 from routing.stations.store import ChargerStore, StationStore
 
 if TYPE_CHECKING:
+    from routing.live import LiveState, LiveWeights
     from routing.planner.providers import LegProvider
     from routing.transit.door_to_door import TransitNetwork
 
@@ -35,6 +49,10 @@ log = logging.getLogger(__name__)
 
 #: Stations / chargers farther than this from a road of a profile are not used with it.
 STATION_SNAP_M = 300.0
+#: Longest transfer walk between two stops on the step-free network (as for walking).
+WHEELCHAIR_TRANSFER_S = 600.0
+#: Live-weight tables kept at most (they are dropped on every live change anyway).
+_LIVE_TABLES = 256
 
 
 @dataclass(frozen=True)
@@ -89,6 +107,7 @@ class PlannerSettings:
     max_charger_candidates: int = 3  # park & charge
     max_charging_stops: int = 3
     max_snap_m: float = 500.0
+    arrive_by_window_s: float = 7200.0  # arrive-by transit: departures this long before
 
 
 @dataclass(frozen=True)
@@ -120,6 +139,14 @@ class PlanContext:
     settings : PlannerSettings
     providers : list of LegProvider
         Extra access/egress providers (e.g. the on-demand shuttle), by ``mode``.
+    live : LiveState, optional
+        Road closures and traffic to respect (attached to every network; see
+        :meth:`attach_live`). Its graphs should include ``wheelchair`` for
+        closures to reach step-free trips.
+    wheelchair_loader : callable, optional
+        Returns the step-free walking network (``load_wheelchair_network``);
+        called on the first wheelchair request when ``networks`` has no
+        ``wheelchair`` entry.
     """
 
     networks: dict[str, RoadNetwork]
@@ -129,6 +156,8 @@ class PlanContext:
     costs: CostModel = field(default_factory=CostModel)
     settings: PlannerSettings = field(default_factory=PlannerSettings)
     providers: list[LegProvider] = field(default_factory=list)
+    live: LiveState | None = None
+    wheelchair_loader: Callable[[], RoadNetwork] | None = field(default=None, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _snaps: dict[tuple[str, str], Snap | None] = field(default_factory=dict, repr=False)
     _by_point: dict[tuple[str, float, float], Snap] = field(default_factory=dict, repr=False)
@@ -136,10 +165,16 @@ class PlanContext:
         default_factory=dict, repr=False
     )
     _charger_nodes: dict[str, int] = field(default_factory=dict, repr=False)
-    _stop_snaps: dict[tuple[float, float], Snap] | None = field(default=None, repr=False)
+    _stop_snaps: dict[str, dict[tuple[float, float], Snap]] = field(
+        default_factory=dict, repr=False
+    )
     _charger_matrix: tuple[tuple[str, ...], np.ndarray, np.ndarray] | None = field(
         default=None, repr=False
     )
+    _wheelchair_transit: tuple[Any, TransitNetwork] | None = field(default=None, repr=False)
+    _wheelchair_failed: str | None = field(default=None, repr=False)
+    _live_tables: dict[tuple, tuple[Any, Any]] = field(default_factory=dict, repr=False)
+    _subscribed: set[int] = field(default_factory=set, repr=False)
 
     def __post_init__(self) -> None:
         missing = [p for p in ("walk", "bike", "car") if p not in self.networks]
@@ -154,6 +189,106 @@ class PlanContext:
                 "the transit network's walk graph differs from the walk road network; "
                 "load both from the same region and cache"
             )
+        if self.live is not None:
+            self.attach_live(self.live)
+
+    # ------------------------------------------------------------------ live state
+    def attach_live(self, live: LiveState | None) -> None:
+        """Make every network (and later-loaded ones) answer under ``live``; None detaches.
+
+        Cached tables computed under live weights are dropped on every change
+        of the state (``live.subscribe``); queries right after a change see it.
+        """
+        with self._lock:
+            self.live = live
+            self.networks = {p: n.with_live(live) for p, n in self.networks.items()}
+            self._live_tables.clear()
+            if live is not None and id(live) not in self._subscribed:
+                ref = weakref.ref(self)
+
+                def changed(version: int, ref=ref) -> None:
+                    ctx = ref()
+                    if ctx is not None:
+                        ctx.live_changed(version)
+
+                live.subscribe(changed)
+                self._subscribed.add(id(live))
+
+    def live_changed(self, version: int | None = None) -> None:
+        """Drop the tables computed under live weights (called by the live state)."""
+        with self._lock:
+            self._live_tables.clear()
+        log.debug("plan context: live state changed (version %s), live tables dropped", version)
+
+    def _live_table(self, key: tuple, weights: Any, compute: Callable[[], Any]) -> Any:
+        """``compute()`` for ``weights``, kept while those exact weights are current."""
+        with self._lock:
+            hit = self._live_tables.get(key)
+        if hit is not None and hit[0] is weights:
+            return hit[1]
+        value = compute()
+        with self._lock:
+            if len(self._live_tables) >= _LIVE_TABLES:
+                self._live_tables.clear()
+            self._live_tables[key] = (weights, value)
+        return value
+
+    # ------------------------------------------------------------------ step-free
+    def wheelchair_network(self) -> RoadNetwork | None:
+        """The step-free walking network (loaded on first use), or None when unavailable."""
+        net = self.networks.get("wheelchair")
+        if net is not None or self.wheelchair_loader is None or self._wheelchair_failed:
+            return net
+        with self._lock:
+            net = self.networks.get("wheelchair")
+            if net is None:
+                try:
+                    net = self.wheelchair_loader().with_live(self.live)
+                except (DataError, OSError) as exc:
+                    self._wheelchair_failed = str(exc)
+                    log.warning("step-free network unavailable: %s", exc)
+                    return None
+                self.networks = {**self.networks, "wheelchair": net}
+        return net
+
+    def wheelchair_missing(self) -> str:
+        """Why step-free planning is unavailable (for reasons)."""
+        why = f" ({self._wheelchair_failed})" if self._wheelchair_failed else ""
+        return (
+            "no step-free (wheelchair) walking network is loaded on this planner" + why + "; "
+            "load the plan context with wheelchair=True"
+        )
+
+    def transit_for(self, wheelchair: bool) -> TransitNetwork | None:
+        """The transit network, or for ``wheelchair`` its step-free view.
+
+        The view shares the timetable; stop links and transfer footpaths are
+        computed on the wheelchair network once per context (and reused when
+        the timetable is replaced by a realtime update with the same stops).
+        """
+        src = self.transit
+        if not wheelchair or src is None:
+            return src
+        net = self.wheelchair_network()
+        if net is None:
+            return None
+        with self._lock:
+            cached = self._wheelchair_transit
+            if cached is not None and cached[0] is src:
+                return cached[1]
+            if cached is not None and _same_stops(cached[1].timetable, src.timetable):
+                view = replace(cached[1], timetable=src.timetable)
+            else:
+                from routing.transit.footpaths import link_stops, walk_graph_footpaths
+
+                links = link_stops(src.timetable, net.snapper)
+                fp = walk_graph_footpaths(
+                    src.timetable, net.graph, links, max_walk_s=WHEELCHAIR_TRANSFER_S
+                )
+                view = replace(src, footpaths=fp, graph=net.graph, snapper=net.snapper, links=links)
+                log.info("step-free transit view: %d footpaths", fp.n_paths)
+            self._wheelchair_transit = (src, view)
+            return view
 
     # ------------------------------------------------------------------ providers
     def provider(self, mode: str) -> LegProvider | None:
@@ -166,17 +301,19 @@ class PlanContext:
             self.providers = [p for p in self.providers if p.mode != provider.mode] + [provider]
 
     # ------------------------------------------------------------------ static tables
-    def stop_snaps(self) -> dict[tuple[float, float], Snap]:
-        """Walk-graph snaps of the transit stops by (lat, lon): walks are drawn without snapping."""
-        if self._stop_snaps is None:
+    def stop_snaps(self, profile: str = "walk") -> dict[tuple[float, float], Snap]:
+        """Snaps of the transit stops by (lat, lon) on the ``walk`` (or ``wheelchair``) graph."""
+        hit = self._stop_snaps.get(profile)
+        if hit is None:
             snaps: dict[tuple[float, float], Snap] = {}
-            if self.transit is not None and self.transit.links is not None:
-                tt = self.transit.timetable
-                for i, snap in enumerate(self.transit.links.snaps):
+            transit = self.transit_for(profile == "wheelchair")
+            if transit is not None and transit.links is not None:
+                tt = transit.timetable
+                for i, snap in enumerate(transit.links.snaps):
                     if snap is not None:
                         snaps[(float(tt.stop_lat[i]), float(tt.stop_lon[i]))] = snap
-            self._stop_snaps = snaps
-        return self._stop_snaps
+            hit = self._stop_snaps[profile] = snaps
+        return hit
 
     def place_snap(
         self, profile: str, key: str, lat: float, lon: float, *, cache: bool = True
@@ -202,47 +339,71 @@ class PlanContext:
         """A cached snap of a station/charger/stop at exactly (lat, lon), if any."""
         with self._lock:
             snap = self._by_point.get((profile, lat, lon))
-        if snap is None and profile == "walk":
-            snap = self.stop_snaps().get((lat, lon))
+        if snap is None and profile in ("walk", "wheelchair"):
+            snap = self.stop_snaps(profile).get((lat, lon))
         return snap
 
     def box_stop_walks(
-        self, station: Station, *, to_stops: bool, cache: bool = True
+        self,
+        station: Station,
+        *,
+        to_stops: bool,
+        cache: bool = True,
+        weights: LiveWeights | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Stops within ``max_box_walk_s`` of a bike box and the walking seconds.
 
         ``to_stops`` True: box -> stop (parking on the way out); False: stop -> box
-        (picking the bike up on the way home).
+        (picking the bike up on the way home). ``weights``: live walking times
+        in force (the table is then kept only while they are).
         """
-        from routing.search import dijkstra_bounded
-        from routing.transit.footpaths import WALK_SPEED_MPS, walk_from_stops, walk_to_stops
-
+        if weights is not None and not cache:
+            return self._box_walks_on(station, to_stops, cache, weights)
+        if weights is not None:
+            return self._live_table(
+                ("box", station.id, to_stops),
+                weights,
+                lambda: self._box_walks_on(station, to_stops, cache, weights),
+            )
         k = (station.id, to_stops)
         if cache:
             with self._lock:
                 if k in self._box_walks:
                     return self._box_walks[k]
-        empty = (np.zeros(0, np.int64), np.zeros(0))
-        snap = self.place_snap("walk", station.id, station.lat, station.lon, cache=cache)
-        out = empty
-        if snap is not None and self.transit is not None and self.transit.links is not None:
-            graph = self.networks["walk"].graph
-            off = snap.distance_m / WALK_SPEED_MPS
-            budget = self.settings.max_box_walk_s if cache else math.inf
-            if to_stops:
-                n, c = snap.source_seeds()
-                dist = dijkstra_bounded(graph, n, c + off, budget)
-                secs = walk_to_stops(self.transit.links, dist)
-            else:
-                n, c = snap.target_seeds()
-                dist = dijkstra_bounded(graph, n, c + off, budget, reverse=True)
-                secs = walk_from_stops(self.transit.links, dist)
-            stops = np.flatnonzero(secs <= self.settings.max_box_walk_s)
-            out = (stops.astype(np.int64), secs[stops])
+        out = self._box_walks_on(station, to_stops, cache, None)
         if cache:
             with self._lock:
                 self._box_walks[k] = out
         return out
+
+    def _box_walks_on(
+        self, station: Station, to_stops: bool, cache: bool, weights: LiveWeights | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        from routing.search import dijkstra_bounded
+        from routing.transit.footpaths import WALK_SPEED_MPS, walk_from_stops, walk_to_stops
+
+        empty = (np.zeros(0, np.int64), np.zeros(0))
+        snap = self.place_snap("walk", station.id, station.lat, station.lon, cache=cache)
+        if snap is None or self.transit is None or self.transit.links is None:
+            return empty
+        graph = self.networks["walk"].graph if weights is None else weights.graph
+        w = None if weights is None else weights.travel_time
+        off = snap.distance_m / WALK_SPEED_MPS
+        budget = self.settings.max_box_walk_s if cache else math.inf
+        if to_stops:
+            n, c = _finite(*snap.source_seeds(w))
+            if not n.size:
+                return empty
+            dist = dijkstra_bounded(graph, n, c + off, budget)
+            secs = walk_to_stops(self.transit.links, dist)
+        else:
+            n, c = _finite(*snap.target_seeds(w))
+            if not n.size:
+                return empty
+            dist = dijkstra_bounded(graph, n, c + off, budget, reverse=True)
+            secs = walk_from_stops(self.transit.links, dist)
+        stops = np.flatnonzero(secs <= self.settings.max_box_walk_s)
+        return (stops.astype(np.int64), secs[stops])
 
     def charger_node(self, charger: Charger) -> int:
         """Nearest car-graph node of a charger (-1 when farther than the snap limit)."""
@@ -258,39 +419,70 @@ class PlanContext:
         return node
 
     def charger_matrix(
-        self, chargers: list[Charger], *, cache: bool = True
+        self,
+        chargers: list[Charger],
+        *,
+        cache: bool = True,
+        weights: LiveWeights | None = None,
+        at: float | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Car seconds and metres between the car nodes of ``chargers`` (all pairs).
 
         Cached for the full set of chargers of the store (positions never move);
-        a query uses the rows of the chargers usable right now.
+        a query uses the rows of the chargers usable right now. With live car
+        ``weights`` in force at unix time ``at``, the matrix is the exact one
+        under them (:meth:`RoadNetwork.matrix`), kept while they are current.
         """
         from routing.matrix import travel_matrices
 
         car = self.networks["car"]
         if not cache:
             nodes = np.array([self.charger_node(c) for c in chargers], np.int64)
-            return travel_matrices(car.graph, nodes, nodes)
-        with self._lock:
-            cached = self._charger_matrix
+            graph = car.graph if weights is None else weights.graph
+            return travel_matrices(graph, nodes, nodes)
         ids = tuple(c.id for c in chargers)
-        if cached is None or not set(ids) <= set(cached[0]):
-            every = self.chargers.snapshot() if self.chargers is not None else []
-            every = [c for c in every if self.charger_node(c) >= 0]
-            all_ids = tuple(c.id for c in every)
-            nodes = np.array([self.charger_node(c) for c in every], np.int64)
-            secs, metres = (
-                travel_matrices(car.hierarchy, nodes, nodes)
-                if nodes.size
-                else (np.zeros((0, 0)), np.zeros((0, 0)))
+        if weights is not None:
+            cached = self._live_table(
+                ("chargers", ids), weights, lambda: (ids, *self._all_pairs(chargers, at))
             )
-            cached = (all_ids, secs, metres)
+        else:
             with self._lock:
-                self._charger_matrix = cached
-            log.info("charger car matrix: %d chargers", len(all_ids))
+                cached = self._charger_matrix
+            if cached is None or not set(ids) <= set(cached[0]):
+                every = self.chargers.snapshot() if self.chargers is not None else []
+                every = [c for c in every if self.charger_node(c) >= 0]
+                all_ids = tuple(c.id for c in every)
+                nodes = np.array([self.charger_node(c) for c in every], np.int64)
+                secs, metres = (
+                    travel_matrices(car.hierarchy, nodes, nodes)
+                    if nodes.size
+                    else (np.zeros((0, 0)), np.zeros((0, 0)))
+                )
+                cached = (all_ids, secs, metres)
+                with self._lock:
+                    self._charger_matrix = cached
+                log.info("charger car matrix: %d chargers", len(all_ids))
         pos = {cid: i for i, cid in enumerate(cached[0])}
         idx = np.array([pos[i] for i in ids], np.int64)
         return cached[1][np.ix_(idx, idx)], cached[2][np.ix_(idx, idx)]
+
+    def _all_pairs(self, chargers: list[Charger], at: float | None) -> tuple[np.ndarray, np.ndarray]:
+        nodes = np.array([self.charger_node(c) for c in chargers], np.int64)
+        if not nodes.size:
+            return np.zeros((0, 0)), np.zeros((0, 0))
+        return self.networks["car"].matrix(nodes, nodes, at=at)
+
+
+def _finite(nodes: np.ndarray, costs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Seeds without the ones behind a closed edge."""
+    keep = np.isfinite(costs)
+    return nodes[keep], costs[keep]
+
+
+def _same_stops(a: Any, b: Any) -> bool:
+    return a.n_stops == b.n_stops and bool(
+        np.array_equal(a.stop_lat, b.stop_lat) and np.array_equal(a.stop_lon, b.stop_lon)
+    )
 
 
 def load_plan_context(
@@ -303,6 +495,8 @@ def load_plan_context(
     stations: StationStore | None = None,
     chargers: ChargerStore | None = None,
     costs: CostModel | None = None,
+    wheelchair: bool = False,
+    live: LiveState | None = None,
 ) -> PlanContext:
     """Load everything the planner needs for a region (roads, timetable, stations, chargers).
 
@@ -319,6 +513,11 @@ def load_plan_context(
         Use these instead of loading the region's station / charger sources.
     costs : CostModel, optional
         Prices (default :class:`CostModel`).
+    wheelchair : bool
+        Load the step-free walking network now (otherwise it is loaded on the
+        first wheelchair request).
+    live : LiveState, optional
+        Closures and traffic to respect (see :meth:`PlanContext.attach_live`).
 
     Raises
     ------
@@ -340,10 +539,19 @@ def load_plan_context(
         stations = load_stations(region, data_dir, skip_missing=True)
     if chargers is None:
         chargers = load_chargers(region, data_dir, skip_missing=True)
+    def step_free() -> RoadNetwork:
+        from routing.road import load_wheelchair_network
+
+        return load_wheelchair_network(region, data_dir=data_dir, cache_dir=cache_dir)
+
+    if wheelchair:
+        networks["wheelchair"] = step_free()
     return PlanContext(
         networks=networks,
         transit=network,
         stations=stations,
         chargers=chargers,
         costs=costs or CostModel(),
+        live=live,
+        wheelchair_loader=step_free,
     )

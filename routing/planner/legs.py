@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -31,10 +32,42 @@ def seconds(delta: float) -> dt.timedelta:
     return dt.timedelta(seconds=float(delta))
 
 
-def road_geometry(
-    s: Searches, profile: str, a: Place, b: Place
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """(lats, lons, metres) of the fastest road path between two places; a straight line if none."""
+_NO_EDGES = np.zeros(0, np.int64)
+
+
+class Drawn(NamedTuple):
+    """A drawn road stretch: geometry, length, the graph edges used and what is unknown.
+
+    ``edges`` index the graph of ``profile`` (the network that drew it:
+    ``wheelchair`` for step-free walks); ``unknown`` counts segments without
+    accessibility information (step-free walks only, else None); ``routed``
+    is False for a straight line drawn because no road path exists.
+    """
+
+    lats: np.ndarray
+    lons: np.ndarray
+    metres: float
+    edges: np.ndarray = _NO_EDGES
+    profile: str = ""
+    unknown: int | None = None
+    routed: bool = True
+
+
+@dataclass
+class RoadLeg(Leg):
+    """A WALK / BICYCLE / CAR leg that knows the road edges it follows.
+
+    ``road_edges`` (edge ids of the ``road_profile`` graph, in order) are not
+    part of the JSON; they let callers and tests check which roads a plan
+    uses (closures, steps).
+    """
+
+    road_edges: np.ndarray = field(default_factory=lambda: _NO_EDGES)
+    road_profile: str = ""
+
+
+def road_geometry(s: Searches, profile: str, a: Place, b: Place) -> Drawn:
+    """The fastest road path between two places, drawn; a straight line if there is none."""
     try:
         route = s.route(profile, (a.lat, a.lon), (b.lat, b.lon))
         lats = np.concatenate(([a.lat], route.lats, [b.lat]))
@@ -45,11 +78,59 @@ def road_geometry(
         off = float(haversine_m(a.lat, a.lon, lats[1], lons[1])) if lats.size > 1 else 0.0
         off_end = float(haversine_m(lats[-2], lons[-2], b.lat, b.lon)) if lats.size > 1 else 0.0
         # Off-road ends are walked/pushed; count them so the leg length matches the line.
-        return lats, lons, float(route.distance_m) + off + off_end
+        return Drawn(
+            lats,
+            lons,
+            float(route.distance_m) + off + off_end,
+            np.asarray(route.edges, np.int64),
+            route.profile,
+            route.unknown_access,
+        )
     except (SnapError, NoRouteError) as exc:
         log.debug("straight %s line %s -> %s: %s", profile, a.name, b.name, exc)
         lats, lons = np.array([a.lat, b.lat]), np.array([a.lon, b.lon])
-        return lats, lons, float(haversine_m(a.lat, a.lon, b.lat, b.lon))
+        return Drawn(
+            lats,
+            lons,
+            float(haversine_m(a.lat, a.lon, b.lat, b.lon)),
+            profile=s.network(profile).profile if profile in s.networks else profile,
+            routed=False,
+        )
+
+
+def accessibility(drawn: Drawn) -> dict[str, Any]:
+    """The ``accessibility`` object of a step-free walk: what is known about its segments."""
+    if not drawn.routed:
+        return {"stepFree": "unknown", "unknownSegments": None, "note": "no step-free path drawn"}
+    return {"stepFree": True, "unknownSegments": int(drawn.unknown or 0)}
+
+
+def drawn_leg(
+    mode: str,
+    a: Place,
+    b: Place,
+    start: dt.datetime,
+    duration_s: float,
+    drawn: Drawn,
+    extra: dict[str, Any] | None = None,
+) -> RoadLeg:
+    """A :class:`RoadLeg` from a drawn stretch (step-free walks get ``accessibility``)."""
+    extra = dict(extra or {})
+    if drawn.profile == "wheelchair":
+        extra["accessibility"] = accessibility(drawn)
+    return RoadLeg(
+        mode,
+        a,
+        b,
+        start,
+        start + seconds(duration_s),
+        drawn.metres,
+        drawn.lats,
+        drawn.lons,
+        extra=extra,
+        road_edges=drawn.edges,
+        road_profile=drawn.profile,
+    )
 
 
 def road_leg(
@@ -64,18 +145,24 @@ def road_leg(
     extra: dict[str, Any] | None = None,
 ) -> Leg:
     """A WALK / BICYCLE / CAR leg with planned times and drawn geometry."""
-    lats, lons, metres = road_geometry(s, profile, a, b)
-    return Leg(
-        mode or PROFILE_MODE[profile],
-        a,
-        b,
-        start,
-        start + seconds(duration_s),
-        metres,
-        lats,
-        lons,
-        extra=dict(extra or {}),
-    )
+    drawn = road_geometry(s, profile, a, b)
+    return drawn_leg(mode or PROFILE_MODE[profile], a, b, start, duration_s, drawn, extra)
+
+
+def shift_legs(legs: list[Leg], delta_s: float) -> list[Leg]:
+    """Move every leg (and intermediate stop) ``delta_s`` seconds later (earlier if negative)."""
+    d = seconds(delta_s)
+    for leg in legs:
+        leg.start += d
+        leg.end += d
+        if leg.intermediate_stops:
+            from dataclasses import replace
+
+            leg.intermediate_stops = [
+                replace(c, arrival=c.arrival + d, departure=c.departure + d)
+                for c in leg.intermediate_stops
+            ]
+    return legs
 
 
 def point_leg(

@@ -8,21 +8,31 @@ the drawn legs (what is reported is what was filtered) -> sort by arrival.
 
 A mode that finds nothing never fails the plan: its reason is reported in
 ``PlanResult.reasons`` and the result may be empty.
+
+Arrive-by (``request.arrive_by``): the first criterion is the departure
+(later is better) instead of the arrival, and every itinerary arrives by the
+deadline. Transit modes search a window of departures before it; the modes
+whose durations do not depend on the departure time (walk, bike, car, bike
+share, EV) are planned as if leaving at the deadline and moved back by their
+duration. A depart-at ``window_s`` adds the departure as a criterion.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from routing.errors import NoRouteError, SnapError
 from routing.planner.context import PlanContext
+from routing.planner.legs import shift_legs
 from routing.planner.modes import Outcome, bike_share, direct, ev, transit
 from routing.planner.options import Candidate, PlannedItinerary
-from routing.planner.pareto import pareto_front
+from routing.planner.pareto import Criteria, pareto_front
 from routing.planner.request import MODES, PlanRequest
 from routing.planner.searches import Searches
 from routing.transit.itinerary import Itinerary
@@ -46,6 +56,11 @@ MODE_FUNCTIONS: dict[str, ModeFn] = {
     ),
 }
 assert set(MODE_FUNCTIONS) == set(MODES)
+
+#: Modes whose durations do not depend on the departure time: arrive-by shifts them.
+SHIFTABLE_MODES = frozenset({"walk", "bike", "car", "bike_share", "ev", "ev_park_charge"})
+#: Modes that need no walking (still possible without a step-free network).
+NO_WALK_MODES = frozenset({"car", "ev"})
 
 
 @dataclass
@@ -105,30 +120,45 @@ def plan(request: PlanRequest, context: PlanContext, *, naive: bool = False) -> 
     reasons: dict[str, str] = {}
     timings: dict[str, float] = {}
     answers: dict = {}
+    step_free_missing = request.wheelchair and "walk" not in s.networks
     for mode, fn in MODE_FUNCTIONS.items():
         if mode not in request.modes:
+            continue
+        if step_free_missing and mode not in NO_WALK_MODES:
+            reasons[mode] = context.wheelchair_missing()
             continue
         t0 = time.perf_counter()
         try:
             outcome = fn(request, context, s, answers)
         except (SnapError, NoRouteError) as exc:
             outcome = Outcome(reason=str(exc))
+        if request.arrive_by and mode in SHIFTABLE_MODES:
+            outcome = Outcome([_arrive_by(c) for c in outcome.candidates], outcome.reason)
         timings[mode] = time.perf_counter() - t0
         if outcome.candidates:
             candidates.extend(outcome.candidates)
         else:
             reasons[mode] = outcome.reason or "nothing found"
     t0 = time.perf_counter()
+    cand_key, it_key = _keys(request)
     # Fewer legs first, so of two equal criteria vectors the simpler itinerary is kept.
     candidates.sort(key=lambda c: c.n_legs)
-    front = pareto_front(candidates, key=lambda c: c.criteria)
+    front = pareto_front(candidates, key=cand_key)
     built: list[PlannedItinerary] = []
+    deadline = request.depart_at + dt.timedelta(seconds=1)
     for cand in front:
         legs = cand.build()
-        if legs:
-            built.append(PlannedItinerary(cand.mode, Itinerary(legs)))
-    result = pareto_front(built, key=lambda it: it.criteria)
-    result.sort(key=lambda it: (it.end, it.transfers, it.effort_s, it.cost_eur))
+        if not legs:
+            continue
+        if request.arrive_by and legs[-1].end > deadline:
+            log.warning("dropped a %s itinerary arriving after the deadline", cand.mode)
+            continue
+        built.append(PlannedItinerary(cand.mode, Itinerary(legs)))
+    result = pareto_front(built, key=it_key)
+    if request.arrive_by:
+        result.sort(key=lambda it: (-it.start.timestamp(), it.transfers, it.effort_s, it.end))
+    else:
+        result.sort(key=lambda it: (it.end, it.transfers, it.effort_s, it.cost_eur))
     for mode in {c.mode for c in candidates} - {it.mode for it in result}:
         reasons.setdefault(mode, "found itineraries, but other modes are better in every respect")
     timings["build"] = time.perf_counter() - t0
@@ -141,6 +171,35 @@ def plan(request: PlanRequest, context: PlanContext, *, naive: bool = False) -> 
         timings["total"] * 1000,
     )
     return PlanResult(result, reasons, timings)
+
+
+def _keys(
+    request: PlanRequest,
+) -> tuple[Callable[[Candidate], Criteria], Callable[[PlannedItinerary], Criteria]]:
+    """Pareto keys of candidates and built itineraries for the request's kind of query."""
+    if request.arrive_by:  # leave as late as possible; the arrival only has to be in time
+        return (
+            lambda c: (-math.floor(c.departure + 1e-6), *c.criteria[1:]),
+            lambda it: (-math.floor(it.start.timestamp() + 1e-6), *it.criteria[1:]),
+        )
+    if request.window_s > 0:  # a range of departures: leaving later counts too
+        return (
+            lambda c: (-math.floor(c.departure + 1e-6), *c.criteria),
+            lambda it: (-math.floor(it.start.timestamp() + 1e-6), *it.criteria),
+        )
+    return (lambda c: c.criteria), (lambda it: it.criteria)
+
+
+def _arrive_by(cand: Candidate) -> Candidate:
+    """A candidate planned as leaving at the deadline, moved back to arrive exactly then."""
+    back = cand.arrival - cand.departure
+    inner = cand.build
+
+    def build() -> list | None:
+        legs = inner()
+        return None if legs is None else shift_legs(legs, -back)
+
+    return replace(cand, departure=cand.departure - back, arrival=cand.departure, build=build)
 
 
 def _check_request_against_context(request: PlanRequest, context: PlanContext) -> None:

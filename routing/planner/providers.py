@@ -18,6 +18,15 @@ fleet package plugs in the same way: implement :class:`LegProvider` with
 Times are assumed fixed over the query (a provider whose duration depends on
 the time of day should return its best estimate and may refuse in ``build``
 by returning None, e.g. when a booking is no longer possible).
+
+Contract of ``build(start)``: the legs start at ``start`` and are contiguous
+(each starts when the previous one ends); access legs end no later than
+``start + duration_s``, egress legs end exactly at ``start + duration_s``.
+The planner relies on it for time-consistent itineraries. A registered
+provider may set ``supports_arrive_by = True`` when its durations do not
+depend on the departure time; otherwise arrive-by plans skip it with a reason.
+Step-free requests (``query.request.wheelchair``) must only get legs a
+wheelchair user can take (e.g. a shuttle with a wheelchair place).
 """
 
 from __future__ import annotations
@@ -238,7 +247,9 @@ class BikeRideProvider:
         legs: list[StopLeg] = []
         fee = ctx.costs.bike_box_eur
         for ride, box in options:
-            stops, walks = ctx.box_stop_walks(box, to_stops=True, cache=not s.naive)
+            stops, walks = ctx.box_stop_walks(
+                box, to_stops=True, cache=not s.naive, weights=s.weights("walk")
+            )
             for stop, walk in zip(stops.tolist(), walks.tolist(), strict=True):
                 total = ride + st.park_bike_s + walk
                 legs.append(
@@ -311,7 +322,9 @@ class BikeRideProvider:
                 reason=f"the destination is more than {req.max_bike_s / 60:.0f} min by bike "
                 f"from {box.name}"
             )
-        stops, walks = ctx.box_stop_walks(box, to_stops=False, cache=not s.naive)
+        stops, walks = ctx.box_stop_walks(
+            box, to_stops=False, cache=not s.naive, weights=s.weights("walk")
+        )
         if not stops.size:
             return ProviderAnswer(
                 reason=f"no transit stop within walking distance of bike box {box.name}"

@@ -31,6 +31,8 @@ MODES = (
     "shuttle",  # on-demand shuttle legs to/from transit (needs a provider)
 )
 ALL_MODES = frozenset(MODES)
+#: Modes that need a bike: never offered to wheelchair users.
+BIKE_MODES = frozenset({"bike", "bike_ride", "bike_share"})
 #: Closer than this, origin and destination are the same place.
 SAME_PLACE_M = 10.0
 
@@ -169,18 +171,19 @@ class EvSpec:
 
 @dataclass(frozen=True)
 class PlanRequest:
-    """A validated multimodal plan query (depart-at).
+    """A validated multimodal plan query (depart-at, or arrive-by with ``arrive_by``).
 
     Attributes
     ----------
     origin, destination : (lat, lon)
         WGS84 degrees.
     depart_at : datetime
-        Earliest departure; naive values are local time of ``timezone``.
+        Earliest departure; naive values are local time of ``timezone``. With
+        ``arrive_by`` it is the latest arrival instead.
     modes : frozenset of str
         Modes to plan (see :data:`MODES`); a string ``"walk,transit"`` is accepted.
         Default: every built-in mode except ``shuttle`` (and the EV modes when
-        no ``ev`` is given).
+        no ``ev`` is given, the bike modes for ``wheelchair``).
     ev : EvSpec, optional
         Required for ``ev`` and ``ev_park_charge``.
     parked_bike_at : str, optional
@@ -198,6 +201,21 @@ class PlanRequest:
         Moment for live availability (station counts, staleness); default now.
     timezone : str
         Zone of naive times.
+    wheelchair : bool
+        Step-free trips: every walk on the wheelchair network, only accessible
+        stops and trips, shuttles with a wheelchair place, no bike modes.
+        Segments, stops and trips whose accessibility is unknown are reported
+        on the legs (``accessibility``).
+    allow_unknown_access : bool
+        With ``wheelchair``: also use stops and trips whose GTFS accessibility
+        is unknown (reported per leg); False = only those marked accessible.
+    arrive_by : bool
+        ``depart_at`` is the latest arrival: itineraries arrive by then and
+        leave as late as possible (the shuttle mode does not support it).
+    window_s : float
+        Depart-at only: also consider departures up to this many seconds later
+        (transit modes run range RAPTOR); itineraries are then compared by
+        departure (later is better) as well.
     """
 
     origin: tuple[float, float]
@@ -214,16 +232,24 @@ class PlanRequest:
     max_transfers: int = 4
     availability_at: dt.datetime | None = None
     timezone: str = "Europe/Berlin"
+    wheelchair: bool = False
+    allow_unknown_access: bool = True
+    arrive_by: bool = False
+    window_s: float = 0.0
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         set_(self, "origin", _point("origin", self.origin))
         set_(self, "destination", _point("destination", self.destination))
+        for name in ("wheelchair", "allow_unknown_access", "arrive_by"):
+            if not isinstance(getattr(self, name), bool):
+                raise RequestError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.modes is None:  # everything that needs nothing more than the request holds
             default = (
                 ALL_MODES
                 - {"shuttle"}
                 - (set() if self.ev is not None else {"ev", "ev_park_charge"})
+                - (BIKE_MODES if self.wheelchair else set())
             )
             set_(self, "modes", frozenset(default))
         else:
@@ -245,6 +271,13 @@ class PlanRequest:
             v = getattr(self, name)
             if not (isinstance(v, int | float) and math.isfinite(v) and 0 < v <= 6 * 3600):
                 raise RequestError(f"{name} must be seconds in (0, 21600], got {v!r}")
+        w = self.window_s
+        if not (isinstance(w, int | float) and math.isfinite(w) and 0 <= w <= 6 * 3600):
+            raise RequestError(f"window_s must be seconds in [0, 21600], got {w!r}")
+        if self.arrive_by and w > 0:
+            raise RequestError(
+                "window_s applies to depart-at queries; drop it or set arrive_by=False"
+            )
         if not (isinstance(self.max_transfers, int) and 0 <= self.max_transfers <= 10):
             raise RequestError(
                 f"max_transfers must be an integer 0..10, got {self.max_transfers!r}"
@@ -259,6 +292,11 @@ class PlanRequest:
             raise RequestError(f"ev must be an EvSpec, got {type(self.ev).__name__}")
         if self.parked_bike_at is not None and not str(self.parked_bike_at).strip():
             raise RequestError("parked_bike_at is empty; give the bike-box station id or omit it")
+
+    @property
+    def at_unix(self) -> float:
+        """Unix seconds of ``depart_at`` (the departure, or the arrival deadline)."""
+        return self.depart_at.timestamp()
 
 
 def _time(name: str, value: object, zone: ZoneInfo) -> dt.datetime:

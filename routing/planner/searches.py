@@ -11,23 +11,36 @@ contraction hierarchy.
 ``naive=True`` is the baseline a planner without this design would be: each
 question runs its own unbounded plain Dijkstra (no shared trees, no CH, no
 cached station tables). Both engines give the same answers; tests compare them.
+
+Live state: when a network has closures or traffic in force at the request's
+time, every question on that profile is answered under the live weights
+(trees on the live graph, exact matrices and routes via
+:meth:`RoadNetwork.matrix` / :meth:`RoadNetwork.route_snapped`); without live
+changes nothing differs from the static fast path.
+
+Step-free requests (``wheelchair``): the profile ``walk`` means the wheelchair
+network everywhere, and the transit network is its step-free view.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from routing.errors import NoRouteError
 from routing.road import RoadNetwork, RoadRoute
 from routing.search import dijkstra_settle, reverse_graph_arrays, shortest_path, shortest_path_cost
 from routing.snap import Snap
 from routing.transit.footpaths import WALK_SPEED_MPS, walk_from_stops, walk_to_stops
 
 if TYPE_CHECKING:
+    from routing.live import LiveWeights
     from routing.planner.context import PlanContext
     from routing.planner.request import PlanRequest
+    from routing.transit.door_to_door import TransitNetwork
 
 _NO_TARGETS = np.empty(0, dtype=np.int32)
 
@@ -53,7 +66,12 @@ class PlainRouter:
 
 def offroad_s(profile: str, snap: Snap) -> float:
     """Seconds between a point and its snapped road position (walking only)."""
-    return snap.distance_m / WALK_SPEED_MPS if profile == "walk" else 0.0
+    return snap.distance_m / WALK_SPEED_MPS if profile in ("walk", "wheelchair") else 0.0
+
+
+def _finite(nodes: np.ndarray, costs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    keep = np.isfinite(costs)
+    return nodes[keep], costs[keep]
 
 
 class Searches:
@@ -71,18 +89,51 @@ class Searches:
         self.context = context
         self.request = request
         self.naive = naive
+        #: Unix time whose closures and traffic apply (the departure, or the arrival deadline).
+        self.at = request.at_unix
+        self.wheelchair = bool(getattr(request, "wheelchair", False))
         self._snaps: dict[tuple[str, str], Snap] = {}
         # Snaps already known by exact coordinate (ends, stations, stops): drawing a leg
         # between known places never snaps again.
         self._known: dict[tuple[str, float, float], Snap] = {}
         self._trees: dict[tuple[str, str], tuple[float, np.ndarray, np.ndarray]] = {}
+        self._weights: dict[str, Any] = {}
+        networks = dict(context.networks)
+        if self.wheelchair:
+            step_free = context.wheelchair_network()
+            if step_free is not None:
+                networks["walk"] = step_free  # every walk of this plan is step-free
+            else:
+                networks.pop("walk", None)
         if naive:
-            self.networks = {
-                p: RoadNetwork(n.graph, n.snapper, PlainRouter(n.graph))  # type: ignore[arg-type]
-                for p, n in context.networks.items()
+            networks = {
+                p: replace(n, hierarchy=PlainRouter(n.graph))  # type: ignore[arg-type]
+                for p, n in networks.items()
             }
-        else:
-            self.networks = dict(context.networks)
+        self.networks = networks
+        #: The transit network of this plan (the step-free view for wheelchair requests).
+        self.transit: TransitNetwork | None = context.transit_for(self.wheelchair)
+
+    def _ctx_profile(self, profile: str) -> str:
+        """The context's name of a profile (its caches are per real network)."""
+        return "wheelchair" if self.wheelchair and profile == "walk" else profile
+
+    def network(self, profile: str) -> RoadNetwork:
+        """The network answering ``profile`` in this plan (SnapError-free lookup)."""
+        net = self.networks.get(profile)
+        if net is None:
+            raise NoRouteError(self.context.wheelchair_missing())
+        return net
+
+    def weights(self, profile: str) -> LiveWeights | None:
+        """Live travel times of ``profile`` in force at :attr:`at`, or None (static network)."""
+        if profile not in self._weights:
+            self._weights[profile] = self.network(profile).live_weights(self.at)
+        return self._weights[profile]
+
+    def _w(self, profile: str) -> np.ndarray | None:
+        w = self.weights(profile)
+        return None if w is None else w.travel_time
 
     # ------------------------------------------------------------------ snaps
     def end(self, profile: str, which: str) -> Snap:
@@ -91,7 +142,7 @@ class Searches:
         snap = None if self.naive else self._snaps.get(key)
         if snap is None:
             lat, lon = self.request.origin if which == "origin" else self.request.destination
-            snap = self.networks[profile].snap(
+            snap = self.network(profile).snap(
                 lat, lon, max_distance_m=self.context.settings.max_snap_m
             )
             self._snaps[key] = snap
@@ -100,7 +151,10 @@ class Searches:
 
     def place(self, profile: str, key: str, lat: float, lon: float) -> Snap | None:
         """Snap of a station / charger on ``profile`` (cached in the context unless naive)."""
-        snap = self.context.place_snap(profile, key, lat, lon, cache=not self.naive)
+        self.network(profile)
+        snap = self.context.place_snap(
+            self._ctx_profile(profile), key, lat, lon, cache=not self.naive
+        )
         if snap is not None:
             self._known[(profile, lat, lon)] = snap
         return snap
@@ -109,9 +163,9 @@ class Searches:
         """Snap of any point (reusing a known one; walk: transit stops are known too)."""
         snap = None if self.naive else self._known.get((profile, lat, lon))
         if snap is None and not self.naive:
-            snap = self.context.known_snap(profile, lat, lon)
+            snap = self.context.known_snap(self._ctx_profile(profile), lat, lon)
         if snap is None:
-            snap = self.networks[profile].snap(
+            snap = self.network(profile).snap(
                 lat, lon, max_distance_m=self.context.settings.max_snap_m
             )
             self._known[(profile, lat, lon)] = snap
@@ -127,11 +181,13 @@ class Searches:
                 return hit[1], hit[2]
         else:
             budget_s = math.inf
-        graph = self.networks[profile].graph
+        live = self.weights(profile)
+        graph = self.network(profile).graph if live is None else live.graph
+        w = None if live is None else live.travel_time
         snap = self.end(profile, which)
         off = offroad_s(profile, snap)
         if which == "origin":
-            n, c = snap.source_seeds()
+            n, c = _finite(*snap.source_seeds(w))
             dist, length = dijkstra_settle(
                 graph.first_out,
                 graph.head,
@@ -144,7 +200,7 @@ class Searches:
             )
         else:
             rev = reverse_graph_arrays(graph)
-            n, c = snap.target_seeds()
+            n, c = _finite(*snap.target_seeds(w))
             dist, length = dijkstra_settle(
                 rev.first_in,
                 rev.tail,
@@ -162,16 +218,16 @@ class Searches:
     def from_origin(self, profile: str, target: Snap, budget_s: float) -> tuple[float, float]:
         """(seconds, metres) from the origin to a snapped place; inf beyond ``budget_s``."""
         dist, length = self.tree(profile, "origin", budget_s)
-        n, c = target.target_seeds()
+        n, c = target.target_seeds(self._w(profile))
         vals = dist[n] + c
         i = int(np.argmin(vals))
         t, m = float(vals[i]), float(length[n[i]])
         start = self.end(profile, "origin")
-        direct = start.direct_cost_to(target)
+        direct = start.direct_cost_to(target, self._w(profile))
         if direct + offroad_s(profile, start) < t:
             t = direct + offroad_s(profile, start)
             m = abs(target.fraction - start.fraction) * float(
-                self.networks[profile].graph.length_m[target.edge]
+                self.network(profile).graph.length_m[target.edge]
             )
         t += offroad_s(profile, target)
         return (t, m) if t <= budget_s else (math.inf, math.inf)
@@ -179,16 +235,16 @@ class Searches:
     def to_destination(self, profile: str, source: Snap, budget_s: float) -> tuple[float, float]:
         """(seconds, metres) from a snapped place to the destination; inf beyond ``budget_s``."""
         dist, length = self.tree(profile, "destination", budget_s)
-        n, c = source.source_seeds()
+        n, c = source.source_seeds(self._w(profile))
         vals = dist[n] + c
         i = int(np.argmin(vals))
         t, m = float(vals[i]), float(length[n[i]])
         end = self.end(profile, "destination")
-        direct = source.direct_cost_to(end)
+        direct = source.direct_cost_to(end, self._w(profile))
         if direct + offroad_s(profile, end) < t:
             t = direct + offroad_s(profile, end)
             m = abs(end.fraction - source.fraction) * float(
-                self.networks[profile].graph.length_m[end.edge]
+                self.network(profile).graph.length_m[end.edge]
             )
         t += offroad_s(profile, source)
         return (t, m) if t <= budget_s else (math.inf, math.inf)
@@ -210,7 +266,7 @@ class Searches:
     # ------------------------------------------------------------------ stops
     def stop_access(self, budget_s: float) -> np.ndarray:
         """Walking seconds from the origin to every transit stop (inf beyond ``budget_s``)."""
-        links = self.context.transit.links  # type: ignore[union-attr]
+        links = self.transit.links  # type: ignore[union-attr]
         assert links is not None, "transit network without a walk graph"
         dist, _ = self.tree("walk", "origin", budget_s)
         t = walk_to_stops(links, dist)
@@ -219,7 +275,7 @@ class Searches:
 
     def stop_egress(self, budget_s: float) -> np.ndarray:
         """Walking seconds from every transit stop to the destination (inf beyond ``budget_s``)."""
-        links = self.context.transit.links  # type: ignore[union-attr]
+        links = self.transit.links  # type: ignore[union-attr]
         assert links is not None, "transit network without a walk graph"
         dist, _ = self.tree("walk", "destination", budget_s)
         t = walk_from_stops(links, dist)
@@ -229,10 +285,16 @@ class Searches:
     # ------------------------------------------------------------------ point to point
     def between(self, profile: str, a: Snap, b: Snap) -> float:
         """Seconds between two snapped places (CH; plain Dijkstra when naive), off-road included."""
-        net = self.networks[profile]
-        sn, sc = a.source_seeds()
-        tn, tc = b.target_seeds()
-        t = min(float(net.hierarchy.query(sn, sc, tn, tc)), a.direct_cost_to(b))
+        net = self.network(profile)
+        if self.weights(profile) is not None:
+            try:
+                t = net.route_snapped(a, b, at=self.at).duration_s
+            except NoRouteError:
+                return math.inf
+        else:
+            sn, sc = a.source_seeds()
+            tn, tc = b.target_seeds()
+            t = min(float(net.hierarchy.query(sn, sc, tn, tc)), a.direct_cost_to(b))
         return t + offroad_s(profile, a) + offroad_s(profile, b)
 
     def matrix(self, profile: str, a: list[Snap], b: list[Snap]) -> np.ndarray:
@@ -255,19 +317,32 @@ class Searches:
         nodes = np.asarray(nodes, np.int64)
         if nodes.size == 0:
             return np.zeros(0), np.zeros(0)
-        net = self.networks[profile]
-        router = net.graph if self.naive else net.hierarchy
+        net = self.network(profile)
+        live = self.weights(profile)
+        w = None if live is None else live.travel_time
+
+        def matrix(src, dst):
+            if self.naive:
+                return travel_matrices(net.graph if live is None else live.graph, src, dst)
+            if live is None:
+                return travel_matrices(net.hierarchy, src, dst)
+            return net.matrix(src, dst, at=self.at)  # exact under the live weights
+
         snap = self.end(profile, which)
         off = offroad_s(profile, snap)
         if which == "origin":
-            sn, sc = snap.source_seeds()
-            secs, metres = travel_matrices(router, sn, nodes)
+            sn, sc = _finite(*snap.source_seeds(w))
+            if not sn.size:
+                return np.full(nodes.size, np.inf), np.full(nodes.size, np.inf)
+            secs, metres = matrix(sn, nodes)
             total = secs + sc[:, None]
             best = np.argmin(total, axis=0)
             cols = np.arange(nodes.size)
             return total[best, cols] + off, metres[best, cols]
-        tn, tc = snap.target_seeds()
-        secs, metres = travel_matrices(router, nodes, tn)
+        tn, tc = _finite(*snap.target_seeds(w))
+        if not tn.size:
+            return np.full(nodes.size, np.inf), np.full(nodes.size, np.inf)
+        secs, metres = matrix(nodes, tn)
         total = secs + tc[None, :]
         best = np.argmin(total, axis=1)
         rows = np.arange(nodes.size)
@@ -279,10 +354,11 @@ class Searches:
         """(seconds, metres) between the origin/destination and snapped places (bucket queries)."""
         if not places:
             return np.zeros(0), np.zeros(0)
+        w = self._w(profile)
         if which == "origin":
-            pairs = [p.target_seeds() for p in places]
+            pairs = [p.target_seeds(w) for p in places]
         else:
-            pairs = [p.source_seeds() for p in places]
+            pairs = [p.source_seeds(w) for p in places]
         nodes = np.concatenate([n for n, _ in pairs]).astype(np.int64)
         costs = np.concatenate([c for _, c in pairs])
         secs, metres = self.end_to_nodes(profile, which, nodes)
@@ -290,14 +366,14 @@ class Searches:
         out_s = np.full(len(places), np.inf)
         out_m = np.full(len(places), np.inf)
         end = self.end(profile, which)
-        glen = self.networks[profile].graph.length_m
+        glen = self.network(profile).graph.length_m
         k = 0
         for i, (n, _) in enumerate(pairs):
             j = k + int(np.argmin(secs[k : k + n.size]))
             out_s[i], out_m[i] = secs[j], metres[j]
             k += n.size
             a, b = (end, places[i]) if which == "origin" else (places[i], end)
-            direct = a.direct_cost_to(b) + offroad_s(profile, end)
+            direct = a.direct_cost_to(b, w) + offroad_s(profile, end)
             if direct < out_s[i]:
                 out_s[i] = direct
                 out_m[i] = abs(b.fraction - a.fraction) * float(glen[a.edge])
@@ -306,11 +382,13 @@ class Searches:
 
     def route(self, profile: str, a: tuple[float, float], b: tuple[float, float]) -> RoadRoute:
         """Fastest route with geometry between two points (raises SnapError / NoRouteError)."""
+        net = self.network(profile)
         if self.naive:
-            return self.networks[profile].route(a, b, max_snap_m=self.context.settings.max_snap_m)
-        return route_between(
-            self.networks[profile], self.snap_point(profile, *a), self.snap_point(profile, *b)
-        )
+            return net.route(a, b, max_snap_m=self.context.settings.max_snap_m, at=self.at)
+        sa, sb = self.snap_point(profile, *a), self.snap_point(profile, *b)
+        if self.weights(profile) is not None:
+            return net.route_snapped(sa, sb, at=self.at)
+        return route_between(net, sa, sb)
 
 
 def _seed_length(graph, snap: Snap, node: int, *, at_start: bool) -> float:
@@ -332,13 +410,15 @@ def route_between(net: RoadNetwork, a: Snap, b: Snap) -> RoadRoute:
     direct = a.direct_cost_to(b)
     if math.isfinite(direct) and direct <= via:
         length = float(graph.length_m[a.edge]) * abs(b.fraction - a.fraction)
+        no_edges = np.zeros(0, np.int64)
         return RoadRoute(
             net.profile,
             float(direct),
             length,
             np.array([a.lat, b.lat]),
             np.array([a.lon, b.lon]),
-            np.zeros(0, np.int64),
+            no_edges,
+            net.unknown_segments(a, b, no_edges),
         )
     if not math.isfinite(via):
         raise NoRouteError(f"no {net.profile} route between the two points")
@@ -358,4 +438,5 @@ def route_between(net: RoadNetwork, a: Snap, b: Snap) -> RoadRoute:
         np.concatenate(([a.lat], lats, [b.lat])),
         np.concatenate(([a.lon], lons, [b.lon])),
         np.asarray(path.edges),
+        net.unknown_segments(a, b, np.asarray(path.edges)),
     )

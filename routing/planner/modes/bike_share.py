@@ -51,6 +51,10 @@ def _walk_candidates(req, ctx, s: Searches, *, pickup: bool) -> list[tuple[float
 
 def bike_share(req: PlanRequest, ctx: PlanContext, s: Searches, answers: dict) -> Outcome:
     """The fastest walk-ride-walk combination over the nearest available stations."""
+    if req.wheelchair:
+        from routing.planner.modes.direct import NOT_STEP_FREE
+
+        return Outcome(reason=NOT_STEP_FREE)
     if ctx.stations is None:
         return Outcome(reason="no bike stations loaded")
     mins = req.max_walk_s / 60

@@ -6,26 +6,34 @@ import math
 
 from routing.errors import SnapError
 from routing.planner.context import PlanContext
-from routing.planner.legs import cost, road_geometry, road_leg, seconds
+from routing.planner.legs import cost, drawn_leg, road_geometry, road_leg
 from routing.planner.modes import Outcome
 from routing.planner.options import Candidate
 from routing.planner.request import PlanRequest
 from routing.planner.searches import Searches
-from routing.transit.itinerary import Leg, Place
+from routing.transit.itinerary import Place
 
 _LIMIT = {"walk": "max_direct_walk_s", "bike": "max_direct_bike_s"}
 _NAME = {"walk": "walking", "bike": "cycling", "car": "driving"}
+#: Reason given by the bike modes to wheelchair requests.
+NOT_STEP_FREE = "bike modes are not offered for step-free (wheelchair) trips"
 
 
 def direct(req: PlanRequest, ctx: PlanContext, s: Searches, profile: str) -> Outcome:
     """The fastest trip on ``profile`` from origin to destination, if within the limit."""
+    if profile == "bike" and req.wheelchair:
+        return Outcome(reason=NOT_STEP_FREE)
     try:
         a, b = s.end(profile, "origin"), s.end(profile, "destination")
     except SnapError as exc:
         return Outcome(reason=str(exc))
     secs = s.between(profile, a, b)
     if not math.isfinite(secs):
-        return Outcome(reason=f"no {_NAME[profile]} route between origin and destination")
+        step_free = " step-free" if profile == "walk" and req.wheelchair else ""
+        closed = " (closed roads cut it off)" if s.weights(profile) is not None else ""
+        return Outcome(
+            reason=f"no{step_free} {_NAME[profile]} route between origin and destination{closed}"
+        )
     limit = getattr(req, _LIMIT[profile]) if profile in _LIMIT else math.inf
     if secs > limit:
         return Outcome(
@@ -41,31 +49,17 @@ def direct(req: PlanRequest, ctx: PlanContext, s: Searches, profile: str) -> Out
     if profile == "car":
         # Drawn now: the price depends on the distance (one CH unpacking, reused by build).
         geometry = road_geometry(s, "car", here, there)
-        price = geometry[2] / 1000 * ctx.costs.car_per_km_eur + ctx.costs.car_parking_eur
+        price = geometry.metres / 1000 * ctx.costs.car_per_km_eur + ctx.costs.car_parking_eur
 
     def build():
         if geometry is None:
             return [road_leg(s, profile, here, there, start, secs)]
-        lats, lons, metres = geometry
-        return [
-            Leg(
-                "CAR",
-                here,
-                there,
-                start,
-                start + seconds(secs),
-                metres,
-                lats,
-                lons,
-                extra={"cost": cost(price), "costIncludesParkingEur": ctx.costs.car_parking_eur},
-            )
-        ]
+        extra = {"cost": cost(price), "costIncludesParkingEur": ctx.costs.car_parking_eur}
+        return [drawn_leg("CAR", here, there, start, secs, geometry, extra)]
 
     effort = 0.0 if profile == "car" else secs
-    arrival = start + seconds(secs)
-    return Outcome(
-        [Candidate(mode, start.timestamp(), arrival.timestamp(), 0, effort, price, build)]
-    )
+    t0 = start.timestamp()
+    return Outcome([Candidate(mode, t0, t0 + secs, 0, effort, price, build)])
 
 
 def walk(req: PlanRequest, ctx: PlanContext, s: Searches, answers: dict) -> Outcome:

@@ -32,7 +32,7 @@ import numpy as np
 
 from routing.errors import SnapError
 from routing.planner.context import ChargePoint, PlanContext
-from routing.planner.legs import cost, point_leg, road_geometry, road_leg, seconds
+from routing.planner.legs import cost, drawn_leg, point_leg, road_geometry, road_leg, seconds
 from routing.planner.modes import Outcome
 from routing.planner.options import Candidate
 from routing.planner.request import EvSpec, PlanRequest
@@ -93,8 +93,7 @@ def _energy(metres: float, spec: EvSpec) -> float:
 
 
 def _car_leg(s: Searches, a: Place, b: Place, start, secs: float, extra: dict[str, Any]) -> Leg:
-    lats, lons, metres = road_geometry(s, "car", a, b)
-    return Leg("CAR", a, b, start, start + seconds(secs), metres, lats, lons, extra=dict(extra))
+    return drawn_leg("CAR", a, b, start, secs, road_geometry(s, "car", a, b), extra)
 
 
 def _simulate(
@@ -155,14 +154,13 @@ def ev(req: PlanRequest, ctx: PlanContext, s: Searches, answers: dict) -> Outcom
         return Outcome(reason="no driving route between origin and destination")
     here, there = Place("Origin", *req.origin), Place("Destination", *req.destination)
     geometry = road_geometry(s, "car", here, there)
-    need = _energy(geometry[2], spec)
+    need = _energy(geometry.metres, spec)
     start = req.depart_at
     if spec.initial_kwh - need >= spec.reserve_kwh:
-        price = geometry[2] / 1000 * ctx.costs.ev_per_km_eur + ctx.costs.car_parking_eur
+        price = geometry.metres / 1000 * ctx.costs.ev_per_km_eur + ctx.costs.car_parking_eur
 
         def build_direct():
-            lats, lons, metres = geometry
-            leg = Leg("CAR", here, there, start, start + seconds(secs), metres, lats, lons)
+            leg = drawn_leg("CAR", here, there, start, secs, geometry)
             return _simulate([leg], spec, [], ctx)
 
         return Outcome(
@@ -195,7 +193,9 @@ def _with_charging(
             f"{'/'.join(spec.connectors)} connector is usable"
         )
     nodes = np.array([ctx.charger_node(p.charger) for p in points], np.int64)
-    mt, mm = ctx.charger_matrix([p.charger for p in points], cache=not s.naive)
+    mt, mm = ctx.charger_matrix(
+        [p.charger for p in points], cache=not s.naive, weights=s.weights("car"), at=s.at
+    )
     ot, om = s.end_to_nodes("car", "origin", nodes)
     dt_, dm = s.end_to_nodes("car", "destination", nodes)
     st = ctx.settings

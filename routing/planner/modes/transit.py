@@ -5,6 +5,20 @@ access provider reaches is a source with its access time as the initial time
 (multi-source RAPTOR), every stop of the egress provider a target with its
 egress time. The arrival x rides Pareto journeys become candidates; their
 effort and cost add the providers' to the transfers' walking and the fare.
+
+Arrive-by: range RAPTOR over every departure in a window before the deadline
+(``PlannerSettings.arrive_by_window_s``); journeys arriving after it are
+dropped, and the planner keeps the latest departures. This is exact: the
+journey leaving latest among those arriving in time is always among the range
+RAPTOR results (a later departure reaching the target no later would have
+replaced it). Step-free (``wheelchair``): the step-free transit view (stop
+links and footpaths on the wheelchair network), RAPTOR boarding and alighting
+only at accessible stops of accessible trips, and each transit leg says what
+is known about its stops and trip (``accessibility``).
+
+Legs are contiguous in time: the access legs end no later than the first
+ride's boarding (minus a footpath walked before it), transfer walks start when
+the previous ride arrives, and the egress legs start at the last arrival.
 """
 
 from __future__ import annotations
@@ -16,7 +30,7 @@ from dataclasses import replace
 import numpy as np
 
 from routing.planner.context import PlanContext
-from routing.planner.legs import cost
+from routing.planner.legs import cost, road_leg
 from routing.planner.modes import Outcome
 from routing.planner.options import Candidate
 from routing.planner.providers import (
@@ -31,8 +45,20 @@ from routing.planner.providers import (
 from routing.planner.request import PlanRequest
 from routing.planner.searches import Searches
 from routing.transit.itinerary import Leg
-from routing.transit.journeys import Journey, decode_journeys, journey_legs, pareto_journeys
+from routing.transit.journeys import (
+    Journey,
+    Ride,
+    decode_journeys,
+    journey_legs,
+    pareto_journeys,
+)
 from routing.transit.raptor import run_raptor
+from routing.transit.timetable import Timetable
+
+#: GTFS wheelchair codes (wheelchair_boarding / wheelchair_accessible) in words.
+_ACCESS_WORDS = {0: "unknown", 1: "accessible", 2: "not accessible"}
+#: Reason of modes that cannot plan arrive-by (their legs depend on the departure time).
+NO_ARRIVE_BY = "arrive-by not supported for this mode"
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +88,10 @@ def combine(
     answers: dict,
 ) -> Outcome:
     """Candidates of transit between ``access`` and ``egress`` providers (one RAPTOR run)."""
-    if ctx.transit is None or ctx.transit.links is None:
+    network = s.transit
+    if network is None or network.links is None:
+        if req.wheelchair and ctx.transit is not None:
+            return Outcome(reason=ctx.wheelchair_missing())
         return Outcome(reason="no timetable with a walk graph loaded")
     a = _ask(access, req, ctx, s, Direction.ACCESS, answers)
     if not a.legs:
@@ -70,35 +99,49 @@ def combine(
     e = _ask(egress, req, ctx, s, Direction.EGRESS, answers)
     if not e.legs:
         return Outcome(reason=e.reason or f"{egress.mode}: no stop reaching the destination")
-    tt = ctx.transit.timetable
+    tt = network.timetable
     acc, egr = best_per_stop(a.legs), best_per_stop(e.legs)
     src = np.fromiter(acc.keys(), np.int64, len(acc))
     dst = np.fromiter(egr.keys(), np.int64, len(egr))
     acc_s = np.array([math.ceil(acc[k].duration_s) for k in src.tolist()], np.int64)
     egr_s = np.array([math.ceil(egr[k].duration_s) for k in dst.tolist()], np.int64)
-    depart = tt.to_seconds(req.depart_at)
+    if req.arrive_by:
+        deadline = tt.to_seconds(req.depart_at)
+        window = int(ctx.settings.arrive_by_window_s)
+        depart = deadline - window
+    else:
+        depart, window = tt.to_seconds(req.depart_at), int(req.window_s)
     info, rides = run_raptor(
         tt,
-        ctx.transit.footpaths,
+        network.footpaths,
         src,
         acc_s,
         dst,
         egr_s,
         depart,
+        window_s=window,
         max_transfers=req.max_transfers,
-        args=ctx.transit.args,
+        args=network.args,
+        wheelchair=req.wheelchair,
+        allow_unknown_access=req.allow_unknown_access,
     )
     journeys = decode_journeys(
         tt,
-        ctx.transit.footpaths,
+        network.footpaths,
         info,
         rides,
         dict(zip(src.tolist(), acc_s.tolist(), strict=True)),
         dict(zip(dst.tolist(), egr_s.tolist(), strict=True)),
     )
     journeys = [j for j in journeys if j.rides]
+    if req.arrive_by:
+        journeys = [j for j in journeys if j.arrival <= deadline]
     if not journeys:
-        return Outcome(reason=f"no transit connection from {req.depart_at:%H:%M} on {tt.date}")
+        step_free = " step-free" if req.wheelchair else ""
+        when = (
+            f"arriving by {req.depart_at:%H:%M}" if req.arrive_by else f"from {req.depart_at:%H:%M}"
+        )
+        return Outcome(reason=f"no{step_free} transit connection {when} on {tt.date}")
     out = []
     fare = ctx.costs.transit_fare_eur
     for j in pareto_journeys(journeys):
@@ -114,25 +157,40 @@ def combine(
                 transfers=j.transfers,
                 effort_s=first.effort_s + last.effort_s + walks,
                 cost_eur=first.cost_eur + last.cost_eur + fare,
-                build=_builder(ctx, j, first, last, fare),
+                build=_builder(req, s, j, first, last, fare),
                 n_legs=2 * len(j.rides) + 1,
             )
         )
     return Outcome(out)
 
 
-def _builder(ctx: PlanContext, journey: Journey, first: StopLeg, last: StopLeg, fare: float):
+def _builder(
+    req: PlanRequest, s: Searches, journey: Journey, first: StopLeg, last: StopLeg, fare: float
+):
     def build() -> list[Leg] | None:
-        tt = ctx.transit.timetable  # type: ignore[union-attr]
+        tt = s.transit.timetable  # type: ignore[union-attr]
         head = first.build(tt.to_datetime(journey.departure))
         if head is None:
             return None
-        core = replace(journey, access_s=0, egress_s=0)
-        middle = journey_legs(tt, core)
+        # The stop-level part starts where the access legs end (not at the door): a
+        # footpath before the first ride follows the access, never overlaps it.
+        core = replace(
+            journey,
+            departure=journey.departure + journey.access_s,
+            access_s=0,
+            egress_s=0,
+        )
+        middle = [_drawn_walk(s, leg) if leg.mode == "WALK" else leg for leg in journey_legs(tt, core)]
+        rides = iter(journey.rides)
+        paid = False
         for leg in middle:
-            if leg.transit:
+            if not leg.transit:
+                continue
+            if not paid:
                 leg.extra["cost"] = cost(fare)  # one ticket for the whole trip
-                break
+                paid = True
+            if req.wheelchair:
+                leg.extra["accessibility"] = ride_accessibility(tt, next(rides))
         at_stop = middle[-1].end
         tail = last.build(at_stop)
         if tail is None:
@@ -143,6 +201,32 @@ def _builder(ctx: PlanContext, journey: Journey, first: StopLeg, last: StopLeg, 
     return build
 
 
+def _drawn_walk(s: Searches, leg: Leg) -> Leg:
+    """A transfer walk drawn on the plan's walk network (step-free for wheelchair plans)."""
+    return road_leg(
+        s, "walk", leg.from_place, leg.to_place, leg.start, (leg.end - leg.start).total_seconds()
+    )
+
+
+def ride_accessibility(tt: Timetable, ride: Ride) -> dict[str, str]:
+    """What GTFS says about boarding, alighting and the vehicle of a ride (wheelchair)."""
+    board = int(tt.stop_wheelchair[ride.board_stop])
+    alight = int(tt.stop_wheelchair[ride.alight_stop])
+    trip = int(tt.trip_wheelchair[ride.slot])
+    info = {
+        "boarding": _ACCESS_WORDS.get(board, "unknown"),
+        "alighting": _ACCESS_WORDS.get(alight, "unknown"),
+        "vehicle": _ACCESS_WORDS.get(trip, "unknown"),
+    }
+    unknown = [k for k, v in info.items() if v == "unknown"]
+    if unknown:
+        info["note"] = (
+            "wheelchair access not published for: " + ", ".join(unknown) + " (GTFS "
+            "wheelchair_boarding / wheelchair_accessible unknown)"
+        )
+    return info
+
+
 def walk_transit(req: PlanRequest, ctx: PlanContext, s: Searches, answers: dict) -> Outcome:
     """Walk + transit + walk."""
     w = BUILTIN_PROVIDERS["walk"]
@@ -151,6 +235,10 @@ def walk_transit(req: PlanRequest, ctx: PlanContext, s: Searches, answers: dict)
 
 def bike_ride(req: PlanRequest, ctx: PlanContext, s: Searches, answers: dict) -> Outcome:
     """Bike + box + transit (out), or transit + box + own bike (home, with ``parked_bike_at``)."""
+    if req.wheelchair:
+        from routing.planner.modes.direct import NOT_STEP_FREE
+
+        return Outcome(reason=NOT_STEP_FREE)
     br, w = BUILTIN_PROVIDERS["bike_ride"], BUILTIN_PROVIDERS["walk"]
     if req.parked_bike_at is None:
         return combine(req, ctx, s, br, w, "bike_ride", answers)
@@ -164,6 +252,8 @@ def provider_transit(
     provider = ctx.provider(mode)
     if provider is None:
         return Outcome(reason=f"no {mode} provider is registered on this planner")
+    if req.arrive_by and not getattr(provider, "supports_arrive_by", False):
+        return Outcome(reason=NO_ARRIVE_BY)
     w = BUILTIN_PROVIDERS["walk"]
     out: list[Candidate] = []
     reasons = []
