@@ -80,7 +80,9 @@ class ShuttleProvider:
         return dt.datetime.fromtimestamp(seconds + self.origin_unix, tz or dt.UTC)
 
     # ---------------------------------------------------------------- quotes
-    def _quote(self, origin, destination, earliest: float) -> tuple[Trip, Promise]:
+    def _quote(
+        self, origin, destination, earliest: float, wheelchair: bool = False
+    ) -> tuple[Trip, Promise]:
         now = self._now()
         trip = Trip(
             id=f"offer-{next(self._ids)}",
@@ -88,6 +90,8 @@ class ShuttleProvider:
             destination=destination,
             request_time=now,
             earliest_pickup=max(earliest, now),
+            passengers=0 if wheelchair else 1,
+            wheelchairs=1 if wheelchair else 0,  # a wheelchair user needs a wheelchair place
         )
         promise = self.dispatcher.quote(trip, now)
         if promise.accepted:
@@ -111,6 +115,7 @@ class ShuttleProvider:
                 f"{self.radius_m / 1000:.1f} km of the point for a shuttle"
             )
         t = self.seconds(query.time)
+        wheelchair = bool(getattr(query.request, "wheelchair", False))
         legs, reasons = [], []
         rules = self.dispatcher.rules
         for stop in cand.tolist():
@@ -120,7 +125,7 @@ class ShuttleProvider:
                 if query.direction is Direction.ACCESS
                 else (there, query.point)
             )
-            trip, promise = self._quote(a, b, t)
+            trip, promise = self._quote(a, b, t, wheelchair)
             if not promise.accepted:
                 reasons.append(promise.reason)
                 continue
@@ -163,9 +168,16 @@ class ShuttleProvider:
             t0 = self.seconds(start)
             use_trip, use = trip, promise
             if abs(t0 - trip.earliest_pickup) > 1.0:
-                use_trip, use = self._quote(trip.origin, trip.destination, t0)
+                use_trip, use = self._quote(
+                    trip.origin, trip.destination, t0, trip.wheelchairs > 0
+                )
                 if not use.accepted or use.dropoff_eta > t0 + dur + 1.0:
-                    return None
+                    if query.direction is Direction.EGRESS or start < query.time:
+                        return None
+                    # Access: the first quote still makes the connection (the traveller
+                    # leaves earlier, at the query's time, and waits at the stop); keep it.
+                    use_trip, use = trip, promise
+                    start = query.time
             tt = query.context.transit.timetable  # type: ignore[union-attr]
             stop_place = Place(
                 str(tt.stop_names[stop]),

@@ -13,15 +13,26 @@ fresh bucket matrix would repeat every backward search.
 
 :class:`EuclideanTravel` is the same interface on straight lines at a fixed
 speed, for tests and benchmark instances.
+
+Live road state (:class:`routing.live.LiveState`, :meth:`RoadTravel.attach_live`):
+while closures or slow-downs are in force for the car graph, the hierarchy's
+answers are no longer exact, so matrices, times and paths come from plain
+Dijkstra searches on the live weights instead (one full search per location
+and direction, kept while exactly those weights are current). Every change of
+the state, and every closure window opening or closing, drops those searches
+and the pair cache; without live changes nothing differs from the CH path.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import threading
+import weakref
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 from numba import njit
@@ -36,6 +47,10 @@ from routing.search import heap_pop, heap_push
 if TYPE_CHECKING:
     from routing.ch import ContractionHierarchy
     from routing.graph import RoadGraph
+    from routing.live import LiveState, LiveWeights
+
+#: Live-weight searches kept (each two arrays of the node count).
+LIVE_ROWS = 128
 
 log = logging.getLogger(__name__)
 
@@ -417,6 +432,14 @@ class RoadTravel:
         self._scratch_d = np.full(n, np.inf)
         self._scratch_l = np.full(n, np.inf)
         self._pairs = _PairCache()
+        self.live: LiveState | None = None
+        self._live_clock: Callable[[], float] | None = None
+        self._live_seen: Any = None
+        self._rows: OrderedDict[tuple[int, bool], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._rev_w: np.ndarray | None = None
+        self._live_lock = threading.RLock()
+        #: How many matrix/path calls were answered on live weights (statistics).
+        self.live_answers = 0
         log.info(
             "road travel model: %d of %d car nodes usable (largest strongly connected part)",
             self.usable.size,
@@ -425,8 +448,103 @@ class RoadTravel:
 
     @classmethod
     def from_network(cls, network) -> RoadTravel:
-        """From a :class:`routing.road.RoadNetwork` (car profile)."""
-        return cls(network.graph, network.hierarchy)
+        """From a :class:`routing.road.RoadNetwork` (car profile; its live state is attached)."""
+        travel = cls(network.graph, network.hierarchy)
+        if getattr(network, "live", None) is not None:
+            travel.attach_live(network.live)
+        return travel
+
+    # -------------------------------------------------------------- live state
+    def attach_live(
+        self, live: LiveState | None, *, clock: Callable[[], float] | None = None
+    ) -> None:
+        """Answer under the closures and traffic of ``live`` (None detaches).
+
+        Parameters
+        ----------
+        live : LiveState or None
+            Its graph for this model's profile (``car``) must be this model's graph.
+        clock : callable, optional
+            Unix time whose closures apply (default: the live state's clock).
+        """
+        with self._live_lock:
+            self.live = live
+            self._live_clock = clock
+            self._reset_live()
+        if live is not None:
+            ref = weakref.ref(self)
+
+            def changed(version: int, ref=ref) -> None:
+                travel = ref()
+                if travel is not None:
+                    with travel._live_lock:
+                        travel._reset_live()
+
+            live.subscribe(changed)
+
+    def _reset_live(self) -> None:
+        self._live_seen = None
+        self._rows.clear()
+        self._rev_w = None
+        self._pairs = _PairCache(self._pairs.size)
+
+    def live_weights(self) -> LiveWeights | None:
+        """The live car weights in force now, or None when nothing differs from the graph."""
+        live = self.live
+        if live is None or self.graph.profile not in live.graphs:
+            return None
+        at = self._live_clock() if self._live_clock is not None else None
+        w = live.weights(self.graph.profile, at=at)
+        with self._live_lock:
+            if w is not self._live_seen:  # a change, or a closure window opened or closed
+                self._reset_live()
+                self._live_seen = w
+        return w if w.changed else None
+
+    def _live_row(self, loc: int, forward: bool, w: LiveWeights) -> tuple[np.ndarray, np.ndarray]:
+        """(seconds, metres) from ``loc`` to every node (forward) or to ``loc`` from every node."""
+        from routing.search import dijkstra_settle, reverse_graph_arrays
+
+        key = (loc, forward)
+        with self._live_lock:
+            hit = self._rows.get(key)
+            if hit is not None:
+                self._rows.move_to_end(key)
+                return hit
+        g = self.graph
+        seed, zero, none = np.array([loc], np.int64), np.zeros(1), np.empty(0, np.int32)
+        if forward:
+            row = dijkstra_settle(
+                g.first_out, g.head, w.travel_time, g.length_m, seed, zero, none, np.inf
+            )
+        else:
+            rev = reverse_graph_arrays(g)
+            if self._rev_w is None:
+                self._rev_w = np.ascontiguousarray(w.travel_time[rev.edge])
+            row = dijkstra_settle(
+                rev.first_in, rev.tail, self._rev_w, rev.length_m, seed, zero, none, np.inf
+            )
+        with self._live_lock:
+            self._rows[key] = row
+            while len(self._rows) > LIVE_ROWS:
+                self._rows.popitem(last=False)
+        return row
+
+    def _live_matrix(
+        self, src: np.ndarray, dst: np.ndarray, w: LiveWeights
+    ) -> tuple[np.ndarray, np.ndarray]:
+        self.live_answers += 1
+        sec = np.empty((src.size, dst.size))
+        met = np.empty((src.size, dst.size))
+        if np.unique(src).size <= np.unique(dst).size:
+            for i, a in enumerate(src.tolist()):
+                d, m = self._live_row(a, True, w)
+                sec[i], met[i] = d[dst], m[dst]
+        else:
+            for j, b in enumerate(dst.tolist()):
+                d, m = self._live_row(b, False, w)
+                sec[:, j], met[:, j] = d[src], m[src]
+        return sec, met
 
     # -------------------------------------------------------------- locating
     def locate_many(self, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
@@ -486,6 +604,9 @@ class RoadTravel:
         dst = np.asarray(targets, dtype=np.int64).ravel()
         if src.size == 0 or dst.size == 0:
             return np.zeros((src.size, dst.size)), np.zeros((src.size, dst.size))
+        w = self.live_weights()
+        if w is not None:
+            return self._live_matrix(src, dst, w)
         s = self._slots(src)
         t = self._slots(dst)
         fw, bw = self._fw, self._bw
@@ -496,11 +617,13 @@ class RoadTravel:
 
     def _pair(self, a: int, b: int) -> tuple[float, float]:
         key = (a, b)
-        hit = self._pairs.get(key)
+        self.live_weights()  # drops the cached pairs when the live state moved on
+        pairs = self._pairs
+        hit = pairs.get(key)
         if hit is None:
             sec, met = self.matrix([a], [b])
             hit = (float(sec[0, 0]), float(met[0, 0]))
-            self._pairs.put(key, hit)
+            pairs.put(key, hit)
         return hit
 
     def time(self, a: int, b: int) -> float:
@@ -515,8 +638,22 @@ class RoadTravel:
         """Nodes of the fastest path with cumulative seconds and metres."""
         if a == b:
             return Path(np.array([a], dtype=np.int64), np.zeros(1), np.zeros(1))
-        p = self.ch.path_between(int(a), int(b))
+        w = self.live_weights()
+        weight = self.graph.travel_time
+        p = None
+        if w is not None:
+            from routing.errors import NoRouteError
+            from routing.search import shortest_path
+
+            self.live_answers += 1
+            try:
+                p = shortest_path(w.graph, [int(a)], None, [int(b)], None, method="bidijkstra")
+                weight = w.travel_time
+            except NoRouteError:
+                log.warning("no open road from node %d to %d; using the closed one", a, b)
+        if p is None:
+            p = self.ch.path_between(int(a), int(b))
         edges = np.asarray(p.edges, dtype=np.int64)
-        sec = np.concatenate(([0.0], np.cumsum(self.graph.travel_time[edges])))
+        sec = np.concatenate(([0.0], np.cumsum(weight[edges])))
         met = np.concatenate(([0.0], np.cumsum(self.graph.length_m[edges])))
         return Path(np.asarray(p.nodes, dtype=np.int64), sec, met)
