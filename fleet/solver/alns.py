@@ -21,6 +21,7 @@ import numpy as np
 
 from fleet.model import Instance, Solution
 from fleet.solver import kernels as kr
+from fleet.solver import loop as lp
 
 log = logging.getLogger(__name__)
 
@@ -274,11 +275,49 @@ def solve_alns(
     params = params or ALNSParams()
     rng = np.random.default_rng(seed)
     ker = _Kernels(instance)
-    _warm_up(ker)
+    maxc = float(ker.cost.max()) if ker.cost.size else 1.0
+    # Shaw relatedness parts that do not change: normalised pickup/drop-off distances.
+    pk, dp = ker.pickup, ker.dropoff
+    shaw_dist = np.ascontiguousarray(
+        (ker.cost[np.ix_(pk, pk)] + ker.cost[np.ix_(dp, dp)]) / max(2 * maxc, 1e-9)
+    )
+    horizon = max(float(np.max(instance.late[np.isfinite(instance.late)], initial=1.0)), 1e-9)
+    loads = instance.demand[pk].sum(axis=1).astype(np.float64)
+    load_span = max(float(loads.max() - loads.min()), 1.0)
+    far = np.ascontiguousarray(ker.cost[instance.start_node[0], pk], dtype=np.float64)
+
+    kernel_args = (
+        params.worst_randomness,
+        params.shaw_randomness,
+        *params.shaw_weights,
+        params.string_routes,
+        shaw_dist,
+        horizon,
+        loads,
+        load_span,
+        far,
+        ker.veh_class,
+        ker.node_request,
+        ker.tt,
+        ker.cost,
+        ker.serv,
+        ker.early,
+        ker.late,
+        ker.demand,
+        ker.kind,
+        ker.pair,
+        ker.maxride,
+        ker.cap,
+        ker.shift_s,
+        ker.shift_e,
+        ker.maxdur,
+        ker.pickup,
+        ker.dropoff,
+    )
+    _warm_up(ker, kernel_args)
     t0 = time.monotonic()
     R, K = instance.n_requests, instance.n_vehicles
     hierarchical = instance.objective == "vehicles-cost"
-    maxc = float(ker.cost.max()) if ker.cost.size else 1.0
     fixed = 10.0 * maxc if hierarchical else 0.0
     penalty = 10.0 * maxc * 2 + 1000.0
     total_load = instance.demand[instance.pickup].sum(axis=0)
@@ -288,41 +327,29 @@ def solve_alns(
         if cap > 0:
             lb_routes = max(lb_routes, math.ceil(total_load[dim] / cap))
 
-    def objective(st: _State) -> float:
-        return st.dist + penalty * len(st.bank)
-
-    def key(st: _State) -> tuple[int, int, float]:
-        return (len(st.bank), st.used if hierarchical else 0, st.dist)
-
     def progress() -> float:
         if max_iterations is not None:
             return it / max(1, max_iterations)
         return (time.monotonic() - t0) / max(time_limit, 1e-9)
 
     # Construction: regret-2 insertion with every vehicle available.
-    cur = ker.empty_state()
-    ker.repair(cur, 2, K, fixed, 0.0, int(rng.integers(2**31)))
-    if cur.bank:  # second chance: greedy fills differently
+    start = ker.empty_state()
+    ker.repair(start, 2, K, fixed, 0.0, int(rng.integers(2**31)))
+    if start.bank:  # second chance: greedy fills differently
         alt = ker.empty_state()
         ker.repair(alt, 1, K, fixed, 0.0, int(rng.integers(2**31)))
-        if len(alt.bank) < len(cur.bank):
-            cur = alt
-    cur.dist = ker.distance(cur)
+        if len(alt.bank) < len(start.bank):
+            start = alt
+    start.dist = ker.distance(start)
+    cur = _Packed.of(start, R)
     best = cur.copy()
     log.debug(
         "%s: construction %.2f, %d routes, %d unplaced",
         instance.name,
-        cur.dist,
-        cur.used,
-        len(cur.bank),
+        start.dist,
+        start.used,
+        len(start.bank),
     )
-
-    # Shaw relatedness parts that do not change: normalised pickup/drop-off distances.
-    pk, dp = ker.pickup, ker.dropoff
-    shaw_dist = (ker.cost[np.ix_(pk, pk)] + ker.cost[np.ix_(dp, dp)]) / max(2 * maxc, 1e-9)
-    horizon = max(float(np.max(instance.late[np.isfinite(instance.late)], initial=1.0)), 1e-9)
-    loads = instance.demand[pk].sum(axis=1).astype(float)
-    load_span = max(float(loads.max() - loads.min()), 1.0)
 
     weights_rm = np.ones(len(REMOVALS))
     weights_rp = np.ones(len(REPAIRS))
@@ -330,33 +357,38 @@ def solve_alns(
     scores_rp = np.zeros(len(REPAIRS))
     uses_rm = np.zeros(len(REMOVALS))
     uses_rp = np.zeros(len(REPAIRS))
-    T0 = params.start_worse * max(objective(cur) if not cur.bank else cur.dist, 1.0) / math.log(2)
+    counters = np.zeros(4, dtype=np.int64)  # accepted, unplaced, same cost, new bests
+    T0 = params.start_worse * max(start.dist, 1.0) / math.log(2)
     T_end = T0 * params.end_temperature_ratio
+    q_max = max(
+        params.min_remove,
+        min(params.max_remove, int(params.max_remove_share * R)),
+        min(R, params.small_remove),
+    )
+    lp.seed_stream(int(rng.integers(2**31)))
 
     max_routes = K
     phase = "cost"
-    reduce_start_it = 0
 
     def start_reduction() -> bool:
+        """Empty the smallest route of the best solution and look for one vehicle fewer."""
         nonlocal cur, max_routes, phase
-        if best.used - 1 < lb_routes or best.bank:
+        if best.used - 1 < lb_routes or best.n_bank:
             return False
         max_routes = best.used - 1
-        cur = best.copy()
-        sizes = np.where(cur.lens > 2, cur.lens, np.iinfo(np.int64).max)
+        st = best.state()
+        sizes = np.where(st.lens > 2, st.lens, np.iinfo(np.int64).max)
         k = int(np.argmin(sizes))
-        ker.remove(cur, _route_requests(ker, cur, k))
-        cur.dist = ker.distance(cur)
+        ker.remove(st, _route_requests(ker, st, k))
+        st.dist = ker.distance(st)
+        cur = _Packed.of(st, R)
         phase = "reduce"
         return True
 
-    if hierarchical and not best.bank:
+    if hierarchical and not best.n_bank:
         start_reduction()
 
     it = 0
-    accepted = 0
-    failed = 0  # candidates that left requests unplaced
-    same = 0  # candidates as costly as the current solution
     while True:
         frac = progress()
         if frac >= 1.0 or (max_iterations is not None and it >= max_iterations):
@@ -365,146 +397,165 @@ def solve_alns(
             phase = "cost"
             max_routes = best.used
             cur = best.copy()
-        it += 1
+        n = params.segment if max_iterations is None else min(params.segment, max_iterations - it)
         temp = T0 * (T_end / T0) ** min(frac, 1.0)
-
-        routed = R - len(cur.bank)
-        q_max = max(
+        temp_end = temp
+        if max_iterations is not None:
+            temp_end = T0 * (T_end / T0) ** min((it + n) / max(1, max_iterations), 1.0)
+        done = lp.iterate(
+            n,
+            temp,
+            temp_end,
+            *cur.arrays(),
+            *best.arrays(),
+            weights_rm,
+            weights_rp,
+            scores_rm,
+            scores_rp,
+            uses_rm,
+            uses_rp,
+            counters,
+            max_routes,
+            fixed,
+            penalty,
+            hierarchical,
+            phase == "reduce",
             params.min_remove,
-            min(params.max_remove, int(params.max_remove_share * R)),
-            min(R, params.small_remove),
+            q_max,
+            params.local_search,
+            params.ls_window,
+            params.noise_share * maxc,
+            params.blink,
+            params.score_best,
+            params.score_better,
+            params.score_accepted,
+            *kernel_args,
         )
-        q = (
-            int(rng.integers(min(params.min_remove, routed), min(q_max, routed) + 1))
-            if routed
-            else 0
-        )
-        a = int(rng.choice(len(REMOVALS), p=weights_rm / weights_rm.sum()))
-        b = int(rng.choice(len(REPAIRS), p=weights_rp / weights_rp.sum()))
-        cand = cur.copy()
-        if q > 0:
-            victims = _destroy(
-                REMOVALS[a], ker, cand, q, rng, params, shaw_dist, horizon, loads, load_span
-            )
-            ker.remove(cand, victims)
-        name = REPAIRS[b]
-        blink = 0.0
-        if name.startswith("blink"):
-            regret_k = 0
-            blink = params.blink
-            order = np.asarray(cand.bank, dtype=np.int64)
-            if name == "blink-random":
-                rng.shuffle(order)
-            elif name == "blink-time":
-                order = order[
-                    np.argsort(
-                        instance.early[ker.pickup[order]] + rng.random(order.size), kind="stable"
-                    )
-                ]
-            else:  # farthest from the depot first
-                far = ker.cost[instance.start_node[0], ker.pickup[order]]
-                order = order[np.argsort(-(far + rng.random(order.size)), kind="stable")]
-            cand.bank = order.tolist()
-        else:
-            regret_k = {"greedy": 1, "regret2": 2, "regret3": 3}.get(
-                name.split("-")[0], max(2, max_routes)
-            )
-            regret_k = min(regret_k, K)
-        noise = params.noise_share * maxc if name.endswith("noise") else 0.0
-        ker.repair(cand, regret_k, max_routes, fixed, noise, int(rng.integers(2**31)), blink)
-        cand.dist = ker.distance(cand)
-        if params.local_search and not cand.bank and cand.dist < best.dist * (1 + params.ls_window):
-            ker.relocate(cand, fixed, rng)
-            cand.dist = ker.distance(cand)
-
-        if cand.bank:
-            failed += 1
-        elif abs(cand.dist - cur.dist) < 1e-9:
-            same += 1
-        score = 0.0
-        f_new, f_cur = objective(cand), objective(cur)
-        if key(cand) < key(best):
-            best = cand.copy()
-            score = params.score_best
-        if f_new < f_cur - 1e-9:
-            score = max(score, params.score_better)
-            cur = cand
-            accepted += 1
-        elif f_new - f_cur < 1e-9 or rng.random() < math.exp(-(f_new - f_cur) / max(temp, 1e-12)):
-            score = max(score, params.score_accepted) if f_new != f_cur else score
-            cur = cand
-            accepted += 1
-        scores_rm[a] += score
-        scores_rp[b] += score
-        uses_rm[a] += 1
-        uses_rp[b] += 1
-        if it % params.segment == 0:
-            for w, s, u in ((weights_rm, scores_rm, uses_rm), (weights_rp, scores_rp, uses_rp)):
-                mask = u > 0
-                w[mask] = (1 - params.reaction) * w[mask] + params.reaction * s[mask] / u[mask]
-                np.maximum(w, 0.05, out=w)
-                s[:] = 0
-                u[:] = 0
-
-        if phase == "reduce" and not cur.bank and cur.used <= max_routes:
-            if key(cur) < key(best):
+        it += int(done)
+        for w, s_, u in ((weights_rm, scores_rm, uses_rm), (weights_rp, scores_rp, uses_rp)):
+            mask = u > 0
+            w[mask] = (1 - params.reaction) * w[mask] + params.reaction * s_[mask] / u[mask]
+            np.maximum(w, 0.05, out=w)
+            s_[:] = 0
+            u[:] = 0
+        if phase == "reduce" and not cur.n_bank and cur.used <= max_routes:
+            if cur.key(hierarchical) < best.key(hierarchical):
                 best = cur.copy()
             log.debug("%s: %d vehicles after %d iterations", instance.name, best.used, it)
-            reduce_start_it = it
             if not start_reduction():
                 phase = "cost"
                 max_routes = best.used
                 cur = best.copy()
 
+    # Final polish: relocate search on the best solution (never worse).
+    final = best.state()
+    if not final.bank:
+        ker.relocate(final, fixed, rng)
+        final.dist = ker.distance(final)
     runtime = time.monotonic() - t0
-    routes = [[int(v) for v in best.routes[k, 1 : best.lens[k] - 1]] for k in range(K)]
+    routes = [[int(v) for v in final.routes[k, 1 : final.lens[k] - 1]] for k in range(K)]
     log.info(
         "alns %s: cost %.2f, %d vehicles, %d unplaced, %d iterations (%d accepted) in %.1f s",
         instance.name,
-        best.dist,
-        best.used,
-        len(best.bank),
+        final.dist,
+        final.used,
+        len(final.bank),
         it,
-        accepted,
+        int(counters[0]),
         runtime,
     )
-    del reduce_start_it
     return Solution(
         routes=routes,
-        cost=best.dist,
-        unassigned=sorted(best.bank),
+        cost=final.dist,
+        unassigned=sorted(final.bank),
         solver="ours",
         runtime=runtime,
         iterations=it,
         info={
             "seed": seed,
-            "unplaced_candidates": failed,
-            "same_cost_candidates": same,
+            "unplaced_candidates": int(counters[1]),
+            "same_cost_candidates": int(counters[2]),
+            "new_bests": int(counters[3]),
             "removal_weights": dict(zip(REMOVALS, weights_rm.round(3).tolist(), strict=True)),
             "repair_weights": dict(zip(REPAIRS, weights_rp.round(3).tolist(), strict=True)),
         },
     )
 
 
+@dataclass
+class _Packed:
+    """A solution as the arrays :func:`fleet.solver.loop.iterate` works on in place."""
+
+    routes: np.ndarray
+    lens: np.ndarray
+    bank: np.ndarray  # (R,) int64; the first info[0] entries are the unplaced requests
+    info: np.ndarray  # (1,) int64
+    dist: np.ndarray  # (1,) float64
+
+    @classmethod
+    def of(cls, st: _State, n_requests: int) -> _Packed:
+        bank = np.zeros(max(n_requests, 1), dtype=np.int64)
+        bank[: len(st.bank)] = st.bank
+        return cls(
+            st.routes.copy(),
+            st.lens.copy(),
+            bank,
+            np.array([len(st.bank)], dtype=np.int64),
+            np.array([st.dist]),
+        )
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        return self.routes, self.lens, self.bank, self.info, self.dist
+
+    def copy(self) -> _Packed:
+        return _Packed(*(a.copy() for a in self.arrays()))
+
+    def state(self) -> _State:
+        return _State(
+            self.routes.copy(),
+            self.lens.copy(),
+            [int(r) for r in self.bank[: self.n_bank]],
+            float(self.dist[0]),
+        )
+
+    @property
+    def n_bank(self) -> int:
+        return int(self.info[0])
+
+    @property
+    def used(self) -> int:
+        return int(np.count_nonzero(self.lens > 2))
+
+    def key(self, hierarchical: bool) -> tuple[int, int, float]:
+        return (self.n_bank, self.used if hierarchical else 0, float(self.dist[0]))
+
+
 _WARM = False
 
 
-def _warm_up(ker: _Kernels) -> None:
+def _warm_up(ker: _Kernels, kernel_args: tuple) -> None:
     """Load (or compile) every kernel once per process, before the clock starts."""
     global _WARM
-    if _WARM:
-        return
-    st = ker.empty_state()
-    ker.repair(st, 2, 1, 0.0, 0.0, 0)
-    st2 = ker.empty_state()
-    st2.bank = st2.bank[:1]
-    ker.repair(st2, 0, 1, 0.0, 0.0, 0, 0.01)
-    ker.relocate(st, 0.0, np.random.default_rng(0))
-    ker.gains(st)
-    ker.times(st)
-    ker.distance(st)
-    ker.remove(st, [0])
-    _WARM = True
+    if not _WARM:
+        st = ker.empty_state()
+        ker.repair(st, 2, 1, 0.0, 0.0, 0)
+        st2 = ker.empty_state()
+        st2.bank = st2.bank[:1]
+        ker.repair(st2, 0, 1, 0.0, 0.0, 0, 0.01)
+        ker.relocate(st, 0.0, np.random.default_rng(0))
+        ker.distance(st)
+        ker.remove(st, [0])
+        _WARM = True
+    # the loop kernel with this run's argument types (no iterations)
+    a = _Packed.of(ker.empty_state(), ker.inst.n_requests)
+    b = a.copy()
+    nr, np_ = len(REMOVALS), len(REPAIRS)
+    lp.iterate(
+        0, 1.0, 1.0, *a.arrays(), *b.arrays(),
+        np.ones(nr), np.ones(np_), np.zeros(nr), np.zeros(np_), np.zeros(nr), np.zeros(np_),
+        np.zeros(4, dtype=np.int64), 1, 0.0, 1.0, False, False, 2, 2, True, 0.0, 0.0, 0.0,
+        1.0, 1.0, 1.0, *kernel_args,
+    )  # fmt: skip
 
 
 def _route_requests(ker: _Kernels, st: _State, k: int) -> list[int]:
@@ -517,100 +568,3 @@ def _routed(ker: _Kernels, st: _State) -> np.ndarray:
     if st.bank:
         mask[np.asarray(st.bank)] = False
     return np.flatnonzero(mask)
-
-
-def _destroy(
-    op: str,
-    ker: _Kernels,
-    st: _State,
-    q: int,
-    rng: np.random.Generator,
-    params: ALNSParams,
-    shaw_dist: np.ndarray,
-    horizon: float,
-    loads: np.ndarray,
-    load_span: float,
-) -> list[int]:
-    """Choose ``q`` routed requests to remove (route removal may take more or fewer)."""
-    routed = _routed(ker, st)
-    if op == "random":
-        return [int(r) for r in rng.choice(routed, size=q, replace=False)]
-    if op == "worst":
-        gains = ker.gains(st)
-        order = routed[np.argsort(-gains[routed], kind="stable")].tolist()
-        out = []
-        while len(out) < q and order:
-            idx = int(len(order) * rng.random() ** params.worst_randomness)
-            out.append(order.pop(idx))
-        return out
-    if op == "shaw":
-        times = ker.times(st)
-        tp = times[ker.pickup]
-        td = times[ker.dropoff]
-        phi, chi, psi = params.shaw_weights
-        first = int(rng.choice(routed))
-        chosen = [first]
-        left = set(routed.tolist())
-        left.discard(first)
-        while len(chosen) < q and left:
-            r = chosen[int(rng.integers(len(chosen)))]
-            cand = np.fromiter(left, dtype=np.int64)
-            rel = (
-                phi * shaw_dist[r, cand]
-                + chi * (np.abs(tp[r] - tp[cand]) + np.abs(td[r] - td[cand])) / horizon
-                + psi * np.abs(loads[r] - loads[cand]) / load_span
-            )
-            order = cand[np.argsort(rel, kind="stable")]
-            pick = int(order[int(len(order) * rng.random() ** params.shaw_randomness)])
-            chosen.append(pick)
-            left.discard(pick)
-        return chosen
-    if op == "route":
-        used = np.flatnonzero(st.lens > 2)
-        rng.shuffle(used)
-        out: list[int] = []
-        for k in used:
-            out.extend(_route_requests(ker, st, int(k)))
-            if len(out) >= max(1, q // 2):
-                break
-        return out
-    if op == "string":
-        return _string_removal(ker, st, q, rng, params, shaw_dist)
-    raise ValueError(f"unknown removal operator {op!r}")
-
-
-def _string_removal(
-    ker: _Kernels,
-    st: _State,
-    q: int,
-    rng: np.random.Generator,
-    params: ALNSParams,
-    shaw_dist: np.ndarray,
-) -> list[int]:
-    """SISR-like: cut strings of consecutive stops out of routes near a seed request."""
-    routed = _routed(ker, st)
-    seed_r = int(rng.choice(routed))
-    route_of = np.full(ker.inst.n_nodes, -1, dtype=np.int64)
-    pos_of = np.zeros(ker.inst.n_nodes, dtype=np.int64)
-    for k in np.flatnonzero(st.lens > 2):
-        nodes = st.routes[k, : st.lens[k]]
-        route_of[nodes[1:-1]] = k
-        pos_of[nodes] = np.arange(st.lens[k])
-    neighbours = routed[np.argsort(shaw_dist[seed_r, routed], kind="stable")]
-    per_route = max(1, q // max(1, params.string_routes))
-    out: set[int] = set()
-    done_routes: set[int] = set()
-    for r in neighbours:
-        k = int(route_of[ker.pickup[r]])
-        if k < 0 or k in done_routes:
-            continue
-        done_routes.add(k)
-        n_stops = int(st.lens[k]) - 2
-        length = int(rng.integers(1, min(2 * per_route, n_stops) + 1))
-        centre = int(pos_of[ker.pickup[r]])
-        start = max(1, min(centre - int(rng.integers(0, length)), n_stops - length + 1))
-        for v in st.routes[k, start : start + length]:
-            out.add(int(ker.node_request[v]))
-        if len(out) >= q or len(done_routes) >= params.string_routes:
-            break
-    return list(out)

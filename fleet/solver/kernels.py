@@ -288,11 +288,26 @@ def best_insertion(
             ride += serv[prev] + tt[prev, nxt]
     if nc == 0:
         return INF, -1, -1
-    order = np.argsort(cand_d[:nc])
+    # Cheapest first by repeated selection: the first candidate almost always
+    # passes the schedule test, so a full sort would be wasted work (after a
+    # few failures the rest is sorted once).
+    order = np.empty(0, np.int64)
     for c in range(nc):
+        if c < 8:
+            idx = 0
+            for t in range(1, nc):
+                if cand_d[t] < cand_d[idx]:
+                    idx = t
+        else:
+            if c == 8:
+                order = np.argsort(cand_d[:nc])
+            idx = order[c - 8]
+        val = cand_d[idx]
+        if val == INF:
+            break
+        cand_d[idx] = INF
         if blink > 0.0 and np.random.random() < blink:
             continue
-        idx = order[c]
         i = cand_i[idx]
         j = cand_j[idx]
         m = build_inserted(seq, n, p, d, i, j, buf)
@@ -313,7 +328,7 @@ def best_insertion(
             nodepos,
             B,
         ):
-            return cand_d[idx], i, j
+            return val, i, j
     return INF, -1, -1
 
 
@@ -374,6 +389,62 @@ def repair(
     over ``bank``: True for the requests inserted.
     """
     np.random.seed(seed)
+    return repair_core(
+        routes,
+        lens,
+        bank,
+        regret_k,
+        max_routes,
+        vehicle_fixed,
+        noise,
+        blink,
+        veh_class,
+        tt,
+        cost,
+        serv,
+        early,
+        late,
+        demand,
+        kind,
+        pair,
+        maxride,
+        cap,
+        shift_s,
+        shift_e,
+        maxdur,
+        pickup,
+        dropoff,
+    )
+
+
+@njit(cache=True)
+def repair_core(
+    routes,
+    lens,
+    bank,
+    regret_k,
+    max_routes,
+    vehicle_fixed,
+    noise,
+    blink,
+    veh_class,
+    tt,
+    cost,
+    serv,
+    early,
+    late,
+    demand,
+    kind,
+    pair,
+    maxride,
+    cap,
+    shift_s,
+    shift_e,
+    maxdur,
+    pickup,
+    dropoff,
+):
+    """:func:`repair` drawing from numba's random stream as it stands (no reseeding)."""
     K = routes.shape[0]
     R = bank.shape[0]
     nn = tt.shape[0]
