@@ -168,9 +168,7 @@ class ShuttleProvider:
             t0 = self.seconds(start)
             use_trip, use = trip, promise
             if abs(t0 - trip.earliest_pickup) > 1.0:
-                use_trip, use = self._quote(
-                    trip.origin, trip.destination, t0, trip.wheelchairs > 0
-                )
+                use_trip, use = self._quote(trip.origin, trip.destination, t0, trip.wheelchairs > 0)
                 if not use.accepted or use.dropoff_eta > t0 + dur + 1.0:
                     if query.direction is Direction.EGRESS or start < query.time:
                         return None
