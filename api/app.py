@@ -6,6 +6,8 @@ settings come from ``ELSTER_*`` environment variables (:class:`api.settings.Sett
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
 import logging
 from collections.abc import AsyncIterator
@@ -63,6 +65,21 @@ def _routers() -> list[Any]:
     return [importlib.import_module(f"api.routers.{name}").router for name in ROUTER_MODULES]
 
 
+async def _improve_plans(state: RegionState, every_s: float) -> None:
+    """Every ``every_s`` seconds: re-optimise the shuttle plans and rebalance idle vehicles.
+
+    Runs in a thread under the booking lock (bookings wait, none is lost or
+    broken: re-optimisation keeps every promise); with several workers the
+    first one due does it and logs it, the others replay it.
+    """
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await asyncio.to_thread(state.shuttle.periodic, every_s=every_s)
+        except Exception:  # never let the background task die; the next round retries
+            logger.exception("periodic shuttle re-optimisation failed")
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -88,9 +105,19 @@ def create_app(
         loaded = state or await run_in_threadpool(load_state, settings, dispatcher=dispatcher)
         loaded.shuttle._on_outcome = lambda outcome: metrics.bookings.labels(outcome).inc()
         app.state.elster = loaded
+        every = settings.shuttle_reoptimise_s
+        task = (
+            asyncio.create_task(_improve_plans(loaded, every))
+            if every > 0 and loaded.dispatcher is not None
+            else None
+        )
         try:
             yield
         finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if state is None:
                 loaded.bookings.close()
 

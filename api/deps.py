@@ -57,7 +57,12 @@ def need(state: RegionState, name: str, what: str) -> None:
 
 
 def network_for(state: RegionState, profile: str) -> Any:
-    """The loaded :class:`routing.road.RoadNetwork` of ``profile`` (4xx naming the loaded ones)."""
+    """The loaded :class:`routing.road.RoadNetwork` of ``profile`` (4xx naming the loaded ones).
+
+    It answers under the current live state (closures and traffic posted to any worker).
+    """
+    if state.live is not None:
+        state.live.current()  # re-attaches a state changed by another worker
     network = state.networks.get(profile)
     if network is None:
         have = ", ".join(state.networks) or "none"

@@ -233,6 +233,7 @@ class PlanResponse(BaseModel):
     to: Place
     time: datetime
     arrive_by: bool = Field(alias="arriveBy")
+    wheelchair: bool = Field(default=False, description="Step-free trips were asked for.")
     modes: list[str]
     itineraries: list[Itinerary]
     reasons: dict[str, str] = Field(

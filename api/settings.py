@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     shuttle_vehicles, shuttle_seats, shuttle_wheelchairs : int
         The on-demand fleet the dispatcher plans with (``ELSTER_SHUTTLE_VEHICLES``, ...);
         0 vehicles turns the shuttle service off.
+    shuttle_reoptimise_s : float
+        Seconds between re-optimisations (and idle-vehicle rebalancing) of the shuttle
+        plans in the background (``ELSTER_SHUTTLE_REOPTIMISE_S``); 0 turns it off.
+    wheelchair : bool
+        Load the step-free walking network for ``wheelchair=true`` plans
+        (``ELSTER_WHEELCHAIR``).
     """
 
     model_config = SettingsConfigDict(env_prefix="ELSTER_", extra="ignore")
@@ -63,6 +69,8 @@ class Settings(BaseSettings):
     shuttle_vehicles: int = Field(default=10, ge=0)
     shuttle_seats: int = Field(default=8, ge=1)
     shuttle_wheelchairs: int = Field(default=1, ge=0)
+    shuttle_reoptimise_s: float = Field(default=60.0, ge=0)
+    wheelchair: bool = True
 
     @field_validator("data_dir", "cache_dir")
     @classmethod

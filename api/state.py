@@ -62,6 +62,13 @@ class RegionState:
         extra access/egress providers (the shuttle) register on it.
     bookings : BookingStore
         Durable shuttle bookings and dispatcher state.
+    shuttle : BookingService
+        Bookings over the dispatcher, in step with the other worker processes.
+    dispatcher : ShuttleDispatcher or None
+        The shuttle dispatcher (None: no shuttle in this build).
+    live : LiveSync or None
+        Road closures and traffic (:class:`api.services.live_sync.LiveSync`), attached
+        to the served networks and the planner.
     components : dict
         Readiness of each domain (shown by ``/api/v1/health``).
     cache : dict
@@ -81,6 +88,7 @@ class RegionState:
     planner: Any = None
     shuttle: Any = None
     dispatcher: Any = None
+    live: Any = None
     components: dict[str, Component] = field(default_factory=dict)
     cache: dict[str, Any] = field(default_factory=dict)
     started_at: float = field(default_factory=time.time)
@@ -157,6 +165,18 @@ def _load_chargers(state: RegionState) -> str:
     return f"{len(state.chargers)} charging sites"
 
 
+def _load_wheelchair(state: RegionState) -> str:
+    from routing.road import load_wheelchair_network
+
+    if "walk" not in state.networks:
+        raise ImportError("step-free routing needs the walk profile", name="wheelchair")
+    network = load_wheelchair_network(
+        state.region, data_dir=state.settings.data_dir, cache_dir=state.settings.cache_dir
+    )
+    state.cache["wheelchair_network"] = network
+    return f"{network.graph.n_nodes:,} nodes/{network.graph.n_edges:,} edges"
+
+
 def _load_planner(state: RegionState) -> str:
     from routing.planner import PlanContext
 
@@ -166,13 +186,43 @@ def _load_planner(state: RegionState) -> str:
             f"the planner needs the walk, bike and car networks; not loaded: {', '.join(missing)}",
             name="planner",
         )
+    networks = dict(state.networks)
+    if "wheelchair_network" in state.cache:
+        networks["wheelchair"] = state.cache["wheelchair_network"]
     state.planner = PlanContext(
-        networks=dict(state.networks),
+        networks=networks,
         transit=state.transit,
         stations=state.stations,
         chargers=state.chargers,
     )
     return "modes " + ", ".join(planner_modes(state))
+
+
+def _load_live(state: RegionState) -> str:
+    """Closures and traffic on every served network and in the planner (see LiveSync)."""
+    from api.services.live_sync import LiveSync
+
+    if not state.networks:
+        raise ImportError("live road state needs the road networks", name="live")
+    static = dict(state.networks)
+    graphs = {p: n.graph for p, n in static.items()}
+    if "wheelchair_network" in state.cache:
+        graphs["wheelchair"] = state.cache["wheelchair_network"].graph
+
+    def attach(live: Any) -> None:
+        state.networks = {p: n.with_live(live) for p, n in static.items()}
+        if state.planner is not None:
+            state.planner.attach_live(live)
+
+    state.live = LiveSync(
+        graphs,
+        state.settings.data_dir / "live" / f"{state.region.name}.json",
+        timezone=state.region.timezone,
+        snapper=state.snappers.get("car"),
+        on_attach=attach,
+    )
+    live = state.live.live
+    return f"{len(live.closures())} closure(s), {len(live.traffic())} traffic reading(s)"
 
 
 def planner_modes(state: RegionState) -> list[str]:
@@ -228,6 +278,15 @@ def _warm_up(state: RegionState) -> None:
     logger.info("warm-up queries done in %.1f s", time.perf_counter() - start)
 
 
+def _add_shuttle_provider(state: RegionState) -> None:
+    """Let /plan offer "shuttle to the tram stop" legs quoted by the dispatcher."""
+    make = getattr(state.dispatcher, "leg_provider", None)
+    if state.planner is None or state.transit is None or make is None:
+        return
+    state.planner.add_provider(make(state.shuttle.lock))
+    logger.info("planner: shuttle legs to and from transit stops offered")
+
+
 def load_state(settings: Settings, *, dispatcher: Any = None) -> RegionState:
     """Load the configured region and every available component.
 
@@ -254,7 +313,10 @@ def load_state(settings: Settings, *, dispatcher: Any = None) -> RegionState:
     _timed(state, "transit", _load_transit)
     _timed(state, "stations", _load_stations)
     _timed(state, "chargers", _load_chargers)
+    if state.settings.wheelchair:
+        _timed(state, "wheelchair", _load_wheelchair)
     _timed(state, "planner", _load_planner)
+    _timed(state, "live", _load_live)
     if dispatcher is not None:
         state.dispatcher = dispatcher
         state.components["shuttle"] = Component("shuttle", True, "dispatcher given by caller")
@@ -262,10 +324,11 @@ def load_state(settings: Settings, *, dispatcher: Any = None) -> RegionState:
         _timed(state, "shuttle", _load_dispatcher)
     _warm_up(state)
     try:
-        state.shuttle = BookingService(bookings, state.dispatcher)
+        state.shuttle = BookingService(bookings, state.dispatcher, timezone=region.timezone)
     except ElsterError:
         bookings.close()
         raise
+    _add_shuttle_provider(state)
     ready = [c.name for c in state.components.values() if c.ready]
     logger.info("region %s loaded: %s ready", region.name, ", ".join(ready) or "nothing")
     return state

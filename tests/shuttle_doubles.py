@@ -24,7 +24,7 @@ class SeatLedgerDispatcher:
     def __init__(self, seats_per_slot: int = 1000) -> None:
         self.seats_per_slot = seats_per_slot
         self.booked: dict[str, tuple[int, int]] = {}  # booking id -> (slot, seats)
-        self.restored = 0
+        self.resets = 0
         self._lock = threading.Lock()
 
     def _slot(self, request: ShuttleRequest) -> int:
@@ -59,11 +59,14 @@ class SeatLedgerDispatcher:
         with self._lock:
             self.booked.pop(booking_id, None)
 
-    def restore(self, bookings: list[tuple[str, ShuttleRequest, ShuttleQuote]]) -> None:
+    def reset(self, origin_unix: float) -> None:
+        """Empty ledger (the booking service replays the dispatch log into it)."""
         with self._lock:
-            for booking_id, request, _ in bookings:
-                self.booked[booking_id] = (self._slot(request), request.passengers)
-            self.restored = len(bookings)
+            self.booked.clear()
+            self.resets += 1
+
+    def pin_clock(self, unix: float) -> None:
+        """The ledger has no clock: slots come from the requested pickup time."""
 
     def vehicles(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -75,7 +78,6 @@ class SeatLedgerDispatcher:
                 "onboard": 0,
                 "stops": [],
                 "bookings": n,
-                "restored": self.restored,
             }
             for v, n in sorted(per_vehicle.items())
         ]

@@ -28,10 +28,13 @@ router = APIRouter(
 
 @router.get("/vehicles", response_model=list[VehicleOut], summary="Vehicles and their plans")
 async def vehicles(state: RegionState = Depends(get_state)) -> list[dict[str, Any]]:
-    """Every shuttle vehicle with its position, load and planned stops."""
+    """Every shuttle vehicle with its position, load and planned stops.
+
+    The plans hold every confirmed booking, whichever worker process took it.
+    """
     if state.dispatcher is None:
         raise UnavailableError(NOT_AVAILABLE, fix="this build serves no shuttle fleet")
-    return await run_in_threadpool(state.dispatcher.vehicles)
+    return state.shuttle.vehicles()
 
 
 @router.get("/requests", response_model=list[FleetRequestOut], summary="Ride requests")

@@ -1,7 +1,8 @@
-"""``/map``: GeoJSON layers for the map page (the road network, transit lines).
+"""``/map``: GeoJSON layers for the map page (road network, transit lines, shuttles).
 
-The map page has no tile server: it draws these layers. They never change
-while the process runs, so each is rendered once and kept as bytes.
+The map page has no tile server: it draws these layers. The road network and
+transit lines never change while the process runs, so each is rendered once
+and kept as bytes; the shuttle layer is the dispatcher's current view.
 """
 
 from __future__ import annotations
@@ -82,3 +83,38 @@ def transit_lines(state: RegionState = Depends(get_state)) -> Response:
     if "transit" not in state.cache:
         state.cache["transit"] = json.dumps(lines_geojson(state), separators=(",", ":")).encode()
     return Response(state.cache["transit"], media_type=GEOJSON_MEDIA)
+
+
+@router.get(
+    "/shuttles", response_model=GeoJSON, responses=ERROR_RESPONSES, summary="Shuttle positions"
+)
+def shuttles(state: RegionState = Depends(get_state)) -> Response:
+    """Where each shuttle is and what it is doing, as GeoJSON points (public).
+
+    Positions, mode and free seats only: no passenger, booking or stop data.
+    """
+    from api.errors import UnavailableError
+    from api.json import dumps
+    from api.services.geojson import collection, feature, point
+    from api.services.shuttle import NOT_AVAILABLE
+
+    if state.dispatcher is None:
+        raise UnavailableError(NOT_AVAILABLE, fix="this build serves no shuttle fleet")
+    features = []
+    for v in state.shuttle.vehicles():
+        if v.get("lat") is None or v.get("lon") is None:
+            continue
+        capacity = v.get("capacity")
+        onboard = v.get("onboard") or 0
+        features.append(
+            feature(
+                point(v["lat"], v["lon"]),
+                {
+                    "id": v["id"],
+                    "mode": v.get("mode", "unknown"),
+                    "capacity": capacity,
+                    "freeSeats": None if capacity is None else max(int(capacity) - onboard, 0),
+                },
+            )
+        )
+    return Response(dumps(collection(features)), media_type=GEOJSON_MEDIA)

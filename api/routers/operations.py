@@ -1,9 +1,11 @@
 """``/operations``: road closures and traffic readings for operators, and their map layer.
 
-Thin glue over :class:`routing.live.LiveState`: one state per process, kept
-in ``state.cache["live"]`` and persisted to ``DATA_DIR/live/REGION.json``.
-Changing endpoints need the operator key; the GeoJSON of active closures is
-public (the map page draws it).
+Thin glue over :class:`routing.live.LiveState`, persisted to
+``DATA_DIR/live/REGION.json`` and kept in step across worker processes by
+:class:`api.services.live_sync.LiveSync` (``state.live``, attached at startup
+to the served networks and the planner, so routes, matrices, isochrones and
+plans respect a change at once). Changing endpoints need the operator key; the
+GeoJSON of active closures is public (the map page draws it).
 """
 
 from __future__ import annotations
@@ -28,25 +30,27 @@ OPERATOR_RESPONSES: dict[int | str, dict[str, Any]] = {
 _CREATE_LOCK = threading.Lock()
 
 
-def live_state(state: RegionState) -> Any:
-    """The process's :class:`routing.live.LiveState` (created and loaded on first use)."""
-    live = state.cache.get("live")
-    if live is not None:
-        return live
+def live_sync(state: RegionState) -> Any:
+    """The server's :class:`~api.services.live_sync.LiveSync` (created on first use if needed)."""
+    if state.live is not None:
+        return state.live
     with _CREATE_LOCK:
-        live = state.cache.get("live")
-        if live is None:
-            from routing.live import LiveState
+        if state.live is None:
+            from api.services.live_sync import LiveSync
 
             need(state, "road", "live road state")
-            live = LiveState(
+            state.live = LiveSync(
                 state.graphs,
-                path=state.settings.data_dir / "live" / f"{state.region.name}.json",
+                state.settings.data_dir / "live" / f"{state.region.name}.json",
                 timezone=state.region.timezone,
                 snapper=state.snappers.get("car"),
             )
-            state.cache["live"] = live
-    return live
+    return state.live
+
+
+def live_state(state: RegionState) -> Any:
+    """The current :class:`routing.live.LiveState` (with changes made by other workers)."""
+    return live_sync(state).current()
 
 
 class ClosureIn(BaseModel):
@@ -127,22 +131,22 @@ def add_closure(
     _key: str = Depends(require_operator),
 ) -> dict[str, Any]:
     """Close roads (or change their speed) now or in a time window; routes respect it at once."""
-    live = live_state(state)
-    closure = live.add_closure(
-        way_ids=body.way_ids,
-        polygon=body.polygon,
-        edges=body.edges,
-        edge_profile=body.edge_profile,
-        profiles=body.profiles,
-        kind=body.kind,
-        speed_kmh=body.speed_kmh,
-        factor=body.factor,
-        start=body.start,
-        end=body.end,
-        reason=body.reason,
-        closure_id=body.id,
-    )
-    return _closure_out(live, closure)
+    with live_sync(state).change() as live:
+        closure = live.add_closure(
+            way_ids=body.way_ids,
+            polygon=body.polygon,
+            edges=body.edges,
+            edge_profile=body.edge_profile,
+            profiles=body.profiles,
+            kind=body.kind,
+            speed_kmh=body.speed_kmh,
+            factor=body.factor,
+            start=body.start,
+            end=body.end,
+            reason=body.reason,
+            closure_id=body.id,
+        )
+        return _closure_out(live, closure)
 
 
 @router.get(
@@ -171,7 +175,9 @@ def delete_closure(
     _key: str = Depends(require_operator),
 ) -> Response:
     """Lift a closure (routes use the roads again at once)."""
-    if not live_state(state).remove_closure(closure_id):
+    with live_sync(state).change() as live:
+        removed = live.remove_closure(closure_id)
+    if not removed:
         raise NotFoundError(
             f"no closure with id {closure_id!r}", fix="list them at GET /operations/closures"
         )
@@ -187,9 +193,9 @@ def post_traffic(
     _key: str = Depends(require_operator),
 ) -> dict[str, Any]:
     """Current car speeds from sensors; readings older than the TTL are ignored."""
-    live = live_state(state)
-    result = live.add_traffic(body.readings)
-    return {**result, "version": live.version}
+    with live_sync(state).change() as live:
+        result = live.add_traffic(body.readings)
+        return {**result, "version": live.version}
 
 
 @router.get(

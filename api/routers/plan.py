@@ -193,7 +193,20 @@ async def plan_trip(
     arrive_by: bool = Query(
         False,
         alias="arriveBy",
-        description="Not supported yet (the planner plans departures); must be false.",
+        description="time is the latest arrival: itineraries arrive by then and leave as "
+        "late as possible (not with the shuttle mode).",
+    ),
+    wheelchair: bool = Query(
+        False,
+        description="Step-free trips: walks on step-free ways only, accessible stops and "
+        "trips, shuttles with a wheelchair place, no bike modes; unknown accessibility is "
+        "reported per leg.",
+    ),
+    window: float = Query(
+        0,
+        ge=0,
+        le=7200,
+        description="Depart-at only: also consider departures up to this many seconds later.",
     ),
     modes: str = Query(
         "walk,transit",
@@ -288,11 +301,10 @@ async def plan_trip(
     from routing.transit.itinerary import Place
 
     need(state, "planner", "trip planning")
-    if arrive_by:
-        raise RequestError(
-            "arriveBy=true is not supported yet: the planner plans from a departure time; "
-            "send arriveBy=false with the departure as time"
-        )
+    if state.live is not None:
+        state.live.current()  # closures posted to another worker apply here too
+    if arrive_by and window > 0:
+        raise RequestError("window applies to departures only; send it without arriveBy=true")
     origin = parse_place(from_place, name="fromPlace")
     destination = parse_place(to_place, name="toPlace")
     check_in_region(state, *origin, name="fromPlace")
@@ -325,6 +337,9 @@ async def plan_trip(
             max_direct_bike_s=max_direct_bike_time,
             max_transfers=max_transfers,
             timezone=state.region.timezone,
+            wheelchair=wheelchair,
+            arrive_by=arrive_by,
+            window_s=float(window),
         )
         result = plan(request, state.planner)
     except RequestError as exc:
@@ -339,7 +354,8 @@ async def plan_trip(
             "from": Place("Origin", *origin).to_dict(),
             "to": Place("Destination", *destination).to_dict(),
             "time": when.isoformat(),
-            "arriveBy": False,
+            "arriveBy": arrive_by,
+            "wheelchair": wheelchair,
             "modes": list(mode_list),
             "itineraries": [it.to_dict() for it in result.itineraries],
             "reasons": result.reasons,

@@ -1,27 +1,61 @@
 """Shuttle booking: a small dispatcher protocol and the durable booking service on top.
 
 The API does not decide who gets a seat; a dispatcher does. Any object with
-``quote / commit / cancel / restore / vehicles`` (see :class:`ShuttleDispatcher`)
-can serve, and the fleet's online dispatcher is wrapped to fit in
-:mod:`api.services.fleet_adapter`. The booking service adds what a passenger
-needs from the service around it: idempotent creation, a token per booking,
-durable state changes, and a reload of open bookings after a restart.
+``quote / commit / cancel / vehicles / reset / pin_clock`` (see
+:class:`ShuttleDispatcher`) can serve, and the fleet's online dispatcher is
+wrapped to fit in :mod:`api.services.fleet_adapter`. The booking service adds
+what a passenger needs from the service around it: idempotent creation, a
+token per booking, durable state changes, and the same vehicle plans in every
+worker process and after a restart.
+
+One plan, many processes
+------------------------
+Each uvicorn worker holds its own dispatcher in memory. They agree because
+every change of the plans is appended to the *dispatch log* in the bookings
+database (:class:`api.storage.bookings.LogEntry`: book, cancel, re-optimise,
+reposition, each with the instant it was applied at), and a worker applies
+every entry, in order and at its instant, before it decides anything itself:
+
+1. take the database's write lock (``flock`` + ``BEGIN IMMEDIATE`` on SQLite,
+   an advisory lock on PostgreSQL), so no other worker changes the plans;
+2. replay the entries other workers appended since the last one seen;
+3. quote and commit at ``t = max(now, every instant seen)``, store the
+   booking and append its log entry in the same transaction; commit.
+
+The dispatcher is deterministic given the same calls at the same instants, so
+every worker ends with the same plans: a vehicle is never over-booked by two
+workers that each saw only their own bookings, and whichever worker answers
+``/fleet/vehicles`` shows every confirmed booking. A restarted server replays
+the log of the current *epoch* (its dispatcher clock origin, kept in the
+database) and is where it was; when that log has grown long, a new epoch
+starts from the open bookings (re-booked with their promises). Should a
+replay ever fail (a diverged plan), the worker rebuilds its dispatcher from
+the whole log.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
+import time
+import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from api.errors import AuthError, ConflictError, NotFoundError, RejectedError, UnavailableError
 from api.storage import Booking, BookingStore
-from routing.errors import DataError
+from api.storage.bookings import LogEntry, request_digest
+from api.storage.db import Tx
 
 logger = logging.getLogger(__name__)
 
 NOT_AVAILABLE = "shuttle dispatch not available in this build"
+#: A log longer than this starts a new epoch at the next server start (bounds replay time).
+LOG_LIMIT = 5000
+#: An epoch older than this (seconds) starts a new one at the next server start.
+EPOCH_MAX_AGE_S = 2 * 86400.0
 
 
 @dataclass(frozen=True)
@@ -94,10 +128,17 @@ class ShuttleQuote:
 class ShuttleDispatcher(Protocol):
     """What the booking service needs from a dispatcher.
 
-    ``quote`` must not change state; ``commit`` inserts the quoted trip into the
-    vehicle's plan (it may raise :class:`RejectedError` when the plan changed
-    since the quote); ``restore`` is called once at startup with every open
-    booking from the database, oldest first.
+    ``quote`` must not change the plans; ``commit`` inserts the quoted trip into
+    a vehicle's plan (it may raise :class:`RejectedError` when the plans changed
+    since the quote). Every call happens at the instant last given to
+    ``pin_clock`` (UNIX seconds), so that replaying the same calls at the same
+    instants gives the same plans in every worker process. ``reset`` empties
+    the plans and sets the clock origin (UNIX seconds of dispatcher second 0).
+
+    Optional: ``reoptimise() -> dict`` (improve open plans, keep every promise;
+    the dict has ``requests``: open requests considered, 0 = nothing could
+    change), ``rebalance_moves() -> list[(vehicle, target)]`` (where idle
+    vehicles should go; changes nothing) and ``reposition(vehicle, target)``.
     """
 
     def quote(self, request: ShuttleRequest) -> ShuttleQuote: ...
@@ -106,9 +147,20 @@ class ShuttleDispatcher(Protocol):
 
     def cancel(self, booking_id: str) -> None: ...
 
-    def restore(self, bookings: list[tuple[str, ShuttleRequest, ShuttleQuote]]) -> None: ...
-
     def vehicles(self) -> list[dict[str, Any]]: ...
+
+    def reset(self, origin_unix: float) -> None: ...
+
+    def pin_clock(self, unix: float) -> None: ...
+
+
+def local_midnight(unix: float, timezone: str) -> float:
+    """UNIX seconds of the local midnight that starts the day of ``unix``."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(timezone)
+    day = dt.datetime.fromtimestamp(unix, zone).date()
+    return dt.datetime.combine(day, dt.time(0), tzinfo=zone).timestamp()
 
 
 class BookingService:
@@ -117,11 +169,17 @@ class BookingService:
     Parameters
     ----------
     store : BookingStore
-        Where bookings live.
+        Where bookings and the dispatch log live.
     dispatcher : ShuttleDispatcher or None
         None when this build has no dispatcher: every shuttle call then answers 503.
     on_outcome : callable, optional
         Called with ``"created" | "replayed" | "rejected" | "cancelled"`` (metrics).
+    timezone : str
+        The region's zone (an epoch's clock origin is a local midnight).
+    clock : callable
+        UNIX time now.
+    log_limit, epoch_max_age_s :
+        When a restart starts a new epoch instead of replaying the log.
     """
 
     def __init__(
@@ -130,19 +188,30 @@ class BookingService:
         dispatcher: ShuttleDispatcher | None,
         *,
         on_outcome: Any = None,
+        timezone: str = "Europe/Berlin",
+        clock: Callable[[], float] = time.time,
+        log_limit: int = LOG_LIMIT,
+        epoch_max_age_s: float = EPOCH_MAX_AGE_S,
     ) -> None:
         self.store = store
         self.dispatcher = dispatcher
         self._on_outcome = on_outcome or (lambda outcome: None)
-        # One booking at a time: quote and commit must see the same vehicle plans.
-        self._lock = threading.Lock()
+        self.timezone = timezone
+        self.clock = clock
+        self.log_limit = log_limit
+        self.epoch_max_age_s = epoch_max_age_s
+        # One caller at a time in this process: the dispatcher's state is not thread-safe.
+        self.lock = threading.RLock()
+        self.epoch: dict[str, Any] | None = None
+        self.seen_seq = 0
+        self.clock_high = 0.0  # latest instant this dispatcher was moved to
+        self.replayed = 0
+        self.replay_failures = 0
+        self._dirty = False
+        self._mutating = False  # the dispatcher's plans may have changed in this call
         if dispatcher is not None:
-            restored = [
-                (b.id, ShuttleRequest.from_dict(b.request), ShuttleQuote.from_dict(b.quote))
-                for b in store.open_bookings()
-            ]
-            dispatcher.restore(restored)
-            logger.info("shuttle dispatcher restored with %d open bookings", len(restored))
+            with self.lock, store.exclusive() as tx:
+                self._open_epoch(tx)
 
     @property
     def available(self) -> bool:
@@ -154,9 +223,185 @@ class BookingService:
             raise UnavailableError(NOT_AVAILABLE, fix="plan with walk, bike or transit instead")
         return self.dispatcher
 
+    # ------------------------------------------------------------------ the dispatch log
+    def _open_epoch(self, tx: Tx) -> None:
+        """Join the current epoch (replaying its log), or start a new one when needed."""
+        import json
+
+        raw = self.store.meta("dispatch_epoch", tx)
+        epoch = json.loads(raw) if raw else None
+        now = self.clock()
+        if epoch is not None:
+            length = self.store.log_length(epoch["id"], tx)
+            too_long = length > self.log_limit
+            too_old = now - float(epoch["started"]) > self.epoch_max_age_s
+            if not (too_long or too_old):
+                self._join(epoch, tx)
+                logger.info(
+                    "shuttle dispatcher joined epoch %s: %d log entries replayed",
+                    epoch["id"][:8],
+                    length,
+                )
+                return
+        self._new_epoch(tx, now)
+
+    def _new_epoch(self, tx: Tx, now: float) -> None:
+        import json
+
+        now = max(now, self.store.last_log(tx)[1])
+        epoch = {"id": str(uuid.uuid4()), "origin": local_midnight(now, self.timezone),
+                 "started": now}  # fmt: skip
+        self.store.set_meta(tx, "dispatch_epoch", json.dumps(epoch))
+        self._join(epoch, tx)
+        # Carry the open bookings over, oldest first, with the promises they were given.
+        carried = lost = 0
+        for booking in self.store.open_bookings(tx):
+            request = ShuttleRequest.from_dict(booking.request)
+            quote = ShuttleQuote.from_dict(booking.quote)
+            try:
+                self._at(now)
+                self.dispatcher.commit(booking.id, request, quote)  # type: ignore[union-attr]
+            except Exception as exc:
+                lost += 1
+                logger.warning("open booking %s cannot be carried over: %s", booking.id, exc)
+                continue
+            self._append(tx, "book", now, booking.id, {"request": booking.request,
+                                                       "quote": booking.quote})  # fmt: skip
+            carried += 1
+        logger.info(
+            "shuttle dispatcher started epoch %s: %d open bookings carried over, %d lost",
+            epoch["id"][:8],
+            carried,
+            lost,
+        )
+
+    def _join(self, epoch: dict[str, Any], tx: Tx | None) -> None:
+        """Empty plans at the epoch's origin, then every entry of its log."""
+        dispatcher = self._need_dispatcher()
+        dispatcher.reset(float(epoch["origin"]))
+        self.epoch = epoch
+        self.seen_seq = 0
+        self.clock_high = 0.0
+        self._dirty = False
+        for entry in self.store.log_since(epoch["id"], 0, tx):
+            self._apply(entry, rebuilding=True)
+
+    def _at(self, unix: float) -> float:
+        self.clock_high = max(self.clock_high, unix)
+        self._need_dispatcher().pin_clock(unix)
+        return unix
+
+    def _apply(self, entry: LogEntry, *, rebuilding: bool = False) -> None:
+        """Apply one log entry of another worker (or of a replay) at its instant."""
+        dispatcher = self._need_dispatcher()
+        if entry.at < self.clock_high - 1e-6 and not rebuilding:
+            # This dispatcher already moved past the entry's instant: replaying it
+            # now could differ from the original, so rebuild from the whole log.
+            logger.warning("log entry %d is older than this dispatcher's clock; rebuilding",
+                           entry.seq)  # fmt: skip
+            self._dirty = True
+            return
+        self._at(entry.at)
+        try:
+            if entry.kind == "book":
+                request = ShuttleRequest.from_dict(entry.data["request"])
+                dispatcher.quote(request)  # the same calls as the worker that booked
+                dispatcher.commit(
+                    str(entry.booking_id), request, ShuttleQuote.from_dict(entry.data["quote"])
+                )
+            elif entry.kind == "cancel":
+                dispatcher.cancel(str(entry.booking_id))
+            elif entry.kind == "reoptimise":
+                dispatcher.reoptimise()  # type: ignore[attr-defined]
+            elif entry.kind == "reposition":
+                dispatcher.reposition(  # type: ignore[attr-defined]
+                    int(entry.data["vehicle"]), int(entry.data["target"])
+                )
+            else:
+                logger.error("unknown dispatch log entry kind %r (seq %d)", entry.kind, entry.seq)
+        except Exception as exc:
+            self.replay_failures += 1
+            logger.error("replaying dispatch log entry %d (%s %s) failed: %s", entry.seq,
+                         entry.kind, entry.booking_id, exc)  # fmt: skip
+            if not rebuilding:
+                self._dirty = True
+        self.seen_seq = entry.seq
+        self.replayed += 1
+
+    def _catch_up(self, tx: Tx | None) -> None:
+        """Apply what other workers logged since the last entry seen (all of it if needed)."""
+        import json
+
+        assert self.epoch is not None
+        if tx is not None:
+            raw = self.store.meta("dispatch_epoch", tx)
+            current = json.loads(raw) if raw else None
+            if current is not None and current["id"] != self.epoch["id"]:
+                logger.info("another worker started epoch %s; joining it", current["id"][:8])
+                self._join(current, tx)
+                return
+        if self._dirty:
+            self._join(self.epoch, tx)
+            return
+        for entry in self.store.log_since(self.epoch["id"], self.seen_seq, tx):
+            self._apply(entry)
+            if self._dirty:
+                self._join(self.epoch, tx)
+                return
+
+    def _append(
+        self, tx: Tx, kind: str, at: float, booking_id: str | None = None, data: Any = None
+    ) -> None:
+        assert self.epoch is not None
+        self.seen_seq = self.store.append_log(
+            tx, self.epoch["id"], kind, at, booking_id=booking_id, data=data
+        )
+
+    def _now(self) -> float:
+        """The instant of a new decision: never before anything this dispatcher has seen."""
+        return self._at(max(self.clock(), self.clock_high))
+
+    def _synced(self) -> Any:
+        """Context: process lock + database write lock, with the log caught up."""
+        service = self
+
+        class _Synced:
+            def __enter__(self) -> Tx:
+                service.lock.acquire()
+                service._mutating = False
+                try:
+                    service._catch_up(None)  # most of it outside the database lock
+                    self._tx_cm = service.store.exclusive()
+                    tx = self._tx_cm.__enter__()
+                    try:
+                        service._catch_up(tx)
+                    except BaseException:
+                        self._tx_cm.__exit__(None, None, None)
+                        raise
+                    return tx
+                except BaseException:
+                    service.lock.release()
+                    raise
+
+            def __exit__(self, *exc: Any) -> None:
+                try:
+                    if exc[0] is not None and service._mutating:
+                        # The transaction rolls back: whatever the dispatcher did for it
+                        # must be undone too, so rebuild from the log next time.
+                        service._dirty = True
+                    self._tx_cm.__exit__(*exc)
+                finally:
+                    service.lock.release()
+
+        return _Synced()
+
+    # ------------------------------------------------------------------ passenger calls
     def quote(self, request: ShuttleRequest) -> ShuttleQuote:
         """Ask the dispatcher for an offer without booking it."""
-        return self._need_dispatcher().quote(request)
+        dispatcher = self._need_dispatcher()
+        with self._synced():
+            self._now()
+            return dispatcher.quote(request)
 
     def book(
         self,
@@ -165,7 +410,7 @@ class BookingService:
         idempotency_key: str | None = None,
         fingerprint: dict[str, Any] | None = None,
     ) -> tuple[Booking, str, bool]:
-        """Quote, store and commit a booking; replay the stored one for a known key.
+        """Quote, commit and store a booking; replay the stored one for a known key.
 
         ``fingerprint`` identifies a retry (the client's body as sent); default the request.
 
@@ -176,16 +421,17 @@ class BookingService:
         """
         dispatcher = self._need_dispatcher()
         payload = request.to_dict()
-        print_ = fingerprint if fingerprint is not None else payload
+        digest = request_digest(fingerprint if fingerprint is not None else payload)
         if idempotency_key is not None:
-            replay = self._replay(idempotency_key, print_)
+            replay = self._replay(idempotency_key, digest, None)
             if replay is not None:
                 return replay
-        with self._lock:
+        with self._synced() as tx:
             if idempotency_key is not None:
-                replay = self._replay(idempotency_key, print_)
+                replay = self._replay(idempotency_key, digest, tx)
                 if replay is not None:
                     return replay
+            now = self._now()
             quote = dispatcher.quote(request)
             if not quote.accepted:
                 self._on_outcome("rejected")
@@ -193,35 +439,29 @@ class BookingService:
                     f"no shuttle can serve this trip: {quote.reason}",
                     fix="try a later pickup time or fewer passengers",
                 )
-            try:
-                booking, created = self.store.create(
-                    request=payload,
-                    quote=quote.to_dict(),
-                    idempotency_key=idempotency_key,
-                    fingerprint=print_,
-                )
-            except DataError as exc:
-                raise ConflictError(str(exc), fix="use a new Idempotency-Key") from None
-            if created:
-                try:
-                    dispatcher.commit(booking.id, request, quote)
-                except Exception:
-                    # The plan changed under us: the booking must not stay confirmed.
-                    self.store.set_status(booking.id, "cancelled", "dispatcher refused commit")
-                    raise
-                self._on_outcome("created")
-            else:
-                self._on_outcome("replayed")
-        return booking, self.store.token_for(booking.id), created
+            booking_id = str(uuid.uuid4())
+            stored = quote.to_dict()
+            booking = self.store.insert(
+                tx,
+                request=payload,
+                quote=stored,
+                idempotency_key=idempotency_key,
+                digest=digest,
+                booking_id=booking_id,
+            )
+            self._append(tx, "book", now, booking_id, {"request": payload, "quote": stored})
+            # Last: a refusal rolls the transaction back (and the plans are rebuilt).
+            self._mutating = True
+            dispatcher.commit(booking_id, request, quote)
+        self._on_outcome("created")
+        return booking, self.store.token_for(booking.id), True
 
-    def _replay(self, key: str, payload: dict[str, Any]) -> tuple[Booking, str, bool] | None:
-        from api.storage.bookings import request_digest
-
-        found = self.store.find_by_idempotency_key(key)
+    def _replay(self, key: str, digest: str, tx: Tx | None) -> tuple[Booking, str, bool] | None:
+        found = self.store.find_by_idempotency_key(key, tx)
         if found is None:
             return None
-        booking, digest = found
-        if digest != request_digest(payload):
+        booking, stored_digest = found
+        if stored_digest != digest:
             raise ConflictError(
                 f"Idempotency-Key {key!r} was already used for a different booking request",
                 fix="use a new Idempotency-Key for a new trip",
@@ -254,9 +494,64 @@ class BookingService:
                 f"booking {booking_id} is {booking.status} and can no longer be cancelled",
                 fix="only confirmed or assigned bookings can be cancelled",
             )
-        with self._lock:
-            booking = self.store.set_status(booking_id, "cancelled", "cancelled by passenger")
-            if self.dispatcher is not None:
-                self.dispatcher.cancel(booking_id)
+        if self.dispatcher is None:
+            return self.store.set_status(booking_id, "cancelled", "cancelled by passenger")
+        with self._synced() as tx:
+            current = self.store.get(booking_id, tx)
+            assert current is not None
+            if current.status == "cancelled":
+                return current
+            now = self._now()
+            self.store.update_status(tx, booking_id, "cancelled", "cancelled by passenger", now)
+            self._append(tx, "cancel", now, booking_id)
+            self._mutating = True
+            self.dispatcher.cancel(booking_id)
+            booking = self.store.get(booking_id, tx)
+        assert booking is not None
         self._on_outcome("cancelled")
         return booking
+
+    # ------------------------------------------------------------------ operator calls
+    def vehicles(self) -> list[dict[str, Any]]:
+        """Every vehicle with its plan, after applying every booking of every worker."""
+        dispatcher = self._need_dispatcher()
+        with self._synced():
+            self._now()
+            return dispatcher.vehicles()
+
+    def periodic(self, *, every_s: float, rebalance: bool = True) -> dict[str, Any]:
+        """Re-optimise the open plans and move idle vehicles toward demand (logged).
+
+        Skipped when another worker did it less than ``0.8 * every_s`` ago.
+        Returns what was done (``skipped``, ``requests``, ``cost_before``,
+        ``cost_after``, ``moves``).
+        """
+        dispatcher = self._need_dispatcher()
+        if not hasattr(dispatcher, "reoptimise"):
+            return {"skipped": "the dispatcher does not re-optimise"}
+        with self._synced() as tx:
+            last = self.store.load_state("periodic", tx) or {}
+            now = self._now()
+            if now - float(last.get("at", 0.0)) < 0.8 * every_s:
+                return {"skipped": "done recently by another worker"}
+            self._mutating = True
+            stats = dict(dispatcher.reoptimise())  # type: ignore[attr-defined]
+            if stats.get("requests", 0) > 0:
+                self._append(tx, "reoptimise", now)
+            moves = []
+            if rebalance and hasattr(dispatcher, "rebalance_moves"):
+                for vehicle, target in dispatcher.rebalance_moves():  # type: ignore[attr-defined]
+                    if dispatcher.reposition(vehicle, target):  # type: ignore[attr-defined]
+                        self._append(tx, "reposition", now, None,
+                                     {"vehicle": int(vehicle), "target": int(target)})  # fmt: skip
+                        moves.append((int(vehicle), int(target)))
+            result = {"at": now, **{k: float(v) for k, v in stats.items()}, "moves": len(moves)}
+            self.store.save_state("periodic", result, tx)
+        logger.info(
+            "shuttle plans re-optimised: %d open requests, cost %.0f -> %.0f, %d vehicles moved",
+            result.get("requests", 0),
+            result.get("cost_before", 0.0),
+            result.get("cost_after", 0.0),
+            len(moves),
+        )
+        return result

@@ -2,10 +2,23 @@
 
 Crash safety comes from the database: every change is one transaction that
 is committed before the API answers, SQLite runs in WAL mode with
-``synchronous=NORMAL`` (see :func:`_set_sqlite_pragmas` for why that is
-durable against a killed server), and a booking row and its first event are
-written in the same transaction. Idempotency keys are a UNIQUE column, so two racing
-requests with the same key (even in two worker processes) end with one row.
+``synchronous=NORMAL`` (see :mod:`api.storage.db` for why that is durable
+against a killed server), and a booking row, its first event and its entry in
+the dispatch log are written in the same transaction. Idempotency keys are a
+UNIQUE column, so two racing requests with the same key (even in two worker
+processes) end with one row.
+
+The **dispatch log** (table ``dispatch_log``) is the sequence of everything
+that changed the dispatcher's plans -- bookings, cancellations,
+re-optimisations, repositioning moves -- each with the instant it was applied
+at, numbered by a monotonically increasing ``seq``. Every uvicorn worker keeps
+its own dispatcher in memory and replays the entries other workers appended
+before it decides anything (see :mod:`api.services.shuttle`); an *epoch*
+(stored in ``elster_meta``) names the log a dispatcher was started from.
+
+SQLite is spoken through the standard library's ``sqlite3`` (prepared
+statements, no pool or ORM on the booking path); any other URL (PostgreSQL)
+through SQLAlchemy. The SQL text is the same.
 
 Passenger tokens are not stored: a token is ``HMAC(secret, booking id)``,
 with the secret kept in the database (or given by ``ELSTER_TOKEN_SECRET``),
@@ -20,6 +33,7 @@ import hmac
 import json
 import logging
 import secrets
+import sqlite3
 import time
 import uuid
 from dataclasses import dataclass
@@ -29,6 +43,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from api.storage.db import Database, SqlAlchemyDatabase, SqliteDatabase, Tx, sqlite_path
 from routing.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -73,6 +88,17 @@ dispatcher_table = sa.Table(
     sa.Column("key", sa.String(100), primary_key=True),
     sa.Column("value_json", sa.Text, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+dispatch_log_table = sa.Table(
+    "dispatch_log",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("epoch", sa.String(36), nullable=False, index=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("booking_id", sa.String(36), nullable=True),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("data_json", sa.Text, nullable=False, default="{}"),
 )
 
 OPEN_STATUSES = ("confirmed", "assigned", "picked_up")
@@ -127,36 +153,15 @@ def request_digest(request: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
 
 
-def _set_sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    # WAL + synchronous=NORMAL: a commit is written to the WAL file (the write()
-    # returns before the API answers) but not fsync'ed; the WAL is fsync'ed at
-    # checkpoints. A killed or crashed *server process* loses nothing (the
-    # written pages live in the OS page cache and are replayed from the WAL on
-    # the next open) -- tests/test_api_booking_crash.py kills -9 mid-stream. Only
-    # an OS crash or power loss can roll back the last commits before a
-    # checkpoint, never corrupt the database. FULL would fsync on every commit,
-    # which serialises bookings behind the disk (p95 ~0.3-0.6 s under 20
-    # concurrent clients here). Deployments that must survive power loss set
-    # ELSTER_DATABASE_URL to PostgreSQL (or run SQLite on a battery-backed disk).
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.close()
-
-
 def make_engine(url: str) -> Engine:
-    """Create an engine; SQLite gets WAL, synchronous=NORMAL and a busy timeout."""
+    """An SQLAlchemy engine (used to create the tables, and for non-SQLite databases)."""
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
+        path = sqlite_path(url)
+        if path != ":memory:":
             from pathlib import Path
 
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-        sa.event.listen(engine, "connect", _set_sqlite_pragmas)
-        return engine
+        return sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
     return sa.create_engine(url, pool_pre_ping=True)
 
 
@@ -171,56 +176,153 @@ def _create_tables(engine: Engine, attempts: int = 5) -> None:
         try:
             metadata.create_all(engine)
             return
-        except sa.exc.OperationalError as exc:  # "table ... already exists"
-            if "already exists" not in str(exc) or attempt == attempts - 1:
+        except sa.exc.OperationalError:  # "table ... already exists", "database is locked"
+            if attempt == attempts - 1:
                 raise
             time.sleep(0.05 * (attempt + 1))
 
 
+def open_database(url: str, *, force_sqlalchemy: bool = False) -> Database:
+    """The database behind ``url`` with its tables created (sqlite3 for SQLite files)."""
+    engine = make_engine(url)
+    if url.startswith("sqlite") and sqlite_path(url) != ":memory:":
+        # WAL must be on before two workers race to create tables.
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+    if url.startswith("sqlite") and not force_sqlalchemy:
+        db = SqliteDatabase(url)
+        if sqlite_path(url) == ":memory:":
+            # The engine's in-memory database is another one: create the tables here.
+            for table in metadata.sorted_tables:
+                ddl = str(sa.schema.CreateTable(table).compile(dialect=engine.dialect))
+                with db.exclusive() as tx:
+                    tx.execute(ddl.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1))
+                for index in table.indexes:
+                    ddl = str(sa.schema.CreateIndex(index).compile(dialect=engine.dialect))
+                    with db.exclusive() as tx:
+                        tx.execute(ddl.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
+        else:
+            _create_tables(engine)
+        engine.dispose()
+        return db
+    _create_tables(engine)
+    return SqlAlchemyDatabase(url, engine)
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One change of the dispatcher's plans, in the order all workers apply them.
+
+    Attributes
+    ----------
+    seq : int
+        Position in the log (increasing).
+    epoch : str
+        The log this entry belongs to.
+    kind : str
+        ``book``, ``cancel``, ``reoptimise`` or ``reposition``.
+    booking_id : str or None
+    at : float
+        UNIX seconds the change was applied at (the dispatcher's clock).
+    data : dict
+        What a replay needs (the request and quote of a booking, a vehicle move).
+    """
+
+    seq: int
+    epoch: str
+    kind: str
+    booking_id: str | None
+    at: float
+    data: dict[str, Any]
+
+
+_BOOKING_COLUMNS = (
+    "id, idempotency_key, request_digest, status, request_json, quote_json, created_at, updated_at"
+)
+SQL_BY_KEY = f"SELECT {_BOOKING_COLUMNS} FROM bookings WHERE idempotency_key = :key"
+SQL_BY_ID = f"SELECT {_BOOKING_COLUMNS} FROM bookings WHERE id = :id"
+SQL_INSERT_BOOKING = (
+    "INSERT INTO bookings (id, idempotency_key, request_digest, status, request_json, "
+    "quote_json, created_at, updated_at) VALUES (:id, :key, :digest, :status, :request, "
+    ":quote, :now, :now)"
+)
+SQL_INSERT_EVENT = (
+    "INSERT INTO booking_events (booking_id, at, status, detail) "
+    "VALUES (:id, :at, :status, :detail)"
+)
+SQL_SET_STATUS = "UPDATE bookings SET status = :status, updated_at = :now WHERE id = :id"
+SQL_LOG_SINCE = (
+    "SELECT seq, epoch, kind, booking_id, at, data_json FROM dispatch_log "
+    "WHERE epoch = :epoch AND seq > :seq ORDER BY seq"
+)
+SQL_APPEND_LOG = (
+    "INSERT INTO dispatch_log (epoch, kind, booking_id, at, data_json) "
+    "VALUES (:epoch, :kind, :booking_id, :at, :data)"
+)
+SQL_LAST_LOG = "SELECT MAX(seq) AS seq, MAX(at) AS at FROM dispatch_log"
+SQL_META_GET = "SELECT value FROM elster_meta WHERE key = :key"
+SQL_META_INSERT = "INSERT INTO elster_meta (key, value) VALUES (:key, :value)"
+SQL_META_UPDATE = "UPDATE elster_meta SET value = :value WHERE key = :key"
+
+
+def _is_integrity_error(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.IntegrityError | IntegrityError)
+
+
 class BookingStore:
-    """Booking persistence with idempotent creation and an event history.
+    """Booking persistence with idempotent creation, an event history and the dispatch log.
 
     Parameters
     ----------
     url : str
-        SQLAlchemy database URL (``sqlite:///path.db`` or ``postgresql://...``).
+        Database URL (``sqlite:///path.db`` or ``postgresql://...``).
     token_secret : str, optional
         Secret for passenger tokens; default: generated once and stored in the database.
+    force_sqlalchemy : bool
+        Speak SQLite through SQLAlchemy too (tests of the PostgreSQL code path).
     """
 
-    def __init__(self, url: str, *, token_secret: str = "") -> None:
+    def __init__(self, url: str, *, token_secret: str = "", force_sqlalchemy: bool = False) -> None:
         self.url = url
-        self.engine = make_engine(url)
-        _create_tables(self.engine)
+        self.db = open_database(url, force_sqlalchemy=force_sqlalchemy)
         self._secret = (token_secret or self._stored_secret()).encode()
         logger.info(
-            "booking store ready at %s", self.engine.url.render_as_string(hide_password=True)
+            "booking store ready at %s (%s)",
+            sa.engine.make_url(url).render_as_string(hide_password=True),
+            type(self.db).__name__,
         )
 
     def close(self) -> None:
         """Release the database connections."""
-        self.engine.dispose()
+        self.db.close()
+
+    def exclusive(self) -> Any:
+        """A write transaction no other writer (any worker process) interleaves with."""
+        return self.db.exclusive()
+
+    # -- meta ----------------------------------------------------------------------------
+    def meta(self, key: str, tx: Tx | None = None) -> str | None:
+        """A value of the ``elster_meta`` table, or None."""
+        rows = (tx or self.db).rows(SQL_META_GET, {"key": key})
+        return str(rows[0]["value"]) if rows else None
+
+    def set_meta(self, tx: Tx, key: str, value: str) -> None:
+        """Insert or replace a value of the ``elster_meta`` table (inside ``tx``)."""
+        if not tx.execute(SQL_META_UPDATE, {"key": key, "value": value}):
+            tx.execute(SQL_META_INSERT, {"key": key, "value": value})
 
     # -- tokens ---------------------------------------------------------------------------
     def _stored_secret(self) -> str:
-        with self.engine.begin() as conn:
-            row = conn.execute(
-                sa.select(meta_table.c.value).where(meta_table.c.key == "token_secret")
-            ).first()
-            if row:
-                return str(row[0])
-        candidate = secrets.token_hex(32)
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(meta_table.insert().values(key="token_secret", value=candidate))
-        except IntegrityError:
-            pass  # another worker stored one first; use that one
-        with self.engine.begin() as conn:
-            return str(
-                conn.execute(
-                    sa.select(meta_table.c.value).where(meta_table.c.key == "token_secret")
-                ).scalar_one()
-            )
+        found = self.meta("token_secret")
+        if found:
+            return found
+        with self.db.exclusive() as tx:  # serialised: two workers agree on one secret
+            found = self.meta("token_secret", tx)
+            if found:
+                return found
+            candidate = secrets.token_hex(32)
+            tx.execute(SQL_META_INSERT, {"key": "token_secret", "value": candidate})
+            return candidate
 
     def token_for(self, booking_id: str) -> str:
         """Return the passenger token of a booking."""
@@ -234,29 +336,58 @@ class BookingStore:
 
     # -- bookings -------------------------------------------------------------------------
     @staticmethod
-    def _row_to_booking(row: Any) -> Booking:
+    def _row_to_booking(row: dict[str, Any]) -> Booking:
         try:
-            request = json.loads(row.request_json)
-            quote = json.loads(row.quote_json)
+            request = json.loads(row["request_json"])
+            quote = json.loads(row["quote_json"])
         except json.JSONDecodeError as exc:
-            raise DataError(f"booking {row.id}: stored JSON is damaged ({exc})") from None
+            raise DataError(f"booking {row['id']}: stored JSON is damaged ({exc})") from None
         return Booking(
-            id=row.id,
-            status=row.status,
+            id=row["id"],
+            status=row["status"],
             request=request,
             quote=quote,
-            created_at=float(row.created_at),
-            updated_at=float(row.updated_at),
-            idempotency_key=row.idempotency_key,
+            created_at=float(row["created_at"]),
+            updated_at=float(row["updated_at"]),
+            idempotency_key=row["idempotency_key"],
         )
 
-    def find_by_idempotency_key(self, key: str) -> tuple[Booking, str] | None:
+    def find_by_idempotency_key(self, key: str, tx: Tx | None = None) -> tuple[Booking, str] | None:
         """Return ``(booking, request_digest)`` stored under an idempotency key, or None."""
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(bookings_table).where(bookings_table.c.idempotency_key == key)
-            ).first()
-        return (self._row_to_booking(row), row.request_digest) if row else None
+        rows = (tx or self.db).rows(SQL_BY_KEY, {"key": key})
+        return (self._row_to_booking(rows[0]), rows[0]["request_digest"]) if rows else None
+
+    def insert(
+        self,
+        tx: Tx,
+        *,
+        request: dict[str, Any],
+        quote: dict[str, Any],
+        idempotency_key: str | None,
+        digest: str,
+        status: str = "confirmed",
+        now: float | None = None,
+        booking_id: str | None = None,
+    ) -> Booking:
+        """Insert a booking and its first event inside ``tx`` (the key must be new)."""
+        now = time.time() if now is None else now
+        booking_id = booking_id or str(uuid.uuid4())
+        tx.execute(
+            SQL_INSERT_BOOKING,
+            {
+                "id": booking_id,
+                "key": idempotency_key,
+                "digest": digest,
+                "status": status,
+                "request": json.dumps(request, sort_keys=True),
+                "quote": json.dumps(quote, sort_keys=True),
+                "now": now,
+            },
+        )
+        tx.execute(
+            SQL_INSERT_EVENT, {"id": booking_id, "at": now, "status": status, "detail": "created"}
+        )
+        return Booking(booking_id, status, request, quote, now, now, idempotency_key)
 
     def create(
         self,
@@ -284,128 +415,160 @@ class BookingStore:
         DataError
             The idempotency key names a booking made from a different request.
         """
-        now = time.time()
-        booking_id = str(uuid.uuid4())
         digest = request_digest(fingerprint if fingerprint is not None else request)
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(
-                    bookings_table.insert().values(
-                        id=booking_id,
-                        idempotency_key=idempotency_key,
-                        request_digest=digest,
-                        status=status,
-                        request_json=json.dumps(request, sort_keys=True),
-                        quote_json=json.dumps(quote, sort_keys=True),
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
-                conn.execute(
-                    events_table.insert().values(
-                        booking_id=booking_id, at=now, status=status, detail="created"
-                    )
-                )
-        except IntegrityError:
-            if idempotency_key is None:
-                raise
-            found = self.find_by_idempotency_key(idempotency_key)
-            if found is None:
-                raise
-            existing, existing_digest = found
-            if existing_digest != digest:
-                raise DataError(
-                    f"Idempotency-Key {idempotency_key!r} was already used for a different "
-                    "booking request; use a new key for a new trip"
-                ) from None
-            return existing, False
-        booking = Booking(booking_id, status, request, quote, now, now, idempotency_key)
+        with self.db.exclusive() as tx:
+            if idempotency_key is not None:
+                found = self.find_by_idempotency_key(idempotency_key, tx)
+                if found is not None:
+                    existing, existing_digest = found
+                    if existing_digest != digest:
+                        raise DataError(
+                            f"Idempotency-Key {idempotency_key!r} was already used for a "
+                            "different booking request; use a new key for a new trip"
+                        )
+                    return existing, False
+            booking = self.insert(
+                tx,
+                request=request,
+                quote=quote,
+                idempotency_key=idempotency_key,
+                digest=digest,
+                status=status,
+            )
         return booking, True
 
-    def get(self, booking_id: str) -> Booking | None:
+    def get(self, booking_id: str, tx: Tx | None = None) -> Booking | None:
         """Return a booking by id, or None."""
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(bookings_table).where(bookings_table.c.id == booking_id)
-            ).first()
-        return self._row_to_booking(row) if row else None
+        rows = (tx or self.db).rows(SQL_BY_ID, {"id": booking_id})
+        return self._row_to_booking(rows[0]) if rows else None
+
+    def update_status(
+        self, tx: Tx, booking_id: str, status: str, detail: str = "", now: float | None = None
+    ) -> None:
+        """Change a booking's status and append the event, inside ``tx``."""
+        now = time.time() if now is None else now
+        if tx.execute(SQL_SET_STATUS, {"id": booking_id, "status": status, "now": now}) != 1:
+            raise LookupError(booking_id)
+        tx.execute(
+            SQL_INSERT_EVENT, {"id": booking_id, "at": now, "status": status, "detail": detail}
+        )
 
     def set_status(self, booking_id: str, status: str, detail: str = "") -> Booking:
         """Change a booking's status and append the event, atomically."""
-        now = time.time()
-        with self.engine.begin() as conn:
-            result = conn.execute(
-                bookings_table.update()
-                .where(bookings_table.c.id == booking_id)
-                .values(status=status, updated_at=now)
-            )
-            if result.rowcount != 1:
-                raise LookupError(booking_id)
-            conn.execute(
-                events_table.insert().values(
-                    booking_id=booking_id, at=now, status=status, detail=detail
-                )
-            )
-        booking = self.get(booking_id)
+        with self.db.exclusive() as tx:
+            self.update_status(tx, booking_id, status, detail)
+            booking = self.get(booking_id, tx)
         assert booking is not None
         return booking
 
     def events(self, booking_id: str) -> list[BookingEvent]:
         """Return a booking's state changes, oldest first."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(events_table)
-                .where(events_table.c.booking_id == booking_id)
-                .order_by(events_table.c.seq)
-            ).all()
-        return [BookingEvent(float(r.at), r.status, r.detail) for r in rows]
+        rows = self.db.rows(
+            "SELECT at, status, detail FROM booking_events WHERE booking_id = :id ORDER BY seq",
+            {"id": booking_id},
+        )
+        return [BookingEvent(float(r["at"]), r["status"], r["detail"]) for r in rows]
 
     def list(self, *, statuses: tuple[str, ...] | None = None, limit: int = 500) -> list[Booking]:
         """Return bookings, newest first, optionally only those with given statuses."""
-        query = sa.select(bookings_table).order_by(bookings_table.c.created_at.desc()).limit(limit)
+        params: dict[str, Any] = {"limit": int(limit)}
+        where = ""
         if statuses:
-            query = query.where(bookings_table.c.status.in_(statuses))
-        with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
+            names = [f":s{i}" for i in range(len(statuses))]
+            params.update({f"s{i}": s for i, s in enumerate(statuses)})
+            where = f"WHERE status IN ({', '.join(names)}) "
+        rows = self.db.rows(
+            f"SELECT {_BOOKING_COLUMNS} FROM bookings {where}ORDER BY created_at DESC LIMIT :limit",
+            params,
+        )
         return [self._row_to_booking(r) for r in rows]
 
-    def open_bookings(self) -> list[Booking]:
+    def open_bookings(self, tx: Tx | None = None) -> list[Booking]:
         """Return every booking that still needs a vehicle, oldest first (for a restart)."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(bookings_table)
-                .where(bookings_table.c.status.in_(OPEN_STATUSES))
-                .order_by(bookings_table.c.created_at)
-            ).all()
+        names = ", ".join(f":s{i}" for i in range(len(OPEN_STATUSES)))
+        rows = (tx or self.db).rows(
+            f"SELECT {_BOOKING_COLUMNS} FROM bookings WHERE status IN ({names}) "
+            "ORDER BY created_at",
+            {f"s{i}": s for i, s in enumerate(OPEN_STATUSES)},
+        )
         return [self._row_to_booking(r) for r in rows]
 
     def count(self) -> int:
         """Return the number of stored bookings."""
-        with self.engine.connect() as conn:
-            return int(
-                conn.execute(sa.select(sa.func.count()).select_from(bookings_table)).scalar_one()
+        return int(self.db.rows("SELECT COUNT(*) AS n FROM bookings")[0]["n"])
+
+    # -- dispatch log ---------------------------------------------------------------------
+    def log_since(self, epoch: str, seq: int, tx: Tx | None = None) -> list[LogEntry]:
+        """Entries of ``epoch`` after ``seq``, in order."""
+        rows = (tx or self.db).rows(SQL_LOG_SINCE, {"epoch": epoch, "seq": int(seq)})
+        return [
+            LogEntry(
+                int(r["seq"]),
+                r["epoch"],
+                r["kind"],
+                r["booking_id"],
+                float(r["at"]),
+                json.loads(r["data_json"]),
             )
+            for r in rows
+        ]
+
+    def append_log(
+        self,
+        tx: Tx,
+        epoch: str,
+        kind: str,
+        at: float,
+        *,
+        booking_id: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> int:
+        """Append an entry inside ``tx``; return its ``seq``."""
+        tx.execute(
+            SQL_APPEND_LOG,
+            {
+                "epoch": epoch,
+                "kind": kind,
+                "booking_id": booking_id,
+                "at": float(at),
+                "data": json.dumps(data or {}, sort_keys=True),
+            },
+        )
+        return int(tx.rows(SQL_LAST_LOG)[0]["seq"])
+
+    def last_log(self, tx: Tx | None = None) -> tuple[int, float]:
+        """``(seq, at)`` of the newest entry of any epoch ((0, 0.0) when empty)."""
+        row = (tx or self.db).rows(SQL_LAST_LOG)[0]
+        return int(row["seq"] or 0), float(row["at"] or 0.0)
+
+    def log_length(self, epoch: str, tx: Tx | None = None) -> int:
+        """Number of entries of ``epoch``."""
+        rows = (tx or self.db).rows(
+            "SELECT COUNT(*) AS n FROM dispatch_log WHERE epoch = :epoch", {"epoch": epoch}
+        )
+        return int(rows[0]["n"])
 
     # -- dispatcher state -----------------------------------------------------------------
-    def save_state(self, key: str, value: Any) -> None:
+    def save_state(self, key: str, value: Any, tx: Tx | None = None) -> None:
         """Store a JSON-serialisable dispatcher value under ``key`` (upsert)."""
-        now = time.time()
-        text = json.dumps(value, sort_keys=True)
-        with self.engine.begin() as conn:
-            updated = conn.execute(
-                dispatcher_table.update()
-                .where(dispatcher_table.c.key == key)
-                .values(value_json=text, updated_at=now)
-            )
-            if updated.rowcount == 0:
-                conn.execute(
-                    dispatcher_table.insert().values(key=key, value_json=text, updated_at=now)
-                )
+        params = {"key": key, "value": json.dumps(value, sort_keys=True), "now": time.time()}
+        update = (
+            "UPDATE dispatcher_state SET value_json = :value, updated_at = :now WHERE key = :key"
+        )
+        insert = (
+            "INSERT INTO dispatcher_state (key, value_json, updated_at) VALUES (:key, :value, :now)"
+        )
+        if tx is not None:
+            if not tx.execute(update, params):
+                tx.execute(insert, params)
+            return
+        with self.db.exclusive() as own:
+            if not own.execute(update, params):
+                own.execute(insert, params)
 
-    def load_state(self, key: str) -> Any | None:
+    def load_state(self, key: str, tx: Tx | None = None) -> Any | None:
         """Return the dispatcher value stored under ``key``, or None."""
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(dispatcher_table.c.value_json).where(dispatcher_table.c.key == key)
-            ).first()
-        return json.loads(row[0]) if row else None
+        rows = (tx or self.db).rows(
+            "SELECT value_json FROM dispatcher_state WHERE key = :key", {"key": key}
+        )
+        return json.loads(rows[0]["value_json"]) if rows else None

@@ -1,0 +1,257 @@
+"""Two ways to talk SQL for the booking store: plain sqlite3 (fast path) or SQLAlchemy (PostgreSQL).
+
+Both speak the same SQL text with ``:name`` parameters and hand rows back as
+dicts, so :mod:`api.storage.bookings` is written once.
+
+Writes happen in :meth:`Database.exclusive`: one transaction that no other
+writer -- in this process or in another uvicorn worker -- can interleave with.
+
+* SQLite: a process lock, then an ``flock`` on ``DB.lock`` beside the database
+  (the kernel wakes the next waiter at once; SQLite's own busy handler polls
+  with sleeps of up to 100 ms, which is what made bookings slow under
+  contention), then ``BEGIN IMMEDIATE`` (SQLite's write lock). A killed
+  process releases its ``flock`` with its file descriptors.
+* PostgreSQL: a process lock, then ``pg_advisory_xact_lock`` inside the
+  transaction (released at commit or rollback, also when the connection dies).
+
+Durability (SQLite): WAL with ``synchronous=NORMAL``. A commit is written to
+the WAL file before the API answers but not fsync'ed (the WAL is fsync'ed at
+checkpoints). A killed or crashed *server process* loses nothing: the written
+pages live in the OS page cache and are replayed from the WAL on the next open
+(``tests/test_api_booking_crash.py`` kills -9 mid-stream). Only an OS crash or
+power loss can roll back the last commits before a checkpoint, never corrupt
+the database. ``FULL`` would fsync on every commit and serialise bookings
+behind the disk. Deployments that must survive power loss use PostgreSQL (or
+SQLite on a battery-backed disk).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+logger = logging.getLogger(__name__)
+
+#: Key of the PostgreSQL advisory lock that serialises dispatcher writes ("ELSTERBK").
+PG_LOCK_KEY = 0x454C53544552424B & 0x7FFFFFFFFFFFFFFF
+
+
+class Tx(Protocol):
+    """A transaction: run statements, read rows."""
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> int:
+        """Run a statement; return the number of rows changed."""
+        ...
+
+    def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Run a query; return its rows as dicts."""
+        ...
+
+
+class Database(Protocol):
+    """What the booking store needs from a database."""
+
+    url: str
+
+    def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Read rows outside a write transaction (a consistent snapshot per statement)."""
+        ...
+
+    def exclusive(self) -> contextlib.AbstractContextManager[Tx]:
+        """A write transaction serialised against every other writer (all processes)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and locks."""
+        ...
+
+
+# ------------------------------------------------------------------------------- sqlite3
+
+
+def sqlite_path(url: str) -> str:
+    """The file of an ``sqlite:///`` URL (``:memory:`` for an in-memory database)."""
+    path = url.split("///", 1)[-1] if "///" in url else ":memory:"
+    return path or ":memory:"
+
+
+class _SqliteTx:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> int:
+        return self.conn.execute(sql, params or {}).rowcount
+
+    def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.conn.execute(sql, params or {}).fetchall()]
+
+
+class SqliteDatabase:
+    """SQLite through the standard library: WAL, per-thread readers, one writer.
+
+    Statements are cached by sqlite3 per connection (prepared once), and no
+    connection pool or ORM sits between a booking and its ``INSERT``.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        path = sqlite_path(url)
+        if path == ":memory:":
+            # Connections of one process share a named in-memory database.
+            self._target = f"file:elster-{uuid.uuid4().hex}?mode=memory&cache=shared"
+            self._uri = True
+            self._lock_path: Path | None = None
+        else:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._target, self._uri = path, False
+            self._lock_path = Path(path + ".lock")
+        self._local = threading.local()
+        self._process_lock = threading.RLock()
+        self._lock_fd: int | None = None
+        self._depth = 0
+        self._all: list[sqlite3.Connection] = []
+        self._writer = self._connect()  # also keeps an in-memory database alive
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self._target,
+            uri=self._uri,
+            timeout=30,
+            isolation_level=None,  # autocommit; transactions are explicit
+            check_same_thread=False,
+            cached_statements=256,
+        )
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")  # see the module docstring
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=30000")
+        self._all.append(conn)
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
+
+    def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Read rows on this thread's connection (never blocked by a writer: WAL)."""
+        return [dict(r) for r in self._reader().execute(sql, params or {}).fetchall()]
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[Tx]:
+        """``flock`` + ``BEGIN IMMEDIATE``; commit on success, roll back on an exception.
+
+        Re-entrant within a thread: an inner ``exclusive`` joins the outer transaction.
+        """
+        with self._process_lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield _SqliteTx(self._writer)
+                finally:
+                    self._depth -= 1
+                return
+            fd = self._acquire_file_lock()
+            try:
+                self._writer.execute("BEGIN IMMEDIATE")
+                self._depth = 1
+                try:
+                    yield _SqliteTx(self._writer)
+                except BaseException:
+                    self._writer.execute("ROLLBACK")
+                    raise
+                else:
+                    self._writer.execute("COMMIT")
+                finally:
+                    self._depth = 0
+            finally:
+                if fd is not None:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _acquire_file_lock(self) -> int | None:
+        if self._lock_path is None:
+            return None
+        if self._lock_fd is None:
+            self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        return self._lock_fd
+
+    def close(self) -> None:
+        """Close every connection this object opened."""
+        for conn in self._all:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+        self._all.clear()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+
+# ---------------------------------------------------------------------------- SQLAlchemy
+
+
+class _SaTx:
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> int:
+        import sqlalchemy as sa
+
+        return int(self.conn.execute(sa.text(sql), params or {}).rowcount)
+
+    def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        import sqlalchemy as sa
+
+        return [dict(r._mapping) for r in self.conn.execute(sa.text(sql), params or {})]
+
+
+class SqlAlchemyDatabase:
+    """Any SQLAlchemy URL (PostgreSQL in production); writes under an advisory lock."""
+
+    def __init__(self, url: str, engine: Any) -> None:
+        self.url = url
+        self.engine = engine
+        self._process_lock = threading.RLock()
+        self._current: _SaTx | None = None
+        self._postgres = engine.dialect.name == "postgresql"
+
+    def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Read rows on a pooled connection."""
+        import sqlalchemy as sa
+
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.text(sql), params or {})]
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[Tx]:
+        """One transaction holding the advisory lock (PostgreSQL) and the process lock."""
+        import sqlalchemy as sa
+
+        with self._process_lock:
+            if self._current is not None:  # re-entrant: join the outer transaction
+                yield self._current
+                return
+            with self.engine.begin() as conn:
+                if self._postgres:
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LOCK_KEY})
+                elif self.engine.dialect.name == "sqlite":
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                self._current = _SaTx(conn)
+                try:
+                    yield self._current
+                finally:
+                    self._current = None
+
+    def close(self) -> None:
+        """Dispose of the engine's pool."""
+        self.engine.dispose()
