@@ -466,7 +466,9 @@ class PlanContext:
         idx = np.array([pos[i] for i in ids], np.int64)
         return cached[1][np.ix_(idx, idx)], cached[2][np.ix_(idx, idx)]
 
-    def _all_pairs(self, chargers: list[Charger], at: float | None) -> tuple[np.ndarray, np.ndarray]:
+    def _all_pairs(
+        self, chargers: list[Charger], at: float | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         nodes = np.array([self.charger_node(c) for c in chargers], np.int64)
         if not nodes.size:
             return np.zeros((0, 0)), np.zeros((0, 0))
@@ -539,6 +541,7 @@ def load_plan_context(
         stations = load_stations(region, data_dir, skip_missing=True)
     if chargers is None:
         chargers = load_chargers(region, data_dir, skip_missing=True)
+
     def step_free() -> RoadNetwork:
         from routing.road import load_wheelchair_network
 

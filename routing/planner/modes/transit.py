@@ -180,7 +180,9 @@ def _builder(
             access_s=0,
             egress_s=0,
         )
-        middle = [_drawn_walk(s, leg) if leg.mode == "WALK" else leg for leg in journey_legs(tt, core)]
+        middle = [
+            _drawn_walk(s, leg) if leg.mode == "WALK" else leg for leg in journey_legs(tt, core)
+        ]
         rides = iter(journey.rides)
         paid = False
         for leg in middle:
