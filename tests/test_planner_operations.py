@@ -350,7 +350,7 @@ def closed_edges(live, closure, profile: str) -> set[int]:
 
 def test_closed_roads_are_never_used_while_closed(closure_case):
     ctx, live, closure, base, _ = closure_case
-    for (a, b, mode), leg in base.items():
+    for (_a, _b, mode), leg in base.items():
         assert set(leg.road_edges.tolist()) & closed_edges(live, closure, leg.road_profile), mode
     for a, b in PAIRS:
         for extra in ({"ev": LOW_EV}, {"wheelchair": True}):
@@ -368,7 +368,7 @@ def test_closed_roads_are_never_used_while_closed(closure_case):
 
 
 def test_times_under_closure_match_dijkstra_on_the_live_graph(closure_case):
-    ctx, live, closure, _, _ = closure_case
+    ctx, live, _, _, _ = closure_case
     for a, b in PAIRS[:2]:
         for profile, mode in (("car", "car"), ("bike", "bike"), ("walk", "walk")):
             res = plan(request(a, b, modes=mode), ctx)
