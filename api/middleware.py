@@ -6,6 +6,7 @@ not a task switch, to every request.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -147,6 +148,9 @@ class MetricsMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+                # Which worker process answered (multi-worker tests, debugging).
+                worker = (b"x-elster-worker", str(os.getpid()).encode())
+                message["headers"] = [*message.get("headers", ()), worker]
             await send(message)
 
         try:

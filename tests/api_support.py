@@ -47,9 +47,18 @@ def free_port() -> int:
 
 
 def start_server(
-    port: int, env: dict[str, str], log: Path, factory: str = "tests.shuttle_doubles:crash_app"
+    port: int,
+    env: dict[str, str],
+    log: Path,
+    factory: str = "tests.shuttle_doubles:crash_app",
+    *,
+    workers: int = 1,
 ) -> subprocess.Popen:
-    """Start uvicorn with an app factory on 127.0.0.1:port and wait until /health answers."""
+    """Start uvicorn with an app factory on 127.0.0.1:port and wait until /health answers.
+
+    With several ``workers``, wait until each worker process has answered
+    (told apart by the ``X-Elster-Worker`` header).
+    """
     cmd = [
         sys.executable,
         "-m",
@@ -62,19 +71,31 @@ def start_server(
         str(port),
         "--log-level",
         "warning",
+        "--workers",
+        str(workers),
     ]
     proc = subprocess.Popen(
-        cmd, cwd=PROJECT_ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT
+        cmd,
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # os.killpg(proc.pid, ...) reaches every worker
     )
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 240
+    seen: set[str] = set()
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200:
-                return proc
+            # A new connection each time: the kernel spreads them over the workers.
+            r = httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1)
+            if r.status_code == 200:
+                seen.add(r.headers.get("x-elster-worker", ""))
+                if len(seen) >= workers:
+                    return proc
         except httpx.HTTPError:
             pass
-        time.sleep(0.2)
+        time.sleep(0.1 if seen else 0.2)
     proc.kill()
     pytest.fail(f"server did not come up in 180 s:\n{log.read_text()[-3000:]}")

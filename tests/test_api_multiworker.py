@@ -1,0 +1,184 @@
+"""Two uvicorn worker processes, one shuttle fleet: bookings are consistent across workers.
+
+A real server (``uvicorn --workers 2``, the app factory ``api.app:create_app``)
+with the fleet's online dispatcher on the Heidelberg car graph, a small fleet
+(3 vehicles, 3 seats) so capacity binds, and the background re-optimisation
+running every 2 s. Many clients book at once over fresh connections (the
+kernel spreads them over both workers). Whichever worker answers
+``/fleet/vehicles`` must show every confirmed booking, none that was refused
+or cancelled, and no vehicle over its capacity at any point of its plan; both
+workers must show the same plans.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from routing.regions import PROJECT_ROOT
+from tests.api_support import OPERATOR_KEY, free_port, start_server
+
+TZ = ZoneInfo("Europe/Berlin")
+CLIENTS = 8
+PER_CLIENT = 6
+SEATS = 3
+#: Pickup points around Heidelberg's old town and Bergheim, drop-offs in the south.
+ORIGINS = [(49.4094, 8.6937), (49.4105, 8.7060), (49.4075, 8.6900), (49.4120, 8.6990)]
+DESTINATIONS = [(49.3925, 8.6890), (49.3990, 8.6720), (49.3850, 8.6800)]
+
+
+def server_env(tmp_path: Path, hd_data_dir: Path, cache_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        ELSTER_REGION="heidelberg",
+        ELSTER_DATA_DIR=str(hd_data_dir),
+        ELSTER_CACHE_DIR=str(cache_dir),
+        ELSTER_DATABASE_URL=f"sqlite:///{tmp_path / 'bookings.db'}",
+        ELSTER_API_KEYS=OPERATOR_KEY,
+        ELSTER_PROFILES="car",
+        ELSTER_TRANSIT="false",
+        ELSTER_WHEELCHAIR="false",
+        ELSTER_SHUTTLE_VEHICLES="3",
+        ELSTER_SHUTTLE_SEATS=str(SEATS),
+        ELSTER_SHUTTLE_REOPTIMISE_S="2",
+        PYTHONPATH=str(PROJECT_ROOT),
+    )
+    return env
+
+
+def check_plans(vehicles: list[dict], confirmed: dict[str, int], gone: set[str]) -> None:
+    """Every confirmed booking planned once, nothing else, no vehicle over capacity."""
+    where: dict[str, list[str]] = {}
+    for v in vehicles:
+        load = int(v["onboard"])
+        assert load <= v["capacity"]
+        for stop in v["stops"]:
+            rid = stop["request"]
+            assert rid not in gone, f"refused or cancelled booking {rid} is planned"
+            assert rid in confirmed, f"unknown request {rid} in the plans"
+            where.setdefault(rid, []).append(f"{v['id']}:{stop['kind']}")
+            load += confirmed[rid] if stop["kind"] == "pickup" else -confirmed[rid]
+            assert 0 <= load <= v["capacity"], f"vehicle {v['id']} over capacity: {v['stops']}"
+    for rid in confirmed:
+        assert rid in where, f"confirmed booking {rid} missing from the plans"
+        vehicles_of = {w.split(":")[0] for w in where[rid]}
+        assert len(vehicles_of) == 1, f"booking {rid} on several vehicles: {where[rid]}"
+        assert sorted(w.split(":")[1] for w in where[rid]) == ["dropoff", "pickup"]
+
+
+def plans_by_worker(base: str, want: int = 2, tries: int = 60) -> dict[str, list[dict]]:
+    """``/fleet/vehicles`` from each worker (fresh connections until both answered)."""
+    answers: dict[str, list[dict]] = {}
+    for _ in range(tries):
+        r = httpx.get(f"{base}/fleet/vehicles", headers={"X-API-Key": OPERATOR_KEY}, timeout=30)
+        assert r.status_code == 200, r.text
+        answers.setdefault(r.headers["x-elster-worker"], r.json())
+        if len(answers) >= want:
+            break
+    return answers
+
+
+def shape(vehicles: list[dict]) -> list[list[tuple[str, str]]]:
+    return [[(s["request"], s["kind"]) for s in v["stops"]] for v in vehicles]
+
+
+@pytest.fixture
+def two_workers(tmp_path, hd_data_dir, cache_dir):
+    port = free_port()
+    proc = start_server(
+        port,
+        server_env(tmp_path, hd_data_dir, cache_dir),
+        tmp_path / "server.log",
+        "api.app:create_app",
+        workers=2,
+    )
+    try:
+        yield f"http://127.0.0.1:{port}/api/v1"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except Exception:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_concurrent_bookings_on_two_workers_share_one_plan(two_workers):
+    base = two_workers
+    start = (datetime.now(TZ) + timedelta(minutes=45)).replace(second=0, microsecond=0)
+    confirmed: dict[str, int] = {}  # booking id -> passengers
+    tokens: dict[str, str] = {}
+    refused: list[str] = []
+    workers_booking: set[str] = set()
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def client(c: int) -> None:
+        for i in range(PER_CLIENT):
+            n = c * PER_CLIENT + i
+            o, d = ORIGINS[n % len(ORIGINS)], DESTINATIONS[n % len(DESTINATIONS)]
+            body = {
+                "from": {"lat": o[0], "lon": o[1]},
+                "to": {"lat": d[0], "lon": d[1]},
+                "pickupAfter": (start + timedelta(minutes=3 * (n % 5))).isoformat(),
+                "passengers": 1 + n % 2,
+            }
+            try:  # a new connection per request: both workers take bookings
+                r = httpx.post(
+                    f"{base}/shuttle/bookings",
+                    json=body,
+                    headers={"Idempotency-Key": f"multi-worker-{n:04d}"},
+                    timeout=60,
+                )
+            except httpx.HTTPError as exc:
+                with lock:
+                    errors.append(repr(exc))
+                continue
+            with lock:
+                if r.status_code == 201:
+                    confirmed[r.json()["id"]] = body["passengers"]
+                    tokens[r.json()["id"]] = r.json()["token"]
+                    workers_booking.add(r.headers["x-elster-worker"])
+                elif r.status_code == 422 and "no shuttle" in r.json()["message"]:
+                    refused.append(r.json()["message"])
+                else:
+                    errors.append(f"{r.status_code} {r.text[:300]}")
+
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(CLIENTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    # 48 requests for 3 vehicles of 3 seats in 15 minutes: capacity binds.
+    assert confirmed and refused, (len(confirmed), len(refused))
+    assert len(workers_booking) == 2, "both worker processes should have taken bookings"
+
+    answers = plans_by_worker(base)
+    assert len(answers) == 2, "both workers should have answered /fleet/vehicles"
+    for vehicles in answers.values():
+        check_plans(vehicles, confirmed, set())
+    first, second = answers.values()
+    assert shape(first) == shape(second)
+
+    # Cancel a third of the bookings through whichever worker; both drop them.
+    cancelled = set(list(confirmed)[::3])
+    for rid in cancelled:
+        r = httpx.post(
+            f"{base}/shuttle/bookings/{rid}/cancel",
+            headers={"X-Booking-Token": tokens[rid]},
+            timeout=30,
+        )
+        assert r.status_code == 200 and r.json()["status"] == "cancelled", r.text
+    kept = {rid: p for rid, p in confirmed.items() if rid not in cancelled}
+    answers = plans_by_worker(base)
+    for vehicles in answers.values():
+        check_plans(vehicles, kept, cancelled)
+    first, second = answers.values()
+    assert shape(first) == shape(second)
