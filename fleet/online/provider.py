@@ -201,6 +201,11 @@ class ShuttleProvider:
                     extra={
                         "booking": self._booking(use_trip, use, start.tzinfo),
                         "cost": {"amount": float(use.price_eur), "currency": "EUR"},
+                        **(
+                            {"accessibility": {"wheelchairPlace": True}}
+                            if use_trip.wheelchairs
+                            else {}
+                        ),
                     },
                 )
             ]

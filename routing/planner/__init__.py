@@ -13,6 +13,16 @@ Typical use::
 
 Access/egress providers (:mod:`routing.planner.providers`) are the seam for
 on-demand shuttle legs: register one with ``ctx.add_provider(...)``.
+
+City operations:
+
+* step-free trips: ``PlanRequest(..., wheelchair=True)`` (the wheelchair
+  network is loaded by ``load_plan_context(..., wheelchair=True)`` or on first
+  use); legs carry ``accessibility`` (unknown segments, GTFS codes);
+* live closures and traffic: ``ctx.attach_live(live_state)`` (or
+  ``load_plan_context(..., live=live_state)``); every search respects it at
+  the request's time;
+* arrive-by: ``PlanRequest(..., depart_at=deadline, arrive_by=True)``.
 """
 
 from routing.planner.context import CostModel, PlanContext, PlannerSettings, load_plan_context

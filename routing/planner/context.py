@@ -49,7 +49,8 @@ log = logging.getLogger(__name__)
 
 #: Stations / chargers farther than this from a road of a profile are not used with it.
 STATION_SNAP_M = 300.0
-#: Longest transfer walk between two stops on the step-free network (as for walking).
+#: Longest transfer walk between two stops on the step-free network, and when
+#: footpaths are recomputed under live closures (as the transit network's default).
 WHEELCHAIR_TRANSFER_S = 600.0
 #: Live-weight tables kept at most (they are dropped on every live change anyway).
 _LIVE_TABLES = 256
@@ -259,13 +260,35 @@ class PlanContext:
             "load the plan context with wheelchair=True"
         )
 
-    def transit_for(self, wheelchair: bool) -> TransitNetwork | None:
+    def transit_for(
+        self, wheelchair: bool, weights: LiveWeights | None = None
+    ) -> TransitNetwork | None:
         """The transit network, or for ``wheelchair`` its step-free view.
 
         The view shares the timetable; stop links and transfer footpaths are
         computed on the wheelchair network once per context (and reused when
         the timetable is replaced by a realtime update with the same stops).
+        With live walking ``weights`` (closures of footways), the transfer
+        footpaths are recomputed on them, kept while those weights are current.
         """
+        base = self._transit_view(wheelchair)
+        if weights is None or base is None or base.links is None:
+            return base
+        return self._live_table(
+            ("footpaths", wheelchair, id(base)), weights, lambda: self._live_view(base, weights)
+        )
+
+    def _live_view(self, base: TransitNetwork, weights: LiveWeights) -> TransitNetwork:
+        from routing.transit.footpaths import walk_graph_footpaths
+
+        assert base.links is not None
+        fp = walk_graph_footpaths(
+            base.timetable, weights.graph, base.links, max_walk_s=WHEELCHAIR_TRANSFER_S
+        )
+        log.info("transfer footpaths under live closures: %d", fp.n_paths)
+        return replace(base, footpaths=fp)
+
+    def _transit_view(self, wheelchair: bool) -> TransitNetwork | None:
         src = self.transit
         if not wheelchair or src is None:
             return src

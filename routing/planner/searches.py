@@ -112,7 +112,9 @@ class Searches:
             }
         self.networks = networks
         #: The transit network of this plan (the step-free view for wheelchair requests).
-        self.transit: TransitNetwork | None = context.transit_for(self.wheelchair)
+        self.transit: TransitNetwork | None = context.transit_for(
+            self.wheelchair, self.weights("walk") if "walk" in networks else None
+        )
 
     def _ctx_profile(self, profile: str) -> str:
         """The context's name of a profile (its caches are per real network)."""
