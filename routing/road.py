@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import weakref
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -136,8 +137,27 @@ class RoadNetwork:
         return self.graph.profile
 
     def with_live(self, live: LiveState | None) -> RoadNetwork:
-        """The same network answering under ``live`` (shares graph, snapper and hierarchy)."""
-        return replace(self, live=live, stats=LiveQueryStats())
+        """The same network answering under ``live`` (shares graph, snapper and hierarchy).
+
+        Repeated calls with the same state return the same object, so every
+        holder of this network (API, planner, fleet) attaching one live state
+        shares one view of it.
+        """
+        if live is self.live:
+            return self
+        views = self.__dict__.get("_live_views")
+        if views is None:
+            views = {}
+            object.__setattr__(self, "_live_views", views)  # a cache, not a field
+        hit = views.get(id(live))
+        if hit is not None and hit[0]() is live:
+            return hit[1]
+        view = replace(self, live=live, stats=LiveQueryStats())
+        if live is not None:
+            views[id(live)] = (weakref.ref(live), view)
+            while len(views) > 4:  # states replaced by reloads are not kept alive for long
+                del views[next(iter(views))]
+        return view
 
     def live_weights(self, at: float | None = None) -> LiveWeights | None:
         """The live travel times at unix time ``at`` (now), or ``None`` when nothing differs."""
