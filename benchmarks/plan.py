@@ -13,6 +13,11 @@ on its own plain Dijkstra searches (no CH, no shared trees, no cached station
 tables). Reports p50/p95 per engine, per-mode timings, the speed-up and how
 many plans differ between the engines.
 
+Scenarios (fast engine only, first ``--scenario-pairs`` queries): step-free
+plans (``wheelchair=True``), arrive-by plans (deadline 45 min after the
+departure), and plans while a flood closure (a polygon around Bismarckplatz
+and the Neckar bank, every profile) is in force.
+
 Run: ``.venv/bin/python -m benchmarks.plan [--pairs 200] [--baseline-pairs 50]``
 """
 
@@ -110,6 +115,46 @@ def run(
     return times, per_mode, results
 
 
+#: A flooded area by the Neckar at Bismarckplatz (lon, lat), closed for every profile.
+FLOOD = {
+    "type": "Polygon",
+    "coordinates": [
+        [[8.6890, 49.4095], [8.6960, 49.4095], [8.6960, 49.4125], [8.6890, 49.4125],
+         [8.6890, 49.4095]]
+    ],
+}  # fmt: skip
+
+
+def scenarios(reqs: list[PlanRequest], ctx: PlanContext) -> dict[str, dict]:
+    """p50/p95 of step-free, arrive-by and under-closure plans of ``reqs``."""
+    import dataclasses
+    import datetime as dt
+
+    from routing.live import LiveState
+
+    out: dict[str, dict] = {}
+    wheel = [dataclasses.replace(r, wheelchair=True, modes=None) for r in reqs]
+    late = dt.timedelta(minutes=45)
+    arrive = [dataclasses.replace(r, arrive_by=True, depart_at=r.depart_at + late) for r in reqs]
+    live = LiveState({p: n.graph for p, n in ctx.networks.items()})
+    flooded = PlanContext(
+        ctx.networks, ctx.transit, ctx.stations, ctx.chargers, wheelchair_loader=None
+    )
+    closure = live.add_closure(polygon=FLOOD, reason="benchmark flood")
+    flooded.attach_live(live)
+    edges = sum(int(live.closure_edges(closure.id, p).size) for p in ctx.networks)
+    for name, rs, c in (("wheelchair", wheel, ctx), ("arrive_by", arrive, ctx),
+                        ("closure", reqs, flooded)):  # fmt: skip
+        run(rs[:2], c, naive=False)  # warm-up (loads the step-free network, live weights)
+        times, _, results = run(rs, c, naive=False)
+        out[name] = {
+            **percentiles(times),
+            "mean_itineraries": float(np.mean([len(r.itineraries) for r in results])),
+        }
+    out["closure"]["closed_edges"] = edges
+    return out
+
+
 def signature(res) -> list:
     return sorted((it.mode, it.criteria) for it in res.itineraries)
 
@@ -129,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
         "--baseline-pairs", type=int, default=50, help="naive runs (slow) on the first N pairs"
     )
     parser.add_argument("--seed", type=int, default=20220914)
+    parser.add_argument(
+        "--scenario-pairs", type=int, default=50, help="queries per scenario (0: skip)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
@@ -141,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     nb = min(args.baseline_pairs, len(reqs))
     base_t, base_modes, base_res = run(reqs[:nb], ctx, naive=True)
     differ = sum(not same(a, b) for a, b in zip(fast_res[:nb], base_res, strict=True))
+    extra = scenarios(reqs[: args.scenario_pairs], ctx) if args.scenario_pairs > 0 else {}
 
     fast = percentiles(fast_t)
     fast_same = percentiles(fast_t[:nb])
@@ -168,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         "itineraries_by_mode": counts,
         "mean_itineraries": float(np.mean([len(r.itineraries) for r in fast_res])),
         "plans_differing_from_baseline": differ,
+        "scenarios": extra,
     }
     path = write_result("plan", result)
     print(
@@ -175,7 +225,9 @@ def main(argv: list[str] | None = None) -> int:
         f"baseline p50 {base['p50_ms']:.1f} ms ({nb} pairs); {ratio:.1f}x faster; "
         f"{differ} plans differ; per mode p50 "
         + ", ".join(f"{m} {v['p50_ms']:.2f}" for m, v in modes.items())
-        + f" ms -> {path}"
+        + " ms; "
+        + ", ".join(f"{k} p50 {v['p50_ms']:.1f}/p95 {v['p95_ms']:.1f} ms" for k, v in extra.items())
+        + f" -> {path}"
     )
     return 0
 
