@@ -24,6 +24,7 @@ class SeatLedgerDispatcher:
     def __init__(self, seats_per_slot: int = 1000) -> None:
         self.seats_per_slot = seats_per_slot
         self.booked: dict[str, tuple[int, int]] = {}  # booking id -> (slot, seats)
+        self._per_slot: Counter[int] = Counter()  # slot -> seats booked
         self.resets = 0
         self._lock = threading.Lock()
 
@@ -31,7 +32,7 @@ class SeatLedgerDispatcher:
         return int(request.earliest_pickup // SLOT_S)
 
     def _used(self, slot: int) -> int:
-        return sum(seats for s, seats in self.booked.values() if s == slot)
+        return self._per_slot[slot]
 
     def quote(self, request: ShuttleRequest) -> ShuttleQuote:
         slot = self._slot(request)
@@ -53,16 +54,21 @@ class SeatLedgerDispatcher:
 
     def commit(self, booking_id: str, request: ShuttleRequest, quote: ShuttleQuote) -> None:
         with self._lock:
-            self.booked[booking_id] = (self._slot(request), request.passengers)
+            slot = self._slot(request)
+            self.booked[booking_id] = (slot, request.passengers)
+            self._per_slot[slot] += request.passengers
 
     def cancel(self, booking_id: str) -> None:
         with self._lock:
-            self.booked.pop(booking_id, None)
+            found = self.booked.pop(booking_id, None)
+            if found is not None:
+                self._per_slot[found[0]] -= found[1]
 
     def reset(self, origin_unix: float) -> None:
         """Empty ledger (the booking service replays the dispatch log into it)."""
         with self._lock:
             self.booked.clear()
+            self._per_slot.clear()
             self.resets += 1
 
     def pin_clock(self, unix: float) -> None:

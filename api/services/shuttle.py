@@ -41,7 +41,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from api.errors import AuthError, ConflictError, NotFoundError, RejectedError, UnavailableError
@@ -116,8 +116,17 @@ class ShuttleQuote:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return asdict(self)
+        """Return a JSON-ready dict (fields spelled out: ``asdict`` deep-copies, slowly)."""
+        return {
+            "accepted": self.accepted,
+            "reason": self.reason,
+            "pickup_earliest": self.pickup_earliest,
+            "pickup_latest": self.pickup_latest,
+            "dropoff_eta": self.dropoff_eta,
+            "price_eur": self.price_eur,
+            "vehicle_id": self.vehicle_id,
+            "extra": dict(self.extra),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ShuttleQuote:

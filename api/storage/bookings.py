@@ -63,7 +63,7 @@ bookings_table = sa.Table(
     sa.Column("id", sa.String(36), primary_key=True),
     sa.Column("idempotency_key", sa.String(200), unique=True, nullable=True),
     sa.Column("request_digest", sa.String(64), nullable=False),
-    sa.Column("status", sa.String(20), nullable=False, index=True),
+    sa.Column("status", sa.String(20), nullable=False),
     sa.Column("request_json", sa.Text, nullable=False),
     sa.Column("quote_json", sa.Text, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
@@ -94,7 +94,7 @@ dispatch_log_table = sa.Table(
     "dispatch_log",
     metadata,
     sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("epoch", sa.String(36), nullable=False, index=True),
+    sa.Column("epoch", sa.String(36), nullable=False),
     sa.Column("kind", sa.String(20), nullable=False),
     sa.Column("booking_id", sa.String(36), nullable=True),
     sa.Column("at", sa.Float, nullable=False),
@@ -257,9 +257,10 @@ SQL_LOG_SINCE = (
 )
 SQL_APPEND_LOG = (
     "INSERT INTO dispatch_log (epoch, kind, booking_id, at, data_json) "
-    "VALUES (:epoch, :kind, :booking_id, :at, :data)"
+    "VALUES (:epoch, :kind, :booking_id, :at, :data) RETURNING seq"
 )
-SQL_LAST_LOG = "SELECT MAX(seq) AS seq, MAX(at) AS at FROM dispatch_log"
+#: Instants only grow along the log (each is at least the one before), across epochs too.
+SQL_LAST_LOG = "SELECT seq, at FROM dispatch_log ORDER BY seq DESC LIMIT 1"
 SQL_META_GET = "SELECT value FROM elster_meta WHERE key = :key"
 SQL_META_INSERT = "INSERT INTO elster_meta (key, value) VALUES (:key, :value)"
 SQL_META_UPDATE = "UPDATE elster_meta SET value = :value WHERE key = :key"
@@ -524,7 +525,7 @@ class BookingStore:
         data: dict[str, Any] | None = None,
     ) -> int:
         """Append an entry inside ``tx``; return its ``seq``."""
-        tx.execute(
+        rows = tx.rows(
             SQL_APPEND_LOG,
             {
                 "epoch": epoch,
@@ -534,12 +535,12 @@ class BookingStore:
                 "data": json.dumps(data or {}, sort_keys=True),
             },
         )
-        return int(tx.rows(SQL_LAST_LOG)[0]["seq"])
+        return int(rows[0]["seq"])
 
     def last_log(self, tx: Tx | None = None) -> tuple[int, float]:
         """``(seq, at)`` of the newest entry of any epoch ((0, 0.0) when empty)."""
-        row = (tx or self.db).rows(SQL_LAST_LOG)[0]
-        return int(row["seq"] or 0), float(row["at"] or 0.0)
+        rows = (tx or self.db).rows(SQL_LAST_LOG)
+        return (int(rows[0]["seq"]), float(rows[0]["at"])) if rows else (0, 0.0)
 
     def log_length(self, epoch: str, tx: Tx | None = None) -> int:
         """Number of entries of ``epoch``."""

@@ -14,6 +14,14 @@ writer -- in this process or in another uvicorn worker -- can interleave with.
 * PostgreSQL: a process lock, then ``pg_advisory_xact_lock`` inside the
   transaction (released at commit or rollback, also when the connection dies).
 
+Checkpoints (SQLite): copying the WAL back into the database fsyncs, which
+takes milliseconds to tens of milliseconds on a busy disk. SQLite does it by
+default inside the commit that crosses 1,000 WAL pages, so one booking in a
+hundred waited for the disk (and every booking queued behind it). Here a
+background thread runs a ``PASSIVE`` checkpoint every couple of seconds on its
+own connection (writers go on meanwhile), and the automatic one inside a commit
+only starts past 20,000 pages, as a safety net.
+
 Durability (SQLite): WAL with ``synchronous=NORMAL``. A commit is written to
 the WAL file before the API answers but not fsync'ed (the WAL is fsync'ed at
 checkpoints). A killed or crashed *server process* loses nothing: the written
@@ -94,14 +102,25 @@ class _SqliteTx:
         return [dict(r) for r in self.conn.execute(sql, params or {}).fetchall()]
 
 
+#: WAL pages after which a commit checkpoints by itself (the background thread is first).
+AUTOCHECKPOINT_PAGES = 20_000
+
+
 class SqliteDatabase:
     """SQLite through the standard library: WAL, per-thread readers, one writer.
 
     Statements are cached by sqlite3 per connection (prepared once), and no
     connection pool or ORM sits between a booking and its ``INSERT``.
+
+    Parameters
+    ----------
+    url : str
+        ``sqlite:///path`` (``sqlite://`` or ``:memory:``: in memory, one process).
+    checkpoint_every_s : float
+        Seconds between background WAL checkpoints (0: leave them to SQLite).
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, checkpoint_every_s: float = 2.0) -> None:
         self.url = url
         path = sqlite_path(url)
         if path == ":memory:":
@@ -119,6 +138,29 @@ class SqliteDatabase:
         self._depth = 0
         self._all: list[sqlite3.Connection] = []
         self._writer = self._connect()  # also keeps an in-memory database alive
+        self._stop = threading.Event()
+        self._checkpointer: threading.Thread | None = None
+        if self._lock_path is not None and checkpoint_every_s > 0:
+            self._writer.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
+            self._checkpointer = threading.Thread(
+                target=self._checkpoint_loop,
+                args=(checkpoint_every_s,),
+                name="sqlite-checkpoint",
+                daemon=True,
+            )
+            self._checkpointer.start()
+
+    def _checkpoint_loop(self, every_s: float) -> None:
+        conn = sqlite3.connect(self._target, uri=self._uri, timeout=5, isolation_level=None)
+        try:
+            conn.execute("PRAGMA synchronous=NORMAL")
+            while not self._stop.wait(every_s):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error as exc:  # busy: another process is checkpointing
+                    logger.debug("background checkpoint skipped: %s", exc)
+        finally:
+            conn.close()
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -187,7 +229,11 @@ class SqliteDatabase:
         return self._lock_fd
 
     def close(self) -> None:
-        """Close every connection this object opened."""
+        """Stop the checkpoint thread and close every connection this object opened."""
+        self._stop.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join(timeout=10)
+            self._checkpointer = None
         for conn in self._all:
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
