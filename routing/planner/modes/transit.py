@@ -144,7 +144,10 @@ def combine(
         return Outcome(reason=f"no{step_free} transit connection {when} on {tt.date}")
     out = []
     fare = ctx.costs.transit_fare_eur
-    for j in pareto_journeys(journeys):
+    kept = pareto_journeys(journeys)
+    if req.arrive_by:
+        kept = _latest_departures(kept)
+    for j in kept:
         first, last = acc[j.access_stop], egr[j.egress_stop]
         walks = sum(r.walk_before[2] for r in j.rides[1:] if r.walk_before)
         walks += j.rides[0].walk_before[2] if j.rides[0].walk_before else 0
@@ -162,6 +165,27 @@ def combine(
             )
         )
     return Outcome(out)
+
+
+def _latest_departures(journeys: list[Journey]) -> list[Journey]:
+    """Arrive-by: journeys not beaten in (later departure, fewer transfers).
+
+    The mirror of depart-at RAPTOR's (earlier arrival, fewer rides) set: once
+    every journey arrives in time, arriving even earlier is no merit, so a
+    journey that leaves earlier with no fewer changes is dropped.
+    """
+    keep = []
+    for j in journeys:
+        beaten = any(
+            o is not j
+            and o.departure // 60 >= j.departure // 60
+            and o.transfers <= j.transfers
+            and (o.departure // 60, -o.transfers) != (j.departure // 60, -j.transfers)
+            for o in journeys
+        )
+        if not beaten:
+            keep.append(j)
+    return keep
 
 
 def _builder(
