@@ -342,3 +342,20 @@ def test_booking_service_protocol():
     with pytest.raises(RequestError):
         svc.commit("bk-3", req, bad)
     assert math.isfinite(view[0]["free_at"])
+
+
+def test_shuttle_provider_forgets_offers_it_can_no_longer_keep(monkeypatch):
+    import fleet.online.provider as provider_module
+
+    tr = EuclideanTravel(speed_mps=8.0, ref_lat=49.4)
+    depot = tr.locate(49.402, 8.682)
+    d = Dispatcher(tr, FleetSpec(n_vehicles=2, depots=(depot,)), seed=0)
+    prov = ShuttleProvider(d, origin_unix=0.0)
+    monkeypatch.setattr(provider_module, "MAX_OPEN_OFFERS", 5)
+    for i in range(12):
+        prov._quote((49.400, 8.680), (49.410, 8.690 + i * 1e-3), d.now + 600)
+    assert len(prov._offers) <= 5
+    # Once every pickup window has passed, the next quote drops them all.
+    d.advance_to(d.now + 6 * 3600)
+    prov._quote((49.400, 8.680), (49.410, 8.690), d.now + 600)
+    assert len(prov._offers) == 1

@@ -31,6 +31,10 @@ from routing.transit.itinerary import Leg, Place
 log = logging.getLogger(__name__)
 
 
+#: Most quoted-but-unbooked offers kept at once (oldest dropped first).
+MAX_OPEN_OFFERS = 10_000
+
+
 class ShuttleProvider:
     """Shuttle legs to/from transit stops with quotes from an online dispatcher.
 
@@ -95,8 +99,21 @@ class ShuttleProvider:
         )
         promise = self.dispatcher.quote(trip, now)
         if promise.accepted:
+            self._forget_stale_offers(now)
             self._offers[trip.id] = (trip, promise)
         return trip, promise
+
+    def _forget_stale_offers(self, now: float) -> None:
+        """Drop offers whose pickup window has passed, and the oldest beyond the cap.
+
+        A long-running server quotes far more than it books; without this the
+        offer table would grow for ever.
+        """
+        stale = [k for k, (_, p) in self._offers.items() if p.pickup_latest < now]
+        for key in stale:
+            del self._offers[key]
+        while len(self._offers) >= MAX_OPEN_OFFERS:
+            del self._offers[next(iter(self._offers))]
 
     def stop_legs(self, query: ProviderQuery) -> ProviderAnswer:
         """Quoted shuttle legs to (access) or from (egress) the nearest transit stops."""
