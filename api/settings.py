@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     shuttle_reoptimise_s : float
         Seconds between re-optimisations (and idle-vehicle rebalancing) of the shuttle
         plans in the background (``ELSTER_SHUTTLE_REOPTIMISE_S``); 0 turns it off.
+    live_path : Path or None
+        JSON file of road closures and traffic readings, shared by the worker
+        processes (``ELSTER_LIVE_PATH``); default ``DATA_DIR/live/REGION.json``.
     wheelchair : bool
         Load the step-free walking network for ``wheelchair=true`` plans
         (``ELSTER_WHEELCHAIR``).
@@ -71,6 +74,7 @@ class Settings(BaseSettings):
     shuttle_wheelchairs: int = Field(default=1, ge=0)
     shuttle_reoptimise_s: float = Field(default=60.0, ge=0)
     wheelchair: bool = True
+    live_path: Path | None = None
 
     @field_validator("data_dir", "cache_dir")
     @classmethod
@@ -82,6 +86,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / f'elster-{region_name}.db'}"
+
+    def resolved_live_path(self, region_name: str) -> Path:
+        """Return the live-state file, defaulting to ``DATA_DIR/live/REGION.json``."""
+        if self.live_path is not None:
+            return Path(self.live_path).expanduser().resolve()
+        return self.data_dir / "live" / f"{region_name}.json"
 
     def operator_keys(self) -> list[str]:
         """Return the configured operator API keys (never empty strings)."""

@@ -216,7 +216,7 @@ def _load_live(state: RegionState) -> str:
 
     state.live = LiveSync(
         graphs,
-        state.settings.data_dir / "live" / f"{state.region.name}.json",
+        state.settings.resolved_live_path(state.region.name),
         timezone=state.region.timezone,
         snapper=state.snappers.get("car"),
         on_attach=attach,

@@ -31,9 +31,10 @@ def test_no_server_errors_for_generated_requests(
         ELSTER_CACHE_DIR=str(cache_dir),
         ELSTER_DATABASE_URL=f"sqlite:///{tmp_path / 'bookings.db'}",
         ELSTER_API_KEYS=OPERATOR_KEY,
+        ELSTER_LIVE_PATH=str(tmp_path / "live.json"),
         PYTHONPATH=str(PROJECT_ROOT),
     )
-    server = start_server(port, env, tmp_path / "server.log")
+    server = start_server(port, env, tmp_path / "server.log", "api.app:create_app")
     try:
         cli = Path(sys.executable).with_name("schemathesis")
         run = subprocess.run(

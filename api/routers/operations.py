@@ -41,7 +41,7 @@ def live_sync(state: RegionState) -> Any:
             need(state, "road", "live road state")
             state.live = LiveSync(
                 state.graphs,
-                state.settings.data_dir / "live" / f"{state.region.name}.json",
+                state.settings.resolved_live_path(state.region.name),
                 timezone=state.region.timezone,
                 snapper=state.snappers.get("car"),
             )
