@@ -17,7 +17,12 @@ def serve(
     region: str = typer.Argument("heidelberg", help="Region name or path to a region TOML."),
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, help="TCP port."),
-    workers: int = typer.Option(1, min=1, help="Worker processes (shuttle dispatch wants 1)."),
+    workers: int = typer.Option(
+        2,
+        min=1,
+        help="Worker processes (one per core; shuttle plans stay in step through the "
+        "bookings database).",
+    ),
     data_dir: Path | None = typer.Option(None, help="Data directory (default: $ELSTER_DATA_DIR)."),
     cache_dir: Path | None = typer.Option(None, help="Build cache (default: $ELSTER_CACHE_DIR)."),
     database_url: str | None = typer.Option(
@@ -47,4 +52,12 @@ def serve(
         workers=workers,
         log_level=log_level,
         access_log=False,
+        loop="uvloop" if _has("uvloop") else "auto",
+        http="httptools" if _has("httptools") else "auto",
     )
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
