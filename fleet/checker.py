@@ -228,11 +228,12 @@ def check_solution(instance: Instance, routes: Sequence[Sequence[int]]) -> Check
         violations.extend(route_violations)
         schedules.append(sched)
         if sched is not None:
-            pos = {v: i + 1 for i, v in enumerate(stops)}
+            position = {v: i + 1 for i, v in enumerate(stops)}
             for v in stops:
                 r, role = data.request_of[v]
-                if role == "pickup" and data.dropoff[r] in pos and pos[data.dropoff[r]] > pos[v]:
-                    b_p, b_d = sched[pos[v]], sched[pos[data.dropoff[r]]]
+                drop = data.dropoff[r]
+                if role == "pickup" and drop in position and position[drop] > position[v]:
+                    b_p, b_d = sched[position[v]], sched[position[drop]]
                     ride_times[r] = b_d - (b_p + data.service[v])
     return CheckReport(
         feasible=not violations,

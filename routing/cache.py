@@ -117,7 +117,7 @@ def is_memory_mapped(array: np.ndarray) -> bool:
     """Whether ``array`` reads a memory-mapped file (a loaded cache entry), not a private copy."""
     import mmap
 
-    base = array
+    base: object = array
     while base is not None:
         if isinstance(base, mmap.mmap | np.memmap):
             return True

@@ -85,7 +85,7 @@ def route(
     reg = load_region(region)
     if samples:
         queries = list(reg.sample_queries)
-        profiles = ("walk", "bike", "car")
+        profiles: tuple[str, ...] = ("walk", "bike", "car")
         if not queries:
             raise RequestError(f"region {reg.name!r} has no sample_queries; use --from/--to")
     else:

@@ -17,6 +17,7 @@ import math
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -57,7 +58,7 @@ class TransitNetwork:
     timetable: Timetable
     footpaths: Footpaths
     graph: RoadGraph | None = None
-    snapper: object | None = None
+    snapper: Any = None
     links: StopLinks | None = None
     region_name: str = ""
     _args: tuple = field(default=(), repr=False)
@@ -71,7 +72,7 @@ class TransitNetwork:
         return self._args
 
     def with_timetable(self, timetable: Timetable) -> TransitNetwork:
-        """The same network with another timetable of the same stops (e.g. after realtime updates)."""
+        """The same network with another timetable of the same stops (after realtime updates)."""
         if timetable.n_stops != self.timetable.n_stops:
             raise DataError("the new timetable has different stops; rebuild the network")
         return replace(self, timetable=timetable)
@@ -125,7 +126,8 @@ def load_transit_network(
     path = region.source_file("gtfs", data_dir)
     if not path.exists():
         raise DataError(
-            f"GTFS feed of region {region.name} not found at {path}; run `elster fetch {region.name}`"
+            f"GTFS feed of region {region.name} not found at {path}; "
+            f"run `elster fetch {region.name}`"
         )
     filters = feed_filters_from_options(source.options, region.bbox)
     from routing.regions import default_cache_dir

@@ -607,6 +607,6 @@ def run_raptor(
         departures = np.concatenate((deps, np.array([depart], np.int64)))
     else:
         departures = np.array([depart], dtype=np.int64)
-    return raptor_kernel(
+    return raptor_kernel(  # type: ignore[call-arg]  # a numba dispatcher
         *args, src_stops, src_access, departures, tgt_stops, tgt_egress, int(max_transfers) + 1
     )

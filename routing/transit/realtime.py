@@ -20,6 +20,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -44,7 +45,7 @@ class RealtimeReport:
     ignored: list[str] = field(default_factory=list)
 
 
-def parse_feed_message(message) -> object:
+def parse_feed_message(message: Any) -> Any:
     """Accept a ``FeedMessage``, its serialized bytes, or a path to a ``.pb`` file."""
     from google.protobuf.message import DecodeError
     from google.transit import gtfs_realtime_pb2
@@ -165,7 +166,7 @@ def _apply_stop_updates(tt: Timetable, trips: TripSet, slot: int, update, report
     sched_arr = trips.arr[a:b].copy()
     sched_dep = trips.dep[a:b].copy()
     # Map each update to a position on the trip (by stop_sequence, else by stop_id in order).
-    by_pos: dict[int, object] = {}
+    by_pos: dict[int, Any] = {}
     cursor = 0
     for stu in update.stop_time_update:
         pos = -1
@@ -178,7 +179,8 @@ def _apply_stop_updates(tt: Timetable, trips: TripSet, slot: int, update, report
             pos = cursor + int(hits[0]) if hits.size else -1
         if pos < 0:
             report.ignored.append(
-                f"{tt.trip_ids[slot]}: stop update {stu.stop_sequence or stu.stop_id} not on the trip"
+                f"{tt.trip_ids[slot]}: stop update {stu.stop_sequence or stu.stop_id} "
+                "not on the trip"
             )
             continue
         by_pos[pos] = stu

@@ -273,8 +273,8 @@ def assemble_routes(trips: TripSet) -> dict[str, np.ndarray]:
         key = (trips.stop[a:b].astype(np.int32).tobytes(), flags.tobytes())
         patterns.setdefault(key, []).append(t)
     groups: list[tuple[np.ndarray, list[int]]] = []
-    for (key, _flags), members in patterns.items():
-        stops = np.frombuffer(key, dtype=np.int32)
+    for (stop_bytes, _flags), members in patterns.items():
+        stops = np.frombuffer(stop_bytes, dtype=np.int32)
         n = stops.shape[0]
         idx = np.array(members)
         rows = first[idx][:, None] + np.arange(n)[None, :]
@@ -507,7 +507,7 @@ def _transfer_times(tr) -> np.ndarray:
 
 def with_trips(timetable: Timetable, trips: TripSet) -> Timetable:
     """A copy of ``timetable`` whose trips are replaced (used by realtime updates)."""
-    parts = assemble_routes(trips)
+    parts: dict[str, Any] = assemble_routes(trips)
     first, routes, pos = stop_route_index(
         timetable.n_stops, parts["route_stop_first"], parts["route_stops"]
     )
