@@ -118,15 +118,71 @@ def test_plan_direct_modes_pareto_and_geojson(client):
     assert 49.3 < lat < 49.6
 
 
-def test_plan_arrive_by_is_refused_with_fix(client):
+def test_plan_arrive_by_arrives_in_time(client):
     params = {
         "fromPlace": place(A),
-        "toPlace": place(B),
-        "modes": "walk",
+        "toPlace": "49.3925,8.6890",
+        "modes": "walk,transit",
         "time": "2022-09-14T09:00:00",
         "arriveBy": "true",
     }
-    assert_error(client.get("/api/v1/plan", params=params), 422, "arriveBy", "departure")
+    body = client.get("/api/v1/plan", params=params).json()
+    assert body["arriveBy"] is True
+    assert body["itineraries"], body
+    for it in body["itineraries"]:
+        assert it["endTime"] <= "2022-09-14T09:00:00+02:00"
+        assert it["endTime"] >= "2022-09-14T08:00:00+02:00"  # not arriving hours early
+    window = client.get("/api/v1/plan", params={**params, "window": 600})
+    assert_error(window, 422, "window", "arriveBy")
+
+
+def test_plan_wheelchair_is_step_free_with_access_notes(client, state):
+    assert state.component("wheelchair").ready, state.component("wheelchair").detail
+    params = {
+        "fromPlace": place(A),
+        "toPlace": "49.3925,8.6890",
+        "modes": "walk,transit,bike",
+        "time": "2022-09-14T08:00:00",
+        "wheelchair": "true",
+    }
+    body = client.get("/api/v1/plan", params=params).json()
+    assert body["wheelchair"] is True
+    assert body["itineraries"], body
+    for it in body["itineraries"]:
+        for leg in it["legs"]:
+            assert leg["mode"] != "BICYCLE"  # no bike modes for step-free trips
+            if leg["mode"] == "WALK":
+                assert "accessibility" in leg, leg
+            if leg.get("transitLeg"):
+                assert set(leg["accessibility"]) >= {"boarding", "alighting", "vehicle"}
+
+
+def test_plan_offers_the_shuttle_provider(client, state):
+    """The dispatcher's leg provider is registered: /plan asks it (or says why it could not)."""
+    assert state.planner.provider("shuttle") is not None
+    params = {
+        "fromPlace": place(A),
+        "toPlace": "49.3925,8.6890",
+        "modes": "walk,transit,shuttle",
+        "time": "2022-09-14T08:00:00",
+    }
+    r = client.get("/api/v1/plan", params=params)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    shuttle = [it for it in body["itineraries"] if any(leg["mode"] == "ODM" for leg in it["legs"])]
+    if not shuttle:  # the 2022 timetable day is in the dispatcher's past
+        assert "not registered" not in body["reasons"]["shuttle"], body["reasons"]
+
+
+def test_shuttle_map_layer_is_public_and_has_no_passenger_data(client):
+    r = client.get("/api/v1/map/shuttles")
+    assert r.status_code == 200, r.text
+    layer = r.json()
+    assert layer["type"] == "FeatureCollection"
+    assert layer["features"]
+    for f in layer["features"]:
+        assert f["geometry"]["type"] == "Point"
+        assert set(f["properties"]) == {"id", "mode", "capacity", "freeSeats"}
 
 
 def test_plan_ev_parameters_reach_the_planner(client):
@@ -160,7 +216,8 @@ def test_plan_modes_without_result_give_reasons(client):
     r = client.get("/api/v1/plan", params=params)
     assert r.status_code == 200, r.text
     body = r.json()
-    assert "provider" in body["reasons"]["shuttle"]
+    assert body["reasons"]["shuttle"]  # the provider answered, with its reason
+    assert "not registered" not in body["reasons"]["shuttle"]
     assert body["reasons"]["bike_share"]
     assert [it["mode"] for it in body["itineraries"]] == ["walk"]
 

@@ -107,7 +107,18 @@ function clearTrip(keepStatus = false) {
 }
 
 function selectedModes() {
-  return [...document.querySelectorAll('input[name="mode"]:checked')].map((el) => el.value);
+  return [...document.querySelectorAll('input[name="mode"]:checked:not(:disabled)')].map((el) => el.value);
+}
+
+function syncModeOptions() {
+  const ev = document.querySelector('input[name="mode"][value="ev"]');
+  $("ev-options").hidden = !(ev && ev.checked);
+  // Step-free trips take no bikes: the planner leaves the bike modes out.
+  const wheelchair = $("wheelchair").checked;
+  for (const mode of ["bike", "bike_ride", "bike_share"]) {
+    const box = document.querySelector(`input[name="mode"][value="${mode}"]`);
+    if (box && !box.dataset.unavailable) box.disabled = wheelchair;
+  }
 }
 
 function minutes(seconds) { return `${Math.round(seconds / 60)} min`; }
@@ -117,6 +128,26 @@ function legLabel(leg) {
   if (leg.mode === "BICYCLE") return "BIKE";
   const name = leg.routeShortName || leg.route_short_name || "";
   return name ? `${leg.mode} ${name}` : leg.mode;
+}
+
+function escapeHtml(text) {
+  return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+}
+
+/* What a leg adds beyond times: a shuttle's pickup window and price, unknown step-free access. */
+function legNote(leg) {
+  const parts = [];
+  const booking = leg.booking || (leg.extra && leg.extra.booking);
+  if (booking && booking.pickupWindow) {
+    parts.push(`pickup ${clock(booking.pickupWindow[0])}–${clock(booking.pickupWindow[1])}` +
+      (booking.priceEur != null ? `, ${Number(booking.priceEur).toFixed(2)} €` : ""));
+  }
+  const access = leg.accessibility;
+  if (access && typeof access === "object") {
+    if (access.note) parts.push(escapeHtml(access.note));
+    else if (access.unknownSegments) parts.push(`${access.unknownSegments} segment(s) of unknown step-free access`);
+  }
+  return parts.length ? ` <span class="access">${parts.join("; ")}</span>` : "";
 }
 
 function drawItinerary(index) {
@@ -153,7 +184,8 @@ function renderItineraries() {
     const legs = it.legs.map((leg) => `<span class="leg ${leg.mode}">${legLabel(leg)}</span>`).join("");
     const details = it.legs.map((leg) =>
       `<li>${clock(leg.startTime)} ${legLabel(leg)}${leg.headsign ? " → " + leg.headsign : ""}: ` +
-      `${leg.from.name || "start"} → ${leg.to.name || "destination"} (${minutes(leg.duration)})</li>`).join("");
+      `${leg.from.name || "start"} → ${leg.to.name || "destination"} (${minutes(leg.duration)})` +
+      `${legNote(leg)}</li>`).join("");
     li.innerHTML = `<div class="itin-head"><span>${clock(it.startTime)}–${clock(it.endTime)}</span>` +
       `<span>${minutes(it.duration)}</span></div><div class="legs">${legs}</div>` +
       `<ul class="leg-details">${details}</ul>`;
@@ -167,8 +199,16 @@ async function plan(event) {
   const from = parsePlace($("from").value), to = parsePlace($("to").value);
   if (!from || !to) { setStatus("Set origin and destination as lat,lon (or click the map).", true); return; }
   setPoint("from", from); setPoint("to", to);
-  const params = new URLSearchParams({ fromPlace: fmtPlace(from), toPlace: fmtPlace(to), modes: selectedModes().join(",") });
+  const modes = selectedModes();
+  if (!modes.length) { setStatus("Choose at least one mode.", true); return; }
+  const params = new URLSearchParams({ fromPlace: fmtPlace(from), toPlace: fmtPlace(to), modes: modes.join(",") });
   if ($("time").value) params.set("time", $("time").value);
+  if ($("arrive-by").checked) params.set("arriveBy", "true");
+  if ($("wheelchair").checked) params.set("wheelchair", "true");
+  if (modes.includes("ev")) {
+    params.set("evBatteryPercent", $("ev-battery").value || "60");
+    params.set("evCapacityKwh", $("ev-capacity").value || "50");
+  }
   setStatus("Planning…");
   try {
     const result = await getJSON(`${API}/plan?${params}`);
@@ -194,7 +234,7 @@ const LAYER_SOURCES = {
   stations: { url: `${API}/stations?format=geojson`, point: { radius: 5, color: "#2e8b57", fillColor: "#7fd4a0", fillOpacity: 0.9 }, pane: "points" },
   chargers: { url: `${API}/chargers?format=geojson`, point: { radius: 5, color: "#8a4fbf", fillColor: "#d2b4f0", fillOpacity: 0.9 }, pane: "points" },
   closures: { url: `${API}/operations/closures.geojson`, style: (f) => ({ color: f.properties.kind === "speed" ? "#e08a00" : "#d11a1a", weight: 5, opacity: 0.9 }), point: { radius: 6, color: "#d11a1a", fillColor: "#ff8080", fillOpacity: 0.9 }, pane: "transit" },
-  shuttles: { url: `${API}/shuttle/vehicles?format=geojson`, point: { radius: 7, color: "#117a8b", fillColor: "#5fd3e6", fillOpacity: 1 }, pane: "points" },
+  shuttles: { url: `${API}/map/shuttles`, point: { radius: 7, color: "#117a8b", fillColor: "#5fd3e6", fillOpacity: 1 }, pane: "points", refreshSeconds: 15 },
 };
 
 for (const [name, z] of [["network", 250], ["transit", 300], ["points", 450]]) {
@@ -206,9 +246,10 @@ function popupHtml(props) {
     .map(([k, v]) => `<b>${k}</b>: ${v}`).join("<br>");
 }
 
-async function showLayer(name, visible) {
+async function showLayer(name, visible, reload = false) {
   const source = LAYER_SOURCES[name];
   if (!visible) { if (state.layers[name]) map.removeLayer(state.layers[name]); return; }
+  if (reload && state.layers[name]) { map.removeLayer(state.layers[name]); delete state.layers[name]; }
   if (!state.layers[name]) {
     try {
       const data = await getJSON(source.url);
@@ -239,9 +280,20 @@ async function showLayer(name, visible) {
   state.layers[name].addTo(map);
 }
 
+/* Layers that move (shuttles) are fetched again while they are shown. */
+for (const [name, source] of Object.entries(LAYER_SOURCES)) {
+  if (!source.refreshSeconds) continue;
+  setInterval(() => {
+    const box = document.querySelector(`input[data-layer="${name}"]`);
+    if (box && box.checked && !box.disabled) showLayer(name, true, true);
+  }, source.refreshSeconds * 1000);
+}
+
 document.querySelectorAll("#layers input").forEach((box) =>
   box.addEventListener("change", () => showLayer(box.dataset.layer, box.checked)));
 $("plan-form").addEventListener("submit", plan);
+document.querySelectorAll('input[name="mode"]').forEach((box) => box.addEventListener("change", syncModeOptions));
+$("wheelchair").addEventListener("change", syncModeOptions);
 $("clear-button").addEventListener("click", () => clearTrip());
 $("swap-button").addEventListener("click", () => {
   const a = $("from").value, b = $("to").value;
@@ -267,10 +319,18 @@ async function start() {
     $("time").value = `${h.default_date}T${hhmm < "06:00" || hhmm > "22:00" ? "08:00" : hhmm}`;
   }
   const components = h.components || {};
-  for (const mode of ["transit"]) {
-    const box = document.querySelector(`input[name="mode"][value="${mode}"]`);
-    if (box && components[mode] && !components[mode].ready) { box.checked = false; box.disabled = true; }
+  const ready = (name) => Boolean(components[name] && components[name].ready);
+  // Which modes this server can plan: transit-based ones need the timetable, the shuttle a fleet.
+  const needs = { transit: ["transit"], bike_ride: ["transit"], shuttle: ["transit", "shuttle"], ev: ["chargers"] };
+  for (const box of document.querySelectorAll('input[name="mode"]')) {
+    const missing = (needs[box.value] || []).filter((c) => !ready(c));
+    if (!ready("planner") || missing.length) {
+      box.checked = false; box.disabled = true; box.dataset.unavailable = "true";
+      box.parentElement.title = `not available on this server (${missing.join(", ") || "planner"})`;
+    }
   }
+  if (!ready("wheelchair")) { $("wheelchair").disabled = true; $("wheelchair").parentElement.title = "step-free network not loaded"; }
+  syncModeOptions();
   document.querySelectorAll("#layers input:checked").forEach((box) => showLayer(box.dataset.layer, true));
   document.body.dataset.ready = "true";
 }
