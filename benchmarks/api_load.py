@@ -14,9 +14,14 @@ worker count.
     .venv/bin/python -m benchmarks.api_load [--workers 1,2] [--requests 2000]
         [--server-root DIR]   # serve another checkout (e.g. the previous commit)
 
-Bookings use the seat-ledger test double as dispatcher (the fleet's online
-dispatcher is not part of this build); what is measured is the booking
-service: validation, idempotency, SQLite WAL commit and the answer.
+Bookings use the seat-ledger test double as dispatcher (tests/shuttle_doubles.py),
+so what is measured is the booking service around any dispatcher: validation,
+idempotency, the dispatch log kept in step across worker processes (database
+write lock, catch-up, log entry), the SQLite WAL commit and the answer. Compare
+with the previous commit side by side by serving its checkout:
+
+    git archive HEAD~N | tar -x -C /tmp/before
+    .venv/bin/python -m benchmarks.api_load --server-root /tmp/before
 """
 
 from __future__ import annotations
