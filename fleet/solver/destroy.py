@@ -247,4 +247,3 @@ def destroy(
     if op == ROUTE:
         return route_removal(routes, lens, q, kind, node_request, out)
     return string_removal(routes, lens, routed, q, n_strings, shaw_dist, pickup, node_request, out)
-

@@ -179,6 +179,29 @@ def best_insertion(
     ``tw`` is (4, >= n) scratch. With ``blink`` > 0 each candidate is skipped
     with that probability (SISR "blinks", for diversity).
     """
+    durslack = route_prep(
+        seq, n, k, tt, serv, early, late, demand, kind, pair, maxride, shift_e, maxdur,
+        shift_s, nodepos, tw, load,
+    )  # fmt: skip
+    return insertion_prepared(
+        seq, n, k, p, d, tt, cost, serv, early, late, demand, kind, pair, maxride, cap,
+        shift_s, shift_e, maxdur, nodepos, tw, load, durslack, cand_d, cand_i, cand_j, buf,
+        B, blink,
+    )  # fmt: skip
+
+
+@njit(cache=True)
+def route_prep(
+    seq, n, k, tt, serv, early, late, demand, kind, pair, maxride, shift_e, maxdur, shift_s,
+    nodepos, tw, load,
+):  # fmt: skip
+    """Per-route data for :func:`insertion_prepared`, independent of the request.
+
+    Fills ``tw`` rows 0-3 with earliest and latest service starts, the path time
+    without waiting and the least ride-time slack over each arc, and ``load``
+    with the load after each position; returns the route-duration slack.
+    Computing it once per route serves every request evaluated against it.
+    """
     E = tw[0]
     Lt = tw[1]
     ptime = tw[2]
@@ -216,6 +239,45 @@ def best_insertion(
     for q in range(n):
         nodepos[seq[q]] = -1
     durslack = maxdur[k] - ptime[n - 1]
+    return durslack
+
+
+@njit(cache=True)
+def insertion_prepared(
+    seq,
+    n,
+    k,
+    p,
+    d,
+    tt,
+    cost,
+    serv,
+    early,
+    late,
+    demand,
+    kind,
+    pair,
+    maxride,
+    cap,
+    shift_s,
+    shift_e,
+    maxdur,
+    nodepos,
+    tw,
+    load,
+    durslack,
+    cand_d,
+    cand_i,
+    cand_j,
+    buf,
+    B,
+    blink,
+):
+    """:func:`best_insertion` on route data from :func:`route_prep`."""
+    E = tw[0]
+    Lt = tw[1]
+    spanslack = tw[3]
+    nd = demand.shape[1]
     L = maxride[p]
     nc = 0
     for i in range(1, n):
@@ -450,9 +512,7 @@ def repair_core(
     nn = tt.shape[0]
     maxlen = routes.shape[1]
     nodepos = np.full(nn, -1, np.int64)
-    tw = np.empty((4, maxlen + 2))
     B = np.empty((4, maxlen + 2))
-    load = np.empty((maxlen + 2, demand.shape[1]), np.int64)
     ncand = (maxlen + 2) * (maxlen + 2)
     cand_d = np.empty(ncand)
     cand_i = np.empty(ncand, np.int64)
@@ -463,6 +523,11 @@ def repair_core(
     best_j = np.zeros((R, K), np.int64)
     done = np.zeros(R, np.bool_)
     active = np.zeros(K, np.bool_)
+    # per-route insertion data (route_prep), refreshed when a route changes
+    tws = np.empty((K, 4, maxlen + 2))
+    loads = np.empty((K, maxlen + 2, demand.shape[1]), np.int64)
+    durs = np.empty(K)
+    prepped = np.zeros(K, np.bool_)
 
     used = 0
     for k in range(K):
@@ -491,7 +556,13 @@ def repair_core(
             for k in range(K):
                 if not active[k]:
                     continue
-                dl, i, j = best_insertion(
+                if not prepped[k]:
+                    durs[k] = route_prep(
+                        routes[k], lens[k], k, tt, serv, early, late, demand, kind, pair, maxride,
+                        shift_e, maxdur, shift_s, nodepos, tws[k], loads[k],
+                    )  # fmt: skip
+                    prepped[k] = True
+                dl, i, j = insertion_prepared(
                     routes[k],
                     lens[k],
                     k,
@@ -511,8 +582,9 @@ def repair_core(
                     shift_e,
                     maxdur,
                     nodepos,
-                    tw,
-                    load,
+                    tws[k],
+                    loads[k],
+                    durs[k],
                     cand_d,
                     cand_i,
                     cand_j,
@@ -538,6 +610,7 @@ def repair_core(
                 routes[bk, q] = buf[q]
             lens[bk] = m
             done[a] = True
+            prepped[bk] = False
             if was_empty:
                 used += 1
                 for h in range(K):
@@ -554,7 +627,13 @@ def repair_core(
         r = bank[a]
         for k in range(K):
             if active[k]:
-                dl, i, j = best_insertion(
+                if not prepped[k]:
+                    durs[k] = route_prep(
+                        routes[k], lens[k], k, tt, serv, early, late, demand, kind, pair, maxride,
+                        shift_e, maxdur, shift_s, nodepos, tws[k], loads[k],
+                    )  # fmt: skip
+                    prepped[k] = True
+                dl, i, j = insertion_prepared(
                     routes[k],
                     lens[k],
                     k,
@@ -574,8 +653,9 @@ def repair_core(
                     shift_e,
                     maxdur,
                     nodepos,
-                    tw,
-                    load,
+                    tws[k],
+                    loads[k],
+                    durs[k],
                     cand_d,
                     cand_i,
                     cand_j,
@@ -641,6 +721,7 @@ def repair_core(
             routes[k, q] = buf[q]
         lens[k] = m
         done[choice] = True
+        prepped[k] = False
         if was_empty:
             used += 1
         # refresh the active set and the costs of the changed route(s)
@@ -665,11 +746,17 @@ def repair_core(
         for h in range(K):
             if not changed[h] or not active[h]:
                 continue
+            if not prepped[h]:
+                durs[h] = route_prep(
+                    routes[h], lens[h], h, tt, serv, early, late, demand, kind, pair, maxride,
+                    shift_e, maxdur, shift_s, nodepos, tws[h], loads[h],
+                )  # fmt: skip
+                prepped[h] = True
             for a in range(R):
                 if done[a]:
                     continue
                 r = bank[a]
-                dl, i, j = best_insertion(
+                dl, i, j = insertion_prepared(
                     routes[h],
                     lens[h],
                     h,
@@ -689,8 +776,9 @@ def repair_core(
                     shift_e,
                     maxdur,
                     nodepos,
-                    tw,
-                    load,
+                    tws[h],
+                    loads[h],
+                    durs[h],
                     cand_d,
                     cand_i,
                     cand_j,
@@ -880,9 +968,14 @@ def relocate_search(
     in any route (its own included). Only strictly improving moves are applied;
     every changed route is verified with :func:`route_schedule`. Returns the
     total cost saved.
+
+    The best insertion of a request into a route depends only on that route,
+    so it is cached per (request, route) with the route's version number and
+    recomputed only after the route changed: later passes cost little.
     """
     K = routes.shape[0]
     nn = tt.shape[0]
+    R = pickup.shape[0]
     maxlen = routes.shape[1]
     nodepos = np.full(nn, -1, np.int64)
     tw = np.empty((4, maxlen + 2))
@@ -894,6 +987,19 @@ def relocate_search(
     cand_j = np.empty(ncand, np.int64)
     buf = np.empty(maxlen + 2, np.int64)
     red = np.empty(maxlen + 2, np.int64)
+    version = np.zeros(K, np.int64)
+    c_ver = np.full((R, K), -1, np.int64)
+    c_d = np.empty((R, K))
+    c_i = np.empty((R, K), np.int64)
+    c_j = np.empty((R, K), np.int64)
+    tws = np.empty((K, 4, maxlen + 2))
+    loads = np.empty((K, maxlen + 2, demand.shape[1]), np.int64)
+    durs = np.empty(K)
+    prep_ver = np.full(K, -1, np.int64)
+    route_of = np.full(nn, -1, np.int64)
+    for k in range(K):
+        for q in range(1, lens[k] - 1):
+            route_of[routes[k, q]] = k
     saved = 0.0
     improved = True
     while improved:
@@ -901,15 +1007,7 @@ def relocate_search(
         for r in order:
             p = pickup[r]
             d = dropoff[r]
-            # locate the request
-            kr_ = -1
-            for k in range(K):
-                for q in range(1, lens[k] - 1):
-                    if routes[k, q] == p:
-                        kr_ = k
-                        break
-                if kr_ >= 0:
-                    break
+            kr_ = route_of[p]
             if kr_ < 0:
                 continue
             n = lens[kr_]
@@ -953,35 +1051,37 @@ def relocate_search(
                 extra = vehicle_fixed if ln == 2 and k != kr_ else 0.0
                 if extra >= best:
                     continue
-                dl, i, j = best_insertion(
-                    seq,
-                    ln,
-                    k,
-                    p,
-                    d,
-                    tt,
-                    cost,
-                    serv,
-                    early,
-                    late,
-                    demand,
-                    kind,
-                    pair,
-                    maxride,
-                    cap,
-                    shift_s,
-                    shift_e,
-                    maxdur,
-                    nodepos,
-                    tw,
-                    load,
-                    cand_d,
-                    cand_i,
-                    cand_j,
-                    buf,
-                    B,
-                    0.0,
-                )
+                if c_ver[r, k] == version[k]:
+                    dl = c_d[r, k]
+                    i = c_i[r, k]
+                    j = c_j[r, k]
+                else:
+                    if k == kr_:  # the own route without the request: prepared each time
+                        pk_tw = tw
+                        pk_load = load
+                        dur = route_prep(
+                            seq, ln, k, tt, serv, early, late, demand, kind, pair, maxride,
+                            shift_e, maxdur, shift_s, nodepos, tw, load,
+                        )  # fmt: skip
+                    else:
+                        if prep_ver[k] != version[k]:
+                            durs[k] = route_prep(
+                                seq, ln, k, tt, serv, early, late, demand, kind, pair, maxride,
+                                shift_e, maxdur, shift_s, nodepos, tws[k], loads[k],
+                            )  # fmt: skip
+                            prep_ver[k] = version[k]
+                        pk_tw = tws[k]
+                        pk_load = loads[k]
+                        dur = durs[k]
+                    dl, i, j = insertion_prepared(
+                        seq, ln, k, p, d, tt, cost, serv, early, late, demand, kind, pair,
+                        maxride, cap, shift_s, shift_e, maxdur, nodepos, pk_tw, pk_load, dur,
+                        cand_d, cand_i, cand_j, buf, B, 0.0,
+                    )  # fmt: skip
+                    c_ver[r, k] = version[k]
+                    c_d[r, k] = dl
+                    c_i[r, k] = i
+                    c_j[r, k] = j
                 if dl + extra < best:
                     best = dl + extra
                     best_k = k
@@ -1003,6 +1103,10 @@ def relocate_search(
                 for q in range(m):
                     routes[kr_, q] = red[q]
                 lens[kr_] = m
+                route_of[p] = best_k
+                route_of[d] = best_k
+                version[best_k] += 1
+            version[kr_] += 1
             saved += gain - best
             improved = True
     return saved

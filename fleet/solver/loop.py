@@ -329,9 +329,7 @@ def iterate(
             counters[2] += 1
         score = 0.0
         used_c = used_routes(cand_l)
-        if _better(
-            nb, used_c, dist, best_info[0], used_routes(best_l), best_dist[0], hierarchical
-        ):
+        if _better(nb, used_c, dist, best_info[0], used_routes(best_l), best_dist[0], hierarchical):
             _copy(
                 cand_r, cand_l, cand_b, cand_info, cand_dist, best_r, best_l, best_b, best_info,
                 best_dist,
