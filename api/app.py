@@ -102,7 +102,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        loaded = state or await run_in_threadpool(load_state, settings, dispatcher=dispatcher)
+        loaded: RegionState = (
+            state
+            if state is not None
+            else await run_in_threadpool(load_state, settings, dispatcher=dispatcher)
+        )
         loaded.shuttle._on_outcome = lambda outcome: metrics.bookings.labels(outcome).inc()
         app.state.elster = loaded
         every = settings.shuttle_reoptimise_s

@@ -22,9 +22,7 @@ OPERATOR_KEY = "test-operator-key-123"
 
 def hd_settings(data_dir: Path, cache_dir: Path, database_url: str, **extra: object) -> Settings:
     """Settings for the Heidelberg region with a test operator key and a private live state."""
-    extra.setdefault(
-        "live_path", Path(tempfile.mkdtemp(prefix="elster-live-")) / "heidelberg.json"
-    )
+    extra.setdefault("live_path", Path(tempfile.mkdtemp(prefix="elster-live-")) / "heidelberg.json")
     return Settings(
         region="heidelberg",
         data_dir=data_dir,

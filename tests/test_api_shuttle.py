@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from tests.api_support import OPERATOR_KEY, hd_settings, shared_state
+from tests.api_support import OPERATOR_KEY, hd_settings
 from tests.shuttle_doubles import SeatLedgerDispatcher
 
 TZ = ZoneInfo("Europe/Berlin")

@@ -77,9 +77,7 @@ class LiveSync:
         from routing.live import LiveState
 
         stamp = self._file_stamp()
-        live = LiveState(
-            self.graphs, path=self.path, timezone=self.timezone, snapper=self.snapper
-        )
+        live = LiveState(self.graphs, path=self.path, timezone=self.timezone, snapper=self.snapper)
         self._stamp = stamp
         self.on_attach(live)
         return live

@@ -131,7 +131,7 @@ class ShuttleQuote:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ShuttleQuote:
         """Inverse of :meth:`to_dict`."""
-        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__ if k in data})
+        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__ if k in data})  # type: ignore[arg-type]
 
 
 class ShuttleDispatcher(Protocol):
@@ -258,8 +258,11 @@ class BookingService:
         import json
 
         now = max(now, self.store.last_log(tx)[1])
-        epoch = {"id": str(uuid.uuid4()), "origin": local_midnight(now, self.timezone),
-                 "started": now}  # fmt: skip
+        epoch: dict[str, Any] = {
+            "id": str(uuid.uuid4()),
+            "origin": local_midnight(now, self.timezone),
+            "started": now,
+        }
         self.store.set_meta(tx, "dispatch_epoch", json.dumps(epoch))
         self._join(epoch, tx)
         # Carry the open bookings over, oldest first, with the promises they were given.
@@ -515,10 +518,10 @@ class BookingService:
             self._append(tx, "cancel", now, booking_id)
             self._mutating = True
             self.dispatcher.cancel(booking_id)
-            booking = self.store.get(booking_id, tx)
-        assert booking is not None
+            after = self.store.get(booking_id, tx)
+        assert after is not None
         self._on_outcome("cancelled")
-        return booking
+        return after
 
     # ------------------------------------------------------------------ operator calls
     def vehicles(self) -> list[dict[str, Any]]:
@@ -544,12 +547,12 @@ class BookingService:
             if now - float(last.get("at", 0.0)) < 0.8 * every_s:
                 return {"skipped": "done recently by another worker"}
             self._mutating = True
-            stats = dict(dispatcher.reoptimise())  # type: ignore[attr-defined]
+            stats = dict(dispatcher.reoptimise())
             if stats.get("requests", 0) > 0:
                 self._append(tx, "reoptimise", now)
             moves = []
             if rebalance and hasattr(dispatcher, "rebalance_moves"):
-                for vehicle, target in dispatcher.rebalance_moves():  # type: ignore[attr-defined]
+                for vehicle, target in dispatcher.rebalance_moves():
                     if dispatcher.reposition(vehicle, target):  # type: ignore[attr-defined]
                         self._append(tx, "reposition", now, None,
                                      {"vehicle": int(vehicle), "target": int(target)})  # fmt: skip

@@ -28,6 +28,7 @@ row does not reveal it.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import hmac
 import json
@@ -470,7 +471,9 @@ class BookingStore:
         )
         return [BookingEvent(float(r["at"]), r["status"], r["detail"]) for r in rows]
 
-    def list(self, *, statuses: tuple[str, ...] | None = None, limit: int = 500) -> list[Booking]:
+    def list(
+        self, *, statuses: tuple[str, ...] | None = None, limit: int = 500
+    ) -> builtins.list[Booking]:
         """Return bookings, newest first, optionally only those with given statuses."""
         params: dict[str, Any] = {"limit": int(limit)}
         where = ""
@@ -484,7 +487,7 @@ class BookingStore:
         )
         return [self._row_to_booking(r) for r in rows]
 
-    def open_bookings(self, tx: Tx | None = None) -> list[Booking]:
+    def open_bookings(self, tx: Tx | None = None) -> builtins.list[Booking]:
         """Return every booking that still needs a vehicle, oldest first (for a restart)."""
         names = ", ".join(f":s{i}" for i in range(len(OPEN_STATUSES)))
         rows = (tx or self.db).rows(
@@ -499,7 +502,7 @@ class BookingStore:
         return int(self.db.rows("SELECT COUNT(*) AS n FROM bookings")[0]["n"])
 
     # -- dispatch log ---------------------------------------------------------------------
-    def log_since(self, epoch: str, seq: int, tx: Tx | None = None) -> list[LogEntry]:
+    def log_since(self, epoch: str, seq: int, tx: Tx | None = None) -> builtins.list[LogEntry]:
         """Entries of ``epoch`` after ``seq``, in order."""
         rows = (tx or self.db).rows(SQL_LOG_SINCE, {"epoch": epoch, "seq": int(seq)})
         return [
