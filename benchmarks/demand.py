@@ -77,8 +77,9 @@ def naive_requests(model: DemandModel, n: int, seed: int) -> list[tuple]:
     return out
 
 
-def run_case(region: str, data_dir: Path, cache_dir: Path, n: int, repeat: int,
-             n_baseline: int) -> dict:
+def run_case(
+    region: str, data_dir: Path, cache_dir: Path, n: int, repeat: int, n_baseline: int
+) -> dict:
     cfg = load_config()
     graphs_s = 0.0
     reg = load_region(region)
@@ -121,7 +122,8 @@ def run_case(region: str, data_dir: Path, cache_dir: Path, n: int, repeat: int,
         "vectorised_per_request_ms": per_fast * 1000,
         "ratio_generation": per_naive / per_fast,
         "baseline_extrapolated_pipeline_s": float(np.median(pipeline))
-        - float(np.median(generation)) + per_naive * n,
+        - float(np.median(generation))
+        + per_naive * n,
     }
 
 
@@ -135,8 +137,10 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     cache_dir = args.cache_dir or default_cache_dir()
-    cases = [run_case(r, args.data_dir, cache_dir, args.requests, args.repeat,
-                      args.baseline_requests) for r in ("heidelberg", "gera")]
+    cases = [
+        run_case(r, args.data_dir, cache_dir, args.requests, args.repeat, args.baseline_requests)
+        for r in ("heidelberg", "gera")
+    ]
     path = write_result("demand", {"cases": cases})
     for c in cases:
         print(

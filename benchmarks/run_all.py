@@ -130,36 +130,86 @@ def road_rows(name: str, d: dict[str, Any]) -> list[Row]:
     p2p = _get(d, "car_point_to_point") or {}
     ch = _ms(_get(p2p, "ch", "p50_ms"))
     rows = [
-        Row(name, "car point-to-point p50, CH vs networkx Dijkstra", ch,
-            _ms(_get(p2p, "networkx_dijkstra", "p50_ms")), "networkx", "ms"),
-        Row(name, "car point-to-point p50, CH vs scipy Dijkstra", ch,
-            _ms(_get(p2p, "scipy_dijkstra", "p50_ms")), "scipy.csgraph", "ms"),
-        Row(name, "car point-to-point p50, our bidirectional Dijkstra vs scipy",
+        Row(
+            name,
+            "car point-to-point p50, CH vs networkx Dijkstra",
+            ch,
+            _ms(_get(p2p, "networkx_dijkstra", "p50_ms")),
+            "networkx",
+            "ms",
+        ),
+        Row(
+            name,
+            "car point-to-point p50, CH vs scipy Dijkstra",
+            ch,
+            _ms(_get(p2p, "scipy_dijkstra", "p50_ms")),
+            "scipy.csgraph",
+            "ms",
+        ),
+        Row(
+            name,
+            "car point-to-point p50, our bidirectional Dijkstra vs scipy",
             _ms(_get(p2p, "ours_bidijkstra", "p50_ms")),
-            _ms(_get(p2p, "scipy_dijkstra", "p50_ms")), "scipy.csgraph", "ms"),
+            _ms(_get(p2p, "scipy_dijkstra", "p50_ms")),
+            "scipy.csgraph",
+            "ms",
+        ),
     ]
     size = _get(d, "car_matrix", "size") or ["?", "?"]
-    rows.append(Row(name, f"car matrix {size[0]}x{size[-1]}, best of 3",
-                    _num(_get(d, "car_matrix", "best_s")), None, "", "s",
-                    note=f"target {_get(d, 'car_matrix', 'target_s')} s"))
-    rows.append(Row(name, "import + CH build, 3 profiles", _num(_get(d, "build", "total_s")),
-                    None, "", "s", note=f"target {_get(d, 'build', 'target_s')} s"))
+    rows.append(
+        Row(
+            name,
+            f"car matrix {size[0]}x{size[-1]}, best of 3",
+            _num(_get(d, "car_matrix", "best_s")),
+            None,
+            "",
+            "s",
+            note=f"target {_get(d, 'car_matrix', 'target_s')} s",
+        )
+    )
+    rows.append(
+        Row(
+            name,
+            "import + CH build, 3 profiles",
+            _num(_get(d, "build", "total_s")),
+            None,
+            "",
+            "s",
+            note=f"target {_get(d, 'build', 'target_s')} s",
+        )
+    )
     return rows
 
 
 def transit_rows(name: str, d: dict[str, Any]) -> list[Row]:
     """RAPTOR earliest-arrival vs pyraptor, timetable build, door-to-door."""
     ea = _get(d, "earliest_arrival") or {}
-    rows = [Row(name, "earliest-arrival query p50, same queries",
-                _ms(_get(ea, "elster_same_queries", "p50_ms")) or _ms(_get(ea, "elster", "p50_ms")),
-                _ms(_get(ea, "pyraptor", "p50_ms")), "pyraptor", "ms",
-                note=f"{_get(ea, 'same_arrival')}/{_get(ea, 'baseline_queries')} same arrival"
-                if _get(ea, "baseline_queries") else "baseline skipped")]
-    rows.append(Row(name, "timetable build from the GTFS zip, p50",
-                    _ms(_get(d, "timetable_build", "p50_ms"), 1e-3),
-                    _num(_get(ea, "pyraptor_timetable_build_s")), "pyraptor", "s"))
-    rows.append(Row(name, "door-to-door plan p50", _ms(_get(d, "door_to_door", "p50_ms")),
-                    None, "", "ms"))
+    rows = [
+        Row(
+            name,
+            "earliest-arrival query p50, same queries",
+            _ms(_get(ea, "elster_same_queries", "p50_ms")) or _ms(_get(ea, "elster", "p50_ms")),
+            _ms(_get(ea, "pyraptor", "p50_ms")),
+            "pyraptor",
+            "ms",
+            note=f"{_get(ea, 'same_arrival')}/{_get(ea, 'baseline_queries')} same arrival"
+            if _get(ea, "baseline_queries")
+            else "baseline skipped",
+        )
+    ]
+    rows.append(
+        Row(
+            name,
+            "timetable build from the GTFS zip, p50",
+            _ms(_get(d, "timetable_build", "p50_ms"), 1e-3),
+            _num(_get(ea, "pyraptor_timetable_build_s")),
+            "pyraptor",
+            "s",
+        )
+    )
+    rows.append(
+        Row(name, "door-to-door plan p50", _ms(_get(d, "door_to_door", "p50_ms")), None, "", "ms")
+    )
     return rows
 
 
@@ -168,11 +218,23 @@ def plan_rows(name: str, d: dict[str, Any]) -> list[Row]:
     base = _get(d, "baseline") or {}
     same = _get(d, "fast_on_baseline_pairs") or _get(d, "fast") or {}
     return [
-        Row(name, f"multimodal plan p50 ({base.get('n', '?')} pairs)", _ms(same.get("p50_ms")),
-            _ms(base.get("p50_ms")), "naive per-mode Dijkstra", "ms"),
-        Row(name, f"multimodal plan p95 ({base.get('n', '?')} pairs)", _ms(same.get("p95_ms")),
-            _ms(base.get("p95_ms")), "naive per-mode Dijkstra", "ms",
-            note=f"{_get(d, 'plans_differing_from_baseline')} plans differ"),
+        Row(
+            name,
+            f"multimodal plan p50 ({base.get('n', '?')} pairs)",
+            _ms(same.get("p50_ms")),
+            _ms(base.get("p50_ms")),
+            "naive per-mode Dijkstra",
+            "ms",
+        ),
+        Row(
+            name,
+            f"multimodal plan p95 ({base.get('n', '?')} pairs)",
+            _ms(same.get("p95_ms")),
+            _ms(base.get("p95_ms")),
+            "naive per-mode Dijkstra",
+            "ms",
+            note=f"{_get(d, 'plans_differing_from_baseline')} plans differ",
+        ),
     ]
 
 
@@ -181,13 +243,26 @@ def demand_rows(name: str, d: dict[str, Any]) -> list[Row]:
     rows = []
     for case in _get(d, "cases") or []:
         region = case.get("region", "?")
-        rows.append(Row(name, f"{region}: request generation, per request",
-                        _ms(case.get("vectorised_per_request_ms")),
-                        _ms(case.get("baseline_per_request_ms")), "per-request loop", "ms"))
-        rows.append(Row(name, f"{region}: {case.get('requests', '?')} requests incl. model",
-                        _ms(_get(case, "pipeline", "p50_ms"), 1e-3),
-                        _num(case.get("baseline_extrapolated_pipeline_s")),
-                        "per-request loop (extrapolated)", "s"))
+        rows.append(
+            Row(
+                name,
+                f"{region}: request generation, per request",
+                _ms(case.get("vectorised_per_request_ms")),
+                _ms(case.get("baseline_per_request_ms")),
+                "per-request loop",
+                "ms",
+            )
+        )
+        rows.append(
+            Row(
+                name,
+                f"{region}: {case.get('requests', '?')} requests incl. model",
+                _ms(_get(case, "pipeline", "p50_ms"), 1e-3),
+                _num(case.get("baseline_extrapolated_pipeline_s")),
+                "per-request loop (extrapolated)",
+                "s",
+            )
+        )
     return rows
 
 
@@ -200,21 +275,49 @@ def darp_rows(name: str, d: dict[str, Any]) -> list[Row]:
         by_instance.setdefault(r.get("instance", "?"), {})[r.get("solver", "?")] = r
     for family, solvers in (_get(d, "summary") or {}).items():
         ours, ort = solvers.get("ours", {}), solvers.get("ortools", {})
-        rows.append(Row(name, f"{family}: feasible solutions ({ours.get('instances', '?')} "
-                              f"instances, {limit} s each)",
-                        _num(ours.get("feasible")), _num(ort.get("feasible")), "OR-Tools",
-                        "count", better="higher"))
-        both = [v for v in by_instance.values()
-                if v.get("ours", {}).get("family") == family
-                and v.get("ours", {}).get("feasible") and v.get("ortools", {}).get("feasible")]
+        rows.append(
+            Row(
+                name,
+                f"{family}: feasible solutions ({ours.get('instances', '?')} "
+                f"instances, {limit} s each)",
+                _num(ours.get("feasible")),
+                _num(ort.get("feasible")),
+                "OR-Tools",
+                "count",
+                better="higher",
+            )
+        )
+        both = [
+            v
+            for v in by_instance.values()
+            if v.get("ours", {}).get("family") == family
+            and v.get("ours", {}).get("feasible")
+            and v.get("ortools", {}).get("feasible")
+        ]
         if both:
-            rows.append(Row(name, f"{family}: total cost where both feasible ({len(both)})",
-                            sum(v["ours"]["cost"] for v in both),
-                            sum(v["ortools"]["cost"] for v in both), "OR-Tools", "cost"))
+            rows.append(
+                Row(
+                    name,
+                    f"{family}: total cost where both feasible ({len(both)})",
+                    sum(v["ours"]["cost"] for v in both),
+                    sum(v["ortools"]["cost"] for v in both),
+                    "OR-Tools",
+                    "cost",
+                )
+            )
         gap_o = _num(ours.get("mean_gap_percent_over_feasible"))
         gap_t = _num(ort.get("mean_gap_percent_over_feasible"))
-        rows.append(Row(name, f"{family}: mean gap to best known", gap_o, None, "", "%",
-                        note=f"OR-Tools {gap_t:.2f} %" if gap_t is not None else "OR-Tools -"))
+        rows.append(
+            Row(
+                name,
+                f"{family}: mean gap to best known",
+                gap_o,
+                None,
+                "",
+                "%",
+                note=f"OR-Tools {gap_t:.2f} %" if gap_t is not None else "OR-Tools -",
+            )
+        )
     return rows
 
 
@@ -224,32 +327,69 @@ def api_load_rows(name: str, d: dict[str, Any]) -> list[Row]:
     base = _ms(_get(d, "baseline_in_process_plan", "p50_ms"))
     for run in _get(d, "runs") or []:
         workers = run.get("workers", "?")
-        rows.append(Row(name, f"plan p50 over HTTP, {d.get('clients', '?')} clients, "
-                              f"{workers} worker(s)",
-                        _ms(_get(run, "plan", "p50_ms")), base, "in-process call", "ms",
-                        note=f"{_num(_get(run, 'plan', 'throughput_rps')) or 0:.0f} req/s, "
-                             f"{_get(run, 'plan', 'errors')} errors; ratio < 1 is HTTP cost"))
-        rows.append(Row(name, f"booking p95 over HTTP, {workers} worker(s)",
-                        _ms(_get(run, "booking", "p95_ms")), None, "", "ms",
-                        note=f"{_get(run, 'booking', 'errors')} errors"))
+        rows.append(
+            Row(
+                name,
+                f"plan p50 over HTTP, {d.get('clients', '?')} clients, {workers} worker(s)",
+                _ms(_get(run, "plan", "p50_ms")),
+                base,
+                "in-process call",
+                "ms",
+                note=f"{_num(_get(run, 'plan', 'throughput_rps')) or 0:.0f} req/s, "
+                f"{_get(run, 'plan', 'errors')} errors; ratio < 1 is HTTP cost",
+            )
+        )
+        rows.append(
+            Row(
+                name,
+                f"booking p95 over HTTP, {workers} worker(s)",
+                _ms(_get(run, "booking", "p95_ms")),
+                None,
+                "",
+                "ms",
+                note=f"{_get(run, 'booking', 'errors')} errors",
+            )
+        )
     return rows
 
 
 def closures_rows(name: str, d: dict[str, Any]) -> list[Row]:
     """Routing and matrices under live closures vs plain Dijkstra on the closed graph."""
-    rows = [Row(name, "apply a closure (edges + weights) p50",
-                _ms(_get(d, "apply_closure_and_weights", "p50_ms")), None, "", "ms")]
+    rows = [
+        Row(
+            name,
+            "apply a closure (edges + weights) p50",
+            _ms(_get(d, "apply_closure_and_weights", "p50_ms")),
+            None,
+            "",
+            "ms",
+        )
+    ]
     for key, label in (("busy_edges_closed", "busy"), ("random_edges_closed", "random")):
         part = _get(d, key) or (d if key == "busy_edges_closed" else None)
         if not part:
             continue
-        rows.append(Row(name, f"route p50 with {label} edges closed",
-                        _ms(_get(part, "route_ch_with_fallback", "p50_ms")),
-                        _ms(_get(part, "route_dijkstra_baseline", "p50_ms")), "Dijkstra", "ms",
-                        note=f"{_get(part, 'mismatches_vs_dijkstra')} mismatches"))
-        rows.append(Row(name, f"matrix {_get(part, 'matrix', 'size')}² with {label} closures",
-                        _ms(_get(part, "matrix", "live_ms")),
-                        _ms(_get(part, "matrix", "dijkstra_rows_ms")), "Dijkstra rows", "ms"))
+        rows.append(
+            Row(
+                name,
+                f"route p50 with {label} edges closed",
+                _ms(_get(part, "route_ch_with_fallback", "p50_ms")),
+                _ms(_get(part, "route_dijkstra_baseline", "p50_ms")),
+                "Dijkstra",
+                "ms",
+                note=f"{_get(part, 'mismatches_vs_dijkstra')} mismatches",
+            )
+        )
+        rows.append(
+            Row(
+                name,
+                f"matrix {_get(part, 'matrix', 'size')}² with {label} closures",
+                _ms(_get(part, "matrix", "live_ms")),
+                _ms(_get(part, "matrix", "dijkstra_rows_ms")),
+                "Dijkstra rows",
+                "ms",
+            )
+        )
     return rows
 
 
@@ -259,31 +399,77 @@ def fleet_online_rows(name: str, d: dict[str, Any]) -> list[Row]:
     what = f"{_get(d, 'baseline', 'policy') or 'baseline'} dispatch"
     size = f"{d.get('requests', '?')} requests, {d.get('vehicles', '?')} vehicles"
     rows = [
-        Row(name, f"served share ({size})", _num(ours.get("served_share")),
-            _num(base.get("served_share")), what, "share", better="higher"),
-        Row(name, "vehicle-km per served request", _num(ours.get("vehicle_km_per_served")),
-            _num(base.get("vehicle_km_per_served")), what, "km"),
-        Row(name, "occupancy (passenger-km / vehicle-km)", _num(ours.get("occupancy")),
-            _num(base.get("occupancy")), what, "persons", better="higher"),
-        Row(name, "mean wait of served requests", _ms(ours.get("wait_mean_s"), 1 / 60),
-            _ms(base.get("wait_mean_s"), 1 / 60), what, "min"),
-        Row(name, "simulation wall time", _num(_get(d, "ours", "timing", "wall_s")),
-            _num(_get(d, "baseline", "timing", "wall_s")), what, "s",
-            note="pooling does more work per request"),
-        Row(name, "dispatch decision p95", _num(_get(d, "ours", "timing", "decision_p95_ms")),
-            None, "", "ms", note=f"target {_get(d, 'targets', 'decision_p95_ms')} ms; audit "
-                                 f"{'ok' if _get(d, 'ours', 'audit', 'ok') else 'NOT ok'}"),
+        Row(
+            name,
+            f"served share ({size})",
+            _num(ours.get("served_share")),
+            _num(base.get("served_share")),
+            what,
+            "share",
+            better="higher",
+        ),
+        Row(
+            name,
+            "vehicle-km per served request",
+            _num(ours.get("vehicle_km_per_served")),
+            _num(base.get("vehicle_km_per_served")),
+            what,
+            "km",
+        ),
+        Row(
+            name,
+            "occupancy (passenger-km / vehicle-km)",
+            _num(ours.get("occupancy")),
+            _num(base.get("occupancy")),
+            what,
+            "persons",
+            better="higher",
+        ),
+        Row(
+            name,
+            "mean wait of served requests",
+            _ms(ours.get("wait_mean_s"), 1 / 60),
+            _ms(base.get("wait_mean_s"), 1 / 60),
+            what,
+            "min",
+        ),
+        Row(
+            name,
+            "simulation wall time",
+            _num(_get(d, "ours", "timing", "wall_s")),
+            _num(_get(d, "baseline", "timing", "wall_s")),
+            what,
+            "s",
+            note="pooling does more work per request",
+        ),
+        Row(
+            name,
+            "dispatch decision p95",
+            _num(_get(d, "ours", "timing", "decision_p95_ms")),
+            None,
+            "",
+            "ms",
+            note=f"target {_get(d, 'targets', 'decision_p95_ms')} ms; audit "
+            f"{'ok' if _get(d, 'ours', 'audit', 'ok') else 'NOT ok'}",
+        ),
     ]
     return rows
 
 
 def sweep_rows(name: str, d: dict[str, Any]) -> list[Row]:
     """Scenario sweep: our runner (workers, region cached per worker) vs a naive serial loop."""
-    return [Row(name, f"{d.get('runs', '?')} simulation runs of the default scenario, "
-                      f"{d.get('workers', '?')} workers",
-                _num(d.get("ours_s")), _num(d.get("naive_serial_s")),
-                "serial loop, region reloaded per run", "s",
-                note=f"{d.get('runs_with_different_kpis')} runs with different KPIs")]
+    return [
+        Row(
+            name,
+            f"{d.get('runs', '?')} simulation runs of the default scenario, "
+            f"{d.get('workers', '?')} workers",
+            _num(d.get("ours_s")),
+            _num(d.get("naive_serial_s")),
+            "serial loop, region reloaded per run",
+            "s",
+            note=f"{d.get('runs_with_different_kpis')} runs with different KPIs",
+        )
+    ]
 
 
 def generic_rows(name: str, d: dict[str, Any]) -> list[Row]:
@@ -301,30 +487,59 @@ def generic_rows(name: str, d: dict[str, Any]) -> list[Row]:
                     yield from walk(v, sub, named)
 
     for path, value in walk({k: v for k, v in d.items() if k != "machine"}, ""):
-        rows.append(Row(name, path, None, None, "", "", ratio_given=value,
-                        note="ratio as reported by the program"))
+        rows.append(
+            Row(
+                name,
+                path,
+                None,
+                None,
+                "",
+                "",
+                ratio_given=value,
+                note="ratio as reported by the program",
+            )
+        )
     return rows
 
 
 BENCHES: dict[str, Bench] = {
     b.name: b
     for b in (
-        Bench("road", ("--pairs", "500", "--baseline-pairs", "50", "--matrix", "500"),
-              extract=road_rows),
+        Bench(
+            "road",
+            ("--pairs", "500", "--baseline-pairs", "50", "--matrix", "500"),
+            extract=road_rows,
+        ),
         Bench("transit", ("--queries", "100", "--baseline-queries", "10"), extract=transit_rows),
-        Bench("plan", ("--pairs", "100", "--baseline-pairs", "20", "--seed", "20220914"),
-              extract=plan_rows),
-        Bench("demand", ("--requests", "10000", "--repeat", "2", "--baseline-requests", "500"),
-              extract=demand_rows),
-        Bench("darp", ("--time-limit", "2", "--instances", "a2-16,lc101", "--seed", "0",
-                       "--name", "darp"), extract=darp_rows),
-        Bench("api_load", ("--workers", "1", "--requests", "400", "--bookings", "100"),
-              extract=api_load_rows),
-        Bench("closures", ("--queries", "100", "--matrix", "50", "--seed", "42"),
-              extract=closures_rows),
+        Bench(
+            "plan",
+            ("--pairs", "100", "--baseline-pairs", "20", "--seed", "20220914"),
+            extract=plan_rows,
+        ),
+        Bench(
+            "demand",
+            ("--requests", "10000", "--repeat", "2", "--baseline-requests", "500"),
+            extract=demand_rows,
+        ),
+        Bench(
+            "darp",
+            ("--time-limit", "2", "--instances", "a2-16,lc101", "--seed", "0", "--name", "darp"),
+            extract=darp_rows,
+        ),
+        Bench(
+            "api_load",
+            ("--workers", "1", "--requests", "400", "--bookings", "100"),
+            extract=api_load_rows,
+        ),
+        Bench(
+            "closures",
+            ("--queries", "100", "--matrix", "50", "--seed", "42"),
+            extract=closures_rows,
+        ),
         Bench("fleet_online", ("--quick", "--seed", "42"), extract=fleet_online_rows),
-        Bench("sweep", ("--workers", "2", "--requests", "500", "--fleets", "5,10"),
-              extract=sweep_rows),
+        Bench(
+            "sweep", ("--workers", "2", "--requests", "500", "--fleets", "5,10"), extract=sweep_rows
+        ),
     )
 }
 
@@ -341,8 +556,9 @@ def discover(bench_dir: Path = ROOT / "benchmarks") -> list[Bench]:
 # ----------------------------------------------------------------------------- running
 
 
-def run_program(bench: Bench, *, results_dir: Path, full: bool = False,
-                env: dict[str, str] | None = None) -> Outcome:
+def run_program(
+    bench: Bench, *, results_dir: Path, full: bool = False, env: dict[str, str] | None = None
+) -> Outcome:
     """Run one program in a subprocess and read its JSON back."""
     args = [] if full else list(bench.quick_args)
     command = [sys.executable, "-m", bench.module_name, *args]
@@ -350,18 +566,30 @@ def run_program(bench: Bench, *, results_dir: Path, full: bool = False,
     started = time.time()
     print(f"== {bench.name}: {' '.join(command[1:])}", flush=True)
     try:
-        done = subprocess.run(command, cwd=ROOT, env=environment, text=True,
-                              capture_output=True, timeout=bench.timeout_s, check=False)
+        done = subprocess.run(
+            command,
+            cwd=ROOT,
+            env=environment,
+            text=True,
+            capture_output=True,
+            timeout=bench.timeout_s,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
-        return Outcome(bench.name, "timeout", time.time() - started,
-                       f"no result after {bench.timeout_s:.0f} s")
+        return Outcome(
+            bench.name, "timeout", time.time() - started, f"no result after {bench.timeout_s:.0f} s"
+        )
     seconds = time.time() - started
     tail = (done.stdout.strip().splitlines() or [""])[-1]
     if done.returncode != 0:
         err = "\n".join(done.stderr.strip().splitlines()[-5:])
         print(f"   failed (exit {done.returncode}) after {seconds:.0f} s:\n{err}", flush=True)
-        return Outcome(bench.name, "failed", seconds,
-                       f"exit {done.returncode}: {err.splitlines()[-1] if err else ''}")
+        return Outcome(
+            bench.name,
+            "failed",
+            seconds,
+            f"exit {done.returncode}: {err.splitlines()[-1] if err else ''}",
+        )
     print(f"   {tail}  [{seconds:.0f} s]", flush=True)
     outcome = read_results(bench, results_dir, since=started - 1)
     outcome.seconds = seconds
@@ -385,8 +613,9 @@ def read_results(bench: Bench, results_dir: Path, *, since: float | None = None)
         try:
             rows.extend(extract(bench.name, data))
         except (KeyError, TypeError, AttributeError, IndexError) as exc:
-            return Outcome(bench.name, "no results",
-                           detail=f"{path.name} has an unexpected layout ({exc!r})")
+            return Outcome(
+                bench.name, "no results", detail=f"{path.name} has an unexpected layout ({exc!r})"
+            )
     if missing:
         return Outcome(bench.name, "no results", detail=f"did not write {', '.join(missing)}")
     return Outcome(bench.name, "ok", rows=rows)
@@ -413,8 +642,13 @@ def _fmt(value: float | None) -> str:
 def _fmt_ratio(value: float | None) -> str:
     if value is None:
         return "-"
-    return f"{value:,.0f}×" if abs(value) >= 100 else f"{value:.2f}×" if abs(value) >= 0.01 \
+    return (
+        f"{value:,.0f}×"
+        if abs(value) >= 100
+        else f"{value:.2f}×"
+        if abs(value) >= 0.01
         else f"{value:.2g}×"
+    )
 
 
 def summary_markdown(outcomes: list[Outcome], machine: dict[str, Any]) -> str:
@@ -435,8 +669,9 @@ def summary_markdown(outcomes: list[Outcome], machine: dict[str, Any]) -> str:
     ]
     for outcome in outcomes:
         if outcome.status != "ok":
-            lines.append(f"| {outcome.name} | **{outcome.status}** | - | - | - | - | - | "
-                         f"{outcome.detail} |")
+            lines.append(
+                f"| {outcome.name} | **{outcome.status}** | - | - | - | - | - | {outcome.detail} |"
+            )
             continue
         for row in outcome.rows:
             ratio = row.ratio
@@ -446,8 +681,9 @@ def summary_markdown(outcomes: list[Outcome], machine: dict[str, Any]) -> str:
                 f"{_fmt_ratio(ratio)} | {row.note} |"
             )
     lines += ["", "| benchmark | status | seconds |", "|---|---|---:|"]
-    lines += [f"| {o.name} | {o.status} | {f'{o.seconds:.0f}' if o.seconds else '-'} |"
-              for o in outcomes]
+    lines += [
+        f"| {o.name} | {o.status} | {f'{o.seconds:.0f}' if o.seconds else '-'} |" for o in outcomes
+    ]
     lines.append("")
     return "\n".join(lines)
 
@@ -464,9 +700,13 @@ def write_summary(outcomes: list[Outcome], results_dir: Path) -> Path:
     payload = {
         "machine": machine,
         "benchmarks": [
-            {"name": o.name, "status": o.status, "seconds": round(o.seconds, 1),
-             "detail": o.detail,
-             "rows": [{**asdict(r), "ratio": r.ratio} for r in o.rows]}
+            {
+                "name": o.name,
+                "status": o.status,
+                "seconds": round(o.seconds, 1),
+                "detail": o.detail,
+                "rows": [{**asdict(r), "ratio": r.ratio} for r in o.rows],
+            }
             for o in outcomes
         ],
     }
@@ -480,18 +720,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated programs to run")
     parser.add_argument("--skip", default="", help="comma-separated programs to leave out")
     parser.add_argument("--full", action="store_true", help="each program's own default sizes")
-    parser.add_argument("--no-run", action="store_true",
-                        help="do not run anything: summarise the JSON already there")
-    parser.add_argument("--results-dir", type=Path,
-                        default=Path(os.environ.get("ELSTER_BENCH_DIR", ROOT / "bench-results")))
+    parser.add_argument(
+        "--no-run",
+        action="store_true",
+        help="do not run anything: summarise the JSON already there",
+    )
+    parser.add_argument(
+        "--results-dir",
+        type=Path,
+        default=Path(os.environ.get("ELSTER_BENCH_DIR", ROOT / "bench-results")),
+    )
     args = parser.parse_args(argv)
     benches = discover()
     only = {n.strip() for n in args.only.split(",") if n.strip()}
     skip = {n.strip() for n in args.skip.split(",") if n.strip()}
     unknown = (only | skip) - {b.name for b in benches}
     if unknown:
-        parser.error(f"unknown benchmark(s) {', '.join(sorted(unknown))}; present: "
-                     f"{', '.join(b.name for b in benches)}")
+        parser.error(
+            f"unknown benchmark(s) {', '.join(sorted(unknown))}; present: "
+            f"{', '.join(b.name for b in benches)}"
+        )
     chosen = [b for b in benches if (not only or b.name in only) and b.name not in skip]
     results_dir = args.results_dir.resolve()
     outcomes = []
@@ -502,8 +750,11 @@ def main(argv: list[str] | None = None) -> int:
             outcomes.append(run_program(bench, results_dir=results_dir, full=args.full))
     path = write_summary(outcomes, results_dir)
     bad = [o.name for o in outcomes if o.status != "ok"]
-    print(f"run_all: {len(outcomes) - len(bad)}/{len(outcomes)} benchmarks ok"
-          + (f" (not ok: {', '.join(bad)})" if bad else "") + f" -> {path}")
+    print(
+        f"run_all: {len(outcomes) - len(bad)}/{len(outcomes)} benchmarks ok"
+        + (f" (not ok: {', '.join(bad)})" if bad else "")
+        + f" -> {path}"
+    )
     return 1 if bad else 0
 
 

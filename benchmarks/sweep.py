@@ -48,8 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     values["n_vehicles"] = tuple(int(v) for v in args.fleets.split(","))
     values["capacity"] = tuple(int(v) for v in args.capacities.split(","))
     values["requests"] = (args.requests,)
-    scenario = replace(base, name=f"{base.name}-bench", values=values,
-                       seeds=tuple(int(s) for s in args.seeds.split(",")))
+    scenario = replace(
+        base,
+        name=f"{base.name}-bench",
+        values=values,
+        seeds=tuple(int(s) for s in args.seeds.split(",")),
+    )
     runs = scenario.runs()
 
     data_dir = _data_dir(scenario.region)
@@ -64,15 +68,25 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="sweep-bench-") as tmp:
         started = time.perf_counter()
-        outcome = run_sweep(scenario, workers=args.workers, out_dir=Path(tmp), progress=False,
-                            report=False, data_dir=data_dir)
+        outcome = run_sweep(
+            scenario,
+            workers=args.workers,
+            out_dir=Path(tmp),
+            progress=False,
+            report=False,
+            data_dir=data_dir,
+        )
         ours_s = time.perf_counter() - started
     frame = outcome.table.frame.set_index("run_id")
-    differ = [rid for rid, kpis in naive.items()
-              if not all(_same(float(frame.at[rid, k]), v) for k, v in kpis.items())]
+    differ = [
+        rid
+        for rid, kpis in naive.items()
+        if not all(_same(float(frame.at[rid, k]), v) for k, v in kpis.items())
+    ]
     result = {
-        "scenario": str(args.scenario.relative_to(ROOT) if args.scenario.is_relative_to(ROOT)
-                        else args.scenario),
+        "scenario": str(
+            args.scenario.relative_to(ROOT) if args.scenario.is_relative_to(ROOT) else args.scenario
+        ),
         "runs": len(runs),
         "workers": args.workers,
         "requests_per_run": args.requests,
@@ -87,8 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         "served_share": {rid: float(frame.at[rid, "served_share"]) for rid in frame.index},
     }
     path = write_result("sweep", result)
-    print(f"sweep: {len(runs)} runs, ours {ours_s:.1f} s with {args.workers} workers vs naive "
-          f"serial {naive_s:.1f} s ({naive_s / ours_s:.2f}x); {len(differ)} runs differ -> {path}")
+    print(
+        f"sweep: {len(runs)} runs, ours {ours_s:.1f} s with {args.workers} workers vs naive "
+        f"serial {naive_s:.1f} s ({naive_s / ours_s:.2f}x); {len(differ)} runs differ -> {path}"
+    )
     return 1 if differ or outcome.failed else 0
 
 

@@ -106,17 +106,19 @@ def load_service_area(path: Path | str) -> ServiceArea:
             f"{path}: the service area is empty (no polygon with a positive area); "
             f"check the file's rings"
         )
-    log.info("service area %s: %d polygon(s), bounds %s", path.name,
-             len(getattr(area, "geoms", [area])), tuple(round(b, 4) for b in area.bounds))
+    log.info(
+        "service area %s: %d polygon(s), bounds %s",
+        path.name,
+        len(getattr(area, "geoms", [area])),
+        tuple(round(b, 4) for b in area.bounds),
+    )
     return ServiceArea(area, path.name)
 
 
 def region_service_area(region: Region, data_dir: Path | None = None) -> ServiceArea:
     """The region's ``service_area`` source clipped to its bbox, or the bbox alone."""
     if region.has_source("service_area"):
-        return load_service_area(region.source_file("service_area", data_dir)).clipped(
-            region.bbox
-        )
+        return load_service_area(region.source_file("service_area", data_dir)).clipped(region.bbox)
     log.info("region %s has no service_area source: using its bbox", region.name)
     return bbox_area(region.bbox, name=f"{region.name} bbox")
 
@@ -158,9 +160,7 @@ def _parse_poly(text: str, path: Path) -> BaseGeometry:
                     raise ValueError
                 ring.append((float(fields[0]), float(fields[1])))
             except ValueError:
-                raise DataError(
-                    f"{path} line {n}: expected 'lon lat', got {row!r}"
-                ) from None
+                raise DataError(f"{path} line {n}: expected 'lon lat', got {row!r}") from None
             pos += 1
         if pos >= len(lines):
             raise DataError(f"{path} line {number}: section {name!r} has no END line")

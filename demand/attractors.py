@@ -21,21 +21,87 @@ from routing.errors import DataError
 
 log = logging.getLogger(__name__)
 
-_KEYS = ("shop", "amenity", "office", "craft", "healthcare", "leisure", "tourism",
-         "public_transport", "highway", "railway")
+_KEYS = (
+    "shop",
+    "amenity",
+    "office",
+    "craft",
+    "healthcare",
+    "leisure",
+    "tourism",
+    "public_transport",
+    "highway",
+    "railway",
+)
 
-_EDUCATION = {"school", "university", "college", "kindergarten", "childcare",
-              "language_school", "music_school", "driving_school", "library"}
-_HEALTH = {"hospital", "clinic", "doctors", "dentist", "pharmacy", "nursing_home",
-           "social_facility", "veterinary"}
-_LEISURE_AMENITY = {"restaurant", "cafe", "bar", "pub", "biergarten", "fast_food",
-                    "ice_cream", "cinema", "theatre", "arts_centre", "community_centre",
-                    "nightclub", "place_of_worship", "swimming_pool", "marketplace"}
-_WORK_AMENITY = {"townhall", "courthouse", "police", "fire_station", "post_office",
-                 "bank", "research_institute", "public_building", "car_wash", "fuel"}
-_LEISURE_KEYS = {"sports_centre", "stadium", "park", "playground", "pitch", "fitness_centre",
-                 "swimming_pool", "garden", "water_park", "sports_hall", "ice_rink",
-                 "golf_course", "marina", "dance", "bowling_alley", "miniature_golf"}
+_EDUCATION = {
+    "school",
+    "university",
+    "college",
+    "kindergarten",
+    "childcare",
+    "language_school",
+    "music_school",
+    "driving_school",
+    "library",
+}
+_HEALTH = {
+    "hospital",
+    "clinic",
+    "doctors",
+    "dentist",
+    "pharmacy",
+    "nursing_home",
+    "social_facility",
+    "veterinary",
+}
+_LEISURE_AMENITY = {
+    "restaurant",
+    "cafe",
+    "bar",
+    "pub",
+    "biergarten",
+    "fast_food",
+    "ice_cream",
+    "cinema",
+    "theatre",
+    "arts_centre",
+    "community_centre",
+    "nightclub",
+    "place_of_worship",
+    "swimming_pool",
+    "marketplace",
+}
+_WORK_AMENITY = {
+    "townhall",
+    "courthouse",
+    "police",
+    "fire_station",
+    "post_office",
+    "bank",
+    "research_institute",
+    "public_building",
+    "car_wash",
+    "fuel",
+}
+_LEISURE_KEYS = {
+    "sports_centre",
+    "stadium",
+    "park",
+    "playground",
+    "pitch",
+    "fitness_centre",
+    "swimming_pool",
+    "garden",
+    "water_park",
+    "sports_hall",
+    "ice_rink",
+    "golf_course",
+    "marina",
+    "dance",
+    "bowling_alley",
+    "miniature_golf",
+}
 _TOURISM = {"museum", "zoo", "attraction", "gallery", "theme_park", "hotel", "viewpoint"}
 
 
@@ -55,8 +121,10 @@ def classify(tags: Mapping[str, str]) -> str | None:
         return "shop"
     if "office" in tags or "craft" in tags or amenity in _WORK_AMENITY:
         return "work"
-    if amenity in _LEISURE_AMENITY or tags.get("leisure") in _LEISURE_KEYS or (
-        tags.get("tourism") in _TOURISM
+    if (
+        amenity in _LEISURE_AMENITY
+        or tags.get("leisure") in _LEISURE_KEYS
+        or (tags.get("tourism") in _TOURISM)
     ):
         return "leisure"
     if (
@@ -155,14 +223,23 @@ def read_attractors(
     except RuntimeError as exc:
         raise DataError(f"{path}: cannot read as OSM data ({exc}); re-fetch the file") from None
     att = Attractors(
-        np.asarray(lats, dtype=float), np.asarray(lons, dtype=float),
-        np.asarray(cats, dtype=np.int8), str(path),
+        np.asarray(lats, dtype=float),
+        np.asarray(lons, dtype=float),
+        np.asarray(cats, dtype=np.int8),
+        str(path),
     )
     if bbox is not None:
-        keep = (att.lon >= bbox[0]) & (att.lon <= bbox[2]) & (att.lat >= bbox[1]) & (
-            att.lat <= bbox[3]
+        keep = (
+            (att.lon >= bbox[0])
+            & (att.lon <= bbox[2])
+            & (att.lat >= bbox[1])
+            & (att.lat <= bbox[3])
         )
         att = Attractors(att.lat[keep], att.lon[keep], att.category[keep], att.source)
-    log.info("attractors from %s: %d (%s)", path.name, att.size,
-             ", ".join(f"{k} {v}" for k, v in att.counts().items()))
+    log.info(
+        "attractors from %s: %d (%s)",
+        path.name,
+        att.size,
+        ", ".join(f"{k} {v}" for k, v in att.counts().items()),
+    )
     return att

@@ -139,8 +139,12 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 # Tables whose keys are free names (purposes, categories): checked by _parse instead.
-_OPEN_TABLES = ("purposes", "attractors.weights", "profiles.weekday.purpose_mix",
-                "profiles.weekend.purpose_mix")
+_OPEN_TABLES = (
+    "purposes",
+    "attractors.weights",
+    "profiles.weekday.purpose_mix",
+    "profiles.weekend.purpose_mix",
+)
 
 
 def _check_known(user: dict[str, Any], base: dict[str, Any], path: Path, prefix: str) -> None:
@@ -166,8 +170,15 @@ def _merge(base: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _number(raw: dict[str, Any], key: str, where: str, *, low: float | None = None,
-            high: float | None = None, positive: bool = False) -> float:
+def _number(
+    raw: dict[str, Any],
+    key: str,
+    where: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    positive: bool = False,
+) -> float:
     value = raw.get(key)
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise DataError(f"demand config [{where}] {key} must be a number, got {value!r}")
@@ -283,8 +294,9 @@ def _parse(raw: dict[str, Any], source: str) -> DemandConfig:
             )
         names = list(mix_raw)
         shares = _shares([mix_raw[n] for n in names], f"[profiles.{day_type}] purpose_mix")
-        profiles[day_type] = DayProfile(hourly=hourly,
-                                        purpose_mix=dict(zip(names, shares, strict=True)))
+        profiles[day_type] = DayProfile(
+            hourly=hourly, purpose_mix=dict(zip(names, shares, strict=True))
+        )
     try:
         holidays = frozenset(date.fromisoformat(str(d)) for d in p.get("holidays", []))
     except ValueError as exc:

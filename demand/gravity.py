@@ -73,8 +73,7 @@ class Calibration:
     result: GravityResult
 
 
-def deterrence(cost: np.ndarray, kind: str, *, alpha: float = 0.0, beta: float = 0.0
-               ) -> np.ndarray:
+def deterrence(cost: np.ndarray, kind: str, *, alpha: float = 0.0, beta: float = 0.0) -> np.ndarray:
     """Evaluate the deterrence function on a cost matrix (minutes; ``inf`` = unreachable).
 
     Parameters
@@ -105,8 +104,9 @@ def deterrence(cost: np.ndarray, kind: str, *, alpha: float = 0.0, beta: float =
     return np.where(finite, f, 0.0)
 
 
-def prepare_costs(seconds: np.ndarray, *, min_minutes: float = 1.0,
-                  intrazonal_share: float = 0.5) -> np.ndarray:
+def prepare_costs(
+    seconds: np.ndarray, *, min_minutes: float = 1.0, intrazonal_share: float = 0.5
+) -> np.ndarray:
     """Zone-to-zone travel times in minutes ready for the model.
 
     The diagonal (a zone to itself: centroid to centroid is 0) becomes
@@ -215,8 +215,9 @@ def balance(
     if F.shape != (P.size, A.size):
         raise DataError(f"friction shape {F.shape} does not match {P.size} x {A.size} zones")
     if (P < 0).any() or (A < 0).any() or P.sum() <= 0 or A.sum() <= 0:
-        raise DataError("gravity model needs non-negative productions and attractions with "
-                        "positive totals")
+        raise DataError(
+            "gravity model needs non-negative productions and attractions with positive totals"
+        )
     A = A * (P.sum() / A.sum())
     reach_rows = (F * (A > 0)[None, :]).sum(axis=1) > 0
     reach_cols = (F * (P > 0)[:, None]).sum(axis=0) > 0
@@ -228,14 +229,14 @@ def balance(
             f"attraction, zones {stuck_cols[:5].tolist()} attract trips but no producer reaches "
             f"them; drop unreachable zones or fix the travel-time matrix"
         )
-    b = (np.ones(A.size) if initial_col_factor is None
-         else np.array(initial_col_factor, dtype=float))
+    b = np.ones(A.size) if initial_col_factor is None else np.array(initial_col_factor, dtype=float)
     a, b, iterations, err = _furness(P, A, F, b, float(tolerance), int(max_iterations))
     trips = a[:, None] * F * b[None, :]
     converged = bool(err <= tolerance)
     if not converged:
-        log.warning("Furness balancing stopped after %d iterations at relative error %.2e",
-                    iterations, err)
+        log.warning(
+            "Furness balancing stopped after %d iterations at relative error %.2e", iterations, err
+        )
     return GravityResult(trips, a, b, int(iterations), float(err), converged)
 
 
@@ -283,10 +284,20 @@ def calibrate(
     def run(value: float) -> tuple[float, GravityResult]:
         nonlocal evaluations, last_b
         evaluations += 1
-        f = deterrence(cost, kind, alpha=value if param == "alpha" else alpha,
-                       beta=value if param == "beta" else beta)
-        res = balance(production, attraction, f, tolerance=balance_tolerance,
-                      max_iterations=max_iterations, initial_col_factor=last_b)
+        f = deterrence(
+            cost,
+            kind,
+            alpha=value if param == "alpha" else alpha,
+            beta=value if param == "beta" else beta,
+        )
+        res = balance(
+            production,
+            attraction,
+            f,
+            tolerance=balance_tolerance,
+            max_iterations=max_iterations,
+            initial_col_factor=last_b,
+        )
         last_b = res.col_factor
         return res.mean_cost(cost) - target_mean, res
 
@@ -331,12 +342,24 @@ def calibrate(
             best = (x, g, r)
     value, g, result = best
     if abs(g) > tolerance * target_mean:
-        log.warning("gravity calibration stopped after %d runs: mean %.3f min vs target %.3f",
-                    evaluations, g + target_mean, target_mean)
-    log.info("calibrated %s deterrence: %s = %.5f, mean %.2f min (target %.2f) in %d runs",
-             kind, param, value, g + target_mean, target_mean, evaluations)
-    return Calibration(param, float(value), float(g + target_mean), float(target_mean),
-                       evaluations, result)
+        log.warning(
+            "gravity calibration stopped after %d runs: mean %.3f min vs target %.3f",
+            evaluations,
+            g + target_mean,
+            target_mean,
+        )
+    log.info(
+        "calibrated %s deterrence: %s = %.5f, mean %.2f min (target %.2f) in %d runs",
+        kind,
+        param,
+        value,
+        g + target_mean,
+        target_mean,
+        evaluations,
+    )
+    return Calibration(
+        param, float(value), float(g + target_mean), float(target_mean), evaluations, result
+    )
 
 
 def intrazonal_share(trips: np.ndarray) -> float:

@@ -111,15 +111,21 @@ def zone_model(
     """
     seconds = np.asarray(seconds, dtype=float)
     if seconds.shape != (zones.size, zones.size):
-        raise DataError(f"travel-time matrix has shape {seconds.shape}, expected "
-                        f"{zones.size} x {zones.size} zones")
+        raise DataError(
+            f"travel-time matrix has shape {seconds.shape}, expected "
+            f"{zones.size} x {zones.size} zones"
+        )
     finite = np.isfinite(seconds)
     usable = (finite.sum(axis=1) > zones.size / 2) & (finite.sum(axis=0) > zones.size / 2)
     if not usable.all():
         lost = ~usable
-        log.warning("dropping %d of %d zones (%d residents) without travel times: no road "
-                    "near their centroid", int(lost.sum()), zones.size,
-                    round(zones.population[lost].sum()))
+        log.warning(
+            "dropping %d of %d zones (%d residents) without travel times: no road "
+            "near their centroid",
+            int(lost.sum()),
+            zones.size,
+            round(zones.population[lost].sum()),
+        )
         zones = subset_zones(zones, usable)
         seconds = seconds[np.ix_(usable, usable)]
     if zones.size == 0 or zones.population.sum() <= 0:
@@ -131,34 +137,69 @@ def zone_model(
         P = zones.weighted(purpose.production, config.attractor_weights)
         A = zones.weighted(purpose.attraction, config.attractor_weights)
         if P.sum() <= 0 or A.sum() <= 0:
-            log.info("purpose %s: no %s in the zones; using residents instead", name,
-                        "production" if P.sum() <= 0 else "attraction")
+            log.info(
+                "purpose %s: no %s in the zones; using residents instead",
+                name,
+                "production" if P.sum() <= 0 else "attraction",
+            )
             P = P if P.sum() > 0 else zones.population.copy()
             A = A if A.sum() > 0 else zones.population.copy()
         P = P / P.sum()
         A = A / A.sum()
         if g.calibrate:
             cal: Calibration = calibrate(
-                P, A, cost, kind=g.deterrence, target_mean=g.target_mean_minutes,
-                alpha=g.alpha, beta=g.beta, method=g.calibration_method,
-                tolerance=g.calibration_tolerance, balance_tolerance=g.balance_tolerance,
+                P,
+                A,
+                cost,
+                kind=g.deterrence,
+                target_mean=g.target_mean_minutes,
+                alpha=g.alpha,
+                beta=g.beta,
+                method=g.calibration_method,
+                tolerance=g.calibration_tolerance,
+                balance_tolerance=g.balance_tolerance,
                 max_iterations=g.max_iterations,
             )
             result, param, value = cal.result, cal.parameter, cal.value
         else:
             param = "alpha" if g.deterrence == "power" else "beta"
             value = g.alpha if param == "alpha" else g.beta
-            result = balance(P, A, deterrence(cost, g.deterrence, alpha=g.alpha, beta=g.beta),
-                             tolerance=g.balance_tolerance, max_iterations=g.max_iterations)
+            result = balance(
+                P,
+                A,
+                deterrence(cost, g.deterrence, alpha=g.alpha, beta=g.beta),
+                tolerance=g.balance_tolerance,
+                max_iterations=g.max_iterations,
+            )
         purposes[name] = PurposeModel(
-            name=name, trips=result.trips, production=P, attraction=A, parameter=param,
-            value=float(value), mean_minutes=result.mean_cost(cost),
-            iterations=result.iterations, max_error=result.max_error,
+            name=name,
+            trips=result.trips,
+            production=P,
+            attraction=A,
+            parameter=param,
+            value=float(value),
+            mean_minutes=result.mean_cost(cost),
+            iterations=result.iterations,
+            max_error=result.max_error,
         )
-    log.info("demand model: %d zones, %d purposes, mean trip %s min", zones.size, len(purposes),
-             "/".join(f"{p.mean_minutes:.1f}" for p in purposes.values()))
-    return DemandModel(region, timezone, zones, area, cost, purposes, config, travel_times,
-                       attractors, walk_snapper)
+    log.info(
+        "demand model: %d zones, %d purposes, mean trip %s min",
+        zones.size,
+        len(purposes),
+        "/".join(f"{p.mean_minutes:.1f}" for p in purposes.values()),
+    )
+    return DemandModel(
+        region,
+        timezone,
+        zones,
+        area,
+        cost,
+        purposes,
+        config,
+        travel_times,
+        attractors,
+        walk_snapper,
+    )
 
 
 def subset_zones(zones: Zones, keep: np.ndarray) -> Zones:
@@ -172,17 +213,27 @@ def subset_zones(zones: Zones, keep: np.ndarray) -> Zones:
     np.add.at(first, sz.astype(np.int64) + 1, 1)
     return replace(
         zones,
-        cell_id=zones.cell_id[keep], x=zones.x[keep], y=zones.y[keep], lat=zones.lat[keep],
-        lon=zones.lon[keep], population=zones.population[keep],
-        inside_share=zones.inside_share[keep], attractors=zones.attractors[keep],
-        geometry=zones.geometry[keep], sub_zone=sz, sub_x=zones.sub_x[sub_keep],
-        sub_y=zones.sub_y[sub_keep], sub_half=zones.sub_half[sub_keep],
-        sub_weight=zones.sub_weight[sub_keep], sub_first=np.cumsum(first),
+        cell_id=zones.cell_id[keep],
+        x=zones.x[keep],
+        y=zones.y[keep],
+        lat=zones.lat[keep],
+        lon=zones.lon[keep],
+        population=zones.population[keep],
+        inside_share=zones.inside_share[keep],
+        attractors=zones.attractors[keep],
+        geometry=zones.geometry[keep],
+        sub_zone=sz,
+        sub_x=zones.sub_x[sub_keep],
+        sub_y=zones.sub_y[sub_keep],
+        sub_half=zones.sub_half[sub_keep],
+        sub_weight=zones.sub_weight[sub_keep],
+        sub_first=np.cumsum(first),
     )
 
 
-def region_zones(region: Region, config: DemandConfig, *, data_dir: Path | None = None
-                 ) -> tuple[Zones, ServiceArea, str]:
+def region_zones(
+    region: Region, config: DemandConfig, *, data_dir: Path | None = None
+) -> tuple[Zones, ServiceArea, str]:
     """Load a region's grid, weight grid, service area and attractors; build its zones.
 
     Returns the zones, the service area and a note on the attractors' source.
@@ -198,12 +249,19 @@ def region_zones(region: Region, config: DemandConfig, *, data_dir: Path | None 
         attractors = read_attractors(region.source_file("osm", data_dir), bbox=region.bbox)
         note = f"OSM ({attractors.size} features)"
     else:
-        log.warning("region %s: no OSM extract at %s; attractors fall back to population only",
-                    region.name, region.source_file("osm", data_dir) if region.has_source("osm")
-                    else "(no osm source)")
+        log.warning(
+            "region %s: no OSM extract at %s; attractors fall back to population only",
+            region.name,
+            region.source_file("osm", data_dir) if region.has_source("osm") else "(no osm source)",
+        )
         note = "none (no OSM extract): population only"
-    zones = build_zones(grid, area, attractors=attractors, weight_grid=weights,
-                        min_inside_share=config.min_inside_share)
+    zones = build_zones(
+        grid,
+        area,
+        attractors=attractors,
+        weight_grid=weights,
+        min_inside_share=config.min_inside_share,
+    )
     return zones, area, note
 
 
@@ -246,17 +304,25 @@ def build_demand_model(
         seconds = travel_times(zones.lat, zones.lon)
         how = "supplied matrix"
     elif travel_times not in TRAVEL_TIME_MODES:
-        raise DataError(f"travel_times must be one of {', '.join(TRAVEL_TIME_MODES)}, "
-                        f"got {travel_times!r}")
+        raise DataError(
+            f"travel_times must be one of {', '.join(TRAVEL_TIME_MODES)}, got {travel_times!r}"
+        )
     elif travel_times == "crowfly" or (travel_times == "auto" and not has_map):
         if travel_times == "auto":
-            log.warning("region %s has no OSM extract offline: zone travel times are a "
-                        "crow-fly estimate (x%.2f at %.0f km/h) and points are not snapped",
-                        region.name, config.crowfly_detour, config.crowfly_speed_kmh)
-        seconds = crowfly_travel_times(zones.lat, zones.lon, speed_kmh=config.crowfly_speed_kmh,
-                                       detour=config.crowfly_detour)
-        how = (f"crow-fly estimate (x{config.crowfly_detour:g} detour at "
-               f"{config.crowfly_speed_kmh:g} km/h)")
+            log.warning(
+                "region %s has no OSM extract offline: zone travel times are a "
+                "crow-fly estimate (x%.2f at %.0f km/h) and points are not snapped",
+                region.name,
+                config.crowfly_detour,
+                config.crowfly_speed_kmh,
+            )
+        seconds = crowfly_travel_times(
+            zones.lat, zones.lon, speed_kmh=config.crowfly_speed_kmh, detour=config.crowfly_detour
+        )
+        how = (
+            f"crow-fly estimate (x{config.crowfly_detour:g} detour at "
+            f"{config.crowfly_speed_kmh:g} km/h)"
+        )
     else:
         if not has_map:
             raise DataError(
@@ -277,14 +343,26 @@ def build_demand_model(
             hierarchy = contraction_hierarchy(
                 graphs["car"], cache_dir=cache_dir or default_cache_dir()
             )
-            seconds = road_travel_times(graphs["car"], zones.lat, zones.lon,
-                                        max_snap_m=config.centroid_max_snap_m,
-                                        hierarchy=hierarchy)
+            seconds = road_travel_times(
+                graphs["car"],
+                zones.lat,
+                zones.lon,
+                max_snap_m=config.centroid_max_snap_m,
+                hierarchy=hierarchy,
+            )
             how = f"road (car graph, {graphs['car'].n_nodes} nodes)"
     if seconds is None:  # pragma: no cover - every branch above sets it
         raise DataError(f"no travel times for region {region.name}")
-    model = zone_model(zones, seconds, config, area=area, region=region.name,
-                       timezone=region.timezone, travel_times=how, attractors=att_note,
-                       walk_snapper=walk_snapper)
+    model = zone_model(
+        zones,
+        seconds,
+        config,
+        area=area,
+        region=region.name,
+        timezone=region.timezone,
+        travel_times=how,
+        attractors=att_note,
+        walk_snapper=walk_snapper,
+    )
     log.info("built demand model of %s in %.2f s", region.name, time.perf_counter() - started)
     return model

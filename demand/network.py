@@ -39,8 +39,12 @@ def largest_component(graph: RoadGraph) -> np.ndarray:
     if n == 0:
         return np.zeros(0, dtype=bool)
     adj = csr_matrix(
-        (np.ones(graph.n_edges, dtype=np.int8), np.asarray(graph.head),
-         np.asarray(graph.first_out)), shape=(n, n),
+        (
+            np.ones(graph.n_edges, dtype=np.int8),
+            np.asarray(graph.head),
+            np.asarray(graph.first_out),
+        ),
+        shape=(n, n),
     )
     _, labels = connected_components(adj, directed=True, connection="strong")
     return labels == np.bincount(labels).argmax()
@@ -81,8 +85,13 @@ class NodeSnapper:
                 f"the {graph.profile} graph has no connected nodes inside the service area"
                 f"{' ' + area.name if area else ''}; check the area and the map extract"
             )
-        log.info("%s snapper: %d of %d nodes eligible (largest component%s)", graph.profile,
-                 idx.size, graph.n_nodes, ", inside the area" if area is not None else "")
+        log.info(
+            "%s snapper: %d of %d nodes eligible (largest component%s)",
+            graph.profile,
+            idx.size,
+            graph.n_nodes,
+            ", inside the area" if area is not None else "",
+        )
         return cls(lat[idx], lon[idx], idx)
 
     @property
@@ -90,8 +99,9 @@ class NodeSnapper:
         """Number of eligible nodes."""
         return int(self.lat.size)
 
-    def snap(self, lat: np.ndarray, lon: np.ndarray
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def snap(
+        self, lat: np.ndarray, lon: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Nearest eligible node of each point.
 
         Returns
@@ -110,8 +120,9 @@ class NodeSnapper:
         return self.node[k].astype(np.int64), self.lat[k], self.lon[k], np.asarray(dist)
 
 
-def crowfly_travel_times(lat: np.ndarray, lon: np.ndarray, *, speed_kmh: float = 30.0,
-                         detour: float = 1.35) -> np.ndarray:
+def crowfly_travel_times(
+    lat: np.ndarray, lon: np.ndarray, *, speed_kmh: float = 30.0, detour: float = 1.35
+) -> np.ndarray:
     """Estimated travel times (s): great-circle distance x ``detour`` at ``speed_kmh``.
 
     Only for regions without a road graph offline; the demand summary says so.
@@ -122,8 +133,14 @@ def crowfly_travel_times(lat: np.ndarray, lon: np.ndarray, *, speed_kmh: float =
     return dist * detour / (speed_kmh / 3.6)
 
 
-def road_travel_times(graph: RoadGraph, lat: np.ndarray, lon: np.ndarray, *,
-                      max_snap_m: float = 2000.0, hierarchy: Any = None) -> np.ndarray:
+def road_travel_times(
+    graph: RoadGraph,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    *,
+    max_snap_m: float = 2000.0,
+    hierarchy: Any = None,
+) -> np.ndarray:
     """Shortest travel times (s) on ``graph`` between points snapped to its main component.
 
     Parameters
@@ -149,14 +166,24 @@ def road_travel_times(graph: RoadGraph, lat: np.ndarray, lon: np.ndarray, *,
     nodes, _, _, dist = snapper.snap(lat, lon)
     ok = dist <= max_snap_m
     if not ok.all():
-        log.warning("%d of %d zone centroids are more than %.0f m from the %s graph; "
-                    "they get no travel times", int((~ok).sum()), ok.size, max_snap_m,
-                    graph.profile)
+        log.warning(
+            "%d of %d zone centroids are more than %.0f m from the %s graph; "
+            "they get no travel times",
+            int((~ok).sum()),
+            ok.size,
+            max_snap_m,
+            graph.profile,
+        )
     n = len(nodes)
     out = np.full((n, n), np.inf)
     cols = np.flatnonzero(ok)
     # Bucket many-to-many on the hierarchy when one is given, one Dijkstra per row otherwise.
     out[np.ix_(cols, cols)] = many_to_many(hierarchy or graph, nodes[cols], nodes[cols])
-    log.info("road travel times: %d x %d zones on the %s graph in %.2f s", n, n, graph.profile,
-             time.perf_counter() - started)
+    log.info(
+        "road travel times: %d x %d zones on the %s graph in %.2f s",
+        n,
+        n,
+        graph.profile,
+        time.perf_counter() - started,
+    )
     return out

@@ -19,8 +19,9 @@ def _pyplot():  # returns the matplotlib.pyplot module
     return plt
 
 
-def plot_heatmap(requests: pd.DataFrame, path: Path | str, *, area: ServiceArea | None = None,
-                 title: str = "") -> Path:
+def plot_heatmap(
+    requests: pd.DataFrame, path: Path | str, *, area: ServiceArea | None = None, title: str = ""
+) -> Path:
     """Two hexbin heat maps (origins, destinations) with the service area outline."""
     plt = _pyplot()
     path = Path(path)

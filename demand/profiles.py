@@ -107,12 +107,14 @@ def day_slices(
             f"the {day_type} profile has no demand in the chosen time window on {day}; "
             f"widen the window or change [profiles.{day_type}] hourly"
         )
-    return TimeSlices(starts, ends, weight / total, hours, day_type, float(total / day_total),
-                      timezone)
+    return TimeSlices(
+        starts, ends, weight / total, hours, day_type, float(total / day_total), timezone
+    )
 
 
-def expected_requests(population: float, day_type: str, config: DemandConfig,
-                      window_share: float = 1.0) -> float:
+def expected_requests(
+    population: float, day_type: str, config: DemandConfig, window_share: float = 1.0
+) -> float:
     """Expected shuttle requests: residents x trips/person x shuttle share (x weekend factor)."""
     r = config.requests
     factor = r.weekend_factor if day_type == "weekend" else 1.0

@@ -148,34 +148,47 @@ def generate_requests(
     lead_s = np.where(prebooked, np.round(rng.uniform(lo, hi, total) * 60.0), 0.0)
     pickup_s = request_s + lead_s.astype(np.int64)
     direct_s = model.cost_minutes[origin, dest] * 60.0
-    arrive_s = pickup_s + np.ceil(rc.max_wait_minutes * 60.0 + rc.detour_factor * direct_s
-                                  ).astype(np.int64)
+    arrive_s = pickup_s + np.ceil(rc.max_wait_minutes * 60.0 + rc.detour_factor * direct_s).astype(
+        np.int64
+    )
 
     order = np.lexsort((np.arange(total), request_s))
     tz = model.timezone
-    frame = pd.DataFrame({
-        "request_id": [f"R{i + 1:06d}" for i in range(total)],
-        "request_time": _times(request_s[order], tz),
-        "origin_lat": np.round(o_lat[order], 7),
-        "origin_lon": np.round(o_lon[order], 7),
-        "destination_lat": np.round(d_lat[order], 7),
-        "destination_lon": np.round(d_lon[order], 7),
-        "passengers": passengers[order].astype(np.int64),
-        "wheelchair": wheelchair[order],
-        "earliest_pickup": _times(pickup_s[order], tz),
-        "latest_arrival": _times(arrive_s[order], tz),
-        "purpose": np.asarray(names, dtype=object)[purpose_idx[order]],
-    })
+    frame = pd.DataFrame(
+        {
+            "request_id": [f"R{i + 1:06d}" for i in range(total)],
+            "request_time": _times(request_s[order], tz),
+            "origin_lat": np.round(o_lat[order], 7),
+            "origin_lon": np.round(o_lon[order], 7),
+            "destination_lat": np.round(d_lat[order], 7),
+            "destination_lon": np.round(d_lon[order], 7),
+            "passengers": passengers[order].astype(np.int64),
+            "wheelchair": wheelchair[order],
+            "earliest_pickup": _times(pickup_s[order], tz),
+            "latest_arrival": _times(arrive_s[order], tz),
+            "purpose": np.asarray(names, dtype=object)[purpose_idx[order]],
+        }
+    )
     snapped = model.walk_snapper is not None
     dist = np.concatenate([o_stats[2], d_stats[2]])
     stats = GenerationStats(
-        requests=total, expected=expected, snapped=snapped,
-        redrawn_points=o_stats[0] + d_stats[0], fallback_points=o_stats[1] + d_stats[1],
+        requests=total,
+        expected=expected,
+        snapped=snapped,
+        redrawn_points=o_stats[0] + d_stats[0],
+        fallback_points=o_stats[1] + d_stats[1],
         mean_snap_m=float(dist.mean()) if snapped and dist.size else 0.0,
         day_type=slices.day_type,
     )
-    log.info("generated %d requests for %s (%s, seed %d): %d points redrawn, %d by fallback",
-             total, day, slices.day_type, seed, stats.redrawn_points, stats.fallback_points)
+    log.info(
+        "generated %d requests for %s (%s, seed %d): %d points redrawn, %d by fallback",
+        total,
+        day,
+        slices.day_type,
+        seed,
+        stats.redrawn_points,
+        stats.fallback_points,
+    )
     return frame, stats
 
 
@@ -358,8 +371,13 @@ def read_requests(
         more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
         raise DataError(f"{path}: {len(problems)} bad values in {len(raw)} rows: {shown}{more}")
     if problems:
-        log.warning("%s: dropped %d of %d rows with bad values (first: %s)", path,
-                    len({p.line for p in problems}), len(raw), problems[0])
+        log.warning(
+            "%s: dropped %d of %d rows with bad values (first: %s)",
+            path,
+            len({p.line for p in problems}),
+            len(raw),
+            problems[0],
+        )
     return ImportResult(frame, problems, len(raw))
 
 
@@ -403,16 +421,31 @@ def validate_requests(
         v = pd.to_numeric(raw[col], errors="coerce").to_numpy(dtype=float)
         limit = 90.0 if col.endswith("lat") else 180.0
         wrong = ~np.isfinite(v) | (np.abs(v) > limit)
-        flag(wrong, col, [f"{raw[col].iloc[k]!r} is not a WGS84 {col.split('_')[1]}itude"
-                          if wrong[k] else "" for k in range(n)])
+        flag(
+            wrong,
+            col,
+            [
+                f"{raw[col].iloc[k]!r} is not a WGS84 {col.split('_')[1]}itude" if wrong[k] else ""
+                for k in range(n)
+            ],
+        )
         coords[col] = v
     pax = pd.to_numeric(raw["passengers"], errors="coerce").to_numpy(dtype=float)
     wrong = ~np.isfinite(pax) | (pax < 1) | (pax != np.round(pax))
-    flag(wrong, "passengers", [f"{raw['passengers'].iloc[k]!r} is not a whole number >= 1"
-                               if wrong[k] else "" for k in range(n)])
+    flag(
+        wrong,
+        "passengers",
+        [
+            f"{raw['passengers'].iloc[k]!r} is not a whole number >= 1" if wrong[k] else ""
+            for k in range(n)
+        ],
+    )
     wheel, wrong = _parse_bool(raw["wheelchair"])
-    flag(wrong, "wheelchair", [f"{raw['wheelchair'].iloc[k]!r} is not true/false"
-                               if wrong[k] else "" for k in range(n)])
+    flag(
+        wrong,
+        "wheelchair",
+        [f"{raw['wheelchair'].iloc[k]!r} is not true/false" if wrong[k] else "" for k in range(n)],
+    )
     purpose = text("purpose")
     flag((purpose == "").to_numpy(), "purpose", "empty purpose")
 
@@ -433,17 +466,19 @@ def validate_requests(
             flag(~inside, f"{end}_lat", f"{end} lies outside the service area {area.name}")
 
     keep = ~bad
-    frame = pd.DataFrame({
-        "request_id": ids[keep].astype(str).to_numpy(dtype=object),
-        "request_time": rt[keep].reset_index(drop=True),
-        **{c: coords[c][keep] for c in _COORD_COLUMNS[:2]},
-        **{c: coords[c][keep] for c in _COORD_COLUMNS[2:]},
-        "passengers": pax[keep].astype(np.int64),
-        "wheelchair": wheel[keep],
-        "earliest_pickup": ep[keep].reset_index(drop=True),
-        "latest_arrival": la[keep].reset_index(drop=True),
-        "purpose": purpose[keep].astype(str).to_numpy(dtype=object),
-    })
+    frame = pd.DataFrame(
+        {
+            "request_id": ids[keep].astype(str).to_numpy(dtype=object),
+            "request_time": rt[keep].reset_index(drop=True),
+            **{c: coords[c][keep] for c in _COORD_COLUMNS[:2]},
+            **{c: coords[c][keep] for c in _COORD_COLUMNS[2:]},
+            "passengers": pax[keep].astype(np.int64),
+            "wheelchair": wheel[keep],
+            "earliest_pickup": ep[keep].reset_index(drop=True),
+            "latest_arrival": la[keep].reset_index(drop=True),
+            "purpose": purpose[keep].astype(str).to_numpy(dtype=object),
+        }
+    )
     problems.sort(key=lambda p: p.line)
     return frame, problems
 
@@ -451,8 +486,9 @@ def validate_requests(
 def _parse_times(col: pd.Series, timezone: str) -> tuple[pd.Series, np.ndarray]:
     """Timezone-aware times in ``timezone`` and a message per row ('' = fine)."""
     if isinstance(col.dtype, pd.DatetimeTZDtype):
-        return col.dt.tz_convert(timezone).reset_index(drop=True), np.full(len(col), "",
-                                                                             dtype=object)
+        return col.dt.tz_convert(timezone).reset_index(drop=True), np.full(
+            len(col), "", dtype=object
+        )
     if pd.api.types.is_datetime64_any_dtype(col):
         msg = np.full(len(col), "time without a UTC offset; add one (e.g. +02:00)", dtype=object)
         return pd.Series(pd.NaT, index=range(len(col)), dtype=f"datetime64[ns, {timezone}]"), msg
@@ -460,10 +496,13 @@ def _parse_times(col: pd.Series, timezone: str) -> tuple[pd.Series, np.ndarray]:
     has_offset = values.str.contains(r"(?:[+-]\d\d:?\d\d|Z)$", regex=True).fillna(False)
     parsed = pd.to_datetime(values.where(has_offset), utc=True, errors="coerce", format="ISO8601")
     msg = np.where(
-        values == "", "empty time",
-        np.where(~has_offset.to_numpy(dtype=bool),
-                 "not an ISO 8601 time with a UTC offset (e.g. 2022-09-14T07:30:00+02:00)",
-                 np.where(parsed.isna().to_numpy(), "not a valid ISO 8601 time", "")),
+        values == "",
+        "empty time",
+        np.where(
+            ~has_offset.to_numpy(dtype=bool),
+            "not an ISO 8601 time with a UTC offset (e.g. 2022-09-14T07:30:00+02:00)",
+            np.where(parsed.isna().to_numpy(), "not a valid ISO 8601 time", ""),
+        ),
     ).astype(object)
     return parsed.dt.tz_convert(timezone), msg
 

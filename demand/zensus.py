@@ -139,9 +139,7 @@ def load_population_grid(
     ycol = _pick(cols, _Y_NAMES, path, "y (north) cell centre, e.g. y_mp_1km")
     pcol = next((c for c in cols if c.lower() in _POP_NAMES), None)
     if pcol is None:
-        raise DataError(
-            f"{path}: no population column (expected 'Einwohner'); columns are {cols}"
-        )
+        raise DataError(f"{path}: no population column (expected 'Einwohner'); columns are {cols}")
     x = _numeric(frame[xcol], path, xcol)
     y = _numeric(frame[ycol], path, ycol)
     pop = _numeric(frame[pcol], path, pcol)
@@ -171,7 +169,10 @@ def load_population_grid(
     grid = PopulationGrid(ids, x, y, lat, lon, pop, size, path)
     log.info(
         "population grid %s: %d cells of %g m, %d people",
-        path.name, grid.n_cells, size, round(pop.sum()),
+        path.name,
+        grid.n_cells,
+        size,
+        round(pop.sum()),
     )
     return grid
 
@@ -192,8 +193,7 @@ def load_weight_grid(path: Path | str) -> WeightGrid:
     rest = [c for c in cols if c not in (xcol, ycol) and not c.lower().startswith("gitter_id")]
     if len(rest) != 1:
         raise DataError(
-            f"{path}: expected exactly one weight column beside {xcol!r} and {ycol!r}, "
-            f"found {rest}"
+            f"{path}: expected exactly one weight column beside {xcol!r} and {ycol!r}, found {rest}"
         )
     x = _numeric(frame[xcol], path, xcol)
     y = _numeric(frame[ycol], path, ycol)
@@ -230,8 +230,7 @@ def _read_table(path: Path, *, expected_sep: str | None, what: str) -> pd.DataFr
             f"(the Zensus layout); convert the file or re-download the original"
         )
     try:
-        return pd.read_csv(path, sep=found, dtype=str, encoding="utf-8-sig",
-                           skipinitialspace=True)
+        return pd.read_csv(path, sep=found, dtype=str, encoding="utf-8-sig", skipinitialspace=True)
     except (pd.errors.ParserError, ValueError) as exc:
         raise DataError(f"{path}: cannot parse as a {what} CSV ({exc})") from None
 
@@ -244,8 +243,7 @@ def _pick(cols: list[str], pattern: re.Pattern[str], path: Path, what: str) -> s
 
 
 def _numeric(column: pd.Series, path: Path, name: str) -> np.ndarray:
-    values = pd.to_numeric(column.str.strip().str.replace(",", ".", regex=False),
-                           errors="coerce")
+    values = pd.to_numeric(column.str.strip().str.replace(",", ".", regex=False), errors="coerce")
     bad = values.isna().to_numpy()
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
@@ -274,8 +272,10 @@ def _check_crs(
             f"{x.max():.0f}, y {y.min():.0f}..{y.max():.0f}); Zensus grids use EPSG:3035: "
             f"reproject the cell centres"
         )
-    if within(y, *_LAEA_X) and within(x, *_LAEA_Y) and not (
-        within(x, *_LAEA_X) and within(y, *_LAEA_Y)
+    if (
+        within(y, *_LAEA_X)
+        and within(x, *_LAEA_Y)
+        and not (within(x, *_LAEA_X) and within(y, *_LAEA_Y))
     ):
         raise DataError(f"{path}: x and y look swapped (x is north, y is east); swap the columns")
     if not (within(x, *_LAEA_X) and within(y, *_LAEA_Y)):
@@ -288,13 +288,19 @@ def _check_crs(
     lat, lon = laea_to_wgs84(x, y)
     min_lon, min_lat, max_lon, max_lat = bbox
     pad = 0.05
-    inside = (lon >= min_lon - pad) & (lon <= max_lon + pad) & (lat >= min_lat - pad) & (
-        lat <= max_lat + pad
+    inside = (
+        (lon >= min_lon - pad)
+        & (lon <= max_lon + pad)
+        & (lat >= min_lat - pad)
+        & (lat <= max_lat + pad)
     )
     if inside.mean() < 0.5:
         slat, slon = laea_to_wgs84(y, x)
-        sinside = (slon >= min_lon - pad) & (slon <= max_lon + pad) & (slat >= min_lat - pad) & (
-            slat <= max_lat + pad
+        sinside = (
+            (slon >= min_lon - pad)
+            & (slon <= max_lon + pad)
+            & (slat >= min_lat - pad)
+            & (slat <= max_lat + pad)
         )
         if sinside.mean() >= 0.5:
             raise DataError(

@@ -86,8 +86,9 @@ class Zones:
         """Number of zones."""
         return int(self.x.shape[0])
 
-    def weighted(self, weights: Mapping[str, float], attractor_weights: Mapping[str, float]
-                 ) -> np.ndarray:
+    def weighted(
+        self, weights: Mapping[str, float], attractor_weights: Mapping[str, float]
+    ) -> np.ndarray:
         """Combine residents and attractors into one value per zone.
 
         Parameters
@@ -162,8 +163,12 @@ def build_zones(
     keys = np.concatenate([grid_keys, extra])
     cx = np.concatenate([grid.x, (extra // _KEY_BASE + 0.5) * size])
     cy = np.concatenate([grid.y, (extra % _KEY_BASE + 0.5) * size])
-    ids = np.concatenate([grid.cell_id.astype(object), [f"{int(size)}mN{int(k % _KEY_BASE)}E"
-                          f"{int(k // _KEY_BASE)}" for k in extra]]).astype(object)
+    ids = np.concatenate(
+        [
+            grid.cell_id.astype(object),
+            [f"{int(size)}mN{int(k % _KEY_BASE)}E{int(k // _KEY_BASE)}" for k in extra],
+        ]
+    ).astype(object)
     pop = np.concatenate([grid.population, np.zeros(extra.size)])
 
     cells = _cell_polygons(cx, cy, size)
@@ -221,16 +226,32 @@ def build_zones(
 
     lat, lon = _centroids(clipped[index], sz, sx, sy, sw, first, area)
     zones = Zones(
-        cell_id=ids[index], x=cx[index], y=cy[index], lat=lat, lon=lon,
-        population=zones_pop, inside_share=share[index], attractors=counts,
-        geometry=clipped[index], cell_size_m=size, sub_zone=sz, sub_x=sx, sub_y=sy,
-        sub_half=sh, sub_weight=sw, sub_first=first,
+        cell_id=ids[index],
+        x=cx[index],
+        y=cy[index],
+        lat=lat,
+        lon=lon,
+        population=zones_pop,
+        inside_share=share[index],
+        attractors=counts,
+        geometry=clipped[index],
+        cell_size_m=size,
+        sub_zone=sz,
+        sub_x=sx,
+        sub_y=sy,
+        sub_half=sh,
+        sub_weight=sw,
+        sub_first=first,
     )
     log.info(
         "zones: %d cells in %s (%d without residents), %d residents, %d attractors, "
         "%d sampling sub-cells",
-        zones.size, area.name, int((zones_pop <= 0).sum()), round(zones_pop.sum()),
-        int(counts.sum()), sz.size,
+        zones.size,
+        area.name,
+        int((zones_pop <= 0).sum()),
+        round(zones_pop.sum()),
+        int(counts.sum()),
+        sz.size,
     )
     return zones
 
@@ -284,8 +305,13 @@ def _refine(
         half=np.concatenate([np.full(x.size, wg.cell_size_m / 2.0), np.full(n_whole, size / 2)]),
         weight=np.concatenate([w, np.ones(n_whole)]),
     )
-    log.info("weight grid %s: %d sub-cells in %d cells; %d cells without weights",
-             wg.source.name, x.size, int(has.sum()), n_whole)
+    log.info(
+        "weight grid %s: %d sub-cells in %d cells; %d cells without weights",
+        wg.source.name,
+        x.size,
+        int(has.sum()),
+        n_whole,
+    )
     return sub, pop_in
 
 
@@ -315,8 +341,9 @@ def _cell_polygons(cx: np.ndarray, cy: np.ndarray, size: float) -> np.ndarray:
     lat, lon = laea_to_wgs84(xs.ravel(), ys.ravel())
     lat = lat.reshape(xs.shape)
     lon = lon.reshape(xs.shape)
-    return np.array([Polygon(np.column_stack([lon[i], lat[i]])) for i in range(cx.size)],
-                    dtype=object)
+    return np.array(
+        [Polygon(np.column_stack([lon[i], lat[i]])) for i in range(cx.size)], dtype=object
+    )
 
 
 def _centroids(

@@ -79,12 +79,12 @@ def solve_ortools(
     finite_late = inst.late[np.isfinite(inst.late)]
     horizon = (
         math.ceil(
-                max(
-                    float(finite_late.max(initial=0.0)),
-                    float(np.max(inst.shift_end[np.isfinite(inst.shift_end)], initial=0.0)),
-                )
-                * SCALE
+            max(
+                float(finite_late.max(initial=0.0)),
+                float(np.max(inst.shift_end[np.isfinite(inst.shift_end)], initial=0.0)),
             )
+            * SCALE
+        )
         + 1
     )
     horizon = max(horizon, int(step and max(map(max, step)))) + 1
@@ -141,9 +141,7 @@ def solve_ortools(
         tdim.CumulVar(routing.Start(k)).SetRange(s_lo, max(s_lo, s_hi))
         tdim.CumulVar(routing.End(k)).SetRange(e_lo, e_hi)
         if math.isfinite(inst.max_duration[k]):
-            tdim.SetSpanUpperBoundForVehicle(
-                math.floor(inst.max_duration[k] * SCALE + 1e-6), k
-            )
+            tdim.SetSpanUpperBoundForVehicle(math.floor(inst.max_duration[k] * SCALE + 1e-6), k)
 
     solver = routing.solver()
     for r in range(inst.n_requests):

@@ -41,9 +41,20 @@ def test_poly_with_hole(tmp_path: Path) -> None:
 def test_geojson_feature_collection(tmp_path: Path) -> None:
     path = tmp_path / "a.geojson"
     square = [[[12.0, 50.8], [12.1, 50.8], [12.1, 50.9], [12.0, 50.9], [12.0, 50.8]]]
-    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon",
-                                                           "coordinates": square}}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {},
+                        "geometry": {"type": "Polygon", "coordinates": square},
+                    }
+                ],
+            }
+        )
+    )
     area = load_service_area(path)
     assert area.contains(np.array([50.85]), np.array([12.05]))[0]
 

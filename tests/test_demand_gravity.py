@@ -66,8 +66,9 @@ def test_marginals_for_random_inputs(n: int, seed: int, kind: str) -> None:
     cost = haversine_test_costs(n, seed)
     P = rng.random(n) + 0.01
     A = rng.random(n) + 0.01
-    res = balance(P, A, deterrence(cost, kind, alpha=0.8, beta=0.1), tolerance=1e-9,
-                  max_iterations=10_000)
+    res = balance(
+        P, A, deterrence(cost, kind, alpha=0.8, beta=0.1), tolerance=1e-9, max_iterations=10_000
+    )
     total = P.sum()
     assert np.abs(res.trips.sum(axis=1) - P).max() <= 1e-8 * total
     assert np.abs(res.trips.sum(axis=0) - A * total / A.sum()).max() <= 1e-8 * total
@@ -101,12 +102,25 @@ def test_calibration_hits_target_mean(kind: str, method: str) -> None:
     P = rng.gamma(1.0, 100.0, n)
     A = rng.gamma(0.7, 100.0, n)
     target = 6.0
-    cal = calibrate(P, A, cost, kind=kind, alpha=-0.5, target_mean=target, method=method,
-                    tolerance=1e-3, balance_tolerance=1e-9)
+    cal = calibrate(
+        P,
+        A,
+        cost,
+        kind=kind,
+        alpha=-0.5,
+        target_mean=target,
+        method=method,
+        tolerance=1e-3,
+        balance_tolerance=1e-9,
+    )
     assert cal.parameter == ("alpha" if kind == "power" else "beta")
     # Independent check: rebuild the matrix from the parameter and measure the mean.
-    f = deterrence(cost, kind, alpha=cal.value if kind == "power" else -0.5,
-                   beta=cal.value if kind != "power" else 0.0)
+    f = deterrence(
+        cost,
+        kind,
+        alpha=cal.value if kind == "power" else -0.5,
+        beta=cal.value if kind != "power" else 0.0,
+    )
     res = balance(P, A, f, tolerance=1e-9)
     mean = (res.trips * cost).sum() / res.trips.sum()
     assert mean == pytest.approx(target, rel=2e-3)
@@ -117,8 +131,12 @@ def test_secant_needs_no_more_runs_than_bisection() -> None:
     n = 80
     cost = haversine_test_costs(n, 11)
     P, A = rng.random(n) + 0.1, rng.random(n) + 0.1
-    runs = {m: calibrate(P, A, cost, kind="exponential", target_mean=5.0, method=m,
-                         tolerance=1e-4).evaluations for m in ("bisection", "secant")}
+    runs = {
+        m: calibrate(
+            P, A, cost, kind="exponential", target_mean=5.0, method=m, tolerance=1e-4
+        ).evaluations
+        for m in ("bisection", "secant")
+    }
     assert runs["secant"] <= runs["bisection"]
 
 

@@ -38,8 +38,9 @@ def test_heidelberg_model_uses_road_times_and_attractors(hd_model: DemandModel) 
     assert (c >= 1.0).all()
 
 
-def test_heidelberg_points_on_walk_graph(hd_model: DemandModel, hd_data_dir: Path,
-                                        cache_dir: Path) -> None:
+def test_heidelberg_points_on_walk_graph(
+    hd_model: DemandModel, hd_data_dir: Path, cache_dir: Path
+) -> None:
     from routing.build import road_graph
 
     walk = road_graph("heidelberg", "walk", data_dir=hd_data_dir, cache_dir=cache_dir)
@@ -66,19 +67,22 @@ def test_gera_falls_back_to_population_and_crowfly(mirror_dir: Path, caplog) -> 
         build_demand_model("gera", data_dir=mirror_dir, travel_times="road")
 
 
-def _region_copy(tmp_path: Path, mirror_dir: Path, grid_text: str | None = None,
-                 poly_text: str | None = None) -> Path:
+def _region_copy(
+    tmp_path: Path, mirror_dir: Path, grid_text: str | None = None, poly_text: str | None = None
+) -> Path:
     """A Gera-like region in tmp_path with optionally replaced grid or area files."""
     data = tmp_path / "data"
     (data / "gera").mkdir(parents=True)
     src = mirror_dir / "gera"
-    grid = grid_text if grid_text is not None else (src / "zensus2011_population_1km.csv"
-                                                    ).read_text()
+    grid = (
+        grid_text if grid_text is not None else (src / "zensus2011_population_1km.csv").read_text()
+    )
     (data / "gera" / "zensus2011_population_1km.csv").write_text(grid)
     poly = poly_text if poly_text is not None else (src / "DE-TH-VMT.poly").read_text()
     (data / "gera" / "DE-TH-VMT.poly").write_text(poly)
     (data / "gera" / "zensus2011_residential_buildings_100m.csv").write_text(
-        (src / "zensus2011_residential_buildings_100m.csv").read_text())
+        (src / "zensus2011_residential_buildings_100m.csv").read_text()
+    )
     return data
 
 
@@ -123,14 +127,28 @@ def test_config_errors(tmp_path: Path) -> None:
     assert cfg.requests.shuttle_share == 0.01  # defaults kept
 
 
-def test_cli_writes_requests_and_charts(tmp_path: Path, mirror_dir: Path, cache_dir: Path,
-                                        monkeypatch) -> None:
+def test_cli_writes_requests_and_charts(
+    tmp_path: Path, mirror_dir: Path, cache_dir: Path, monkeypatch
+) -> None:
     from api.cli import app
 
     monkeypatch.setenv("ELSTER_DATA_DIR", str(mirror_dir))
     out = tmp_path / "gera" / "requests.parquet"
-    result = CliRunner().invoke(app, ["demand", "gera", "--date", "2022-09-17", "--requests",
-                                      "400", "--seed", "5", "--out", str(out)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "demand",
+            "gera",
+            "--date",
+            "2022-09-17",
+            "--requests",
+            "400",
+            "--seed",
+            "5",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "crow-fly estimate" in result.output
     assert "weekend" in result.output
@@ -139,8 +157,22 @@ def test_cli_writes_requests_and_charts(tmp_path: Path, mirror_dir: Path, cache_
     assert (out.parent / "requests_heatmap.png").stat().st_size > 10_000
     assert (out.parent / "requests_hourly.png").stat().st_size > 5_000
     again = tmp_path / "again.parquet"
-    CliRunner().invoke(app, ["demand", "gera", "--date", "2022-09-17", "--requests", "400",
-                             "--seed", "5", "--out", str(again), "--no-plots"])
+    CliRunner().invoke(
+        app,
+        [
+            "demand",
+            "gera",
+            "--date",
+            "2022-09-17",
+            "--requests",
+            "400",
+            "--seed",
+            "5",
+            "--out",
+            str(again),
+            "--no-plots",
+        ],
+    )
     pd.testing.assert_frame_equal(read_requests(again).requests, back)
 
 

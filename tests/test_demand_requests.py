@@ -29,8 +29,10 @@ GERA_BBOX = (11.95, 50.80, 12.20, 50.95)
 
 def lattice_test_snapper(area, spacing_deg: float = 0.002) -> NodeSnapper:
     """Test-only stand-in for a walk graph: lattice 'nodes' (~150 m) inside the area."""
-    lon, lat = np.meshgrid(np.arange(GERA_BBOX[0], GERA_BBOX[2], spacing_deg * 1.5),
-                           np.arange(GERA_BBOX[1], GERA_BBOX[3], spacing_deg))
+    lon, lat = np.meshgrid(
+        np.arange(GERA_BBOX[0], GERA_BBOX[2], spacing_deg * 1.5),
+        np.arange(GERA_BBOX[1], GERA_BBOX[3], spacing_deg),
+    )
     lat, lon = lat.ravel(), lon.ravel()
     keep = area.contains(lat, lon)
     return NodeSnapper(lat[keep], lon[keep])
@@ -40,14 +42,21 @@ def lattice_test_snapper(area, spacing_deg: float = 0.002) -> NodeSnapper:
 def gera_model(mirror_dir: Path) -> DemandModel:
     """Real Gera zones (Zensus 1 km + 100 m weights, VMT area) with a haversine test matrix."""
     area = load_service_area(mirror_dir / "gera" / "DE-TH-VMT.poly").clipped(GERA_BBOX)
-    grid = load_population_grid(mirror_dir / "gera" / "zensus2011_population_1km.csv",
-                                bbox=GERA_BBOX)
+    grid = load_population_grid(
+        mirror_dir / "gera" / "zensus2011_population_1km.csv", bbox=GERA_BBOX
+    )
     weights = load_weight_grid(mirror_dir / "gera" / "zensus2011_residential_buildings_100m.csv")
     zones = build_zones(grid, area, weight_grid=weights)
     seconds = crowfly_travel_times(zones.lat, zones.lon, speed_kmh=30.0, detour=1.3)
-    return zone_model(zones, seconds, load_config(), area=area, region="gera",
-                      travel_times="haversine test matrix",
-                      walk_snapper=lattice_test_snapper(area))
+    return zone_model(
+        zones,
+        seconds,
+        load_config(),
+        area=area,
+        region="gera",
+        travel_times="haversine test matrix",
+        walk_snapper=lattice_test_snapper(area),
+    )
 
 
 DAY = date(2022, 9, 14)
@@ -86,8 +95,10 @@ def test_points_inside_area_and_on_graph(gera_model: DemandModel) -> None:
         lat, lon = req[f"{end}_lat"].to_numpy(), req[f"{end}_lon"].to_numpy()
         assert gera_model.area.contains(lat, lon).all()
         assert all((a, b) in nodes for a, b in zip(lat, lon, strict=False))
-    assert ((req["origin_lat"] != req["destination_lat"])
-            | (req["origin_lon"] != req["destination_lon"])).all()
+    assert (
+        (req["origin_lat"] != req["destination_lat"])
+        | (req["origin_lon"] != req["destination_lon"])
+    ).all()
 
 
 def test_arrivals_follow_profile_and_od_matrix(gera_model: DemandModel) -> None:
@@ -108,18 +119,21 @@ def test_poisson_total_is_random_but_seeded(gera_model: DemandModel) -> None:
     from dataclasses import replace
 
     cfg = gera_model.config
-    model = replace(gera_model, config=replace(cfg, requests=replace(cfg.requests,
-                                                                     exact_total=False)))
-    totals = [generate_requests(model, day=DAY, n_requests=1000, seed=s)[1].requests
-              for s in range(8)]
+    model = replace(
+        gera_model, config=replace(cfg, requests=replace(cfg.requests, exact_total=False))
+    )
+    totals = [
+        generate_requests(model, day=DAY, n_requests=1000, seed=s)[1].requests for s in range(8)
+    ]
     assert len(set(totals)) > 1
     assert all(800 < t < 1200 for t in totals)
     assert generate_requests(model, day=DAY, n_requests=1000, seed=3)[1].requests == totals[3]
 
 
 def test_window_and_clock_change_day(gera_model: DemandModel) -> None:
-    req, stats = generate_requests(gera_model, day=date(2022, 10, 30), n_requests=500, seed=2,
-                                   window=(time(1, 30), time(4, 0)))
+    req, stats = generate_requests(
+        gera_model, day=date(2022, 10, 30), n_requests=500, seed=2, window=(time(1, 30), time(4, 0))
+    )
     assert stats.day_type == "weekend"
     local = req["request_time"].dt.tz_convert("Europe/Berlin")
     assert (local.dt.hour >= 1).all()
@@ -146,12 +160,12 @@ def test_round_trip(gera_model: DemandModel, tmp_path: Path, suffix: str) -> Non
     back = read_requests(path, area=gera_model.area)
     assert back.problems == []
     assert back.rows_read == 300
-    pd.testing.assert_frame_equal(back.requests.reset_index(drop=True),
-                                  req.reset_index(drop=True), check_dtype=False)
+    pd.testing.assert_frame_equal(
+        back.requests.reset_index(drop=True), req.reset_index(drop=True), check_dtype=False
+    )
 
 
-def test_booking_log_bad_rows_report_line_numbers(gera_model: DemandModel,
-                                                  tmp_path: Path) -> None:
+def test_booking_log_bad_rows_report_line_numbers(gera_model: DemandModel, tmp_path: Path) -> None:
     req, _ = generate_requests(gera_model, day=DAY, n_requests=10, seed=4)
     path = write_requests(req, tmp_path / "log.csv")
     lines = path.read_text().splitlines()
@@ -175,8 +189,13 @@ def test_booking_log_bad_rows_report_line_numbers(gera_model: DemandModel,
         read_requests(path, area=gera_model.area)
     result = read_requests(path, area=gera_model.area, on_error="drop")
     assert [(p.line, p.column) for p in result.problems] == [
-        (3, "origin_lat"), (5, "request_time"), (6, "passengers"), (8, "wheelchair"),
-        (9, "latest_arrival"), (10, "request_id"), (11, "destination_lat"),
+        (3, "origin_lat"),
+        (5, "request_time"),
+        (6, "passengers"),
+        (8, "wheelchair"),
+        (9, "latest_arrival"),
+        (10, "request_id"),
+        (11, "destination_lat"),
     ]
     assert "outside the service area" in str(result.problems[-1])
     assert len(result.requests) == 3

@@ -38,9 +38,13 @@ def test_cross_product_runs_with_stable_ids(tmp_path: Path) -> None:
         assert run.params["max_wait_min"] == 15.0 and run.params["alpha"] == 1.5
         assert set(PARAMETERS) <= set(run.params)
     # Same scenario in another file: same ids; 15 and 15.0 are the same parameter.
-    again = load_scenario(_write(
-        tmp_path, fake_scenario_toml().replace("max_wait_min = 15", "max_wait_min = 15.0"),
-        "again.toml"))
+    again = load_scenario(
+        _write(
+            tmp_path,
+            fake_scenario_toml().replace("max_wait_min = 15", "max_wait_min = 15.0"),
+            "again.toml",
+        )
+    )
     assert [r.run_id for r in again.runs()] == [r.run_id for r in runs]
     assert scenario.swept() == ["n_vehicles", "capacity"]
 
@@ -78,10 +82,17 @@ def test_list_mode_runs_each_entry_per_seed(tmp_path: Path) -> None:
         "[[sweep.runs]]\nn_vehicles = 3\nseed = 7\n",
     )
     scenario = load_scenario(_write(tmp_path, text))
-    got = [(r.params["n_vehicles"], r.params["capacity"], r.params["max_wait_min"],
-            r.params["seed"]) for r in expand(scenario)]
-    assert got == [(8, 4, 15.0, 1), (8, 4, 15.0, 2), (12, 8, 10.0, 1), (12, 8, 10.0, 2),
-                   (3, 4, 15.0, 7)]
+    got = [
+        (r.params["n_vehicles"], r.params["capacity"], r.params["max_wait_min"], r.params["seed"])
+        for r in expand(scenario)
+    ]
+    assert got == [
+        (8, 4, 15.0, 1),
+        (8, 4, 15.0, 2),
+        (12, 8, 10.0, 1),
+        (12, 8, 10.0, 2),
+        (3, 4, 15.0, 7),
+    ]
     assert scenario.swept() == ["n_vehicles", "capacity", "max_wait_min"]
 
 
@@ -90,7 +101,8 @@ def test_area_from_file_polygon_and_region(tmp_path: Path) -> None:
     poly.parent.mkdir()
     poly.write_text("zone\n1\n 8.67 49.40\n 8.72 49.40\n 8.72 49.42\n 8.67 49.42\nEND\nEND\n")
     text = fake_scenario_toml().replace(
-        'name = "Altstadt"\nbbox = [8.67, 49.40, 8.72, 49.42]', 'file = "areas/zone.poly"')
+        'name = "Altstadt"\nbbox = [8.67, 49.40, 8.72, 49.42]', 'file = "areas/zone.poly"'
+    )
     scenario = load_scenario(_write(tmp_path, text))
     assert scenario.area.kind == "file" and scenario.area.file == poly.resolve()
     assert scenario.area.name == "zone"
@@ -100,11 +112,18 @@ def test_area_from_file_polygon_and_region(tmp_path: Path) -> None:
 
     text = fake_scenario_toml().replace(
         "bbox = [8.67, 49.40, 8.72, 49.42]",
-        "polygon = [[8.67, 49.40], [8.72, 49.40], [8.70, 49.42]]")
+        "polygon = [[8.67, 49.40], [8.72, 49.40], [8.70, 49.42]]",
+    )
     assert load_scenario(_write(tmp_path, text)).area.polygon == (
-        (8.67, 49.40), (8.72, 49.40), (8.70, 49.42))
-    text = fake_scenario_toml().replace('[area]\nname = "Altstadt"\n', "").replace(
-        "bbox = [8.67, 49.40, 8.72, 49.42]\n", "")
+        (8.67, 49.40),
+        (8.72, 49.40),
+        (8.70, 49.42),
+    )
+    text = (
+        fake_scenario_toml()
+        .replace('[area]\nname = "Altstadt"\n', "")
+        .replace("bbox = [8.67, 49.40, 8.72, 49.42]\n", "")
+    )
     assert load_scenario(_write(tmp_path, text)).area.kind == "region"
 
 
@@ -119,31 +138,44 @@ BAD = [
     (("n_vehicles = [5, 10]\n", ""), ["[fleet] n_vehicles is missing", "add e.g."]),
     (("alpha = 1.5", "alpha = 0.5"), ["[service] alpha", "a number >= 1"]),
     (("max_wait_min = 15", "max_wait_min = 0"), ["[service] max_wait_min", "> 0"]),
-    (("bbox = [8.67, 49.40, 8.72, 49.42]", "bbox = [8.72, 49.40, 8.67, 49.42]"),
-     ["[area] bbox", "min_lon < max_lon"]),
-    (('window = ["07:00", "10:00"]', 'window = ["10:00", "07:00"]'),
-     ["[demand] window", "not after start"]),
-    (('window = ["07:00", "10:00"]', 'window = ["7 am", "10:00"]'),
-     ["[demand] window", "HH:MM"]),
+    (
+        ("bbox = [8.67, 49.40, 8.72, 49.42]", "bbox = [8.72, 49.40, 8.67, 49.42]"),
+        ["[area] bbox", "min_lon < max_lon"],
+    ),
+    (
+        ('window = ["07:00", "10:00"]', 'window = ["10:00", "07:00"]'),
+        ["[demand] window", "not after start"],
+    ),
+    (('window = ["07:00", "10:00"]', 'window = ["7 am", "10:00"]'), ["[demand] window", "HH:MM"]),
     (("date = 2022-09-14", 'date = "14.09.2022"'), ["[demand] date", "YYYY-MM-DD"]),
     (('region = "heidelberg"', 'region = "atlantis"'), ["[scenario] region", "atlantis"]),
     (('name = "fake-sweep"\n', ""), ["[scenario] name is missing"]),
     (("seeds = [1, 2]", "seeds = [1, -2]"), ["[sweep] seeds", "integers >= 0"]),
     (("seeds = [1, 2]", 'seeds = [1, 2]\nmode = "random"'), ["[sweep] mode", '"cross"']),
     (("seeds = [1, 2]", 'seeds = [1, 2]\nmode = "list"'), ["[sweep]", "[[sweep.runs]]"]),
-    (("served_share = { min = 0.9 }", "served_share = 0.9"),
-     ["[targets] served_share", "{ min = VALUE }"]),
-    (("served_share = { min = 0.9 }", 'served_share = { min = "most" }'),
-     ["[targets] served_share", "must be a number"]),
-    (("requests = 400", "requests = 400\ntravel_times = \"teleport\""),
-     ["[demand] travel_times", "auto, road, crowfly"]),
+    (
+        ("served_share = { min = 0.9 }", "served_share = 0.9"),
+        ["[targets] served_share", "{ min = VALUE }"],
+    ),
+    (
+        ("served_share = { min = 0.9 }", 'served_share = { min = "most" }'),
+        ["[targets] served_share", "must be a number"],
+    ),
+    (
+        ("requests = 400", 'requests = 400\ntravel_times = "teleport"'),
+        ["[demand] travel_times", "auto, road, crowfly"],
+    ),
     (("[fleet]", "[fleet]\ndepots = [[8.69, 49.41]]"), ["[fleet] depots", "[lat, lon]"]),
-    (("[area]", "[area]\nfile = \"nowhere.poly\""), ["[area]", "exactly one of"]),
+    (("[area]", '[area]\nfile = "nowhere.poly"'), ["[area]", "exactly one of"]),
     (("requests = 400", "requests = 400 400"), ["not valid TOML", "fix the syntax"]),
-    (("[sweep]", "[demand_model.gravity]\ntarget_mean_minute = 4\n[sweep]"),
-     ["[demand_model]", "unknown demand setting 'gravity.target_mean_minute'"]),
-    (("[sweep]", "[demand_model]\ngravity = 4\n[sweep]"),
-     ["[demand_model] gravity must be a table"]),
+    (
+        ("[sweep]", "[demand_model.gravity]\ntarget_mean_minute = 4\n[sweep]"),
+        ["[demand_model]", "unknown demand setting 'gravity.target_mean_minute'"],
+    ),
+    (
+        ("[sweep]", "[demand_model]\ngravity = 4\n[sweep]"),
+        ["[demand_model] gravity must be a table"],
+    ),
 ]
 
 
@@ -166,7 +198,8 @@ def test_missing_files_and_unknown_target_kpis(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="does not exist"):
         load_scenario(tmp_path / "nope.toml")
     text = fake_scenario_toml().replace(
-        'name = "Altstadt"\nbbox = [8.67, 49.40, 8.72, 49.42]', 'file = "missing.poly"')
+        'name = "Altstadt"\nbbox = [8.67, 49.40, 8.72, 49.42]', 'file = "missing.poly"'
+    )
     with pytest.raises(DataError, match=r"\[area\] file: file .*missing.poly does not exist"):
         load_scenario(_write(tmp_path, text))
     scenario = load_scenario(_write(tmp_path, fake_scenario_toml()))

@@ -28,8 +28,17 @@ def app() -> typer.Typer:
 def test_sweep_runs_reports_and_resumes(app: typer.Typer, tmp_path: Path) -> None:
     path = tmp_path / "s.toml"
     path.write_text(fake_scenario_toml())
-    args = ["sweep", str(path), "--workers", "1", "--out", str(tmp_path / "out"),
-            "--backend", "tests.test_sweep_support:fake_backend", "--no-progress"]
+    args = [
+        "sweep",
+        str(path),
+        "--workers",
+        "1",
+        "--out",
+        str(tmp_path / "out"),
+        "--backend",
+        "tests.test_sweep_support:fake_backend",
+        "--no-progress",
+    ]
     first = CliRunner().invoke(app, args)
     assert first.exit_code == 0, first.output
     assert "fake-sweep: 8 runs, 8 computed, 0 already done, 0 failed" in first.output
@@ -52,15 +61,17 @@ def test_dry_run_lists_the_runs(app: typer.Typer, tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
-def test_malformed_scenario_is_a_data_error_naming_the_key(app: typer.Typer,
-                                                          tmp_path: Path) -> None:
+def test_malformed_scenario_is_a_data_error_naming_the_key(
+    app: typer.Typer, tmp_path: Path
+) -> None:
     path = tmp_path / "s.toml"
     path.write_text(fake_scenario_toml(capacity='"big"'))
     done = CliRunner().invoke(app, ["sweep", str(path), "--dry-run"])
     assert isinstance(done.exception, DataError)  # api.cli.main prints it and exits 2
     assert "[fleet] capacity: expected an integer >= 1" in str(done.exception)
     path.write_text(fake_scenario_toml())
-    bad_backend = CliRunner().invoke(app, ["sweep", str(path), "--backend", "nowhere:thing",
-                                           "--out", str(tmp_path / "out")])
+    bad_backend = CliRunner().invoke(
+        app, ["sweep", str(path), "--backend", "nowhere:thing", "--out", str(tmp_path / "out")]
+    )
     assert isinstance(bad_backend.exception, DataError)
     assert "--backend 'nowhere:thing': cannot import it" in str(bad_backend.exception)

@@ -28,8 +28,13 @@ def clean(scenario: Scenario, tmp_path_factory: pytest.TempPathFactory):
     """A sweep with 2 worker processes and no failures (the reference results)."""
     root = tmp_path_factory.mktemp("clean")
     log = root / "loads.txt"
-    outcome = run_sweep(scenario, workers=2, out_dir=root / "out",
-                        backend=fake_backend(load_log=str(log)), progress=False)
+    outcome = run_sweep(
+        scenario,
+        workers=2,
+        out_dir=root / "out",
+        backend=fake_backend(load_log=str(log)),
+        progress=False,
+    )
     return outcome, log
 
 
@@ -65,7 +70,9 @@ def test_local_sweep_writes_the_tidy_table_and_report(clean, scenario: Scenario)
     assert "Smallest fleet meeting the targets" in text and "**Answer:**" in text
     assert "| capacity | fleet | seeds |" in text
     assert json.loads((outcome.out_dir / "scenario.json").read_text())["swept"] == [
-        "n_vehicles", "capacity"]
+        "n_vehicles",
+        "capacity",
+    ]
 
 
 def test_smallest_fleet_is_judged_on_the_seed_mean(clean, scenario: Scenario) -> None:
@@ -75,8 +82,11 @@ def test_smallest_fleet_is_judged_on_the_seed_mean(clean, scenario: Scenario) ->
     assert set(answers) == {4, 8}
     for capacity, answer in answers.items():
         sub = frame[frame["capacity"] == capacity].groupby("n_vehicles")[list(FAKE_KPIS)].mean()
-        meets = [n for n, row in sub.iterrows()
-                 if row["wait_mean_min"] <= 10 and row["served_share"] >= 0.9]
+        meets = [
+            n
+            for n, row in sub.iterrows()
+            if row["wait_mean_min"] <= 10 and row["served_share"] >= 0.9
+        ]
         assert answer.n_vehicles == (min(meets) if meets else None)
 
 
@@ -86,8 +96,9 @@ def test_no_fleet_meeting_the_targets_is_said_plainly(tmp_path: Path) -> None:
     scenario = load_scenario(path)
     finished = {}
     for run in scenario.runs():
-        finished[run.run_id] = RunResult(run.run_id, run.params, {
-            "served_share": 0.95, "wait_mean_min": 5.0})
+        finished[run.run_id] = RunResult(
+            run.run_id, run.params, {"served_share": 0.95, "wait_mean_min": 5.0}
+        )
     table = build_table(scenario.runs(), finished)
     answers = smallest_fleets(scenario, table)
     assert [a.n_vehicles for a in answers] == [None, None]
@@ -103,8 +114,9 @@ def test_second_invocation_skips_finished_runs(clean, scenario: Scenario, tmp_pa
     # Start from the clean journal minus three runs, with a torn last line.
     lines = (outcome.out_dir / "runs.jsonl").read_text().splitlines()
     (out / "runs.jsonl").write_text("\n".join(lines[:5]) + "\n" + lines[5][:40])
-    again = run_sweep(scenario, workers=2, out_dir=out, backend=fake_backend(), progress=False,
-                      report=False)
+    again = run_sweep(
+        scenario, workers=2, out_dir=out, backend=fake_backend(), progress=False, report=False
+    )
     assert (again.computed, again.skipped) == (3, 5)
     pd.testing.assert_frame_equal(_kpis(again.table.frame), _kpis(outcome.table.frame))
     third = run_sweep(scenario, workers=2, out_dir=out, backend=fake_backend(), progress=False)
@@ -113,46 +125,79 @@ def test_second_invocation_skips_finished_runs(clean, scenario: Scenario, tmp_pa
     # A bigger sweep over the same output directory computes only the new runs.
     bigger_path = tmp_path / "bigger.toml"
     bigger_path.write_text(fake_scenario_toml(n_vehicles="[5, 10, 15]"))
-    bigger = run_sweep(load_scenario(bigger_path), workers=1, out_dir=out,
-                       backend=fake_backend(), progress=False, report=False)
+    bigger = run_sweep(
+        load_scenario(bigger_path),
+        workers=1,
+        out_dir=out,
+        backend=fake_backend(),
+        progress=False,
+        report=False,
+    )
     assert (bigger.computed, bigger.skipped) == (4, 8)
-    fresh = run_sweep(scenario, workers=1, out_dir=out, backend=fake_backend(), fresh=True,
-                      progress=False, report=False)
+    fresh = run_sweep(
+        scenario,
+        workers=1,
+        out_dir=out,
+        backend=fake_backend(),
+        fresh=True,
+        progress=False,
+        report=False,
+    )
     assert (fresh.computed, fresh.skipped) == (8, 0)
 
 
-def test_a_run_that_kills_its_worker_is_retried(clean, scenario: Scenario,
-                                                tmp_path: Path) -> None:
+def test_a_run_that_kills_its_worker_is_retried(clean, scenario: Scenario, tmp_path: Path) -> None:
     outcome, _ = clean
     ids = [r.run_id for r in scenario.runs()]
     backend = fake_backend(crash_dir=str(tmp_path), crash_ids=(ids[1], ids[6]))
-    crashed = run_sweep(scenario, workers=2, out_dir=tmp_path / "out", backend=backend,
-                        progress=False, report=False)
+    crashed = run_sweep(
+        scenario, workers=2, out_dir=tmp_path / "out", backend=backend, progress=False, report=False
+    )
     assert (tmp_path / f"crashed-{ids[1]}").exists() and (tmp_path / f"crashed-{ids[6]}").exists()
     assert crashed.computed == 8 and not crashed.failed
     pd.testing.assert_frame_equal(_kpis(crashed.table.frame), _kpis(outcome.table.frame))
 
 
 def test_a_run_that_always_crashes_fails_alone_and_is_retried_next_time(
-        scenario: Scenario, tmp_path: Path) -> None:
+    scenario: Scenario, tmp_path: Path
+) -> None:
     bad = scenario.runs()[2].run_id
     backend = fake_backend(crash_dir=str(tmp_path), crash_ids=(bad,), crash_always=True)
-    first = run_sweep(scenario, workers=2, out_dir=tmp_path / "out", backend=backend,
-                      max_attempts=2, progress=False)
+    first = run_sweep(
+        scenario,
+        workers=2,
+        out_dir=tmp_path / "out",
+        backend=backend,
+        max_attempts=2,
+        progress=False,
+    )
     assert list(first.failed) == [bad] and "died 2 times" in first.failed[bad]
     assert first.computed == 7 and bad not in set(first.table.frame["run_id"])
     assert "## Failed runs" in first.report.summary.read_text()
-    second = run_sweep(scenario, workers=1, out_dir=tmp_path / "out", backend=fake_backend(),
-                       progress=False, report=False)
+    second = run_sweep(
+        scenario,
+        workers=1,
+        out_dir=tmp_path / "out",
+        backend=fake_backend(),
+        progress=False,
+        report=False,
+    )
     assert (second.computed, second.skipped, second.failed) == (1, 7, {})
 
 
 def test_bad_input_in_a_run_stops_the_sweep_and_keeps_finished_runs(
-        scenario: Scenario, tmp_path: Path) -> None:
+    scenario: Scenario, tmp_path: Path
+) -> None:
     bad = scenario.runs()[3].run_id
     with pytest.raises(DataError, match=f"run {bad} has bad input"):
-        run_sweep(scenario, workers=1, out_dir=tmp_path, backend=fake_backend(raise_ids=(bad,)),
-                  progress=False, report=False)
+        run_sweep(
+            scenario,
+            workers=1,
+            out_dir=tmp_path,
+            backend=fake_backend(raise_ids=(bad,)),
+            progress=False,
+            report=False,
+        )
     kept = (tmp_path / "runs.jsonl").read_text().splitlines()
     assert len(kept) == 3  # the runs before it, in order, with one worker
 

@@ -71,22 +71,43 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
 
 
 @pytest.fixture(scope="module")
-def local(small: Scenario, hd_data_dir: Path, cache_dir: Path,
-          tmp_path_factory: pytest.TempPathFactory):
-    return run_sweep(small, workers=1, out_dir=tmp_path_factory.mktemp("local"),
-                     data_dir=hd_data_dir, cache_dir=cache_dir, progress=False)
+def local(
+    small: Scenario, hd_data_dir: Path, cache_dir: Path, tmp_path_factory: pytest.TempPathFactory
+):
+    return run_sweep(
+        small,
+        workers=1,
+        out_dir=tmp_path_factory.mktemp("local"),
+        data_dir=hd_data_dir,
+        cache_dir=cache_dir,
+        progress=False,
+    )
 
 
 def test_real_sweep_end_to_end(local, small: Scenario) -> None:
     assert local.computed == 2 and not local.failed
     frame = local.table.frame
     assert list(frame["n_vehicles"]) == [2, 4]
-    for kpi in ("served_share", "wait_mean_min", "wait_mean_s", "ride_mean_min", "occupancy",
-                "vehicle_km", "empty_km_share", "rejected", "shared_ride_share",
-                "vehicle_hours", "detour_mean_s", "wait_p90_min"):
+    for kpi in (
+        "served_share",
+        "wait_mean_min",
+        "wait_mean_s",
+        "ride_mean_min",
+        "occupancy",
+        "vehicle_km",
+        "empty_km_share",
+        "rejected",
+        "shared_ride_share",
+        "vehicle_hours",
+        "detour_mean_s",
+        "wait_p90_min",
+    ):
         assert kpi in frame.columns, kpi
-    assert set(frame.columns) >= set(KPIS) - {"charging_sessions", "charging_hours",
-                                              "energy_charged_kwh"}
+    assert set(frame.columns) >= set(KPIS) - {
+        "charging_sessions",
+        "charging_hours",
+        "energy_charged_kwh",
+    }
     simulated = frame["requests_simulated"]
     assert (simulated > 0).all() and (simulated == simulated[0]).all()  # same seed, same stream
     assert (frame["requests"] == 40).all()  # the parameter: expected requests
@@ -98,42 +119,64 @@ def test_real_sweep_end_to_end(local, small: Scenario) -> None:
     assert "Smallest fleet meeting the targets" in local.report.summary.read_text()
 
 
-def test_dask_gives_the_same_kpis_as_local(local, small: Scenario, hd_data_dir: Path,
-                                           cache_dir: Path, tmp_path: Path) -> None:
+def test_dask_gives_the_same_kpis_as_local(
+    local, small: Scenario, hd_data_dir: Path, cache_dir: Path, tmp_path: Path
+) -> None:
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
-        on_dask = run_sweep(small, client=client, out_dir=tmp_path, data_dir=hd_data_dir,
-                            cache_dir=cache_dir, progress=False, report=False)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        on_dask = run_sweep(
+            small,
+            client=client,
+            out_dir=tmp_path,
+            data_dir=hd_data_dir,
+            cache_dir=cache_dir,
+            progress=False,
+            report=False,
+        )
     kpis = list(local.table.kpi_columns)
-    pd.testing.assert_frame_equal(on_dask.table.frame.set_index("run_id")[kpis],
-                                  local.table.frame.set_index("run_id")[kpis])
+    pd.testing.assert_frame_equal(
+        on_dask.table.frame.set_index("run_id")[kpis], local.table.frame.set_index("run_id")[kpis]
+    )
 
 
 def test_runs_are_deterministic_and_configured_from_the_scenario(
-        small: Scenario, hd_data_dir: Path, cache_dir: Path) -> None:
+    small: Scenario, hd_data_dir: Path, cache_dir: Path
+) -> None:
     # The context this process already loaded (threaded Dask workers run here), if any.
     options = WorkerOptions(data_dir=hd_data_dir, cache_dir=cache_dir)
     context = worker_context(simulation_backend(), small, options)
     run = small.runs()[0]
     config = simulation_config(run)
     assert (config.n_vehicles, config.capacity, config.max_wait_s, config.beta) == (
-        2, 4, 900.0, 300.0)
+        2,
+        4,
+        900.0,
+        300.0,
+    )
     assert config.seed == 3 and config.reoptimise_every_s == 120.0 and config.rebalancing
     assert not config.honour_latest_arrival
     first = simulate_run(run, context)
     assert simulate_run(run, context) == first
     inside = context.model.area.contains(
-        context.requests(day=small.day, window=small.window, n_requests=40, seed=3)
-        ["origin_lat"].to_numpy(), context.requests(
-            day=small.day, window=small.window, n_requests=40, seed=3)["origin_lon"].to_numpy())
+        context.requests(day=small.day, window=small.window, n_requests=40, seed=3)[
+            "origin_lat"
+        ].to_numpy(),
+        context.requests(day=small.day, window=small.window, n_requests=40, seed=3)[
+            "origin_lon"
+        ].to_numpy(),
+    )
     assert inside.all()  # the scenario's own area, not the whole region
     assert simulation_backend().kpis[0] == "served_share"
 
 
-def test_impossible_demand_calibration_names_the_setting(tmp_path: Path, hd_data_dir: Path,
-                                                        cache_dir: Path) -> None:
+def test_impossible_demand_calibration_names_the_setting(
+    tmp_path: Path, hd_data_dir: Path, cache_dir: Path
+) -> None:
     path = tmp_path / "s.toml"
     path.write_text(SMALL.replace("calibrate = false", "target_mean_minutes = 30.0"))
     with pytest.raises(DataError, match=r"target_mean_minutes.*\[demand_model\]"):

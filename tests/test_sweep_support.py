@@ -27,8 +27,13 @@ from routing.errors import DataError
 FAKE_KPIS = ("served_share", "wait_mean_min", "wait_p90_min", "vehicle_km", "occupancy_mean")
 
 
-def load_fake_context(scenario: Scenario, *, data_dir: Path | None = None,
-                      cache_dir: Path | None = None, load_log: str | None = None) -> dict:
+def load_fake_context(
+    scenario: Scenario,
+    *,
+    data_dir: Path | None = None,
+    cache_dir: Path | None = None,
+    load_log: str | None = None,
+) -> dict:
     """A fake "region": a seeded array; appends this pid to ``load_log`` when given."""
     if load_log:
         with open(load_log, "a", encoding="utf-8") as fh:
@@ -37,9 +42,15 @@ def load_fake_context(scenario: Scenario, *, data_dir: Path | None = None,
     return {"noise": np.random.default_rng(seed).random(64), "pid": os.getpid()}
 
 
-def fake_run(run: RunSpec, context: dict, *, crash_dir: str | None = None,
-             crash_ids: tuple[str, ...] = (), crash_always: bool = False,
-             raise_ids: tuple[str, ...] = ()) -> dict[str, float]:
+def fake_run(
+    run: RunSpec,
+    context: dict,
+    *,
+    crash_dir: str | None = None,
+    crash_ids: tuple[str, ...] = (),
+    crash_always: bool = False,
+    raise_ids: tuple[str, ...] = (),
+) -> dict[str, float]:
     """Deterministic KPIs of a run; may crash its process or raise, on purpose."""
     if run.run_id in raise_ids:
         raise DataError(f"fake backend: run {run.run_id} has bad input on purpose")
@@ -65,15 +76,25 @@ def fake_run(run: RunSpec, context: dict, *, crash_dir: str | None = None,
     }
 
 
-def fake_backend(*, load_log: str | None = None, crash_dir: str | None = None,
-                 crash_ids: tuple[str, ...] = (), crash_always: bool = False,
-                 raise_ids: tuple[str, ...] = ()) -> Backend:
+def fake_backend(
+    *,
+    load_log: str | None = None,
+    crash_dir: str | None = None,
+    crash_ids: tuple[str, ...] = (),
+    crash_always: bool = False,
+    raise_ids: tuple[str, ...] = (),
+) -> Backend:
     """The fake backend with the given test behaviours (picklable: partials of functions)."""
     return Backend(
         name="fake",
         load_context=partial(load_fake_context, load_log=load_log),
-        run=partial(fake_run, crash_dir=crash_dir, crash_ids=tuple(crash_ids),
-                    crash_always=crash_always, raise_ids=tuple(raise_ids)),
+        run=partial(
+            fake_run,
+            crash_dir=crash_dir,
+            crash_ids=tuple(crash_ids),
+            crash_always=crash_always,
+            raise_ids=tuple(raise_ids),
+        ),
         kpis=FAKE_KPIS,
     )
 
@@ -100,11 +121,11 @@ bbox = [8.67, 49.40, 8.72, 49.42]
 [demand]
 date = 2022-09-14
 window = ["07:00", "10:00"]
-requests = {values['requests']}
+requests = {values["requests"]}
 
 [fleet]
-n_vehicles = {values['n_vehicles']}
-capacity = {values['capacity']}
+n_vehicles = {values["n_vehicles"]}
+capacity = {values["capacity"]}
 
 [service]
 max_wait_min = 15
@@ -112,7 +133,7 @@ alpha = 1.5
 beta_min = 5
 
 [sweep]
-seeds = {values['seeds']}
+seeds = {values["seeds"]}
 
 [targets]
 wait_mean_min = {{ max = 10 }}

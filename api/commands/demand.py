@@ -24,26 +24,37 @@ def _parse_window(text: str | None):  # returns (time, time) or None
 
 def demand(
     region: Annotated[str, typer.Argument(help="Region name (regions/NAME.toml) or TOML path.")],
-    day: Annotated[str | None, typer.Option(
-        "--date", help="Service day YYYY-MM-DD (default: the region's).")] = None,
-    requests: Annotated[int | None, typer.Option(
-        "--requests", "-n", min=0, help="Number of requests (default: from population).")] = None,
+    day: Annotated[
+        str | None, typer.Option("--date", help="Service day YYYY-MM-DD (default: the region's).")
+    ] = None,
+    requests: Annotated[
+        int | None,
+        typer.Option(
+            "--requests", "-n", min=0, help="Number of requests (default: from population)."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same stream).")] = 0,
-    out: Annotated[Path, typer.Option(
-        "--out", "-o", help="Output file (.csv or .parquet); PNGs go beside it.")
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Output file (.csv or .parquet); PNGs go beside it.")
     ] = Path("requests.csv"),
-    config: Annotated[Path | None, typer.Option(
-        "--config", help="Demand config TOML (overrides the defaults).")] = None,
-    window: Annotated[str | None, typer.Option(
-        "--window", help="Local time window HH:MM-HH:MM.")] = None,
-    travel_times: Annotated[str, typer.Option(
-        "--travel-times",
-        help="auto (road if the map exists, else crow-fly estimate), road or crowfly.")
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Demand config TOML (overrides the defaults).")
+    ] = None,
+    window: Annotated[
+        str | None, typer.Option("--window", help="Local time window HH:MM-HH:MM.")
+    ] = None,
+    travel_times: Annotated[
+        str,
+        typer.Option(
+            "--travel-times",
+            help="auto (road if the map exists, else crow-fly estimate), road or crowfly.",
+        ),
     ] = "auto",
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write the PNG charts.")] = True,
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Data directory.")] = None,
-    cache_dir: Annotated[Path | None, typer.Option(
-        "--cache-dir", help="Build cache directory.")] = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option("--cache-dir", help="Build cache directory.")
+    ] = None,
 ) -> None:
     """Generate a seeded stream of trip requests for a region and a day."""
     from datetime import date
@@ -64,10 +75,12 @@ def demand(
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise RequestError(f"--out {out}: use a .csv or .parquet file name")
     cfg = load_config(config)
-    model = build_demand_model(reg, config=cfg, data_dir=data_dir, cache_dir=cache_dir,
-                               travel_times=travel_times)
-    frame, stats = generate_requests(model, day=service_day, n_requests=requests, seed=seed,
-                                     window=_parse_window(window))
+    model = build_demand_model(
+        reg, config=cfg, data_dir=data_dir, cache_dir=cache_dir, travel_times=travel_times
+    )
+    frame, stats = generate_requests(
+        model, day=service_day, n_requests=requests, seed=seed, window=_parse_window(window)
+    )
     write_requests(frame, out)
     written = [out]
     if plots:
@@ -77,8 +90,11 @@ def demand(
         written.append(plot_hourly(frame, f"{stem}_hourly.png", title=title))
     summary = summarize(frame)
     rows = [
-        ("region", f"{reg.name} ({model.zones.size} zones, "
-                   f"{round(model.zones.population.sum()):,} residents)"),
+        (
+            "region",
+            f"{reg.name} ({model.zones.size} zones, "
+            f"{round(model.zones.population.sum()):,} residents)",
+        ),
         ("day", f"{service_day} ({stats.day_type})"),
         ("service area", model.area.name),
         ("travel times", model.travel_times),
@@ -87,15 +103,23 @@ def demand(
         ("passengers", f"{summary.get('passengers', 0):,}"),
         ("wheelchair", f"{summary.get('wheelchair', 0):,}"),
         ("peak hour", str(summary.get("peak_hour", "-"))),
-        ("points", f"snapped to walk graph, mean {stats.mean_snap_m:.0f} m, "
-                   f"{stats.fallback_points} beyond max_snap_m" if stats.snapped
-         else "not snapped (no walk graph offline)"),
+        (
+            "points",
+            f"snapped to walk graph, mean {stats.mean_snap_m:.0f} m, "
+            f"{stats.fallback_points} beyond max_snap_m"
+            if stats.snapped
+            else "not snapped (no walk graph offline)",
+        ),
     ]
     for name, p in model.purposes.items():
         by_purpose = summary.get("purposes", {})
         count = by_purpose.get(name, 0) if isinstance(by_purpose, dict) else 0
-        rows.append((f"  {name}", f"{count:>6,}  mean {p.mean_minutes:4.1f} min, "
-                                  f"{p.parameter}={p.value:.4f}"))
+        rows.append(
+            (
+                f"  {name}",
+                f"{count:>6,}  mean {p.mean_minutes:4.1f} min, {p.parameter}={p.value:.4f}",
+            )
+        )
     width = max(len(r[0]) for r in rows)
     for name, value in rows:
         typer.echo(f"{name:<{width}}  {value}")

@@ -33,7 +33,9 @@ def sweep(
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Data directory."),
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Build cache directory."),
     backend: str | None = typer.Option(
-        None, "--backend", hidden=True,
+        None,
+        "--backend",
+        hidden=True,
         help="module:function returning a fleet.scenarios.runner.Backend (default: simulator).",
     ),
 ) -> None:
@@ -51,34 +53,49 @@ def sweep(
     runs = spec.runs()
     if dry_run:
         swept = ", ".join(spec.swept()) or "nothing"
-        typer.echo(f"{spec.name}: {len(runs)} runs (swept: {swept}; seeds "
-                   f"{', '.join(map(str, spec.seeds))})")
+        typer.echo(
+            f"{spec.name}: {len(runs)} runs (swept: {swept}; seeds "
+            f"{', '.join(map(str, spec.seeds))})"
+        )
         for run in runs:
             shown = {k: run.params[k] for k in [*spec.swept(), "seed"]}
             typer.echo(f"  {run.run_id}  " + "  ".join(f"{k}={v}" for k, v in shown.items()))
         return
     chosen = _load_backend(backend) if backend else None
     outcome = run_sweep(
-        spec, workers=workers or os.cpu_count() or 1, scheduler=scheduler,
-        out_dir=out or default_out_dir(spec), backend=chosen, data_dir=data_dir,
-        cache_dir=cache_dir, fresh=fresh, progress=progress,
+        spec,
+        workers=workers or os.cpu_count() or 1,
+        scheduler=scheduler,
+        out_dir=out or default_out_dir(spec),
+        backend=chosen,
+        data_dir=data_dir,
+        cache_dir=cache_dir,
+        fresh=fresh,
+        progress=progress,
     )
-    typer.echo(f"{spec.name}: {len(runs)} runs, {outcome.computed} computed, "
-               f"{outcome.skipped} already done, {len(outcome.failed)} failed "
-               f"in {outcome.seconds:.1f} s")
+    typer.echo(
+        f"{spec.name}: {len(runs)} runs, {outcome.computed} computed, "
+        f"{outcome.skipped} already done, {len(outcome.failed)} failed "
+        f"in {outcome.seconds:.1f} s"
+    )
     if outcome.report is not None:
         from fleet.scenarios.report import smallest_fleets
 
         for answer in smallest_fleets(spec, outcome.table):
             where = ", ".join(f"{k} {v}" for k, v in answer.series.items()) or "all runs"
-            verdict = (f"{answer.n_vehicles} vehicles" + ("" if answer.all_seeds
-                                                          else " (not in every seed)")
-                       if answer.n_vehicles is not None else "no tested fleet size")
+            verdict = (
+                f"{answer.n_vehicles} vehicles"
+                + ("" if answer.all_seeds else " (not in every seed)")
+                if answer.n_vehicles is not None
+                else "no tested fleet size"
+            )
             typer.echo(f"  smallest fleet meeting the targets ({where}): {verdict}")
     typer.echo(f"wrote {outcome.csv}, {outcome.parquet}")
     if outcome.report is not None:
-        typer.echo(f"wrote {outcome.report.summary}"
-                   + (f", {outcome.report.overview}" if outcome.report.overview else ""))
+        typer.echo(
+            f"wrote {outcome.report.summary}"
+            + (f", {outcome.report.overview}" if outcome.report.overview else "")
+        )
     if outcome.failed:
         for run_id, why in outcome.failed.items():
             typer.secho(f"failed {run_id}: {why}", err=True, fg=typer.colors.RED)
@@ -94,8 +111,9 @@ def _load_backend(spec: str):  # returns a fleet.scenarios.runner.Backend
     try:
         factory = getattr(importlib.import_module(module_name), attr or "backend")
     except (ImportError, AttributeError) as exc:
-        raise DataError(f"--backend {spec!r}: cannot import it ({exc}); use module:function"
-                        ) from None
+        raise DataError(
+            f"--backend {spec!r}: cannot import it ({exc}); use module:function"
+        ) from None
     made = factory() if callable(factory) and not isinstance(factory, Backend) else factory
     if not isinstance(made, Backend):
         raise DataError(f"--backend {spec!r} did not give a fleet.scenarios.runner.Backend")

@@ -34,8 +34,7 @@ class RegionPlugin(WorkerPlugin):
     async def setup(self, worker: Any) -> None:
         """Load the context off the worker's event loop (heartbeats keep going)."""
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, worker_context, self.backend, self.scenario,
-                                   self.options)
+        await loop.run_in_executor(None, worker_context, self.backend, self.scenario, self.options)
 
     def teardown(self, worker: Any) -> None:
         """Nothing to release: the cache lives as long as the worker process."""

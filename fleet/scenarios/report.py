@@ -28,8 +28,16 @@ log = logging.getLogger(__name__)
 FLEET = "n_vehicles"
 #: KPIs plotted when present (targets first, then these, at most ``MAX_PANELS``).
 PREFERRED_KPIS = (
-    "served_share", "wait_mean_min", "wait_p90_min", "ride_mean_min", "detour_rel_mean",
-    "occupancy", "vehicle_km", "empty_km_share", "shared_ride_share", "rejected",
+    "served_share",
+    "wait_mean_min",
+    "wait_p90_min",
+    "ride_mean_min",
+    "detour_rel_mean",
+    "occupancy",
+    "vehicle_km",
+    "empty_km_share",
+    "shared_ride_share",
+    "rejected",
 )
 MAX_PANELS = 8
 
@@ -104,16 +112,23 @@ def smallest_fleets(scenario: Scenario, table: ResultTable) -> list[FleetAnswer]
                     all(t.met(float(r[t.kpi])) for t in scenario.targets)
                     for _, r in runs.iterrows()
                 )
-                found = FleetAnswer(label, int(row[FLEET]), every,
-                                    {k: float(row[k]) for k in table.kpi_columns})
+                found = FleetAnswer(
+                    label, int(row[FLEET]), every, {k: float(row[k]) for k in table.kpi_columns}
+                )
                 break
         answers.append(found or FleetAnswer(label, None, False, {}))
     return answers
 
 
-def write_report(scenario: Scenario, table: ResultTable, out_dir: Path | str, *,
-                 failed: dict[str, str] | None = None, skipped: int = 0,
-                 computed: int = 0) -> ReportFiles:
+def write_report(
+    scenario: Scenario,
+    table: ResultTable,
+    out_dir: Path | str,
+    *,
+    failed: dict[str, str] | None = None,
+    skipped: int = 0,
+    computed: int = 0,
+) -> ReportFiles:
     """Write ``plots/*.png``, ``overview.png`` and ``summary.md`` into ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -128,8 +143,15 @@ def write_report(scenario: Scenario, table: ResultTable, out_dir: Path | str, *,
             plots.append(plot_kpi(scenario, table, kpi, plot_dir / f"{kpi}.png"))
         overview = plot_overview(scenario, table, kpis, out_dir / "overview.png")
     summary = out_dir / "summary.md"
-    text = summary_markdown(scenario, table, failed=failed or {}, skipped=skipped,
-                            computed=computed, overview=overview, out_dir=out_dir)
+    text = summary_markdown(
+        scenario,
+        table,
+        failed=failed or {},
+        skipped=skipped,
+        computed=computed,
+        overview=overview,
+        out_dir=out_dir,
+    )
     tmp = summary.with_suffix(".md.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(summary)
@@ -163,19 +185,27 @@ def _draw(ax: Any, scenario: Scenario, table: ResultTable, kpi: str) -> None:
     groups = frame.groupby(series, sort=True, dropna=False) if series else [((), frame)]
     for key, group in groups:
         key_values = key if isinstance(key, tuple) else (key,)
-        label = ", ".join(f"{_short(c)} {_plain(v)}" for c, v in zip(series, key_values,
-                                                                     strict=True)) or kpi
+        label = (
+            ", ".join(f"{_short(c)} {_plain(v)}" for c, v in zip(series, key_values, strict=True))
+            or kpi
+        )
         stats = group.groupby(FLEET)[kpi].agg(["mean", "min", "max"]).sort_index()
         x = stats.index.to_numpy(dtype=float)
         line = ax.plot(x, stats["mean"], marker="o", label=label)[0]
         if len(scenario.seeds) > 1:
-            ax.fill_between(x, stats["min"], stats["max"], color=line.get_color(), alpha=0.2,
-                            linewidth=0)
+            ax.fill_between(
+                x, stats["min"], stats["max"], color=line.get_color(), alpha=0.2, linewidth=0
+            )
             ax.scatter(group[FLEET], group[kpi], color=line.get_color(), s=8, alpha=0.6)
     for target in scenario.targets:
         if target.kpi == kpi:
-            ax.axhline(target.value, color="0.3", linestyle="--", linewidth=1,
-                       label=f"target {'≤' if target.bound == 'max' else '≥'} {target.value:g}")
+            ax.axhline(
+                target.value,
+                color="0.3",
+                linestyle="--",
+                linewidth=1,
+                label=f"target {'≤' if target.bound == 'max' else '≥'} {target.value:g}",
+            )
     ax.set_xlabel("fleet size (vehicles)")
     ax.set_ylabel(kpi)
     ax.grid(True, alpha=0.3)
@@ -188,8 +218,10 @@ def plot_kpi(scenario: Scenario, table: ResultTable, kpi: str, path: Path) -> Pa
     fig, ax = plt.subplots(figsize=(6, 4))
     try:
         _draw(ax, scenario, table, kpi)
-        ax.set_title(f"{scenario.name}: {kpi}\n(mean over {len(scenario.seeds)} seeds, "
-                     f"band = min-max)", fontsize=9)
+        ax.set_title(
+            f"{scenario.name}: {kpi}\n(mean over {len(scenario.seeds)} seeds, band = min-max)",
+            fontsize=9,
+        )
         fig.tight_layout()
         fig.savefig(path, dpi=110)
     finally:
@@ -197,8 +229,7 @@ def plot_kpi(scenario: Scenario, table: ResultTable, kpi: str, path: Path) -> Pa
     return path
 
 
-def plot_overview(scenario: Scenario, table: ResultTable, kpis: Sequence[str],
-                  path: Path) -> Path:
+def plot_overview(scenario: Scenario, table: ResultTable, kpis: Sequence[str], path: Path) -> Path:
     """All plotted KPIs in one figure (the picture for a README)."""
     plt = _pyplot()
     cols = 2 if len(kpis) > 1 else 1
@@ -207,10 +238,12 @@ def plot_overview(scenario: Scenario, table: ResultTable, kpis: Sequence[str],
     try:
         for ax, kpi in zip(axes.ravel(), kpis, strict=False):
             _draw(ax, scenario, table, kpi)
-        for ax in axes.ravel()[len(kpis):]:
+        for ax in axes.ravel()[len(kpis) :]:
             ax.set_visible(False)
-        fig.suptitle(f"{scenario.name}: KPIs vs fleet size (mean over {len(scenario.seeds)} "
-                     f"seeds, band = min-max)")
+        fig.suptitle(
+            f"{scenario.name}: KPIs vs fleet size (mean over {len(scenario.seeds)} "
+            f"seeds, band = min-max)"
+        )
         fig.tight_layout()
         fig.savefig(path, dpi=100)
     finally:
@@ -218,9 +251,16 @@ def plot_overview(scenario: Scenario, table: ResultTable, kpis: Sequence[str],
     return path
 
 
-def summary_markdown(scenario: Scenario, table: ResultTable, *, failed: dict[str, str],
-                     skipped: int = 0, computed: int = 0, overview: Path | None = None,
-                     out_dir: Path | None = None) -> str:
+def summary_markdown(
+    scenario: Scenario,
+    table: ResultTable,
+    *,
+    failed: dict[str, str],
+    skipped: int = 0,
+    computed: int = 0,
+    overview: Path | None = None,
+    out_dir: Path | None = None,
+) -> str:
     """The Markdown summary: setup, the answer per series, and the seed-mean KPI table."""
     lines = [f"# Sweep {scenario.name}", ""]
     if scenario.description:
@@ -229,20 +269,25 @@ def summary_markdown(scenario: Scenario, table: ResultTable, *, failed: dict[str
     lines += [
         f"- region: {scenario.region}, service area: {scenario.area.name}",
         f"- day: {scenario.day.isoformat()}"
-        + (f", window {scenario.window[0]:%H:%M}-{scenario.window[1]:%H:%M}"
-           if scenario.window else ", whole day"),
+        + (
+            f", window {scenario.window[0]:%H:%M}-{scenario.window[1]:%H:%M}"
+            if scenario.window
+            else ", whole day"
+        ),
         f"- runs: {n_runs} ({len(table.frame)} finished: {computed} computed now, "
         f"{skipped} from earlier invocations; {len(failed)} failed)",
         f"- seeds: {', '.join(map(str, scenario.seeds))}",
     ]
-    fixed = {name: vals[0] for name, vals in scenario.values.items()
-             if name not in scenario.swept() and vals[0] is not None}
+    fixed = {
+        name: vals[0]
+        for name, vals in scenario.values.items()
+        if name not in scenario.swept() and vals[0] is not None
+    }
     if fixed:
         lines.append("- fixed: " + ", ".join(f"{k} = {_plain(v)}" for k, v in fixed.items()))
     swept = scenario.swept()
     if swept and scenario.mode == "cross":
-        lines.append("- swept: " + ", ".join(f"{k} in {list(scenario.values[k])}"
-                                             for k in swept))
+        lines.append("- swept: " + ", ".join(f"{k} in {list(scenario.values[k])}" for k in swept))
     elif swept:
         lines.append(f"- swept: {', '.join(swept)} (explicit list of runs)")
     if scenario.targets:
@@ -251,32 +296,48 @@ def summary_markdown(scenario: Scenario, table: ResultTable, *, failed: dict[str
 
     answers = smallest_fleets(scenario, table)
     if answers:
-        lines += ["## Smallest fleet meeting the targets", "",
-                  "Judged on the mean over the seeds; \"every seed\" says whether each seed "
-                  "met the targets on its own.", ""]
+        lines += [
+            "## Smallest fleet meeting the targets",
+            "",
+            'Judged on the mean over the seeds; "every seed" says whether each seed '
+            "met the targets on its own.",
+            "",
+        ]
         series = series_columns(scenario, table)
-        header = [*(_short(c) for c in series), "smallest fleet", "every seed",
-                  *(t.kpi for t in scenario.targets)]
+        header = [
+            *(_short(c) for c in series),
+            "smallest fleet",
+            "every seed",
+            *(t.kpi for t in scenario.targets),
+        ]
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for a in answers:
             cells = [str(a.series[c]) for c in series]
             if a.n_vehicles is None:
                 cells += ["none of the tested sizes", "-", *("-" for _ in scenario.targets)]
             else:
-                cells += [str(a.n_vehicles), "yes" if a.all_seeds else "no",
-                          *(_fmt(a.means.get(t.kpi, math.nan)) for t in scenario.targets)]
+                cells += [
+                    str(a.n_vehicles),
+                    "yes" if a.all_seeds else "no",
+                    *(_fmt(a.means.get(t.kpi, math.nan)) for t in scenario.targets),
+                ]
             lines.append("| " + " | ".join(cells) + " |")
         best = [a for a in answers if a.n_vehicles is not None]
         lines.append("")
         if best:
             top = min(best, key=lambda a: a.n_vehicles or 0)
             where = ", ".join(f"{_short(k)} {v}" for k, v in top.series.items())
-            lines.append(f"**Answer:** {top.n_vehicles} vehicles"
-                         + (f" ({where})" if where else "") + " is the smallest tested fleet "
-                         "that meets every target.")
+            lines.append(
+                f"**Answer:** {top.n_vehicles} vehicles"
+                + (f" ({where})" if where else "")
+                + " is the smallest tested fleet "
+                "that meets every target."
+            )
         else:
-            lines.append("**Answer:** no tested fleet meets every target; try larger fleets "
-                         "or looser service rules.")
+            lines.append(
+                "**Answer:** no tested fleet meets every target; try larger fleets "
+                "or looser service rules."
+            )
         lines.append("")
 
     means = seed_means(scenario, table)
@@ -294,8 +355,11 @@ def summary_markdown(scenario: Scenario, table: ResultTable, *, failed: dict[str
             cells.append(str(int(means["seeds"].iat[i])))
             cells += [_fmt(float(means[k].iat[i])) for k in kpis]
             if scenario.targets:
-                met = all(t.met(float(means[t.kpi].iat[i])) for t in scenario.targets
-                          if t.kpi in means.columns)
+                met = all(
+                    t.met(float(means[t.kpi].iat[i]))
+                    for t in scenario.targets
+                    if t.kpi in means.columns
+                )
                 cells.append("yes" if met else "no")
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
@@ -306,8 +370,11 @@ def summary_markdown(scenario: Scenario, table: ResultTable, *, failed: dict[str
         lines += ["## Failed runs", "", "They are retried by the next invocation.", ""]
         lines += [f"- `{rid}`: {why}" for rid, why in sorted(failed.items())]
         lines.append("")
-    lines += ["Tidy results (one row per run, every parameter and KPI): `results.csv`, "
-              "`results.parquet`.", ""]
+    lines += [
+        "Tidy results (one row per run, every parameter and KPI): `results.csv`, "
+        "`results.parquet`.",
+        "",
+    ]
     return "\n".join(lines)
 
 

@@ -62,17 +62,29 @@ class RunResult:
     def to_json(self) -> str:
         """One journal line (no newline)."""
         kpis = {k: (None if not math.isfinite(v) else v) for k, v in self.kpis.items()}
-        return json.dumps({"run_id": self.run_id, "params": self.params, "kpis": kpis,
-                           "elapsed_s": self.elapsed_s, "worker": self.worker},
-                          separators=(",", ":"))
+        return json.dumps(
+            {
+                "run_id": self.run_id,
+                "params": self.params,
+                "kpis": kpis,
+                "elapsed_s": self.elapsed_s,
+                "worker": self.worker,
+            },
+            separators=(",", ":"),
+        )
 
     @classmethod
     def from_json(cls, text: str) -> RunResult:
         """Parse a journal line; raises ValueError/KeyError/TypeError on a bad line."""
         obj = json.loads(text)
         kpis = {str(k): (math.nan if v is None else float(v)) for k, v in obj["kpis"].items()}
-        return cls(str(obj["run_id"]), dict(obj["params"]), kpis, float(obj["elapsed_s"]),
-                   str(obj.get("worker", "")))
+        return cls(
+            str(obj["run_id"]),
+            dict(obj["params"]),
+            kpis,
+            float(obj["elapsed_s"]),
+            str(obj.get("worker", "")),
+        )
 
 
 @dataclass(frozen=True)
@@ -112,13 +124,20 @@ class ResultStore:
                     result = RunResult.from_json(line)
                 except (ValueError, KeyError, TypeError):
                     bad += 1
-                    log.warning("%s line %d is damaged (interrupted write?); that run will be "
-                                "recomputed", self.journal, number)
+                    log.warning(
+                        "%s line %d is damaged (interrupted write?); that run will be recomputed",
+                        self.journal,
+                        number,
+                    )
                     continue
                 done[result.run_id] = result
         self._end_with_newline()
-        log.info("journal %s: %d finished runs%s", self.journal, len(done),
-                 f", {bad} damaged lines skipped" if bad else "")
+        log.info(
+            "journal %s: %d finished runs%s",
+            self.journal,
+            len(done),
+            f", {bad} damaged lines skipped" if bad else "",
+        )
         return done
 
     def _end_with_newline(self) -> None:
@@ -156,8 +175,9 @@ class ResultStore:
         return csv_path, parquet_path
 
 
-def build_table(runs: Sequence[RunSpec], finished: Mapping[str, RunResult],
-                *, kpi_order: Sequence[str] = ()) -> ResultTable:
+def build_table(
+    runs: Sequence[RunSpec], finished: Mapping[str, RunResult], *, kpi_order: Sequence[str] = ()
+) -> ResultTable:
     """The tidy table of the finished runs among ``runs``, in the order of ``runs``.
 
     Parameters
@@ -181,9 +201,15 @@ def build_table(runs: Sequence[RunSpec], finished: Mapping[str, RunResult],
             column = _kpi_column(k, param_columns)
             if column not in kpis:
                 kpis.append(column)
-        rows.append({"run_id": run.run_id, **run.params,
-                     **{_kpi_column(k, param_columns): v for k, v in result.kpis.items()},
-                     "elapsed_s": result.elapsed_s, "worker": result.worker})
+        rows.append(
+            {
+                "run_id": run.run_id,
+                **run.params,
+                **{_kpi_column(k, param_columns): v for k, v in result.kpis.items()},
+                "elapsed_s": result.elapsed_s,
+                "worker": result.worker,
+            }
+        )
     import pandas as pd  # here, not at import: worker processes never build tables
 
     present = [k for k in kpis if any(k in r for r in rows)]

@@ -100,13 +100,19 @@ def worker_context(backend: Backend, scenario: Scenario, options: WorkerOptions)
         context = _CONTEXTS.get(key)
         if context is None:
             started = time.perf_counter()
-            context = backend.load_context(scenario, data_dir=options.data_dir,
-                                           cache_dir=options.cache_dir)
+            context = backend.load_context(
+                scenario, data_dir=options.data_dir, cache_dir=options.cache_dir
+            )
             while len(_CONTEXTS) >= _MAX_CONTEXTS:
                 _CONTEXTS.pop(next(iter(_CONTEXTS)))
             _CONTEXTS[key] = context
-            log.info("worker %s loaded the %s context of %s in %.1f s", worker_name(),
-                     backend.name, scenario.region, time.perf_counter() - started)
+            log.info(
+                "worker %s loaded the %s context of %s in %.1f s",
+                worker_name(),
+                backend.name,
+                scenario.region,
+                time.perf_counter() - started,
+            )
         return context
 
 
@@ -115,8 +121,9 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def execute_run(backend: Backend, scenario: Scenario, run: RunSpec,
-                options: WorkerOptions) -> RunResult:
+def execute_run(
+    backend: Backend, scenario: Scenario, run: RunSpec, options: WorkerOptions
+) -> RunResult:
     """Run one spec in this process (the task a worker executes)."""
     context = worker_context(backend, scenario, options)
     started = time.perf_counter()
@@ -192,8 +199,9 @@ def run_local(
                         if alone and inflight:
                             break
                         try:
-                            future = pool.submit(execute_run, backend, scenario, pending[0],
-                                                 options)
+                            future = pool.submit(
+                                execute_run, backend, scenario, pending[0], options
+                            )
                         except BrokenProcessPool:  # a worker died since the last wait
                             broken = True
                             break
@@ -228,18 +236,23 @@ def run_local(
                     if idle_breaks >= max_attempts:
                         raise DataError(
                             "worker processes keep dying before they run anything; a script "
-                            "that calls run_sweep needs an `if __name__ == \"__main__\":` guard"
+                            'that calls run_sweep needs an `if __name__ == "__main__":` guard'
                         )
                     guilty = lost[0] if len(lost) == 1 else None
-                    log.warning("a worker process died with %d run(s) in flight (%s); %s",
-                                len(lost), ", ".join(r.run_id for r in lost),
-                                "retrying it" if guilty else "retrying each alone")
+                    log.warning(
+                        "a worker process died with %d run(s) in flight (%s); %s",
+                        len(lost),
+                        ", ".join(r.run_id for r in lost),
+                        "retrying it" if guilty else "retrying each alone",
+                    )
                     for run in reversed(lost):
                         if guilty is not None:
                             crashes[run.run_id] = crashes.get(run.run_id, 0) + 1
                             if crashes[run.run_id] >= max_attempts:
-                                report.fail(run.run_id, f"its worker process died "
-                                                        f"{crashes[run.run_id]} times")
+                                report.fail(
+                                    run.run_id,
+                                    f"its worker process died {crashes[run.run_id]} times",
+                                )
                                 bar.update(1)
                                 continue
                         suspects.add(run.run_id)
@@ -282,20 +295,29 @@ def run_dask(
         try:
             client = Client(scheduler, timeout=connect_timeout)
         except (OSError, TimeoutError) as exc:
-            raise DataError(f"cannot reach the Dask scheduler at {scheduler} ({exc}); start it "
-                            f"with `dask scheduler` and workers with `dask worker {scheduler}`"
-                            ) from None
+            raise DataError(
+                f"cannot reach the Dask scheduler at {scheduler} ({exc}); start it "
+                f"with `dask scheduler` and workers with `dask worker {scheduler}`"
+            ) from None
     report = RunnerReport()
-    bar = tqdm(total=len(runs), desc=f"sweep {scenario.name} (dask)", unit="run",
-               disable=not progress)
+    bar = tqdm(
+        total=len(runs), desc=f"sweep {scenario.name} (dask)", unit="run", disable=not progress
+    )
     try:
         plugin = RegionPlugin(backend, scenario, options)
         client.register_plugin(plugin, name=plugin.name)
         [scenario_future] = client.scatter([scenario], broadcast=True, hash=False)
         futures = {
-            client.submit(execute_run, backend, scenario_future, run, options,
-                          key=f"elster-run-{run.run_id}", pure=False,
-                          retries=max_attempts - 1): run
+            client.submit(
+                execute_run,
+                backend,
+                scenario_future,
+                run,
+                options,
+                key=f"elster-run-{run.run_id}",
+                pure=False,
+                retries=max_attempts - 1,
+            ): run
             for run in runs
         }
         for fut in as_completed(list(futures)):

@@ -36,27 +36,89 @@ log = logging.getLogger(__name__)
 
 #: KPIs of :func:`fleet.simulation.kpis.compute_kpis` shown first in tables and plots.
 SIMULATOR_KPIS = (
-    "requests_simulated", "served", "rejected", "served_share", "rejected_share",
-    "passengers_served", "wheelchair_requests_served", "wait_mean_s", "wait_median_s",
-    "wait_p90_s", "ride_mean_s", "ride_median_s", "ride_p90_s", "direct_mean_s", "detour_mean_s",
-    "detour_median_s", "detour_rel_mean", "detour_rel_median", "occupancy", "vehicle_km",
-    "passenger_km", "empty_km", "empty_km_share", "repositioning_km", "charging_trip_km",
-    "vehicle_km_per_served", "pooling_efficiency", "shared_ride_share", "vehicle_hours",
-    "vehicle_hours_driving", "vehicle_hours_occupied", "charging_sessions", "charging_hours",
+    "requests_simulated",
+    "served",
+    "rejected",
+    "served_share",
+    "rejected_share",
+    "passengers_served",
+    "wheelchair_requests_served",
+    "wait_mean_s",
+    "wait_median_s",
+    "wait_p90_s",
+    "ride_mean_s",
+    "ride_median_s",
+    "ride_p90_s",
+    "direct_mean_s",
+    "detour_mean_s",
+    "detour_median_s",
+    "detour_rel_mean",
+    "detour_rel_median",
+    "occupancy",
+    "vehicle_km",
+    "passenger_km",
+    "empty_km",
+    "empty_km_share",
+    "repositioning_km",
+    "charging_trip_km",
+    "vehicle_km_per_served",
+    "pooling_efficiency",
+    "shared_ride_share",
+    "vehicle_hours",
+    "vehicle_hours_driving",
+    "vehicle_hours_occupied",
+    "charging_sessions",
+    "charging_hours",
     "energy_charged_kwh",
 )
 #: Time KPIs also reported in minutes (name ``*_s`` -> ``*_min``).
-MINUTE_KPIS = ("wait_mean_s", "wait_median_s", "wait_p90_s", "ride_mean_s", "ride_median_s",
-               "ride_p90_s", "detour_mean_s", "detour_median_s")
-KPIS = tuple(dict.fromkeys((
-    "served_share", "wait_mean_min", "wait_median_min", "wait_p90_min", "ride_mean_min",
-    "detour_mean_min", "detour_rel_mean", "occupancy", "vehicle_km", "empty_km_share",
-    "rejected", "shared_ride_share", "vehicle_hours",
-    *(k for k in SIMULATOR_KPIS if k not in ("served_share", "detour_rel_mean", "occupancy",
-                                            "vehicle_km", "empty_km_share", "rejected",
-                                            "shared_ride_share", "vehicle_hours")),
-    "ride_median_min", "ride_p90_min", "detour_median_min",
-)))
+MINUTE_KPIS = (
+    "wait_mean_s",
+    "wait_median_s",
+    "wait_p90_s",
+    "ride_mean_s",
+    "ride_median_s",
+    "ride_p90_s",
+    "detour_mean_s",
+    "detour_median_s",
+)
+KPIS = tuple(
+    dict.fromkeys(
+        (
+            "served_share",
+            "wait_mean_min",
+            "wait_median_min",
+            "wait_p90_min",
+            "ride_mean_min",
+            "detour_mean_min",
+            "detour_rel_mean",
+            "occupancy",
+            "vehicle_km",
+            "empty_km_share",
+            "rejected",
+            "shared_ride_share",
+            "vehicle_hours",
+            *(
+                k
+                for k in SIMULATOR_KPIS
+                if k
+                not in (
+                    "served_share",
+                    "detour_rel_mean",
+                    "occupancy",
+                    "vehicle_km",
+                    "empty_km_share",
+                    "rejected",
+                    "shared_ride_share",
+                    "vehicle_hours",
+                )
+            ),
+            "ride_median_min",
+            "ride_p90_min",
+            "detour_median_min",
+        )
+    )
+)
 _REQUEST_CACHE = 8
 
 
@@ -85,8 +147,9 @@ class SimulationContext:
             self._local.travel = model
         return model
 
-    def requests(self, *, day: date, window: tuple[time, time] | None, n_requests: int | None,
-                 seed: int) -> Any:
+    def requests(
+        self, *, day: date, window: tuple[time, time] | None, n_requests: int | None, seed: int
+    ) -> Any:
         """The request stream of a seed (generated once, shared by the fleet variants)."""
         from demand.requests import generate_requests
 
@@ -96,8 +159,9 @@ class SimulationContext:
             if frame is not None:
                 self._requests.move_to_end(key)
                 return frame
-        frame, _ = generate_requests(self.model, day=day, n_requests=n_requests, seed=seed,
-                                     window=window)
+        frame, _ = generate_requests(
+            self.model, day=day, n_requests=n_requests, seed=seed, window=window
+        )
         with self._lock:
             self._requests[key] = frame
             while len(self._requests) > _REQUEST_CACHE:
@@ -105,8 +169,9 @@ class SimulationContext:
         return frame
 
 
-def load_simulation_context(scenario: Scenario, *, data_dir: Path | None = None,
-                            cache_dir: Path | None = None) -> SimulationContext:
+def load_simulation_context(
+    scenario: Scenario, *, data_dir: Path | None = None, cache_dir: Path | None = None
+) -> SimulationContext:
     """Load the region, service area, demand model and car network of a scenario.
 
     Raises
@@ -124,11 +189,18 @@ def load_simulation_context(scenario: Scenario, *, data_dir: Path | None = None,
     region = with_service_area(load_region(scenario.region), scenario.area, cache_dir)
     config = load_config(scenario.demand_config, **scenario.demand_overrides)
     try:
-        model = build_demand_model(region, config=config, data_dir=data_dir, cache_dir=cache_dir,
-                                   travel_times=scenario.travel_times)
+        model = build_demand_model(
+            region,
+            config=config,
+            data_dir=data_dir,
+            cache_dir=cache_dir,
+            travel_times=scenario.travel_times,
+        )
     except DataError as exc:
-        raise DataError(f"scenario {scenario.name}: demand model: {exc} "
-                        f"(settings go in the scenario's [demand_model] tables)") from None
+        raise DataError(
+            f"scenario {scenario.name}: demand model: {exc} "
+            f"(settings go in the scenario's [demand_model] tables)"
+        ) from None
     network = load_road_networks(region, ("car",), data_dir=data_dir, cache_dir=cache_dir)["car"]
     return SimulationContext(scenario.name, model, network)
 
@@ -160,16 +232,29 @@ def with_service_area(region: Any, area: AreaSpec, cache_dir: Path) -> Any:
         if not path.is_file():
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".{threading.get_ident()}.tmp")
-            tmp.write_text(json.dumps({"type": "Feature", "properties": {"name": area.name},
-                                       "geometry": {"type": "Polygon", "coordinates": [ring]}}))
+            tmp.write_text(
+                json.dumps(
+                    {
+                        "type": "Feature",
+                        "properties": {"name": area.name},
+                        "geometry": {"type": "Polygon", "coordinates": [ring]},
+                    }
+                )
+            )
             tmp.replace(path)
-    source = Source(key="service_area", kind="geojson" if path.suffix != ".poly" else "poly",
-                    path=str(path.resolve()))
+    source = Source(
+        key="service_area",
+        kind="geojson" if path.suffix != ".poly" else "poly",
+        path=str(path.resolve()),
+    )
     return replace(region, sources={**region.sources, "service_area": source})
 
 
-def simulation_config(run: RunSpec, scenario_depots: tuple[tuple[float, float], ...] = (),
-                      shift: tuple[time, time] | None = None) -> Any:
+def simulation_config(
+    run: RunSpec,
+    scenario_depots: tuple[tuple[float, float], ...] = (),
+    shift: tuple[time, time] | None = None,
+) -> Any:
     """The simulator configuration of one run (minutes in the scenario, seconds here)."""
     from fleet.simulation import SimulationConfig
 
@@ -200,8 +285,12 @@ def simulate_run(run: RunSpec, context: SimulationContext) -> dict[str, float]:
 
     p = run.params
     window = _window(p["window"])
-    requests = context.requests(day=date.fromisoformat(p["date"]), window=window,
-                                n_requests=p["requests"], seed=int(p["seed"]))
+    requests = context.requests(
+        day=date.fromisoformat(p["date"]),
+        window=window,
+        n_requests=p["requests"],
+        seed=int(p["seed"]),
+    )
     depots = tuple(tuple(d) for d in json.loads(p["depots"])) if p["depots"] else ()
     shift = _window(p["shift"])
     config = simulation_config(run, depots, shift)
@@ -218,8 +307,9 @@ def simulate_run(run: RunSpec, context: SimulationContext) -> dict[str, float]:
 
 def simulation_backend() -> Backend:
     """The default backend of :func:`fleet.scenarios.sweep.run_sweep`."""
-    return Backend(name="simulator", load_context=load_simulation_context, run=simulate_run,
-                   kpis=KPIS)
+    return Backend(
+        name="simulator", load_context=load_simulation_context, run=simulate_run, kpis=KPIS
+    )
 
 
 def _window(text: str) -> tuple[time, time] | None:

@@ -124,22 +124,64 @@ class Parameter:
 PARAMETERS: dict[str, Parameter] = {
     p.name: p
     for p in (
-        Parameter("requests", "demand", int, low=1,
-                  help="expected requests in the window (default: from the population)"),
+        Parameter(
+            "requests",
+            "demand",
+            int,
+            low=1,
+            help="expected requests in the window (default: from the population)",
+        ),
         Parameter("n_vehicles", "fleet", int, low=1, required=True, help="fleet size"),
         Parameter("capacity", "fleet", int, low=1, required=True, help="seats per vehicle"),
-        Parameter("wheelchair_places", "fleet", int, low=0, default=1,
-                  help="wheelchair places per vehicle"),
-        Parameter("max_wait_min", "service", float, low=0, strict_low=True, default=15.0,
-                  help="longest wait from the desired pickup time, minutes"),
-        Parameter("alpha", "service", float, low=1, default=1.5,
-                  help="max ride time = alpha x direct time + beta"),
-        Parameter("beta_min", "service", float, low=0, default=5.0,
-                  help="additive ride-time slack, minutes"),
-        Parameter("reoptimise_every_s", "dispatcher", float, low=0, strict_low=True,
-                  default=300.0, help="seconds between re-optimisations of the plans"),
-        Parameter("rebalancing", "dispatcher", bool, default=True,
-                  help="send idle vehicles towards expected demand"),
+        Parameter(
+            "wheelchair_places",
+            "fleet",
+            int,
+            low=0,
+            default=1,
+            help="wheelchair places per vehicle",
+        ),
+        Parameter(
+            "max_wait_min",
+            "service",
+            float,
+            low=0,
+            strict_low=True,
+            default=15.0,
+            help="longest wait from the desired pickup time, minutes",
+        ),
+        Parameter(
+            "alpha",
+            "service",
+            float,
+            low=1,
+            default=1.5,
+            help="max ride time = alpha x direct time + beta",
+        ),
+        Parameter(
+            "beta_min",
+            "service",
+            float,
+            low=0,
+            default=5.0,
+            help="additive ride-time slack, minutes",
+        ),
+        Parameter(
+            "reoptimise_every_s",
+            "dispatcher",
+            float,
+            low=0,
+            strict_low=True,
+            default=300.0,
+            help="seconds between re-optimisations of the plans",
+        ),
+        Parameter(
+            "rebalancing",
+            "dispatcher",
+            bool,
+            default=True,
+            help="send idle vehicles towards expected demand",
+        ),
     )
 }
 
@@ -280,8 +322,10 @@ def load_scenario(path: Path | str) -> Scenario:
     """
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"scenario file {path} does not exist; pass the path of a .toml file "
-                        f"(see scenarios/ for examples)")
+        raise DataError(
+            f"scenario file {path} does not exist; pass the path of a .toml file "
+            f"(see scenarios/ for examples)"
+        )
     text = path.read_text(encoding="utf-8")
     if path.suffix.lower() in (".yaml", ".yml"):
         raw = _read_yaml(text, path)
@@ -293,8 +337,13 @@ def load_scenario(path: Path | str) -> Scenario:
     return parse_scenario(raw, source=str(path), base_dir=path.parent, path=path)
 
 
-def parse_scenario(raw: Mapping[str, Any], *, source: str = "scenario",
-                   base_dir: Path | None = None, path: Path | None = None) -> Scenario:
+def parse_scenario(
+    raw: Mapping[str, Any],
+    *,
+    source: str = "scenario",
+    base_dir: Path | None = None,
+    path: Path | None = None,
+) -> Scenario:
     """Validate a scenario given as nested dicts (the parsed TOML/YAML).
 
     Parameters
@@ -308,13 +357,16 @@ def parse_scenario(raw: Mapping[str, Any], *, source: str = "scenario",
     """
     base_dir = base_dir or Path.cwd()
     if not isinstance(raw, Mapping):
-        raise DataError(f"{source}: expected tables like [scenario], [fleet]; "
-                        f"got {type(raw).__name__}")
+        raise DataError(
+            f"{source}: expected tables like [scenario], [fleet]; got {type(raw).__name__}"
+        )
     for section in raw:
         if section not in SECTIONS:
             hint = _did_you_mean(section, SECTIONS)
-            raise DataError(f"{source}: unknown section [{section}]{hint}; "
-                            f"allowed sections: {', '.join(SECTIONS)}")
+            raise DataError(
+                f"{source}: unknown section [{section}]{hint}; "
+                f"allowed sections: {', '.join(SECTIONS)}"
+            )
     tables = {name: _table(raw, name, source) for name in SECTIONS}
     for name, table in tables.items():
         if name in ("targets", "demand_model"):
@@ -334,22 +386,31 @@ def parse_scenario(raw: Mapping[str, Any], *, source: str = "scenario",
         raise DataError(f"{source}: [scenario] region = {region_name!r}: {exc}") from None
     area = _area(tables["area"], source, base_dir)
     demand = tables["demand"]
-    day = _date(demand.get("date", region.default_date), source) if (
-        "date" in demand or region.default_date) else None
+    day = (
+        _date(demand.get("date", region.default_date), source)
+        if ("date" in demand or region.default_date)
+        else None
+    )
     if day is None:
-        raise DataError(f"{source}: [demand] date is missing and region {region.name} has no "
-                        f"default_date; add date = YYYY-MM-DD")
+        raise DataError(
+            f"{source}: [demand] date is missing and region {region.name} has no "
+            f"default_date; add date = YYYY-MM-DD"
+        )
     window = _window(demand.get("window"), "demand", "window", source)
     travel_times = _string(demand, "travel_times", "demand", source) or "auto"
     if travel_times not in TRAVEL_TIMES:
-        raise DataError(f"{source}: [demand] travel_times = {travel_times!r}: use one of "
-                        f"{', '.join(TRAVEL_TIMES)}")
+        raise DataError(
+            f"{source}: [demand] travel_times = {travel_times!r}: use one of "
+            f"{', '.join(TRAVEL_TIMES)}"
+        )
     demand_config = None
     if "config" in demand:
         demand_config = (base_dir / _string(demand, "config", "demand", source)).resolve()
         if not demand_config.is_file():
-            raise DataError(f"{source}: [demand] config: file {demand_config} does not exist; "
-                            f"give a path relative to the scenario file")
+            raise DataError(
+                f"{source}: [demand] config: file {demand_config} does not exist; "
+                f"give a path relative to the scenario file"
+            )
     demand_model = tables["demand_model"]
     _check_demand_model(demand_config, demand_model, source)
     fleet = tables["fleet"]
@@ -362,8 +423,10 @@ def parse_scenario(raw: Mapping[str, Any], *, source: str = "scenario",
         where = f"{source}: [{param.section}] {pname}"
         if pname not in table:
             if param.required and tables["sweep"].get("mode", "cross") != "list":
-                raise DataError(f"{where} is missing; add e.g. {pname} = "
-                                f"{'[5, 10]' if param.kind is int else '[1.0]'} ({param.help})")
+                raise DataError(
+                    f"{where} is missing; add e.g. {pname} = "
+                    f"{'[5, 10]' if param.kind is int else '[1.0]'} ({param.help})"
+                )
             values[pname] = (param.default,)
             continue
         raw_value = table[pname]
@@ -378,25 +441,41 @@ def parse_scenario(raw: Mapping[str, Any], *, source: str = "scenario",
     sweep = tables["sweep"]
     seeds_raw = sweep.get("seeds", [0])
     seeds_list = seeds_raw if isinstance(seeds_raw, list) else [seeds_raw]
-    if not seeds_list or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
-                                 for s in seeds_list):
-        raise DataError(f"{source}: [sweep] seeds must be a non-empty list of integers >= 0, "
-                        f"got {seeds_raw!r}")
+    if not seeds_list or not all(
+        isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds_list
+    ):
+        raise DataError(
+            f"{source}: [sweep] seeds must be a non-empty list of integers >= 0, got {seeds_raw!r}"
+        )
     if len(set(seeds_list)) != len(seeds_list):
         raise DataError(f"{source}: [sweep] seeds lists a seed twice ({seeds_list})")
     mode = sweep.get("mode", "cross")
     if mode not in ("cross", "list"):
-        raise DataError(f"{source}: [sweep] mode = {mode!r}: use \"cross\" (every combination) "
-                        f"or \"list\" (the [[sweep.runs]] tables)")
+        raise DataError(
+            f'{source}: [sweep] mode = {mode!r}: use "cross" (every combination) '
+            f'or "list" (the [[sweep.runs]] tables)'
+        )
     explicit = _explicit_runs(sweep.get("runs"), mode, values, source)
     targets = _targets(tables["targets"], source)
 
     scenario = Scenario(
-        name=name, region=region.name, area=area, day=day, window=window,
-        travel_times=travel_times, demand_config=demand_config,
-        demand_overrides=demand_model, depots=depots, shift=shift,
-        values=values, mode=mode, explicit=explicit, seeds=tuple(seeds_list), targets=targets,
-        description=_string(meta, "description", "scenario", source) or "", path=path,
+        name=name,
+        region=region.name,
+        area=area,
+        day=day,
+        window=window,
+        travel_times=travel_times,
+        demand_config=demand_config,
+        demand_overrides=demand_model,
+        depots=depots,
+        shift=shift,
+        values=values,
+        mode=mode,
+        explicit=explicit,
+        seeds=tuple(seeds_list),
+        targets=targets,
+        description=_string(meta, "description", "scenario", source) or "",
+        path=path,
     )
     shared = _shared_params(scenario)
     context = {k: shared[k] for k in ("region", "area_digest", "travel_times", "demand_config")}
@@ -432,8 +511,10 @@ def expand(scenario: Scenario) -> list[RunSpec]:
         params = {**shared, **combo}
         run_id = run_id_of(params)
         if run_id in seen:
-            raise DataError(f"{scenario.path or scenario.name}: two runs have the same parameters "
-                            f"({combo}); remove the duplicate from [[sweep.runs]]")
+            raise DataError(
+                f"{scenario.path or scenario.name}: two runs have the same parameters "
+                f"({combo}); remove the duplicate from [[sweep.runs]]"
+            )
         seen.add(run_id)
         runs.append(RunSpec(run_id, params))
     return runs
@@ -473,8 +554,10 @@ def _check_demand_model(path: Path | None, overrides: Mapping[str, Any], source:
 
     for name, table in overrides.items():
         if not isinstance(table, Mapping):
-            raise DataError(f"{source}: [demand_model] {name} must be a table like "
-                            f"[demand_model.{name}], got {table!r}")
+            raise DataError(
+                f"{source}: [demand_model] {name} must be a table like "
+                f"[demand_model.{name}], got {table!r}"
+            )
     try:
         load_config(path, **dict(overrides))
     except DataError as exc:
@@ -508,11 +591,12 @@ def _table(raw: Mapping[str, Any], name: str, source: str) -> dict[str, Any]:
     return dict(value)
 
 
-def _string(table: Mapping[str, Any], key: str, section: str, source: str, *,
-            required: bool = False) -> str:
+def _string(
+    table: Mapping[str, Any], key: str, section: str, source: str, *, required: bool = False
+) -> str:
     if key not in table:
         if required:
-            raise DataError(f"{source}: [{section}] {key} is missing; add {key} = \"...\"")
+            raise DataError(f'{source}: [{section}] {key} is missing; add {key} = "..."')
         return ""
     value = table[key]
     if not isinstance(value, str) or not value.strip():
@@ -526,8 +610,9 @@ def _date(value: Any, source: str) -> date:
     try:
         return date.fromisoformat(str(value))
     except ValueError:
-        raise DataError(f"{source}: [demand] date = {value!r} is not a date; use YYYY-MM-DD"
-                        ) from None
+        raise DataError(
+            f"{source}: [demand] date = {value!r} is not a date; use YYYY-MM-DD"
+        ) from None
 
 
 def _time(value: Any, where: str) -> time:
@@ -536,8 +621,9 @@ def _time(value: Any, where: str) -> time:
     try:
         return time.fromisoformat(str(value))
     except ValueError:
-        raise DataError(f"{where}: {value!r} is not a time of day; use \"HH:MM\" "
-                        f"(quoted in YAML)") from None
+        raise DataError(
+            f'{where}: {value!r} is not a time of day; use "HH:MM" (quoted in YAML)'
+        ) from None
 
 
 def _window(value: Any, section: str, key: str, source: str) -> tuple[time, time] | None:
@@ -545,11 +631,12 @@ def _window(value: Any, section: str, key: str, source: str) -> tuple[time, time
         return None
     where = f"{source}: [{section}] {key}"
     if not isinstance(value, list) or len(value) != 2:
-        raise DataError(f"{where} must be [\"HH:MM\", \"HH:MM\"] (start, end), got {value!r}")
+        raise DataError(f'{where} must be ["HH:MM", "HH:MM"] (start, end), got {value!r}')
     start, end = _time(value[0], where), _time(value[1], where)
     if end <= start:
-        raise DataError(f"{where}: end {end} is not after start {start}; give [start, end] "
-                        f"within one day")
+        raise DataError(
+            f"{where}: end {end} is not after start {start}; give [start, end] within one day"
+        )
     return start, end
 
 
@@ -558,23 +645,29 @@ def _lonlat_pairs(value: Any, where: str, what: str) -> list[tuple[float, float]
         raise DataError(f"{where} must be a non-empty list of {what} pairs, got {value!r}")
     pairs = []
     for i, item in enumerate(value):
-        if (not isinstance(item, list) or len(item) != 2
-                or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in item)):
+        if (
+            not isinstance(item, list)
+            or len(item) != 2
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in item)
+        ):
             raise DataError(f"{where}: item {i} must be [{what}] numbers, got {item!r}")
         pairs.append((float(item[0]), float(item[1])))
     return pairs
 
 
-def _depots(value: Any, source: str, bbox: tuple[float, float, float, float]
-            ) -> tuple[tuple[float, float], ...]:
+def _depots(
+    value: Any, source: str, bbox: tuple[float, float, float, float]
+) -> tuple[tuple[float, float], ...]:
     if value is None:
         return ()
     where = f"{source}: [fleet] depots"
     depots = _lonlat_pairs(value, where, "lat, lon")
     for i, (lat, lon) in enumerate(depots):
         if not (bbox[1] <= lat <= bbox[3] and bbox[0] <= lon <= bbox[2]):
-            raise DataError(f"{where}: depot {i} ({lat}, {lon}) is outside the region's bbox "
-                            f"{bbox}; the order is [lat, lon]")
+            raise DataError(
+                f"{where}: depot {i} ({lat}, {lon}) is outside the region's bbox "
+                f"{bbox}; the order is [lat, lon]"
+            )
     return tuple(depots)
 
 
@@ -582,24 +675,32 @@ def _area(table: Mapping[str, Any], source: str, base_dir: Path) -> AreaSpec:
     given = [k for k in ("bbox", "polygon", "file") if k in table]
     if not given:
         if "name" in table:
-            raise DataError(f"{source}: [area] has a name but no geometry; add bbox, polygon "
-                            f"or file (or drop [area] to use the region's service area)")
+            raise DataError(
+                f"{source}: [area] has a name but no geometry; add bbox, polygon "
+                f"or file (or drop [area] to use the region's service area)"
+            )
         return AreaSpec("region", "region service area")
     if len(given) > 1:
-        raise DataError(f"{source}: [area] has {' and '.join(given)}; give exactly one of "
-                        f"bbox, polygon or file")
+        raise DataError(
+            f"{source}: [area] has {' and '.join(given)}; give exactly one of bbox, polygon or file"
+        )
     kind = given[0]
     name = _string(table, "name", "area", source) or kind
     where = f"{source}: [area] {kind}"
     if kind == "bbox":
         box = table["bbox"]
-        if (not isinstance(box, list) or len(box) != 4
-                or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in box)):
+        if (
+            not isinstance(box, list)
+            or len(box) != 4
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in box)
+        ):
             raise DataError(f"{where} must be [min_lon, min_lat, max_lon, max_lat], got {box!r}")
         b = tuple(float(v) for v in box)
         if not (b[0] < b[2] and b[1] < b[3]):
-            raise DataError(f"{where} {list(b)} is empty; need min_lon < max_lon and "
-                            f"min_lat < max_lat (order: min_lon, min_lat, max_lon, max_lat)")
+            raise DataError(
+                f"{where} {list(b)} is empty; need min_lon < max_lon and "
+                f"min_lat < max_lat (order: min_lon, min_lat, max_lon, max_lat)"
+            )
         return AreaSpec("bbox", name, bbox=(b[0], b[1], b[2], b[3]), digest=_digest(b)[:16])
     if kind == "polygon":
         ring = _lonlat_pairs(table["polygon"], where, "lon, lat")
@@ -610,26 +711,36 @@ def _area(table: Mapping[str, Any], source: str, base_dir: Path) -> AreaSpec:
         return AreaSpec("polygon", name, polygon=tuple(ring), digest=_digest(ring)[:16])
     file = (base_dir / _string(table, "file", "area", source)).resolve()
     if not file.is_file():
-        raise DataError(f"{where}: file {file} does not exist; give a .poly or GeoJSON path "
-                        f"relative to the scenario file")
-    return AreaSpec("file", name if "name" in table else file.stem, file=file,
-                    digest=_file_digest(file))
+        raise DataError(
+            f"{where}: file {file} does not exist; give a .poly or GeoJSON path "
+            f"relative to the scenario file"
+        )
+    return AreaSpec(
+        "file", name if "name" in table else file.stem, file=file, digest=_file_digest(file)
+    )
 
 
-def _explicit_runs(value: Any, mode: str, values: dict[str, tuple[Any, ...]], source: str
-                   ) -> tuple[dict[str, Any], ...]:
+def _explicit_runs(
+    value: Any, mode: str, values: dict[str, tuple[Any, ...]], source: str
+) -> tuple[dict[str, Any], ...]:
     if mode == "cross":
         if value is not None:
-            raise DataError(f"{source}: [sweep] runs is only used with mode = \"list\"; "
-                            f"add mode = \"list\" or remove the [[sweep.runs]] tables")
+            raise DataError(
+                f'{source}: [sweep] runs is only used with mode = "list"; '
+                f'add mode = "list" or remove the [[sweep.runs]] tables'
+            )
         return ()
     if not isinstance(value, list) or not value:
-        raise DataError(f"{source}: [sweep] mode = \"list\" needs [[sweep.runs]] tables, "
-                        f"e.g. [[sweep.runs]] n_vehicles = 10, capacity = 4")
+        raise DataError(
+            f'{source}: [sweep] mode = "list" needs [[sweep.runs]] tables, '
+            f"e.g. [[sweep.runs]] n_vehicles = 10, capacity = 4"
+        )
     swept = [n for n, v in values.items() if len(v) > 1]
     if swept:
-        raise DataError(f"{source}: with mode = \"list\", {', '.join(swept)} must have one value "
-                        f"(the default for the runs); put the variations in [[sweep.runs]]")
+        raise DataError(
+            f'{source}: with mode = "list", {", ".join(swept)} must have one value '
+            f"(the default for the runs); put the variations in [[sweep.runs]]"
+        )
     runs = []
     for i, run in enumerate(value):
         where = f"{source}: [[sweep.runs]] #{i + 1}"
@@ -643,13 +754,16 @@ def _explicit_runs(value: Any, mode: str, values: dict[str, tuple[Any, ...]], so
                 checked[key] = v
                 continue
             if key not in PARAMETERS:
-                raise DataError(f"{where}: unknown key {key}{_did_you_mean(key, PARAMETERS)}; "
-                                f"allowed: {', '.join(PARAMETERS)}, seed")
+                raise DataError(
+                    f"{where}: unknown key {key}{_did_you_mean(key, PARAMETERS)}; "
+                    f"allowed: {', '.join(PARAMETERS)}, seed"
+                )
             checked[key] = PARAMETERS[key].check(v, f"{where} {key}")
         for pname, param in PARAMETERS.items():
             if param.required and pname not in checked and values[pname] == (None,):
-                raise DataError(f"{where}: {pname} is missing; give it here or once in "
-                                f"[{param.section}]")
+                raise DataError(
+                    f"{where}: {pname} is missing; give it here or once in [{param.section}]"
+                )
         runs.append(checked)
     return tuple(runs)
 
@@ -658,13 +772,18 @@ def _targets(table: Mapping[str, Any], source: str) -> tuple[Target, ...]:
     targets = []
     for kpi, spec in table.items():
         where = f"{source}: [targets] {kpi}"
-        if not isinstance(spec, Mapping) or len(spec) != 1 or next(iter(spec)) not in (
-                "max", "min"):
-            raise DataError(f"{where} must be {{ max = VALUE }} or {{ min = VALUE }}, "
-                            f"got {spec!r}")
+        if (
+            not isinstance(spec, Mapping)
+            or len(spec) != 1
+            or next(iter(spec)) not in ("max", "min")
+        ):
+            raise DataError(f"{where} must be {{ max = VALUE }} or {{ min = VALUE }}, got {spec!r}")
         bound, value = next(iter(spec.items()))
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
-                value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
             raise DataError(f"{where}: {bound} must be a number, got {value!r}")
         targets.append(Target(str(kpi), bound, float(value)))
     return tuple(targets)
@@ -685,8 +804,9 @@ def _read_yaml(text: str, path: Path) -> Any:
     try:
         import yaml
     except ImportError:  # pragma: no cover - pyyaml comes with dask
-        raise DataError(f"{path}: reading YAML needs PyYAML (pip install pyyaml); "
-                        f"or write the scenario as TOML") from None
+        raise DataError(
+            f"{path}: reading YAML needs PyYAML (pip install pyyaml); or write the scenario as TOML"
+        ) from None
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -119,10 +119,16 @@ def run_sweep(
     todo = [r for r in runs if r.run_id not in finished]
     skipped = len(runs) - len(todo)
     _write_scenario(scenario, out)
-    log.info("sweep %s: %d runs, %d finished earlier, %d to compute %s", scenario.name,
-             len(runs), skipped, len(todo),
-             f"on Dask {scheduler or 'client'}" if scheduler or client
-             else f"with {workers} worker process(es)")
+    log.info(
+        "sweep %s: %d runs, %d finished earlier, %d to compute %s",
+        scenario.name,
+        len(runs),
+        skipped,
+        len(todo),
+        f"on Dask {scheduler or 'client'}"
+        if scheduler or client
+        else f"with {workers} worker process(es)",
+    )
 
     def keep(result: RunResult) -> None:
         store.append(result)
@@ -133,26 +139,49 @@ def run_sweep(
     computed = 0
     if todo:
         if scheduler or client is not None:
-            outcome = run_dask(todo, backend=backend, scenario=scenario, on_result=keep,
-                               scheduler=scheduler, client=client, options=options,
-                               max_attempts=max_attempts, progress=progress)
+            outcome = run_dask(
+                todo,
+                backend=backend,
+                scenario=scenario,
+                on_result=keep,
+                scheduler=scheduler,
+                client=client,
+                options=options,
+                max_attempts=max_attempts,
+                progress=progress,
+            )
         else:
-            outcome = run_local(todo, backend=backend, scenario=scenario, workers=workers,
-                                on_result=keep, options=options, max_attempts=max_attempts,
-                                progress=progress)
+            outcome = run_local(
+                todo,
+                backend=backend,
+                scenario=scenario,
+                workers=workers,
+                on_result=keep,
+                options=options,
+                max_attempts=max_attempts,
+                progress=progress,
+            )
         failed = outcome.failed or {}
         computed = outcome.computed
     table = build_table(runs, finished, kpi_order=backend.kpis)
     csv_path, parquet_path = store.write_tables(table)
     files = None
     if report:
-        files = write_report(scenario, table, out, failed=failed, skipped=skipped,
-                             computed=computed)
+        files = write_report(
+            scenario, table, out, failed=failed, skipped=skipped, computed=computed
+        )
     seconds = time.perf_counter() - started
-    log.info("sweep %s: %d computed, %d skipped, %d failed in %.1f s", scenario.name, computed,
-             skipped, len(failed), seconds)
-    return SweepOutcome(scenario, out, table, computed, skipped, failed, csv_path,
-                        parquet_path, files, seconds)
+    log.info(
+        "sweep %s: %d computed, %d skipped, %d failed in %.1f s",
+        scenario.name,
+        computed,
+        skipped,
+        len(failed),
+        seconds,
+    )
+    return SweepOutcome(
+        scenario, out, table, computed, skipped, failed, csv_path, parquet_path, files, seconds
+    )
 
 
 def _write_scenario(scenario: Scenario, out: Path) -> None:
