@@ -36,7 +36,8 @@ def test_route_prints_distance_time_and_geojson(
     hd_data_dir: Path, cache_dir: Path, hd_networks: dict
 ) -> None:
     done = _elster(
-        "route", "heidelberg", "--from", "49.4094,8.6937", "--to", "49.3925,8.6890", "--profile", "bike",
+        "route", "heidelberg", "--from", "49.4094,8.6937", "--to", "49.3925,8.6890",
+        "--profile", "bike",
         data_dir=hd_data_dir, cache_dir=cache_dir,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

@@ -87,7 +87,7 @@ def test_shipped_regions_load() -> None:
 
 
 def test_unknown_region_names_known_ones() -> None:
-    with pytest.raises(RegionError, match="known regions: .*heidelberg"):
+    with pytest.raises(RegionError, match=r"known regions: .*heidelberg"):
         load_region("atlantis")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 
 import numpy as np
@@ -76,7 +77,7 @@ def test_earliest_arrival_with_walk_footpaths_matches_oracle(net):
 def check_itinerary(it, origin, destination):
     legs = it.legs
     assert legs[0].from_place.lat == origin[0] and legs[-1].to_place.lat == destination[0]
-    for a, b in zip(legs, legs[1:], strict=False):
+    for a, b in itertools.pairwise(legs):
         assert a.end <= b.start + dt.timedelta(seconds=1)
         assert a.to_place.name == b.from_place.name or a.mode == b.mode == "WALK"
     for leg in legs:
@@ -131,7 +132,7 @@ def test_walk_legs_follow_streets_and_json_shape(net, hd_region):
         "legGeometry",
     } <= set(leg)
     assert leg["legGeometry"]["precision"] == 6 and "stopId" in leg["from"]
-    lats, lons = decode_polyline(leg["legGeometry"]["points"], 6)
+    lats, _lons = decode_polyline(leg["legGeometry"]["points"], 6)
     assert len(lats) == leg["legGeometry"]["length"] and abs(lats[0] - leg["from"]["lat"]) < 1e-6
     assert dt.datetime.fromisoformat(data["startTime"]).tzinfo is not None
     json.dumps(data)

@@ -370,7 +370,9 @@ def read_gtfs(
         raise DataError(
             f"{path}: the feed has neither calendar.txt nor calendar_dates.txt; one is required"
         )
-    assert stops_raw is not None and routes_raw is not None and trips_raw is not None
+    assert stops_raw is not None
+    assert routes_raw is not None
+    assert trips_raw is not None
 
     # --- agencies and routes (filters) --------------------------------------------------
     if agency is None:
@@ -429,7 +431,8 @@ def read_gtfs(
     dup = route_table["route_id"].duplicated()
     if dup.any():
         problems.report(
-            f"routes.txt: duplicate route_id {route_table['route_id'][dup].iloc[0]!r}; later rows ignored"
+            f"routes.txt: duplicate route_id {route_table['route_id'][dup].iloc[0]!r}; "
+            "later rows ignored"
         )
         route_table = route_table[~dup].reset_index(drop=True)
     route_index = pd.Series(np.arange(len(route_table)), index=route_table["route_id"])
@@ -599,7 +602,8 @@ def _read_stops(raw: pd.DataFrame, bbox, problems: _Problems) -> pd.DataFrame:
     if dup.any():
         row = int(np.flatnonzero(dup)[0])
         problems.report(
-            f"stops.txt line {_line(raw.index[row])}: duplicate stop_id {raw['stop_id'].iloc[row]!r}; ignored"
+            f"stops.txt line {_line(raw.index[row])}: duplicate stop_id "
+            f"{raw['stop_id'].iloc[row]!r}; ignored"
         )
     stations = raw[(loc_type == 1) & ~dup]
     station_name = dict(zip(stations["stop_id"], stations["stop_name"], strict=True))
@@ -693,7 +697,8 @@ def _clean_trip_times(trip_of, seq, arr, dep, lines, trips_raw, problems: _Probl
         if ta[0] < 0 or ta[-1] < 0:
             k = a if ta[0] < 0 else b - 1
             problems.report(
-                f"stop_times.txt line {lines[k]}: field arrival_time/departure_time is empty at the "
+                f"stop_times.txt line {lines[k]}: field arrival_time/departure_time is empty "
+                "at the "
                 f"first or last stop of trip {trip_ids[t]!r}; trip skipped"
             )
             continue
@@ -713,7 +718,8 @@ def _clean_trip_times(trip_of, seq, arr, dep, lines, trips_raw, problems: _Probl
             k = int(np.flatnonzero(back_dwell | back_run)[0])
             fieldname = "departure_time" if back_dwell[k] else "arrival_time"
             problems.report(
-                f"stop_times.txt line {lines[a + k]}: field {fieldname} goes back in time within trip "
+                f"stop_times.txt line {lines[a + k]}: field {fieldname} goes back in time "
+                "within trip "
                 f"{trip_ids[t]!r}; trip skipped"
             )
             continue

@@ -118,7 +118,7 @@ class Leg:
     @property
     def duration_s(self) -> int:
         """Seconds from start to end."""
-        return int(round((self.end - self.start).total_seconds()))
+        return round((self.end - self.start).total_seconds())
 
     @property
     def transit(self) -> bool:
@@ -177,7 +177,7 @@ class Itinerary:
     @property
     def duration_s(self) -> int:
         """Total seconds."""
-        return int(round((self.end - self.start).total_seconds()))
+        return round((self.end - self.start).total_seconds())
 
     @property
     def transfers(self) -> int:

@@ -25,7 +25,10 @@ INF = float("inf")
 
 
 def connections(tt: Timetable) -> list[tuple[int, int, int, int, int, bool, bool]]:
-    """Every elementary connection ``(dep_time, arr_time, from, to, slot, can_board, can_alight)``."""
+    """Every elementary connection.
+
+    Each is ``(dep_time, arr_time, from, to, slot, can_board, can_alight)``.
+    """
     out = []
     for slot in range(tt.n_trips):
         stops, arr, dep = tt.slot_times(slot)

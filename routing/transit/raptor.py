@@ -1,4 +1,6 @@
-"""RAPTOR queries as numba kernels on the flat arrays of a :class:`~routing.transit.timetable.Timetable`.
+"""RAPTOR queries as numba kernels on the flat arrays of a timetable.
+
+The arrays are those of :class:`~routing.transit.timetable.Timetable`.
 
 One kernel, :func:`raptor_kernel`, answers all query kinds:
 
@@ -421,7 +423,7 @@ def source_departures(
     t_from,
     t_to,
 ):
-    """Distinct departure times d in [t_from, t_to] such that some trip leaves a source at d + access."""
+    """Distinct departure times d in [t_from, t_to] with a trip leaving a source at d + access."""
     out = np.empty(0, np.int64)
     buf = []
     for i in range(src_stops.shape[0]):

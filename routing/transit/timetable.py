@@ -214,7 +214,7 @@ class Timetable:
         """Convert a datetime (naive = local) to timetable seconds."""
         if when.tzinfo is None:
             when = when.replace(tzinfo=ZoneInfo(self.timezone))
-        return int(round(when.timestamp() - self.day_start))
+        return round(when.timestamp() - self.day_start)
 
 
 def service_day_start(date: dt.date, timezone: str) -> int:
