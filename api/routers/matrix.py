@@ -89,7 +89,7 @@ def travel_matrix(
         profile=body.profile,
         durations=_listify(seconds, 1),
         distances=_listify(metres, 1),
-        snap_distances={
+        snapDistances={
             "sources": [round(float(m), 1) for m in src_m],
             "targets": [round(float(m), 1) for m in dst_m],
         },

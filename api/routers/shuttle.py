@@ -79,9 +79,11 @@ def quote_out(state: RegionState, quote: ShuttleQuote) -> ShuttleQuoteOut:
     """Map a dispatcher quote to its wire shape."""
     window = None
     if quote.pickup_earliest is not None and quote.pickup_latest is not None:
+        tz = ZoneInfo(state.region.timezone)
         window = PickupWindow(
-            start=_dt(state, quote.pickup_earliest), end=_dt(state, quote.pickup_latest)
-        )  # type: ignore[arg-type]
+            start=datetime.fromtimestamp(quote.pickup_earliest, tz),
+            end=datetime.fromtimestamp(quote.pickup_latest, tz),
+        )
     return ShuttleQuoteOut(
         accepted=quote.accepted,
         reason=quote.reason,
