@@ -166,11 +166,57 @@ def test_cli_solve_json(fleet_dir: Path) -> None:
     data = json.loads(result.output)
     assert data["feasible"]
     assert data["verdict"] == "feasible"
-    assert (
-        data["best_known"]["cost"] == 294.25
-    )
-    assert (
-        data["gap_percent"] >= -0.01
-    )
+    assert data["best_known"]["cost"] == 294.25
+    assert data["gap_percent"] >= -0.01
     assert data["vehicles"] <= 2
     assert data["iterations"] == 20
+
+
+def _packed_routes(inst, ker, routes_list):
+    routes = np.zeros((inst.n_vehicles, 2 * inst.n_requests + 4), dtype=np.int64)
+    lens = np.zeros(inst.n_vehicles, dtype=np.int64)
+    for k, r in enumerate(routes_list):
+        seq = [int(inst.start_node[k]), *r, int(inst.end_node[k])]
+        routes[k, : len(seq)] = seq
+        lens[k] = len(seq)
+    return routes, lens
+
+
+def _unpacked(routes, lens):
+    return [[int(v) for v in routes[k, 1 : lens[k] - 1]] for k in range(len(lens))]
+
+
+@pytest.mark.parametrize("name", ["a4-24", "a6-48"])
+def test_local_search_moves_keep_routes_feasible_and_cost_exact(fleet_dir: Path, name: str) -> None:
+    """Oracle: after relocate and 2-opt* the checker agrees on feasibility and on the saving."""
+    inst = load_instance(fleet_dir / "cordeau" / f"{name}.txt")
+    ker = _Kernels(inst)
+    rng = np.random.default_rng(0)
+    args = (ker.tt, ker.cost, ker.serv, ker.early, ker.late, ker.demand, ker.kind, ker.pair,
+            ker.maxride, ker.cap, ker.shift_s, ker.shift_e, ker.maxdur)  # fmt: skip
+    for trial in range(3):
+        st = ker.empty_state()
+        order = rng.permutation(inst.n_requests)
+        st.bank = [int(r) for r in order]
+        ker.repair(st, 0, inst.n_vehicles, 0.0, 0.0, trial)  # sequential: poor but feasible
+        before = check_solution(inst, _unpacked(st.routes, st.lens))
+        assert before.feasible
+        routes, lens = st.routes.copy(), st.lens.copy()
+        saved = kr.tail_exchange_search(routes, lens, *args)
+        after = check_solution(inst, _unpacked(routes, lens))
+        assert after.feasible, after.violations
+        assert saved >= 0
+        empty_before = int(np.count_nonzero(st.lens <= 2))
+        if int(np.count_nonzero(lens <= 2)) == empty_before:
+            assert after.cost == pytest.approx(before.cost - saved, abs=1e-6)
+        else:  # an emptied route saves its depot-to-depot arc as well
+            assert after.cost <= before.cost - saved + 1e-6
+        saved2 = kr.relocate_search(
+            routes, lens, order.astype(np.int64), 0.0, ker.veh_class, ker.tt, ker.cost,
+            ker.serv, ker.early, ker.late, ker.demand, ker.kind, ker.pair, ker.maxride,
+            ker.cap, ker.shift_s, ker.shift_e, ker.maxdur, ker.pickup, ker.dropoff,
+        )  # fmt: skip
+        final = check_solution(inst, _unpacked(routes, lens))
+        assert final.feasible, final.violations
+        assert final.cost == pytest.approx(after.cost - saved2, abs=1e-6)
+        assert final.cost < before.cost  # a sequential insertion leaves room to improve

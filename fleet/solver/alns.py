@@ -1,13 +1,19 @@
 """Adaptive large neighbourhood search for dial-a-ride and PDPTW (Ropke & Pisinger 2006).
 
 Construction by regret insertion, then iterations of *destroy* (random, worst,
-Shaw-related, route removal) and *repair* (greedy, regret-2/3/m, with and
-without noise), chosen by adaptive roulette weights and accepted by simulated
-annealing. Requests that cannot be placed wait in a request bank at a large
-penalty. For the hierarchical objective (vehicles first, Li & Lim) a first
-phase repeatedly empties a route and searches for a solution with one vehicle
-fewer. The hot loops (schedule and insertion evaluation) are numba kernels in
-:mod:`fleet.solver.kernels`.
+Shaw-related, route, string removal; :mod:`fleet.solver.destroy`) and *repair*
+(greedy, regret-2/3/m, with and without noise, sequential with blinks),
+chosen by adaptive roulette weights and accepted by simulated annealing.
+Candidates close to the best are polished by relocate search (requests of the
+changed routes) and 2-opt* tail exchanges. Requests that cannot be placed wait
+in a request bank at a large penalty. For the hierarchical objective (vehicles
+first, Li & Lim) a first phase repeatedly empties a route and searches for a
+solution with one vehicle fewer.
+
+The iterations run inside one numba kernel (:func:`fleet.solver.loop.iterate`)
+in chunks of ``segment`` iterations; this driver owns the clock, the
+temperature, the weight updates between chunks and the phases. Scheduling and
+insertion evaluation are the kernels of :mod:`fleet.solver.kernels`.
 """
 
 from __future__ import annotations
@@ -62,7 +68,7 @@ class ALNSParams:
     small_remove: int = 10  # at least this many removals allowed on small instances
     string_routes: int = 3
     local_search: bool = True
-    ls_window: float = 0.02  # relocate search on candidates within this share of the best
+    ls_window: float = 0.02  # local search on candidates within this share of the best
 
 
 @dataclass
@@ -213,33 +219,6 @@ class _Kernels:
 
     def distance(self, st: _State) -> float:
         return float(kr.route_costs(st.routes, st.lens, self.cost).sum())
-
-    def gains(self, st: _State) -> np.ndarray:
-        return kr.removal_gains(
-            st.routes,
-            st.lens,
-            self.cost,
-            self.kind,
-            self.pair,
-            self.node_request,
-            self.inst.n_requests,
-        )
-
-    def times(self, st: _State) -> np.ndarray:
-        return kr.service_times(
-            st.routes,
-            st.lens,
-            self.tt,
-            self.serv,
-            self.early,
-            self.late,
-            self.kind,
-            self.pair,
-            self.maxride,
-            self.shift_s,
-            self.shift_e,
-            self.maxdur,
-        )
 
 
 def solve_alns(

@@ -18,7 +18,13 @@ import numpy as np
 from numba import njit
 
 from fleet.solver.destroy import destroy
-from fleet.solver.kernels import relocate_search, remove_nodes, repair_core, route_costs
+from fleet.solver.kernels import (
+    relocate_search,
+    remove_nodes,
+    repair_core,
+    route_costs,
+    tail_exchange_search,
+)
 
 # repair operators, in the order of ``alns.REPAIRS``
 GREEDY, REGRET2, REGRET3, REGRETM, GREEDY_NOISE, REGRET2_NOISE = 0, 1, 2, 3, 4, 5
@@ -100,6 +106,37 @@ def _order_bank(bank, nb, op, early, pickup, far):
     tmp = bank[:nb].copy()
     for t in range(nb):
         bank[t] = tmp[order[t]]
+
+
+@njit(cache=True)
+def _changed_requests(old_r, old_l, new_r, new_l, kind, node_request):
+    """Requests on the routes that differ between two solutions, in random order.
+
+    Relocate search after a repair starts from these: the rest of the solution
+    was already polished when it was accepted (or is far from the change).
+    """
+    K = old_r.shape[0]
+    out = np.empty(new_r.shape[0] * new_r.shape[1], np.int64)
+    m = 0
+    for k in range(K):
+        same = old_l[k] == new_l[k]
+        if same:
+            for p in range(new_l[k]):
+                if old_r[k, p] != new_r[k, p]:
+                    same = False
+                    break
+        if same:
+            continue
+        for p in range(1, new_l[k] - 1):
+            v = new_r[k, p]
+            if kind[v] == 1:
+                out[m] = node_request[v]
+                m += 1
+    out = out[:m]
+    for t in range(m - 1, 0, -1):
+        s = np.random.randint(0, t + 1)
+        out[t], out[s] = out[s], out[t]
+    return out
 
 
 @njit(cache=True)
@@ -296,7 +333,7 @@ def iterate(
         cand_info[0] = nb
         dist = route_costs(cand_r, cand_l, cost).sum()
         if local_search and nb == 0 and dist < best_dist[0] * (1.0 + ls_window):
-            order = np.random.permutation(R)
+            order = _changed_requests(cur_r, cur_l, cand_r, cand_l, kind, node_request)
             relocate_search(
                 cand_r,
                 cand_l,
@@ -319,6 +356,10 @@ def iterate(
                 pickup,
                 dropoff,
             )
+            tail_exchange_search(
+                cand_r, cand_l, tt, cost, serv, early, late, demand, kind, pair, maxride, cap,
+                shift_s, shift_e, maxdur,
+            )  # fmt: skip
             dist = route_costs(cand_r, cand_l, cost).sum()
         cand_dist[0] = dist
         f_cur = cur_dist[0] + penalty * cur_info[0]
