@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
             veh = f"{row['vehicles']}/{row['bks_vehicles'] or '-'}" if row["feasible"] else "-"
             print(
                 f"{row['instance']:8s} {solver:8s} gap {gap:>8s} veh {veh:6s} "
-                f"{row['seconds']:5.1f}s  {row['verdict']}",
+                f"{row['seconds']:5.1f}s it {row['iterations'] or 0:6d}  {row['verdict']}",
                 flush=True,
             )
 

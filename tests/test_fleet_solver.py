@@ -220,3 +220,38 @@ def test_local_search_moves_keep_routes_feasible_and_cost_exact(fleet_dir: Path,
         assert final.feasible, final.violations
         assert final.cost == pytest.approx(after.cost - saved2, abs=1e-6)
         assert final.cost < before.cost  # a sequential insertion leaves room to improve
+
+
+def test_removal_operators_pick_distinct_routed_requests(fleet_dir: Path) -> None:
+    from fleet.solver import destroy as ds
+
+    inst = load_instance(fleet_dir / "cordeau" / "a4-24.txt")
+    ker = _Kernels(inst)
+    st = ker.empty_state()
+    ker.repair(st, 2, inst.n_vehicles, 0.0, 0.0, 0)
+    assert not st.bank
+    R = inst.n_requests
+    ker.remove(st, [0, 1, 2])  # three requests wait in the bank
+    routed = np.ones(R, dtype=np.bool_)
+    routed[:3] = False
+    pk, dp = ker.pickup, ker.dropoff
+    shaw = np.ascontiguousarray(ker.cost[np.ix_(pk, pk)] + ker.cost[np.ix_(dp, dp)])
+    loads = inst.demand[pk].sum(axis=1).astype(np.float64)
+    from fleet.solver.loop import seed_stream
+
+    seed_stream(3)
+    for op in range(ds.N_REMOVALS):
+        for q in (1, 5, 12):
+            out = np.empty(R + 1, dtype=np.int64)
+            n = ds.destroy(
+                op, st.routes, st.lens, routed, q, out, 3.0, 6.0, 9.0, 3.0, 2.0, 3, shaw,
+                1440.0, loads, 1.0, ker.tt, ker.cost, ker.serv, ker.early, ker.late, ker.kind,
+                ker.pair, ker.maxride, ker.shift_s, ker.shift_e, ker.maxdur, pk, dp,
+                ker.node_request,
+            )  # fmt: skip
+            chosen = out[:n].tolist()
+            assert n >= 1
+            assert len(set(chosen)) == n
+            assert all(routed[r] for r in chosen)
+            if op != ds.ROUTE:  # route removal takes whole routes
+                assert n <= q
