@@ -2,8 +2,9 @@
 
 :func:`iterate` runs a chunk of destroy/repair iterations without returning to
 Python: pick operators by roulette over the adaptive weights, remove, repair,
-optionally polish promising candidates by relocate search, accept by
-simulated annealing, keep the best and collect operator scores. The Python
+polish candidates close to the best (relocate search over the requests of the
+changed routes, then 2-opt* tail exchanges), accept by simulated annealing,
+keep the best and collect operator scores. The Python
 driver (:mod:`fleet.solver.alns`) owns the clock, the temperature schedule,
 the weight updates between chunks and the vehicle-reduction phases.
 
