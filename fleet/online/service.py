@@ -220,6 +220,7 @@ def build_service(
     from fleet.online.dispatcher import FleetSpec
     from fleet.online.travel import RoadTravel
 
+    warm_up_dispatch_kernels()
     travel = RoadTravel(graph, hierarchy)
     if depots:
         locs = tuple(travel.locate(lat, lon) for lat, lon in depots)
@@ -235,3 +236,31 @@ def build_service(
     sites = sites_from_chargers(chargers) if chargers is not None and battery is not None else None
     dispatcher = Dispatcher(travel, fleet, charging_sites=sites)
     return ShuttleService(dispatcher, origin_unix=origin, quote_factory=quote_factory, clock=clock)
+
+
+def warm_up_dispatch_kernels() -> None:
+    """Compile (or load from numba's cache) every dispatch kernel on a toy plane.
+
+    Done once at service start so that the first passenger's quote does not
+    wait tens of seconds for JIT compilation.
+    """
+    from fleet.online.dispatcher import DispatchConfig, FleetSpec
+    from fleet.online.travel import EuclideanTravel
+
+    started = time.perf_counter()
+    travel = EuclideanTravel(speed_mps=8.0)
+    points = [travel.add_point(x, y) for x, y in ((0, 0), (900, 300), (300, 1200), (1500, 900))]
+    depot = travel.add_point(600, 600)
+    toy = Dispatcher(
+        travel, FleetSpec(n_vehicles=2, seats=4, wheelchairs=1, depots=(depot,)), DispatchConfig()
+    )
+    for i, (a, b) in enumerate(((0, 1), (2, 3), (1, 2))):
+        trip = Trip(
+            id=f"warm-up-{i}", origin=(0.0, 0.0), destination=(0.0, 0.0), request_time=0.0,
+            earliest_pickup=60.0 * i, origin_loc=points[a], destination_loc=points[b],
+        )  # fmt: skip
+        toy.quote(trip, 0.0)
+        toy.submit(trip, 0.0)
+    toy.reoptimise(30.0)
+    toy.advance_to(600.0)
+    log.info("dispatch kernels ready in %.1f s", time.perf_counter() - started)
