@@ -212,14 +212,28 @@ def _iso(seconds: float) -> str:
     return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat().replace("+00:00", "Z")
 
 
+#: Times accepted for closures and readings: 1970-01-01 .. 2200-01-01 (unix seconds).
+_TIME_RANGE = (0.0, 7_258_118_400.0)
+
+
 def parse_time(value: Any, *, zone: str = "Europe/Berlin", what: str = "time") -> float:
     """Unix seconds from a number, an ISO 8601 string or a datetime (naive = ``zone``).
 
     Raises
     ------
     RequestError
-        The value is neither.
+        The value is neither, or lies outside 1970..2200.
     """
+    seconds = _unix_seconds(value, zone, what)
+    if not _TIME_RANGE[0] <= seconds <= _TIME_RANGE[1]:
+        raise RequestError(
+            f"{what} {value!r} is outside 1970..2200; give unix seconds or an ISO 8601 time "
+            "like 2024-06-01T08:00:00+02:00"
+        )
+    return seconds
+
+
+def _unix_seconds(value: Any, zone: str, what: str) -> float:
     if isinstance(value, bool):
         raise RequestError(f"{what} must be an ISO 8601 time or unix seconds, got {value!r}")
     if isinstance(value, (int, float)):
@@ -231,7 +245,7 @@ def parse_time(value: Any, *, zone: str = "Europe/Berlin", what: str = "time") -
     else:
         text = str(value).strip()
         try:
-            return float(text)
+            return _unix_seconds(float(text), zone, what)
         except ValueError:
             pass
         try:

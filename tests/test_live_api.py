@@ -77,3 +77,15 @@ def test_bad_closure_and_traffic(client, hd_graphs) -> None:
         "/api/v1/operations/traffic", headers=headers, json={"readings": [reading]}
     )
     assert broken.status_code == 422 and "speed_kmh" in broken.json()["message"]
+
+
+@pytest.mark.parametrize("start", [-1.1564073865257286e16, 1e300, "99999-01-01"])
+def test_closure_times_outside_any_calendar_are_refused(client, hd_graphs, start) -> None:
+    headers = {"X-API-Key": KEY}
+    way = int(hd_graphs["car"].way_id[7])
+    made = client.post(
+        "/api/v1/operations/closures", headers=headers, json={"way_ids": [way], "start": start}
+    )
+    assert made.status_code == 422, made.text
+    # Nothing half-stored: the list still renders.
+    assert client.get("/api/v1/operations/closures", headers=headers).status_code == 200
