@@ -53,6 +53,9 @@ class ALNSParams:
     max_remove_share: float = 0.3
     max_remove: int = 30
     start_worse: float = 0.02  # a solution this much worse is accepted with p = 0.5 at start
+    # Li & Lim (vehicles first): few long routes after vehicle reduction need a hotter
+    # start to leave the first feasible fleet-minimal solution (lr203, lrc203: ~25% -> 0%)
+    start_worse_hierarchical: float = 0.06
     end_temperature_ratio: float = 0.002
     segment: int = 50
     reaction: float = 0.2
@@ -337,7 +340,8 @@ def solve_alns(
     uses_rm = np.zeros(len(REMOVALS))
     uses_rp = np.zeros(len(REPAIRS))
     counters = np.zeros(4, dtype=np.int64)  # accepted, unplaced, same cost, new bests
-    T0 = params.start_worse * max(start.dist, 1.0) / math.log(2)
+    start_worse = params.start_worse_hierarchical if hierarchical else params.start_worse
+    T0 = start_worse * max(start.dist, 1.0) / math.log(2)
     T_end = T0 * params.end_temperature_ratio
     q_max = max(
         params.min_remove,
@@ -348,6 +352,24 @@ def solve_alns(
 
     max_routes = K
     phase = "cost"
+    # The cost phase anneals over its own share of the budget, from a temperature
+    # set by the solution it starts from (after a vehicle-reduction phase the
+    # remaining time would otherwise run cold and stall in a poor local optimum).
+    cost_from, T0_cost = 0.0, T0
+
+    def begin_cost_phase(frac: float) -> None:
+        nonlocal cur, max_routes, phase, cost_from, T0_cost
+        phase = "cost"
+        max_routes = best.used
+        cur = best.copy()
+        cost_from = min(frac, 1.0)
+        T0_cost = start_worse * max(float(best.dist[0]), 1.0) / math.log(2)
+
+    def temperature(frac: float) -> float:
+        if phase == "reduce":
+            return T0 * (T_end / T0) ** min(frac, 1.0)
+        share = min(max((frac - cost_from) / max(1.0 - cost_from, 1e-9), 0.0), 1.0)
+        return T0_cost * params.end_temperature_ratio**share
 
     def start_reduction() -> bool:
         """Empty the smallest route of the best solution and look for one vehicle fewer."""
@@ -373,14 +395,12 @@ def solve_alns(
         if frac >= 1.0 or (max_iterations is not None and it >= max_iterations):
             break
         if phase == "reduce" and frac >= params.reduce_share:
-            phase = "cost"
-            max_routes = best.used
-            cur = best.copy()
+            begin_cost_phase(frac)
         n = params.segment if max_iterations is None else min(params.segment, max_iterations - it)
-        temp = T0 * (T_end / T0) ** min(frac, 1.0)
+        temp = temperature(frac)
         temp_end = temp
         if max_iterations is not None:
-            temp_end = T0 * (T_end / T0) ** min((it + n) / max(1, max_iterations), 1.0)
+            temp_end = temperature((it + n) / max(1, max_iterations))
         done = lp.iterate(
             n,
             temp,
@@ -422,9 +442,7 @@ def solve_alns(
                 best = cur.copy()
             log.debug("%s: %d vehicles after %d iterations", instance.name, best.used, it)
             if not start_reduction():
-                phase = "cost"
-                max_routes = best.used
-                cur = best.copy()
+                begin_cost_phase(progress())
 
     # Final polish: relocate search on the best solution (never worse).
     final = best.state()
