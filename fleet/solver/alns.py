@@ -115,7 +115,7 @@ class _Kernels:
         self.pickup = inst.pickup.astype(np.int64)
         self.dropoff = inst.dropoff.astype(np.int64)
         self.node_request = inst.node_request
-        keys = {}
+        keys: dict[tuple, int] = {}
         self.veh_class = np.array(
             [
                 keys.setdefault(
@@ -401,7 +401,7 @@ def solve_alns(
         temp_end = temp
         if max_iterations is not None:
             temp_end = temperature((it + n) / max(1, max_iterations))
-        done = lp.iterate(
+        done = lp.iterate(  # type: ignore[call-arg]  # a numba dispatcher
             n,
             temp,
             temp_end,
@@ -547,7 +547,7 @@ def _warm_up(ker: _Kernels, kernel_args: tuple) -> None:
     a = _Packed.of(ker.empty_state(), ker.inst.n_requests)
     b = a.copy()
     nr, np_ = len(REMOVALS), len(REPAIRS)
-    lp.iterate(
+    lp.iterate(  # type: ignore[call-arg]  # a numba dispatcher
         0, 1.0, 1.0, *a.arrays(), *b.arrays(),
         np.ones(nr), np.ones(np_), np.zeros(nr), np.zeros(np_), np.zeros(nr), np.zeros(np_),
         np.zeros(4, dtype=np.int64), 1, 0.0, 1.0, False, False, 2, 2, True, 0.0, 0.0, 0.0,
