@@ -1,7 +1,7 @@
 """Load test of the HTTP API on Heidelberg: /api/v1/plan (walk+transit) and booking creation.
 
 A bounded run against uvicorn on 127.0.0.1: 20 concurrent clients send at
-least 2,000 plan requests, then 400 booking creations. Every plan request is a
+least 2,000 plan requests, then booking creations. Every plan request is a
 different query: origin and destination are random points of the region's
 street network (a random walk-graph node inside the region's box, moved by up
 to ~150 m), the time a random minute of a weekday morning (06:30-09:30 on the
@@ -9,16 +9,32 @@ region's timetable day). The seed is fixed, so runs are comparable. Nothing is
 filtered: a query the planner answers with no itinerary (and its reasons) is
 an answer like any other. The baseline is the same queries planned in-process
 (no HTTP), so the ratio shows the cost of the service layer. Runs once per
-worker count.
+worker count and dispatcher.
 
     .venv/bin/python -m benchmarks.api_load [--workers 1,2] [--requests 2000]
+        [--bookings 400] [--dispatcher ledger|fleet|both] [--reoptimise-s 3600]
         [--server-root DIR]   # serve another checkout (e.g. the previous commit)
 
-Bookings use the seat-ledger test double as dispatcher (tests/shuttle_doubles.py),
-so what is measured is the booking service around any dispatcher: validation,
-idempotency, the dispatch log kept in step across worker processes (database
-write lock, catch-up, log entry), the SQLite WAL commit and the answer. Compare
-with the previous commit side by side by serving its checkout:
+Bookings are measured against two dispatchers, each in its own server:
+
+* ``ledger`` (the ``booking`` row): the seat-ledger test double
+  (``tests.shuttle_doubles:crash_app``), which accepts everything, with the same
+  trip over and over. What is measured is the booking service around any
+  dispatcher: validation, idempotency, the dispatch log kept in step across
+  worker processes (database write lock, catch-up, log entry), the SQLite WAL
+  commit and the answer.
+* ``fleet`` (the ``booking_fleet`` row): the real app (``api.app:create_app``)
+  with the fleet's online dispatcher (default 10 shuttles x 8 seats) and a
+  realistic stream: pickup and drop-off are random car-network points of the
+  region at least 1 km apart, pickups a random minute 1-6 hours ahead, 1-3
+  passengers, fixed seed. A full fleet refuses trips ("no shuttle can serve
+  this trip", 422): a refusal is a valid answer, counted apart from errors.
+
+Both servers run with ``ELSTER_SHUTTLE_REOPTIMISE_S=3600`` (``--reoptimise-s``)
+so the periodic re-optimisation (which holds the booking lock) does not land
+at a random point of the minute-long measurement; pass 60 (the service
+default) to measure bookings with it. Compare with the previous commit side by
+side by serving its checkout:
 
     git archive HEAD~N | tar -x -C /tmp/before
     .venv/bin/python -m benchmarks.api_load --server-root /tmp/before
@@ -28,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import logging
 import math
@@ -55,6 +72,18 @@ WARMUP = CLIENTS * 5
 MORNING = (6 * 60 + 30, 9 * 60 + 30)
 JITTER_DEG = 0.0015
 TARGETS = {"plan_p50_ms": 40.0, "plan_p95_ms": 120.0, "booking_p95_ms": 50.0}
+#: One HTTP request to send: method, path, query or JSON body, headers.
+Job = tuple[str, str, Any, dict[str, str]]
+#: uvicorn factories of the two booking dispatchers.
+FACTORIES = {"ledger": "tests.shuttle_doubles:crash_app", "fleet": "api.app:create_app"}
+BOOKINGS_PATH = "/api/v1/shuttle/bookings"
+#: Fleet booking stream: shortest trip (metres), pickup minutes ahead of now, passengers.
+MIN_TRIP_M = 1000.0
+PICKUP_AHEAD_MIN = (60, 6 * 60)
+PASSENGERS = (1, 3)
+TRIP_JITTER_DEG = 0.0003
+#: How the booking service words a dispatcher's refusal (api/services/shuttle.py).
+REFUSAL = b"no shuttle can serve this trip"
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -123,6 +152,106 @@ def query_set(state: Any, n: int, *, seed: int = SEED) -> list[dict[str, str]]:
     return queries
 
 
+def sample_trips(
+    lat: Any, lon: Any, bbox: tuple[float, float, float, float], n: int, *, seed: int = SEED
+) -> list[dict[str, Any]]:
+    """``n`` shuttle trips between random road points inside ``bbox``, at least MIN_TRIP_M apart.
+
+    Parameters
+    ----------
+    lat, lon : array of float
+        Road-network node coordinates (the car graph: where a shuttle can stop).
+    bbox : (min_lon, min_lat, max_lon, max_lat)
+        The region's box; points outside are never drawn.
+    n : int
+        Number of trips.
+    seed : int
+        Random seed (the same seed gives the same trips).
+
+    Returns
+    -------
+    list of dict
+        ``origin``, ``destination`` as (lat, lon), ``ahead_min`` (pickup minutes after
+        now, PICKUP_AHEAD_MIN) and ``passengers`` (PASSENGERS), and ``metres`` (as the crow
+        flies).
+    """
+    import numpy as np
+
+    from routing.geo import haversine_m
+
+    min_lon, min_lat, max_lon, max_lat = bbox
+    lat, lon = np.asarray(lat, dtype=float), np.asarray(lon, dtype=float)
+    inside = np.flatnonzero(
+        (lat >= min_lat) & (lat <= max_lat) & (lon >= min_lon) & (lon <= max_lon)
+    )
+    if inside.size < 2:
+        raise ValueError(f"fewer than 2 road nodes inside {bbox}: no trips to sample")
+    rng = random.Random(seed)
+
+    def point() -> tuple[float, float]:
+        while True:
+            v = int(inside[rng.randrange(inside.size)])
+            p = (
+                float(lat[v]) + rng.uniform(-TRIP_JITTER_DEG, TRIP_JITTER_DEG),
+                float(lon[v]) + rng.uniform(-TRIP_JITTER_DEG, TRIP_JITTER_DEG),
+            )
+            if min_lat <= p[0] <= max_lat and min_lon <= p[1] <= max_lon:
+                return round(p[0], 6), round(p[1], 6)
+
+    trips: list[dict[str, Any]] = []
+    while len(trips) < n:
+        a, b = point(), point()
+        metres = float(haversine_m(a[0], a[1], b[0], b[1]))
+        if metres < MIN_TRIP_M:
+            continue
+        trips.append(
+            {
+                "origin": a,
+                "destination": b,
+                "ahead_min": rng.randint(*PICKUP_AHEAD_MIN),
+                "passengers": rng.randint(*PASSENGERS),
+                "metres": metres,
+            }
+        )
+    return trips
+
+
+def trip_body(trip: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The booking request body of a sampled trip, its pickup ``ahead_min`` after ``now``."""
+    pickup = now.replace(second=0, microsecond=0) + timedelta(minutes=trip["ahead_min"])
+    return {
+        "from": {"lat": trip["origin"][0], "lon": trip["origin"][1]},
+        "to": {"lat": trip["destination"][0], "lon": trip["destination"][1]},
+        "pickupAfter": pickup.isoformat(),
+        "passengers": trip["passengers"],
+    }
+
+
+def booking_kind(status: int, body: bytes) -> str:
+    """Classify a booking answer: booked (201), replayed (200), refused or error.
+
+    A refusal is the booking service's "no shuttle can serve this trip" (a
+    ``RejectedError``: 422; 409 accepted too): the valid answer of a full fleet.
+    Anything else (5xx, other 4xx, a transport error: ``status`` 0) is an error.
+    """
+    if status == 201:
+        return "booked"
+    if status == 200:
+        return "replayed"
+    if status in (409, 422) and REFUSAL in body:
+        return "refused"
+    return "error"
+
+
+def refusal_reason(body: bytes) -> str:
+    """The dispatcher's reason in a refusal body (the text after "...this trip: ")."""
+    try:
+        message = str(json.loads(body).get("message", ""))
+    except (ValueError, AttributeError):
+        return "unreadable answer"
+    return message.split(": ", 1)[1] if ": " in message else message
+
+
 def in_process(state: Any, queries: list[dict[str, str]]) -> tuple[list[float], dict[str, int]]:
     """Plan every query with the core planner (no HTTP); seconds per query and answer counts."""
     from routing.planner import PlanRequest, plan
@@ -178,7 +307,7 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
             fields[k.strip().lower()] = v.strip()
     if "content-length" in fields:
         return status, await reader.readexactly(int(fields["content-length"]))
-    chunks = []
+    chunks: list[bytes] = []
     while True:  # chunked
         size = int((await reader.readuntil(b"\r\n")).strip(), 16)
         chunk = await reader.readexactly(size + 2)
@@ -194,8 +323,16 @@ def answer_kind(body: bytes) -> str:
     return "empty" if b'"itineraries":[]' in body else "walk_only"
 
 
+def plan_kind(status: int, body: bytes) -> str:
+    """Classify a plan answer: error unless 2xx, else as :func:`answer_kind`."""
+    return answer_kind(body) if status in (200, 201) else "error"
+
+
 async def run_clients(
-    base: str, jobs: list[tuple[str, str, dict[str, Any], dict[str, str]]]
+    base: str,
+    jobs: list[Job],
+    classify: Any = plan_kind,
+    bodies: list[bytes] | None = None,
 ) -> tuple[list[float], list[str], float, list[str]]:
     """Send ``jobs`` with CLIENTS concurrent keep-alive connections.
 
@@ -204,7 +341,11 @@ async def run_clients(
     the CPU the server is being measured on. Latency is from writing the request
     to reading the last byte of the answer.
 
-    Returns latencies, errors, wall time and the kind of each plan answer.
+    ``classify(status, body) -> kind`` names each answer (status 0: transport
+    error); kind "error" is an error. When ``bodies`` is given, the body of every
+    answer that is not an error is appended to it (in answer order).
+
+    Returns latencies, error details, wall time and the kind of each answer.
     """
     host, port = base.removeprefix("http://").split(":")
     encoded = [_request_bytes(f"{host}:{port}", *job) for job in jobs]
@@ -221,16 +362,18 @@ async def run_clients(
                 try:
                     writer.write(encoded[i])
                     status, body = await asyncio.wait_for(_read_response(reader), 30)
-                    ok = status in (200, 201)
-                    detail = f"{status} {body[:120]!r}"
+                    detail = f"{status} {body[:160]!r}"
                 except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
-                    ok, detail, body = False, repr(exc), b""
+                    status, detail, body = 0, repr(exc), b""
                     writer.close()
                     reader, writer = await asyncio.open_connection(host, int(port))
                 latencies.append(time.perf_counter() - start)
-                kinds.append(answer_kind(body) if ok else "error")
-                if not ok:
+                kind = classify(status, body)
+                kinds.append(kind)
+                if kind == "error":
                     errors.append(detail)
+                elif bodies is not None:
+                    bodies.append(body)
         finally:
             writer.close()
 
@@ -241,7 +384,7 @@ async def run_clients(
 
 
 def by_kind(latencies: list[float], kinds: list[str]) -> dict[str, Any]:
-    """Latency percentiles per kind of plan answer."""
+    """Latency percentiles per kind of answer."""
     out = {}
     for kind in sorted(set(kinds)):
         picked = [t for t, k in zip(latencies, kinds, strict=True) if k == kind]
@@ -249,17 +392,52 @@ def by_kind(latencies: list[float], kinds: list[str]) -> dict[str, Any]:
     return out
 
 
+def booking_stats(
+    latencies: list[float],
+    kinds: list[str],
+    errors: list[str],
+    wall: float,
+    server_cpu: float,
+    bodies: list[bytes] | None = None,
+) -> dict[str, Any]:
+    """One booking row: percentiles over all answers and per kind, counts, throughput."""
+    counts = {k: kinds.count(k) for k in ("booked", "replayed", "refused", "error")}
+    row: dict[str, Any] = {
+        **percentiles(latencies),
+        "throughput_rps": len(latencies) / wall,
+        "booked": counts["booked"],
+        "replayed": counts["replayed"],
+        "refused": counts["refused"],
+        "errors": counts["error"],
+        "error_samples": errors[:5],
+        "server_cpu_ms_per_request": 1000 * server_cpu / max(len(latencies), 1),
+        "by_answer": by_kind(latencies, kinds),
+    }
+    if bodies is not None:
+        reasons: dict[str, int] = {}
+        for body in bodies:
+            if REFUSAL in body:
+                reason = refusal_reason(body)
+                reasons[reason] = reasons.get(reason, 0) + 1
+        row["refusal_reasons"] = dict(sorted(reasons.items(), key=lambda kv: -kv[1]))
+    return row
+
+
 def start_server(
-    workers: int, env: dict[str, str], log: Path, root: Path = ROOT
+    workers: int,
+    env: dict[str, str],
+    log: Path,
+    root: Path = ROOT,
+    factory: str = FACTORIES["ledger"],
 ) -> tuple[subprocess.Popen, str]:
-    """Start uvicorn (uvloop, httptools) serving the app of checkout ``root``."""
+    """Start uvicorn (uvloop, httptools) serving app ``factory`` of checkout ``root``."""
     port = free_port()
     cmd = [
         sys.executable,
         "-m",
         "uvicorn",
         "--factory",
-        "tests.shuttle_doubles:crash_app",
+        factory,
         "--host",
         "127.0.0.1",
         "--port",
@@ -293,9 +471,85 @@ def start_server(
     raise SystemExit(f"server did not start; see {log}")
 
 
-def run(
-    workers_list: list[int], n_requests: int, n_bookings: int, server_root: Path = ROOT
+def ledger_jobs(n: int, pickup: str, workers: int) -> list[Job]:
+    """Booking POSTs of the ledger run: the same kind of trip over and over, one pickup time."""
+    return [
+        (
+            "POST",
+            BOOKINGS_PATH,
+            {
+                "from": {"lat": 49.40 + i % 40 * 0.001, "lon": 8.69},
+                "to": {"lat": 49.39, "lon": 8.68},
+                "pickupAfter": pickup,
+                "passengers": 1 + i % 3,
+            },
+            {"Idempotency-Key": f"bench-{workers}-{i:06d}"},
+        )
+        for i in range(n)
+    ]
+
+
+def fleet_jobs(trips: list[dict[str, Any]], zone: Any, workers: int) -> list[Job]:
+    """Booking POSTs of the fleet run, pickups relative to now; one Idempotency-Key each."""
+    now = datetime.now(zone)
+    return [
+        (
+            "POST",
+            BOOKINGS_PATH,
+            trip_body(t, now),
+            {"Idempotency-Key": f"bench-fleet-{workers}-{i:06d}"},
+        )
+        for i, t in enumerate(trips)
+    ]
+
+
+def _serve_and_measure(
+    dispatcher: str,
+    workers: int,
+    env: dict[str, str],
+    tmp: Path,
+    server_root: Path,
+    plan: tuple[list[Job], list[Job]] | None,
+    book_jobs: Any,
+    warm_quotes: list[dict[str, Any]],
 ) -> dict[str, Any]:
+    """One server run: optionally the plan load, then the booking load; raw figures."""
+    proc, base = start_server(
+        workers, env, tmp / f"server-{dispatcher}-{workers}.log", server_root, FACTORIES[dispatcher]
+    )
+    out: dict[str, Any] = {}
+    try:
+        if plan is not None:
+            warm_jobs, plan_jobs = plan
+            asyncio.run(run_clients(base, warm_jobs))  # warm connections and caches
+            cpu0 = _cpu_seconds(proc.pid)
+            out["plan"] = asyncio.run(run_clients(base, plan_jobs))
+            out["plan_cpu"] = _cpu_seconds(proc.pid) - cpu0
+        # Quotes change nothing: they warm connections and the dispatcher's code paths.
+        quote_jobs: list[Job] = [("POST", "/api/v1/shuttle/quote", q, {}) for q in warm_quotes]
+        asyncio.run(run_clients(base, quote_jobs))
+        jobs = book_jobs() if callable(book_jobs) else book_jobs
+        bodies: list[bytes] = []
+        cpu0 = _cpu_seconds(proc.pid)
+        out["booking"] = asyncio.run(run_clients(base, jobs, booking_kind, bodies))
+        out["booking_cpu"] = _cpu_seconds(proc.pid) - cpu0
+        out["bodies"] = bodies
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    return out
+
+
+def run(
+    workers_list: list[int],
+    n_requests: int,
+    n_bookings: int,
+    server_root: Path = ROOT,
+    dispatchers: tuple[str, ...] = ("ledger", "fleet"),
+    reoptimise_s: float = 3600.0,
+) -> dict[str, Any]:
+    from zoneinfo import ZoneInfo
+
     from api.settings import Settings
     from api.state import load_state
 
@@ -307,69 +561,69 @@ def run(
     in_process(state, warmup)
     baseline_s, answers = in_process(state, queries)
     baseline = percentiles(baseline_s)
-    plan_jobs = [("GET", "/api/v1/plan", q, {}) for q in queries]
-    warm_jobs = [("GET", "/api/v1/plan", q, {}) for q in warmup]
+    plan_jobs: list[Job] = [("GET", "/api/v1/plan", q, {}) for q in queries]
+    warm_jobs: list[Job] = [("GET", "/api/v1/plan", q, {}) for q in warmup]
+    zone = ZoneInfo(state.region.timezone)
+    car = state.networks["car"].graph
+    trips = sample_trips(car.lat, car.lon, state.region.bbox, n_bookings + CLIENTS, seed=SEED)
+    warm_trips, trips = trips[:CLIENTS], trips[CLIENTS:]
     pickup = (datetime.now().astimezone() + timedelta(hours=3)).replace(microsecond=0).isoformat()
     runs = []
     for workers in workers_list:
-        env = dict(os.environ)
-        env.update(
-            ELSTER_REGION="heidelberg",
-            ELSTER_DATABASE_URL=f"sqlite:///{tmp / f'bookings-{workers}.db'}",
-            PYTHONPATH=str(server_root),
-            # Same data and build cache for any served checkout.
-            ELSTER_DATA_DIR=str(settings.data_dir),
-            ELSTER_CACHE_DIR=str(settings.cache_dir),
-        )
-        proc, base = start_server(workers, env, tmp / f"server-{workers}.log", server_root)
-        try:
-            asyncio.run(run_clients(base, warm_jobs))  # warm connections and caches
-            cpu0 = _cpu_seconds(proc.pid)
-            lat, errors, wall, kinds = asyncio.run(run_clients(base, plan_jobs))
-            server_cpu = _cpu_seconds(proc.pid) - cpu0
-            book_jobs = [
-                (
-                    "POST",
-                    "/api/v1/shuttle/bookings",
-                    {
-                        "from": {"lat": 49.40 + i % 40 * 0.001, "lon": 8.69},
-                        "to": {"lat": 49.39, "lon": 8.68},
-                        "pickupAfter": pickup,
-                        "passengers": 1 + i % 3,
-                    },
-                    {"Idempotency-Key": f"bench-{workers}-{i:06d}"},
-                )
-                for i in range(n_bookings)
-            ]
-            b_lat, b_errors, b_wall, _ = asyncio.run(run_clients(base, book_jobs))
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=60)
-        plan_stats = percentiles(lat)
-        runs.append(
-            {
-                "workers": workers,
-                "plan": {
+        row: dict[str, Any] = {"workers": workers}
+        for dispatcher in dispatchers:
+            env = dict(os.environ)
+            env.update(
+                ELSTER_REGION="heidelberg",
+                ELSTER_DATABASE_URL=f"sqlite:///{tmp / f'bookings-{dispatcher}-{workers}.db'}",
+                PYTHONPATH=str(server_root),
+                # Same data and build cache for any served checkout.
+                ELSTER_DATA_DIR=str(settings.data_dir),
+                ELSTER_CACHE_DIR=str(settings.cache_dir),
+                ELSTER_SHUTTLE_REOPTIMISE_S=str(reoptimise_s),
+            )
+            warm_quotes = [trip_body(t, datetime.now(zone)) for t in warm_trips]
+            book_jobs = (
+                ledger_jobs(n_bookings, pickup, workers)
+                if dispatcher == "ledger"
+                # Built when the load starts: pickups are relative to that moment.
+                else functools.partial(fleet_jobs, trips, zone, workers)
+            )
+            plan = (warm_jobs, plan_jobs) if "plan" not in row else None
+            raw = _serve_and_measure(
+                dispatcher, workers, env, tmp, server_root, plan, book_jobs, warm_quotes
+            )
+            if "plan" in raw:
+                lat, errors, wall, kinds = raw["plan"]
+                plan_stats = percentiles(lat)
+                row["plan"] = {
                     **plan_stats,
                     "throughput_rps": len(lat) / wall,
                     "errors": len(errors),
                     "error_samples": errors[:5],
-                    "server_cpu_ms_per_request": 1000 * server_cpu / max(len(lat), 1),
+                    "server_cpu_ms_per_request": 1000 * raw["plan_cpu"] / max(len(lat), 1),
                     "by_answer": by_kind(lat, kinds),
-                },
-                "booking": {
-                    **percentiles(b_lat),
-                    "throughput_rps": len(b_lat) / b_wall,
-                    "errors": len(b_errors),
-                    "error_samples": b_errors[:5],
-                },
-                "ratio_p50_http_vs_in_process": plan_stats["p50_ms"] / baseline["p50_ms"],
-            }
-        )
+                    "served_by": dispatcher,
+                }
+                row["ratio_p50_http_vs_in_process"] = plan_stats["p50_ms"] / baseline["p50_ms"]
+            b_lat, b_errors, b_wall, b_kinds = raw["booking"]
+            key = "booking" if dispatcher == "ledger" else "booking_fleet"
+            row[key] = booking_stats(
+                b_lat,
+                b_kinds,
+                b_errors,
+                b_wall,
+                raw["booking_cpu"],
+                raw["bodies"] if dispatcher == "fleet" else None,
+            )
+        runs.append(row)
+    metres = sorted(t["metres"] for t in trips)
     return {
         "region": "heidelberg",
         "clients": CLIENTS,
         "server_root": str(server_root),
+        "dispatchers": list(dispatchers),
+        "reoptimise_s": reoptimise_s,
         "query_set": {
             "queries": len(queries),
             "warmup": len(warmup),
@@ -380,17 +634,74 @@ def run(
             f"{MORNING[1] // 60:02d}:{MORNING[1] % 60:02d} on the timetable day, walk,transit",
             "answers_in_process": answers,
         },
+        "fleet_booking_set": {
+            "bookings": len(trips),
+            "seed": SEED,
+            "what": "random car-network points of the region (node + up to "
+            f"{TRIP_JITTER_DEG} deg) at least {MIN_TRIP_M:.0f} m apart, pickup a random "
+            f"minute {PICKUP_AHEAD_MIN[0]}-{PICKUP_AHEAD_MIN[1]} min after the load starts, "
+            f"{PASSENGERS[0]}-{PASSENGERS[1]} passengers, own Idempotency-Key each",
+            "trip_km_p50": metres[len(metres) // 2] / 1000 if metres else 0.0,
+            "passengers": sum(t["passengers"] for t in trips),
+            "fleet": {
+                "vehicles": settings.shuttle_vehicles,
+                "seats": settings.shuttle_seats,
+            },
+        },
         "baseline_in_process_plan": baseline,
         "runs": runs,
         "targets": TARGETS,
     }
 
 
+def summary(result: dict[str, Any], path: Path) -> str:
+    """The one-line summary: best plan run, ledger and fleet booking p95."""
+    runs = result["runs"]
+    best = min(runs, key=lambda r: r["plan"]["p95_ms"])
+    base = result["baseline_in_process_plan"]
+    line = (
+        f"api_load: plan p50 {best['plan']['p50_ms']:.1f} ms p95 {best['plan']['p95_ms']:.1f} ms "
+        f"{best['plan']['throughput_rps']:.0f} req/s errors {best['plan']['errors']} "
+        f"({best['workers']} worker(s), {CLIENTS} clients, {best['plan']['n']} requests); "
+        f"in-process p50 {base['p50_ms']:.1f} ms "
+        f"(HTTP/in-process {best['ratio_p50_http_vs_in_process']:.2f}x)"
+    )
+    if all("booking" in r for r in runs):
+        b = min(runs, key=lambda r: r["booking"]["p95_ms"])
+        line += (
+            f"; booking (ledger) p95 {b['booking']['p95_ms']:.1f} ms "
+            f"errors {b['booking']['errors']} ({b['workers']} worker(s))"
+        )
+    if all("booking_fleet" in r for r in runs):
+        f = min(runs, key=lambda r: r["booking_fleet"]["p95_ms"])
+        fb = f["booking_fleet"]
+        line += (
+            f"; booking (fleet) p95 {fb['p95_ms']:.1f} ms booked {fb['booked']} "
+            f"refused {fb['refused']} errors {fb['errors']} ({f['workers']} worker(s))"
+        )
+    return f"{line} -> {path}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", default="1,2", help="Comma-separated uvicorn worker counts.")
     parser.add_argument("--requests", type=int, default=2000, help="Plan requests per run.")
-    parser.add_argument("--bookings", type=int, default=400, help="Booking creations per run.")
+    parser.add_argument(
+        "--bookings", type=int, default=400, help="Booking creations per run and dispatcher."
+    )
+    parser.add_argument(
+        "--dispatcher",
+        choices=("ledger", "fleet", "both"),
+        default="both",
+        help="Booking dispatcher: the seat-ledger test double, the real fleet, or both.",
+    )
+    parser.add_argument(
+        "--reoptimise-s",
+        type=float,
+        default=3600.0,
+        help="ELSTER_SHUTTLE_REOPTIMISE_S of the served app (3600: no periodic "
+        "re-optimisation inside the measurement; 60 is the service default).",
+    )
     parser.add_argument(
         "--server-root",
         type=Path,
@@ -400,24 +711,17 @@ def main() -> None:
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    dispatchers = ("ledger", "fleet") if args.dispatcher == "both" else (args.dispatcher,)
     result = run(
         [int(w) for w in args.workers.split(",")],
         args.requests,
         args.bookings,
         args.server_root.resolve(),
+        dispatchers,
+        args.reoptimise_s,
     )
     path = write_result("api_load", result)
-    best = min(result["runs"], key=lambda r: r["plan"]["p95_ms"])
-    base = result["baseline_in_process_plan"]
-    print(
-        f"api_load: plan p50 {best['plan']['p50_ms']:.1f} ms p95 {best['plan']['p95_ms']:.1f} ms "
-        f"{best['plan']['throughput_rps']:.0f} req/s errors {best['plan']['errors']} "
-        f"({best['workers']} worker(s), {CLIENTS} clients, {best['plan']['n']} requests); "
-        f"in-process p50 {base['p50_ms']:.1f} ms "
-        f"(HTTP/in-process {best['ratio_p50_http_vs_in_process']:.2f}x); "
-        f"booking p95 {best['booking']['p95_ms']:.1f} ms errors {best['booking']['errors']} "
-        f"-> {path}"
-    )
+    print(summary(result, path))
 
 
 if __name__ == "__main__":
