@@ -56,7 +56,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -218,7 +218,9 @@ def sample_trips(
 
 def trip_body(trip: dict[str, Any], now: datetime) -> dict[str, Any]:
     """The booking request body of a sampled trip, its pickup ``ahead_min`` after ``now``."""
-    pickup = now.replace(second=0, microsecond=0) + timedelta(minutes=trip["ahead_min"])
+    # In UTC: adding minutes to a local time is wall-clock arithmetic (wrong across DST).
+    start = now.astimezone(UTC).replace(second=0, microsecond=0)
+    pickup = (start + timedelta(minutes=trip["ahead_min"])).astimezone(now.tzinfo)
     return {
         "from": {"lat": trip["origin"][0], "lon": trip["origin"][1]},
         "to": {"lat": trip["destination"][0], "lon": trip["destination"][1]},
