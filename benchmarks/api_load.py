@@ -394,6 +394,12 @@ def by_kind(latencies: list[float], kinds: list[str]) -> dict[str, Any]:
     return out
 
 
+def _quarters(values: list[float]) -> list[list[float]]:
+    """``values`` cut into four consecutive parts of (nearly) equal length."""
+    n = len(values)
+    return [values[i * n // 4 : (i + 1) * n // 4] for i in range(4)]
+
+
 def booking_stats(
     latencies: list[float],
     kinds: list[str],
@@ -414,6 +420,10 @@ def booking_stats(
         "error_samples": errors[:5],
         "server_cpu_ms_per_request": 1000 * server_cpu / max(len(latencies), 1),
         "by_answer": by_kind(latencies, kinds),
+        # In answer order: does a booking get slower as the vehicle plans fill up?
+        "p50_ms_by_quarter": [
+            percentiles(part)["p50_ms"] for part in _quarters(latencies) if len(part)
+        ],
     }
     if bodies is not None:
         reasons: dict[str, int] = {}
@@ -516,9 +526,8 @@ def _serve_and_measure(
     warm_quotes: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """One server run: optionally the plan load, then the booking load; raw figures."""
-    proc, base = start_server(
-        workers, env, tmp / f"server-{dispatcher}-{workers}.log", server_root, FACTORIES[dispatcher]
-    )
+    log = tmp / f"server-{dispatcher}-{workers}.log"
+    proc, base = start_server(workers, env, log, server_root, FACTORIES[dispatcher])
     out: dict[str, Any] = {}
     try:
         if plan is not None:
@@ -539,7 +548,16 @@ def _serve_and_measure(
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
+    out["server_log"] = log_problems(log)
     return out
+
+
+def log_problems(log: Path) -> dict[str, Any]:
+    """What the server logged (warnings and up only: replay failures, bugs), known noise aside."""
+    lines = log.read_text(encoding="utf-8", errors="replace").splitlines() if log.exists() else []
+    # Known and harmless at every start: stops without a walkable road nearby.
+    bad = [ln for ln in lines if ln.strip() and "straight-line footpaths" not in ln]
+    return {"file": str(log), "problems": len(bad), "samples": bad[:5]}
 
 
 def run(
@@ -618,6 +636,7 @@ def run(
                 raw["booking_cpu"],
                 raw["bodies"] if dispatcher == "fleet" else None,
             )
+            row[key]["server_log"] = raw["server_log"]
         runs.append(row)
     metres = sorted(t["metres"] for t in trips)
     return {
