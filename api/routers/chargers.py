@@ -74,26 +74,11 @@ def list_chargers(
     """All chargers (or those within ``radius`` of lat/lon with a matching connector)."""
     need(state, "chargers", "chargers")
     from routing.stations import chargers_to_geojson
+    from routing.stations.store import charger_filter
 
     centre = point_query(state, lat, lon, radius)
-    store = state.chargers
-    if centre is None:
-        wanted = [standard] if standard else None
-        items: list[Any] = [
-            c
-            for c in store.snapshot()
-            if c.usable_evses(wanted, min_power_kw, available_only=available_only)
-        ][:limit]
-    else:
-        items = store.nearby(
-            centre[0],
-            centre[1],
-            radius,
-            standards=standard,
-            min_power_kw=min_power_kw,
-            available_only=available_only,
-            limit=limit,
-        )
+    keep = charger_filter(standard, min_power_kw, available_only=available_only)
+    items = state.chargers.select(keep, near=centre, radius_m=radius, limit=limit)
     doc = chargers_to_geojson(items)
     return doc if format == "geojson" else {"chargers": _records(doc)}
 

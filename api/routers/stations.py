@@ -93,27 +93,11 @@ def list_stations(
     """All stations (or those within ``radius`` of lat/lon, nearest first) with live counts."""
     need(state, "stations", "bike stations")
     from routing.stations import stations_to_geojson
+    from routing.stations.store import station_filter
 
     centre = point_query(state, lat, lon, radius)
-    store = state.stations
-    if centre is None:
-        items: list[Any] = [
-            s
-            for s in store.snapshot()
-            if (kind is None or s.kind.value == kind)
-            and (not has_bikes or s.has_bikes(1))
-            and (not has_free_space or s.has_free_space(1))
-        ][:limit]
-    else:
-        items = store.nearby(
-            centre[0],
-            centre[1],
-            radius,
-            kinds=kind,
-            has_bikes=has_bikes,
-            has_free_space=has_free_space,
-            limit=limit,
-        )
+    keep = station_filter(kind, has_bikes=has_bikes, has_free_space=has_free_space)
+    items = state.stations.select(keep, near=centre, radius_m=radius, limit=limit)
     doc = stations_to_geojson(items)
     return doc if format == "geojson" else {"stations": _records(doc)}
 

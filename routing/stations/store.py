@@ -20,9 +20,10 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any, Generic, TypeVar
 
 import numpy as np
@@ -150,7 +151,74 @@ class _Store(Generic[T]):
         with self._lock:
             return list(self._items)
 
+    def refresh(self, now: datetime | None = None) -> list[str]:
+        """Mark live data that expired by ``now`` as stale; return the ids marked.
+
+        Nothing expires here; :class:`StationStore` overrides this.
+        """
+        return []
+
+    def select(
+        self,
+        keep: Callable[[T], bool],
+        *,
+        near: tuple[float, float] | None = None,
+        radius_m: float = 0.0,
+        limit: int | None = None,
+        now: datetime | None = None,
+    ) -> list[T] | list[Nearby[T]]:
+        """Records passing ``keep``: nearest first within a radius, or all of them.
+
+        Parameters
+        ----------
+        keep : callable
+            Filter on one record, e.g. from :func:`station_filter` or :func:`charger_filter`.
+        near : (lat, lon), optional
+            Centre of a radius search. None lists every record in store order.
+        radius_m : float
+            Search radius (great-circle metres) around ``near``.
+        limit : int, optional
+            At most this many results.
+        now : datetime, optional
+            Time for the staleness check of a radius search (default: now).
+
+        Returns
+        -------
+        list of Nearby or list of records
+            :class:`Nearby` results (with distance) around ``near``, else the bare
+            records. Only a radius search runs :meth:`refresh` first.
+
+        Raises
+        ------
+        RequestError
+            ``near`` out of range or a negative radius.
+        """
+        if near is None:
+            return list(islice(filter(keep, self.snapshot()), limit))
+        return self._within(near[0], near[1], radius_m, keep, limit=limit, now=now)
+
     # -- spatial ---------------------------------------------------------------------
+
+    def _within(
+        self,
+        lat: float,
+        lon: float,
+        radius_m: float,
+        keep: Callable[[T], bool],
+        *,
+        limit: int | None,
+        now: datetime | None,
+    ) -> list[Nearby[T]]:
+        """Items within ``radius_m`` passing ``keep``, nearest first, after a refresh."""
+        with self._lock:
+            self.refresh(now)
+            out = []
+            for item, d in self._candidates(lat, lon, radius_m):
+                if keep(item):
+                    out.append(Nearby(item, d))
+                    if limit is not None and len(out) >= limit:
+                        break
+            return out
 
     def _candidates(self, lat: float, lon: float, radius_m: float) -> list[tuple[T, float]]:
         """Items within ``radius_m``, nearest first. Caller holds the lock."""
@@ -222,17 +290,8 @@ class StationStore(_Store[Station]):
             Query point (WGS84).
         radius_m : float
             Search radius (great-circle metres).
-        kinds : StationKind or iterable, optional
-            Keep only these kinds.
-        has_bikes : bool
-            Keep only stations with at least ``min_count`` rentable bikes now
-            (fresh live data, renting).
-        has_free_space : bool
-            Keep only stations with at least ``min_count`` free docks/boxes now.
-        min_count : int
-            Threshold for ``has_bikes`` / ``has_free_space``.
-        ebike_charging : bool, optional
-            Require (True) or exclude (False) e-bike charging; None = any.
+        kinds, has_bikes, has_free_space, min_count, ebike_charging
+            Which stations to keep, as in :func:`station_filter`.
         limit : int, optional
             At most this many results.
         now : datetime, optional
@@ -243,23 +302,14 @@ class StationStore(_Store[Station]):
         RequestError
             Coordinates out of range or a negative radius.
         """
-        wanted = _kinds(kinds)
-        with self._lock:
-            self.refresh(now)
-            out = []
-            for station, d in self._candidates(lat, lon, radius_m):
-                if wanted is not None and station.kind not in wanted:
-                    continue
-                if has_bikes and not station.has_bikes(min_count):
-                    continue
-                if has_free_space and not station.has_free_space(min_count):
-                    continue
-                if ebike_charging is not None and bool(station.ebike_charging) != ebike_charging:
-                    continue
-                out.append(Nearby(station, d))
-                if limit is not None and len(out) >= limit:
-                    break
-            return out
+        keep = station_filter(
+            kinds,
+            has_bikes=has_bikes,
+            has_free_space=has_free_space,
+            min_count=min_count,
+            ebike_charging=ebike_charging,
+        )
+        return self._within(lat, lon, radius_m, keep, limit=limit, now=now)
 
     def refresh(self, now: datetime | None = None) -> list[str]:
         """Mark stations whose live data expired by ``now`` as stale; return their ids."""
@@ -451,24 +501,13 @@ class ChargerStore(_Store[Charger]):
             Query point (WGS84).
         radius_m : float
             Search radius (great-circle metres).
-        standards : str or iterable of str, optional
-            Accepted OCPI connector standards (e.g. ``IEC_62196_T2_COMBO``); any when None.
-        min_power_kw : float
-            Minimum power of the matching connector.
-        available_only : bool
-            Require an EVSE with live status ``AVAILABLE``; otherwise EVSEs with
-            unknown status (register data) count, broken or removed ones never do.
+        standards, min_power_kw, available_only
+            Which chargers to keep, as in :func:`charger_filter`.
         limit : int, optional
             At most this many results.
         """
-        with self._lock:
-            out = []
-            for charger, d in self._candidates(lat, lon, radius_m):
-                if charger.usable_evses(standards, min_power_kw, available_only=available_only):
-                    out.append(Nearby(charger, d))
-                    if limit is not None and len(out) >= limit:
-                        break
-            return out
+        keep = charger_filter(standards, min_power_kw, available_only=available_only)
+        return self._within(lat, lon, radius_m, keep, limit=limit, now=None)
 
     def update_evse_status(
         self,
@@ -542,7 +581,83 @@ class ChargerStore(_Store[Charger]):
         return report
 
 
-def _kinds(kinds: StationKind | Iterable[StationKind] | None) -> frozenset[StationKind] | None:
+def station_filter(
+    kinds: str | Iterable[str] | None = None,
+    *,
+    has_bikes: bool = False,
+    has_free_space: bool = False,
+    min_count: int = 1,
+    ebike_charging: bool | None = None,
+) -> Callable[[Station], bool]:
+    """A test for :meth:`StationStore.select`: which stations to keep.
+
+    Parameters
+    ----------
+    kinds : StationKind or iterable, optional
+        Keep only these kinds (any when None); names like ``"bike_box"`` work too.
+    has_bikes : bool
+        Keep only stations with at least ``min_count`` rentable bikes now
+        (fresh live data, renting).
+    has_free_space : bool
+        Keep only stations with at least ``min_count`` free docks/boxes now.
+    min_count : int
+        Threshold for ``has_bikes`` / ``has_free_space``.
+    ebike_charging : bool, optional
+        Require (True) or exclude (False) e-bike charging; None = any.
+
+    Returns
+    -------
+    callable
+        ``keep(station) -> bool``.
+    """
+    wanted = _kinds(kinds)
+
+    def keep(station: Station) -> bool:
+        return (
+            (wanted is None or station.kind in wanted)
+            and (not has_bikes or station.has_bikes(min_count))
+            and (not has_free_space or station.has_free_space(min_count))
+            and (ebike_charging is None or bool(station.ebike_charging) == ebike_charging)
+        )
+
+    return keep
+
+
+def charger_filter(
+    standards: str | Iterable[str] | None = None,
+    min_power_kw: float = 0.0,
+    *,
+    available_only: bool = False,
+) -> Callable[[Charger], bool]:
+    """A test for :meth:`ChargerStore.select`: chargers with a usable matching connector.
+
+    Parameters
+    ----------
+    standards : str or iterable of str, optional
+        Accepted OCPI connector standards (e.g. ``IEC_62196_T2_COMBO``); any when None.
+    min_power_kw : float
+        Minimum power of the matching connector.
+    available_only : bool
+        Require an EVSE with live status ``AVAILABLE``; otherwise EVSEs with
+        unknown status (register data) count, broken or removed ones never do.
+
+    Returns
+    -------
+    callable
+        ``keep(charger) -> bool``.
+    """
+    # Read an iterable of standards once here, not again for every charger.
+    if isinstance(standards, str):
+        standards = (standards,)
+    wanted = None if standards is None else frozenset(standards)
+
+    def keep(charger: Charger) -> bool:
+        return bool(charger.usable_evses(wanted, min_power_kw, available_only=available_only))
+
+    return keep
+
+
+def _kinds(kinds: str | Iterable[str] | None) -> frozenset[StationKind] | None:
     if kinds is None:
         return None
     if isinstance(kinds, str):
