@@ -19,13 +19,17 @@ api_key_header = APIKeyHeader(
 )
 
 
-def get_state(request: Request) -> RegionState:
-    """Return the region state loaded by the lifespan."""
+async def get_state(request: Request) -> RegionState:
+    """Return the region state loaded by the lifespan.
+
+    ``async`` although it awaits nothing: FastAPI runs a plain ``def`` dependency
+    in its threadpool, and that hand-off costs more than every booking's own work.
+    """
     state: RegionState = request.app.state.elster
     return state
 
 
-def require_operator(
+async def require_operator(
     key: str | None = Security(api_key_header),
     state: RegionState = Depends(get_state),
 ) -> str:

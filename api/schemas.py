@@ -109,7 +109,10 @@ class BookingOut(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     id: str
-    status: str
+    status: str = Field(
+        description="confirmed, then assigned (the shuttle is on its way to the pickup), "
+        "picked_up and completed; or cancelled. Updated by the dispatcher about once a minute."
+    )
     token: str | None = Field(
         default=None,
         description="Passenger token (only in the creation answer): send it as "

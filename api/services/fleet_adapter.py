@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from api.errors import RejectedError
+from api.errors import ConflictError, RejectedError
 from api.services.shuttle import ShuttleQuote, ShuttleRequest
 from api.state import RegionState
 from routing.errors import RequestError, SnapError
@@ -100,8 +100,18 @@ class FleetDispatcher:
         self._forecast.observe(d.now, int(loc), *request.origin)
 
     def cancel(self, booking_id: str) -> None:
-        """Take a booking out of the vehicle plans."""
-        self.service.cancel(booking_id)
+        """Take a booking out of the plans; ConflictError (nothing changed) once under way."""
+        try:
+            self.service.cancel(booking_id)
+        except RequestError as exc:
+            raise ConflictError(
+                f"this booking can no longer be cancelled: {exc}",
+                fix="the shuttle is on its way or the trip has started; contact the operator",
+            ) from None
+
+    def progress(self, booking_ids: list[str]) -> dict[str, list[tuple[str, float]]]:
+        """Milestones reached by now per booking (see ``ShuttleService.progress``)."""
+        return dict(self.service.progress(booking_ids))
 
     def vehicles(self) -> list[dict[str, Any]]:
         """The dispatcher's view of every vehicle."""

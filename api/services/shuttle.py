@@ -144,10 +144,15 @@ class ShuttleDispatcher(Protocol):
     instants gives the same plans in every worker process. ``reset`` empties
     the plans and sets the clock origin (UNIX seconds of dispatcher second 0).
 
+    ``cancel`` may refuse with :class:`ConflictError` (the vehicle is on its
+    way, the passenger on board); it must then have changed nothing.
+
     Optional: ``reoptimise() -> dict`` (improve open plans, keep every promise;
     the dict has ``requests``: open requests considered, 0 = nothing could
     change), ``rebalance_moves() -> list[(vehicle, target)]`` (where idle
-    vehicles should go; changes nothing) and ``reposition(vehicle, target)``.
+    vehicles should go; changes nothing), ``reposition(vehicle, target)`` and
+    ``progress(booking_ids) -> {id: [(status, unix), ...]}`` (the milestones
+    ``assigned``, ``picked_up``, ``completed`` each booking has reached).
     """
 
     def quote(self, request: ShuttleRequest) -> ShuttleQuote: ...
@@ -161,6 +166,25 @@ class ShuttleDispatcher(Protocol):
     def reset(self, origin_unix: float) -> None: ...
 
     def pin_clock(self, unix: float) -> None: ...
+
+
+#: Order of the statuses a booking moves through while it is served.
+STATUS_RANK = {"confirmed": 0, "assigned": 1, "picked_up": 2, "completed": 3}
+PROGRESS_DETAIL = {
+    "assigned": "the shuttle is on its way to the pickup",
+    "picked_up": "picked up",
+    "completed": "dropped off",
+}
+#: A passenger may cancel until a vehicle sets off to pick them up.
+CANCELLABLE = ("confirmed",)
+
+
+def _check_cancellable(booking: Booking) -> None:
+    if booking.status not in CANCELLABLE:
+        raise ConflictError(
+            f"booking {booking.id} is {booking.status} and can no longer be cancelled",
+            fix="a booking can be cancelled until the shuttle sets off to pick you up",
+        )
 
 
 def local_midnight(unix: float, timezone: str) -> float:
@@ -459,6 +483,7 @@ class BookingService:
                 quote=stored,
                 idempotency_key=idempotency_key,
                 digest=digest,
+                now=now,
                 booking_id=booking_id,
             )
             self._append(tx, "book", now, booking_id, {"request": payload, "quote": stored})
@@ -501,11 +526,7 @@ class BookingService:
         booking = self.get(booking_id, token)
         if booking.status == "cancelled":
             return booking
-        if not booking.is_open:
-            raise ConflictError(
-                f"booking {booking_id} is {booking.status} and can no longer be cancelled",
-                fix="only confirmed or assigned bookings can be cancelled",
-            )
+        _check_cancellable(booking)
         if self.dispatcher is None:
             return self.store.set_status(booking_id, "cancelled", "cancelled by passenger")
         with self._synced() as tx:
@@ -513,11 +534,13 @@ class BookingService:
             assert current is not None
             if current.status == "cancelled":
                 return current
+            _check_cancellable(current)
             now = self._now()
+            # First: a dispatcher that refuses (vehicle on its way) has changed nothing.
+            self.dispatcher.cancel(booking_id)
+            self._mutating = True
             self.store.update_status(tx, booking_id, "cancelled", "cancelled by passenger", now)
             self._append(tx, "cancel", now, booking_id)
-            self._mutating = True
-            self.dispatcher.cancel(booking_id)
             after = self.store.get(booking_id, tx)
         assert after is not None
         self._on_outcome("cancelled")
@@ -539,17 +562,18 @@ class BookingService:
         ``cost_after``, ``moves``).
         """
         dispatcher = self._need_dispatcher()
-        if not hasattr(dispatcher, "reoptimise"):
-            return {"skipped": "the dispatcher does not re-optimise"}
         with self._synced() as tx:
             last = self.store.load_state("periodic", tx) or {}
             now = self._now()
             if now - float(last.get("at", 0.0)) < 0.8 * every_s:
                 return {"skipped": "done recently by another worker"}
-            self._mutating = True
-            stats = dict(dispatcher.reoptimise())
-            if stats.get("requests", 0) > 0:
-                self._append(tx, "reoptimise", now)
+            progressed = self._record_progress(tx)
+            stats: dict[str, Any] = {}
+            if hasattr(dispatcher, "reoptimise"):
+                self._mutating = True
+                stats = dict(dispatcher.reoptimise())
+                if stats.get("requests", 0) > 0:
+                    self._append(tx, "reoptimise", now)
             moves = []
             if rebalance and hasattr(dispatcher, "rebalance_moves"):
                 for vehicle, target in dispatcher.rebalance_moves():
@@ -557,13 +581,44 @@ class BookingService:
                         self._append(tx, "reposition", now, None,
                                      {"vehicle": int(vehicle), "target": int(target)})  # fmt: skip
                         moves.append((int(vehicle), int(target)))
-            result = {"at": now, **{k: float(v) for k, v in stats.items()}, "moves": len(moves)}
+            result = {
+                "at": now,
+                **{k: float(v) for k, v in stats.items()},
+                "moves": len(moves),
+                "status_changes": progressed,
+            }
             self.store.save_state("periodic", result, tx)
         logger.info(
-            "shuttle plans re-optimised: %d open requests, cost %.0f -> %.0f, %d vehicles moved",
+            "shuttle plans re-optimised: %d open requests, cost %.0f -> %.0f, %d vehicles "
+            "moved, %d booking status changes",
             result.get("requests", 0),
             result.get("cost_before", 0.0),
             result.get("cost_after", 0.0),
             len(moves),
+            progressed,
         )
         return result
+
+    def _record_progress(self, tx: Tx) -> int:
+        """Store the milestones the open bookings reached (assigned, picked up, completed).
+
+        Each becomes a status change with the instant it happened, in order, so
+        a booking served between two runs shows its whole history. Returns the
+        number of changes stored.
+        """
+        dispatcher = self.dispatcher
+        if not hasattr(dispatcher, "progress"):
+            return 0
+        open_bookings = self.store.open_bookings(tx)
+        if not open_bookings:
+            return 0
+        reached = dispatcher.progress([b.id for b in open_bookings])
+        changes = 0
+        for booking in open_bookings:
+            rank = STATUS_RANK[booking.status]
+            for status, at in reached.get(booking.id, ()):
+                if STATUS_RANK[status] > rank:
+                    self.store.update_status(tx, booking.id, status, PROGRESS_DETAIL[status], at)
+                    rank = STATUS_RANK[status]
+                    changes += 1
+        return changes

@@ -124,7 +124,8 @@ class Booking:
     id : str
         Public booking id (UUID4).
     status : str
-        ``confirmed``, ``assigned``, ``picked_up``, ``completed``, ``cancelled`` or ``no_show``.
+        ``confirmed`` (booked), ``assigned`` (the vehicle set off for the pickup),
+        ``picked_up``, ``completed``, ``cancelled`` or ``no_show``.
     request : dict
         The passenger's request as validated by the API.
     quote : dict

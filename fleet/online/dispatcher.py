@@ -640,6 +640,7 @@ class Dispatcher:
         pool.move(v.start, int(pool.loc[c]))
         if pool.kind[c] == PICKUP:
             rec.status = "onboard"
+            rec.dispatched_at = t
             rec.pickup_time = service
             rec.pickup_depart = depart
             d = int(pool.pair[c])

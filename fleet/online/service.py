@@ -146,12 +146,45 @@ class ShuttleService:
                 )
 
     def cancel(self, booking_id: str) -> None:
-        """Take a booking out of the plans (kept if the passenger is already on board)."""
+        """Take a booking out of the plans.
+
+        Raises
+        ------
+        RequestError
+            When the vehicle is already on its way to the pickup or the passenger
+            is on board (nothing is changed then).
+        """
         with self._lock:
-            try:
-                self.dispatcher.cancel(booking_id, self._now())
-            except RequestError as exc:
-                log.info("booking %s not removed from the plans: %s", booking_id, exc)
+            self.dispatcher.cancel(booking_id, self._now())
+
+    def progress(self, booking_ids: list[str]) -> dict[str, list[tuple[str, float]]]:
+        """What has happened to each booking by now: ``[(status, unix), ...]`` in order.
+
+        Statuses are ``assigned`` (the vehicle set off for the pickup),
+        ``picked_up`` and ``completed``, each with the instant it happened;
+        only milestones not after the dispatcher's clock are reported. Unknown
+        or cancelled bookings are left out.
+        """
+        out: dict[str, list[tuple[str, float]]] = {}
+        with self._lock:
+            now = self._now()
+            o = self.origin_unix
+            for booking_id in booking_ids:
+                rec = self.dispatcher.request(booking_id)
+                if rec is None or rec.status not in ("onboard", "done"):
+                    continue
+                reached = [
+                    (status, at + o)
+                    for status, at in (
+                        ("assigned", rec.dispatched_at),
+                        ("picked_up", rec.pickup_time),
+                        ("completed", rec.dropoff_time),
+                    )
+                    if math.isfinite(at) and at <= now
+                ]
+                if reached:
+                    out[booking_id] = reached
+        return out
 
     def restore(self, bookings: list[tuple[str, Any, Any]]) -> None:
         """Re-book open bookings after a restart (those that can no longer be kept are logged)."""

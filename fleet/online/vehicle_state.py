@@ -166,6 +166,7 @@ class RequestRecord:
     direct_s: float = math.nan
     direct_m: float = math.nan
     max_ride_s: float = math.nan
+    dispatched_at: float = math.nan  # the vehicle set off for the pickup (it is committed)
     pickup_time: float = math.nan
     pickup_depart: float = math.nan
     dropoff_time: float = math.nan

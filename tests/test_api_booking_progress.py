@@ -1,0 +1,133 @@
+"""Bookings follow their trip: assigned, picked up, completed; cancel only until assigned.
+
+The booking service runs on the fleet's real online dispatcher (on a
+straight-line travel model, so the test needs no map) and a SQLite store.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from api.errors import ConflictError
+from api.services.fleet_adapter import FleetDispatcher
+from api.services.shuttle import BookingService, ShuttleQuote, ShuttleRequest
+from api.storage import BookingStore
+from fleet.online.dispatcher import Dispatcher, FleetSpec
+from fleet.online.service import ShuttleService
+from fleet.online.travel import EuclideanTravel
+
+T0 = 1_700_000_000.0  # UNIX seconds "now" at the start of each test
+HOME, WORK = (49.400, 8.680), (49.420, 8.700)
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def build(clock):
+    travel = EuclideanTravel(speed_mps=8.0, ref_lat=49.4)
+    depot = travel.locate(49.402, 8.682)
+    dispatcher = Dispatcher(travel, FleetSpec(n_vehicles=1, depots=(depot,)), seed=0)
+    return ShuttleService(dispatcher, origin_unix=T0, quote_factory=ShuttleQuote, clock=clock)
+
+
+@pytest.fixture
+def service(tmp_path):
+    store = BookingStore(f"sqlite:///{tmp_path / 'bookings.db'}")
+    clock = Clock(T0)
+    fleet = FleetDispatcher(build)
+    booking_service = BookingService(store, fleet, timezone="UTC", clock=clock)
+    yield booking_service, fleet, clock
+    store.close()
+
+
+def book(service: BookingService, pickup_in_s: float = 1200.0):
+    request = ShuttleRequest(HOME, WORK, service.clock() + pickup_in_s)
+    booking, _, created = service.book(request)
+    assert created
+    return booking
+
+
+def test_progress_reports_milestones_in_order_with_their_instants(service):
+    booking_service, fleet, clock = service
+    booking = book(booking_service)
+    assert fleet.progress([booking.id]) == {}  # nothing has happened yet
+    clock.t = T0 + 6 * 3600
+    fleet.pin_clock(clock.t)
+    reached = fleet.progress([booking.id, "unknown"])
+    assert [status for status, _ in reached[booking.id]] == ["assigned", "picked_up", "completed"]
+    times = [at for _, at in reached[booking.id]]
+    assert times == sorted(times)
+    record = fleet.service.dispatcher.request(booking.id)
+    origin = fleet.service.origin_unix  # the epoch's local midnight
+    assert times[1] == pytest.approx(record.pickup_time + origin)
+    assert times[2] == pytest.approx(record.dropoff_time + origin)
+    # The promise was kept: picked up inside the quoted window.
+    quote = booking.quote
+    assert quote["pickup_earliest"] - 1e-6 <= times[1] <= quote["pickup_latest"] + 1e-6
+
+
+def test_periodic_run_stores_the_whole_history(service):
+    booking_service, _, clock = service
+    booking = book(booking_service)
+    clock.t = T0 + 6 * 3600
+    result = booking_service.periodic(every_s=60.0)
+    assert result["status_changes"] == 3
+    stored = booking_service.store.get(booking.id)
+    assert stored is not None and stored.status == "completed" and not stored.is_open
+    events = booking_service.store.events(booking.id)
+    assert [e.status for e in events] == ["confirmed", "assigned", "picked_up", "completed"]
+    assert [e.at for e in events] == sorted(e.at for e in events)
+    # A second run changes nothing; a served booking can no longer be cancelled.
+    clock.t += 120
+    assert booking_service.periodic(every_s=60.0)["status_changes"] == 0
+    with pytest.raises(ConflictError, match="completed"):
+        booking_service.cancel(booking.id, booking_service.store.token_for(booking.id))
+
+
+def test_partial_progress_is_stored_step_by_step(service):
+    booking_service, fleet, clock = service
+    booking = book(booking_service)
+    record = fleet.service.dispatcher.request(booking.id)
+    # Move to just after the pickup: the vehicle is committed and the passenger boarded.
+    clock.t = T0 + 1200 + 1
+    booking_service.periodic(every_s=60.0)
+    record = fleet.service.dispatcher.request(booking.id)
+    origin = fleet.service.origin_unix
+    between = (record.pickup_time + record.dropoff_time) / 2 + origin
+    clock.t = max(clock.t + 60, between)
+    booking_service.periodic(every_s=60.0)
+    assert booking_service.store.get(booking.id).status == "picked_up"
+    clock.t = record.dropoff_time + origin + 60
+    booking_service.periodic(every_s=60.0)
+    assert booking_service.store.get(booking.id).status == "completed"
+
+
+def test_cancel_is_refused_once_the_shuttle_set_off_and_nothing_changes(service):
+    booking_service, fleet, clock = service
+    booking = book(booking_service, pickup_in_s=600.0)
+    token = booking_service.store.token_for(booking.id)
+    # The vehicle leaves for the pickup, but no periodic run has told the store yet.
+    clock.t = T0 + 600
+    log_before = booking_service.store.log_length(booking_service.epoch["id"])
+    with pytest.raises(ConflictError, match="can no longer be cancelled"):
+        booking_service.cancel(booking.id, token)
+    assert booking_service.store.get(booking.id).status == "confirmed"
+    assert booking_service.store.log_length(booking_service.epoch["id"]) == log_before
+    assert not booking_service._dirty  # the plans were not touched: no rebuild needed
+    assert fleet.service.dispatcher.request(booking.id).status in ("onboard", "done")
+
+
+def test_cancel_before_departure_frees_the_seat(service):
+    booking_service, fleet, _ = service
+    booking = book(booking_service, pickup_in_s=3600.0)
+    after = booking_service.cancel(booking.id, booking_service.store.token_for(booking.id))
+    assert after.status == "cancelled"
+    assert fleet.service.dispatcher.request(booking.id).status == "cancelled"
+    assert fleet.progress([booking.id]) == {}
