@@ -207,18 +207,19 @@ def test_charger_filter_reads_an_iterator_once() -> None:
     assert sum(by_list(c) for c in chargers) > 1
 
 
-def test_select_radius_search_refreshes_staleness() -> None:
+@pytest.mark.parametrize("near", [None, (49.41, 8.69)])
+def test_select_marks_expired_counts_stale(near) -> None:
     live = {"realtime": True, "is_renting": True, "valid_until": NOW + timedelta(minutes=5)}
     store = StationStore(
         [Station(id="t:1", name="a", lat=49.41, lon=8.69, kind=StationKind.BIKE_SHARE,
                  source="test", bikes_available=2, **live)]  # type: ignore[arg-type]
     )  # fmt: skip
     keep = station_filter(has_bikes=True)
-    assert [i for i, _ in listed(store.select(keep))] == ["t:1"]
+    assert [i for i, _ in listed(store.select(keep, near=near, radius_m=100, now=NOW))] == ["t:1"]
     later = NOW + timedelta(minutes=10)
-    assert store.select(keep, near=(49.41, 8.69), radius_m=100, now=later) == []
+    # Expired counts are not offered as live bikes, with or without a centre.
+    assert store.select(keep, near=near, radius_m=100, now=later) == []
     assert store.get("t:1").stale  # type: ignore[union-attr]
-    assert store.select(keep) == []
 
 
 def test_select_rejects_bad_centre() -> None:

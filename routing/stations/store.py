@@ -186,7 +186,7 @@ class _Store(Generic[T]):
         -------
         list of Nearby or list of records
             :class:`Nearby` results (with distance) around ``near``, else the bare
-            records. Only a radius search runs :meth:`refresh` first.
+            records. Both run :meth:`refresh` first (expired live counts become stale).
 
         Raises
         ------
@@ -194,6 +194,7 @@ class _Store(Generic[T]):
             ``near`` out of range or a negative radius.
         """
         if near is None:
+            self.refresh(now)
             return list(islice(filter(keep, self.snapshot()), limit))
         return self._within(near[0], near[1], radius_m, keep, limit=limit, now=now)
 
