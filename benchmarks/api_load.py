@@ -82,6 +82,8 @@ MIN_TRIP_M = 1000.0
 PICKUP_AHEAD_MIN = (60, 6 * 60)
 PASSENGERS = (1, 3)
 TRIP_JITTER_DEG = 0.0003
+#: Operator key of the served app (reads /fleet/vehicles for the plan check).
+OPERATOR_KEY = "bench-operator-key"
 #: How the booking service words a dispatcher's refusal (api/services/shuttle.py).
 REFUSAL = b"no shuttle can serve this trip"
 
@@ -545,11 +547,65 @@ def _serve_and_measure(
         out["booking"] = asyncio.run(run_clients(base, jobs, booking_kind, bodies))
         out["booking_cpu"] = _cpu_seconds(proc.pid) - cpu0
         out["bodies"] = bodies
+        if dispatcher == "fleet":
+            out["plan_check"] = plan_check(base, booked_ids(bodies), workers)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
     out["server_log"] = log_problems(log)
     return out
+
+
+def booked_ids(bodies: list[bytes]) -> set[str]:
+    """Booking ids of the created or replayed bookings among the answer ``bodies``."""
+    ids = set()
+    for body in bodies:
+        try:
+            answer = json.loads(body)
+        except ValueError:
+            continue
+        if isinstance(answer, dict) and "id" in answer and "error" not in answer:
+            ids.add(str(answer["id"]))
+    return ids
+
+
+def plan_check(base: str, booked: set[str], workers: int) -> dict[str, Any]:
+    """Do the vehicle plans of every worker hold exactly the confirmed bookings?
+
+    Reads ``/fleet/vehicles`` on fresh connections (so that, most likely, every
+    worker process answers at least once) and compares the requests of the
+    planned pickups with the bookings answered 201. Pickups are 1 hour ahead or
+    more, so none has happened yet: every booking must still be planned.
+    """
+    answers, worst_missing, worst_extra, failures = 0, 0, 0, []
+    for _ in range(4 * workers):
+        try:
+            r = httpx.get(
+                base + "/api/v1/fleet/vehicles", headers={"X-API-Key": OPERATOR_KEY}, timeout=30
+            )
+        except httpx.HTTPError as exc:
+            failures.append(repr(exc))
+            continue
+        if r.status_code != 200:
+            failures.append(f"{r.status_code} {r.text[:160]}")
+            continue
+        planned = {
+            str(stop["request"])
+            for vehicle in r.json()
+            for stop in vehicle.get("stops", [])
+            if stop.get("kind") == "pickup"
+        }
+        answers += 1
+        worst_missing = max(worst_missing, len(booked - planned))
+        worst_extra = max(worst_extra, len(planned - booked))
+    return {
+        "answers": answers,
+        "booked": len(booked),
+        "most_missing": worst_missing,
+        "most_extra": worst_extra,
+        "consistent": answers > 0 and worst_missing == 0 and worst_extra == 0 and not failures,
+        "failures": failures[:3],
+    }
 
 
 def log_problems(log: Path) -> dict[str, Any]:
@@ -601,6 +657,7 @@ def run(
                 ELSTER_DATA_DIR=str(settings.data_dir),
                 ELSTER_CACHE_DIR=str(settings.cache_dir),
                 ELSTER_SHUTTLE_REOPTIMISE_S=str(reoptimise_s),
+                ELSTER_API_KEYS=OPERATOR_KEY,
             )
             warm_quotes = [trip_body(t, datetime.now(zone)) for t in warm_trips]
             book_jobs = (
@@ -637,6 +694,8 @@ def run(
                 raw["bodies"] if dispatcher == "fleet" else None,
             )
             row[key]["server_log"] = raw["server_log"]
+            if "plan_check" in raw:
+                row[key]["plan_check"] = raw["plan_check"]
         runs.append(row)
     metres = sorted(t["metres"] for t in trips)
     return {
