@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.errors import ConflictError
+from api.errors import ConflictError, RejectedError
 from api.services.fleet_adapter import FleetDispatcher
 from api.services.shuttle import BookingService, ShuttleQuote, ShuttleRequest
 from api.storage import BookingStore
@@ -131,3 +131,37 @@ def test_cancel_before_departure_frees_the_seat(service):
     assert after.status == "cancelled"
     assert fleet.service.dispatcher.request(booking.id).status == "cancelled"
     assert fleet.progress([booking.id]) == {}
+
+
+def test_two_workers_booking_in_one_step_end_with_the_same_plans(tmp_path):
+    """Bookings alternate between two services on one database (two uvicorn workers)."""
+    import random
+
+    url = f"sqlite:///{tmp_path / 'bookings.db'}"
+    clock = Clock(T0)
+    workers = []
+    for _ in range(2):
+        store = BookingStore(url)
+        fleet = FleetDispatcher(build)
+        workers.append((BookingService(store, fleet, timezone="UTC", clock=clock), fleet, store))
+    rng = random.Random(5)
+    booked = refused = 0
+    for i in range(40):
+        service = workers[i % 2][0]
+        clock.t += rng.uniform(5, 60)
+        origin = (49.40 + rng.uniform(-0.01, 0.01), 8.68 + rng.uniform(-0.01, 0.01))
+        destination = (49.42 + rng.uniform(-0.01, 0.01), 8.70 + rng.uniform(-0.01, 0.01))
+        request = ShuttleRequest(origin, destination, clock.t + rng.uniform(600, 2400))
+        try:
+            service.book(request)
+            booked += 1
+        except RejectedError:
+            refused += 1
+    assert booked >= 5 and refused >= 1  # one vehicle: some trips do not fit
+    views = [service.vehicles() for service, _, _ in workers]
+    assert views[0] == views[1]
+    for service, _, store in workers:
+        assert service.replay_failures == 0 and not service._dirty
+        kinds = {e.kind for e in store.log_since(service.epoch["id"], 0)}
+        assert kinds == {"book_now"}
+        store.close()

@@ -359,3 +359,43 @@ def test_shuttle_provider_forgets_offers_it_can_no_longer_keep(monkeypatch):
     d.advance_to(d.now + 6 * 3600)
     prov._quote((49.400, 8.680), (49.410, 8.690), d.now + 600)
     assert len(prov._offers) == 1
+
+
+def test_try_book_plans_like_quote_then_book_and_refusals_leave_no_trace():
+    """One-step booking (the API's) vs the obvious quote-then-book on the same requests."""
+    tr = EuclideanTravel(speed_mps=8.0, ref_lat=49.4)
+    depot = tr.locate(49.402, 8.682)
+    fleet = FleetSpec(n_vehicles=2, seats=3, depots=(depot,))
+    one_step = Dispatcher(tr, fleet, seed=0)
+    two_step = Dispatcher(tr, fleet, seed=0)
+    rng = np.random.default_rng(3)
+    now, refused = 0.0, 0
+    for i in range(60):
+        now += float(rng.uniform(10, 90))
+        trip = Trip(
+            id=f"T{i}",
+            origin=(49.40 + rng.uniform(-0.02, 0.02), 8.68 + rng.uniform(-0.02, 0.02)),
+            destination=(49.41 + rng.uniform(-0.02, 0.02), 8.70 + rng.uniform(-0.02, 0.02)),
+            request_time=now,
+            earliest_pickup=now + float(rng.uniform(300, 1800)),
+            passengers=int(rng.integers(1, 4)),
+        )
+        records_before = len(one_step.records)
+        got = one_step.try_book(trip, now)
+        quoted = two_step.quote(trip, now)
+        assert got.accepted == quoted.accepted
+        if quoted.accepted:
+            assert two_step.book(trip, now, quoted).accepted
+            assert got.pickup_latest == pytest.approx(quoted.pickup_latest)
+            assert got.dropoff_latest == pytest.approx(quoted.dropoff_latest)
+            assert one_step.request(trip.id).status == "assigned"
+        else:
+            refused += 1
+            assert len(one_step.records) == records_before and one_step.request(trip.id) is None
+        assert one_step.vehicles_view() == two_step.vehicles_view()
+    assert refused > 0
+    one_step.finish()
+    two_step.finish()
+    assert [(r.trip.id, r.status, r.pickup_time) for r in one_step.records] == [
+        (r.trip.id, r.status, r.pickup_time) for r in two_step.records if r.status != "rejected"
+    ]

@@ -83,6 +83,13 @@ class FleetDispatcher:
         """An offer for ``request``; nothing is booked."""
         return self.service.quote(request)
 
+    def book_now(self, booking_id: str, request: ShuttleRequest) -> ShuttleQuote:
+        """Quote and book in one decision; a refusal (``accepted`` false) changes nothing."""
+        quote: ShuttleQuote = self.service.book_now(booking_id, request)
+        if quote.accepted:
+            self._observe(request)
+        return quote
+
     def commit(self, booking_id: str, request: ShuttleRequest, quote: ShuttleQuote) -> None:
         """Book exactly the quoted promise, or refuse when the plans changed since."""
         try:

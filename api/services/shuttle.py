@@ -152,7 +152,9 @@ class ShuttleDispatcher(Protocol):
     change), ``rebalance_moves() -> list[(vehicle, target)]`` (where idle
     vehicles should go; changes nothing), ``reposition(vehicle, target)`` and
     ``progress(booking_ids) -> {id: [(status, unix), ...]}`` (the milestones
-    ``assigned``, ``picked_up``, ``completed`` each booking has reached).
+    ``assigned``, ``picked_up``, ``completed`` each booking has reached) and
+    ``book_now(booking_id, request) -> ShuttleQuote`` (quote and commit in one
+    decision, half the work of both; a refusal changes nothing).
     """
 
     def quote(self, request: ShuttleRequest) -> ShuttleQuote: ...
@@ -345,6 +347,11 @@ class BookingService:
                 dispatcher.commit(
                     str(entry.booking_id), request, ShuttleQuote.from_dict(entry.data["quote"])
                 )
+            elif entry.kind == "book_now":
+                request = ShuttleRequest.from_dict(entry.data["request"])
+                got = dispatcher.book_now(str(entry.booking_id), request)  # type: ignore[attr-defined]
+                if got.to_dict() != entry.data["quote"]:
+                    raise RuntimeError(f"the replayed offer differs from the booked one: {got}")
             elif entry.kind == "cancel":
                 dispatcher.cancel(str(entry.booking_id))
             elif entry.kind == "reoptimise":
@@ -468,14 +475,20 @@ class BookingService:
                 if replay is not None:
                     return replay
             now = self._now()
-            quote = dispatcher.quote(request)
+            booking_id = str(uuid.uuid4())
+            one_step = hasattr(dispatcher, "book_now")
+            if one_step:
+                self._mutating = True
+                quote = dispatcher.book_now(booking_id, request)  # type: ignore[attr-defined]
+                self._mutating = quote.accepted  # a refusal changed nothing
+            else:
+                quote = dispatcher.quote(request)
             if not quote.accepted:
                 self._on_outcome("rejected")
                 raise RejectedError(
                     f"no shuttle can serve this trip: {quote.reason}",
                     fix="try a later pickup time or fewer passengers",
                 )
-            booking_id = str(uuid.uuid4())
             stored = quote.to_dict()
             booking = self.store.insert(
                 tx,
@@ -486,10 +499,12 @@ class BookingService:
                 now=now,
                 booking_id=booking_id,
             )
-            self._append(tx, "book", now, booking_id, {"request": payload, "quote": stored})
-            # Last: a refusal rolls the transaction back (and the plans are rebuilt).
-            self._mutating = True
-            dispatcher.commit(booking_id, request, quote)
+            kind = "book_now" if one_step else "book"
+            self._append(tx, kind, now, booking_id, {"request": payload, "quote": stored})
+            if not one_step:
+                # Last: a refusal rolls the transaction back (and the plans are rebuilt).
+                self._mutating = True
+                dispatcher.commit(booking_id, request, quote)
         self._on_outcome("created")
         return booking, self.store.token_for(booking.id), True
 
@@ -606,13 +621,13 @@ class BookingService:
         a booking served between two runs shows its whole history. Returns the
         number of changes stored.
         """
-        dispatcher = self.dispatcher
-        if not hasattr(dispatcher, "progress"):
+        progress = getattr(self.dispatcher, "progress", None)
+        if progress is None:
             return 0
         open_bookings = self.store.open_bookings(tx)
         if not open_bookings:
             return 0
-        reached = dispatcher.progress([b.id for b in open_bookings])
+        reached = progress([b.id for b in open_bookings])
         changes = 0
         for booking in open_bookings:
             rank = STATUS_RANK[booking.status]

@@ -390,6 +390,24 @@ class Dispatcher:
         """Decide on ``trip`` now: accept (and plan it) with a promise, or reject."""
         return self._decide(trip, now, commit=True)
 
+    def try_book(self, trip: Trip, now: float) -> Promise:
+        """Quote and book in one decision: plan ``trip`` now, or reject it leaving no trace.
+
+        The same plans as :meth:`submit`, but a rejection keeps no request
+        record, so the state after a refusal is the state before it (as after
+        :meth:`quote`); the booking API logs only accepted trips.
+        """
+        n_records = len(self.records)
+        before = self._by_id.get(trip.id)
+        result = self._decide(trip, now, commit=True)
+        if not result.accepted and len(self.records) > n_records:
+            self.records.pop()
+            if before is None:
+                self._by_id.pop(trip.id, None)
+            else:
+                self._by_id[trip.id] = before
+        return result
+
     def book(self, trip: Trip, now: float, promise: Promise) -> Promise:
         """Plan ``trip`` keeping a promise quoted earlier; rejected if no longer possible."""
         return self._decide(trip, now, commit=True, promise=promise)

@@ -132,6 +132,15 @@ class ShuttleService:
             now = self._now()
             return self._offer(self.dispatcher.quote(self._trip(request, "quote", now), now))
 
+    def book_now(self, booking_id: str, request: Any) -> Any:
+        """Book ``request`` now if the fleet can serve it: the offer made (accepted or not).
+
+        One insertion search instead of a quote and a commit; a refusal changes nothing.
+        """
+        with self._lock:
+            now = self._now()
+            return self._offer(self.dispatcher.try_book(self._trip(request, booking_id, now), now))
+
     def commit(self, booking_id: str, request: Any, quote: Any) -> None:
         """Book ``request`` keeping ``quote``'s promise; RequestError when no longer possible."""
         with self._lock:
