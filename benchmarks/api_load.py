@@ -29,6 +29,10 @@ Bookings are measured against two dispatchers, each in its own server:
   region at least 1 km apart, pickups a random minute 1-6 hours ahead, 1-3
   passengers, fixed seed. A full fleet refuses trips ("no shuttle can serve
   this trip", 422): a refusal is a valid answer, counted apart from errors.
+  Its baseline is the same stream booked one by one in-process through the
+  booking service (no HTTP, no queue of concurrent clients: the service time).
+  After the load, every worker's ``/fleet/vehicles`` must plan exactly the
+  bookings answered 201 (``plan_check``).
 
 Both servers run with ``ELSTER_SHUTTLE_REOPTIMISE_S=3600`` (``--reoptimise-s``)
 so the periodic re-optimisation (which holds the booking lock) does not land
@@ -282,6 +286,40 @@ def in_process(state: Any, queries: list[dict[str, str]]) -> tuple[list[float], 
         key = "with_transit" if "transit" in modes else "walk_only" if modes else "empty"
         counts[key] += 1
     return seconds, counts
+
+
+def in_process_bookings(state: Any, trips: list[dict[str, Any]]) -> tuple[list[float], list[str]]:
+    """Book every trip one after the other through the booking service (no HTTP).
+
+    The same validation (``to_request``), idempotency key, dispatcher decision and
+    database transaction as a POST, without the server, the JSON and the queue of
+    concurrent clients: the service time of one booking. Returns seconds per
+    booking and its kind (booked or refused).
+    """
+    from zoneinfo import ZoneInfo
+
+    from api.errors import RejectedError
+    from api.routers.shuttle import to_request
+    from api.schemas import ShuttleTripRequest
+
+    now = datetime.now(ZoneInfo(state.region.timezone))
+    seconds: list[float] = []
+    kinds: list[str] = []
+    for i, trip in enumerate(trips):
+        start = time.perf_counter()
+        body = ShuttleTripRequest.model_validate(trip_body(trip, now))
+        try:
+            state.shuttle.book(
+                to_request(state, body),
+                idempotency_key=f"in-process-{i:06d}",
+                fingerprint=body.model_dump(mode="json", by_alias=True),
+            )
+            kind = "booked"
+        except RejectedError as exc:
+            kind = "refused" if REFUSAL.decode() in str(exc) else "error"
+        seconds.append(time.perf_counter() - start)
+        kinds.append(kind)
+    return seconds, kinds
 
 
 def _request_bytes(host: str, method: str, path: str, payload: Any, headers: dict) -> bytes:
@@ -643,6 +681,16 @@ def run(
     car = state.networks["car"].graph
     trips = sample_trips(car.lat, car.lon, state.region.bbox, n_bookings + CLIENTS, seed=SEED)
     warm_trips, trips = trips[:CLIENTS], trips[CLIENTS:]
+    booking_baseline: dict[str, Any] | None = None
+    if "fleet" in dispatchers:
+        b_s, b_kinds = in_process_bookings(state, trips)
+        booking_baseline = {
+            **percentiles(b_s),
+            "booked": b_kinds.count("booked"),
+            "refused": b_kinds.count("refused"),
+            "errors": b_kinds.count("error"),
+            "by_answer": by_kind(b_s, b_kinds),
+        }
     pickup = (datetime.now().astimezone() + timedelta(hours=3)).replace(microsecond=0).isoformat()
     runs = []
     for workers in workers_list:
@@ -696,6 +744,10 @@ def run(
             row[key]["server_log"] = raw["server_log"]
             if "plan_check" in raw:
                 row[key]["plan_check"] = raw["plan_check"]
+            if key == "booking_fleet" and booking_baseline is not None:
+                row["ratio_booking_fleet_p50_http_vs_in_process"] = (
+                    row[key]["p50_ms"] / booking_baseline["p50_ms"]
+                )
         runs.append(row)
     metres = sorted(t["metres"] for t in trips)
     return {
@@ -729,6 +781,8 @@ def run(
             },
         },
         "baseline_in_process_plan": baseline,
+        # The fleet stream booked one by one in this process (own database): service time.
+        "baseline_in_process_booking_fleet": booking_baseline,
         "runs": runs,
         "targets": TARGETS,
     }
@@ -759,6 +813,12 @@ def summary(result: dict[str, Any], path: Path) -> str:
             f"; booking (fleet) p95 {fb['p95_ms']:.1f} ms booked {fb['booked']} "
             f"refused {fb['refused']} errors {fb['errors']} ({f['workers']} worker(s))"
         )
+        fbase = result.get("baseline_in_process_booking_fleet")
+        if fbase:
+            line += (
+                f", in-process p50 {fbase['p50_ms']:.2f} ms "
+                f"(HTTP/in-process {f['ratio_booking_fleet_p50_http_vs_in_process']:.1f}x)"
+            )
     return f"{line} -> {path}"
 
 
