@@ -64,6 +64,8 @@ class RegionState:
         Durable shuttle bookings and dispatcher state.
     shuttle : BookingService
         Bookings over the dispatcher, in step with the other worker processes.
+    booking_batcher : BookingBatcher
+        Group commit of the booking creations that arrive together.
     dispatcher : ShuttleDispatcher or None
         The shuttle dispatcher (None: no shuttle in this build).
     live : LiveSync or None
@@ -87,6 +89,7 @@ class RegionState:
     chargers: Any = None
     planner: Any = None
     shuttle: Any = None
+    booking_batcher: Any = None
     dispatcher: Any = None
     live: Any = None
     components: dict[str, Component] = field(default_factory=dict)
@@ -302,6 +305,7 @@ def load_state(settings: Settings, *, dispatcher: Any = None) -> RegionState:
     ElsterError
         The region is unknown or one of its input files is malformed.
     """
+    from api.services.booking_batch import BookingBatcher
     from api.services.shuttle import BookingService
 
     region = load_region(settings.region)
@@ -325,6 +329,7 @@ def load_state(settings: Settings, *, dispatcher: Any = None) -> RegionState:
     _warm_up(state)
     try:
         state.shuttle = BookingService(bookings, state.dispatcher, timezone=region.timezone)
+        state.booking_batcher = BookingBatcher(state.shuttle)
     except ElsterError:
         bookings.close()
         raise

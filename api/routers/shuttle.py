@@ -1,9 +1,10 @@
 """``/shuttle``: quotes and bookings of the on-demand shuttle (passenger side).
 
-Booking calls run on the event loop, not in the threadpool: a booking is well
-under a millisecond of work (sqlite3 statements and the dispatcher's insertion
+Booking calls run on the event loop, not in the threadpool: a booking is
+about a millisecond of work (sqlite3 statements and the dispatcher's insertion
 under the booking lock), and a thread hand-off costs more than that under
-load. Answers are built as plain dicts of the documented shape
+load. Creations that arrive together are booked as one batch
+(:mod:`api.services.booking_batch`). Answers are built as plain dicts of the documented shape
 (:func:`booking_dict`) and serialised once, without re-validation.
 """
 
@@ -25,7 +26,7 @@ from api.schemas import (
     ShuttleQuoteOut,
     ShuttleTripRequest,
 )
-from api.services.shuttle import ShuttleQuote, ShuttleRequest
+from api.services.shuttle import BookingCall, ShuttleQuote, ShuttleRequest
 from api.state import RegionState
 from api.storage import Booking
 from api.validation import check_in_region, check_time_window, local_time, shuttle_window
@@ -193,8 +194,8 @@ async def create_booking(
     """Book the quoted ride; the answer carries the passenger token (keep it)."""
     request = to_request(state, body)
     fingerprint = body.model_dump(mode="json", by_alias=True)
-    booking, token, created = state.shuttle.book(
-        request, idempotency_key=idempotency_key, fingerprint=fingerprint
+    booking, token, created = await state.booking_batcher.book(
+        BookingCall(request, idempotency_key, fingerprint)
     )
     return json_response(
         booking_dict(state, booking, token=token, with_events=False),

@@ -189,6 +189,42 @@ def _check_cancellable(booking: Booking) -> None:
         )
 
 
+@dataclass(frozen=True)
+class BookingCall:
+    """One booking creation: the trip, the client's Idempotency-Key and its body as sent."""
+
+    request: ShuttleRequest
+    idempotency_key: str | None = None
+    fingerprint: dict[str, Any] | None = None
+
+
+#: A created or replayed booking: (booking, passenger token, created now).
+BookingResult = tuple[Booking, str, bool]
+
+
+class _RefusedError(Exception):
+    """A booking call answered with an error before it changed anything."""
+
+    def __init__(self, error: Exception, outcome: str) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.outcome = outcome
+
+
+def _digest(call: BookingCall) -> str:
+    """What identifies a retry of ``call``: the client's body as sent, else the request."""
+    return request_digest(
+        call.fingerprint if call.fingerprint is not None else call.request.to_dict()
+    )
+
+
+def _no_shuttle(quote: ShuttleQuote) -> RejectedError:
+    return RejectedError(
+        f"no shuttle can serve this trip: {quote.reason}",
+        fix="try a later pickup time or fewer passengers",
+    )
+
+
 def local_midnight(unix: float, timezone: str) -> float:
     """UNIX seconds of the local midnight that starts the day of ``unix``."""
     from zoneinfo import ZoneInfo
@@ -452,7 +488,7 @@ class BookingService:
         *,
         idempotency_key: str | None = None,
         fingerprint: dict[str, Any] | None = None,
-    ) -> tuple[Booking, str, bool]:
+    ) -> BookingResult:
         """Quote, commit and store a booking; replay the stored one for a known key.
 
         ``fingerprint`` identifies a retry (the client's body as sent); default the request.
@@ -462,53 +498,138 @@ class BookingService:
         (Booking, str, bool)
             The booking, the passenger's token and whether it was created now.
         """
-        dispatcher = self._need_dispatcher()
-        payload = request.to_dict()
-        digest = request_digest(fingerprint if fingerprint is not None else payload)
-        if idempotency_key is not None:
-            replay = self._replay(idempotency_key, digest, None)
-            if replay is not None:
-                return replay
-        with self._synced() as tx:
-            if idempotency_key is not None:
-                replay = self._replay(idempotency_key, digest, tx)
-                if replay is not None:
-                    return replay
-            now = self._now()
-            booking_id = str(uuid.uuid4())
-            one_step = hasattr(dispatcher, "book_now")
-            if one_step:
-                self._mutating = True
-                quote = dispatcher.book_now(booking_id, request)  # type: ignore[attr-defined]
-                self._mutating = quote.accepted  # a refusal changed nothing
-            else:
-                quote = dispatcher.quote(request)
-            if not quote.accepted:
-                self._on_outcome("rejected")
-                raise RejectedError(
-                    f"no shuttle can serve this trip: {quote.reason}",
-                    fix="try a later pickup time or fewer passengers",
-                )
-            stored = quote.to_dict()
-            booking = self.store.insert(
-                tx,
-                request=payload,
-                quote=stored,
-                idempotency_key=idempotency_key,
-                digest=digest,
-                now=now,
-                booking_id=booking_id,
-            )
-            kind = "book_now" if one_step else "book"
-            self._append(tx, kind, now, booking_id, {"request": payload, "quote": stored})
-            if not one_step:
-                # Last: a refusal rolls the transaction back (and the plans are rebuilt).
-                self._mutating = True
-                dispatcher.commit(booking_id, request, quote)
-        self._on_outcome("created")
-        return booking, self.store.token_for(booking.id), True
+        [result] = self.book_many([BookingCall(request, idempotency_key, fingerprint)])
+        if isinstance(result, BaseException):
+            raise result
+        return result
 
-    def _replay(self, key: str, digest: str, tx: Tx | None) -> tuple[Booking, str, bool] | None:
+    def book_many(self, calls: list[BookingCall]) -> list[BookingResult | BaseException]:
+        """Book several trips in one lock hold and one transaction (group commit).
+
+        The calls are decided one after the other, in order, exactly as
+        separate :meth:`book` calls would be; only the locking, the catch-up
+        with other workers and the database commit are shared. A call refused
+        before it changed anything (no seat, a reused Idempotency-Key) gets its
+        error as its answer. Should a call fail half-way, the transaction rolls
+        back and the calls are booked one by one, so no call's failure becomes
+        another's.
+
+        Returns
+        -------
+        list
+            Per call, in order: ``(booking, token, created)`` or the exception to answer with.
+        """
+        dispatcher = self._need_dispatcher()
+        retries = self._stored_retries(calls)
+        todo = [call for call, retry in zip(calls, retries, strict=True) if retry is None]
+        decided = self._decide_batch(dispatcher, todo) if todo else []
+        answers: list[BookingResult | BaseException] = []
+        fresh = iter(decided)
+        for retry in retries:
+            if retry is None:
+                result, outcome = next(fresh)
+            else:
+                result, outcome = retry, "" if isinstance(retry, ConflictError) else "replayed"
+            if outcome:  # after the commit: counted once, even if a batch is redone
+                self._on_outcome(outcome)
+            answers.append(result)
+        return answers
+
+    def _decide_batch(
+        self, dispatcher: ShuttleDispatcher, calls: list[BookingCall]
+    ) -> list[tuple[BookingResult | BaseException, str]]:
+        """(answer, outcome) per call, decided in one transaction (one by one should it fail)."""
+        decided: list[tuple[BookingResult | BaseException, str]] = []
+        try:
+            with self._synced() as tx:
+                for call in calls:
+                    result: BookingResult | BaseException
+                    try:
+                        result, outcome = self._book_one(tx, dispatcher, call)
+                    except _RefusedError as refused:
+                        result, outcome = refused.error, refused.outcome
+                    decided.append((result, outcome))
+        except Exception:
+            if len(calls) == 1:
+                raise
+            logger.warning("a booking failed inside a batch of %d; booking them one by one",
+                           len(calls), exc_info=True)  # fmt: skip
+            decided = []
+            for call in calls:
+                try:
+                    [answer] = self.book_many([call])
+                except Exception as exc:
+                    answer = exc
+                decided.append((answer, ""))  # counted by the inner call
+        return decided
+
+    def _stored_retries(
+        self, calls: list[BookingCall]
+    ) -> list[BookingResult | ConflictError | None]:
+        """Per call: its stored booking when it is a retry (or the key's conflict), else None.
+
+        Read without the lock: a retry changes nothing, so it waits for no one.
+        """
+        found: list[BookingResult | ConflictError | None] = []
+        for call in calls:
+            answer: BookingResult | ConflictError | None = None
+            if call.idempotency_key is not None:
+                try:
+                    answer = self._replay(call.idempotency_key, _digest(call), None)
+                except ConflictError as exc:
+                    answer = exc
+            found.append(answer)
+        return found
+
+    def _book_one(
+        self, tx: Tx, dispatcher: ShuttleDispatcher, call: BookingCall
+    ) -> tuple[BookingResult, str]:
+        """Decide and store one booking inside the batch's transaction.
+
+        Raises :class:`_RefusedError` for an answer given before anything changed.
+        """
+        key = call.idempotency_key
+        payload = call.request.to_dict()
+        digest = _digest(call)
+        if key is not None:
+            try:
+                replay = self._replay(key, digest, tx)
+            except ConflictError as exc:
+                raise _RefusedError(exc, "") from None
+            if replay is not None:
+                return replay, "replayed"
+        now = self._now()
+        booking_id = str(uuid.uuid4())
+        one_step = hasattr(dispatcher, "book_now")
+        if one_step:
+            changed_before = self._mutating
+            self._mutating = True
+            quote = dispatcher.book_now(booking_id, call.request)  # type: ignore[attr-defined]
+            if not quote.accepted:
+                self._mutating = changed_before  # a refusal changed nothing
+        else:
+            quote = dispatcher.quote(call.request)
+        if not quote.accepted:
+            raise _RefusedError(_no_shuttle(quote), "rejected")
+        stored = quote.to_dict()
+        booking = self.store.insert(
+            tx,
+            request=payload,
+            quote=stored,
+            idempotency_key=key,
+            digest=digest,
+            now=now,
+            booking_id=booking_id,
+        )
+        kind = "book_now" if one_step else "book"
+        self._append(tx, kind, now, booking_id, {"request": payload, "quote": stored})
+        if not one_step:
+            # Last: a refusal rolls the transaction back (and the plans are rebuilt).
+            self._mutating = True
+            dispatcher.commit(booking_id, call.request, quote)
+        return (booking, self.store.token_for(booking.id), True), "created"
+
+    def _replay(self, key: str, digest: str, tx: Tx | None) -> BookingResult | None:
         found = self.store.find_by_idempotency_key(key, tx)
         if found is None:
             return None
@@ -518,7 +639,6 @@ class BookingService:
                 f"Idempotency-Key {key!r} was already used for a different booking request",
                 fix="use a new Idempotency-Key for a new trip",
             )
-        self._on_outcome("replayed")
         return booking, self.store.token_for(booking.id), False
 
     def get(self, booking_id: str, token: str | None) -> Booking:
