@@ -108,6 +108,8 @@ def create_app(
             else await run_in_threadpool(load_state, settings, dispatcher=dispatcher)
         )
         loaded.shuttle._on_outcome = lambda outcome: metrics.bookings.labels(outcome).inc()
+        if loaded.booking_batcher is not None:
+            loaded.booking_batcher.on_batch = metrics.booking_batch.observe
         app.state.elster = loaded
         every = settings.shuttle_reoptimise_s
         task = (

@@ -128,6 +128,12 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.booking_batch = Histogram(
+            "elster_shuttle_booking_batch_size",
+            "Booking creations decided together in one lock hold (group commit).",
+            buckets=(1, 2, 4, 8, 16, 32),
+            registry=self.registry,
+        )
 
 
 class MetricsMiddleware:

@@ -180,3 +180,14 @@ def test_restart_restores_open_bookings_and_tokens(tmp_path, hd_data_dir, cache_
         assert replay.json()["id"] == first.json()["id"]
         vehicles = c.get("/api/v1/fleet/vehicles", headers={"X-API-Key": OPERATOR_KEY}).json()
         assert sum(v["bookings"] for v in vehicles) == 2
+
+
+def test_metrics_count_booking_outcomes_and_batches(ledger_client):
+    for i in range(3):
+        r = ledger_client.post(
+            "/api/v1/shuttle/bookings", json=trip(90 + i), headers={"Idempotency-Key": f"m-{i:06d}"}
+        )
+        assert r.status_code == 201
+    text = ledger_client.get("/api/v1/metrics").text
+    assert 'elster_shuttle_bookings_total{outcome="created"} 3.0' in text
+    assert "elster_shuttle_booking_batch_size_count 3.0" in text  # one at a time here

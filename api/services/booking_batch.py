@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from api.services.shuttle import BookingCall, BookingResult, BookingService
@@ -43,11 +44,17 @@ class BookingBatcher:
         Where the batches are booked.
     max_batch : int
         Largest batch.
+
+    Attributes
+    ----------
+    on_batch : callable
+        Called with the size of every batch (the app counts them in ``/metrics``).
     """
 
     def __init__(self, service: BookingService, *, max_batch: int = MAX_BATCH) -> None:
         self.service = service
         self.max_batch = max_batch
+        self.on_batch: Callable[[int], None] = lambda size: None  # metrics hook
         self.batches = 0
         self.calls = 0
         self.largest = 0
@@ -82,6 +89,7 @@ class BookingBatcher:
         self.batches += 1
         self.calls += len(batch)
         self.largest = max(self.largest, len(batch))
+        self.on_batch(len(batch))
         try:
             results: list[Any] = self.service.book_many([call for call, _ in batch])
         except Exception as exc:  # the whole batch failed the same way (e.g. no dispatcher)
