@@ -482,28 +482,20 @@ def start_server(
     root: Path = ROOT,
     factory: str = FACTORIES["ledger"],
 ) -> tuple[subprocess.Popen, str]:
-    """Start uvicorn (uvloop, httptools) serving app ``factory`` of checkout ``root``."""
+    """Serve app ``factory`` of checkout ``root`` the way ``elster serve`` does.
+
+    That is ``api.workers`` (one SO_REUSEPORT socket per worker, uvloop,
+    httptools); a checkout from before it existed is served by ``uvicorn --workers``.
+    """
     port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        factory,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
+    common = ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    if (root / "api" / "workers.py").exists():
+        cmd = [sys.executable, "-m", "api.workers", factory, *common, "--log-level", "warning"]
+    else:
+        cmd = [
+            sys.executable, "-m", "uvicorn", "--factory", factory, *common, "--loop", "uvloop",
+            "--http", "httptools", "--log-level", "warning", "--no-access-log",
+        ]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300

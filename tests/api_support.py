@@ -55,7 +55,7 @@ def start_server(
     *,
     workers: int = 1,
 ) -> subprocess.Popen:
-    """Start uvicorn with an app factory on 127.0.0.1:port and wait until /health answers.
+    """Serve an app factory on 127.0.0.1:port (``api.workers``); wait until /health answers.
 
     With several ``workers``, wait until each worker process has answered
     (told apart by the ``X-Elster-Worker`` header).
@@ -63,8 +63,7 @@ def start_server(
     cmd = [
         sys.executable,
         "-m",
-        "uvicorn",
-        "--factory",
+        "api.workers",  # what `elster serve` runs: one listening socket per worker
         factory,
         "--host",
         "127.0.0.1",

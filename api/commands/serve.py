@@ -31,8 +31,7 @@ def serve(
     log_level: str = typer.Option("info", help="uvicorn log level."),
 ) -> None:
     """Serve the API under /api/v1 and the map at / (settings also from ELSTER_* variables)."""
-    import uvicorn
-
+    from api.workers import run, uvicorn_speedups
     from routing.regions import load_region
 
     load_region(region)  # fail fast with a clear message on an unknown region
@@ -44,20 +43,13 @@ def serve(
     if database_url is not None:
         os.environ["ELSTER_DATABASE_URL"] = database_url
     typer.echo(f"serving {region} on http://{host}:{port}/ (API docs at /docs)")
-    uvicorn.run(
+    # One listening socket per worker (SO_REUSEPORT): the kernel balances connections.
+    run(
         "api.app:create_app",
-        factory=True,
         host=host,
         port=port,
         workers=workers,
         log_level=log_level,
         access_log=False,
-        loop="uvloop" if _has("uvloop") else "auto",
-        http="httptools" if _has("httptools") else "auto",
+        **uvicorn_speedups(),
     )
-
-
-def _has(module: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(module) is not None
