@@ -480,6 +480,46 @@ def repair(
 
 
 @njit(cache=True)
+def _route_insertion_cost(
+    routes, lens, k, p, d, prepped, durs, tws, loads, vehicle_fixed, noise, blink, tt, cost,
+    serv, early, late, demand, kind, pair, maxride, cap, shift_s, shift_e, maxdur, nodepos,
+    cand_d, cand_i, cand_j, buf, B,
+):  # fmt: skip
+    """Repair's cost of inserting request (``p``, ``d``) into route ``k``.
+
+    Prepares the route lazily (:func:`route_prep` into ``tws[k]``, ``loads[k]``,
+    ``durs[k]``, marked in ``prepped``), takes the cheapest insertion from
+    :func:`insertion_prepared` and, when one is feasible, adds ``vehicle_fixed``
+    for an empty route and uniform noise of amplitude ``noise``.
+
+    Returns
+    -------
+    tuple of (float, int, int)
+        ``(delta, i, j)`` as from :func:`insertion_prepared`; ``delta`` is ``inf``
+        when no position is feasible.
+    """
+    # One place for the three evaluations in repair_core, so they stay alike: the
+    # random draws (blinks, then noise only for a feasible insertion) keep their order.
+    if not prepped[k]:
+        durs[k] = route_prep(
+            routes[k], lens[k], k, tt, serv, early, late, demand, kind, pair, maxride, shift_e,
+            maxdur, shift_s, nodepos, tws[k], loads[k],
+        )  # fmt: skip
+        prepped[k] = True
+    dl, i, j = insertion_prepared(
+        routes[k], lens[k], k, p, d, tt, cost, serv, early, late, demand, kind, pair, maxride,
+        cap, shift_s, shift_e, maxdur, nodepos, tws[k], loads[k], durs[k], cand_d, cand_i,
+        cand_j, buf, B, blink,
+    )  # fmt: skip
+    if dl < INF:
+        if lens[k] == 2:
+            dl += vehicle_fixed
+        if noise > 0.0:
+            dl = max(0.0, dl + noise * (2.0 * np.random.random() - 1.0))
+    return dl, i, j
+
+
+@njit(cache=True)
 def repair_core(
     routes,
     lens,
@@ -556,52 +596,17 @@ def repair_core(
             for k in range(K):
                 if not active[k]:
                     continue
-                if not prepped[k]:
-                    durs[k] = route_prep(
-                        routes[k], lens[k], k, tt, serv, early, late, demand, kind, pair, maxride,
-                        shift_e, maxdur, shift_s, nodepos, tws[k], loads[k],
-                    )  # fmt: skip
-                    prepped[k] = True
-                dl, i, j = insertion_prepared(
-                    routes[k],
-                    lens[k],
-                    k,
-                    pickup[r],
-                    dropoff[r],
-                    tt,
-                    cost,
-                    serv,
-                    early,
-                    late,
-                    demand,
-                    kind,
-                    pair,
-                    maxride,
-                    cap,
-                    shift_s,
-                    shift_e,
-                    maxdur,
-                    nodepos,
-                    tws[k],
-                    loads[k],
-                    durs[k],
-                    cand_d,
-                    cand_i,
-                    cand_j,
-                    buf,
-                    B,
-                    blink,
-                )
-                if dl < INF:
-                    if lens[k] == 2:
-                        dl += vehicle_fixed
-                    if noise > 0.0:
-                        dl = max(0.0, dl + noise * (2.0 * np.random.random() - 1.0))
-                    if dl < bd:
-                        bd = dl
-                        bk = k
-                        bi = i
-                        bj = j
+                dl, i, j = _route_insertion_cost(
+                    routes, lens, k, pickup[r], dropoff[r], prepped, durs, tws, loads,
+                    vehicle_fixed, noise, blink, tt, cost, serv, early, late, demand, kind,
+                    pair, maxride, cap, shift_s, shift_e, maxdur, nodepos, cand_d, cand_i,
+                    cand_j, buf, B,
+                )  # fmt: skip
+                if dl < bd:  # bd <= inf, so only feasible insertions get here
+                    bd = dl
+                    bk = k
+                    bi = i
+                    bj = j
             if bk < 0:
                 continue
             was_empty = lens[bk] == 2
@@ -627,47 +632,12 @@ def repair_core(
         r = bank[a]
         for k in range(K):
             if active[k]:
-                if not prepped[k]:
-                    durs[k] = route_prep(
-                        routes[k], lens[k], k, tt, serv, early, late, demand, kind, pair, maxride,
-                        shift_e, maxdur, shift_s, nodepos, tws[k], loads[k],
-                    )  # fmt: skip
-                    prepped[k] = True
-                dl, i, j = insertion_prepared(
-                    routes[k],
-                    lens[k],
-                    k,
-                    pickup[r],
-                    dropoff[r],
-                    tt,
-                    cost,
-                    serv,
-                    early,
-                    late,
-                    demand,
-                    kind,
-                    pair,
-                    maxride,
-                    cap,
-                    shift_s,
-                    shift_e,
-                    maxdur,
-                    nodepos,
-                    tws[k],
-                    loads[k],
-                    durs[k],
-                    cand_d,
-                    cand_i,
-                    cand_j,
-                    buf,
-                    B,
-                    blink,
-                )
-                if dl < INF:
-                    if lens[k] == 2:
-                        dl += vehicle_fixed
-                    if noise > 0.0:
-                        dl = max(0.0, dl + noise * (2.0 * np.random.random() - 1.0))
+                dl, i, j = _route_insertion_cost(
+                    routes, lens, k, pickup[r], dropoff[r], prepped, durs, tws, loads,
+                    vehicle_fixed, noise, blink, tt, cost, serv, early, late, demand, kind,
+                    pair, maxride, cap, shift_s, shift_e, maxdur, nodepos, cand_d, cand_i,
+                    cand_j, buf, B,
+                )  # fmt: skip
                 best_d[a, k] = dl
                 best_i[a, k] = i
                 best_j[a, k] = j
@@ -746,51 +716,16 @@ def repair_core(
         for h in range(K):
             if not changed[h] or not active[h]:
                 continue
-            if not prepped[h]:
-                durs[h] = route_prep(
-                    routes[h], lens[h], h, tt, serv, early, late, demand, kind, pair, maxride,
-                    shift_e, maxdur, shift_s, nodepos, tws[h], loads[h],
-                )  # fmt: skip
-                prepped[h] = True
             for a in range(R):
                 if done[a]:
                     continue
                 r = bank[a]
-                dl, i, j = insertion_prepared(
-                    routes[h],
-                    lens[h],
-                    h,
-                    pickup[r],
-                    dropoff[r],
-                    tt,
-                    cost,
-                    serv,
-                    early,
-                    late,
-                    demand,
-                    kind,
-                    pair,
-                    maxride,
-                    cap,
-                    shift_s,
-                    shift_e,
-                    maxdur,
-                    nodepos,
-                    tws[h],
-                    loads[h],
-                    durs[h],
-                    cand_d,
-                    cand_i,
-                    cand_j,
-                    buf,
-                    B,
-                    blink,
-                )
-                if dl < INF:
-                    if lens[h] == 2:
-                        dl += vehicle_fixed
-                    if noise > 0.0:
-                        dl = max(0.0, dl + noise * (2.0 * np.random.random() - 1.0))
+                dl, i, j = _route_insertion_cost(
+                    routes, lens, h, pickup[r], dropoff[r], prepped, durs, tws, loads,
+                    vehicle_fixed, noise, blink, tt, cost, serv, early, late, demand, kind,
+                    pair, maxride, cap, shift_s, shift_e, maxdur, nodepos, cand_d, cand_i,
+                    cand_j, buf, B,
+                )  # fmt: skip
                 best_d[a, h] = dl
                 best_i[a, h] = i
                 best_j[a, h] = j
