@@ -60,7 +60,8 @@ PRIORITY_WEIGHTS = (2.0, 1.0, 1.0)
 
 
 @njit(cache=True, nogil=True)
-def _grow_i(a, size):
+def grow_array(a, size):
+    """A copy of ``a`` with room for ``size`` entries (numba has no in-place resize)."""
     out = np.empty(size, dtype=a.dtype)
     out[: a.shape[0]] = a
     return out
@@ -72,8 +73,8 @@ def _adj_append(beg, ln, cap, nbr, arc, used, v, x, a):
         new_cap = max(4, 2 * cap[v])
         if used + new_cap > nbr.shape[0]:
             size = max(2 * nbr.shape[0], used + new_cap)
-            nbr = _grow_i(nbr, size)
-            arc = _grow_i(arc, size)
+            nbr = grow_array(nbr, size)
+            arc = grow_array(arc, size)
         b = beg[v]
         for i in range(ln[v]):
             nbr[used + i] = nbr[b + i]
@@ -327,11 +328,11 @@ def _contract(
                 continue
             if na == cap_a:
                 cap_a *= 2
-                a_w = _grow_i(a_w, cap_a)
-                a_len = _grow_i(a_len, cap_a)
-                a_ca = _grow_i(a_ca, cap_a)
-                a_cb = _grow_i(a_cb, cap_a)
-                a_edge = _grow_i(a_edge, cap_a)
+                a_w = grow_array(a_w, cap_a)
+                a_len = grow_array(a_len, cap_a)
+                a_ca = grow_array(a_ca, cap_a)
+                a_cb = grow_array(a_cb, cap_a)
+                a_edge = grow_array(a_edge, cap_a)
             a = na
             na += 1
             a_w[a] = cost
@@ -683,12 +684,12 @@ def _unpack_path(meet, wi, arc_edge, arc_ca, arc_cb):
             a = stack[top]
             if arc_edge[a] >= 0:
                 if n_out == out.shape[0]:
-                    out = _grow_i(out, 2 * n_out)
+                    out = grow_array(out, 2 * n_out)
                 out[n_out] = arc_edge[a]
                 n_out += 1
             else:
                 if top + 2 > stack.shape[0]:
-                    stack = _grow_i(stack, 2 * stack.shape[0])
+                    stack = grow_array(stack, 2 * stack.shape[0])
                 stack[top] = arc_cb[a]
                 stack[top + 1] = arc_ca[a]
                 top += 2

@@ -21,7 +21,7 @@ import time
 import numpy as np
 from numba import njit
 
-from routing.ch import ContractionHierarchy
+from routing.ch import ContractionHierarchy, grow_array
 from routing.errors import RequestError
 from routing.graph import RoadGraph
 from routing.search import as_seeds, dijkstra_settle, heap_pop, heap_push
@@ -29,13 +29,6 @@ from routing.search import as_seeds, dijkstra_settle, heap_pop, heap_push
 log = logging.getLogger(__name__)
 
 WEIGHTS = ("time", "length")
-
-
-@njit(cache=True, nogil=True)
-def _grow(a, size):
-    out = np.empty(size, dtype=a.dtype)
-    out[: a.shape[0]] = a
-    return out
 
 
 @njit(cache=True, nogil=True)
@@ -78,10 +71,10 @@ def _ch_many_to_many(offsets, q_node, q_w, q_arc, arc_len, sources, targets):
                 continue
             if n_entries == cap:
                 cap *= 2
-                e_node = _grow(e_node, cap)
-                e_target = _grow(e_target, cap)
-                e_dist = _grow(e_dist, cap)
-                e_len = _grow(e_len, cap)
+                e_node = grow_array(e_node, cap)
+                e_target = grow_array(e_target, cap)
+                e_dist = grow_array(e_dist, cap)
+                e_len = grow_array(e_len, cap)
             e_node[n_entries] = v
             e_target[n_entries] = j
             e_dist[n_entries] = d
