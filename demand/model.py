@@ -334,13 +334,13 @@ def build_demand_model(
         seconds, how = None, ""
     if has_map:
         from routing.build import road_graphs
-        from routing.ch import contraction_hierarchy
+        from routing.cch import customized_hierarchy
         from routing.regions import default_cache_dir
 
         graphs = road_graphs(region, ("car", "walk"), data_dir=data_dir, cache_dir=cache_dir)
         walk_snapper = NodeSnapper.for_graph(graphs["walk"], area)
         if seconds is None:
-            hierarchy = contraction_hierarchy(
+            hierarchy = customized_hierarchy(
                 graphs["car"], cache_dir=cache_dir or default_cache_dir()
             )
             seconds = road_travel_times(

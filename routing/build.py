@@ -38,15 +38,34 @@ from routing.graph import PROFILES, RoadGraph
 from routing.osm import WayTable, check_osm_path, read_ways
 from routing.profiles import get_profile
 from routing.regions import Region, default_cache_dir, load_region
+from routing.restrictions import resolve_restrictions
+from routing.speed_model import TURN_PROFILES
+from routing.turns import JunctionInfo, build_turn_graph
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 """Bump when the graph layout or the import rules change (invalidates caches)."""
 
 BBox = tuple[float, float, float, float]
 _DIGESTS_FILE = "file-digests.json"
+#: What the last build of each profile kept, dropped and applied (restrictions,
+#: turns); also stored in the cache entry's metadata.
+BUILD_REPORTS: dict[str, dict] = {}
 _MAX_SPLIT_ROUNDS = 8
+#: Ways are kept this far beyond the region's bbox, so that roads leaving the box
+#: and coming back (and the junctions just outside it) stay connected.
+CLIP_BUFFER_M = 3000.0
+
+
+def buffered_bbox(bbox: BBox, buffer_m: float = CLIP_BUFFER_M) -> BBox:
+    """``bbox`` grown by ``buffer_m`` metres on every side."""
+    import math
+
+    min_lon, min_lat, max_lon, max_lat = bbox
+    dlat = buffer_m / 111_320.0
+    dlon = dlat / max(math.cos(math.radians(0.5 * (min_lat + max_lat))), 1e-6)
+    return (min_lon - dlon, min_lat - dlat, max_lon + dlon, max_lat + dlat)
 
 
 # --------------------------------------------------------------------------- assembly
@@ -105,6 +124,39 @@ def _split_problem_chunks(
 def assemble_graph(
     table: WayTable, profile: str, *, bbox: BBox | None = None, source: str = "OSM data"
 ) -> tuple[RoadGraph, dict[str, int]]:
+    """Assemble one profile's node-based :class:`RoadGraph` (see :func:`assemble_parts`)."""
+    graph, stats, _ = assemble_parts(table, profile, bbox=bbox, source=source)
+    return graph, stats
+
+
+def _node_delays(
+    table: WayTable, profile: str, node: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per way position: delay (s) for traffic along / against the way, and a signal flag."""
+    zero = np.zeros(node.shape[0])
+    controls = table.controls
+    if controls is None or profile not in ("car", "shuttle") or controls.node_id.size == 0:
+        return zero, zero, np.zeros(node.shape[0], dtype=bool)
+    from routing.osm import GIVE_WAY, LEVEL_CROSSING, SIGNAL, STOP
+    from routing.speed_model import motor_model
+
+    model = motor_model(profile)
+    seconds = np.zeros(5)
+    seconds[SIGNAL], seconds[STOP] = model.signal_s, model.stop_s
+    seconds[GIVE_WAY], seconds[LEVEL_CROSSING] = model.give_way_s, model.level_crossing_s
+    pos = np.clip(np.searchsorted(controls.node_id, node), 0, controls.node_id.size - 1)
+    hit = controls.node_id[pos] == node
+    kind = np.where(hit, controls.kind[pos], 0)
+    direction = np.where(hit, controls.direction[pos], 0)
+    delay = seconds[kind]
+    along = np.where(direction >= 0, delay, 0.0)
+    against = np.where(direction <= 0, delay, 0.0)
+    return along, against, kind == SIGNAL
+
+
+def assemble_parts(
+    table: WayTable, profile: str, *, bbox: BBox | None = None, source: str = "OSM data"
+) -> tuple[RoadGraph, dict[str, int], JunctionInfo]:
     """Assemble one profile's :class:`RoadGraph` from parsed ways.
 
     Parameters
@@ -121,9 +173,13 @@ def assemble_graph(
     Returns
     -------
     graph : RoadGraph
+        Travel times include the delays of signals, stop and give-way signs and
+        level crossings passed on the way to each edge's head (car and shuttle).
     stats : dict
         ``nodes``/``edges`` kept and ``dropped_nodes``/``dropped_edges`` outside the
         largest strongly connected component.
+    info : JunctionInfo
+        Barrier and signal nodes and the road class of every edge, for the turn graph.
 
     Raises
     ------
@@ -164,6 +220,12 @@ def assemble_graph(
     junction = np.zeros(n_pos, dtype=bool)
     junction[used] = counts[inverse] >= 2
     breaks = used & (junction | ~prev_valid | ~seg_valid)
+    barrier = np.zeros(n_pos, dtype=bool)
+    controls = table.controls
+    if controls is not None and controls.barrier_id.size and profile in controls.barrier_blocks:
+        blocking = controls.barrier_id[controls.barrier_blocks[profile]]
+        barrier = np.isin(node, blocking) & used
+        breaks |= barrier  # a barrier must be a node, so turns can be refused there
 
     for _ in range(_MAX_SPLIT_ROUNDS):
         start, end = _chunks(breaks, seg_valid)
@@ -181,6 +243,12 @@ def assemble_graph(
     cum = np.concatenate(([0.0], np.cumsum(seg_len)))
     chunk_len = cum[end] - cum[start]
     chunk_way = way_of[start]
+    # Node delays met driving each chunk: interior nodes and the node arrived at.
+    along, against, signal_pos = _node_delays(table, profile, node)
+    cum_along = np.concatenate(([0.0], np.cumsum(along)))
+    cum_against = np.concatenate(([0.0], np.cumsum(against)))
+    delay_fwd = cum_along[end + 1] - cum_along[start + 1]  # positions start+1 .. end
+    delay_bwd = cum_against[end] - cum_against[start]  # positions start .. end-1
 
     # Routing nodes: sorted OSM ids of the break positions.
     break_pos = np.flatnonzero(breaks)
@@ -198,7 +266,7 @@ def assemble_graph(
     reverse = np.concatenate((np.zeros(fw.shape[0], bool), np.ones(bw.shape[0], bool)))
     kmh = np.concatenate((f_kmh[fw], b_kmh[bw]))
     length = chunk_len[chunk]
-    travel_time = length / (kmh / 3.6)
+    travel_time = length / (kmh / 3.6) + np.concatenate((delay_fwd[fw], delay_bwd[bw]))
 
     # Straight duplicates between the same nodes: keep the fastest.
     order = np.lexsort((travel_time, head, tail))
@@ -263,7 +331,16 @@ def assemble_graph(
         "dropped_nodes": n_all - n,
         "dropped_edges": m_all - m,
     }
-    return graph, stats
+    kept_osm = graph.osm_node_id
+    blocked_ids = np.unique(node[barrier])
+    signal_ids = np.unique(node[signal_pos])
+    ranks = table.highway_rank if table.highway_rank is not None else np.zeros(table.n_ways)
+    info = JunctionInfo(
+        blocked=np.isin(kept_osm, blocked_ids),
+        signal=np.isin(kept_osm, signal_ids),
+        edge_rank=np.asarray(ranks, dtype=np.int8)[chunk_way[chunk]],
+    )
+    return graph, stats, info
 
 
 def build_road_graphs(
@@ -296,17 +373,21 @@ def build_road_graphs(
         The file is missing, damaged, or has no routable way for a profile.
     """
     osm_path = Path(osm_path)
-    table = read_ways(osm_path, profiles, bbox=bbox, region=region)
+    clip = buffered_bbox(bbox) if bbox is not None else None
+    table = read_ways(osm_path, profiles, bbox=clip, region=region)
     graphs = {}
     for profile in profiles:
         started = time.perf_counter()
         try:
-            graph, stats = assemble_graph(table, profile, bbox=bbox, source=f"OSM file {osm_path}")
+            graph, stats, info = assemble_parts(
+                table, profile, bbox=clip, source=f"OSM file {osm_path}"
+            )
         except DataError as exc:
             raise DataError(str(exc).replace("REGION", region or "REGION")) from None
         log.info(
             "built %s graph: %s nodes, %s edges in %.1f s "
-            "(dropped %s nodes, %s edges outside the largest SCC)",
+            "(dropped %s nodes, %s edges outside the largest SCC: private, "
+            "disconnected or one-way fragments)",
             profile,
             f"{stats['nodes']:,}",
             f"{stats['edges']:,}",
@@ -314,6 +395,23 @@ def build_road_graphs(
             f"{stats['dropped_nodes']:,}",
             f"{stats['dropped_edges']:,}",
         )
+        model = TURN_PROFILES.get(profile)
+        if model is not None:
+            resolved = resolve_restrictions(
+                graph,
+                table.restrictions,
+                restriction_keys=model.restriction_keys,
+                exceptions=model.exceptions,
+            )
+            log.info("restrictions for %s: %s", profile, json.dumps(resolved.report))
+            graph, turn_report = build_turn_graph(graph, model, resolved, info)
+            BUILD_REPORTS[profile] = {
+                **stats,
+                "restrictions": resolved.report,
+                "turns": turn_report.as_dict(),
+            }
+        else:
+            BUILD_REPORTS[profile] = dict(stats)
         graphs[profile] = graph
     return graphs
 
@@ -472,7 +570,7 @@ def road_graphs(
     built = build_road_graphs(osm_path, PROFILES, bbox=bbox, region=region.name)
     meta = {"region": region.name, "osm": str(osm_path), "bbox": list(bbox) if bbox else None}
     for profile, graph in built.items():
-        save_graph(graph, cache_dir, keys[profile], meta)
+        save_graph(graph, cache_dir, keys[profile], {**meta, "report": BUILD_REPORTS.get(profile)})
     log.info(
         "built and cached %s road graphs of %s in %.1f s",
         len(built),

@@ -8,11 +8,15 @@ OSM ways between them are kept as edge geometry for drawing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-PROFILES = ("walk", "bike", "car")
+PROFILES = ("walk", "bike", "car", "shuttle")
+"""Profiles built from every OSM file (``wheelchair`` is built on demand).
+
+``bike``, ``car`` and ``shuttle`` graphs are turn-expanded (:mod:`routing.turns`).
+"""
 
 
 @dataclass(frozen=True)
@@ -22,7 +26,7 @@ class RoadGraph:
     Attributes
     ----------
     profile : str
-        ``"walk"``, ``"bike"`` or ``"car"``.
+        ``"walk"``, ``"bike"``, ``"car"``, ``"shuttle"`` or ``"wheelchair"``.
     first_out : ndarray of int64, shape (n + 1,)
         CSR offsets: the edges leaving node ``v`` are ``first_out[v]:first_out[v+1]``.
     head : ndarray of int32, shape (m,)
@@ -42,6 +46,14 @@ class RoadGraph:
         points (tail and head node excluded), in driving order.
     geom_lat, geom_lon : ndarray of float64
         Intermediate shape points of all edges.
+    road_edge : ndarray of int64, shape (m,)
+        Which road segment each edge drives. In a node-based graph every edge is
+        its own segment (``arange(m)``); in a turn-expanded graph
+        (:mod:`routing.turns`) an edge is a turn *onto* a segment, and all turns
+        onto the same segment share its id. Snapping groups edges by it.
+    turn_cost : ndarray of float64, shape (m,)
+        Seconds of ``travel_time`` spent on the turn at the edge's start (zeros
+        in a node-based graph); the rest is driven along the geometry.
     """
 
     profile: str
@@ -56,6 +68,15 @@ class RoadGraph:
     geom_first: np.ndarray
     geom_lat: np.ndarray
     geom_lon: np.ndarray
+    road_edge: np.ndarray = field(default=None)  # type: ignore[assignment]
+    turn_cost: np.ndarray = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        m = int(self.head.shape[0])
+        if self.road_edge is None:
+            object.__setattr__(self, "road_edge", np.arange(m, dtype=np.int64))
+        if self.turn_cost is None:
+            object.__setattr__(self, "turn_cost", np.zeros(m, dtype=np.float64))
 
     @property
     def n_nodes(self) -> int:

@@ -863,12 +863,14 @@ class LiveState:
         base = np.asarray(graph.travel_time, dtype=np.float64)
         tt = base.copy()
         length = np.asarray(graph.length_m, dtype=np.float64)
+        # Turn-expanded graphs: speeds change the driving part, not the turn's cost.
+        turn = np.asarray(graph.turn_cost, dtype=np.float64)
         if readings:
             index = self._graph_index(profile)
             ways = np.array([r.way_id for r in readings], dtype=np.int64)
             speeds = np.array([r.speed_kmh for r in readings], dtype=np.float64)
             edges, owner = index.edges_of_ways(ways)
-            slow = length[edges] / (speeds[owner] / 3.6)
+            slow = length[edges] / (speeds[owner] / 3.6) + turn[edges]
             tt[edges] = np.maximum(base[edges], slow)  # never faster than free flow
         closures = [self._closures[c] for c in active]
         for closure in closures:
@@ -876,10 +878,10 @@ class LiveState:
                 continue
             edges = self._closure_edges.get((closure.id, profile), np.zeros(0, np.int64))
             if closure.speed_kmh is not None:
-                tt[edges] = length[edges] / (closure.speed_kmh / 3.6)
+                tt[edges] = length[edges] / (closure.speed_kmh / 3.6) + turn[edges]
             else:
                 assert closure.factor is not None
-                tt[edges] = tt[edges] / closure.factor
+                tt[edges] = (tt[edges] - turn[edges]) / closure.factor + turn[edges]
         for closure in closures:
             if closure.kind == "closed":
                 edges = self._closure_edges.get((closure.id, profile), np.zeros(0, np.int64))

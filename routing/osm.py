@@ -27,6 +27,7 @@ from routing.profiles import (
     get_profile,
     wheelchair_assessment,
 )
+from routing.restrictions import Restriction, parse_relation
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,13 @@ class WayTable:
         Only when the ``wheelchair`` profile was read: the accessibility evidence
         of each way (:data:`routing.profiles.ACCESS_UNKNOWN` / ``_INFERRED`` /
         ``_EXPLICIT``). Ways crossing a raised kerb node are already closed.
+    highway_rank : ndarray of int8, shape (w,), optional
+        Road class of each way (:data:`HIGHWAY_RANK`: 7 motorway ... 1 service),
+        for the cost of yielding where a minor road meets a larger one.
+    controls : NodeControls, optional
+        Traffic signals, stop and give-way signs, level crossings and barriers.
+    restrictions : tuple of Restriction
+        Every ``type=restriction*`` relation of the file (see :mod:`routing.restrictions`).
     """
 
     way_id: np.ndarray
@@ -67,11 +75,102 @@ class WayTable:
     speed_fwd: dict[str, np.ndarray]
     speed_bwd: dict[str, np.ndarray]
     wheelchair_access: np.ndarray | None = field(default=None)
+    highway_rank: np.ndarray | None = field(default=None)
+    controls: NodeControls | None = field(default=None)
+    restrictions: tuple[Restriction, ...] = ()
 
     @property
     def n_ways(self) -> int:
         """Number of ways."""
         return int(self.way_id.shape[0])
+
+
+#: Road class of a highway type (links rank with their road), for "minor meets major".
+HIGHWAY_RANK = {
+    "motorway": 7, "motorway_link": 7, "trunk": 6, "trunk_link": 6,
+    "primary": 5, "primary_link": 5, "secondary": 4, "secondary_link": 4,
+    "tertiary": 3, "tertiary_link": 3, "unclassified": 2, "residential": 2, "road": 2,
+    "busway": 2, "living_street": 1, "service": 1,
+}  # fmt: skip
+
+# Node control kinds (NodeControls.kind).
+SIGNAL, STOP, GIVE_WAY, LEVEL_CROSSING = 1, 2, 3, 4
+_BLOCKING_ACCESS = frozenset({"no", "private", "agricultural", "forestry", "emergency"})
+
+
+@dataclass(frozen=True)
+class NodeControls:
+    """Nodes that slow or stop traffic, read from node tags.
+
+    Attributes
+    ----------
+    node_id : ndarray of int64
+        OSM node ids (sorted).
+    kind : ndarray of int8
+        :data:`SIGNAL`, :data:`STOP`, :data:`GIVE_WAY` or :data:`LEVEL_CROSSING`.
+    direction : ndarray of int8
+        1: applies to traffic along the way's node order only
+        (``direction``/``traffic_signals:direction=forward``), -1: against it, 0: both.
+    barrier_id : ndarray of int64
+        OSM ids of barrier nodes.
+    barrier_blocks : dict of str to ndarray of bool
+        Per profile, whether each barrier stops it (bollards stop cars but
+        not bikes; a bus trap lets the shuttle through).
+    """
+
+    node_id: np.ndarray
+    kind: np.ndarray
+    direction: np.ndarray
+    barrier_id: np.ndarray
+    barrier_blocks: dict[str, np.ndarray]
+
+
+def _node_control(tags: osmium.osm.TagList) -> tuple[int, int]:
+    """(kind, direction) of a node, kind 0 when it controls nothing."""
+    highway = tags.get("highway")
+    kind = 0
+    if highway == "traffic_signals":
+        kind = SIGNAL
+    elif highway == "stop":
+        kind = STOP
+    elif highway == "give_way":
+        kind = GIVE_WAY
+    elif tags.get("railway") == "level_crossing":
+        kind = LEVEL_CROSSING
+    if kind == 0:
+        return 0, 0
+    raw = (tags.get("traffic_signals:direction") or tags.get("direction") or "").lower()
+    return kind, {"forward": 1, "backward": -1}.get(raw, 0)
+
+
+def _barrier_blocks(tags: osmium.osm.TagList, profiles: Sequence[str]) -> list[bool]:
+    """Whether a barrier node stops each profile."""
+    from routing.speed_model import PASSABLE_BARRIERS, motor_model
+
+    barrier = (tags.get("barrier") or "").lower()
+    out = []
+    for name in profiles:
+        if name in ("car", "shuttle"):
+            model = motor_model(name)
+            verdict = None
+            for key in model.access_keys:
+                value = tags.get(key)
+                if value is not None:
+                    verdict = value.lower() not in _BLOCKING_ACCESS
+                    break
+            if verdict is None:
+                passable = barrier in PASSABLE_BARRIERS or (
+                    name == "shuttle" and barrier == "bus_trap"
+                )
+                out.append(not passable)
+            else:
+                out.append(not verdict)
+        elif name == "bike":
+            value = tags.get("bicycle") or tags.get("vehicle") or tags.get("access")
+            out.append(value is not None and value.lower() in _BLOCKING_ACCESS)
+        else:
+            out.append(False)  # walkers pass every barrier that has a gap
+    return out
 
 
 def _way_coordinates(way: osmium.osm.Way, n_nodes: int) -> str:
@@ -101,6 +200,25 @@ def _touches(hex_xy: str, bbox: tuple[float, float, float, float]) -> bool:
     lon, lat = xy[0::2], xy[1::2]
     min_lon, min_lat, max_lon, max_lat = bbox
     return bool(((lon >= min_lon) & (lon <= max_lon) & (lat >= min_lat) & (lat <= max_lat)).any())
+
+
+def _controls(
+    control_rows: list[tuple[int, int, int]],
+    barrier_rows: list[tuple[int, list[bool]]],
+    profiles: Sequence[str],
+) -> NodeControls:
+    """Pack the node rows into sorted arrays."""
+    rows = sorted(control_rows)
+    barriers = sorted(barrier_rows)
+    return NodeControls(
+        node_id=np.asarray([r[0] for r in rows], dtype=np.int64),
+        kind=np.asarray([r[1] for r in rows], dtype=np.int8),
+        direction=np.asarray([r[2] for r in rows], dtype=np.int8),
+        barrier_id=np.asarray([b[0] for b in barriers], dtype=np.int64),
+        barrier_blocks={
+            p: np.asarray([b[1][i] for b in barriers], dtype=bool) for i, p in enumerate(profiles)
+        },
+    )
 
 
 def _fix_hint(region: str | None) -> str:
@@ -166,22 +284,37 @@ def read_ways(
     wheelchair_at = [i for i, p in enumerate(chosen) if p.name == "wheelchair"]
     access: list[int] = []
     bad_kerbs: set[int] = set()  # node ids of raised kerbs (wheelchair only)
+    ranks: list[int] = []
+    control_rows: list[tuple[int, int, int]] = []
+    barrier_rows: list[tuple[int, list[bool]]] = []
+    relations: list[Restriction] = []
     try:
-        processor = osmium.FileProcessor(
-            str(path), osmium.osm.NODE | osmium.osm.WAY
-        ).with_locations()
-        if wheelchair:
-            # Kerb nodes are needed too; nodes come before ways in a sorted file.
-            processor = processor.with_filter(osmium.filter.KeyFilter("highway", "kerb"))
-        else:
-            processor = processor.with_filter(
-                osmium.filter.EntityFilter(osmium.osm.WAY)
-            ).with_filter(osmium.filter.KeyFilter("highway"))
+        # Nodes come before ways and ways before relations in a sorted file.
+        processor = (
+            osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY | osmium.osm.RELATION)
+            .with_locations()
+            .with_filter(osmium.filter.KeyFilter("highway", "kerb", "barrier", "railway", "type"))
+        )
         for way in processor:
+            if isinstance(way, osmium.osm.Relation):
+                if (way.tags.get("type") or "").startswith("restriction"):
+                    members = [(m.type, m.ref, m.role) for m in way.members]
+                    tags_r = {t.k: t.v for t in way.tags}
+                    relations.extend(parse_relation(way.id, tags_r, members))
+                continue
             if not isinstance(way, osmium.osm.Way):
-                kerb = way.tags.get("kerb")
-                if kerb is not None and kerb.strip().lower() in ("raised", "high", "yes"):
-                    bad_kerbs.add(way.id)
+                tags_n = way.tags
+                if wheelchair:
+                    kerb = tags_n.get("kerb")
+                    if kerb is not None and kerb.strip().lower() in ("raised", "high", "yes"):
+                        bad_kerbs.add(way.id)
+                kind, direction = _node_control(tags_n)
+                if kind:
+                    control_rows.append((way.id, kind, direction))
+                if "barrier" in tags_n:
+                    blocks = _barrier_blocks(tags_n, profiles)
+                    if any(blocks):
+                        barrier_rows.append((way.id, blocks))
                 continue
             if "highway" not in way.tags:
                 continue
@@ -218,6 +351,7 @@ def read_ways(
                 speeds[2 * i].append(fwd)
                 speeds[2 * i + 1].append(bwd)
             access.append(evidence)
+            ranks.append(HIGHWAY_RANK.get(tags.get("highway", ""), 0))
     except (RuntimeError, OSError, ValueError) as exc:
         raise DataError(
             f"cannot read OSM file {path}: {exc}; the file is damaged or truncated, "
@@ -240,8 +374,19 @@ def read_ways(
             p.name: np.asarray(speeds[2 * i + 1], dtype=np.float64) for i, p in enumerate(chosen)
         },
         wheelchair_access=np.asarray(access, dtype=np.int8) if wheelchair else None,
+        highway_rank=np.asarray(ranks, dtype=np.int8),
+        controls=_controls(control_rows, barrier_rows, profiles),
+        restrictions=tuple(relations),
     )
     missing = int((~valid).sum())
+    log.info(
+        "read %s: %s restriction records from %s relations, %s controlled nodes, %s barriers",
+        path.name,
+        f"{len(relations):,}",
+        f"{len({r.relation_id for r in relations}):,}",
+        f"{len(control_rows):,}",
+        f"{len(barrier_rows):,}",
+    )
     log.info(
         "read %s: %s routable ways, %s way nodes%s%s in %.1f s",
         path.name,

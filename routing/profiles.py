@@ -16,8 +16,9 @@ German defaults:
   closed to vehicles. Cyclists may ride against it with ``oneway:bicycle=no``
   or ``cycleway*=opposite*``; walkers ignore oneway.
 - speeds: walk 4.8 km/h, bike 15 km/h (pushing at walking pace on steps and
-  ``bicycle=dismount``), car from ``maxspeed`` (``maxspeed:forward/backward``
-  per direction) or from the highway type's default.
+  ``bicycle=dismount``); car and shuttle (GVB's minibus, a PSV) from the
+  driving model of :mod:`routing.speed_model` (tagged limits times a realism
+  factor, typical speeds per road class, surface caps).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from routing.speed_model import CAR, ZONE_TRAFFIC_KMH, MotorModel, motor_model
 
 WALK_KMH = 4.8
 BIKE_KMH = 15.0
@@ -53,6 +56,15 @@ RELEVANT_KEYS = frozenset(
         "maxspeed:backward",
         "area",
         "motorroad",
+        # motor vehicle speed model (routing.speed_model)
+        "maxspeed:conditional",
+        "zone:traffic",
+        "source:maxspeed",
+        "service",
+        "tracktype",
+        "psv",
+        "bus",
+        "impassable",
         # wheelchair profile
         "wheelchair",
         "ramp:wheelchair",
@@ -89,25 +101,8 @@ BIKE_HIGHWAYS = _words(
 WALK_OPTIONAL = frozenset({"cycleway", "bridleway"})
 BIKE_OPTIONAL = _words("footway pedestrian steps bridleway trunk trunk_link platform corridor")
 
-# Default car speeds (km/h) where no usable maxspeed is tagged.
-CAR_DEFAULT_KMH: dict[str, float] = {
-    "motorway": 120.0,
-    "motorway_link": 60.0,
-    "trunk": 90.0,
-    "trunk_link": 50.0,
-    "primary": 70.0,
-    "primary_link": 40.0,
-    "secondary": 60.0,
-    "secondary_link": 40.0,
-    "tertiary": 50.0,
-    "tertiary_link": 30.0,
-    "unclassified": 40.0,
-    "residential": 30.0,
-    "living_street": 7.0,
-    "service": 20.0,
-    "road": 30.0,
-}
-CAR_HIGHWAYS = frozenset(CAR_DEFAULT_KMH)
+# Highway types open to motor vehicles (their speeds live in routing.speed_model).
+CAR_HIGHWAYS = CAR.highways
 NO_LIMIT_KMH = 130.0  # German advisory speed where maxspeed=none
 
 # Implicit ("source") maxspeed values, keyed lower-case.
@@ -250,8 +245,8 @@ class Profile:
             return _walk_speeds(tags, highway)
         if self.name == "bike":
             return _bike_speeds(tags, highway)
-        if self.name == "car":
-            return _car_speeds(tags, highway)
+        if self.name in ("car", "shuttle"):
+            return motor_speeds(tags, motor_model(self.name))
         if self.name == "wheelchair":
             return wheelchair_speeds(tags)
         raise ValueError(f"unknown profile {self.name!r}; use one of {', '.join(PROFILE_BY_NAME)}")
@@ -290,18 +285,115 @@ def _bike_speeds(tags: Mapping[str, str], highway: str) -> tuple[float, float]:
     return _apply_oneway(direction, speed, speed)
 
 
-def _car_speeds(tags: Mapping[str, str], highway: str) -> tuple[float, float]:
-    if highway not in CAR_HIGHWAYS or tags.get("area") == "yes":
+_CONDITION = re.compile(r"^\s*([^@]+?)\s*@\s*\(?(.*?)\)?\s*$")
+_TIME_RANGE = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})")
+#: Daytime window (minutes after midnight) a time condition must touch to be
+#: applied: the static graph models a weekday between 07:00 and 19:00.
+_DAY_WINDOW = (7 * 60, 19 * 60)
+
+
+def daytime_condition(condition: str) -> bool:
+    """Whether an OSM condition (``Mo-Fr 07:00-19:00``) includes weekday daytime, 07-19 h.
+
+    Time forms (``06:00-09:00,16:00-19:00``, with or without weekdays) are read;
+    weekend- or holiday-only forms, night-only hours and non-time conditions
+    (``wet``, ``weight>7.5``) give False.
+    """
+    text = condition.lower()
+    ranges = _TIME_RANGE.findall(text)
+    if not ranges:
+        return False
+    if any(day in text for day in ("sa", "su", "ph")) and "mo" not in text:
+        return False
+    for h1, m1, h2, m2 in ranges:
+        start, end = int(h1) * 60 + int(m1), int(h2) * 60 + int(m2)
+        spans = [(start, end)] if start <= end else [(start, 1440), (0, end)]
+        if any(a < _DAY_WINDOW[1] and b > _DAY_WINDOW[0] for a, b in spans):
+            return True
+    return False
+
+
+def conditional_maxspeed(value: str | None, *, highway: str = "") -> float | None:
+    """The ``maxspeed:conditional`` limit (km/h) in force on a weekday daytime, if any.
+
+    ``"30 @ (Mo-Fr 07:00-17:00)"`` (school zones) applies; ``"30 @ (22:00-06:00)"``
+    (night-time noise limits) and weather or vehicle conditions (``wet``,
+    ``weight>7.5``) do not (:func:`daytime_condition`): the graph models
+    daytime traffic. Of several applicable entries the lowest wins.
+    """
+    if not value:
+        return None
+    speeds = []
+    for entry in value.split(";"):
+        match = _CONDITION.match(entry)
+        if match is None:
+            continue
+        limit = parse_maxspeed(match.group(1), highway=highway)
+        if limit is not None and daytime_condition(match.group(2)):
+            speeds.append(limit)
+    return min(speeds) if speeds else None
+
+
+def _capped(speed: float, tags: Mapping[str, str], model: MotorModel) -> float:
+    """Apply the surface, track type and smoothness caps of ``model``."""
+    for key, table in (
+        ("surface", model.surface_max_kmh),
+        ("tracktype", model.tracktype_max_kmh),
+        ("smoothness", model.smoothness_max_kmh),
+    ):
+        cap = table.get((tags.get(key) or "").strip().lower())
+        if cap is not None:
+            speed = min(speed, cap)
+    return speed
+
+
+def _driven_kmh(tags: Mapping[str, str], highway: str, key: str, model: MotorModel) -> float | None:
+    """Driven speed from a tagged limit (``maxspeed`` or a directional key), else None."""
+    legal = parse_maxspeed(tags.get(key), highway=highway)
+    if key == "maxspeed":
+        conditional = conditional_maxspeed(tags.get("maxspeed:conditional"), highway=highway)
+        if conditional is not None:
+            legal = conditional if legal is None else min(legal, conditional)
+        if legal is None:
+            zone = (tags.get("zone:traffic") or tags.get("source:maxspeed") or "").strip().lower()
+            legal = ZONE_TRAFFIC_KMH.get(zone) or _IMPLICIT_KMH.get(zone)
+    if legal is None:
+        return None
+    return legal * model.maxspeed_factor
+
+
+def motor_speeds(tags: Mapping[str, str], model: MotorModel) -> tuple[float, float]:
+    """Forward and backward driven speed (km/h) of a car or shuttle on a way (0 = closed).
+
+    Parameters
+    ----------
+    tags : mapping of str to str
+        The way's tags.
+    model : MotorModel
+        :data:`routing.speed_model.CAR` or :data:`routing.speed_model.SHUTTLE`.
+    """
+    highway = tags.get("highway") or ""
+    if tags.get("area") == "yes" or tags.get("impassable") == "yes":
         return 0.0, 0.0
-    if _access(tags, ("motorcar", "motor_vehicle", "vehicle", "access")) is False:
+    verdict = _access(tags, model.access_keys)
+    if verdict is False:
         return 0.0, 0.0
-    base = parse_maxspeed(tags.get("maxspeed"), highway=highway) or CAR_DEFAULT_KMH[highway]
-    forward = parse_maxspeed(tags.get("maxspeed:forward"), highway=highway) or base
-    backward = parse_maxspeed(tags.get("maxspeed:backward"), highway=highway) or base
+    if highway not in model.highways and not (verdict and highway in model.highway_kmh):
+        return 0.0, 0.0
+    typical = model.highway_kmh[highway]
+    service = (tags.get("service") or "").strip().lower()
+    if highway == "service" and service in model.service_kmh:
+        typical = model.service_kmh[service]
+    base = _driven_kmh(tags, highway, "maxspeed", model) or typical
+    forward = _driven_kmh(tags, highway, "maxspeed:forward", model) or base
+    backward = _driven_kmh(tags, highway, "maxspeed:backward", model) or base
+    forward, backward = _capped(forward, tags, model), _capped(backward, tags, model)
     return _apply_oneway(_vehicle_oneway(tags), forward, backward)
 
 
-PROFILE_BY_NAME = {name: Profile(name) for name in ("walk", "bike", "car", "wheelchair")}
+PROFILE_BY_NAME = {
+    name: Profile(name) for name in ("walk", "bike", "car", "shuttle", "wheelchair")
+}
 
 
 def get_profile(name: str) -> Profile:

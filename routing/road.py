@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from numba import njit
 
 from routing.build import road_graphs, wheelchair_graph
-from routing.ch import ContractionHierarchy, contraction_hierarchy
+from routing.cch import CCHStructure, cch_structure, customize
+from routing.ch import ContractionHierarchy
 from routing.errors import NoRouteError
 from routing.graph import PROFILES, RoadGraph
 from routing.paths import PathResult, path_polyline
@@ -92,20 +92,18 @@ class RoadRoute:
 
 @dataclass
 class LiveQueryStats:
-    """Counts of how live-state queries were answered (for benchmarks and logs)."""
+    """How live-state queries were answered (for benchmarks and logs).
 
-    ch_exact: int = 0
-    fallback: int = 0
-    matrix_rows_ch: int = 0
-    matrix_rows_search: int = 0
+    ``customizations`` counts hierarchy customizations for new live weights;
+    ``live_queries`` the routes and matrices answered on a customized hierarchy.
+    """
+
+    customizations: int = 0
+    live_queries: int = 0
 
     def add(self, name: str, n: int = 1) -> None:
         """Add ``n`` to the counter ``name`` (statistics only: no lock, rare races are harmless)."""
         setattr(self, name, getattr(self, name) + n)
-
-
-#: Above this many modified edges a matrix skips the per-cell check and searches every row.
-MAX_CHECKED_EDGES = 400
 
 
 @dataclass(frozen=True)
@@ -115,7 +113,11 @@ class RoadNetwork:
     Attributes
     ----------
     graph, snapper, hierarchy :
-        The base graph, its snapper and its contraction hierarchy.
+        The base graph, its snapper and its hierarchy (a customizable
+        contraction hierarchy customized for the base travel times).
+    structure : CCHStructure or None
+        The metric-independent part of the hierarchy: live weights are
+        customized onto it in milliseconds (:meth:`hierarchy_at`).
     access : ndarray of int8 or None
         Wheelchair networks: accessibility evidence per edge
         (:data:`routing.profiles.ACCESS_UNKNOWN` = 0, inferred 1, explicit 2).
@@ -128,6 +130,7 @@ class RoadNetwork:
     snapper: Snapper
     hierarchy: ContractionHierarchy
     access: np.ndarray | None = None
+    structure: CCHStructure | None = None
     live: LiveState | None = None
     stats: LiveQueryStats = field(default_factory=LiveQueryStats, compare=False, repr=False)
 
@@ -170,6 +173,35 @@ class RoadNetwork:
         """The graph with live travel times (closed roads ``inf``) for searches and isochrones."""
         weights = self.live_weights(at)
         return self.graph if weights is None else weights.graph
+
+    def hierarchy_at(
+        self, at: float | None = None
+    ) -> tuple[ContractionHierarchy, np.ndarray | None]:
+        """The hierarchy exact at ``at`` and the live weights it was customized for.
+
+        Without live changes: the base hierarchy and ``None``. With closures or
+        traffic: the structure customized for those weights (once per weight
+        state; every holder of the same live state shares it).
+        """
+        live = self.live_weights(at)
+        if live is None:
+            return self.hierarchy, None
+        return self.customized(live), live.travel_time
+
+    def customized(self, live: LiveWeights) -> ContractionHierarchy:
+        """The hierarchy customized for ``live`` (cached on the weights object)."""
+        cached = live.__dict__.get("_hierarchy")
+        if cached is not None:
+            return cached
+        if self.structure is None:
+            raise RuntimeError(
+                f"the {self.profile} network has no customizable hierarchy; load it with "
+                "load_road_networks"
+            )
+        hierarchy = customize(self.structure, self.graph, live.travel_time)
+        object.__setattr__(live, "_hierarchy", hierarchy)  # a cache, not a field
+        self.stats.add("customizations")
+        return hierarchy
 
     def snap(self, lat: float, lon: float, *, max_distance_m: float = MAX_SNAP_M) -> Snap:
         """Snap a point onto the nearest edge (raises SnapError beyond the limit)."""
@@ -215,70 +247,21 @@ class RoadNetwork:
             ``b`` cannot be reached from ``a`` (also when closures cut it off).
         """
         origin, destination = (a.lat, a.lon), (b.lat, b.lon)
-        live = self.live_weights(at)
-        if live is not None:
-            return self._route_live(a, b, live, origin, destination)
-        src, src_cost = a.source_seeds()
-        dst, dst_cost = b.target_seeds()
-        via_nodes = self.hierarchy.query(src, src_cost, dst, dst_cost)
-        direct = a.direct_cost_to(b)
-        if math.isfinite(direct) and direct <= via_nodes:
-            return self._direct_route(a, b, direct)
-        if not math.isfinite(via_nodes):
-            raise self._no_route(origin, destination)
-        path = self.hierarchy.route(src, src_cost, dst, dst_cost)
-        return self._path_route(a, b, path)
-
-    def _route_live(
-        self,
-        a: Snap,
-        b: Snap,
-        live: LiveWeights,
-        origin: tuple[float, float],
-        destination: tuple[float, float],
-    ) -> RoadRoute:
-        """Exact route under live weights: CH path check first, search on the live graph else.
-
-        When weights only went up, the CH distance on the base weights is a
-        lower bound; a CH path that touches no modified edge (and whose
-        snapped end edges are unmodified) costs the same under the live
-        weights, so it is optimal. Otherwise bidirectional Dijkstra runs on
-        the live travel times.
-        """
-        mask = live.modified_mask
-        ends = [a.edge, b.edge] + [e for e in (a.reverse_edge, b.reverse_edge) if e >= 0]
-        if live.increased_only and not mask[ends].any():
-            src, src_cost = a.source_seeds()
-            dst, dst_cost = b.target_seeds()
-            via_nodes = self.hierarchy.query(src, src_cost, dst, dst_cost)
-            direct = a.direct_cost_to(b)
-            if math.isfinite(direct) and direct <= via_nodes:
-                self.stats.add("ch_exact")
-                return self._direct_route(a, b, direct)
-            if not math.isfinite(via_nodes):  # a lower bound of inf: unreachable anyway
-                raise self._no_route(origin, destination)
-            path = self.hierarchy.route(src, src_cost, dst, dst_cost)
-            if not mask[path.edges].any():
-                self.stats.add("ch_exact")
-                return self._path_route(a, b, path)
-        self.stats.add("fallback")
-        from routing.search import shortest_path
-
-        w = live.travel_time
+        hierarchy, w = self.hierarchy_at(at)
+        if w is not None:
+            self.stats.add("live_queries")
         src, src_cost = _finite_seeds(*a.source_seeds(w))
         dst, dst_cost = _finite_seeds(*b.target_seeds(w))
         direct = a.direct_cost_to(b, w)
-        found: PathResult | None = None
-        if src.size and dst.size:
-            try:
-                found = shortest_path(live.graph, src, src_cost, dst, dst_cost, method="bidijkstra")
-            except NoRouteError:
-                found = None
-        if math.isfinite(direct) and (found is None or direct <= found.cost):
+        via_nodes = (
+            hierarchy.query(src, src_cost, dst, dst_cost) if src.size and dst.size else math.inf
+        )
+        if math.isfinite(direct) and direct <= via_nodes:
             return self._direct_route(a, b, direct)
-        if found is None:
-            raise self._no_route(origin, destination, closed=True)
-        return self._path_route(a, b, found)
+        if not math.isfinite(via_nodes):
+            raise self._no_route(origin, destination, closed=w is not None)
+        path = hierarchy.route(src, src_cost, dst, dst_cost)
+        return self._path_route(a, b, path)
 
     def _no_route(self, origin, destination, *, closed: bool = False) -> NoRouteError:
         why = (
@@ -330,8 +313,8 @@ class RoadNetwork:
             lons = np.array([graph.lon[path.source]])
         distance = (
             float(path.length_m)
-            + _seed_length(graph, a, path.source, at_start=True)
-            + _seed_length(graph, b, path.target, at_start=False)
+            + a.source_offset_m(path.source)
+            + b.target_offset_m(path.target)
         )
         return RoadRoute(
             self.profile,
@@ -347,13 +330,8 @@ class RoadNetwork:
     def matrix(self, sources, targets, *, at: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Seconds and metres between node ids, exact under the live state.
 
-        Without live changes this is the CH bucket matrix. With closures or
-        slow-downs, the base matrix is a lower bound; a cell can only change
-        if some modified edge ``(u, v)`` lies on a base shortest path, i.e.
-        ``d(s, u) + w(u, v) + d(v, t) <= d(s, t)``. Those distances come from
-        two small CH matrices (sources x tails, heads x targets); only rows
-        with such a cell are recomputed with one Dijkstra each on the live
-        weights. Speed-ups (or very many modified edges) recompute every row.
+        A bucket many-to-many on the hierarchy customized for the live state
+        (the base one when nothing differs).
 
         Returns
         -------
@@ -361,47 +339,11 @@ class RoadNetwork:
             ``inf`` where no route exists.
         """
         from routing.matrix import travel_matrices
-        from routing.search import as_seeds, dijkstra_settle
 
-        seconds, metres = travel_matrices(self.hierarchy, sources, targets)
-        live = self.live_weights(at)
-        if live is None:
-            return seconds, metres
-        src = as_seeds(self.graph.n_nodes, sources, None, what="source")[0]
-        dst = as_seeds(self.graph.n_nodes, targets, None, what="target")[0]
-        rows = self._rows_to_search(live, src, dst, seconds)
-        self.stats.add("matrix_rows_search", int(rows.size))
-        self.stats.add("matrix_rows_ch", int(src.size - rows.size))
-        view = live.graph
-        zero = np.zeros(1)
-        for i in rows.tolist():
-            dist, length = dijkstra_settle(
-                view.first_out, view.head, live.travel_time, view.length_m,
-                src[i : i + 1], zero, dst, np.inf,
-            )  # fmt: skip
-            seconds[i], metres[i] = dist[dst], length[dst]
-        return seconds, metres
-
-    def _rows_to_search(
-        self, live: LiveWeights, src: np.ndarray, dst: np.ndarray, seconds: np.ndarray
-    ) -> np.ndarray:
-        """Rows whose cells may differ under ``live`` (see :meth:`matrix`)."""
-        from routing.matrix import travel_matrices
-
-        modified = live.modified
-        if not live.increased_only or modified.size > MAX_CHECKED_EDGES:
-            return np.arange(src.size)
-        tails_all = self.graph.tail()[modified].astype(np.int64)
-        heads_all = np.asarray(self.graph.head)[modified].astype(np.int64)
-        tails, t_idx = np.unique(tails_all, return_inverse=True)
-        heads, h_idx = np.unique(heads_all, return_inverse=True)
-        to_tail = travel_matrices(self.hierarchy, src, tails)[0]
-        from_head = travel_matrices(self.hierarchy, heads, dst)[0]
-        base_w = np.asarray(self.graph.travel_time, dtype=np.float64)[modified]
-        flags = _affected_rows(
-            to_tail, from_head, t_idx.astype(np.int64), h_idx.astype(np.int64), base_w, seconds
-        )
-        return np.flatnonzero(flags)
+        hierarchy, w = self.hierarchy_at(at)
+        if w is not None:
+            self.stats.add("live_queries")
+        return travel_matrices(hierarchy, sources, targets)
 
     # ------------------------------------------------------------------ isochrones
     def isochrone_edges(
@@ -427,38 +369,6 @@ def _finite_seeds(nodes: np.ndarray, costs: np.ndarray) -> tuple[np.ndarray, np.
     return nodes[keep], costs[keep]
 
 
-@njit(cache=True, nogil=True)
-def _affected_rows(to_tail, from_head, t_idx, h_idx, base_w, seconds):
-    """Row flags: some cell's base shortest path may use a modified edge (conservative)."""
-    n_src, n_dst = seconds.shape
-    flags = np.zeros(n_src, dtype=np.bool_)
-    for i in range(n_src):
-        for k in range(t_idx.shape[0]):
-            a = to_tail[i, t_idx[k]] + base_w[k]
-            if not a < np.inf:
-                continue
-            for j in range(n_dst):
-                d = seconds[i, j]
-                if not d < np.inf:  # unreachable stays unreachable when weights only grow
-                    continue
-                via = a + from_head[h_idx[k], j]
-                # tolerance: CH and Dijkstra sum the same path in different orders
-                if via <= d + 1e-9 * d + 1e-6:
-                    flags[i] = True
-                    break
-            if flags[i]:
-                break
-    return flags
-
-
-def _seed_length(graph: RoadGraph, snap: Snap, node: int, *, at_start: bool) -> float:
-    """Metres between a snapped point and the node its path leaves from or arrives at."""
-    length = float(graph.length_m[snap.edge])
-    if at_start:
-        return (1.0 - snap.fraction) * length if node == snap.head else snap.fraction * length
-    return snap.fraction * length if node == snap.tail else (1.0 - snap.fraction) * length
-
-
 def load_road_networks(
     region: Region | str,
     profiles: tuple[str, ...] = PROFILES,
@@ -482,8 +392,9 @@ def load_road_networks(
     networks = {}
     for profile in profiles:
         graph = graphs[profile]
-        hierarchy = contraction_hierarchy(graph, cache_dir=cache_dir)
-        networks[profile] = RoadNetwork(graph, Snapper(graph), hierarchy)
+        structure = cch_structure(graph, cache_dir=cache_dir)
+        hierarchy = customize(structure, graph)
+        networks[profile] = RoadNetwork(graph, Snapper(graph), hierarchy, structure=structure)
     return networks
 
 
@@ -500,5 +411,11 @@ def load_wheelchair_network(
     """
     cache_dir = cache_dir or default_cache_dir()
     graph, access = wheelchair_graph(region, data_dir=data_dir, cache_dir=cache_dir)
-    hierarchy = contraction_hierarchy(graph, cache_dir=cache_dir)
-    return RoadNetwork(graph, Snapper(graph), hierarchy, access=np.asarray(access))
+    structure = cch_structure(graph, cache_dir=cache_dir)
+    return RoadNetwork(
+        graph,
+        Snapper(graph),
+        customize(structure, graph),
+        access=np.asarray(access),
+        structure=structure,
+    )

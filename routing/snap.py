@@ -12,7 +12,7 @@ directions, and gives the seeds a shortest-path search starts from or ends at.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit
@@ -26,9 +26,14 @@ SAMPLE_SPACING_M = 20.0
 _M_PER_DEG = math.pi / 180.0 * 6_371_008.8
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Snap:
     """Where a coordinate lies on the road graph.
+
+    In a turn-expanded graph (:mod:`routing.turns`) several edges drive the
+    same road segment (one per turn onto it); ``edge`` is one of them and
+    ``in_arcs`` lists them all, so a search may reach the point by any turn.
+    In a node-based graph ``in_arcs`` is just ``[edge]``.
 
     Attributes
     ----------
@@ -47,7 +52,16 @@ class Snap:
     tail, head : int
         End nodes of ``edge``.
     edge_time, reverse_time : float
-        Travel time in seconds of ``edge`` and of ``reverse_edge`` (0 if none).
+        Seconds to drive the segment of ``edge`` and of ``reverse_edge`` (0 if
+        none), turn costs excluded.
+    edge_length_m : float
+        Length of the segment.
+    in_arcs, reverse_in_arcs : ndarray of int64
+        Every edge driving the segment of ``edge`` / of ``reverse_edge``.
+    in_tails, reverse_in_tails : ndarray of int32
+        Their tail nodes.
+    in_turn, reverse_in_turn : ndarray of float64
+        Their turn costs (seconds of their travel time spent turning).
     """
 
     query_lat: float
@@ -62,12 +76,26 @@ class Snap:
     head: int
     edge_time: float
     reverse_time: float
+    edge_length_m: float = 0.0
+    in_arcs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    in_tails: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    in_turn: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    reverse_in_arcs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    reverse_in_tails: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    reverse_in_turn: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    reverse_head: int = -1
 
     def _costs(self, weight: np.ndarray | None) -> tuple[float, float]:
+        """Seconds to drive the whole segment forward and backward under ``weight``."""
         if weight is None:
             return self.edge_time, self.reverse_time
-        reverse = float(weight[self.reverse_edge]) if self.reverse_edge >= 0 else 0.0
-        return float(weight[self.edge]), reverse
+        forward = float(weight[self.edge]) - float(self.in_turn[0]) if self.in_arcs.size else (
+            float(weight[self.edge])
+        )
+        backward = 0.0
+        if self.reverse_edge >= 0:
+            backward = float(weight[self.reverse_edge]) - float(self.reverse_in_turn[0])
+        return forward, backward
 
     def source_seeds(self, weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Nodes reachable from the point, and the cost to reach each.
@@ -86,21 +114,39 @@ class Snap:
         forward, backward = self._costs(weight)
         nodes, costs = [self.head], [(1.0 - self.fraction) * forward]
         if self.reverse_edge >= 0:
-            nodes.append(self.tail)
+            nodes.append(self.reverse_head)
             costs.append(self.fraction * backward)
         return np.asarray(nodes, dtype=np.int32), np.asarray(costs, dtype=np.float64)
 
     def target_seeds(self, weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Nodes from which the point is reached, and the cost from each node to the point.
 
+        In a turn-expanded graph these are the ends of every segment from which
+        a turn onto the point's segment is allowed, each with its turn cost.
         See :meth:`source_seeds` for ``weight`` and the return types.
         """
         forward, backward = self._costs(weight)
-        nodes, costs = [self.tail], [self.fraction * forward]
+        nodes = [self.in_tails]
+        costs = [self._arc_costs(self.in_arcs, self.in_turn, weight, self.fraction)]
         if self.reverse_edge >= 0:
-            nodes.append(self.head)
-            costs.append((1.0 - self.fraction) * backward)
-        return np.asarray(nodes, dtype=np.int32), np.asarray(costs, dtype=np.float64)
+            nodes.append(self.reverse_in_tails)
+            costs.append(
+                self._arc_costs(
+                    self.reverse_in_arcs, self.reverse_in_turn, weight, 1.0 - self.fraction
+                )
+            )
+        return (
+            np.concatenate(nodes).astype(np.int32),
+            np.concatenate(costs).astype(np.float64),
+        )
+
+    def _arc_costs(self, arcs, turn, weight, share: float) -> np.ndarray:
+        """Turn cost plus ``share`` of the segment, per arc onto it (inf when closed)."""
+        if weight is None:
+            seg = self.edge_time if arcs is self.in_arcs else self.reverse_time
+            return turn + share * seg
+        w = np.asarray(weight)[arcs]
+        return turn + share * (w - turn)
 
     def direct_cost_to(self, other: Snap, weight: np.ndarray | None = None) -> float:
         """Cost of going from this point to ``other`` along their shared edge (inf if none).
@@ -116,6 +162,18 @@ class Snap:
         if self.reverse_edge >= 0:
             return (self.fraction - other.fraction) * backward
         return math.inf
+
+    def source_offset_m(self, node: int) -> float:
+        """Metres from the point to ``node``, one of :meth:`source_seeds`' nodes."""
+        if node == self.head:
+            return (1.0 - self.fraction) * self.edge_length_m
+        return self.fraction * self.edge_length_m
+
+    def target_offset_m(self, node: int) -> float:
+        """Metres from ``node``, one of :meth:`target_seeds`' nodes, to the point."""
+        if node in self.in_tails:
+            return self.fraction * self.edge_length_m
+        return (1.0 - self.fraction) * self.edge_length_m
 
 
 class Snapper:
@@ -143,8 +201,23 @@ class Snapper:
             float(lon.min()),
             float(lon.max()),
         )
-        self.reverse = _reverse_twins(graph)
-        canonical = np.flatnonzero((self.reverse < 0) | (graph.tail() < graph.head))
+        # Edges driving the same road segment (turns onto it) form one group.
+        road = np.asarray(graph.road_edge)
+        order = np.argsort(road, kind="stable")
+        sorted_road = road[order]
+        starts = np.flatnonzero(np.r_[True, sorted_road[1:] != sorted_road[:-1]])
+        self._group_first = np.r_[starts, road.shape[0]].astype(np.int64)
+        self._group_arcs = order.astype(np.int64)
+        self._group_of = np.empty(road.shape[0], dtype=np.int64)
+        self._group_of[order] = np.repeat(np.arange(starts.shape[0]), np.diff(self._group_first))
+        reps = order[starts]
+        tails = graph.tail()
+        self._tails = tails
+        self.reverse = _reverse_twins(graph, reps)
+        _, dense = np.unique(np.asarray(graph.osm_node_id), return_inverse=True)
+        canonical = reps[
+            (self.reverse[reps] < 0) | (dense[tails[reps]] < dense[np.asarray(graph.head)[reps]])
+        ]
         self._build_segments(canonical)
         self._node_tree: cKDTree | None = None
 
@@ -263,7 +336,12 @@ class Snapper:
         length = float(g.length_m[edge])
         fraction = min(max(along / length, 0.0), 1.0) if length > 0 else 0.0
         reverse = int(self.reverse[edge])
-        tail = int(np.searchsorted(g.first_out, edge, side="right") - 1)
+        tail = int(self._tails[edge])
+        arcs, arc_tails, arc_turn = self._group(edge)
+        if reverse >= 0:
+            r_arcs, r_tails, r_turn = self._group(reverse)
+        else:
+            r_arcs, r_tails, r_turn = arcs[:0], arc_tails[:0], arc_turn[:0]
         return Snap(
             query_lat=lat,
             query_lon=lon,
@@ -275,9 +353,25 @@ class Snapper:
             reverse_edge=reverse,
             tail=tail,
             head=int(g.head[edge]),
-            edge_time=float(g.travel_time[edge]),
-            reverse_time=float(g.travel_time[reverse]) if reverse >= 0 else 0.0,
+            edge_time=float(g.travel_time[edge] - g.turn_cost[edge]),
+            reverse_time=float(g.travel_time[reverse] - g.turn_cost[reverse])
+            if reverse >= 0
+            else 0.0,
+            edge_length_m=length,
+            in_arcs=arcs,
+            in_tails=arc_tails,
+            in_turn=arc_turn,
+            reverse_in_arcs=r_arcs,
+            reverse_in_tails=r_tails,
+            reverse_in_turn=r_turn,
+            reverse_head=int(g.head[reverse]) if reverse >= 0 else -1,
         )
+
+    def _group(self, edge: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The edges driving the same segment as ``edge``, their tails and turn costs."""
+        k = int(self._group_of[edge])
+        arcs = self._group_arcs[self._group_first[k] : self._group_first[k + 1]]
+        return arcs, self._tails[arcs].astype(np.int32), np.asarray(self.graph.turn_cost)[arcs]
 
     def snap_many(
         self, lats: np.ndarray, lons: np.ndarray, max_distance_m: float = 500.0
@@ -363,22 +457,35 @@ def _nearest_segment(candidates, sample_seg, seg_xy, px, py):
     return best, best_t
 
 
-def _reverse_twins(graph: RoadGraph) -> np.ndarray:
-    """For every edge, the edge running back along the same road (same way, length), or -1."""
-    tail = graph.tail().astype(np.int64)
-    head = graph.head.astype(np.int64)
-    n = graph.n_nodes
+def _reverse_twins(graph: RoadGraph, reps: np.ndarray) -> np.ndarray:
+    """For every edge, the representative edge of the segment running back along the same road.
+
+    Segments are identified by their end points' OSM ids, so this works for
+    node-based and turn-expanded graphs alike; -1 on one-way roads.
+    ``reps`` holds one edge per segment (:attr:`RoadGraph.road_edge` group).
+    """
+    m = graph.n_edges
+    _, dense = np.unique(np.asarray(graph.osm_node_id), return_inverse=True)
+    n = int(dense.max(initial=0)) + 1
+    tail = dense[graph.tail()].astype(np.int64)[reps]
+    head = dense[np.asarray(graph.head)].astype(np.int64)[reps]
+    way = np.asarray(graph.way_id)[reps]
+    length = np.asarray(graph.length_m)[reps]
+    inner = np.diff(graph.geom_first)[reps]
     keys = tail * n + head
     order = np.argsort(keys, kind="stable")
     sorted_keys = keys[order]
     wanted = head * n + tail
     pos = np.clip(np.searchsorted(sorted_keys, wanted), 0, max(keys.shape[0] - 1, 0))
     cand = order[pos]
-    inner = np.diff(graph.geom_first)
     ok = (
         (sorted_keys[pos] == wanted)
-        & (graph.way_id[cand] == graph.way_id)
-        & np.isclose(graph.length_m[cand], graph.length_m, rtol=1e-9, atol=1e-6)
+        & (way[cand] == way)
+        & np.isclose(length[cand], length, rtol=1e-9, atol=1e-6)
         & (inner[cand] == inner)
+        & (tail != head)
     )
-    return np.where(ok, cand, -1).astype(np.int64)
+    twin_of_rep = np.where(ok, reps[cand], -1).astype(np.int64)
+    out = np.full(m, -1, dtype=np.int64)
+    out[reps] = twin_of_rep
+    return out

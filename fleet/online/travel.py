@@ -15,12 +15,12 @@ fresh bucket matrix would repeat every backward search.
 speed, for tests and benchmark instances.
 
 Live road state (:class:`routing.live.LiveState`, :meth:`RoadTravel.attach_live`):
-while closures or slow-downs are in force for the car graph, the hierarchy's
-answers are no longer exact, so matrices, times and paths come from plain
-Dijkstra searches on the live weights instead (one full search per location
-and direction, kept while exactly those weights are current). Every change of
-the state, and every closure window opening or closing, drops those searches
-and the pair cache; without live changes nothing differs from the CH path.
+while closures or slow-downs are in force, matrices, times and paths come
+from the customizable hierarchy customized for the live weights
+(:meth:`routing.road.RoadNetwork.customized`, milliseconds), with the same
+cached search spaces: exact and as fast as without closures. Every change of
+the state, and every closure window opening or closing, drops the search
+spaces and the pair cache.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from routing.errors import DataError, SnapError
+from routing.errors import DataError, NoRouteError, SnapError
 from routing.geo import LocalPlane, haversine_m
 from routing.search import heap_pop, heap_push
 
@@ -48,9 +48,6 @@ if TYPE_CHECKING:
     from routing.ch import ContractionHierarchy
     from routing.graph import RoadGraph
     from routing.live import LiveState, LiveWeights
-
-#: Live-weight searches kept (each two arrays of the node count).
-LIVE_ROWS = 128
 
 log = logging.getLogger(__name__)
 
@@ -404,10 +401,18 @@ class RoadTravel:
     name = "road"
 
     def __init__(
-        self, graph: RoadGraph, hierarchy: ContractionHierarchy, *, max_snap_m: float = 500.0
+        self,
+        graph: RoadGraph,
+        hierarchy: ContractionHierarchy,
+        *,
+        max_snap_m: float = 500.0,
+        network: Any = None,
     ) -> None:
         self.graph = graph
+        self.base_ch = hierarchy
         self.ch = hierarchy
+        #: The :class:`routing.road.RoadNetwork` that customizes live weights.
+        self.network = network
         self.max_snap_m = float(max_snap_m)
         n = graph.n_nodes
         adj = csr_matrix(
@@ -435,8 +440,6 @@ class RoadTravel:
         self.live: LiveState | None = None
         self._live_clock: Callable[[], float] | None = None
         self._live_seen: Any = None
-        self._rows: OrderedDict[tuple[int, bool], tuple[np.ndarray, np.ndarray]] = OrderedDict()
-        self._rev_w: np.ndarray | None = None
         self._live_lock = threading.RLock()
         #: How many matrix/path calls were answered on live weights (statistics).
         self.live_answers = 0
@@ -449,7 +452,7 @@ class RoadTravel:
     @classmethod
     def from_network(cls, network) -> RoadTravel:
         """From a :class:`routing.road.RoadNetwork` (car profile; its live state is attached)."""
-        travel = cls(network.graph, network.hierarchy)
+        travel = cls(network.graph, network.hierarchy, network=network)
         if getattr(network, "live", None) is not None:
             travel.attach_live(network.live)
         return travel
@@ -484,8 +487,11 @@ class RoadTravel:
 
     def _reset_live(self) -> None:
         self._live_seen = None
-        self._rows.clear()
-        self._rev_w = None
+        self.ch = self.base_ch
+        self._slot[:] = -1
+        self._n_slots = 0
+        self._fw = _Spaces()
+        self._bw = _Spaces()
         self._pairs = _PairCache(self._pairs.size)
 
     def live_weights(self) -> LiveWeights | None:
@@ -499,52 +505,23 @@ class RoadTravel:
             if w is not self._live_seen:  # a change, or a closure window opened or closed
                 self._reset_live()
                 self._live_seen = w
+                if w.changed:
+                    self.ch = self._customized(w)
         return w if w.changed else None
 
-    def _live_row(self, loc: int, forward: bool, w: LiveWeights) -> tuple[np.ndarray, np.ndarray]:
-        """(seconds, metres) from ``loc`` to every node (forward) or to ``loc`` from every node."""
-        from routing.search import dijkstra_settle, reverse_graph_arrays
+    def _customized(self, w: LiveWeights) -> ContractionHierarchy:
+        """The hierarchy for the live weights ``w`` (customized once per weight state)."""
+        if self.network is None:
+            from routing.cch import cch_structure
+            from routing.road import RoadNetwork
+            from routing.snap import Snapper
 
-        key = (loc, forward)
-        with self._live_lock:
-            hit = self._rows.get(key)
-            if hit is not None:
-                self._rows.move_to_end(key)
-                return hit
-        g = self.graph
-        seed, zero, none = np.array([loc], np.int64), np.zeros(1), np.empty(0, np.int32)
-        if forward:
-            row = dijkstra_settle(
-                g.first_out, g.head, w.travel_time, g.length_m, seed, zero, none, np.inf
+            log.warning("road travel model without a network: building its CCH structure")
+            structure = cch_structure(self.graph, cache_dir=None)
+            self.network = RoadNetwork(
+                self.graph, Snapper(self.graph), self.base_ch, structure=structure
             )
-        else:
-            rev = reverse_graph_arrays(g)
-            if self._rev_w is None:
-                self._rev_w = np.ascontiguousarray(w.travel_time[rev.edge])
-            row = dijkstra_settle(
-                rev.first_in, rev.tail, self._rev_w, rev.length_m, seed, zero, none, np.inf
-            )
-        with self._live_lock:
-            self._rows[key] = row
-            while len(self._rows) > LIVE_ROWS:
-                self._rows.popitem(last=False)
-        return row
-
-    def _live_matrix(
-        self, src: np.ndarray, dst: np.ndarray, w: LiveWeights
-    ) -> tuple[np.ndarray, np.ndarray]:
-        self.live_answers += 1
-        sec = np.empty((src.size, dst.size))
-        met = np.empty((src.size, dst.size))
-        if np.unique(src).size <= np.unique(dst).size:
-            for i, a in enumerate(src.tolist()):
-                d, m = self._live_row(a, True, w)
-                sec[i], met[i] = d[dst], m[dst]
-        else:
-            for j, b in enumerate(dst.tolist()):
-                d, m = self._live_row(b, False, w)
-                sec[:, j], met[:, j] = d[src], m[src]
-        return sec, met
+        return self.network.customized(w)
 
     # -------------------------------------------------------------- locating
     def locate_many(self, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
@@ -604,9 +581,8 @@ class RoadTravel:
         dst = np.asarray(targets, dtype=np.int64).ravel()
         if src.size == 0 or dst.size == 0:
             return np.zeros((src.size, dst.size)), np.zeros((src.size, dst.size))
-        w = self.live_weights()
-        if w is not None:
-            return self._live_matrix(src, dst, w)
+        if self.live_weights() is not None:
+            self.live_answers += 1
         s = self._slots(src)
         t = self._slots(dst)
         fw, bw = self._fw, self._bw
@@ -639,20 +615,16 @@ class RoadTravel:
         if a == b:
             return Path(np.array([a], dtype=np.int64), np.zeros(1), np.zeros(1))
         w = self.live_weights()
-        weight = self.graph.travel_time
-        p = None
+        weight = self.graph.travel_time if w is None else w.travel_time
         if w is not None:
-            from routing.errors import NoRouteError
-            from routing.search import shortest_path
-
             self.live_answers += 1
-            try:
-                p = shortest_path(w.graph, [int(a)], None, [int(b)], None, method="bidijkstra")
-                weight = w.travel_time
-            except NoRouteError:
-                log.warning("no open road from node %d to %d; using the closed one", a, b)
-        if p is None:
+        try:
             p = self.ch.path_between(int(a), int(b))
+        except NoRouteError:
+            # Closures cut the two apart: drive the closed road rather than strand the plan.
+            log.warning("no open road from node %d to %d; using the closed one", a, b)
+            p = self.base_ch.path_between(int(a), int(b))
+            weight = self.graph.travel_time
         edges = np.asarray(p.edges, dtype=np.int64)
         sec = np.concatenate(([0.0], np.cumsum(weight[edges])))
         met = np.concatenate(([0.0], np.cumsum(self.graph.length_m[edges])))

@@ -1,0 +1,596 @@
+"""Customizable Contraction Hierarchies (Dibbelt, Strasser & Wagner 2016).
+
+A CCH separates the *structure* of a hierarchy from its *metric*:
+
+1. **Build, once per graph** (:func:`build_cch_structure`): order the nodes by
+   nested dissection (:mod:`routing.ordering`, metric-independent), contract
+   them in that order without witness searches (every pair of upper
+   neighbours of a contracted node becomes an edge: the *chordal supergraph*),
+   and list every *lower triangle* ``(v, a, b)`` with ``v`` below ``a`` below
+   ``b``.
+2. **Customize, whenever weights change** (:func:`customize`): put every
+   original arc's weight on its hierarchy edge, then relax the triangles
+   bottom-up (``w(a->b) <= w(a->v) + w(v->b)``). One linear pass over the
+   triangles in a numba kernel: milliseconds on a city, for any number of
+   changed weights (one closure or every road slowed).
+
+The customized hierarchy is exposed as a :class:`~routing.ch.ContractionHierarchy`
+(upward and downward arcs in rank space, shortcuts with their two halves), so
+every query, matrix, path-unpacking and search-space algorithm of
+:mod:`routing.ch`, :mod:`routing.matrix` and ``fleet.online.travel`` runs on it
+unchanged and stays exact under any live state. Arcs whose customized weight is
+infinite (closed, or no path in that direction) are left out of the query graph.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+from numba import njit
+
+from routing.cache import cache_key, load_arrays, save_arrays
+from routing.ch import ContractionHierarchy
+from routing.errors import DataError
+from routing.geo import LocalPlane
+from routing.graph import RoadGraph
+from routing.ordering import nested_dissection_order
+
+log = logging.getLogger(__name__)
+
+CCH_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CCHStructure:
+    """The metric-independent part of a CCH (all arrays; built once, cached).
+
+    Attributes
+    ----------
+    rank, order : ndarray of int32, shape (n,)
+        ``rank[v]`` = position of node ``v`` in the contraction order; ``order`` inverts it.
+    first_up : ndarray of int64, shape (n + 1,)
+        CSR by lower rank of the hierarchy's undirected edges.
+    up_head : ndarray of int32, shape (E,)
+        Higher rank of each edge (sorted within each lower rank).
+    tri_first : ndarray of int64, shape (n + 1,)
+        Triangles grouped by their lowest rank ``v``.
+    tri_va, tri_vb, tri_ab : ndarray of int32, shape (T,)
+        Edge ids of each lower triangle ``v < a < b``.
+    arc_cch : ndarray of int32, shape (m,)
+        The hierarchy edge of each original graph edge.
+    arc_up : ndarray of bool, shape (m,)
+        Whether the original edge runs from the lower to the higher rank.
+    """
+
+    rank: np.ndarray
+    order: np.ndarray
+    first_up: np.ndarray
+    up_head: np.ndarray
+    tri_first: np.ndarray
+    tri_va: np.ndarray
+    tri_vb: np.ndarray
+    tri_ab: np.ndarray
+    arc_cch: np.ndarray
+    arc_up: np.ndarray
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes."""
+        return int(self.rank.shape[0])
+
+    @property
+    def n_edges(self) -> int:
+        """Number of undirected hierarchy edges (original and fill-in)."""
+        return int(self.up_head.shape[0])
+
+    @property
+    def n_triangles(self) -> int:
+        """Number of lower triangles relaxed per customization."""
+        return int(self.tri_va.shape[0])
+
+    def array_fields(self) -> dict[str, np.ndarray]:
+        """Every array by name (for the disk cache)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+# ------------------------------------------------------------------------ build
+
+
+def _chordal_edges(n: int, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """CSR (first_up, up_head) of the chordal supergraph in rank space.
+
+    Contracting ``v`` joins its upper neighbours into a clique; adding them to
+    the neighbour set of the lowest one is enough (the rest follows when that
+    one is contracted).
+    """
+    upper: list[set[int]] = [set() for _ in range(n)]
+    for a, b in zip(lo.tolist(), hi.tolist(), strict=True):
+        upper[a].add(b)
+    for v in range(n):
+        nbrs = upper[v]
+        if len(nbrs) > 1:
+            u = min(nbrs)
+            target = upper[u]
+            target.update(nbrs)
+            target.discard(u)
+    counts = np.fromiter((len(s) for s in upper), dtype=np.int64, count=n)
+    first = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=first[1:])
+    head = np.empty(int(first[-1]), dtype=np.int32)
+    for v in range(n):
+        if counts[v]:
+            head[first[v] : first[v + 1]] = sorted(upper[v])
+    return first, head
+
+
+@njit(cache=True)
+def _find_edge(first_up, up_head, a, b):
+    """Id of the edge ``{a, b}`` (a below b) by binary search, -1 if absent."""
+    lo = first_up[a]
+    hi = first_up[a + 1]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if up_head[mid] < b:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < first_up[a + 1] and up_head[lo] == b:
+        return lo
+    return -1
+
+
+@njit(cache=True)
+def _triangles(first_up, up_head):
+    """Lower triangles grouped by their lowest node: (tri_first, va, vb, ab)."""
+    n = first_up.shape[0] - 1
+    tri_first = np.zeros(n + 1, dtype=np.int64)
+    for v in range(n):
+        d = first_up[v + 1] - first_up[v]
+        tri_first[v + 1] = tri_first[v] + d * (d - 1) // 2
+    total = tri_first[n]
+    va = np.empty(total, dtype=np.int32)
+    vb = np.empty(total, dtype=np.int32)
+    ab = np.empty(total, dtype=np.int32)
+    k = 0
+    for v in range(n):
+        for i in range(first_up[v], first_up[v + 1]):
+            a = up_head[i]
+            for j in range(i + 1, first_up[v + 1]):
+                b = up_head[j]
+                va[k] = i
+                vb[k] = j
+                ab[k] = _find_edge(first_up, up_head, a, b)
+                k += 1
+    return tri_first, va, vb, ab
+
+
+@njit(cache=True)
+def _map_arcs(first_up, up_head, rank, tails, heads):
+    """Hierarchy edge and direction of every original arc."""
+    m = tails.shape[0]
+    edge = np.empty(m, dtype=np.int32)
+    up = np.empty(m, dtype=np.bool_)
+    for k in range(m):
+        a = rank[tails[k]]
+        b = rank[heads[k]]
+        if a < b:
+            edge[k] = _find_edge(first_up, up_head, a, b)
+            up[k] = True
+        else:
+            edge[k] = _find_edge(first_up, up_head, b, a)
+            up[k] = False
+    return edge, up
+
+
+def build_cch_structure(graph: RoadGraph) -> CCHStructure:
+    """Order, contract and triangulate ``graph`` (metric-independent; see module docstring).
+
+    Raises
+    ------
+    DataError
+        When the graph has a self loop the hierarchy cannot hold.
+    """
+    started = time.perf_counter()
+    n = graph.n_nodes
+    tails = graph.tail().astype(np.int64)
+    heads = np.asarray(graph.head, dtype=np.int64)
+    if np.any(tails == heads):
+        raise DataError(f"{graph.profile} graph has self loops; rebuild it")
+    plane = LocalPlane(float(np.mean(graph.lat)) if n else 0.0)
+    x, y = plane.to_xy(np.asarray(graph.lat), np.asarray(graph.lon))
+    order = nested_dissection_order(n, tails, heads, x, y).astype(np.int32)
+    rank = np.empty(n, dtype=np.int32)
+    rank[order] = np.arange(n, dtype=np.int32)
+    ra, rb = rank[tails], rank[heads]
+    lo, hi = np.minimum(ra, rb), np.maximum(ra, rb)
+    pairs = np.unique(np.stack((lo, hi), axis=1), axis=0) if lo.size else np.zeros((0, 2), int)
+    first_up, up_head = _chordal_edges(n, pairs[:, 0], pairs[:, 1])
+    tri_first, va, vb, ab = _triangles(first_up, up_head)
+    arc_cch, arc_up = _map_arcs(first_up, up_head, rank, tails, heads)
+    structure = CCHStructure(
+        rank=rank,
+        order=order,
+        first_up=first_up,
+        up_head=up_head,
+        tri_first=tri_first,
+        tri_va=va,
+        tri_vb=vb,
+        tri_ab=ab,
+        arc_cch=arc_cch,
+        arc_up=arc_up,
+    )
+    log.info(
+        "built %s CCH: %s nodes, %s edges (%s original arcs), %s triangles in %.1f s",
+        graph.profile,
+        f"{n:,}",
+        f"{structure.n_edges:,}",
+        f"{graph.n_edges:,}",
+        f"{structure.n_triangles:,}",
+        time.perf_counter() - started,
+    )
+    return structure
+
+
+# ------------------------------------------------------------------- queries
+
+
+@njit(cache=True, nogil=True)
+def _etree_side(offsets, q_node, q_w, q_arc, parent, seeds, costs, backward, dist, p_arc, p_node,
+                mark, visit):  # fmt: skip
+    """Upward search of one side along the elimination tree; returns the visited count.
+
+    Every node reachable upward from a seed is an ancestor of it in the
+    elimination tree, so walking the seeds' ancestor chains in increasing rank
+    and relaxing each node's upward arcs settles them all without a heap.
+    """
+    count = 0
+    for j in range(seeds.shape[0]):
+        v = seeds[j]
+        if costs[j] < dist[v]:
+            dist[v] = costs[j]
+            p_arc[v] = -1
+            p_node[v] = -1
+        while v >= 0 and not mark[v]:
+            mark[v] = True
+            visit[count] = v
+            count += 1
+            v = parent[v]
+    if seeds.shape[0] > 1:
+        visit[:count].sort()
+    for i in range(count):
+        v = visit[i]
+        d = dist[v]
+        if d == np.inf:
+            continue
+        mid = offsets[2 * v + 1]
+        lo = mid if backward else offsets[2 * v]
+        hi = offsets[2 * v + 2] if backward else mid
+        for e in range(lo, hi):
+            x = q_node[e]
+            nd = d + q_w[e]
+            if nd < dist[x]:
+                dist[x] = nd
+                p_arc[x] = q_arc[e]
+                p_node[x] = v
+    return count
+
+
+@njit(cache=True, nogil=True)
+def _etree_query(offsets, q_node, q_w, q_arc, parent, src, src_cost, dst, dst_cost, wf, wi,
+                 marks):  # fmt: skip
+    """Exact ``(cost, meet)`` between rank-space seed sets; same workspace rows as a CH query."""
+    df = wf[0]
+    db = wf[1]
+    mf = marks[0]
+    mb = marks[1]
+    vf = wi[8]
+    vb = wi[9]
+    nf = _etree_side(offsets, q_node, q_w, q_arc, parent, src, src_cost, False, df, wi[4], wi[5],
+                     mf, vf)  # fmt: skip
+    nb = _etree_side(offsets, q_node, q_w, q_arc, parent, dst, dst_cost, True, db, wi[6], wi[7],
+                     mb, vb)  # fmt: skip
+    best = np.inf
+    meet = -1
+    for i in range(nf):
+        v = vf[i]
+        if mb[v]:
+            c = df[v] + db[v]
+            if c < best:
+                best = c
+                meet = v
+    for i in range(nf):
+        v = vf[i]
+        df[v] = np.inf
+        mf[v] = False
+    for i in range(nb):
+        v = vb[i]
+        db[v] = np.inf
+        mb[v] = False
+    return best, meet
+
+
+@njit(cache=True, nogil=True)
+def _etree_pair(offsets, q_node, q_w, q_arc, parent, s, t, wf, wi, marks):
+    """:func:`_etree_query` between two single ranks (fewer arguments: faster dispatch)."""
+    src = np.empty(1, dtype=np.int32)
+    dst = np.empty(1, dtype=np.int32)
+    zero = np.zeros(1)
+    src[0] = s
+    dst[0] = t
+    return _etree_query(offsets, q_node, q_w, q_arc, parent, src, zero, dst, zero, wf, wi, marks)
+
+
+def _etree_parent(first_up: np.ndarray, up_head: np.ndarray) -> np.ndarray:
+    """Elimination-tree parent of each rank: its lowest upper neighbour (-1 at roots)."""
+    n = first_up.shape[0] - 1
+    has = first_up[1:] > first_up[:-1]
+    parent = np.full(n, -1, dtype=np.int32)
+    parent[has] = up_head[first_up[:-1][has]]
+    return parent
+
+
+@dataclass(frozen=True, eq=False)
+class CustomizedHierarchy(ContractionHierarchy):
+    """A customized CCH: a :class:`ContractionHierarchy` whose point queries walk the
+    elimination tree instead of running a heap-based search (fewer, cache-friendly steps).
+
+    Attributes
+    ----------
+    parent : ndarray of int32, shape (n,)
+        Elimination-tree parent of each rank (:func:`_etree_parent`).
+    """
+
+    parent: np.ndarray = field(default=None)  # type: ignore[assignment]
+
+    def __reduce__(self):
+        from routing.ch import _ARRAY_FIELDS
+
+        arrays = (getattr(self, name) for name in _ARRAY_FIELDS)
+        return (type(self), (self.graph, *arrays, self.parent))
+
+    def _marks(self) -> np.ndarray:
+        marks = getattr(self._local, "marks", None)
+        if marks is None:
+            marks = np.zeros((2, self.n_nodes), dtype=np.bool_)
+            self._local.marks = marks
+        return marks
+
+    def _search(self, src, sc, dst, dc):
+        ws = self._workspace()
+        offsets, q_node, q_w, q_arc = self._packed
+        cost, meet = _etree_query(
+            offsets, q_node, q_w, q_arc, self.parent,
+            np.ascontiguousarray(src, dtype=np.int32), np.ascontiguousarray(sc, dtype=np.float64),
+            np.ascontiguousarray(dst, dtype=np.int32), np.ascontiguousarray(dc, dtype=np.float64),
+            ws.wf, ws.wi, self._marks(),
+        )  # fmt: skip
+        return float(cost), int(meet), ws
+
+    def _pair(self, source: int, target: int):
+        s = self._node(source, "source")
+        t = self._node(target, "target")
+        ws = self._workspace()
+        offsets, q_node, q_w, q_arc = self._packed
+        cost, meet = _etree_pair(
+            offsets, q_node, q_w, q_arc, self.parent, s, t, ws.wf, ws.wi, self._marks()
+        )
+        return cost, meet, ws
+
+    def cost_between(self, source: int, target: int) -> float:
+        """Travel time in seconds between two node ids, ``inf`` if unreachable."""
+        return float(self._pair(source, target)[0])
+
+    def path_between(self, source: int, target: int):
+        """Fastest path between two node ids (raises :class:`NoRouteError` if none)."""
+        cost, meet, ws = self._pair(source, target)
+        return self._path(float(cost), int(meet), ws, [source], [target])
+
+
+# ------------------------------------------------------------------ customize
+
+
+@njit(cache=True, nogil=True)
+def _customize(first_up, up_head, tri_va, tri_vb, tri_ab, arc_cch, arc_up, weight, length):
+    """Customized weights, lengths and how each was reached, per direction.
+
+    Returns ``(w_up, w_dn, len_up, len_dn, via_up, via_dn, orig_up, orig_dn)``:
+    ``via`` is the triangle index that gave the weight (-1: an original arc,
+    whose id is in ``orig``).
+    """
+    n_e = up_head.shape[0]
+    w_up = np.full(n_e, np.inf)
+    w_dn = np.full(n_e, np.inf)
+    len_up = np.zeros(n_e)
+    len_dn = np.zeros(n_e)
+    via_up = np.full(n_e, -1, dtype=np.int32)
+    via_dn = np.full(n_e, -1, dtype=np.int32)
+    orig_up = np.full(n_e, -1, dtype=np.int64)
+    orig_dn = np.full(n_e, -1, dtype=np.int64)
+    for k in range(arc_cch.shape[0]):
+        e = arc_cch[k]
+        w = weight[k]
+        if arc_up[k]:
+            if w < w_up[e]:
+                w_up[e] = w
+                len_up[e] = length[k]
+                orig_up[e] = k
+        elif w < w_dn[e]:
+            w_dn[e] = w
+            len_dn[e] = length[k]
+            orig_dn[e] = k
+    # Triangles are stored by increasing lowest node: their lower edges are final.
+    for t in range(tri_ab.shape[0]):
+        e_va = tri_va[t]
+        e_vb = tri_vb[t]
+        e_ab = tri_ab[t]
+        c = w_dn[e_va] + w_up[e_vb]  # a -> v -> b
+        if c < w_up[e_ab]:
+            w_up[e_ab] = c
+            len_up[e_ab] = len_dn[e_va] + len_up[e_vb]
+            via_up[e_ab] = t
+        c = w_dn[e_vb] + w_up[e_va]  # b -> v -> a
+        if c < w_dn[e_ab]:
+            w_dn[e_ab] = c
+            len_dn[e_ab] = len_dn[e_vb] + len_up[e_va]
+            via_dn[e_ab] = t
+    return w_up, w_dn, len_up, len_dn, via_up, via_dn, orig_up, orig_dn
+
+
+@njit(cache=True, nogil=True)
+def _query_arrays(
+    first_up, up_head, tri_va, tri_vb, w_up, w_dn, len_up, len_dn, via_up, via_dn,
+    orig_up, orig_dn,
+):  # fmt: skip
+    """CH-style arrays over the finite customized arcs (see :class:`ContractionHierarchy`).
+
+    Arc ids: ``e`` is the upward arc of edge ``e``, ``E + e`` its downward arc.
+    """
+    n = first_up.shape[0] - 1
+    n_e = up_head.shape[0]
+    up_fo = np.zeros(n + 1, dtype=np.int64)
+    dn_fo = np.zeros(n + 1, dtype=np.int64)
+    for v in range(n):
+        cu = 0
+        cd = 0
+        for e in range(first_up[v], first_up[v + 1]):
+            if w_up[e] < np.inf:
+                cu += 1
+            if w_dn[e] < np.inf:
+                cd += 1
+        up_fo[v + 1] = up_fo[v] + cu
+        dn_fo[v + 1] = dn_fo[v] + cd
+    up_h = np.empty(up_fo[n], dtype=np.int32)
+    up_w = np.empty(up_fo[n])
+    up_a = np.empty(up_fo[n], dtype=np.int32)
+    dn_t = np.empty(dn_fo[n], dtype=np.int32)
+    dn_w = np.empty(dn_fo[n])
+    dn_a = np.empty(dn_fo[n], dtype=np.int32)
+    iu = 0
+    idn = 0
+    for v in range(n):
+        for e in range(first_up[v], first_up[v + 1]):
+            if w_up[e] < np.inf:
+                up_h[iu] = up_head[e]
+                up_w[iu] = w_up[e]
+                up_a[iu] = e
+                iu += 1
+            if w_dn[e] < np.inf:
+                dn_t[idn] = up_head[e]
+                dn_w[idn] = w_dn[e]
+                dn_a[idn] = n_e + e
+                idn += 1
+    arc_edge = np.full(2 * n_e, -1, dtype=np.int64)
+    arc_ca = np.full(2 * n_e, -1, dtype=np.int32)
+    arc_cb = np.full(2 * n_e, -1, dtype=np.int32)
+    arc_len = np.zeros(2 * n_e)
+    for e in range(n_e):
+        arc_len[e] = len_up[e]
+        arc_len[n_e + e] = len_dn[e]
+        t = via_up[e]
+        if t < 0:
+            arc_edge[e] = orig_up[e]
+        else:
+            arc_ca[e] = n_e + tri_va[t]  # a -> v (downward on {v, a})
+            arc_cb[e] = tri_vb[t]  # v -> b (upward on {v, b})
+        t = via_dn[e]
+        if t < 0:
+            arc_edge[n_e + e] = orig_dn[e]
+        else:
+            arc_ca[n_e + e] = n_e + tri_vb[t]  # b -> v
+            arc_cb[n_e + e] = tri_va[t]  # v -> a
+    return up_fo, up_h, up_w, up_a, dn_fo, dn_t, dn_w, dn_a, arc_edge, arc_ca, arc_cb, arc_len
+
+
+def customize(
+    structure: CCHStructure, graph: RoadGraph, weight: np.ndarray | None = None
+) -> CustomizedHierarchy:
+    """A hierarchy of ``graph`` exact for ``weight`` (default: its travel times).
+
+    Parameters
+    ----------
+    structure : CCHStructure
+        Built from ``graph`` (same nodes and edges).
+    graph : RoadGraph
+        The graph; paths are unpacked onto its edges and lengths.
+    weight : ndarray of float64, shape (m,), optional
+        Seconds per edge, ``inf`` for a closed edge.
+
+    Returns
+    -------
+    CustomizedHierarchy
+        Whose ``graph`` carries ``weight`` as its travel times.
+    """
+    w = np.ascontiguousarray(graph.travel_time if weight is None else weight, dtype=np.float64)
+    if w.shape != (graph.n_edges,):
+        raise DataError(f"weights have shape {w.shape}, expected ({graph.n_edges},)")
+    length = np.ascontiguousarray(graph.length_m, dtype=np.float64)
+    s = structure
+    custom = _customize(
+        s.first_up, s.up_head, s.tri_va, s.tri_vb, s.tri_ab, s.arc_cch, s.arc_up, w, length
+    )
+    arrays = _query_arrays(s.first_up, s.up_head, s.tri_va, s.tri_vb, *custom)
+    if weight is not None:
+        from dataclasses import replace
+
+        graph = replace(graph, travel_time=w)
+    return CustomizedHierarchy(
+        graph, s.rank, s.order, *arrays, parent=_etree_parent(s.first_up, s.up_head)
+    )
+
+
+# ------------------------------------------------------------------------ cache
+
+
+def structure_digest(graph: RoadGraph) -> str:
+    """Content hash of what the structure depends on: the topology and coordinates."""
+    digest = hashlib.sha256()
+    for name in ("first_out", "head", "lat", "lon"):
+        array = np.ascontiguousarray(getattr(graph, name))
+        digest.update(name.encode())
+        digest.update(array.dtype.str.encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def cch_structure(graph: RoadGraph, *, cache_dir: Path | None) -> CCHStructure:
+    """The :class:`CCHStructure` of ``graph``, from ``cache_dir`` when built before."""
+    if cache_dir is None:
+        return build_cch_structure(graph)
+    key = cache_key(structure_digest(graph), CCH_FORMAT_VERSION)
+    kind = f"cch-{graph.profile}"
+    hit = load_arrays(Path(cache_dir), kind, key)
+    names = {f.name for f in fields(CCHStructure)}
+    if hit is not None:
+        arrays, _meta = hit
+        if set(arrays) == names and arrays["rank"].shape[0] == graph.n_nodes:
+            return CCHStructure(**{k: arrays[k] for k in names})
+        log.warning("cached %s CCH does not match the graph; rebuilding", graph.profile)
+    structure = build_cch_structure(graph)
+    save_arrays(
+        Path(cache_dir), kind, key, structure.array_fields(),
+        {"profile": graph.profile, "edges": structure.n_edges,
+         "triangles": structure.n_triangles},
+    )  # fmt: skip
+    return structure
+
+
+def customized_hierarchy(graph: RoadGraph, *, cache_dir: Path | None) -> CustomizedHierarchy:
+    """The hierarchy of ``graph`` for its own travel times (structure from the cache)."""
+    return customize(cch_structure(graph, cache_dir=cache_dir), graph)
+
+
+__all__ = [
+    "CCH_FORMAT_VERSION",
+    "CCHStructure",
+    "CustomizedHierarchy",
+    "build_cch_structure",
+    "cch_structure",
+    "customize",
+    "customized_hierarchy",
+    "structure_digest",
+]
