@@ -349,6 +349,8 @@ def build_road_graphs(
     *,
     bbox: BBox | None = None,
     region: str | None = None,
+    turns: bool = True,
+    buffer_m: float = CLIP_BUFFER_M,
 ) -> dict[str, RoadGraph]:
     """Parse an OSM file once and build a road graph for each profile.
 
@@ -362,6 +364,12 @@ def build_road_graphs(
         Clip the ways to this box (parts outside are dropped).
     region : str, optional
         Region name, only used in error messages.
+    turns : bool
+        Expand the ``bike``, ``car`` and ``shuttle`` graphs into turn graphs
+        (:mod:`routing.turns`); False gives the node-based graphs they start from.
+    buffer_m : float
+        Ways are kept this far outside ``bbox`` (:data:`CLIP_BUFFER_M`), so that
+        every road inside it stays connected as it is in reality.
 
     Returns
     -------
@@ -373,7 +381,7 @@ def build_road_graphs(
         The file is missing, damaged, or has no routable way for a profile.
     """
     osm_path = Path(osm_path)
-    clip = buffered_bbox(bbox) if bbox is not None else None
+    clip = buffered_bbox(bbox, buffer_m) if bbox is not None else None
     table = read_ways(osm_path, profiles, bbox=clip, region=region)
     graphs = {}
     for profile in profiles:
@@ -395,7 +403,7 @@ def build_road_graphs(
             f"{stats['dropped_nodes']:,}",
             f"{stats['dropped_edges']:,}",
         )
-        model = TURN_PROFILES.get(profile)
+        model = TURN_PROFILES.get(profile) if turns else None
         if model is not None:
             resolved = resolve_restrictions(
                 graph,

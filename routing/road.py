@@ -311,6 +311,11 @@ class RoadNetwork:
         if lats.size == 0:  # both seeds meet in one node
             lats = np.array([graph.lat[path.source]])
             lons = np.array([graph.lon[path.source]])
+        # The partial segments at both ends follow the road's shape points.
+        head_lat, head_lon = partial_shape(graph, a, toward_head=path.source == a.head)
+        tail_lat, tail_lon = partial_shape(graph, b, toward_head=path.target not in b.in_tails)
+        lats = np.concatenate((head_lat, lats, tail_lat[::-1]))
+        lons = np.concatenate((head_lon, lons, tail_lon[::-1]))
         distance = (
             float(path.length_m)
             + a.source_offset_m(path.source)
@@ -361,6 +366,34 @@ class RoadNetwork:
 
             return IsochroneEdges(empty.astype(np.int64), empty, empty)
         return isochrone_edges(graph, nodes, costs, budget_s)
+
+
+def partial_shape(
+    graph: RoadGraph, snap: Snap, *, toward_head: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shape points of the snapped segment between the point and one of its ends.
+
+    Ordered from the snapped point outward, end node excluded: toward the
+    segment's head (``toward_head``) or toward its tail.
+    """
+    edge = snap.edge
+    a, b = int(graph.geom_first[edge]), int(graph.geom_first[edge + 1])
+    if a == b:
+        return np.zeros(0), np.zeros(0)
+    tail = int(np.searchsorted(graph.first_out, edge, side="right") - 1)
+    lat = np.concatenate(([graph.lat[tail]], graph.geom_lat[a:b]))
+    lon = np.concatenate(([graph.lon[tail]], graph.geom_lon[a:b]))
+    from routing.geo import haversine_m
+
+    # Offset along the segment of each shape point.
+    along = np.cumsum(haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:]))
+    where = snap.fraction * snap.edge_length_m
+    inner_lat, inner_lon = lat[1:], lon[1:]
+    if toward_head:
+        keep = along > where
+        return inner_lat[keep], inner_lon[keep]
+    keep = along < where
+    return inner_lat[keep][::-1], inner_lon[keep][::-1]
 
 
 def _finite_seeds(nodes: np.ndarray, costs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

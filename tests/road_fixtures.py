@@ -28,8 +28,18 @@ def tiny_node_coords() -> dict[int, tuple[float, float]]:
 
 @pytest.fixture(scope="session")
 def tiny_graphs() -> dict[str, RoadGraph]:
-    """Walk, bike and car graphs of ``tests/fixtures/tiny.osm`` (no bbox)."""
-    return build_road_graphs(TINY_OSM)
+    """Node-based graphs of every profile of ``tests/fixtures/tiny.osm`` (no bbox)."""
+    return build_road_graphs(TINY_OSM, turns=False)
+
+
+@pytest.fixture(scope="session")
+def hd_node_graphs(hd_region: Region, hd_data_dir: Path) -> dict[str, RoadGraph]:
+    """Heidelberg's node-based graphs (before turn expansion), built once per session."""
+    from routing.build import buffered_bbox  # noqa: F401  (documents the clip)
+
+    return build_road_graphs(
+        hd_region.source_file("osm", hd_data_dir), bbox=hd_region.bbox, turns=False
+    )
 
 
 @pytest.fixture(scope="session")
