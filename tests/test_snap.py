@@ -110,7 +110,7 @@ def test_direct_cost_on_the_same_edge(tiny_graphs):  # noqa: F811
     b = snapper.snap(49.4021, 8.6940)
     assert a.edge == b.edge
     metres = float(haversine_m(49.402, 8.692, 49.402, 8.694))
-    kmh = 30.0
+    kmh = 30.0 * 0.8  # maxspeed 30 times the realism factor
     assert a.direct_cost_to(b) == pytest.approx(metres / (kmh / 3.6), rel=1e-6)
     assert b.direct_cost_to(a) == pytest.approx(metres / (kmh / 3.6), rel=1e-6)
     one_way_a = snapper.snap(49.4015, 8.6913)
