@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     api_keys: str = ""
     cors_origins: str = ""
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
-    profiles: str = "walk,bike,car"
+    profiles: str = "walk,bike,car,shuttle"
     transit: bool = True
     token_secret: str = ""
     shuttle_vehicles: int = Field(default=10, ge=0)

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     frame, _ = generate_requests(
         model, day=dt.date.fromisoformat(args.date), n_requests=args.requests, seed=args.seed
     )
-    travel = RoadTravel.from_network(load_road_networks(region, ("car",))["car"])
+    travel = RoadTravel.from_network(load_road_networks(region, ("shuttle",))["shuttle"])
     stream = trips_from_frame(frame, travel)
     setup_s = time.perf_counter() - t
     sites = None

@@ -178,7 +178,10 @@ def _map_arcs(first_up, up_head, rank, tails, heads):
     for k in range(m):
         a = rank[tails[k]]
         b = rank[heads[k]]
-        if a < b:
+        if a == b:  # a self loop is never on a shortest path
+            edge[k] = -1
+            up[k] = False
+        elif a < b:
             edge[k] = _find_edge(first_up, up_head, a, b)
             up[k] = True
         else:
@@ -190,23 +193,19 @@ def _map_arcs(first_up, up_head, rank, tails, heads):
 def build_cch_structure(graph: RoadGraph) -> CCHStructure:
     """Order, contract and triangulate ``graph`` (metric-independent; see module docstring).
 
-    Raises
-    ------
-    DataError
-        When the graph has a self loop the hierarchy cannot hold.
+    Self loops are left out (never on a shortest path).
     """
     started = time.perf_counter()
     n = graph.n_nodes
     tails = graph.tail().astype(np.int64)
     heads = np.asarray(graph.head, dtype=np.int64)
-    if np.any(tails == heads):
-        raise DataError(f"{graph.profile} graph has self loops; rebuild it")
     plane = LocalPlane(float(np.mean(graph.lat)) if n else 0.0)
     x, y = plane.to_xy(np.asarray(graph.lat), np.asarray(graph.lon))
     order = nested_dissection_order(n, tails, heads, x, y).astype(np.int32)
     rank = np.empty(n, dtype=np.int32)
     rank[order] = np.arange(n, dtype=np.int32)
-    ra, rb = rank[tails], rank[heads]
+    loops = tails == heads
+    ra, rb = rank[tails[~loops]], rank[heads[~loops]]
     lo, hi = np.minimum(ra, rb), np.maximum(ra, rb)
     pairs = np.unique(np.stack((lo, hi), axis=1), axis=0) if lo.size else np.zeros((0, 2), int)
     first_up, up_head = _chordal_edges(n, pairs[:, 0], pairs[:, 1])
@@ -414,6 +413,8 @@ def _customize(first_up, up_head, tri_va, tri_vb, tri_ab, arc_cch, arc_up, weigh
     for k in range(arc_cch.shape[0]):
         e = arc_cch[k]
         w = weight[k]
+        if e < 0:
+            continue
         if arc_up[k]:
             if w < w_up[e]:
                 w_up[e] = w

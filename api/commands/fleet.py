@@ -173,7 +173,7 @@ def simulate(
         battery_kwh=battery_kwh,
         seed=seed,
     )
-    car = load_road_networks(reg, ("car",), data_dir=data_dir, cache_dir=cache_dir)["car"]
+    car = load_road_networks(reg, ("shuttle",), data_dir=data_dir, cache_dir=cache_dir)["shuttle"]
     travel = RoadTravel.from_network(car)
     sites = None
     if battery_kwh is not None:

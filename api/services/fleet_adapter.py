@@ -223,19 +223,23 @@ class _LockedAnswer:
 
 
 def load_dispatcher(state: RegionState) -> FleetDispatcher:
-    """Build the online dispatcher for the loaded region (needs the car graph and its CH)."""
+    """Build the online dispatcher for the loaded region (on the ``shuttle`` road network)."""
     from fleet.online.service import build_service
 
     settings = state.settings
     if settings.shuttle_vehicles == 0:
         raise ImportError("shuttle service off (ELSTER_SHUTTLE_VEHICLES=0)", name="shuttle")
-    if "car" not in state.graphs or "car" not in state.hierarchies:
-        raise ImportError("the shuttle needs the car profile (ELSTER_PROFILES)", name="shuttle")
+    if "shuttle" not in state.networks:
+        raise ImportError(
+            "the shuttle needs the shuttle road profile: add it to ELSTER_PROFILES", name="shuttle"
+        )
+    network = state.networks["shuttle"]
 
     def build(clock: PinnedClock) -> Any:
         return build_service(
-            state.graphs["car"],
-            state.hierarchies["car"],
+            network.graph,
+            network.hierarchy,
+            network=network,
             n_vehicles=settings.shuttle_vehicles,
             seats=settings.shuttle_seats,
             wheelchairs=settings.shuttle_wheelchairs,

@@ -232,8 +232,9 @@ def build_service(
     battery: Any = None,
     quote_factory: Callable[..., Any] | None = None,
     clock: Callable[[], float] = time.time,
+    network: Any = None,
 ) -> ShuttleService:
-    """A ready booking dispatcher on a car graph (what the API loads at startup).
+    """A ready booking dispatcher on the shuttle's road graph (what the API loads at startup).
 
     Parameters
     ----------
@@ -252,6 +253,8 @@ def build_service(
         The API's quote class.
     clock : callable
         Unix time now.
+    network : RoadNetwork, optional
+        The network ``graph`` belongs to: live closures are customized onto its hierarchy.
     """
     import datetime as dt
     from zoneinfo import ZoneInfo
@@ -263,7 +266,7 @@ def build_service(
     from fleet.online.travel import RoadTravel
 
     warm_up_dispatch_kernels()
-    travel = RoadTravel(graph, hierarchy)
+    travel = RoadTravel(graph, hierarchy, network=network)
     if depots:
         locs = tuple(travel.locate(lat, lon) for lat, lon in depots)
     else:

@@ -201,7 +201,10 @@ def load_simulation_context(
             f"scenario {scenario.name}: demand model: {exc} "
             f"(settings go in the scenario's [demand_model] tables)"
         ) from None
-    network = load_road_networks(region, ("car",), data_dir=data_dir, cache_dir=cache_dir)["car"]
+    # GVB's minibus profile: bus streets and gates, PSV exemptions from turn restrictions.
+    network = load_road_networks(region, ("shuttle",), data_dir=data_dir, cache_dir=cache_dir)[
+        "shuttle"
+    ]
     return SimulationContext(scenario.name, model, network)
 
 
