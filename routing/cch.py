@@ -42,7 +42,7 @@ from routing.ordering import nested_dissection_order
 
 log = logging.getLogger(__name__)
 
-CCH_FORMAT_VERSION = 1
+CCH_FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -324,6 +324,15 @@ def _etree_pair(offsets, q_node, q_w, q_arc, parent, s, t, wf, wi, marks):
     return _etree_query(offsets, q_node, q_w, q_arc, parent, src, zero, dst, zero, wf, wi, marks)
 
 
+def structure_parent(structure: CCHStructure) -> np.ndarray:
+    """Elimination-tree parents of a structure (computed once, kept on the structure)."""
+    cached = structure.__dict__.get("_parent")
+    if cached is None:
+        cached = _etree_parent(structure.first_up, structure.up_head)
+        object.__setattr__(structure, "_parent", cached)
+    return cached
+
+
 def _etree_parent(first_up: np.ndarray, up_head: np.ndarray) -> np.ndarray:
     """Elimination-tree parent of each rank: its lowest upper neighbour (-1 at roots)."""
     n = first_up.shape[0] - 1
@@ -345,12 +354,18 @@ class CustomizedHierarchy(ContractionHierarchy):
     """
 
     parent: np.ndarray = field(default=None)  # type: ignore[assignment]
+    packed: tuple = field(default=None, repr=False)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        # The query graph comes packed from the customization (the up_*/down_*
+        # CSR fields of a classic hierarchy stay empty).
+        object.__setattr__(self, "_packed", self.packed)
 
     def __reduce__(self):
         from routing.ch import _ARRAY_FIELDS
 
         arrays = (getattr(self, name) for name in _ARRAY_FIELDS)
-        return (type(self), (self.graph, *arrays, self.parent))
+        return (type(self), (self.graph, *arrays, self.parent, self.packed))
 
     def _marks(self) -> np.ndarray:
         marks = getattr(self._local, "marks", None)
@@ -443,68 +458,72 @@ def _customize(first_up, up_head, tri_va, tri_vb, tri_ab, arc_cch, arc_up, weigh
 
 
 @njit(cache=True, nogil=True)
-def _query_arrays(
+def _packed_query_graph(
     first_up, up_head, tri_va, tri_vb, w_up, w_dn, len_up, len_dn, via_up, via_dn,
     orig_up, orig_dn,
 ):  # fmt: skip
-    """CH-style arrays over the finite customized arcs (see :class:`ContractionHierarchy`).
+    """The finite customized arcs in the packed layout of :func:`routing.ch._pack_query_graph`.
 
-    Arc ids: ``e`` is the upward arc of edge ``e``, ``E + e`` its downward arc.
+    Node ``r``'s upward arcs are ``offsets[2r]:offsets[2r+1]``, its downward
+    arcs (by their higher end) ``offsets[2r+1]:offsets[2r+2]``. Arc ids: ``e``
+    is the upward arc of hierarchy edge ``e``, ``E + e`` its downward arc.
+    Returns ``(offsets, node, weight, arc, arc_edge, arc_ca, arc_cb, arc_len)``.
     """
     n = first_up.shape[0] - 1
     n_e = up_head.shape[0]
-    up_fo = np.zeros(n + 1, dtype=np.int64)
-    dn_fo = np.zeros(n + 1, dtype=np.int64)
+    total = 0
+    for e in range(n_e):
+        if w_up[e] < np.inf:
+            total += 1
+        if w_dn[e] < np.inf:
+            total += 1
+    offsets = np.empty(2 * n + 1, dtype=np.int64)
+    node = np.empty(total, dtype=np.int32)
+    weight = np.empty(total)
+    arc = np.empty(total, dtype=np.int32)
+    k = 0
     for v in range(n):
-        cu = 0
-        cd = 0
+        offsets[2 * v] = k
         for e in range(first_up[v], first_up[v + 1]):
             if w_up[e] < np.inf:
-                cu += 1
-            if w_dn[e] < np.inf:
-                cd += 1
-        up_fo[v + 1] = up_fo[v] + cu
-        dn_fo[v + 1] = dn_fo[v] + cd
-    up_h = np.empty(up_fo[n], dtype=np.int32)
-    up_w = np.empty(up_fo[n])
-    up_a = np.empty(up_fo[n], dtype=np.int32)
-    dn_t = np.empty(dn_fo[n], dtype=np.int32)
-    dn_w = np.empty(dn_fo[n])
-    dn_a = np.empty(dn_fo[n], dtype=np.int32)
-    iu = 0
-    idn = 0
-    for v in range(n):
+                node[k] = up_head[e]
+                weight[k] = w_up[e]
+                arc[k] = e
+                k += 1
+        offsets[2 * v + 1] = k
         for e in range(first_up[v], first_up[v + 1]):
-            if w_up[e] < np.inf:
-                up_h[iu] = up_head[e]
-                up_w[iu] = w_up[e]
-                up_a[iu] = e
-                iu += 1
             if w_dn[e] < np.inf:
-                dn_t[idn] = up_head[e]
-                dn_w[idn] = w_dn[e]
-                dn_a[idn] = n_e + e
-                idn += 1
-    arc_edge = np.full(2 * n_e, -1, dtype=np.int64)
-    arc_ca = np.full(2 * n_e, -1, dtype=np.int32)
-    arc_cb = np.full(2 * n_e, -1, dtype=np.int32)
-    arc_len = np.zeros(2 * n_e)
+                node[k] = up_head[e]
+                weight[k] = w_dn[e]
+                arc[k] = n_e + e
+                k += 1
+    offsets[2 * n] = k
+    arc_edge = np.empty(2 * n_e, dtype=np.int64)
+    arc_ca = np.empty(2 * n_e, dtype=np.int32)
+    arc_cb = np.empty(2 * n_e, dtype=np.int32)
+    arc_len = np.empty(2 * n_e)
     for e in range(n_e):
         arc_len[e] = len_up[e]
         arc_len[n_e + e] = len_dn[e]
         t = via_up[e]
         if t < 0:
             arc_edge[e] = orig_up[e]
+            arc_ca[e] = -1
+            arc_cb[e] = -1
         else:
+            arc_edge[e] = -1
             arc_ca[e] = n_e + tri_va[t]  # a -> v (downward on {v, a})
             arc_cb[e] = tri_vb[t]  # v -> b (upward on {v, b})
         t = via_dn[e]
         if t < 0:
             arc_edge[n_e + e] = orig_dn[e]
+            arc_ca[n_e + e] = -1
+            arc_cb[n_e + e] = -1
         else:
+            arc_edge[n_e + e] = -1
             arc_ca[n_e + e] = n_e + tri_vb[t]  # b -> v
             arc_cb[n_e + e] = tri_va[t]  # v -> a
-    return up_fo, up_h, up_w, up_a, dn_fo, dn_t, dn_w, dn_a, arc_edge, arc_ca, arc_cb, arc_len
+    return offsets, node, weight, arc, arc_edge, arc_ca, arc_cb, arc_len
 
 
 def customize(
@@ -534,14 +553,22 @@ def customize(
     custom = _customize(
         s.first_up, s.up_head, s.tri_va, s.tri_vb, s.tri_ab, s.arc_cch, s.arc_up, w, length
     )
-    arrays = _query_arrays(s.first_up, s.up_head, s.tri_va, s.tri_vb, *custom)
+    offsets, node, q_w, arc, arc_edge, arc_ca, arc_cb, arc_len = _packed_query_graph(
+        s.first_up, s.up_head, s.tri_va, s.tri_vb, *custom
+    )
     if weight is not None:
         from dataclasses import replace
 
         graph = replace(graph, travel_time=w)
+    none_i, none_f = np.zeros(0, np.int32), np.zeros(0)
+    first = np.zeros(1, np.int64)
     return CustomizedHierarchy(
-        graph, s.rank, s.order, *arrays, parent=_etree_parent(s.first_up, s.up_head)
-    )
+        graph, s.rank, s.order,
+        first, none_i, none_f, none_i, first, none_i, none_f, none_i,
+        arc_edge, arc_ca, arc_cb, arc_len,
+        parent=structure_parent(s),
+        packed=(offsets, node, q_w, arc),
+    )  # fmt: skip
 
 
 # ------------------------------------------------------------------------ cache
@@ -562,7 +589,11 @@ def cch_structure(graph: RoadGraph, *, cache_dir: Path | None) -> CCHStructure:
     """The :class:`CCHStructure` of ``graph``, from ``cache_dir`` when built before."""
     if cache_dir is None:
         return build_cch_structure(graph)
-    key = cache_key(structure_digest(graph), CCH_FORMAT_VERSION)
+    from routing import ordering
+
+    key = cache_key(
+        structure_digest(graph), CCH_FORMAT_VERSION, ordering.LEAF_SIZE, ordering.INERTIAL_SHARE
+    )
     kind = f"cch-{graph.profile}"
     hit = load_arrays(Path(cache_dir), kind, key)
     names = {f.name for f in fields(CCHStructure)}

@@ -21,7 +21,7 @@ from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import breadth_first_order, connected_components, maximum_flow
 
 #: Parts this small are ordered by minimum degree instead of being cut further.
-LEAF_SIZE = 48
+LEAF_SIZE = 256
 #: Share of the projected nodes tied to the source and to the sink.
 INERTIAL_SHARE = 0.25
 _DIRECTIONS = ((1.0, 0.0), (0.0, 1.0), (0.7071, 0.7071), (0.7071, -0.7071))
