@@ -1,16 +1,17 @@
-"""Live closures: apply time, and route/matrix query cost with closures (CH + fallback vs Dijkstra).
+"""Live closures and traffic on the customizable hierarchy (CCH) against plain Dijkstra.
 
-Closes 50 car edges that lie on real shortest paths (so they matter), then
-answers a fixed set of point-to-point queries three ways in the same process:
+For each live state of the car graph (50 busy edges closed, 5,000 random edges
+closed, every edge slowed by traffic, a flood polygon) it measures, in one
+process:
 
-* CH on the base graph (no closures) - the normal speed;
-* :meth:`RoadNetwork.route` under the closures (CH path check, bidirectional
-  Dijkstra on the live weights when the CH path hits a closed edge);
-* plain one-directional Dijkstra on the live weights (the baseline).
-
-Every live answer is compared with the Dijkstra baseline (must be equal). Also
-times a flood-polygon closure and a matrix under closures (rows recomputed only
-where a closed edge can matter) against one Dijkstra per row.
+* **apply**: adding the closure or traffic, computing the live weights and
+  customizing the hierarchy for them (what happens before the next exact answer);
+* **queries** under that state: :meth:`RoadNetwork.route` (on the customized
+  hierarchy) against the same queries without closures (the normal speed) and
+  against plain one-directional Dijkstra on the live weights (the baseline);
+  every live answer must equal Dijkstra's;
+* a **matrix** under the state (bucket many-to-many on the customized hierarchy)
+  against one Dijkstra per row.
 
 Run: ``.venv/bin/python -m benchmarks.closures [--region heidelberg] [--queries 300]``.
 Writes ``bench-results/closures.json`` and prints a one-line summary.
@@ -79,7 +80,7 @@ def dijkstra_route_cost(network: RoadNetwork, weights: np.ndarray, graph, a, b) 
 
 
 def measure_queries(network, live_net, weights, view, pairs, m_nodes) -> dict:
-    """Route and matrix timings under one closure set, each answer checked against Dijkstra."""
+    """Route and matrix timings under one live state, each answer checked against Dijkstra."""
     for a, b in pairs[:3]:  # warm the kernels and the reverse graph (outside the clock)
         for fn in (network.route, live_net.route):
             with contextlib.suppress(NoRouteError):
@@ -104,17 +105,13 @@ def measure_queries(network, live_net, weights, view, pairs, m_nodes) -> dict:
         dij_t.append(t3 - t2)
         if not (got == expected or abs(got - expected) <= 1e-6 * max(1.0, expected)):
             mismatches += 1
-    stats = live_net.stats
-
     live_net.matrix(m_nodes[:5], m_nodes[:5])  # warm-up
     network.matrix(m_nodes[:5], m_nodes[:5])
     t0 = time.perf_counter()
     base_matrix, _ = network.matrix(m_nodes, m_nodes)
     t1 = time.perf_counter()
-    rows_before = stats.matrix_rows_search
     live_matrix, _ = live_net.matrix(m_nodes, m_nodes)
     t2 = time.perf_counter()
-    rows_searched = stats.matrix_rows_search - rows_before
     zero = np.zeros(1)
     dij_matrix = np.empty_like(live_matrix)
     src = m_nodes.astype(np.int32)
@@ -129,27 +126,48 @@ def measure_queries(network, live_net, weights, view, pairs, m_nodes) -> dict:
         np.array_equal(finite, np.isfinite(live_matrix))
         and np.allclose(live_matrix[finite], dij_matrix[finite], rtol=1e-9, atol=1e-6)
     )
-    live_p = percentiles(live_t)
-    dij_p = percentiles(dij_t)
-    base_p = percentiles(base_t)
+    live_p, dij_p, base_p = percentiles(live_t), percentiles(dij_t), percentiles(base_t)
     return {
-        "route_ch_no_closures": base_p,
-        "route_ch_with_fallback": live_p,
+        "route_no_closures": base_p,
+        "route_live": live_p,
         "route_dijkstra_baseline": dij_p,
         "ratio_dijkstra_over_live_p50": dij_p["p50_ms"] / live_p["p50_ms"],
-        "ratio_live_over_ch_p50": live_p["p50_ms"] / base_p["p50_ms"],
-        "answered_by_ch": stats.ch_exact,
-        "answered_by_fallback": stats.fallback,
+        "ratio_live_over_static_p50": live_p["p50_ms"] / base_p["p50_ms"],
         "mismatches_vs_dijkstra": mismatches,
         "matrix": {
             "size": int(m_nodes.size),
-            "ch_no_closures_ms": (t1 - t0) * 1000,
+            "no_closures_ms": (t1 - t0) * 1000,
             "live_ms": (t2 - t1) * 1000,
             "dijkstra_rows_ms": (t3 - t2) * 1000,
-            "rows_searched": int(rows_searched),
             "exact": matrix_exact,
             "cells_changed": int((np.abs(live_matrix - base_matrix) > 1e-6)[finite].sum()),
         },
+    }
+
+
+def apply_times(network: RoadNetwork, graph, change, *, repeats: int = 15) -> dict:
+    """Timings of applying one live change: add it, compute weights, customize the hierarchy."""
+    now = time.time()
+    add, weights_t, custom_t, total = [], [], [], []
+    for _ in range(repeats):
+        live = LiveState({"car": graph}, clock=lambda: now)
+        net = network.with_live(live)
+        t0 = time.perf_counter()
+        change(live)
+        t1 = time.perf_counter()
+        w = live.weights("car")
+        t2 = time.perf_counter()
+        net.customized(w)
+        t3 = time.perf_counter()
+        add.append(t1 - t0)
+        weights_t.append(t2 - t1)
+        custom_t.append(t3 - t2)
+        total.append(t3 - t0)
+    return {
+        "add": percentiles(add),
+        "weights": percentiles(weights_t),
+        "customize": percentiles(custom_t),
+        "total": percentiles(total),
     }
 
 
@@ -158,6 +176,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--region", default="heidelberg")
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--closed-edges", type=int, default=50)
+    parser.add_argument("--many-edges", type=int, default=5000)
     parser.add_argument("--matrix", type=int, default=100, help="sources = targets of the matrix")
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
@@ -171,84 +190,70 @@ def main(argv: list[str] | None = None) -> dict:
     nodes = rng.integers(0, graph.n_nodes, size=2 * args.queries)
     points = [(float(graph.lat[v]) + 1e-5, float(graph.lon[v]) - 1e-5) for v in nodes]
     pairs = list(zip(points[::2], points[1::2], strict=True))
-    closed = busy_edges(network, rng, args.closed_edges)
-    now = time.time()
-
-    # --- apply: add the closure, then materialise the live weights (what the next query pays)
-    live = LiveState({"car": graph}, clock=lambda: now)
-    live_net = network.with_live(live)
-    apply_add, apply_total = [], []
-    for _ in range(20):
-        t0 = time.perf_counter()
-        closure = live.add_closure(edges=closed.tolist(), edge_profile="car")
-        t1 = time.perf_counter()
-        live.weights("car")
-        t2 = time.perf_counter()
-        apply_add.append(t1 - t0)
-        apply_total.append(t2 - t0)
-        live.remove_closure(closure.id)
-    live.add_closure(edges=closed.tolist(), edge_profile="car")
-    weights = np.asarray(live.weights("car").travel_time)
-    view = live.weights("car").graph
-
-    # flood polygon: ~400 m square around the city centre
+    busy = busy_edges(network, rng, args.closed_edges)
+    many = rng.choice(graph.n_edges, size=min(args.many_edges, graph.n_edges), replace=False)
+    ways = np.unique(np.asarray(graph.way_id))
     lat0, lon0 = float(np.median(graph.lat)), float(np.median(graph.lon))
-    d_lat, d_lon = 0.0036, 0.0055
+    d_lat, d_lon = 0.0036, 0.0055  # a ~800 m square around the centre (a flood)
     square = [
         [lon0 - d_lon, lat0 - d_lat], [lon0 + d_lon, lat0 - d_lat], [lon0 + d_lon, lat0 + d_lat],
         [lon0 - d_lon, lat0 + d_lat], [lon0 - d_lon, lat0 - d_lat],
     ]  # fmt: skip
-    polygon_state = LiveState({"car": graph}, clock=lambda: now)
-    polygon_state.add_closure(polygon={"type": "Polygon", "coordinates": [square]})  # warm index
-    poly_times = []
-    for _ in range(5):
-        t0 = time.perf_counter()
-        c = polygon_state.add_closure(polygon={"type": "Polygon", "coordinates": [square]})
-        polygon_state.weights("car")
-        poly_times.append(time.perf_counter() - t0)
-        polygon_state.remove_closure(c.id)
-    polygon_edges = int(polygon_state.closure_edges(polygon_state.closures()[0].id, "car").size)
-
+    scenarios = {
+        f"{busy.size} busy edges closed": lambda live: live.add_closure(
+            edges=busy.tolist(), edge_profile="car"
+        ),
+        f"{many.size} random edges closed": lambda live: live.add_closure(
+            edges=many.tolist(), edge_profile="car"
+        ),
+        "every road slowed (traffic on all ways)": lambda live: live.add_closure(
+            kind="speed", factor=0.6, way_ids=ways.tolist()
+        ),
+        "flood polygon closed": lambda live: live.add_closure(
+            polygon={"type": "Polygon", "coordinates": [square]}
+        ),
+    }
+    now = time.time()
     m_nodes = rng.integers(0, graph.n_nodes, size=args.matrix)
-    busy = measure_queries(network, live_net, weights, view, pairs, m_nodes)
-    # a second scenario: 50 random edges (most queries never touch them)
-    other = LiveState({"car": graph}, clock=lambda: now)
-    random_edges = rng.choice(graph.n_edges, size=args.closed_edges, replace=False)
-    other.add_closure(edges=random_edges.tolist(), edge_profile="car")
-    other_w = other.weights("car")
-    spread = measure_queries(
-        network, network.with_live(other), np.asarray(other_w.travel_time), other_w.graph,
-        pairs, m_nodes,
-    )  # fmt: skip
-
+    results = {}
+    for name, change in scenarios.items():
+        applied = apply_times(network, graph, change)
+        live = LiveState({"car": graph}, clock=lambda: now)
+        change(live)
+        w = live.weights("car")
+        live_net = network.with_live(live)
+        queries = measure_queries(
+            network, live_net, np.asarray(w.travel_time), w.graph, pairs, m_nodes
+        )
+        results[name] = {
+            "modified_edges": int(w.modified.size),
+            "apply": applied,
+            **queries,
+        }
+    worst_apply = max(r["apply"]["total"]["p50_ms"] for r in results.values())
+    mismatches = sum(r["mismatches_vs_dijkstra"] for r in results.values())
+    exact = all(r["matrix"]["exact"] for r in results.values())
     result = {
         "region": region.name,
         "graph": {"profile": "car", "nodes": graph.n_nodes, "edges": graph.n_edges},
-        "closed_edges": int(closed.size),
-        "apply_closure": percentiles(apply_add),
-        "apply_closure_and_weights": percentiles(apply_total),
-        "apply_polygon_closure": {**percentiles(poly_times), "edges": polygon_edges},
         "queries": len(pairs),
-        "busy_edges_closed": busy,
-        "random_edges_closed": spread,
+        "scenarios": results,
+        "worst_apply_p50_ms": worst_apply,
+        "mismatches_vs_dijkstra": mismatches,
+        "matrices_exact": exact,
     }
     path = write_result("closures", result)
-    b, r = busy, spread
+    parts = "; ".join(
+        f"{name}: apply {r['apply']['total']['p50_ms']:.1f} ms, route p50 "
+        f"{r['route_live']['p50_ms'] * 1000:.0f} us live vs "
+        f"{r['route_no_closures']['p50_ms'] * 1000:.0f} us static vs Dijkstra "
+        f"{r['route_dijkstra_baseline']['p50_ms']:.1f} ms "
+        f"({r['ratio_dijkstra_over_live_p50']:.0f}x)"
+        for name, r in results.items()
+    )
     print(
-        f"closures ({region.name} car, {closed.size} edges): apply "
-        f"{result['apply_closure_and_weights']['p50_ms']:.2f} ms (polygon "
-        f"{result['apply_polygon_closure']['p50_ms']:.1f} ms); route p50 CH "
-        f"{b['route_ch_no_closures']['p50_ms']:.2f} ms; busy closures: CH+fallback "
-        f"{b['route_ch_with_fallback']['p50_ms']:.2f} vs Dijkstra "
-        f"{b['route_dijkstra_baseline']['p50_ms']:.2f} ms "
-        f"({b['ratio_dijkstra_over_live_p50']:.1f}x, {b['answered_by_fallback']}/{len(pairs)} "
-        f"fell back); random closures: {r['route_ch_with_fallback']['p50_ms']:.2f} vs "
-        f"{r['route_dijkstra_baseline']['p50_ms']:.2f} ms "
-        f"({r['ratio_dijkstra_over_live_p50']:.1f}x, {r['answered_by_fallback']}/{len(pairs)} "
-        f"fell back); mismatches {b['mismatches_vs_dijkstra'] + r['mismatches_vs_dijkstra']}; "
-        f"matrix {args.matrix}^2 rows searched {b['matrix']['rows_searched']}/"
-        f"{r['matrix']['rows_searched']}, exact={b['matrix']['exact'] and r['matrix']['exact']} "
-        f"-> {path}"
+        f"closures ({region.name} car, CCH): {parts}; mismatches {mismatches}, "
+        f"matrices exact={exact} -> {path}"
     )
     return result
 
