@@ -20,7 +20,9 @@ import pytest
 
 from tests.support.restrictions_oracle import (
     Restriction,
+    edges_from_nodes,
     load_restrictions,
+    segment_ways,
     summarize,
     violations,
 )
@@ -329,3 +331,13 @@ def test_heidelberg_counts_and_self_consistency() -> None:
         assert bool(hits) == r.prohibitive, (r.relation_id, r.kind, route)
         checked += 1
     assert checked >= 450
+
+
+def test_edges_from_nodes(tmp_path: Path) -> None:
+    path = tmp_path / "cross.osm"
+    path.write_text(osm_xml(CROSS_NODES, CROSS_WAYS, []), encoding="utf-8")
+    segments = segment_ways(path)
+    assert segments[(2, 1)] == (10,) and segments[(1, 2)] == (10,)
+    assert edges_from_nodes([6, 2, 1, 4], segments) == [(10, 6, 2), (10, 2, 1), (12, 1, 4)]
+    with pytest.raises(ValueError, match="no way joins nodes 2 and 4"):
+        edges_from_nodes([6, 2, 4], segments)

@@ -598,3 +598,66 @@ def _via_way_outcome(r: Restriction, steps: list[tuple[int, int, int, int]], i: 
     if named == r.prohibitive:
         return Violation(r, leave[3], joints[-1], r.from_ways[0], leave[0], r.conditional)
     return None
+
+
+# ----------------------------------------------------------------------------- node paths
+
+
+def segment_ways(
+    pbf: Path | str, *, highways: Iterable[str] | None = None
+) -> dict[tuple[int, int], tuple[int, ...]]:
+    """Which ways run between two consecutive OSM nodes, in either direction.
+
+    Parameters
+    ----------
+    pbf : Path
+        The OSM file.
+    highways : iterable of str, optional
+        Only ways with one of these ``highway`` values (default: every ``highway`` way).
+
+    Returns
+    -------
+    dict
+        ``(node_a, node_b) -> way ids`` (sorted), for both orders of each pair.
+    """
+    keep = set(highways) if highways is not None else None
+    out: dict[tuple[int, int], set[int]] = {}
+    for way in osmium.FileProcessor(str(pbf), osmium.osm.WAY):
+        value = way.tags.get("highway")
+        if value is None or (keep is not None and value not in keep):
+            continue
+        refs = [n.ref for n in way.nodes]
+        for a, b in itertools.pairwise(refs):
+            out.setdefault((a, b), set()).add(way.id)
+            out.setdefault((b, a), set()).add(way.id)
+    return {k: tuple(sorted(v)) for k, v in out.items()}
+
+
+def edges_from_nodes(
+    nodes: Sequence[int], segments: Mapping[tuple[int, int], tuple[int, ...]]
+) -> list[Edge]:
+    """A route given as OSM node ids (e.g. OSRM's ``annotations=nodes``) as route edges.
+
+    Where two ways share a segment, the way the route is already on is kept, else the
+    way it goes on with, else the lowest id.
+
+    Raises
+    ------
+    ValueError
+        When two consecutive nodes are not joined by any way of ``segments``.
+    """
+    edges: list[Edge] = []
+    pairs = list(itertools.pairwise(nodes))
+    for i, (a, b) in enumerate(pairs):
+        ways = segments.get((a, b))
+        if not ways:
+            raise ValueError(f"no way joins nodes {a} and {b} (step {i} of the node path)")
+        way = ways[0]
+        if len(ways) > 1:
+            nxt = set(segments.get(pairs[i + 1], ())) if i + 1 < len(pairs) else set()
+            if edges and edges[-1][0] in ways:
+                way = edges[-1][0]
+            elif nxt & set(ways):
+                way = min(nxt & set(ways))
+        edges.append((way, a, b))
+    return edges
