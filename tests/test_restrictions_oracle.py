@@ -240,6 +240,24 @@ def test_broken_relations_are_reported_not_raised(tmp_path: Path) -> None:
     assert summarize(rs)["broken_relations"] == 6
 
 
+def test_contradictory_only_restrictions_are_broken(tmp_path: Path) -> None:
+    rs = load_cross(
+        tmp_path,
+        (1, {"restriction": "only_straight_on"}, via_node(10, 1, 11)),
+        (2, {"restriction": "only_left_turn"}, via_node(10, 1, 12)),
+        (3, {"restriction": "only_straight_on"}, via_node(10, 1, 11)),  # a duplicate of 1
+        (4, {"restriction:bus": "only_right_turn"}, via_node(13, 1, 11)),
+        (5, {"restriction:motorcar": "only_left_turn"}, via_node(13, 1, 12)),  # other modes
+    )
+    problems = {r.relation_id: r.problem for r in rs}
+    assert problems[1] == "contradicts only_* relation 2"
+    assert problems[2] == "contradicts only_* relation 1"
+    assert problems[3] == "contradicts only_* relation 2"
+    assert problems[4] is None and problems[5] is None
+    assert violations(rs, WEST_TO_SOUTH, "car") == []  # no rule left from way 10 at node 1
+    assert violations(rs, SOUTH_TO_NORTH, "shuttle")
+
+
 # Dual carriageway with a U-turn connector (via way 30)::
 #
 #    21 ---- way 20 (eastbound) ----> 22 ----> 23

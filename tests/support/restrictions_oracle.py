@@ -59,10 +59,14 @@ node lists read from the file).
 * The from way may be driven only in part (the route may start anywhere on
   it); a route that starts or ends at the decision node makes no turn there.
 
+A from or to way that passes through the via node (instead of starting or
+ending there, as the wiki asks) counts in both directions.
+
 Unusable relations (missing members, members outside the file, a via node not
-on the from or to way, via ways that do not connect, an unknown value) are not
-raised as errors: they are returned with :attr:`Restriction.problem` set and
-never checked.
+on the from or to way, via ways that do not connect, an unknown value, two
+``only_*`` rules demanding different moves from the same way at the same node)
+are not raised as errors: they are returned with :attr:`Restriction.problem`
+set and never checked.
 """
 
 from __future__ import annotations
@@ -71,7 +75,7 @@ import itertools
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import osmium
@@ -414,7 +418,32 @@ def load_restrictions(pbf: Path | str) -> list[Restriction]:
     out: list[Restriction] = []
     for rel in sorted(relations, key=lambda r: r.id):
         out.extend(_restrictions_of(rel, nodes))
-    return out
+    return _mark_contradictions(out)
+
+
+def _mark_contradictions(restrictions: list[Restriction]) -> list[Restriction]:
+    """Mark ``only_*`` rules that demand different moves from one way at one via node.
+
+    Two unconditional ``only_*`` via-node rules binding a common mode, with a common
+    from way and via node but different to ways, leave no legal move: both are marked
+    broken (``"contradicts only_* relation <id>"``). Duplicates (same to way) are fine.
+    """
+    groups: dict[tuple[int, int], list[int]] = {}
+    for index, r in enumerate(restrictions):
+        if r.usable and r.mandatory and not r.conditional and r.via_node is not None:
+            for way in r.from_ways:
+                groups.setdefault((way, r.via_node), []).append(index)
+    problems: dict[int, str] = {}
+    for members in groups.values():
+        for i, j in itertools.combinations(members, 2):
+            a, b = restrictions[i], restrictions[j]
+            if a.modes & b.modes and set(a.to_ways) != set(b.to_ways):
+                problems.setdefault(i, f"contradicts only_* relation {b.relation_id}")
+                problems.setdefault(j, f"contradicts only_* relation {a.relation_id}")
+    return [
+        replace(r, problem=problems[i], modes=frozenset()) if i in problems else r
+        for i, r in enumerate(restrictions)
+    ]
 
 
 def summarize(restrictions: Sequence[Restriction]) -> dict[str, int]:
