@@ -34,7 +34,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Modules in benchmarks/ that are not benchmark programs.
-NOT_PROGRAMS = {"__init__", "common", "run_all"}
+NOT_PROGRAMS = {"__init__", "common", "run_all", "osrm_peer", "osrm_compare"}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,371 @@
+"""Side-by-side helpers for the road benchmark: our road times against a real OSRM, and HTTP load.
+
+Used by ``benchmarks/road.py`` with :mod:`benchmarks.osrm_peer` (never by the
+runtime or the tests):
+
+* :func:`compare_routes` asks OSRM for the same origin-destination pairs as
+  our router and summarises duration and distance agreement (median, p10,
+  p90 of our/OSRM ratios), as a JSON-friendly dict;
+* :func:`http_load` sends N requests over C keep-alive connections (20 by
+  default, as in the issue) to any HTTP server and reports throughput and
+  p50/p95 latency; :func:`osrm_route_paths` and :func:`elster_route_paths`
+  build the same route queries for ``osrm-routed`` (``/route/v1/driving``) and
+  for our API (``/api/v1/route``), both with polyline precision 6 geometry.
+
+Run ``python -m benchmarks.osrm_compare`` to measure OSRM alone on the
+Heidelberg extract (route load at 20 connections); ``--ours`` also compares the
+in-process car router of this checkout on the same pairs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from benchmarks.common import percentiles
+from benchmarks.osrm_peer import (
+    OsrmError,
+    OsrmNoRouteError,
+    OsrmServer,
+    OsrmUnavailable,
+    build_osrm,
+    ensure_osrm,
+    route,
+)
+
+LatLon = tuple[float, float]
+Pair = tuple[LatLon, LatLon]
+#: Calibration targets of issue 13: median our/OSRM duration ratio, and the p10-p90 band.
+TARGET_MEDIAN = (0.95, 1.05)
+TARGET_BAND = (0.85, 1.15)
+#: Concurrent connections of the HTTP comparison.
+CONCURRENCY = 20
+
+
+def ratio_stats(values: Sequence[float] | np.ndarray) -> dict[str, float | int | None]:
+    """Median, p10, p90, mean, min and max of ratios (None when there are none)."""
+    arr = np.asarray(values, dtype=float)
+    arr = arr[np.isfinite(arr)]
+    if arr.size == 0:
+        return {"n": 0, "median": None, "p10": None, "p90": None, "mean": None}
+    return {
+        "n": int(arr.size),
+        "median": float(np.median(arr)),
+        "p10": float(np.percentile(arr, 10)),
+        "p90": float(np.percentile(arr, 90)),
+        "mean": float(arr.mean()),
+        "min": float(arr.min()),
+        "max": float(arr.max()),
+    }
+
+
+def compare_routes(
+    pairs: Sequence[Pair],
+    ours: Callable[[LatLon, LatLon], tuple[float, float] | None],
+    server: OsrmServer,
+    *,
+    profile: str = "driving",
+    worst: int = 5,
+) -> dict[str, Any]:
+    """Compare our durations and distances with OSRM's on the same pairs.
+
+    Parameters
+    ----------
+    pairs : sequence of ((lat, lon), (lat, lon))
+        Origins and destinations.
+    ours : callable
+        ``ours(origin, destination) -> (duration_s, distance_m)``; it may return None or
+        raise when it has no route (counted by exception type).
+    server : OsrmServer
+        A running OSRM.
+    profile : str
+        OSRM's profile name in the URL.
+    worst : int
+        How many pairs with the largest disagreement to list.
+
+    Returns
+    -------
+    dict
+        ``pairs``, ``compared``, ``ours_failed`` (by reason), ``osrm_failed`` (by OSRM code),
+        ``duration_ratio`` and ``distance_ratio`` (ours / OSRM: n, median, p10, p90, mean,
+        min, max), ``distance_within`` (share of pairs whose distances agree within 0.2 %,
+        1 % and 5 %), ``meets_target`` (median in 0.95-1.05 and p10-p90 inside 0.85-1.15,
+        the calibration targets of issue 13), ``targets`` and ``worst`` (pairs with the
+        largest |log duration ratio|). Pairs with an OSRM duration of 0 (both points snap
+        to the same place) count as compared only for distance.
+    """
+    ours_failed: Counter[str] = Counter()
+    osrm_failed: Counter[str] = Counter()
+    dur_ratio: list[float] = []
+    dist_ratio: list[float] = []
+    rows: list[dict[str, Any]] = []
+    for origin, destination in pairs:
+        try:
+            mine = ours(origin, destination)
+        except Exception as exc:  # any refusal of ours is a result here, named by its type
+            ours_failed[type(exc).__name__] += 1
+            mine = None
+        else:
+            if mine is None:
+                ours_failed["None"] += 1
+        try:
+            theirs = route(server, origin, destination, profile=profile, geometry=False)
+        except OsrmNoRouteError as exc:
+            osrm_failed[exc.code] += 1
+            continue
+        if mine is None:
+            continue
+        duration, distance = float(mine[0]), float(mine[1])
+        if theirs["distance_m"] > 0:
+            dist_ratio.append(distance / theirs["distance_m"])
+        if theirs["duration_s"] > 0:
+            ratio = duration / theirs["duration_s"]
+            dur_ratio.append(ratio)
+            rows.append({
+                "origin": list(origin), "destination": list(destination),
+                "ours_s": duration, "osrm_s": theirs["duration_s"],
+                "ours_m": distance, "osrm_m": theirs["distance_m"], "ratio": ratio,
+            })  # fmt: skip
+    dur = ratio_stats(dur_ratio)
+    dist = np.asarray(dist_ratio, dtype=float)
+    within = {
+        f"{tol * 100:g}%": (float(np.mean(np.abs(dist - 1.0) <= tol)) if dist.size else None)
+        for tol in (0.002, 0.01, 0.05)
+    }
+    meets = (
+        dur["median"] is not None
+        and TARGET_MEDIAN[0] <= dur["median"] <= TARGET_MEDIAN[1]  # type: ignore[operator]
+        and dur["p10"] >= TARGET_BAND[0]  # type: ignore[operator]
+        and dur["p90"] <= TARGET_BAND[1]  # type: ignore[operator]
+    )
+    rows.sort(key=lambda r: -abs(math.log(r["ratio"])) if r["ratio"] > 0 else -math.inf)
+    return {
+        "pairs": len(pairs),
+        "compared": len(dur_ratio),
+        "ours_failed": dict(ours_failed),
+        "osrm_failed": dict(osrm_failed),
+        "duration_ratio": dur,
+        "distance_ratio": ratio_stats(dist_ratio),
+        "distance_within": within,
+        "meets_target": bool(meets),
+        "targets": {"median": list(TARGET_MEDIAN), "p10_p90": list(TARGET_BAND)},
+        "worst": rows[:worst],
+    }
+
+
+# ----------------------------------------------------------------------------- HTTP load
+
+
+def osrm_route_paths(
+    pairs: Sequence[Pair], *, profile: str = "driving", geometry: bool = True
+) -> list[str]:
+    """``/route/v1/...`` request paths for ``osrm-routed`` (polyline6 geometry, no steps)."""
+    query = "overview=full&geometries=polyline6" if geometry else "overview=false"
+    return [
+        f"/route/v1/{profile}/{o[1]:.6f},{o[0]:.6f};{d[1]:.6f},{d[0]:.6f}?{query}" for o, d in pairs
+    ]
+
+
+def elster_route_paths(pairs: Sequence[Pair], *, profile: str = "car") -> list[str]:
+    """``/api/v1/route`` request paths for our API (its geometry is polyline precision 6)."""
+    return [
+        f"/api/v1/route?fromPlace={o[0]:.6f},{o[1]:.6f}&toPlace={d[0]:.6f},{d[1]:.6f}"
+        f"&profile={profile}"
+        for o, d in pairs
+    ]
+
+
+def expand_template(template: str, pairs: Sequence[Pair]) -> list[str]:
+    """Paths from a template with ``{o_lat}``, ``{o_lon}``, ``{d_lat}``, ``{d_lon}`` fields."""
+    return [template.format(o_lat=o[0], o_lon=o[1], d_lat=d[0], d_lon=d[1]) for o, d in pairs]
+
+
+async def _read_answer(reader: asyncio.StreamReader) -> tuple[int, int]:
+    """Status and body length of one HTTP/1.1 answer (Content-Length or chunked)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    fields = {}
+    for line in lines[1:]:
+        if ":" in line:
+            k, v = line.split(":", 1)
+            fields[k.strip().lower()] = v.strip()
+    if "content-length" in fields:
+        size = int(fields["content-length"])
+        await reader.readexactly(size)
+        return status, size
+    total = 0
+    while True:  # chunked
+        size = int((await reader.readuntil(b"\r\n")).split(b";")[0].strip(), 16)
+        await reader.readexactly(size + 2)
+        total += size
+        if size == 0:
+            return status, total
+
+
+async def _run(
+    host: str, port: int, encoded: list[bytes], concurrency: int, timeout_s: float
+) -> tuple[list[float], list[int], list[str], float]:
+    latencies: list[float] = []
+    statuses: list[int] = []
+    errors: list[str] = []
+    jobs = iter(range(len(encoded)))
+
+    async def client() -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            for i in jobs:
+                start = time.perf_counter()
+                try:
+                    writer.write(encoded[i])
+                    status, _ = await asyncio.wait_for(_read_answer(reader), timeout_s)
+                except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
+                    status = 0
+                    errors.append(repr(exc))
+                    writer.close()
+                    reader, writer = await asyncio.open_connection(host, port)
+                latencies.append(time.perf_counter() - start)
+                statuses.append(status)
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    return latencies, statuses, errors, time.perf_counter() - started
+
+
+def http_load(
+    base_url: str,
+    paths: Sequence[str],
+    *,
+    requests: int | None = None,
+    concurrency: int = CONCURRENCY,
+    warmup: int | None = None,
+    timeout_s: float = 30.0,
+) -> dict[str, Any]:
+    """Send GET requests over ``concurrency`` keep-alive connections; report throughput.
+
+    A deliberately light client (raw HTTP/1.1 over asyncio streams, requests encoded
+    before the clock starts, as in ``benchmarks/api_load.py``): on a 2-core machine a
+    heavy client library would take the CPU the server is measured on. The same client
+    measures our API and OSRM, so the two figures compare.
+
+    Parameters
+    ----------
+    base_url : str
+        ``http://127.0.0.1:PORT``.
+    paths : sequence of str
+        Request paths with query (request i uses ``paths[i % len(paths)]``).
+    requests : int, optional
+        How many timed requests (default ``len(paths)``).
+    concurrency : int
+        Concurrent connections (20 in the issue's comparison).
+    warmup : int, optional
+        Untimed requests sent first (default ``2 * concurrency``), from the end of ``paths``.
+    timeout_s : float
+        Per-request timeout; a timed-out request counts as an error (status 0).
+
+    Returns
+    -------
+    dict
+        ``requests``, ``concurrency``, ``wall_s``, ``throughput_rps`` (answers per second of
+        wall time), ``p50_ms``, ``p95_ms``, ``mean_ms`` (request written to last byte read),
+        ``status`` (count per HTTP status, 0 for transport errors), ``ok_share`` (2xx) and
+        ``errors`` (the first five transport errors).
+    """
+    if not paths:
+        raise ValueError("http_load needs at least one path")
+    parts = urlsplit(base_url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    n = requests if requests is not None else len(paths)
+    n_warm = warmup if warmup is not None else 2 * concurrency
+
+    def encode(path: str) -> bytes:
+        return f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: */*\r\n\r\n".encode()
+
+    warm = [encode(paths[-1 - (i % len(paths))]) for i in range(n_warm)]
+    timed = [encode(paths[i % len(paths)]) for i in range(n)]
+    if warm:
+        asyncio.run(_run(host, port, warm, min(concurrency, len(warm)), timeout_s))
+    latencies, statuses, errors, wall = asyncio.run(_run(host, port, timed, concurrency, timeout_s))
+    counts = Counter(statuses)
+    ok = sum(c for s, c in counts.items() if 200 <= s < 300)
+    return {
+        "requests": n,
+        "concurrency": concurrency,
+        "wall_s": wall,
+        "throughput_rps": n / wall if wall > 0 else None,
+        **{k: v for k, v in percentiles(latencies).items() if k != "n"},
+        "status": {str(s): c for s, c in sorted(counts.items())},
+        "ok_share": ok / n if n else None,
+        "errors": errors[:5],
+    }
+
+
+# ----------------------------------------------------------------------------- try it
+
+
+def random_pairs(
+    n: int, bbox: tuple[float, float, float, float], *, seed: int = 20240601
+) -> list[Pair]:
+    """``n`` uniform random point pairs in ``bbox`` = (min_lat, min_lon, max_lat, max_lon)."""
+    rng = np.random.default_rng(seed)
+    lat = rng.uniform(bbox[0], bbox[2], (n, 2))
+    lon = rng.uniform(bbox[1], bbox[3], (n, 2))
+    return [
+        ((float(lat[i, 0]), float(lon[i, 0])), (float(lat[i, 1]), float(lon[i, 1])))
+        for i in range(n)
+    ]
+
+
+def _demo(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="OSRM route load, optionally vs our car router.")
+    parser.add_argument("--pairs", type=int, default=300)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--ours", action="store_true", help="compare the in-process car router")
+    args = parser.parse_args(argv)
+    from routing.regions import PROJECT_ROOT, load_region
+
+    region = load_region("heidelberg")
+    pbf = PROJECT_ROOT.parent / "shared" / "data" / "heidelberg" / "heidelberg.osm.pbf"
+    inner = (49.37, 8.64, 49.44, 8.74)  # central Heidelberg, inside the region's box
+    pairs = random_pairs(max(args.pairs, args.requests), inner)
+    try:
+        osrm = ensure_osrm()
+        dataset = build_osrm(pbf, "car", binaries=osrm)
+    except OsrmUnavailable as exc:
+        print(f"OSRM part skipped: {exc}")
+        return
+    out: dict[str, Any] = {"osrm_build": dataset.stats}
+    with OsrmServer(dataset, binaries=osrm) as server:
+        if args.ours:
+            from routing.road import load_road_networks
+
+            data_dir = pbf.parents[1]  # the mirror's layout is the data directory's
+            car = load_road_networks(region, ("car",), data_dir=data_dir)["car"]
+
+            def ours(o: LatLon, d: LatLon) -> tuple[float, float]:
+                found = car.route(o, d)
+                return found.duration_s, found.distance_m
+
+            out["agreement"] = compare_routes(pairs[: args.pairs], ours, server)
+        try:
+            out["osrm_http"] = http_load(
+                server.url, osrm_route_paths(pairs), requests=args.requests
+            )
+        except OsrmError as exc:
+            out["osrm_http"] = {"error": str(exc)}
+    print(json.dumps(out, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    _demo()

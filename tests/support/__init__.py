@@ -1,0 +1,1 @@
+"""Test-side helpers that share no code with the project (independent oracles)."""
