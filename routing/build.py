@@ -44,7 +44,7 @@ from routing.turns import JunctionInfo, build_turn_graph
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 """Bump when the graph layout or the import rules change (invalidates caches)."""
 
 BBox = tuple[float, float, float, float]

@@ -187,8 +187,9 @@ class ResolvedRestrictions:
         than a ``no_*`` (the sequence is forbidden).
     report : dict
         Counts: ``relations``, ``applied``, ``not_binding`` (other modes or
-        exempted), ``conditional_always``, ``conditional_never`` and
-        ``skipped`` by reason.
+        exempted), ``conditional_always``, ``conditional_never``,
+        ``only_exit_outside_network`` (an ``only_*`` whose one allowed exit is
+        not in the network: every exit is refused) and ``skipped`` by reason.
     """
 
     forbidden: np.ndarray
@@ -335,13 +336,21 @@ def resolve_restrictions(
             skipped["from way does not end at the via node"] += 1
             continue
         if outs.size == 0:
-            skipped["to way does not start at the via node"] += 1
+            if r.only:
+                # The one allowed way on is not part of this network (it leaves the
+                # area or the vehicle may not use it): no exit is allowed.
+                for e in ins.tolist():
+                    only_exits[e] = set()
+                counts["applied"] += 1
+                counts["only_exit_outside_network"] += 1
+            else:
+                skipped["to way does not start at the via node"] += 1
             continue
         if r.only:
             clash = False
             for e in ins.tolist():
                 allowed = set(outs.tolist())
-                if e in only_exits and not (only_exits[e] & allowed):
+                if only_exits.get(e) and not (only_exits[e] & allowed):
                     clash = True
                     break
             if clash:
@@ -364,6 +373,7 @@ def resolve_restrictions(
         "not_binding": counts["not_binding"],
         "conditional_always": counts["conditional_always"],
         "conditional_never": counts["conditional_never"],
+        "only_exit_outside_network": counts["only_exit_outside_network"],
         "skipped": dict(skipped),
     }
     arr = np.asarray(forbidden, dtype=np.int64).reshape(-1, 2)

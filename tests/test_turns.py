@@ -7,12 +7,11 @@ import pytest
 
 from routing.build import BUILD_REPORTS, build_road_graphs
 from routing.cch import build_cch_structure, customize
-from routing.errors import NoRouteError
 from routing.profiles import conditional_maxspeed, daytime_condition, get_profile
 from routing.road import RoadNetwork
 from routing.snap import Snapper
-from routing.turns import angle_cost, turn_angle
 from routing.speed_model import CAR
+from routing.turns import angle_cost, turn_angle
 from tests.road_fixtures import FIXTURES
 
 TURNS_OSM = FIXTURES / "turns.osm"
@@ -212,5 +211,3 @@ def test_a_bollard_stops_cars_not_bikes(tmp_path) -> None:
     assert all(seg_start[int(tails[a])] == int(ids[g.head[a]]) for a in leaving)
     # Bikes ride past it: it is not even a junction of their graph.
     assert 110 not in set(graphs["bike"].osm_node_id.tolist())
-
-

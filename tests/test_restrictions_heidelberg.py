@@ -1,0 +1,76 @@
+"""Zero forbidden turns: random Heidelberg routes checked against the PBF's restriction relations.
+
+The restrictions are read by ``tests/support/restrictions_oracle.py`` straight from
+the PBF with pyosmium, sharing no code with the importer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from routing.errors import NoRouteError
+from tests.support.restrictions_oracle import load_restrictions, violations
+
+
+@pytest.fixture(scope="module")
+def restrictions(hd_region, hd_data_dir):
+    return load_restrictions(hd_region.source_file("osm", hd_data_dir))
+
+
+def route_segments(network, a, b) -> list[tuple[int, int, int]]:
+    """The route's road segments as (way, from OSM node, to OSM node), in driving order."""
+    g = network.graph
+    sa, sb = network.snap(*a), network.snap(*b)
+    route = network.route(a, b)
+    ids, tails = g.osm_node_id, g.tail()
+    edges = route.edges.tolist()
+    if edges:
+        first = sa.edge if int(tails[edges[0]]) == sa.head else sa.reverse_edge
+        last = sb.edge if int(g.head[edges[-1]]) in sb.in_tails else sb.reverse_edge
+    else:
+        first, last = next(
+            (f, t)
+            for f, f_head in ((sa.edge, sa.head), (sa.reverse_edge, sa.reverse_head))
+            for t, t_tails in ((sb.edge, sb.in_tails), (sb.reverse_edge, sb.reverse_in_tails))
+            if f >= 0 and t >= 0 and f_head in t_tails
+        )
+    out: list[tuple[int, int, int]] = []
+    for arc in (first, *edges, last):
+        seg = (int(g.way_id[arc]), int(ids[tails[arc]]), int(ids[g.head[arc]]))
+        if not out or out[-1] != seg:
+            out.append(seg)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("profile", "mode"), [("car", "car"), ("shuttle", "shuttle"), ("bike", "bike")]
+)
+def test_random_routes_take_no_forbidden_turn(hd_networks, restrictions, profile, mode) -> None:
+    network = hd_networks[profile]
+    g = network.graph
+    rng = np.random.default_rng({"car": 1, "shuttle": 2, "bike": 3}[profile])
+    # Start and end at junctions with restrictions often: half the points near via nodes.
+    via_nodes = {r.via_node for r in restrictions if getattr(r, "via_node", None)}
+    near = np.flatnonzero(np.isin(g.osm_node_id, list(via_nodes)))
+    checked = turns_at_restricted_nodes = 0
+    for _ in range(300):
+        i = (
+            int(rng.choice(near))
+            if rng.random() < 0.5 and near.size
+            else int(rng.integers(g.n_nodes))
+        )
+        j = int(rng.integers(g.n_nodes))
+        a = (float(g.lat[i]) + 2e-5, float(g.lon[i]) - 2e-5)
+        b = (float(g.lat[j]) - 2e-5, float(g.lon[j]) + 2e-5)
+        try:
+            segments = route_segments(network, a, b)
+        except NoRouteError:
+            continue
+        broken = violations(restrictions, segments, mode)
+        assert not broken, (profile, a, b, broken[:3])
+        checked += 1
+        turns_at_restricted_nodes += sum(1 for s in segments[1:] if s[1] in via_nodes)
+    assert checked >= 250
+    assert turns_at_restricted_nodes > 100  # the routes really pass restricted junctions
