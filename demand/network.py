@@ -74,9 +74,10 @@ class NodeSnapper:
     @classmethod
     def for_graph(cls, graph: RoadGraph, area: ServiceArea | None = None) -> NodeSnapper:
         """Snapper onto ``graph``'s largest strongly connected component, inside ``area``."""
-        keep = largest_component(graph)
-        lat = np.asarray(graph.lat)
-        lon = np.asarray(graph.lon)
+        from routing.snap import location_points
+
+        lat, lon, owner = location_points(graph)
+        keep = largest_component(graph)[owner]
         if area is not None:
             keep &= area.contains(lat, lon)
         idx = np.flatnonzero(keep)
@@ -88,11 +89,11 @@ class NodeSnapper:
         log.info(
             "%s snapper: %d of %d nodes eligible (largest component%s)",
             graph.profile,
-            idx.size,
+            np.unique(owner[idx]).size,
             graph.n_nodes,
             ", inside the area" if area is not None else "",
         )
-        return cls(lat[idx], lon[idx], idx)
+        return cls(lat[idx], lon[idx], owner[idx])
 
     @property
     def size(self) -> int:

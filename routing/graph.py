@@ -9,6 +9,7 @@ OSM ways between them are kept as edge geometry for drawing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 
 import numpy as np
 
@@ -77,6 +78,12 @@ class RoadGraph:
             object.__setattr__(self, "road_edge", np.arange(m, dtype=np.int64))
         if self.turn_cost is None:
             object.__setattr__(self, "turn_cost", np.zeros(m, dtype=np.float64))
+
+    @cached_property
+    def turn_expanded(self) -> bool:
+        """Whether edges are turns between road segments (nodes are segment ends)."""
+        m = self.n_edges
+        return bool(m) and not np.array_equal(self.road_edge, np.arange(m))
 
     @property
     def n_nodes(self) -> int:

@@ -125,7 +125,6 @@ class Snap:
         a turn onto the point's segment is allowed, each with its turn cost.
         See :meth:`source_seeds` for ``weight`` and the return types.
         """
-        forward, backward = self._costs(weight)
         nodes = [self.in_tails]
         costs = [self._arc_costs(self.in_arcs, self.in_turn, weight, self.fraction)]
         if self.reverse_edge >= 0:
@@ -419,6 +418,49 @@ class Snapper:
         distance = haversine_m(lats, lons, self.graph.lat[idx], self.graph.lon[idx])
         nodes = np.where(distance <= max_distance_m, idx, np.int32(-1)).astype(np.int32)
         return nodes, distance
+
+
+def location_points(graph: RoadGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points that stand for the graph's nodes when a coordinate is placed on a node.
+
+    A node of a node-based graph is a junction: its own coordinate. A node of a
+    turn-expanded graph is "on road segment ``s``, at its end"; it is stood for by
+    the middle of every straight piece of the segment, so that a point is placed on
+    the *nearest street* (not on whichever segment happens to end at the nearest
+    junction, which may be a motorway ramp).
+
+    Returns
+    -------
+    lat, lon : ndarray of float64
+    node : ndarray of int64
+        The node each point stands for.
+    """
+    if not graph.turn_expanded:
+        n = graph.n_nodes
+        return np.asarray(graph.lat), np.asarray(graph.lon), np.arange(n, dtype=np.int64)
+    head = np.asarray(graph.head, dtype=np.int64)
+    # One arc into each node carries the segment's geometry.
+    arcs = np.unique(head, return_index=True)[1]
+    nodes = head[arcs]
+    tails = graph.tail()[arcs]
+    gf = np.asarray(graph.geom_first)
+    inner = gf[arcs + 1] - gf[arcs]
+    n_pts = inner + 2
+    first = np.zeros(arcs.size + 1, dtype=np.int64)
+    np.cumsum(n_pts, out=first[1:])
+    lat = np.empty(int(first[-1]))
+    lon = np.empty(int(first[-1]))
+    lat[first[:-1]], lon[first[:-1]] = graph.lat[tails], graph.lon[tails]
+    lat[first[1:] - 1], lon[first[1:] - 1] = graph.lat[nodes], graph.lon[nodes]
+    rank = np.arange(int(inner.sum())) - np.repeat(np.cumsum(inner) - inner, inner)
+    dest = np.repeat(first[:-1] + 1, inner) + rank
+    src = np.repeat(gf[arcs], inner) + rank
+    lat[dest], lon[dest] = np.asarray(graph.geom_lat)[src], np.asarray(graph.geom_lon)[src]
+    starts = np.ones(lat.size, dtype=bool)
+    starts[first[1:] - 1] = False
+    a = np.flatnonzero(starts)
+    owner = np.repeat(nodes, n_pts - 1)
+    return 0.5 * (lat[a] + lat[a + 1]), 0.5 * (lon[a] + lon[a + 1]), owner
 
 
 def _haversine(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

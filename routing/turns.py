@@ -69,8 +69,9 @@ def _bearings(graph: RoadGraph) -> tuple[np.ndarray, np.ndarray]:
     inner = np.diff(gf)
     has = inner > 0
     # First segment: tail -> first shape point (or head); last: last shape point (or tail) -> head.
-    first_lat = np.where(has, graph.geom_lat[np.minimum(gf[:-1], max(gf[-1] - 1, 0))], graph.lat[head])
-    first_lon = np.where(has, graph.geom_lon[np.minimum(gf[:-1], max(gf[-1] - 1, 0))], graph.lon[head])
+    first = np.minimum(gf[:-1], max(gf[-1] - 1, 0))
+    first_lat = np.where(has, graph.geom_lat[first], graph.lat[head])
+    first_lon = np.where(has, graph.geom_lon[first], graph.lon[head])
     last_lat = np.where(has, graph.geom_lat[np.maximum(gf[1:] - 1, 0)], graph.lat[tail])
     last_lon = np.where(has, graph.geom_lon[np.maximum(gf[1:] - 1, 0)], graph.lon[tail])
 

@@ -1,6 +1,8 @@
-"""Turn restrictions, U-turns and turn costs on the turn-expanded graph (tests/fixtures/turns.osm)."""
+"""Turn restrictions, U-turns and turn costs on turn-expanded graphs (fixtures/turns.osm)."""
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import pytest
@@ -67,7 +69,7 @@ def _segments(net: RoadNetwork, a, b) -> list[tuple[int, int, int]]:
 
 def _turns_at(segments, node: int) -> list[tuple[int, int]]:
     """(from way, to way) of each pass through ``node``."""
-    return [(a[0], b[0]) for a, b in zip(segments, segments[1:]) if a[2] == node == b[1]]
+    return [(a[0], b[0]) for a, b in itertools.pairwise(segments) if a[2] == node == b[1]]
 
 
 def test_no_left_turn_is_respected_by_car_and_bike_not_walkers(networks) -> None:
@@ -102,7 +104,7 @@ def test_bus_only_restriction_binds_the_shuttle_not_the_car(networks) -> None:
 def test_via_way_restriction_forbids_the_whole_manoeuvre(networks) -> None:
     # The shuttle may turn S -> E at C (except=psv), but not continue onto the ring at E.
     segs = _segments(networks["shuttle"], ON["S"], ON["ringNE"])
-    for a, b, c in zip(segs, segs[1:], segs[2:]):
+    for a, b, c in zip(segs, segs[1:], segs[2:], strict=False):
         assert not (a[0] == 13 and b[0] == 12 and c[0] == 20 and b[2] == 103), segs
     # Entering C -> E from elsewhere and turning onto the ring stays allowed.
     ok = _segments(networks["shuttle"], ON["N"], ON["ringNE"])

@@ -423,7 +423,14 @@ class RoadTravel:
         biggest = np.bincount(labels).argmax()
         self.usable = np.flatnonzero(labels == biggest)
         self.plane = LocalPlane(float(np.mean(graph.lat)))
-        x, y = self.plane.to_xy(graph.lat[self.usable], graph.lon[self.usable])
+        # On a turn-expanded graph a location is "on the nearest street" (routing.snap).
+        from routing.snap import location_points
+
+        p_lat, p_lon, p_node = location_points(graph)
+        keep = labels[p_node] == biggest
+        self._point_lat, self._point_lon = p_lat[keep], p_lon[keep]
+        self._point_node = p_node[keep]
+        x, y = self.plane.to_xy(self._point_lat, self._point_lon)
         self._tree = cKDTree(np.column_stack((x, y)))
         self._slot = np.full(n, -1, dtype=np.int64)
         self._n_slots = 0
@@ -532,10 +539,8 @@ class RoadTravel:
             return np.empty(0, dtype=np.int64)
         x, y = self.plane.to_xy(lats, lons)
         _, idx = self._tree.query(np.column_stack((x, y)))
-        nodes = self.usable[idx]
-        far = (
-            haversine_m(lats, lons, self.graph.lat[nodes], self.graph.lon[nodes]) > self.max_snap_m
-        )
+        nodes = self._point_node[idx]
+        far = haversine_m(lats, lons, self._point_lat[idx], self._point_lon[idx]) > self.max_snap_m
         bad = ~np.isfinite(lats) | ~np.isfinite(lons)
         return np.where(far | bad, -1, nodes).astype(np.int64)
 
