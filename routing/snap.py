@@ -217,6 +217,8 @@ class Snapper:
         canonical = reps[
             (self.reverse[reps] < 0) | (dense[tails[reps]] < dense[np.asarray(graph.head)[reps]])
         ]
+        #: One edge per road segment on the ground (a two-way road once), for drawing.
+        self.segments = np.sort(canonical)
         self._build_segments(canonical)
         self._node_tree: cKDTree | None = None
 

@@ -26,9 +26,7 @@ GEOJSON_MEDIA = "application/geo+json"
 def network_geojson(state: RegionState, profile: str, digits: int = 5) -> bytes:
     """The profile's roads as one MultiLineString, each two-way road drawn once."""
     graph = state.graphs[profile]
-    twins = state.snappers[profile].reverse
-    edges = np.arange(graph.n_edges)
-    keep = edges[(twins < 0) | (twins > edges)]
+    keep = state.snappers[profile].segments
     tails = graph.tail()
     lines = []
     lat, lon = np.round(graph.lat, digits), np.round(graph.lon, digits)
