@@ -353,8 +353,8 @@ class CustomizedHierarchy(ContractionHierarchy):
         Elimination-tree parent of each rank (:func:`_etree_parent`).
     """
 
-    parent: np.ndarray = field(default=None)  # type: ignore[assignment]
-    packed: tuple = field(default=None, repr=False)  # type: ignore[assignment]
+    parent: np.ndarray = field(default=None)  # type: ignore[arg-type]
+    packed: tuple = field(default=None, repr=False)  # type: ignore[arg-type]
 
     def __post_init__(self) -> None:
         # The query graph comes packed from the customization (the up_*/down_*

@@ -69,8 +69,8 @@ class RoadGraph:
     geom_first: np.ndarray
     geom_lat: np.ndarray
     geom_lon: np.ndarray
-    road_edge: np.ndarray = field(default=None)  # type: ignore[assignment]
-    turn_cost: np.ndarray = field(default=None)  # type: ignore[assignment]
+    road_edge: np.ndarray = field(default=None)  # type: ignore[arg-type]
+    turn_cost: np.ndarray = field(default=None)  # type: ignore[arg-type]
 
     def __post_init__(self) -> None:
         m = int(self.head.shape[0])

@@ -207,8 +207,9 @@ def _expand_via_ways(
     copy_edge: list[int] = []
     for chain, only in paths:
         edges = chain.tolist()
-        steps = [arc_of.get((edges[i], edges[i + 1])) for i in range(len(edges) - 1)]
-        if any(s is None for s in steps):
+        found = [arc_of.get((edges[i], edges[i + 1])) for i in range(len(edges) - 1)]
+        steps = [s for s in found if s is not None]
+        if len(steps) != len(found):
             skipped["a turn along the chain is already forbidden"] += 1
             continue
         if steps[0] in redirect:
