@@ -125,6 +125,8 @@ def test_broken_relations_are_skipped_with_a_reason(networks) -> None:
     skipped = BUILD_REPORTS["car"]["restrictions"]["skipped"]
     assert skipped.get("to way does not start at the via node", 0) >= 1
     assert skipped.get("needs exactly one via node or a chain of via ways", 0) == 1
+    assert skipped.get("via ways do not connect the from and to ways", 0) == 1
+    assert skipped.get("contradicts another only_ restriction", 0) == 1
 
 
 def test_u_turns_only_at_dead_ends_for_motor_vehicles(networks) -> None:
