@@ -16,7 +16,7 @@ from routing.transit.itinerary import POLYLINE_PRECISION, Place
 
 router = APIRouter(tags=["road"])
 
-Profile = Literal["walk", "bike", "car"]
+Profile = Literal["walk", "bike", "car", "shuttle"]
 
 
 @router.get(
@@ -25,7 +25,7 @@ Profile = Literal["walk", "bike", "car"]
     responses=ERROR_RESPONSES,
     summary="Road route",
 )
-def road_route(
+async def road_route(
     from_place: str = Query(
         ...,
         alias="fromPlace",
@@ -46,7 +46,11 @@ def road_route(
     format: Literal["json", "geojson"] = Query("json"),
     state: RegionState = Depends(get_state),
 ) -> Any:
-    """Fastest ``profile`` route: duration, distance and geometry (polyline precision 6)."""
+    """Fastest ``profile`` route: duration, distance and geometry (polyline precision 6).
+
+    ``async``: a route takes well under a millisecond, less than a hop to the
+    thread pool would cost, so it runs on the event loop.
+    """
     need(state, "road", "road routing")
     origin = parse_place(from_place, name="fromPlace")
     destination = parse_place(to_place, name="toPlace")
