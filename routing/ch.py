@@ -1,5 +1,11 @@
 """Contraction Hierarchies: exact, preprocessed fast shortest paths (Geisberger et al. 2008).
 
+The road networks are served by *customizable* hierarchies (:mod:`routing.cch`),
+which reuse this module's query side (:class:`ContractionHierarchy`, the packed
+query graph, path unpacking) with a metric-independent contraction order. The
+classic witness-search builder below stays as a reference implementation for
+tests and small graphs.
+
 Preprocessing contracts nodes one by one in order of a priority (edge
 difference, contracted neighbours, level; lazily re-checked on pop, and the
 neighbours of a contracted node are re-evaluated). Contracting ``v`` adds a
