@@ -394,20 +394,19 @@ class SqlAlchemyDatabase:
                 return
             committing = False
             try:
-                with self.engine.connect() as conn:
-                    with conn.begin():
-                        if self._postgres:
-                            conn.execute(
-                                sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LOCK_KEY}
-                            )
-                        elif self.engine.dialect.name == "sqlite":
-                            conn.exec_driver_sql("BEGIN IMMEDIATE")
-                        self._current = _SaTx(conn)
-                        try:
-                            yield self._current
-                        finally:
-                            self._current = None
-                        committing = True  # leaving the `begin` block commits
+                with self.engine.connect() as conn, conn.begin():
+                    if self._postgres:
+                        conn.execute(
+                            sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LOCK_KEY}
+                        )
+                    elif self.engine.dialect.name == "sqlite":
+                        conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    self._current = _SaTx(conn)
+                    try:
+                        yield self._current
+                    finally:
+                        self._current = None
+                    committing = True  # leaving the `begin` block commits
             except sa.exc.DBAPIError as exc:
                 if not _is_disconnect(exc):
                     raise
