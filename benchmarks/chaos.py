@@ -332,6 +332,8 @@ def run(
     min_uptime: float = 12.0,
     restart_postgres_at: float = 0.5,
     vehicles: int = 40,
+    data_dir: Path | None = None,
+    cache_dir: Path | None = None,
 ) -> dict[str, Any]:
     """One bounded chaos run; returns the figures and the checks (see the module docstring)."""
     from api.settings import Settings
@@ -339,6 +341,8 @@ def run(
 
     tmp = Path(tempfile.mkdtemp(prefix="elster-chaos-"))
     settings = Settings(region="heidelberg")
+    data_dir = data_dir or settings.data_dir
+    cache_dir = cache_dir or settings.cache_dir
     postgres = ThrowawayPostgres(durable=True)
     postgres.start()
     proc = None
@@ -347,8 +351,8 @@ def run(
         env = dict(os.environ)
         env.update(
             ELSTER_REGION="heidelberg",
-            ELSTER_DATA_DIR=str(settings.data_dir),
-            ELSTER_CACHE_DIR=str(settings.cache_dir),
+            ELSTER_DATA_DIR=str(data_dir),
+            ELSTER_CACHE_DIR=str(cache_dir),
             ELSTER_DATABASE_URL=url,
             ELSTER_API_KEYS=OPERATOR_KEY,
             ELSTER_LIVE_PATH=str(tmp / "live.json"),

@@ -307,8 +307,13 @@ class BookingService:
         self._dirty = False
         self._mutating = False  # the dispatcher's plans may have changed in this call
         if dispatcher is not None:
-            with self.lock, store.exclusive() as tx:
-                self._open_epoch(tx)
+
+            def open_epoch() -> None:
+                with self.lock, store.exclusive() as tx:
+                    self._open_epoch(tx)
+
+            # A redo after a lost COMMIT joins the epoch it may have started: no harm.
+            self._with_retries("joining the dispatch log", open_epoch)
 
     @property
     def available(self) -> bool:

@@ -50,6 +50,7 @@ from api.storage.db import (
     SqliteDatabase,
     Tx,
     postgres_url,
+    retry_unavailable,
     sqlite_path,
 )
 from routing.errors import DataError
@@ -199,9 +200,12 @@ def _create_tables(engine: Engine, attempts: int = 5) -> None:
     if engine.dialect.name == "postgresql":
         # Serialised across hosts: two servers starting on an empty database would
         # otherwise both try to create each table.
-        with engine.begin() as conn:
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_SCHEMA_LOCK_KEY})
-            metadata.create_all(conn)
+        def create() -> None:
+            with engine.begin() as conn:
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_SCHEMA_LOCK_KEY})
+                metadata.create_all(conn)
+
+        retry_unavailable("creating the booking tables", create)
         return
     for attempt in range(attempts):
         try:
@@ -348,13 +352,18 @@ class BookingStore:
         found = self.meta("token_secret")
         if found:
             return found
-        with self.db.exclusive() as tx:  # serialised: two workers agree on one secret
-            found = self.meta("token_secret", tx)
-            if found:
-                return found
-            candidate = secrets.token_hex(32)
-            tx.execute(SQL_META_INSERT, {"key": "token_secret", "value": candidate})
-            return candidate
+
+        def attempt() -> str:
+            with self.db.exclusive() as tx:  # serialised: two workers agree on one secret
+                found = self.meta("token_secret", tx)
+                if found:
+                    return found
+                candidate = secrets.token_hex(32)
+                tx.execute(SQL_META_INSERT, {"key": "token_secret", "value": candidate})
+                return candidate
+
+        # A COMMIT without an answer is redone too: the redo reads what was stored.
+        return str(retry_unavailable("storing the token secret", attempt))
 
     def token_for(self, booking_id: str) -> str:
         """Return the passenger token of a booking."""

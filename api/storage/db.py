@@ -302,6 +302,28 @@ def postgres_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def retry_unavailable(what: str, attempt: Any, *, retry_for_s: float = RETRY_FOR_S) -> Any:
+    """``attempt()``, redone while it raises :class:`DatabaseUnavailableError` (or a lost server).
+
+    For steps that change nothing when they fail (a rolled-back transaction,
+    table creation): a server starting while the database restarts waits for it
+    rather than dying.
+    """
+    import sqlalchemy as sa
+
+    deadline = time.monotonic() + retry_for_s
+    delay = 0.05
+    while True:
+        try:
+            return attempt()
+        except (DatabaseUnavailableError, sa.exc.OperationalError) as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            logger.warning("%s: %s; redoing it in %.2f s", what, _first_line(exc), delay)
+            time.sleep(delay)
+            delay = min(2 * delay, 1.0)
+
+
 class _SaTx:
     def __init__(self, conn: Any) -> None:
         self.conn = conn
