@@ -450,6 +450,8 @@ def run(
                 "first_5_s_max": max(first, default=0.0),
                 "max": max(every, default=0.0),
                 "last_3_s_max": max(last, default=0.0),
+                # (second, largest worker) every 5 s: growth with the bookings held?
+                "series": [(s["t"], max(s["mb"].values(), default=0.0)) for s in rss[::5]],
             },
             "database_redos_logged": log_text.count("redoing it"),
             "checks": checks,

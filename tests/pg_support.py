@@ -118,3 +118,11 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callabl
 def db_url(database: Callable[[str], str]) -> str:
     """One empty database of each backend (the test runs once per backend)."""
     return database("bookings")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the PostgreSQL variants ``postgres`` (``-m "not postgres"`` leaves them out)."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("database") == "postgres":
+            item.add_marker(pytest.mark.postgres)
