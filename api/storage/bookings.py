@@ -185,7 +185,14 @@ def make_engine(url: str) -> Engine:
             pool_size=8,
             max_overflow=8,
             pool_timeout=30,
-            connect_args={"connect_timeout": 5, "application_name": "elster"},
+            connect_args={
+                "connect_timeout": 5,
+                "application_name": "elster",
+                # A frozen or cut-off host must not hold the dispatch lock for ever: the
+                # server ends a transaction idle for 60 s (a booking batch takes ms, a
+                # re-optimisation seconds), and a lock wait gives up after 30 s (redone).
+                "options": "-c idle_in_transaction_session_timeout=60000 -c lock_timeout=30000",
+            },
         )
     return sa.create_engine(url, pool_pre_ping=True)
 
