@@ -6,7 +6,8 @@ database. With threads booking through all of them at once, an Idempotency-Key
 names one booking, a slot is never over-booked, and every service's plans hold
 exactly the stored bookings. On PostgreSQL, a connection killed in the middle
 of a booking's transaction, or a server restart between two bookings, is
-redone on a new connection: the booking is stored once.
+redone on a new connection: the booking is stored once. A COMMIT whose answer
+is lost (stored or not) ends with every booking of the batch stored once.
 """
 
 from __future__ import annotations
@@ -170,3 +171,57 @@ def test_server_restart_between_bookings_is_invisible(pg_server, pg_url):
         w.vehicles()
         assert set(w.dispatcher.booked) == stored
         w.store.close()
+
+
+class _LostCommitAnswer:
+    """Wraps a store's ``exclusive``: the next transaction's COMMIT "gets no answer".
+
+    ``stored=True``: the transaction commits, then the caller is told the outcome
+    is unknown (the answer was lost). ``stored=False``: it rolls back, same message.
+    """
+
+    def __init__(self, store: BookingStore, *, stored: bool) -> None:
+        self.real = store.db.exclusive
+        self.stored = stored
+        self.armed = True
+        store.db.exclusive = self  # type: ignore[method-assign]
+
+    def __call__(self):
+        import contextlib
+
+        from api.storage.db import CommitOutcomeUnknownError
+
+        real = self.real
+
+        @contextlib.contextmanager
+        def cm():
+            if not self.armed:
+                with real() as tx:
+                    yield tx
+                return
+            self.armed = False
+            with contextlib.suppress(RuntimeError), real() as tx:
+                yield tx
+                if not self.stored:
+                    raise RuntimeError("roll back")
+            raise CommitOutcomeUnknownError("server closed the connection during COMMIT")
+
+        return cm()
+
+
+@pytest.mark.parametrize("stored", [True, False], ids=["committed", "rolled-back"])
+def test_commit_without_an_answer_books_once(db_url, stored):
+    [service] = services(db_url, 1, seats=100)
+    _LostCommitAnswer(service.store, stored=stored)
+    calls = [request(1), request(2, passengers=2)]
+    from api.services.shuttle import BookingCall
+
+    answers = service.book_many([BookingCall(r) for r in calls])  # no keys: only a look helps
+    assert all(isinstance(a, tuple) and a[2] for a in answers), answers
+    ids = {a[0].id for a in answers}
+    assert {b.id for b in service.store.open_bookings()} == ids  # stored once, no extra
+    assert service.store.log_length(service.epoch["id"]) == 2
+    service.vehicles()
+    assert set(service.dispatcher.booked) == ids
+    assert service.db_retries == (0 if stored else 1)
+    service.store.close()

@@ -622,8 +622,10 @@ class BookingService:
 
         try:
             decided = self._with_retries(f"booking batch of {len(calls)}", attempt)
-        except DatabaseUnavailableError:
-            raise  # every call of the batch gets the 503
+        except UnavailableError:
+            # Every call of the batch gets the 503; never redone one by one: after an
+            # unanswered COMMIT whose outcome stays unknown that could book twice.
+            raise
         except Exception:
             if len(calls) == 1:
                 raise
