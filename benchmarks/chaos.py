@@ -21,7 +21,9 @@ What must hold, and is reported (``bench-results/chaos.json``):
   answer was lost to a killed connection is settled by one retry with its key;
 * no 5xx answer at all (a killed worker's connections fail without an answer;
   they are counted apart, as ``killed_connections``);
-* the workers' RSS stays bounded (sampled every second).
+* the workers' RSS stays bounded (sampled every second): at most its first
+  value plus what the dispatcher holds per open booking (``MB_PER_OPEN_BOOKING``,
+  measured in-process) plus ``RSS_SLACK_MB``.
 
 The supervisor stops the whole server when a worker dies less than 10 s after
 its start (``api.workers.MIN_UPTIME_S``, issue 17 finding 1, fixed apart), so
@@ -65,6 +67,11 @@ POINTS = [
 #: Request mix: kind -> weight.
 MIX = {"book": 40, "read": 15, "cancel": 5, "quote": 10, "route": 20, "health": 5, "plans": 5}
 CONNECTION_ERRORS = (httpx.TransportError,)  # refused, reset, closed mid-answer
+#: What a worker's RSS may grow by per open booking: the fleet dispatcher's state
+#: (measured in-process: 1,500 bookings on 40 shuttles, no HTTP, +250 MB = 0.17 MB each).
+MB_PER_OPEN_BOOKING = 0.25
+#: Growth allowed on top of that (allocator slack, answers in flight).
+RSS_SLACK_MB = 150.0
 
 
 def rss_mb(pid: int) -> float:
@@ -479,6 +486,10 @@ def passed(result: dict[str, Any]) -> list[str]:
             failed.append(f"{checks[what]} bookings {what}")
     if result["other_errors"]:
         failed.append(f"unexpected 4xx on bookings: {result['other_errors'][:3]}")
+    rss = result["rss_mb"]
+    bound = rss["first_5_s_max"] + MB_PER_OPEN_BOOKING * checks.get("open", 0) + RSS_SLACK_MB
+    if rss["max"] > bound:
+        failed.append(f"worker RSS {rss['max']:.0f} MB above the bound {bound:.0f} MB")
     return failed
 
 

