@@ -13,7 +13,15 @@ worker count and dispatcher.
 
     .venv/bin/python -m benchmarks.api_load [--workers 1,2] [--requests 2000]
         [--bookings 400] [--dispatcher ledger|fleet|both] [--reoptimise-s 3600]
+        [--database sqlite,postgres]
         [--server-root DIR]   # serve another checkout (e.g. the previous commit)
+
+``--database sqlite,postgres`` measures every booking row on both databases in
+the same run, one server each: SQLite (WAL, ``synchronous=NORMAL``) and a
+PostgreSQL 15 started for the run in a temporary directory
+(:mod:`scripts.pg_test_server`, default durable settings: ``fsync`` and
+``synchronous_commit`` on, so every commit waits for the WAL flush). The
+PostgreSQL rows are ``booking_postgres`` and ``booking_fleet_postgres``.
 
 Bookings are measured against two dispatchers, each in its own server:
 
@@ -557,8 +565,12 @@ def _serve_and_measure(
     book_jobs: Any,
     warm_quotes: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """One server run: optionally the plan load, then the booking load; raw figures."""
+    """One server run: optionally the plan load, then the booking load; raw figures.
+
+    ``dispatcher`` is ``ledger`` or ``fleet``, optionally followed by ``-DATABASE``.
+    """
     log = tmp / f"server-{dispatcher}-{workers}.log"
+    dispatcher = dispatcher.split("-", 1)[0]
     proc, base = start_server(workers, env, log, server_root, FACTORIES[dispatcher])
     out: dict[str, Any] = {}
     try:
@@ -653,6 +665,7 @@ def run(
     server_root: Path = ROOT,
     dispatchers: tuple[str, ...] = ("ledger", "fleet"),
     reoptimise_s: float = 3600.0,
+    databases: tuple[str, ...] = ("sqlite",),
 ) -> dict[str, Any]:
     from zoneinfo import ZoneInfo
 
@@ -684,69 +697,31 @@ def run(
             "by_answer": by_kind(b_s, b_kinds),
         }
     pickup = (datetime.now().astimezone() + timedelta(hours=3)).replace(microsecond=0).isoformat()
-    runs = []
-    for workers in workers_list:
-        row: dict[str, Any] = {"workers": workers}
-        for dispatcher in dispatchers:
-            env = dict(os.environ)
-            env.update(
-                ELSTER_REGION="heidelberg",
-                ELSTER_DATABASE_URL=f"sqlite:///{tmp / f'bookings-{dispatcher}-{workers}.db'}",
-                PYTHONPATH=str(server_root),
-                # Same data and build cache for any served checkout.
-                ELSTER_DATA_DIR=str(settings.data_dir),
-                ELSTER_CACHE_DIR=str(settings.cache_dir),
-                ELSTER_SHUTTLE_REOPTIMISE_S=str(reoptimise_s),
-                ELSTER_API_KEYS=OPERATOR_KEY,
-            )
-            warm_quotes = [trip_body(t, datetime.now(zone)) for t in warm_trips]
-            book_jobs = (
-                ledger_jobs(n_bookings, pickup, workers)
-                if dispatcher == "ledger"
-                # Built when the load starts: pickups are relative to that moment.
-                else functools.partial(fleet_jobs, trips, zone, workers)
-            )
-            plan = (warm_jobs, plan_jobs) if "plan" not in row else None
-            raw = _serve_and_measure(
-                dispatcher, workers, env, tmp, server_root, plan, book_jobs, warm_quotes
-            )
-            if "plan" in raw:
-                lat, errors, wall, kinds = raw["plan"]
-                plan_stats = percentiles(lat)
-                row["plan"] = {
-                    **plan_stats,
-                    "throughput_rps": len(lat) / wall,
-                    "errors": len(errors),
-                    "error_samples": errors[:5],
-                    "server_cpu_ms_per_request": 1000 * raw["plan_cpu"] / max(len(lat), 1),
-                    "by_answer": by_kind(lat, kinds),
-                    "served_by": dispatcher,
-                }
-                row["ratio_p50_http_vs_in_process"] = plan_stats["p50_ms"] / baseline["p50_ms"]
-            b_lat, b_errors, b_wall, b_kinds = raw["booking"]
-            key = "booking" if dispatcher == "ledger" else "booking_fleet"
-            row[key] = booking_stats(
-                b_lat,
-                b_kinds,
-                b_errors,
-                b_wall,
-                raw["booking_cpu"],
-                raw["bodies"] if dispatcher == "fleet" else None,
-            )
-            row[key]["server_log"] = raw["server_log"]
-            if "plan_check" in raw:
-                row[key]["plan_check"] = raw["plan_check"]
-            if key == "booking_fleet" and booking_baseline is not None:
-                row["ratio_booking_fleet_p50_http_vs_in_process"] = (
-                    row[key]["p50_ms"] / booking_baseline["p50_ms"]
-                )
-        runs.append(row)
+    postgres = None
+    if "postgres" in databases:
+        from scripts.pg_test_server import ThrowawayPostgres
+
+        postgres = ThrowawayPostgres(durable=True)
+        postgres.start()
+    try:
+        runs = _runs(
+            workers_list, dispatchers, databases, postgres, tmp, settings, server_root,
+            reoptimise_s, n_bookings, pickup, zone, trips, warm_trips, warm_jobs, plan_jobs,
+            baseline, booking_baseline,
+        )  # fmt: skip
+    finally:
+        if postgres is not None:
+            postgres.stop()
     metres = sorted(t["metres"] for t in trips)
     return {
         "region": "heidelberg",
         "clients": CLIENTS,
         "server_root": str(server_root),
         "dispatchers": list(dispatchers),
+        "databases": list(databases),
+        "postgres": "PostgreSQL 15, fsync and synchronous_commit on (durable defaults)"
+        if postgres is not None
+        else None,
         "reoptimise_s": reoptimise_s,
         "query_set": {
             "queries": len(queries),
@@ -780,6 +755,98 @@ def run(
     }
 
 
+def row_key(dispatcher: str, database: str) -> str:
+    """Name of a booking row: ``booking`` / ``booking_fleet``, ``_postgres`` on PostgreSQL."""
+    key = "booking" if dispatcher == "ledger" else "booking_fleet"
+    return key if database == "sqlite" else f"{key}_{database}"
+
+
+def _runs(
+    workers_list: list[int],
+    dispatchers: tuple[str, ...],
+    databases: tuple[str, ...],
+    postgres: Any,
+    tmp: Path,
+    settings: Any,
+    server_root: Path,
+    reoptimise_s: float,
+    n_bookings: int,
+    pickup: str,
+    zone: Any,
+    trips: list[dict[str, Any]],
+    warm_trips: list[dict[str, Any]],
+    warm_jobs: list[Job],
+    plan_jobs: list[Job],
+    baseline: dict[str, Any],
+    booking_baseline: dict[str, Any] | None,
+) -> list[dict[str, Any]]:
+    """One row per worker count: the plan load once, every booking row per database."""
+    runs = []
+    for workers in workers_list:
+        row: dict[str, Any] = {"workers": workers}
+        for dispatcher, database in [(d, db) for d in dispatchers for db in databases]:
+            if database == "sqlite":
+                url = f"sqlite:///{tmp / f'bookings-{dispatcher}-{workers}.db'}"
+            else:
+                url = postgres.create_database()
+            env = dict(os.environ)
+            env.update(
+                ELSTER_REGION="heidelberg",
+                ELSTER_DATABASE_URL=url,
+                PYTHONPATH=str(server_root),
+                # Same data and build cache for any served checkout.
+                ELSTER_DATA_DIR=str(settings.data_dir),
+                ELSTER_CACHE_DIR=str(settings.cache_dir),
+                ELSTER_SHUTTLE_REOPTIMISE_S=str(reoptimise_s),
+                ELSTER_API_KEYS=OPERATOR_KEY,
+            )
+            warm_quotes = [trip_body(t, datetime.now(zone)) for t in warm_trips]
+            book_jobs = (
+                ledger_jobs(n_bookings, pickup, workers)
+                if dispatcher == "ledger"
+                # Built when the load starts: pickups are relative to that moment.
+                else functools.partial(fleet_jobs, trips, zone, workers)
+            )
+            plan = (warm_jobs, plan_jobs) if "plan" not in row else None
+            raw = _serve_and_measure(
+                f"{dispatcher}-{database}", workers, env, tmp, server_root, plan, book_jobs,
+                warm_quotes,
+            )  # fmt: skip
+            if "plan" in raw:
+                lat, errors, wall, kinds = raw["plan"]
+                plan_stats = percentiles(lat)
+                row["plan"] = {
+                    **plan_stats,
+                    "throughput_rps": len(lat) / wall,
+                    "errors": len(errors),
+                    "error_samples": errors[:5],
+                    "server_cpu_ms_per_request": 1000 * raw["plan_cpu"] / max(len(lat), 1),
+                    "by_answer": by_kind(lat, kinds),
+                    "served_by": dispatcher,
+                }
+                row["ratio_p50_http_vs_in_process"] = plan_stats["p50_ms"] / baseline["p50_ms"]
+            b_lat, b_errors, b_wall, b_kinds = raw["booking"]
+            key = row_key(dispatcher, database)
+            row[key] = booking_stats(
+                b_lat,
+                b_kinds,
+                b_errors,
+                b_wall,
+                raw["booking_cpu"],
+                raw["bodies"] if dispatcher == "fleet" else None,
+            )
+            row[key]["server_log"] = raw["server_log"]
+            if "plan_check" in raw:
+                row[key]["plan_check"] = raw["plan_check"]
+            if key == "booking_fleet" and booking_baseline is not None:
+                row["ratio_booking_fleet_p50_http_vs_in_process"] = (
+                    row[key]["p50_ms"] / booking_baseline["p50_ms"]
+                )
+            row[key]["database"] = database
+        runs.append(row)
+    return runs
+
+
 def summary(result: dict[str, Any], path: Path) -> str:
     """The one-line summary: best plan run, ledger and fleet booking p95."""
     runs = result["runs"]
@@ -798,6 +865,14 @@ def summary(result: dict[str, Any], path: Path) -> str:
             f"; booking (ledger) p95 {b['booking']['p95_ms']:.1f} ms "
             f"errors {b['booking']['errors']} ({b['workers']} worker(s))"
         )
+    for r in runs:
+        for key in ("booking_postgres", "booking_fleet_postgres"):
+            if key in r:
+                line += (
+                    f"; {key} p95 {r[key]['p95_ms']:.1f} ms "
+                    f"{r[key]['throughput_rps']:.0f} req/s errors {r[key]['errors']} "
+                    f"({r['workers']} worker(s))"
+                )
     if all("booking_fleet" in r for r in runs):
         f = min(runs, key=lambda r: r["booking_fleet"]["p95_ms"])
         fb = f["booking_fleet"]
@@ -841,7 +916,16 @@ def main() -> None:
         help="Checkout whose app is served (default: this one); the in-process baseline "
         "always uses this checkout.",
     )
+    parser.add_argument(
+        "--database",
+        default="sqlite",
+        help="Comma-separated bookings databases to measure in this run: sqlite, postgres "
+        "(a throwaway PostgreSQL server started for the run).",
+    )
     args = parser.parse_args()
+    databases = tuple(d.strip() for d in args.database.split(",") if d.strip())
+    if not set(databases) <= {"sqlite", "postgres"}:
+        parser.error(f"--database: unknown database in {args.database!r} (sqlite, postgres)")
     logging.basicConfig(level=logging.WARNING)
     dispatchers = ("ledger", "fleet") if args.dispatcher == "both" else (args.dispatcher,)
     result = run(
@@ -851,6 +935,7 @@ def main() -> None:
         args.server_root.resolve(),
         dispatchers,
         args.reoptimise_s,
+        databases,
     )
     path = write_result("api_load", result)
     print(summary(result, path))

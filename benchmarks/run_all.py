@@ -350,6 +350,18 @@ def api_load_rows(name: str, d: dict[str, Any]) -> list[Row]:
                 note=f"{_get(run, 'booking', 'errors')} errors",
             )
         )
+        if _get(run, "booking_postgres") is not None:
+            rows.append(
+                Row(
+                    name,
+                    f"booking p95 over HTTP on PostgreSQL, {workers} worker(s)",
+                    _ms(_get(run, "booking_postgres", "p95_ms")),
+                    _ms(_get(run, "booking", "p95_ms")),
+                    "SQLite, same run",
+                    "ms",
+                    note=f"{_get(run, 'booking_postgres', 'errors')} errors",
+                )
+            )
     return rows
 
 
@@ -528,7 +540,16 @@ BENCHES: dict[str, Bench] = {
         ),
         Bench(
             "api_load",
-            ("--workers", "1", "--requests", "400", "--bookings", "100"),
+            (
+                "--workers",
+                "1",
+                "--requests",
+                "400",
+                "--bookings",
+                "100",
+                "--database",
+                "sqlite,postgres",
+            ),
             extract=api_load_rows,
         ),
         Bench(

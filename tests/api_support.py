@@ -54,13 +54,15 @@ def start_server(
     factory: str = "tests.shuttle_doubles:crash_app",
     *,
     workers: int = 1,
+    command: list[str] | None = None,
 ) -> subprocess.Popen:
     """Serve an app factory on 127.0.0.1:port (``api.workers``); wait until /health answers.
 
     With several ``workers``, wait until each worker process has answered
-    (told apart by the ``X-Elster-Worker`` header).
+    (told apart by the ``X-Elster-Worker`` header). ``command`` replaces the
+    command line (e.g. ``elster serve``); it must listen on ``port``.
     """
-    cmd = [
+    cmd = command or [
         sys.executable,
         "-m",
         "api.workers",  # what `elster serve` runs: one listening socket per worker

@@ -43,7 +43,7 @@ def cache_dir() -> Path:
     return path
 
 
-pytest_plugins = ["tests.road_fixtures"]
+pytest_plugins = ["tests.road_fixtures", "tests.pg_support"]
 
 
 @pytest.fixture(scope="session")

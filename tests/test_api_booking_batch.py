@@ -16,8 +16,9 @@ T0 = 1_700_000_000.0
 PICKUP = (T0 // SLOT_S + 8) * SLOT_S + 60.0  # inside one ledger slot, two hours ahead
 
 
-def make_service(tmp_path, name: str, seats: int = 5, **kw) -> BookingService:
-    store = BookingStore(f"sqlite:///{tmp_path / name}")
+def make_service(database, name: str, seats: int = 5, **kw) -> BookingService:
+    """A booking service on a new database (SQLite file or PostgreSQL) and a seat ledger."""
+    store = BookingStore(database(name))
     return BookingService(store, SeatLedgerDispatcher(seats), clock=lambda: T0, **kw)
 
 
@@ -41,9 +42,9 @@ def summary(answer) -> tuple:
     return (booking.request["passengers"], booking.idempotency_key, created)
 
 
-def test_batch_answers_like_one_call_at_a_time(tmp_path):
-    batched = make_service(tmp_path, "batched.db")
-    single = make_service(tmp_path, "single.db")
+def test_batch_answers_like_one_call_at_a_time(database):
+    batched = make_service(database, "batched")
+    single = make_service(database, "single")
     got = batched.book_many(calls())
     expected = []
     for call in calls():
@@ -66,8 +67,8 @@ def test_batch_answers_like_one_call_at_a_time(tmp_path):
     assert [e.booking_id for e in log] == [got[0][0].id, got[1][0].id, got[5][0].id]
 
 
-def test_a_call_failing_half_way_does_not_fail_the_others(tmp_path, monkeypatch):
-    service = make_service(tmp_path, "b.db", seats=100)
+def test_a_call_failing_half_way_does_not_fail_the_others(database, monkeypatch):
+    service = make_service(database, "b", seats=100)
     ledger = service.dispatcher
     real_commit = ledger.commit
     failing = {"count": 0}
@@ -92,8 +93,8 @@ def test_a_call_failing_half_way_does_not_fail_the_others(tmp_path, monkeypatch)
     assert failing["count"] == 2  # once in the batch, once on its own
 
 
-def test_batcher_books_concurrent_calls_together_in_order(tmp_path):
-    service = make_service(tmp_path, "b.db", seats=100)
+def test_batcher_books_concurrent_calls_together_in_order(database):
+    service = make_service(database, "b", seats=100)
     batcher = BookingBatcher(service, max_batch=4)
     trips = [
         BookingCall(ShuttleRequest((49.40, 8.69), (49.39, 8.68), PICKUP + i), f"k-{i:03d}")
@@ -110,8 +111,8 @@ def test_batcher_books_concurrent_calls_together_in_order(tmp_path):
     assert [e.booking_id for e in log] == [b.id for b, _, _ in got]
 
 
-def test_batcher_raises_each_calls_own_error(tmp_path):
-    service = make_service(tmp_path, "b.db", seats=1)
+def test_batcher_raises_each_calls_own_error(database):
+    service = make_service(database, "b", seats=1)
     batcher = BookingBatcher(service)
     trips = [BookingCall(ShuttleRequest((49.40, 8.69), (49.39, 8.68), PICKUP)) for _ in range(2)]
 
@@ -123,8 +124,8 @@ def test_batcher_raises_each_calls_own_error(tmp_path):
     assert isinstance(second, RejectedError) and "seats of this slot" in str(second)
 
 
-def test_batcher_without_dispatcher_fails_every_call(tmp_path):
-    store = BookingStore(f"sqlite:///{tmp_path / 'b.db'}")
+def test_batcher_without_dispatcher_fails_every_call(database):
+    store = BookingStore(database("b"))
     batcher = BookingBatcher(BookingService(store, None))
     call = BookingCall(ShuttleRequest((49.40, 8.69), (49.39, 8.68), PICKUP))
 
@@ -137,8 +138,8 @@ def test_batcher_without_dispatcher_fails_every_call(tmp_path):
         asyncio.run(batcher.book(call))
 
 
-def test_retries_are_answered_without_the_lock(tmp_path, monkeypatch):
-    service = make_service(tmp_path, "b.db", seats=2)
+def test_retries_are_answered_without_the_lock(database, monkeypatch):
+    service = make_service(database, "b", seats=2)
     first = BookingCall(ShuttleRequest((49.40, 8.69), (49.39, 8.68), PICKUP, passengers=2), "k-1")
     booking, _, _ = service.book(first.request, idempotency_key="k-1")
     log_before = service.store.log_length(service.epoch["id"])

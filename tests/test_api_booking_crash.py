@@ -2,7 +2,7 @@
 
 uvicorn runs in a subprocess on 127.0.0.1 (random free port) with two worker
 processes, the fleet's real online dispatcher on the Heidelberg car graph and
-bookings in SQLite (WAL). The whole process group (supervisor and workers) is
+bookings in SQLite (WAL) or PostgreSQL. The whole process group (supervisor and workers) is
 killed with SIGKILL mid-stream; after a restart every booking that got a 2xx
 is stored once, intact, and planned on a vehicle again (the restarted
 dispatcher replays the dispatch log).
@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import threading
 import time
 from datetime import datetime, timedelta
@@ -22,7 +21,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
+from api.storage.bookings import make_engine
 from routing.regions import PROJECT_ROOT
 from tests.api_support import OPERATOR_KEY, free_port, start_server
 
@@ -31,13 +32,13 @@ KILL_AFTER = 40  # confirmed bookings before the kill
 
 
 @pytest.fixture
-def server_env(tmp_path: Path, hd_data_dir: Path, cache_dir: Path) -> dict[str, str]:
+def server_env(tmp_path: Path, hd_data_dir: Path, cache_dir: Path, db_url: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         ELSTER_REGION="heidelberg",
         ELSTER_DATA_DIR=str(hd_data_dir),
         ELSTER_CACHE_DIR=str(cache_dir),
-        ELSTER_DATABASE_URL=f"sqlite:///{tmp_path / 'bookings.db'}",
+        ELSTER_DATABASE_URL=db_url,
         ELSTER_API_KEYS=OPERATOR_KEY,
         ELSTER_LIVE_PATH=str(tmp_path / "live.json"),
         ELSTER_PROFILES="shuttle",
@@ -174,12 +175,22 @@ def test_kill_9_during_booking_stream_loses_and_duplicates_nothing(server_env, t
     planned = {s["request"] for v in vehicles for s in v["stops"]}
     assert planned == {a["id"] for a in confirmed.values()}
     assert stored_in_flight <= len(in_flight)
-    db = Path(server_env["ELSTER_DATABASE_URL"].split("///", 1)[1])
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        keys = [k for (k,) in conn.execute("SELECT idempotency_key FROM bookings")]
-        assert len(keys) == len(set(keys)) == expected
-        for (text,) in conn.execute("SELECT request_json FROM bookings"):
-            json.loads(text)
-        events = conn.execute("SELECT COUNT(*) FROM booking_events").fetchone()[0]
-        assert events == expected  # one 'confirmed' event per booking, none half-written
+    engine = make_engine(server_env["ELSTER_DATABASE_URL"])
+    try:
+        with engine.connect() as conn:
+            if engine.dialect.name == "sqlite":
+                assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+            keys = [k for (k,) in conn.execute(sa.text("SELECT idempotency_key FROM bookings"))]
+            assert len(keys) == len(set(keys)) == expected
+            for (text,) in conn.execute(sa.text("SELECT request_json FROM bookings")):
+                json.loads(text)
+            events = conn.execute(sa.text("SELECT COUNT(*) FROM booking_events")).scalar()
+            assert events == expected  # one 'confirmed' event per booking, none half-written
+            logged = conn.execute(
+                sa.text(
+                    "SELECT COUNT(DISTINCT booking_id) FROM dispatch_log WHERE kind LIKE 'book%'"
+                )
+            ).scalar()
+            assert logged == expected  # every stored booking is in the dispatch log, once
+    finally:
+        engine.dispose()

@@ -1,7 +1,8 @@
 """Bookings follow their trip: assigned, picked up, completed; cancel only until assigned.
 
 The booking service runs on the fleet's real online dispatcher (on a
-straight-line travel model, so the test needs no map) and a SQLite store.
+straight-line travel model, so the test needs no map) and a store in SQLite
+or PostgreSQL (each test runs on both).
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ def build(clock):
 
 
 @pytest.fixture
-def service(tmp_path):
-    store = BookingStore(f"sqlite:///{tmp_path / 'bookings.db'}")
+def service(db_url):
+    store = BookingStore(db_url)
     clock = Clock(T0)
     fleet = FleetDispatcher(build)
     booking_service = BookingService(store, fleet, timezone="UTC", clock=clock)
@@ -133,11 +134,11 @@ def test_cancel_before_departure_frees_the_seat(service):
     assert fleet.progress([booking.id]) == {}
 
 
-def test_two_workers_booking_in_one_step_end_with_the_same_plans(tmp_path):
+def test_two_workers_booking_in_one_step_end_with_the_same_plans(db_url):
     """Bookings alternate between two services on one database (two uvicorn workers)."""
     import random
 
-    url = f"sqlite:///{tmp_path / 'bookings.db'}"
+    url = db_url
     clock = Clock(T0)
     workers = []
     for _ in range(2):

@@ -27,9 +27,9 @@ def trip(minutes_ahead: float, origin: tuple[float, float], destination: tuple[f
 
 
 @pytest.fixture
-def fleet_client(tmp_path: Path, hd_data_dir: Path, cache_dir: Path):
+def fleet_client(db_url: str, hd_data_dir: Path, cache_dir: Path):
     settings = hd_settings(
-        hd_data_dir, cache_dir, f"sqlite:///{tmp_path / 'b.db'}", profiles="shuttle", transit=False,
+        hd_data_dir, cache_dir, db_url, profiles="shuttle", transit=False,
         shuttle_vehicles=2, shuttle_seats=3,
     )  # fmt: skip
     state = load_state(settings)

@@ -27,11 +27,9 @@ def trip(minutes_ahead: float = 60, passengers: int = 1, **extra):
     }
 
 
-def light_settings(tmp_path: Path, hd_data_dir: Path, cache_dir: Path):
+def light_settings(db_url: str, hd_data_dir: Path, cache_dir: Path):
     """No road graphs or timetable: bookings do not need them, and startup stays fast."""
-    return hd_settings(
-        hd_data_dir, cache_dir, f"sqlite:///{tmp_path / 'bookings.db'}", profiles="", transit=False
-    )
+    return hd_settings(hd_data_dir, cache_dir, db_url, profiles="", transit=False)
 
 
 def test_without_dispatcher_shuttle_is_503(hd_data_dir, cache_dir, tmp_path):
@@ -51,9 +49,10 @@ def test_without_dispatcher_shuttle_is_503(hd_data_dir, cache_dir, tmp_path):
 
 
 @pytest.fixture
-def ledger_client(tmp_path, hd_data_dir, cache_dir):
+def ledger_client(db_url, hd_data_dir, cache_dir):
+    """The API with a seat-ledger dispatcher, on SQLite and on PostgreSQL."""
     dispatcher = SeatLedgerDispatcher(seats_per_slot=3)
-    settings = light_settings(tmp_path, hd_data_dir, cache_dir)
+    settings = light_settings(db_url, hd_data_dir, cache_dir)
     with TestClient(create_app(settings, dispatcher=dispatcher)) as client:
         client.dispatcher = dispatcher
         yield client
@@ -149,8 +148,8 @@ def test_bad_idempotency_key_and_booking_id(ledger_client):
     assert ledger_client.get("/api/v1/shuttle/bookings/not-a-uuid").status_code == 422
 
 
-def test_restart_restores_open_bookings_and_tokens(tmp_path, hd_data_dir, cache_dir):
-    settings = light_settings(tmp_path, hd_data_dir, cache_dir)
+def test_restart_restores_open_bookings_and_tokens(db_url, hd_data_dir, cache_dir):
+    settings = light_settings(db_url, hd_data_dir, cache_dir)
     with TestClient(create_app(settings, dispatcher=SeatLedgerDispatcher())) as c:
         kept = c.post(
             "/api/v1/shuttle/bookings", json=trip(), headers={"Idempotency-Key": "keep-0001"}

@@ -31,23 +31,40 @@ database) and is where it was; when that log has grown long, a new epoch
 starts from the open bookings (re-booked with their promises). Should a
 replay ever fail (a diverged plan), the worker rebuilds its dispatcher from
 the whole log.
+
+A database that goes away
+-------------------------
+When the connection breaks (a PostgreSQL restart or fail-over), the write
+transaction is rolled back, the dispatcher marks its plans for a rebuild from
+the log, and the call is redone on a new connection, for up to ``DB_RETRY_S``
+seconds (then 503). Should the break come during ``COMMIT``, the booking
+service first looks whether the batch's first new booking was stored: if so
+the answers stand, else the batch is redone; a booking is never answered
+twice or lost.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from api.errors import AuthError, ConflictError, NotFoundError, RejectedError, UnavailableError
+from api.errors import (
+    AuthError,
+    ConflictError,
+    NotFoundError,
+    RejectedError,
+    UnavailableError,
+)
 from api.storage import Booking, BookingStore
 from api.storage.bookings import LogEntry, request_digest
-from api.storage.db import Tx
+from api.storage.db import CommitOutcomeUnknownError, DatabaseUnavailableError, Tx
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +73,10 @@ NOT_AVAILABLE = "shuttle dispatch not available in this build"
 LOG_LIMIT = 5000
 #: An epoch older than this (seconds) starts a new one at the next server start.
 EPOCH_MAX_AGE_S = 2 * 86400.0
+#: How long a call waits for an unreachable database (restart, fail-over) before answering 503.
+DB_RETRY_S = 20.0
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -251,6 +272,8 @@ class BookingService:
         UNIX time now.
     log_limit, epoch_max_age_s :
         When a restart starts a new epoch instead of replaying the log.
+    db_retry_s : float
+        How long a call is redone while the database is unreachable.
     """
 
     def __init__(
@@ -263,8 +286,11 @@ class BookingService:
         clock: Callable[[], float] = time.time,
         log_limit: int = LOG_LIMIT,
         epoch_max_age_s: float = EPOCH_MAX_AGE_S,
+        db_retry_s: float = DB_RETRY_S,
     ) -> None:
         self.store = store
+        self.db_retry_s = db_retry_s
+        self.db_retries = 0
         self.dispatcher = dispatcher
         self._on_outcome = on_outcome or (lambda outcome: None)
         self.timezone = timezone
@@ -281,8 +307,13 @@ class BookingService:
         self._dirty = False
         self._mutating = False  # the dispatcher's plans may have changed in this call
         if dispatcher is not None:
-            with self.lock, store.exclusive() as tx:
-                self._open_epoch(tx)
+
+            def open_epoch() -> None:
+                with self.lock, store.exclusive() as tx:
+                    self._open_epoch(tx)
+
+            # A redo after a lost COMMIT joins the epoch it may have started: no harm.
+            self._with_retries("joining the dispatch log", open_epoch)
 
     @property
     def available(self) -> bool:
@@ -455,7 +486,7 @@ class BookingService:
                     try:
                         service._catch_up(tx)
                     except BaseException:
-                        self._tx_cm.__exit__(None, None, None)
+                        self._tx_cm.__exit__(*sys.exc_info())
                         raise
                     return tx
                 except BaseException:
@@ -468,19 +499,50 @@ class BookingService:
                         # The transaction rolls back: whatever the dispatcher did for it
                         # must be undone too, so rebuild from the log next time.
                         service._dirty = True
-                    self._tx_cm.__exit__(*exc)
+                    try:
+                        self._tx_cm.__exit__(*exc)
+                    except BaseException:
+                        # The COMMIT failed (a lost connection): the same, whether or
+                        # not it was stored, the log says what the plans are.
+                        if service._mutating:
+                            service._dirty = True
+                        raise
                 finally:
                     service.lock.release()
 
         return _Synced()
 
+    def _with_retries(self, what: str, attempt: Callable[[], _T]) -> _T:
+        """``attempt()``, redone while the database is unreachable (up to ``db_retry_s``).
+
+        Only for attempts that change nothing when they fail: a rolled-back
+        transaction (:class:`DatabaseUnavailableError`). Blocks the caller
+        (and its event loop) meanwhile: requests wait rather than fail.
+        """
+        deadline = time.monotonic() + self.db_retry_s
+        delay = 0.05
+        while True:
+            try:
+                return attempt()
+            except DatabaseUnavailableError as exc:
+                if time.monotonic() + delay > deadline:
+                    raise
+                self.db_retries += 1
+                logger.warning("%s: %s; redoing it in %.2f s", what, exc, delay)
+                time.sleep(delay)
+                delay = min(2 * delay, 1.0)
+
     # ------------------------------------------------------------------ passenger calls
     def quote(self, request: ShuttleRequest) -> ShuttleQuote:
         """Ask the dispatcher for an offer without booking it."""
         dispatcher = self._need_dispatcher()
-        with self._synced():
-            self._now()
-            return dispatcher.quote(request)
+
+        def attempt() -> ShuttleQuote:
+            with self._synced():
+                self._now()
+                return dispatcher.quote(request)
+
+        return self._with_retries("quote", attempt)
 
     def book(
         self,
@@ -540,15 +602,30 @@ class BookingService:
     ) -> list[tuple[BookingResult | BaseException, str]]:
         """(answer, outcome) per call, decided in one transaction (one by one should it fail)."""
         decided: list[tuple[BookingResult | BaseException, str]] = []
+
+        def attempt() -> list[tuple[BookingResult | BaseException, str]]:
+            decided.clear()
+            try:
+                with self._synced() as tx:
+                    for call in calls:
+                        result: BookingResult | BaseException
+                        try:
+                            result, outcome = self._book_one(tx, dispatcher, call)
+                        except _RefusedError as refused:
+                            result, outcome = refused.error, refused.outcome
+                        decided.append((result, outcome))
+            except CommitOutcomeUnknownError:
+                if self._batch_was_stored(decided):
+                    return list(decided)
+                raise  # rolled back: redo the batch
+            return list(decided)
+
         try:
-            with self._synced() as tx:
-                for call in calls:
-                    result: BookingResult | BaseException
-                    try:
-                        result, outcome = self._book_one(tx, dispatcher, call)
-                    except _RefusedError as refused:
-                        result, outcome = refused.error, refused.outcome
-                    decided.append((result, outcome))
+            decided = self._with_retries(f"booking batch of {len(calls)}", attempt)
+        except UnavailableError:
+            # Every call of the batch gets the 503; never redone one by one: after an
+            # unanswered COMMIT whose outcome stays unknown that could book twice.
+            raise
         except Exception:
             if len(calls) == 1:
                 raise
@@ -562,6 +639,30 @@ class BookingService:
                     answer = exc
                 decided.append((answer, ""))  # counted by the inner call
         return decided
+
+    def _batch_was_stored(self, decided: list[tuple[BookingResult | BaseException, str]]) -> bool:
+        """Whether a batch whose ``COMMIT`` got no answer was committed (its first new booking).
+
+        Raises
+        ------
+        UnavailableError
+            The database stays unreachable: the outcome is still unknown, so the
+            batch must not be redone (not a :class:`DatabaseUnavailableError`).
+        """
+        created = [r[0].id for r, _ in decided if isinstance(r, tuple) and r[2]]
+        if not created:
+            return False  # nothing was written that a redo could duplicate
+        try:
+            stored = self.store.get(created[0]) is not None
+        except DatabaseUnavailableError as exc:
+            raise UnavailableError(
+                f"the bookings database went away while confirming {len(created)} booking(s)",
+                fix="retry with the same Idempotency-Key: it answers with the booking if it "
+                "was stored",
+            ) from exc
+        logger.warning("a booking batch's COMMIT got no answer; it was %sstored",
+                       "" if stored else "not ")  # fmt: skip
+        return stored
 
     def _stored_retries(
         self, calls: list[BookingCall]
@@ -664,30 +765,42 @@ class BookingService:
         _check_cancellable(booking)
         if self.dispatcher is None:
             return self.store.set_status(booking_id, "cancelled", "cancelled by passenger")
-        with self._synced() as tx:
-            current = self.store.get(booking_id, tx)
-            assert current is not None
-            if current.status == "cancelled":
-                return current
-            _check_cancellable(current)
-            now = self._now()
-            # First: a dispatcher that refuses (vehicle on its way) has changed nothing.
-            self.dispatcher.cancel(booking_id)
-            self._mutating = True
-            self.store.update_status(tx, booking_id, "cancelled", "cancelled by passenger", now)
-            self._append(tx, "cancel", now, booking_id)
-            after = self.store.get(booking_id, tx)
-        assert after is not None
-        self._on_outcome("cancelled")
+        dispatcher = self.dispatcher
+
+        def attempt() -> tuple[Booking, bool]:
+            with self._synced() as tx:
+                current = self.store.get(booking_id, tx)
+                assert current is not None
+                if current.status == "cancelled":
+                    return current, False
+                _check_cancellable(current)
+                now = self._now()
+                # First: a dispatcher that refuses (vehicle on its way) has changed nothing.
+                dispatcher.cancel(booking_id)
+                self._mutating = True
+                self.store.update_status(tx, booking_id, "cancelled", "cancelled by passenger", now)
+                self._append(tx, "cancel", now, booking_id)
+                after = self.store.get(booking_id, tx)
+            assert after is not None
+            return after, True
+
+        # A redo after an unanswered COMMIT finds the booking cancelled: idempotent.
+        after, changed = self._with_retries("cancel", attempt)
+        if changed:
+            self._on_outcome("cancelled")
         return after
 
     # ------------------------------------------------------------------ operator calls
     def vehicles(self) -> list[dict[str, Any]]:
         """Every vehicle with its plan, after applying every booking of every worker."""
         dispatcher = self._need_dispatcher()
-        with self._synced():
-            self._now()
-            return dispatcher.vehicles()
+
+        def attempt() -> list[dict[str, Any]]:
+            with self._synced():
+                self._now()
+                return dispatcher.vehicles()
+
+        return self._with_retries("vehicles", attempt)
 
     def periodic(self, *, every_s: float, rebalance: bool = True) -> dict[str, Any]:
         """Re-optimise the open plans and move idle vehicles toward demand (logged).

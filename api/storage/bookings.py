@@ -44,7 +44,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from api.storage.db import Database, SqlAlchemyDatabase, SqliteDatabase, Tx, sqlite_path
+from api.storage.db import (
+    Database,
+    SqlAlchemyDatabase,
+    SqliteDatabase,
+    Tx,
+    postgres_url,
+    retry_unavailable,
+    sqlite_path,
+)
 from routing.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -101,6 +109,9 @@ dispatch_log_table = sa.Table(
     sa.Column("at", sa.Float, nullable=False),
     sa.Column("data_json", sa.Text, nullable=False, default="{}"),
 )
+
+#: Advisory lock key that serialises table creation on PostgreSQL ("ELSTERDD").
+PG_SCHEMA_LOCK_KEY = 0x454C535445524444
 
 OPEN_STATUSES = ("confirmed", "assigned", "picked_up")
 FINAL_STATUSES = ("cancelled", "completed", "no_show")
@@ -164,6 +175,25 @@ def make_engine(url: str) -> Engine:
 
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         return sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    if url.startswith(("postgresql", "postgres:")):
+        return sa.create_engine(
+            postgres_url(url),
+            # A statement after the advisory lock must see every commit before it.
+            isolation_level="READ COMMITTED",
+            # Broken connections (a restarted server) are detected on use and retried
+            # (SqlAlchemyDatabase), so no ping round trip on every checkout.
+            pool_size=8,
+            max_overflow=8,
+            pool_timeout=30,
+            connect_args={
+                "connect_timeout": 5,
+                "application_name": "elster",
+                # A frozen or cut-off host must not hold the dispatch lock for ever: the
+                # server ends a transaction idle for 60 s (a booking batch takes ms, a
+                # re-optimisation seconds), and a lock wait gives up after 30 s (redone).
+                "options": "-c idle_in_transaction_session_timeout=60000 -c lock_timeout=30000",
+            },
+        )
     return sa.create_engine(url, pool_pre_ping=True)
 
 
@@ -174,6 +204,16 @@ def _create_tables(engine: Engine, attempts: int = 5) -> None:
     fresh database can both try to create a table; the loser retries and then
     finds it there.
     """
+    if engine.dialect.name == "postgresql":
+        # Serialised across hosts: two servers starting on an empty database would
+        # otherwise both try to create each table.
+        def create() -> None:
+            with engine.begin() as conn:
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_SCHEMA_LOCK_KEY})
+                metadata.create_all(conn)
+
+        retry_unavailable("creating the booking tables", create)
+        return
     for attempt in range(attempts):
         try:
             metadata.create_all(engine)
@@ -319,13 +359,18 @@ class BookingStore:
         found = self.meta("token_secret")
         if found:
             return found
-        with self.db.exclusive() as tx:  # serialised: two workers agree on one secret
-            found = self.meta("token_secret", tx)
-            if found:
-                return found
-            candidate = secrets.token_hex(32)
-            tx.execute(SQL_META_INSERT, {"key": "token_secret", "value": candidate})
-            return candidate
+
+        def attempt() -> str:
+            with self.db.exclusive() as tx:  # serialised: two workers agree on one secret
+                found = self.meta("token_secret", tx)
+                if found:
+                    return found
+                candidate = secrets.token_hex(32)
+                tx.execute(SQL_META_INSERT, {"key": "token_secret", "value": candidate})
+                return candidate
+
+        # A COMMIT without an answer is redone too: the redo reads what was stored.
+        return str(retry_unavailable("storing the token secret", attempt))
 
     def token_for(self, booking_id: str) -> str:
         """Return the passenger token of a booking."""

@@ -41,10 +41,13 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
+
+from api.errors import UnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -246,6 +249,81 @@ class SqliteDatabase:
 # ---------------------------------------------------------------------------- SQLAlchemy
 
 
+class DatabaseUnavailableError(UnavailableError):
+    """The bookings database cannot be reached (restarting, failed over, network down).
+
+    Raised after the write transaction was rolled back (nothing of it is stored)
+    or a read failed; the API answers 503 with a ``Retry-After``.
+    """
+
+    code = "database_unavailable"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            f"the bookings database is not reachable ({detail})",
+            fix="retry in a few seconds; with an Idempotency-Key a retry never books twice",
+        )
+
+
+class CommitOutcomeUnknownError(DatabaseUnavailableError):
+    """The connection broke while ``COMMIT`` was on its way: stored or not, the server knows.
+
+    The caller must look (by a key the transaction wrote) before it answers or retries.
+    """
+
+
+def _is_disconnect(exc: BaseException) -> bool:
+    """Whether ``exc`` means "the server went away" rather than "this statement is wrong"."""
+    import sqlalchemy as sa
+
+    if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, sa.exc.OperationalError):
+        return True  # connection refused, server shutting down / starting up, admin shutdown
+    return isinstance(exc, sa.exc.InterfaceError)  # "connection already closed"
+
+
+#: How long reads and transactions wait for an unreachable database before answering 503.
+RETRY_FOR_S = 20.0
+
+
+def postgres_url(url: str) -> str:
+    """``url`` with psycopg 3 as the driver when it names none (``postgresql://``, ``postgres://``).
+
+    SQLAlchemy's default PostgreSQL driver is psycopg2; the ``postgres`` extra installs psycopg 3.
+    """
+    import sqlalchemy as sa
+
+    parsed = sa.engine.make_url(
+        "postgresql://" + url.split("://", 1)[1] if url.startswith("postgres://") else url
+    )
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def retry_unavailable(what: str, attempt: Any, *, retry_for_s: float = RETRY_FOR_S) -> Any:
+    """``attempt()``, redone while it raises :class:`DatabaseUnavailableError` (or a lost server).
+
+    For steps that change nothing when they fail (a rolled-back transaction,
+    table creation): a server starting while the database restarts waits for it
+    rather than dying.
+    """
+    import sqlalchemy as sa
+
+    deadline = time.monotonic() + retry_for_s
+    delay = 0.05
+    while True:
+        try:
+            return attempt()
+        except (DatabaseUnavailableError, sa.exc.OperationalError) as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            logger.warning("%s: %s; redoing it in %.2f s", what, _first_line(exc), delay)
+            time.sleep(delay)
+            delay = min(2 * delay, 1.0)
+
+
 class _SaTx:
     def __init__(self, conn: Any) -> None:
         self.conn = conn
@@ -262,42 +340,107 @@ class _SaTx:
 
 
 class SqlAlchemyDatabase:
-    """Any SQLAlchemy URL (PostgreSQL in production); writes under an advisory lock."""
+    """Any SQLAlchemy URL (PostgreSQL in production); writes under an advisory lock.
 
-    def __init__(self, url: str, engine: Any) -> None:
+    PostgreSQL specifics:
+
+    * Writers are serialised across processes *and hosts* by
+      ``pg_advisory_xact_lock(PG_LOCK_KEY)``, taken as the transaction's first
+      statement and released by the server at commit, rollback or when the
+      connection dies (a killed worker cannot leave it held).
+    * Transactions run at ``READ COMMITTED`` whatever the server's default:
+      every statement after the lock sees every commit made before it was
+      granted (under ``REPEATABLE READ`` the snapshot would be older than the
+      lock, and a writer would miss the log entries of the one before).
+    * Reads outside a write transaction run in autocommit (one round trip).
+    * A broken connection (server restarted, failed over) is not an answer:
+      reads are retried on a new connection for up to ``retry_for_s``; a write
+      transaction is rolled back and :class:`DatabaseUnavailableError` raised
+      (the caller redoes it), or :class:`CommitOutcomeUnknownError` when the
+      break came during ``COMMIT``.
+
+    Parameters
+    ----------
+    url : str
+        The database URL (for display).
+    engine : sqlalchemy.engine.Engine
+        The engine to use.
+    retry_for_s : float
+        How long reads retry an unreachable database.
+    """
+
+    def __init__(self, url: str, engine: Any, *, retry_for_s: float = RETRY_FOR_S) -> None:
         self.url = url
         self.engine = engine
+        self.retry_for_s = retry_for_s
         self._process_lock = threading.RLock()
         self._current: _SaTx | None = None
         self._postgres = engine.dialect.name == "postgresql"
+        self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        """Read rows on a pooled connection."""
+        """Read rows on a pooled connection (autocommit), retrying a lost server."""
         import sqlalchemy as sa
 
-        with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(sa.text(sql), params or {})]
+        deadline = time.monotonic() + self.retry_for_s
+        delay = 0.05
+        while True:
+            try:
+                with self._reader.connect() as conn:
+                    return [dict(r._mapping) for r in conn.execute(sa.text(sql), params or {})]
+            except sa.exc.DBAPIError as exc:
+                if not _is_disconnect(exc):
+                    raise
+                if time.monotonic() + delay > deadline:
+                    raise DatabaseUnavailableError(_first_line(exc)) from exc
+                logger.warning("database read failed (%s); retrying", _first_line(exc))
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
 
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[Tx]:
-        """One transaction holding the advisory lock (PostgreSQL) and the process lock."""
+        """One transaction holding the advisory lock (PostgreSQL) and the process lock.
+
+        Raises
+        ------
+        DatabaseUnavailableError
+            The connection broke before ``COMMIT``: the transaction is rolled back.
+        CommitOutcomeUnknownError
+            The connection broke during ``COMMIT``.
+        """
         import sqlalchemy as sa
 
         with self._process_lock:
             if self._current is not None:  # re-entrant: join the outer transaction
                 yield self._current
                 return
-            with self.engine.begin() as conn:
-                if self._postgres:
-                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LOCK_KEY})
-                elif self.engine.dialect.name == "sqlite":
-                    conn.exec_driver_sql("BEGIN IMMEDIATE")
-                self._current = _SaTx(conn)
-                try:
-                    yield self._current
-                finally:
-                    self._current = None
+            committing = False
+            try:
+                with self.engine.connect() as conn, conn.begin():
+                    if self._postgres:
+                        conn.execute(
+                            sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LOCK_KEY}
+                        )
+                    elif self.engine.dialect.name == "sqlite":
+                        conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    self._current = _SaTx(conn)
+                    try:
+                        yield self._current
+                    finally:
+                        self._current = None
+                    committing = True  # leaving the `begin` block commits
+            except sa.exc.DBAPIError as exc:
+                if not _is_disconnect(exc):
+                    raise
+                if committing:
+                    raise CommitOutcomeUnknownError(_first_line(exc)) from exc
+                raise DatabaseUnavailableError(_first_line(exc)) from exc
 
     def close(self) -> None:
         """Dispose of the engine's pool."""
         self.engine.dispose()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
