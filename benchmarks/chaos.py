@@ -363,7 +363,7 @@ def run(
             ELSTER_DATABASE_URL=url,
             ELSTER_API_KEYS=OPERATOR_KEY,
             ELSTER_LIVE_PATH=str(tmp / "live.json"),
-            ELSTER_PROFILES="car",
+            ELSTER_PROFILES="shuttle",
             ELSTER_TRANSIT="false",
             ELSTER_WHEELCHAIR="false",
             ELSTER_SHUTTLE_VEHICLES=str(vehicles),

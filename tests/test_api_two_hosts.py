@@ -92,7 +92,7 @@ def hosts(tmp_path, hd_data_dir, cache_dir, pg_server):
         ELSTER_CACHE_DIR=str(cache_dir),
         ELSTER_DATABASE_URL=url,
         ELSTER_API_KEYS=OPERATOR_KEY,
-        ELSTER_PROFILES="car",
+        ELSTER_PROFILES="shuttle",
         ELSTER_TRANSIT="false",
         ELSTER_WHEELCHAIR="false",
         ELSTER_SHUTTLE_VEHICLES="3",
