@@ -663,9 +663,14 @@ def route(
         "annotations": "nodes",
         "steps": "false",
     }
-    body = _answer(
-        server.client.get(f"/route/v1/{profile}/{_coords([origin, destination])}", params=params)
-    )
+    url = f"/route/v1/{profile}/{_coords([origin, destination])}"
+    try:
+        response = server.client.get(url, params=params)
+    except httpx.TransportError:
+        # osrm-routed closes a keep-alive connection after a number of requests;
+        # the pooled connection is then stale: ask once more on a fresh one.
+        response = server.client.get(url, params=params)
+    body = _answer(response)
     best = body["routes"][0]
     nodes: list[int] = []
     for leg in best["legs"]:
