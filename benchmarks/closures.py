@@ -22,28 +22,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
-import os
 import time
-from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import percentiles, write_result
+from benchmarks.common import percentiles, region_data_dir, write_result
 from routing.errors import NoRouteError
 from routing.live import LiveState
-from routing.regions import PROJECT_ROOT, default_cache_dir, default_data_dir, load_region
+from routing.regions import default_cache_dir, load_region
 from routing.road import RoadNetwork, load_road_networks
 from routing.search import dijkstra_settle, shortest_path_cost
-
-
-def _data_dir(region) -> Path:
-    for candidate in (
-        default_data_dir(),
-        Path(os.environ.get("ELSTER_MIRROR") or PROJECT_ROOT.parent / "shared" / "data"),
-    ):
-        if region.source_file("osm", candidate).is_file():
-            return candidate
-    raise SystemExit(f"no OSM file for {region.name}: run `elster fetch {region.name}` first")
 
 
 def busy_edges(network: RoadNetwork, rng: np.random.Generator, n_edges: int) -> np.ndarray:
@@ -183,7 +171,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     region = load_region(args.region)
     network = load_road_networks(
-        region, ("car",), data_dir=_data_dir(region), cache_dir=default_cache_dir()
+        region, ("car",), data_dir=region_data_dir(region), cache_dir=default_cache_dir()
     )["car"]
     graph = network.graph
     rng = np.random.default_rng(args.seed)

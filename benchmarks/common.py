@@ -31,6 +31,17 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+def region_data_dir(region: Any) -> Path:
+    """The data directory holding the region's OSM source: ``./data``, else the mirror."""
+    from routing.regions import PROJECT_ROOT, default_data_dir
+
+    mirror = Path(os.environ.get("ELSTER_MIRROR") or PROJECT_ROOT.parent / "shared" / "data")
+    for candidate in (default_data_dir(), mirror):
+        if region.source_file("osm", candidate).is_file():
+            return candidate
+    raise SystemExit(f"no OSM file for {region.name}: run `elster fetch {region.name}` first")
+
+
 def percentiles(seconds: list[float] | np.ndarray) -> dict[str, float]:
     """p50/p95/mean of timings in seconds, reported in milliseconds."""
     values = np.asarray(seconds, dtype=float) * 1000.0

@@ -45,13 +45,13 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.csgraph as csg
 
-from benchmarks.common import percentiles, write_result
+from benchmarks.common import percentiles, region_data_dir, write_result
 from routing.build import BUILD_REPORTS, build_road_graphs, road_graphs
 from routing.cch import cch_structure, customize
 from routing.errors import NoRouteError, SnapError
 from routing.graph import PROFILES, RoadGraph
 from routing.matrix import many_to_many
-from routing.regions import PROJECT_ROOT, default_data_dir, load_region
+from routing.regions import load_region
 from routing.road import RoadNetwork, load_road_networks
 
 log = logging.getLogger("benchmarks.road")
@@ -61,16 +61,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def _data_dir(region) -> Path:
-    for candidate in (
-        default_data_dir(),
-        Path(os.environ.get("ELSTER_MIRROR") or PROJECT_ROOT.parent / "shared" / "data"),
-    ):
-        if region.source_file("osm", candidate).is_file():
-            return candidate
-    raise SystemExit(f"no OSM file for {region.name}: run `elster fetch {region.name}` first")
 
 
 def _time_each(fn, pairs) -> tuple[list[float], np.ndarray]:
@@ -258,7 +248,7 @@ def peer_section(args, region, osm: Path, car: RoadNetwork, rng) -> dict:
             "reasons": reasons,
         }
         # Forbidden turns in our routes (the same pairs), by the independent oracle.
-        from tests.test_restrictions_heidelberg import route_segments
+        from tests.support.route_segments import route_segments
 
         bad_routes = bad_turns = checked = 0
         for o, d in pairs:
@@ -331,7 +321,7 @@ def main(argv: list[str] | None = None) -> dict:
     logging.basicConfig(level=logging.WARNING)
 
     region = load_region(args.region)
-    data_dir = _data_dir(region)
+    data_dir = region_data_dir(region)
     osm = region.source_file("osm", data_dir)
     rng = np.random.default_rng(SEED)
     ours = build_ours(osm, region)

@@ -16,17 +16,16 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import os
 import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 
-from benchmarks.common import write_result
+from benchmarks.common import region_data_dir, write_result
 from fleet.scenarios.simulate import load_simulation_context, simulate_run
 from fleet.scenarios.spec import load_scenario
 from fleet.scenarios.sweep import run_sweep
-from routing.regions import default_data_dir, load_region
+from routing.regions import load_region
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -110,12 +109,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _data_dir(region_name: str) -> Path:
     """The data directory holding the region's sources: ./data, else the mirror."""
-    region = load_region(region_name)
-    mirror = Path(os.environ.get("ELSTER_MIRROR") or ROOT.parent / "shared" / "data")
-    for candidate in (default_data_dir(), mirror):
-        if region.source_file("osm", candidate).is_file():
-            return candidate
-    raise SystemExit(f"no OSM file for {region.name}: run `elster fetch {region.name}` first")
+    return region_data_dir(load_region(region_name))
 
 
 def _same(a: float, b: float) -> bool:

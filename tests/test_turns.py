@@ -15,6 +15,7 @@ from routing.snap import Snapper
 from routing.speed_model import CAR
 from routing.turns import angle_cost, turn_angle
 from tests.road_fixtures import FIXTURES
+from tests.support.route_segments import route_segments
 
 TURNS_OSM = FIXTURES / "turns.osm"
 # Points on the arms of the crossroads (lat, lon), a little off the road.
@@ -40,33 +41,6 @@ def networks() -> dict[str, RoadNetwork]:
     return out
 
 
-def _segments(net: RoadNetwork, a, b) -> list[tuple[int, int, int]]:
-    """(way, from OSM node, to OSM node) of every segment a route drives, in order."""
-    g = net.graph
-    sa, sb = net.snap(*a), net.snap(*b)
-    route = net.route(a, b)
-    ids, tails = g.osm_node_id, g.tail()
-    edges = route.edges.tolist()
-    # Which direction of the snapped segments the route drives.
-    if edges:
-        first = sa.edge if int(tails[edges[0]]) == sa.head else sa.reverse_edge
-        last = sb.edge if int(g.head[edges[-1]]) in sb.in_tails else sb.reverse_edge
-    else:  # the end of the first segment is where the turn onto the last one starts
-        first, last = next(
-            (f, t)
-            for f, f_head in ((sa.edge, sa.head), (sa.reverse_edge, sa.reverse_head))
-            for t, t_tails in ((sb.edge, sb.in_tails), (sb.reverse_edge, sb.reverse_in_tails))
-            if f >= 0 and t >= 0 and f_head in t_tails
-        )
-    arcs = [first, *edges, last]
-    out = []
-    for arc in arcs:
-        seg = (int(g.way_id[arc]), int(ids[tails[arc]]), int(ids[g.head[arc]]))
-        if not out or out[-1] != seg:
-            out.append(seg)
-    return out
-
-
 def _turns_at(segments, node: int) -> list[tuple[int, int]]:
     """(from way, to way) of each pass through ``node``."""
     return [(a[0], b[0]) for a, b in itertools.pairwise(segments) if a[2] == node == b[1]]
@@ -74,7 +48,7 @@ def _turns_at(segments, node: int) -> list[tuple[int, int]]:
 
 def test_no_left_turn_is_respected_by_car_and_bike_not_walkers(networks) -> None:
     for profile in ("car", "shuttle", "bike"):
-        segs = _segments(networks[profile], ON["S"], ON["W"])
+        segs = route_segments(networks[profile], ON["S"], ON["W"])
         assert (13, 11) not in _turns_at(segs, 100), profile
     # The direct left turn is what a walker takes (walkers ignore restrictions).
     walk = networks["walk"].route(ON["S"], ON["W"])
@@ -83,31 +57,31 @@ def test_no_left_turn_is_respected_by_car_and_bike_not_walkers(networks) -> None
 
 
 def test_only_straight_on_leaves_one_exit(networks) -> None:
-    segs = _segments(networks["car"], ON["W"], ON["N"])
+    segs = route_segments(networks["car"], ON["W"], ON["N"])
     assert _turns_at(segs, 100) in ([], [(11, 12)])
 
 
 def test_except_psv_binds_the_car_not_the_shuttle(networks) -> None:
-    car = _segments(networks["car"], ON["S"], ON["E"])
-    shuttle = _segments(networks["shuttle"], ON["S"], ON["E"])
+    car = route_segments(networks["car"], ON["S"], ON["E"])
+    shuttle = route_segments(networks["shuttle"], ON["S"], ON["E"])
     assert (13, 12) not in _turns_at(car, 100)
     assert (13, 12) in _turns_at(shuttle, 100)
 
 
 def test_bus_only_restriction_binds_the_shuttle_not_the_car(networks) -> None:
-    car = _segments(networks["car"], ON["N"], ON["S"])
-    shuttle = _segments(networks["shuttle"], ON["N"], ON["S"])
+    car = route_segments(networks["car"], ON["N"], ON["S"])
+    shuttle = route_segments(networks["shuttle"], ON["N"], ON["S"])
     assert (14, 13) in _turns_at(car, 100)
     assert (14, 13) not in _turns_at(shuttle, 100)
 
 
 def test_via_way_restriction_forbids_the_whole_manoeuvre(networks) -> None:
     # The shuttle may turn S -> E at C (except=psv), but not continue onto the ring at E.
-    segs = _segments(networks["shuttle"], ON["S"], ON["ringNE"])
+    segs = route_segments(networks["shuttle"], ON["S"], ON["ringNE"])
     for a, b, c in zip(segs, segs[1:], segs[2:], strict=False):
         assert not (a[0] == 13 and b[0] == 12 and c[0] == 20 and b[2] == 103), segs
     # Entering C -> E from elsewhere and turning onto the ring stays allowed.
-    ok = _segments(networks["shuttle"], ON["N"], ON["ringNE"])
+    ok = route_segments(networks["shuttle"], ON["N"], ON["ringNE"])
     assert ok[-1][0] == 20
 
 
@@ -115,9 +89,9 @@ def test_conditional_restrictions_are_counted_and_applied_as_documented(networks
     report = BUILD_REPORTS["car"]["restrictions"]
     assert report["conditional_always"] == 1
     assert report["conditional_never"] == 1
-    segs = _segments(networks["car"], ON["N"], ON["W"])
+    segs = route_segments(networks["car"], ON["N"], ON["W"])
     assert (14, 11) not in _turns_at(segs, 100)  # daytime condition: applied
-    segs = _segments(networks["car"], ON["N"], ON["E"])
+    segs = route_segments(networks["car"], ON["N"], ON["E"])
     assert (14, 12) in _turns_at(segs, 100)  # night-only condition: never applied
 
 
