@@ -145,7 +145,8 @@ class Snap:
             seg = self.edge_time if arcs is self.in_arcs else self.reverse_time
             return turn + share * seg
         w = np.asarray(weight)[arcs]
-        return turn + share * (w - turn)
+        # A closed arc (inf) stays closed, also at share 0 (0 * inf would be NaN).
+        return np.where(np.isfinite(w), turn + share * (w - turn), np.inf)
 
     def direct_cost_to(self, other: Snap, weight: np.ndarray | None = None) -> float:
         """Cost of going from this point to ``other`` along their shared edge (inf if none).
