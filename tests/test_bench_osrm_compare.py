@@ -20,8 +20,10 @@ from benchmarks.osrm_compare import (
     elster_route_paths,
     expand_template,
     http_load,
+    osrm_report,
     osrm_route_paths,
     ratio_stats,
+    summary_line,
 )
 from benchmarks.osrm_peer import decode_polyline
 from routing.polyline import encode_polyline
@@ -128,3 +130,14 @@ def test_http_load_counts_every_answer(local_server: str) -> None:
     assert result["ok_share"] == pytest.approx(20 / 30)
     assert result["errors"] == []
     assert result["p50_ms"] <= result["p95_ms"]
+
+
+def test_osrm_report_skips_with_a_reason_when_osrm_cannot_be_had(tmp_path) -> None:
+    """A damaged wheel in the cache: the report says why instead of raising (no download)."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    (wheels / "osrm_bindings-26.10.0-cp312-abi3-manylinux_2_28_x86_64.whl").write_bytes(b"junk")
+    report = osrm_report(tmp_path / "map.osm.pbf", [(A, B)], cache_dir=tmp_path)
+    assert report["available"] is False
+    assert "cannot unpack" in report["reason"]
+    assert summary_line(report).startswith("OSRM skipped: cannot unpack")
