@@ -449,13 +449,14 @@ def build_osrm(
 
 
 def _restriction_counts(extract_log: str) -> dict[str, int]:
-    """Turn-restriction figures ``osrm-extract`` logs (raw, removed as invalid)."""
+    """Turn-restriction figures ``osrm-extract`` logs: read, removed as invalid, used."""
     import re
 
     counts: dict[str, int] = {}
-    if m := re.search(r"and (\d+) relations, (\d+) restrictions", extract_log):
-        counts["relations"] = int(m.group(1))
-        counts["restrictions"] = int(m.group(2))
+    # "Raw input contains N nodes, N ways, and N relations, N restrictions": the relations
+    # there are those the profile stashes (car: type=route), not the restriction relations.
+    if m := re.search(r"and \d+ relations, (\d+) restrictions", extract_log):
+        counts["restrictions"] = int(m.group(1))
     if m := re.search(r"removed (\d+) invalid turn restrictions", extract_log):
         counts["removed_invalid"] = int(m.group(1))
     if m := re.search(r"Constructing restriction graph on (\d+) restrictions", extract_log):

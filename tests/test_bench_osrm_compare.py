@@ -25,7 +25,7 @@ from benchmarks.osrm_compare import (
     ratio_stats,
     summary_line,
 )
-from benchmarks.osrm_peer import decode_polyline
+from benchmarks.osrm_peer import _restriction_counts, decode_polyline
 from routing.polyline import encode_polyline
 
 A, B, C = (49.40, 8.69), (49.41, 8.70), (49.42, 8.71)
@@ -141,3 +141,14 @@ def test_osrm_report_skips_with_a_reason_when_osrm_cannot_be_had(tmp_path) -> No
     assert report["available"] is False
     assert "cannot unpack" in report["reason"]
     assert summary_line(report).startswith("OSRM skipped: cannot unpack")
+
+
+def test_restriction_counts_from_the_extract_log() -> None:
+    log = (
+        "[info] Raw input contains 221009 nodes, 31619 ways, and 460 relations, 476 restrictions\n"
+        "[info] Removing invalid turn restrictions...removed 3 invalid turn restrictions\n"
+        "[info] Constructing restriction graph on 450 restrictions...ok, after 0.000108s\n"
+    )
+    assert _restriction_counts(log) == {
+        "restrictions": 476, "removed_invalid": 3, "in_restriction_graph": 450,
+    }  # fmt: skip
