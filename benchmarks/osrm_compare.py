@@ -12,9 +12,15 @@ runtime or the tests):
   build the same route queries for ``osrm-routed`` (``/route/v1/driving``) and
   for our API (``/api/v1/route``), both with polyline precision 6 geometry.
 
+:func:`osrm_report` runs all of it as one block for ``benchmarks/road.py``
+(build, agreement, a table, HTTP load of OSRM and of our API) and returns
+``{"available": False, "reason": ...}`` instead of raising when the wheel
+cannot be had; :func:`summary_line` words it in one line.
+
 Run ``python -m benchmarks.osrm_compare`` to measure OSRM alone on the
-Heidelberg extract (route load at 20 connections); ``--ours`` also compares the
-in-process car router of this checkout on the same pairs.
+Heidelberg extract (1,000 x 1,000 table, route load at 20 connections);
+``--ours`` also compares the in-process car router of this checkout on the
+same pairs.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import math
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,13 +40,13 @@ import numpy as np
 
 from benchmarks.common import percentiles
 from benchmarks.osrm_peer import (
-    OsrmError,
     OsrmNoRouteError,
     OsrmServer,
     OsrmUnavailable,
     build_osrm,
     ensure_osrm,
     route,
+    table,
 )
 
 LatLon = tuple[float, float]
@@ -311,6 +318,123 @@ def http_load(
     }
 
 
+# ----------------------------------------------------------------------------- one block
+
+
+def osrm_report(
+    pbf: Path | str,
+    pairs: Sequence[Pair],
+    *,
+    ours: Callable[[LatLon, LatLon], tuple[float, float] | None] | None = None,
+    table_sources: Sequence[LatLon] = (),
+    table_targets: Sequence[LatLon] = (),
+    table_runs: int = 3,
+    http_requests: int = 2000,
+    http_rounds: int = 2,
+    ours_base_url: str | None = None,
+    ours_paths: Sequence[str] | None = None,
+    cache_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Everything the road benchmark reports about OSRM, as one JSON-friendly block.
+
+    Parameters
+    ----------
+    pbf : Path
+        The OSM file both routers use.
+    pairs : sequence of ((lat, lon), (lat, lon))
+        Route pairs (agreement and HTTP load).
+    ours : callable, optional
+        ``ours(origin, destination) -> (duration_s, distance_m)``: compare durations.
+    table_sources, table_targets : sequence of (lat, lon)
+        The table to time (best of ``table_runs``), e.g. 1,000 x 1,000; skipped when empty.
+    http_requests : int
+        Requests of each HTTP load run (0: none), at 20 concurrent connections.
+    http_rounds : int
+        Load rounds, OSRM and ours alternating; the best round of each is reported
+        (``rounds_rps`` lists them all).
+    ours_base_url, ours_paths : optional
+        Our running API and its request paths (default :func:`elster_route_paths` of
+        ``pairs``): measured with the same client, alternating with OSRM.
+    cache_dir : Path, optional
+        OSRM cache folder (default ``$ELSTER_CACHE_DIR/osrm`` or ``bench-results/osrm-cache``).
+
+    Returns
+    -------
+    dict
+        ``available`` False and ``reason`` when OSRM cannot be had (nothing raised), else
+        ``version``, ``build`` (preprocessing seconds, peak RSS, restriction counts),
+        ``agreement`` (:func:`compare_routes`), ``table`` (size, ``best_s``, ``runs_s``,
+        unreachable cells), ``http_route`` (OSRM) and ``http_route_ours``.
+    """
+    try:
+        osrm = ensure_osrm(cache_dir)
+        dataset = build_osrm(
+            pbf, "car", None if cache_dir is None else Path(cache_dir) / "builds", binaries=osrm
+        )
+    except OsrmUnavailable as exc:
+        return {"available": False, "reason": str(exc)}
+    out: dict[str, Any] = {"available": True, "version": osrm.version, "build": dataset.stats}
+    side = len(table_sources) + len(table_targets)
+    with OsrmServer(dataset, binaries=osrm, max_table_size=max(side, 100)) as server:
+        if ours is not None:
+            out["agreement"] = compare_routes(pairs, ours, server)
+        if side and table_sources and table_targets:
+            runs = [
+                table(server, table_sources, table_targets, distances=False)
+                for _ in range(table_runs)
+            ]
+            out["table"] = {
+                "size": [len(table_sources), len(table_targets)],
+                "runs_s": [r["seconds"] for r in runs],
+                "best_s": min(r["seconds"] for r in runs),
+                "best_request_s": min(r["request_s"] for r in runs),
+                "unreachable": int(np.isnan(runs[-1]["durations_s"]).sum()),
+                "note": "one GET, durations only; seconds include decoding the JSON",
+            }
+        # Alternate OSRM and ours, best round of each: the machine may be shared, and
+        # alternating exposes both servers to the same drift of background load.
+        osrm_runs: list[dict[str, Any]] = []
+        ours_runs: list[dict[str, Any]] = []
+        for _ in range(http_rounds if http_requests else 0):
+            osrm_runs.append(http_load(server.url, osrm_route_paths(pairs), requests=http_requests))
+            if ours_base_url:
+                paths = ours_paths if ours_paths is not None else elster_route_paths(pairs)
+                ours_runs.append(http_load(ours_base_url, paths, requests=http_requests))
+    for name, runs in (("http_route", osrm_runs), ("http_route_ours", ours_runs)):
+        if runs:
+            best = max(runs, key=lambda r: r["throughput_rps"] or 0.0)
+            out[name] = {**best, "rounds_rps": [r["throughput_rps"] for r in runs]}
+    return out
+
+
+def summary_line(report: dict[str, Any]) -> str:
+    """One line for the benchmark's output: build, agreement, table, throughput."""
+    if not report.get("available"):
+        return f"OSRM skipped: {report.get('reason')}"
+    b = report["build"]
+    parts = [
+        f"OSRM {report['version']}: extract+contract {b['total_s']:.1f}s, "
+        f"peak {b['peak_rss_mb']:.0f}MB"
+    ]
+    if "agreement" in report:
+        d = report["agreement"]["duration_ratio"]
+        if d["n"]:
+            parts.append(
+                f"ours/OSRM duration median {d['median']:.2f} (p10 {d['p10']:.2f}, "
+                f"p90 {d['p90']:.2f}, n={d['n']})"
+            )
+    if "table" in report:
+        t = report["table"]
+        parts.append(f"{t['size'][0]}x{t['size'][1]} table {t['best_s']:.2f}s")
+    if "http_route" in report:
+        h = report["http_route"]
+        parts.append(f"HTTP route {h['throughput_rps']:.0f} req/s p95 {h['p95_ms']:.1f}ms")
+    if "http_route_ours" in report:
+        h = report["http_route_ours"]
+        parts.append(f"ours {h['throughput_rps']:.0f} req/s p95 {h['p95_ms']:.1f}ms")
+    return "; ".join(parts)
+
+
 # ----------------------------------------------------------------------------- try it
 
 
@@ -328,9 +452,10 @@ def random_pairs(
 
 
 def _demo(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="OSRM route load, optionally vs our car router.")
+    parser = argparse.ArgumentParser(description="OSRM side by side on Heidelberg.")
     parser.add_argument("--pairs", type=int, default=300)
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--table", type=int, default=1000, help="table side (0: none)")
     parser.add_argument("--ours", action="store_true", help="compare the in-process car router")
     args = parser.parse_args(argv)
     from routing.regions import PROJECT_ROOT, load_region
@@ -338,33 +463,26 @@ def _demo(argv: list[str] | None = None) -> None:
     region = load_region("heidelberg")
     pbf = PROJECT_ROOT.parent / "shared" / "data" / "heidelberg" / "heidelberg.osm.pbf"
     inner = (49.37, 8.64, 49.44, 8.74)  # central Heidelberg, inside the region's box
-    pairs = random_pairs(max(args.pairs, args.requests), inner)
-    try:
-        osrm = ensure_osrm()
-        dataset = build_osrm(pbf, "car", binaries=osrm)
-    except OsrmUnavailable as exc:
-        print(f"OSRM part skipped: {exc}")
-        return
-    out: dict[str, Any] = {"osrm_build": dataset.stats}
-    with OsrmServer(dataset, binaries=osrm) as server:
-        if args.ours:
-            from routing.road import load_road_networks
+    pairs = random_pairs(args.pairs, inner)
+    points = [p for pair in random_pairs(args.table, inner, seed=7) for p in pair]
+    ours = None
+    if args.ours:
+        from routing.road import load_road_networks
 
-            data_dir = pbf.parents[1]  # the mirror's layout is the data directory's
-            car = load_road_networks(region, ("car",), data_dir=data_dir)["car"]
+        data_dir = pbf.parents[1]  # the mirror's layout is the data directory's
+        car = load_road_networks(region, ("car",), data_dir=data_dir)["car"]
 
-            def ours(o: LatLon, d: LatLon) -> tuple[float, float]:
-                found = car.route(o, d)
-                return found.duration_s, found.distance_m
+        def ours(o: LatLon, d: LatLon) -> tuple[float, float]:
+            found = car.route(o, d)
+            return found.duration_s, found.distance_m
 
-            out["agreement"] = compare_routes(pairs[: args.pairs], ours, server)
-        try:
-            out["osrm_http"] = http_load(
-                server.url, osrm_route_paths(pairs), requests=args.requests
-            )
-        except OsrmError as exc:
-            out["osrm_http"] = {"error": str(exc)}
-    print(json.dumps(out, indent=2, default=str))
+    report = osrm_report(
+        pbf, pairs, ours=ours, table_sources=points[0::2], table_targets=points[1::2],
+        http_requests=args.requests,
+    )  # fmt: skip
+    report.get("agreement", {}).pop("worst", None)
+    print(json.dumps(report, indent=2, default=str))
+    print(summary_line(report))
 
 
 if __name__ == "__main__":

@@ -198,7 +198,12 @@ def _unpack(wheel: Path, target: Path) -> None:
                     (tmp / info.filename).chmod(mode)
         for exe in (tmp / "osrm" / "bin").glob("osrm-*"):
             exe.chmod(exe.stat().st_mode | 0o755)
-        tmp.rename(target)
+        try:
+            tmp.rename(target)
+        except OSError:
+            if not (target / "osrm" / "bin" / "osrm-routed").is_file():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)  # another process unpacked it meanwhile
     except (zipfile.BadZipFile, OSError) as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise OsrmUnavailable(f"cannot unpack {wheel}: {exc}; delete it to download again") from exc
@@ -449,13 +454,14 @@ def build_osrm(
 
 
 def _restriction_counts(extract_log: str) -> dict[str, int]:
-    """Turn-restriction figures ``osrm-extract`` logs (raw, removed as invalid)."""
+    """Turn-restriction figures ``osrm-extract`` logs: read, removed as invalid, used."""
     import re
 
     counts: dict[str, int] = {}
-    if m := re.search(r"and (\d+) relations, (\d+) restrictions", extract_log):
-        counts["relations"] = int(m.group(1))
-        counts["restrictions"] = int(m.group(2))
+    # "Raw input contains N nodes, N ways, and N relations, N restrictions": the relations
+    # there are those the profile stashes (car: type=route), not the restriction relations.
+    if m := re.search(r"and \d+ relations, (\d+) restrictions", extract_log):
+        counts["restrictions"] = int(m.group(1))
     if m := re.search(r"removed (\d+) invalid turn restrictions", extract_log):
         counts["removed_invalid"] = int(m.group(1))
     if m := re.search(r"Constructing restriction graph on (\d+) restrictions", extract_log):
@@ -520,7 +526,7 @@ class OsrmServer:
         self.port = port
         self.startup_timeout_s = startup_timeout_s
         self.url = ""
-        self.log_path = self.dataset.parent / "routed.log"
+        self.log_path = self.dataset.parent / "routed.log"  # per port once started
         self._proc: subprocess.Popen[bytes] | None = None
         self._client: httpx.Client | None = None
 
@@ -534,6 +540,7 @@ class OsrmServer:
         osrm = self.binaries or ensure_osrm()
         self.port = self.port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = self.dataset.parent / f"routed-{self.port}.log"
         cmd = [
             str(osrm.routed), "--algorithm", self.algorithm, "--ip", "127.0.0.1",
             "--port", str(self.port), "--threads", str(self.threads),
@@ -581,8 +588,10 @@ class OsrmServer:
                 self._proc.kill()
                 self._proc.wait()
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
         self._stop()
+        if exc_type is None:  # keep the log only when something went wrong
+            self.log_path.unlink(missing_ok=True)
 
     @property
     def pid(self) -> int | None:

@@ -20,10 +20,12 @@ from benchmarks.osrm_compare import (
     elster_route_paths,
     expand_template,
     http_load,
+    osrm_report,
     osrm_route_paths,
     ratio_stats,
+    summary_line,
 )
-from benchmarks.osrm_peer import decode_polyline
+from benchmarks.osrm_peer import _restriction_counts, decode_polyline
 from routing.polyline import encode_polyline
 
 A, B, C = (49.40, 8.69), (49.41, 8.70), (49.42, 8.71)
@@ -128,3 +130,25 @@ def test_http_load_counts_every_answer(local_server: str) -> None:
     assert result["ok_share"] == pytest.approx(20 / 30)
     assert result["errors"] == []
     assert result["p50_ms"] <= result["p95_ms"]
+
+
+def test_osrm_report_skips_with_a_reason_when_osrm_cannot_be_had(tmp_path) -> None:
+    """A damaged wheel in the cache: the report says why instead of raising (no download)."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    (wheels / "osrm_bindings-26.10.0-cp312-abi3-manylinux_2_28_x86_64.whl").write_bytes(b"junk")
+    report = osrm_report(tmp_path / "map.osm.pbf", [(A, B)], cache_dir=tmp_path)
+    assert report["available"] is False
+    assert "cannot unpack" in report["reason"]
+    assert summary_line(report).startswith("OSRM skipped: cannot unpack")
+
+
+def test_restriction_counts_from_the_extract_log() -> None:
+    log = (
+        "[info] Raw input contains 221009 nodes, 31619 ways, and 460 relations, 476 restrictions\n"
+        "[info] Removing invalid turn restrictions...removed 3 invalid turn restrictions\n"
+        "[info] Constructing restriction graph on 450 restrictions...ok, after 0.000108s\n"
+    )
+    assert _restriction_counts(log) == {
+        "restrictions": 476, "removed_invalid": 3, "in_restriction_graph": 450,
+    }  # fmt: skip
