@@ -259,7 +259,7 @@ def routingkit_section(
     -------
     dict
         The JSON ``routingkit`` section; ``{"skipped": reason}`` when the peer
-        cannot be had.
+        cannot be had, ``{"failed": reason}`` when its subprocess failed.
     """
     from benchmarks import routingkit_peer as rkp
 
@@ -268,7 +268,11 @@ def routingkit_section(
     except rkp.RoutingKitUnavailable as exc:
         print(f"RoutingKit part skipped: {exc}")
         return {"skipped": str(exc)}
-    rk = rkp.run_routingkit(network.graph, states, sources, targets, python=python)
+    try:
+        rk = rkp.run_routingkit(network.graph, states, sources, targets, python=python)
+    except rkp.RoutingKitError as exc:
+        print(f"RoutingKit part failed: {exc}")
+        return {"failed": str(exc)}
     mine = our_cch_costs(network)
     scale = rk["scale"]
 
