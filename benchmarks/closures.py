@@ -13,8 +13,22 @@ process:
 * a **matrix** under the state (bucket many-to-many on the customized hierarchy)
   against one Dijkstra per row.
 
-Run: ``.venv/bin/python -m benchmarks.closures [--region heidelberg] [--queries 300]``.
-Writes ``bench-results/closures.json`` and prints a one-line summary.
+The peer, side by side in the same run: **RoutingKit's CCH** (the ``routingkit-cch``
+binding, in its own venv and a subprocess: :mod:`benchmarks.routingkit_peer`) on
+exactly our turn-expanded car graph. It orders the graph itself (nested
+dissection, inertial flow), builds its CCH, and under each of the same live
+states (the same weights, scaled to integer milliseconds) measures the time to
+apply the change (partial customization of the changed arcs or a full one,
+whichever is faster: both are in the JSON) and point-to-point queries between the same
+node pairs as ours (``CustomizedHierarchy.cost_between``, node to node, before
+any change and under each state). Every answer must equal ours within the
+rounding of its integer weights. ``--no-routingkit`` skips it; when the wheel
+cannot be had the part is skipped with the reason.
+
+Run: ``.venv/bin/python -m benchmarks.closures [--region heidelberg] [--queries 300]
+[--no-routingkit]``. Writes ``bench-results/closures.json`` (a ``routingkit``
+section for the peer), prints a line per state ours against RoutingKit, and a
+one-line summary last.
 """
 
 from __future__ import annotations
@@ -27,6 +41,7 @@ import time
 import numpy as np
 
 from benchmarks.common import percentiles, region_data_dir, write_result
+from routing.cch import build_cch_structure, customize
 from routing.errors import NoRouteError
 from routing.live import LiveState
 from routing.regions import default_cache_dir, load_region
@@ -159,6 +174,170 @@ def apply_times(network: RoadNetwork, graph, change, *, repeats: int = 15) -> di
     }
 
 
+def node_queries(hierarchy, sources: np.ndarray, targets: np.ndarray) -> dict:
+    """Node-to-node queries on a customized hierarchy: timings, answers and path lengths.
+
+    Parameters
+    ----------
+    hierarchy : CustomizedHierarchy
+        Customized for the live state to query.
+    sources, targets : ndarray of int
+        Node ids, one query per position.
+
+    Returns
+    -------
+    dict
+        ``query`` (percentiles of ``cost_between`` alone), ``seconds`` (answers,
+        ``inf`` = none) and ``arcs`` (edges on each path, for the rounding bound).
+    """
+    pairs = list(zip(sources.tolist(), targets.tolist(), strict=True))
+    for s, t in pairs[:5]:  # warm the kernels (outside the clock)
+        hierarchy.cost_between(s, t)
+    times, cost = [], np.empty(len(pairs))
+    for i, (s, t) in enumerate(pairs):
+        t0 = time.perf_counter()
+        cost[i] = hierarchy.cost_between(s, t)
+        times.append(time.perf_counter() - t0)
+    arcs = np.zeros(len(pairs), dtype=np.int64)
+    for i, (s, t) in enumerate(pairs):
+        if math.isfinite(cost[i]):
+            arcs[i] = hierarchy.path_between(s, t).edges.size
+    return {"query": percentiles(times), "seconds": cost, "arcs": arcs}
+
+
+def our_cch_costs(network: RoadNetwork, *, repeats: int = 15) -> dict:
+    """Our structure build (order + contraction, uncached) and a full base customization."""
+    graph = network.graph
+    t0 = time.perf_counter()
+    structure = build_cch_structure(graph)
+    build_s = time.perf_counter() - t0
+    customize(structure, graph)  # warm
+    full = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        customize(structure, graph)
+        full.append(time.perf_counter() - t0)
+    return {"build_s": build_s, "customize_full": percentiles(full)}
+
+
+def routingkit_section(
+    network: RoadNetwork,
+    states: dict[str, np.ndarray],
+    sources: np.ndarray,
+    targets: np.ndarray,
+    ours: dict[str, dict],
+    applied: dict[str, dict],
+) -> dict:
+    """RoutingKit's CCH on the same graph, states and node pairs, set against ours.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The car network (its base graph is what RoutingKit gets).
+    states : dict of str to ndarray
+        Live weights (seconds, ``inf`` = closed) of each scenario.
+    sources, targets : ndarray of int
+        The node pairs.
+    ours : dict of str to dict
+        :func:`node_queries` under each scenario, plus ``"no change"``.
+    applied : dict of str to dict
+        :func:`apply_times` of each scenario.
+
+    Returns
+    -------
+    dict
+        The JSON ``routingkit`` section; ``{"skipped": reason}`` when the peer
+        cannot be had, ``{"failed": reason}`` when its subprocess failed.
+    """
+    from benchmarks import routingkit_peer as rkp
+
+    try:
+        python = rkp.ensure_routingkit()
+    except rkp.RoutingKitUnavailable as exc:
+        print(f"RoutingKit part skipped: {exc}")
+        return {"skipped": str(exc)}
+    try:
+        rk = rkp.run_routingkit(network.graph, states, sources, targets, python=python)
+    except rkp.RoutingKitError as exc:
+        print(f"RoutingKit part failed: {exc}")
+        return {"failed": str(exc)}
+    mine = our_cch_costs(network)
+    scale = rk["scale"]
+
+    def versus(our_q: dict, their: dict) -> dict:
+        check = rkp.compare_answers(
+            our_q["seconds"], our_q["arcs"], their["distances"], their["arcs"], scale=scale
+        )
+        return {
+            "query_ours": our_q["query"],
+            "query_routingkit": their["query"],
+            "ratio_query_p50_ours_over_routingkit": our_q["query"]["p50_ms"]
+            / their["query"]["p50_ms"],
+            **check,
+        }
+
+    section: dict = {
+        "package": rk["package"],
+        "scale_units_per_s": scale,
+        "threads": rk["threads"],
+        "routingkit_order_s": rk["order_s"],
+        "routingkit_cch_build_s": rk["cch_build_s"],
+        "routingkit_customize_full": rk["customize_full"],
+        "routingkit_reset_full": rk["reset"],
+        "ours_order_and_build_s": mine["build_s"],
+        "ours_customize_full": mine["customize_full"],
+        "ratio_build_ours_over_routingkit": mine["build_s"]
+        / (rk["order_s"] + rk["cch_build_s"]),
+        "ratio_customize_full_p50_ours_over_routingkit": mine["customize_full"]["p50_ms"]
+        / rk["reset"]["p50_ms"],
+        "no_change": versus(ours["no change"], rk["base"]),
+        "scenarios": {},
+    }
+    for name, theirs in rk["states"].items():
+        ours_custom = applied[name]["customize"]["p50_ms"]
+        ours_total = applied[name]["total"]["p50_ms"]
+        section["scenarios"][name] = {
+            "changed_arcs": theirs["changed_arcs"],
+            "routingkit_apply_method": theirs["apply_method"],
+            "routingkit_apply": theirs["apply"],
+            "routingkit_partial": theirs["partial"],
+            "routingkit_full": theirs["full"],
+            "ours_customize_p50_ms": ours_custom,
+            "ours_apply_total_p50_ms": ours_total,
+            "ratio_customize_p50_ours_over_routingkit_apply": ours_custom
+            / theirs["apply"]["p50_ms"],
+            "ratio_apply_total_p50_ours_over_routingkit_apply": ours_total
+            / theirs["apply"]["p50_ms"],
+            **versus(ours[name], theirs),
+        }
+    section["mismatches"] = section["no_change"]["mismatches"] + sum(
+        r["mismatches"] for r in section["scenarios"].values()
+    )
+    print(
+        f"RoutingKit ({section['package']}, 1 thread): order+build "
+        f"{rk['order_s'] + rk['cch_build_s']:.2f} s vs ours {mine['build_s']:.2f} s; "
+        f"full customization {rk['reset']['p50_ms']:.1f} ms vs ours "
+        f"{mine['customize_full']['p50_ms']:.1f} ms; query p50 no change "
+        f"{section['no_change']['query_routingkit']['p50_ms'] * 1000:.0f} us vs ours "
+        f"{section['no_change']['query_ours']['p50_ms'] * 1000:.0f} us"
+    )
+    for name, r in section["scenarios"].items():
+        part = r["routingkit_partial"]
+        partial = "not run" if part is None else f"{part['p50_ms']:.2f} ms"
+        print(
+            f"  {name}: apply ours {r['ours_customize_p50_ms']:.1f} ms customize "
+            f"({r['ours_apply_total_p50_ms']:.1f} ms with add + weights) vs RoutingKit "
+            f"{r['routingkit_apply']['p50_ms']:.2f} ms {r['routingkit_apply_method']} "
+            f"(partial {partial}, full {r['routingkit_full']['p50_ms']:.2f} ms; ours/theirs "
+            f"x{r['ratio_customize_p50_ours_over_routingkit_apply']:.1f}); query p50 ours "
+            f"{r['query_ours']['p50_ms'] * 1000:.0f} us vs RoutingKit "
+            f"{r['query_routingkit']['p50_ms'] * 1000:.0f} us "
+            f"(ours/theirs x{r['ratio_query_p50_ours_over_routingkit']:.2f}); "
+            f"mismatches {r['mismatches']}"
+        )
+    return section
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--region", default="heidelberg")
@@ -167,6 +346,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--many-edges", type=int, default=5000)
     parser.add_argument("--matrix", type=int, default=100, help="sources = targets of the matrix")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--no-routingkit", action="store_true", help="skip the RoutingKit CCH beside ours"
+    )
     args = parser.parse_args(argv)
 
     region = load_region(args.region)
@@ -203,6 +385,11 @@ def main(argv: list[str] | None = None) -> dict:
     }
     now = time.time()
     m_nodes = rng.integers(0, graph.n_nodes, size=args.matrix)
+    sources, targets = nodes[::2], nodes[1::2]  # the same pairs, node to node (the peer)
+    peer = not args.no_routingkit
+    node_answers = {"no change": node_queries(network.hierarchy, sources, targets)} if peer else {}
+    states: dict[str, np.ndarray] = {}
+    applies: dict[str, dict] = {}
     results = {}
     for name, change in scenarios.items():
         applied = apply_times(network, graph, change)
@@ -218,6 +405,15 @@ def main(argv: list[str] | None = None) -> dict:
             "apply": applied,
             **queries,
         }
+        if peer:
+            states[name] = np.asarray(w.travel_time)
+            applies[name] = applied
+            node_answers[name] = node_queries(network.customized(w), sources, targets)
+    routingkit = (
+        routingkit_section(network, states, sources, targets, node_answers, applies)
+        if peer
+        else {"skipped": "--no-routingkit"}
+    )
     worst_apply = max(r["apply"]["total"]["p50_ms"] for r in results.values())
     mismatches = sum(r["mismatches_vs_dijkstra"] for r in results.values())
     exact = all(r["matrix"]["exact"] for r in results.values())
@@ -229,6 +425,7 @@ def main(argv: list[str] | None = None) -> dict:
         "worst_apply_p50_ms": worst_apply,
         "mismatches_vs_dijkstra": mismatches,
         "matrices_exact": exact,
+        "routingkit": routingkit,
     }
     path = write_result("closures", result)
     parts = "; ".join(
@@ -239,9 +436,20 @@ def main(argv: list[str] | None = None) -> dict:
         f"({r['ratio_dijkstra_over_live_p50']:.0f}x)"
         for name, r in results.items()
     )
+    peer_part = ""
+    if "scenarios" in routingkit:
+        ratios = ", ".join(
+            f"{r['ratio_customize_p50_ours_over_routingkit_apply']:.1f}x/"
+            f"{r['ratio_query_p50_ours_over_routingkit']:.2f}x"
+            for r in routingkit["scenarios"].values()
+        )
+        peer_part = (
+            f"; vs RoutingKit CCH (ours/theirs, apply/query p50 per state): {ratios}, "
+            f"mismatches {routingkit['mismatches']}"
+        )
     print(
         f"closures ({region.name} car, CCH): {parts}; mismatches {mismatches}, "
-        f"matrices exact={exact} -> {path}"
+        f"matrices exact={exact}{peer_part} -> {path}"
     )
     return result
 

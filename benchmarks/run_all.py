@@ -34,7 +34,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Modules in benchmarks/ that are not benchmark programs.
-NOT_PROGRAMS = {"__init__", "common", "run_all", "osrm_peer", "osrm_compare"}
+NOT_PROGRAMS = {"__init__", "common", "run_all", "osrm_peer", "osrm_compare", "routingkit_peer"}
 
 
 @dataclass(frozen=True)
@@ -400,6 +400,29 @@ def closures_rows(name: str, d: dict[str, Any]) -> list[Row]:
                 _ms(_get(part, "matrix", "dijkstra_rows_ms")),
                 "Dijkstra rows",
                 "ms",
+            )
+        )
+    peer = _get(d, "routingkit", "scenarios") or {}
+    for state, r in peer.items():
+        rows.append(
+            Row(
+                name,
+                f"customize for {state} p50",
+                _ms(_get(r, "ours_customize_p50_ms")),
+                _ms(_get(r, "routingkit_apply", "p50_ms")),
+                f"RoutingKit CCH ({_get(r, 'routingkit_apply_method')})",
+                "ms",
+            )
+        )
+        rows.append(
+            Row(
+                name,
+                f"node-to-node query p50, {state}",
+                _ms(_get(r, "query_ours", "p50_ms"), 1000.0),
+                _ms(_get(r, "query_routingkit", "p50_ms"), 1000.0),
+                "RoutingKit CCH",
+                "us",
+                note=f"{_get(r, 'mismatches')} mismatches",
             )
         )
     return rows
