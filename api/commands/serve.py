@@ -44,7 +44,7 @@ def serve(
         os.environ["ELSTER_DATABASE_URL"] = database_url
     typer.echo(f"serving {region} on http://{host}:{port}/ (API docs at /docs)")
     # One listening socket per worker (SO_REUSEPORT): the kernel balances connections.
-    run(
+    status = run(
         "api.app:create_app",
         host=host,
         port=port,
@@ -53,3 +53,5 @@ def serve(
         access_log=False,
         **uvicorn_speedups(),
     )
+    if status != 0:  # the supervisor gave up: a process manager should restart us
+        raise typer.Exit(code=status)
