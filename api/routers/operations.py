@@ -20,6 +20,7 @@ from api.deps import get_state, need, require_operator
 from api.errors import NotFoundError
 from api.schemas import ERROR_RESPONSES, ErrorBody, GeoJSON
 from api.state import RegionState
+from api.validation import parse_local_instant
 
 router = APIRouter(prefix="/operations", tags=["operations"])
 
@@ -191,6 +192,9 @@ def add_closure(
     _key: str = Depends(require_operator),
 ) -> dict[str, Any]:
     """Close roads (or change their speed) now or in a time window; routes respect it at once."""
+    zone = state.region.timezone
+    parse_local_instant(body.start, zone, name="body field 'start'")
+    parse_local_instant(body.end, zone, name="body field 'end'")
     with live_sync(state).change() as live:
         closure = live.add_closure(
             way_ids=body.way_ids,
@@ -253,6 +257,10 @@ def post_traffic(
     _key: str = Depends(require_operator),
 ) -> dict[str, Any]:
     """Current car speeds from sensors; readings older than the TTL are ignored."""
+    for i, reading in enumerate(body.readings):
+        parse_local_instant(
+            reading.timestamp, state.region.timezone, name=f"body field 'readings.{i}.timestamp'"
+        )
     with live_sync(state).change() as live:
         result = live.add_traffic([reading.to_record() for reading in body.readings])
         return {**result, "version": live.version}

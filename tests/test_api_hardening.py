@@ -1,0 +1,97 @@
+"""Issue 17's adversarial findings on the full Heidelberg app (one loaded region, many apps)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.validation import attach_zone
+from routing.errors import RequestError
+from tests.api_support import OPERATOR_KEY, hd_settings, shared_state
+
+A = (49.4094, 8.6937)  # Bismarckplatz
+B = (49.4183, 8.6758)  # Neuenheim
+OPS = {"X-API-Key": OPERATOR_KEY}
+
+
+@pytest.fixture(scope="module")
+def state(hd_data_dir: Path, cache_dir: Path):
+    return shared_state(hd_data_dir, cache_dir)
+
+
+def make_client(state, tmp_path: Path, **extra: object) -> TestClient:
+    db = tmp_path / "bookings.db"
+    settings = hd_settings(
+        state.settings.data_dir, state.settings.cache_dir, f"sqlite:///{db}", **extra
+    )
+    return TestClient(create_app(settings, state=state))
+
+
+@pytest.fixture(scope="module")
+def client(state, tmp_path_factory):
+    with make_client(state, tmp_path_factory.mktemp("db")) as c:
+        yield c
+
+
+# -- finding 7: local times in the DST gap ---------------------------------------------------
+
+
+def test_attach_zone_refuses_the_dst_gap_and_keeps_real_times() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    with pytest.raises(RequestError, match=r"pickupAfter 2026-03-29T02:30:00 does not exist.*"
+                       r"2026-03-29T03:30:00\+02:00"):  # fmt: skip
+        attach_zone(datetime(2026, 3, 29, 2, 30), berlin, name="pickupAfter")
+    assert attach_zone(datetime(2026, 3, 29, 3, 30), berlin, name="t").utcoffset().seconds == 7200
+    assert attach_zone(datetime(2026, 3, 29, 1, 59), berlin, name="t").utcoffset().seconds == 3600
+    # The repeated hour in October: the first (summer time) occurrence.
+    assert attach_zone(datetime(2026, 10, 25, 2, 30), berlin, name="t").utcoffset().seconds == 7200
+    given = datetime(2026, 3, 29, 2, 30, tzinfo=ZoneInfo("UTC"))  # explicit offsets pass
+    assert attach_zone(given, berlin, name="t") == given
+
+
+def test_dst_gap_is_422_on_every_endpoint_taking_a_local_time(client) -> None:
+    gap = "2026-03-29T02:30:00"
+    trip = {"from": {"lat": A[0], "lon": A[1]}, "to": {"lat": B[0], "lon": B[1]},
+            "pickupAfter": gap}  # fmt: skip
+    answers = {
+        "pickupAfter": client.post("/api/v1/shuttle/quote", json=trip),
+        "pickupAfter ": client.post("/api/v1/shuttle/bookings", json=trip),
+        "time": client.get(
+            "/api/v1/plan",
+            params={
+                "fromPlace": f"{A[0]},{A[1]}",
+                "toPlace": f"{B[0]},{B[1]}",
+                "time": gap,
+                "modes": "walk",
+            },
+        ),
+        "start": client.post(
+            "/api/v1/operations/closures", headers=OPS, json={"way_ids": [1], "start": gap}
+        ),
+        "readings.0.timestamp": client.post(
+            "/api/v1/operations/traffic",
+            headers=OPS,
+            json={"readings": [{"way_id": 1, "speed_kmh": 5, "timestamp": gap}]},
+        ),
+    }
+    for field, answer in answers.items():
+        assert answer.status_code == 422, (field, answer.text)
+        body = answer.json()
+        assert field.strip() in body["message"] and "does not exist" in body["message"], body
+        assert "03:30:00+02:00" in body["message"]
+        assert body["fix"]
+
+
+def test_cli_plan_refuses_a_local_time_in_the_dst_gap(hd_data_dir, cache_dir) -> None:
+    from tests.test_cli import _elster
+
+    done = _elster("plan", "heidelberg", "--from", f"{A[0]},{A[1]}", "--to", f"{B[0]},{B[1]}",
+                   "--at", "2026-03-29T02:30", "--modes", "walk",
+                   data_dir=hd_data_dir, cache_dir=cache_dir)  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "--at 2026-03-29T02:30:00 does not exist" in done.stderr
