@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     live_path : Path or None
         JSON file of road closures and traffic readings, shared by the worker
         processes (``ELSTER_LIVE_PATH``); default ``DATA_DIR/live/REGION.json``.
+    map_shuttle_cell_m : float
+        Grid cell (metres) the public shuttle map layer coarsens vehicle positions to
+        (``ELSTER_MAP_SHUTTLE_CELL_M``); exact positions are for operators only.
     wheelchair : bool
         Load the step-free walking network for ``wheelchair=true`` plans
         (``ELSTER_WHEELCHAIR``).
@@ -73,6 +76,7 @@ class Settings(BaseSettings):
     shuttle_seats: int = Field(default=8, ge=1)
     shuttle_wheelchairs: int = Field(default=1, ge=0)
     shuttle_reoptimise_s: float = Field(default=60.0, ge=0)
+    map_shuttle_cell_m: float = Field(default=1000.0, ge=100.0, le=50_000.0)
     wheelchair: bool = True
     live_path: Path | None = None
 

@@ -95,3 +95,28 @@ def test_cli_plan_refuses_a_local_time_in_the_dst_gap(hd_data_dir, cache_dir) ->
                    data_dir=hd_data_dir, cache_dir=cache_dir)  # fmt: skip
     assert done.returncode == 2, done.stderr
     assert "--at 2026-03-29T02:30:00 does not exist" in done.stderr
+
+
+# -- finding 5: the public shuttle layer shows no passenger's door ---------------------------
+
+
+def test_public_shuttle_layer_coarsens_a_vehicle_standing_at_a_pickup(client, state, monkeypatch):
+    from api.routers.map_layers import coarsen
+    from routing.geo import haversine_m
+
+    door = (49.40123, 8.69321)  # a vehicle standing at a passenger's pickup point
+    stop = {"booking": "b1", "lat": door[0], "lon": door[1]}
+    parked = {"id": "v1", "lat": door[0], "lon": door[1], "mode": "serving", "capacity": 8,
+              "onboard": 1, "stops": [stop]}  # fmt: skip
+    monkeypatch.setattr(state.shuttle, "vehicles", lambda: [parked])
+    layer = client.get("/api/v1/map/shuttles")
+    assert layer.status_code == 200, layer.text
+    assert layer.headers["content-type"].startswith("application/geo+json")
+    [f] = layer.json()["features"]
+    lon, lat = f["geometry"]["coordinates"]
+    assert (lat, lon) != door
+    assert 100 < haversine_m(lat, lon, *door) < 1000  # inside its 1 km cell, not at the door
+    assert set(f["properties"]) == {"id", "mode", "capacity", "freeSeats", "precisionM"}
+    # Every point of a cell shows the same position: nothing finer leaks.
+    assert coarsen(49.4001, 8.6901, 1000) == coarsen(49.4049, 8.6960, 1000)
+    assert coarsen(door[0], door[1], 1000) == (lat, lon)

@@ -182,7 +182,7 @@ def test_shuttle_map_layer_is_public_and_has_no_passenger_data(client):
     assert layer["features"]
     for f in layer["features"]:
         assert f["geometry"]["type"] == "Point"
-        assert set(f["properties"]) == {"id", "mode", "capacity", "freeSeats"}
+        assert set(f["properties"]) == {"id", "mode", "capacity", "freeSeats", "precisionM"}
 
 
 def test_plan_ev_parameters_reach_the_planner(client):
