@@ -41,8 +41,11 @@ class Settings(BaseSettings):
     transit : bool
         Load the region's timetable (``ELSTER_TRANSIT``).
     token_secret : str
-        Secret for booking tokens (``ELSTER_TOKEN_SECRET``); default: generated once
-        and kept in the database, so tokens survive restarts.
+        Secret that signs passenger booking tokens (``ELSTER_TOKEN_SECRET``, at least
+        32 characters, the same for every worker and host). Recommended: without it a
+        secret is generated once and kept in the bookings database (created 0600), and
+        whoever can read the database can forge tokens. When set, it is used and nothing
+        is stored; changing it invalidates the tokens already handed out.
     shuttle_vehicles, shuttle_seats, shuttle_wheelchairs : int
         The on-demand fleet the dispatcher plans with (``ELSTER_SHUTTLE_VEHICLES``, ...);
         0 vehicles turns the shuttle service off.
@@ -79,6 +82,16 @@ class Settings(BaseSettings):
     map_shuttle_cell_m: float = Field(default=1000.0, ge=100.0, le=50_000.0)
     wheelchair: bool = True
     live_path: Path | None = None
+
+    @field_validator("token_secret")
+    @classmethod
+    def _strong_secret(cls, value: str) -> str:
+        if value and len(value) < 32:
+            raise ValueError(
+                "ELSTER_TOKEN_SECRET is too short: use at least 32 random characters "
+                "(for example: python -c 'import secrets; print(secrets.token_hex(32))')"
+            )
+        return value
 
     @field_validator("data_dir", "cache_dir")
     @classmethod

@@ -101,6 +101,49 @@ class RegionState:
         return self.components.get(name) or Component(name, False, "not part of this build")
 
 
+#: Permission bits of the data files the server creates (bookings, token secret, live state).
+PRIVATE_MODE = 0o600
+
+
+def private_database_file(url: str) -> None:
+    """Create an SQLite database file readable by its owner only (or tighten an existing one).
+
+    The bookings database holds passengers' trips (and, without
+    ``ELSTER_TOKEN_SECRET``, the secret that signs their tokens). SQLite gives
+    its ``-wal`` and ``-shm`` files the database file's permissions, so creating
+    the file 0600 before SQLite opens it keeps all three private. Other URLs
+    (``:memory:``, PostgreSQL) are left alone.
+    """
+    import os
+    import stat
+    from pathlib import Path
+
+    from api.storage.db import sqlite_path
+
+    if not url.startswith("sqlite"):
+        return
+    path = sqlite_path(url)
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # The database, and the lock file the store flocks beside it (created here first).
+    for file in (target, target.with_name(target.name + ".lock")):
+        fd = os.open(file, os.O_RDWR | os.O_CREAT, PRIVATE_MODE)
+        try:
+            mode = stat.S_IMODE(os.fstat(fd).st_mode)
+            if mode & 0o077:
+                logger.warning("%s was readable by others (mode %o); making it %o",
+                               file, mode, PRIVATE_MODE)  # fmt: skip
+                os.fchmod(fd, PRIVATE_MODE)
+        finally:
+            os.close(fd)
+    for suffix in ("-wal", "-shm"):
+        side = target.with_name(target.name + suffix)
+        if side.exists() and stat.S_IMODE(side.stat().st_mode) & 0o077:
+            side.chmod(PRIVATE_MODE)
+
+
 def _timed(state: RegionState, name: str, loader: Any) -> None:
     start = time.perf_counter()
     try:
@@ -309,9 +352,15 @@ def load_state(settings: Settings, *, dispatcher: Any = None) -> RegionState:
     from api.services.shuttle import BookingService
 
     region = load_region(settings.region)
-    bookings = BookingStore(
-        settings.resolved_database_url(region.name), token_secret=settings.token_secret
-    )
+    url = settings.resolved_database_url(region.name)
+    private_database_file(url)
+    if not settings.token_secret:
+        logger.warning(
+            "ELSTER_TOKEN_SECRET is not set: passenger tokens are signed with a secret kept in "
+            "the bookings database, so whoever can read the database can forge tokens; set "
+            "ELSTER_TOKEN_SECRET (32+ random characters, the same for every worker and host)"
+        )
+    bookings = BookingStore(url, token_secret=settings.token_secret)
     state = RegionState(region=region, settings=settings, bookings=bookings)
     _timed(state, "road", _load_road)
     _timed(state, "transit", _load_transit)
