@@ -38,9 +38,49 @@ transit, bike stations, shuttle), road routes, matrices and isochrones, transit
 stops and departures, bike stations and chargers with live status, and
 on-demand shuttle quotes and bookings.
 
-Errors are JSON `{"error", "message", "fix"}`. Operator endpoints need the
-`X-API-Key` header; a booking is read or cancelled with its `X-Booking-Token`.
+Every error is JSON `{"error", "message", "fix"}` (plus `details` for 422) with
+one of these statuses: 400 malformed HTTP request, 401 missing or wrong key or
+token, 404 not found / no route, 405 method not allowed (see `Allow`), 408 body
+not sent in time, 409 conflict, 413 body larger than the limit, 422 invalid
+request (including a body that is not UTF-8 JSON), 429 too many requests (see
+`Retry-After`), 503 component not available; a 500 is a bug. Operator endpoints
+need the `X-API-Key` header; a booking is read or cancelled with its
+`X-Booking-Token`.
 """
+
+
+def _error_ref(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+    }
+
+
+#: Errors any operation can answer, added to every operation of the OpenAPI document.
+COMMON_ERRORS = {
+    "400": "Malformed HTTP request (e.g. a Content-Length that is not a number)",
+    "422": "Invalid or impossible request",
+    "500": "Internal error (a bug; the body never carries a traceback)",
+}
+#: Errors of operations with a request body.
+BODY_ERRORS = {
+    "408": "The request body was not sent in time",
+    "413": "Request body larger than ELSTER_MAX_BODY_BYTES",
+}
+
+
+def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """Add the error statuses every operation shares to an OpenAPI document (in place)."""
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            responses = operation.setdefault("responses", {})
+            extra = dict(COMMON_ERRORS)
+            if "requestBody" in operation:
+                extra.update(BODY_ERRORS)
+            for status, description in extra.items():
+                responses.setdefault(status, _error_ref(description))
+            operation["responses"] = dict(sorted(responses.items()))
+    return schema
 
 
 # Router modules under api/routers, each exposing ``router``; order = order in /docs.
@@ -139,6 +179,14 @@ def create_app(
     app.state.metrics = metrics
     app.state.settings = settings
     install_error_handlers(app)
+    plain_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_errors(plain_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     for router in _routers():
         app.include_router(router, prefix=API_PREFIX)
 

@@ -120,3 +120,51 @@ def test_public_shuttle_layer_coarsens_a_vehicle_standing_at_a_pickup(client, st
     # Every point of a cell shows the same position: nothing finer leaks.
     assert coarsen(49.4001, 8.6901, 1000) == coarsen(49.4049, 8.6960, 1000)
     assert coarsen(door[0], door[1], 1000) == (lat, lon)
+
+
+# -- finding 8: one error contract, all documented -------------------------------------------
+
+
+def _error(answer, status: int) -> dict:
+    assert answer.status_code == status, answer.text
+    body = answer.json()
+    assert set(body) >= {"error", "message", "fix"}
+    assert body["error"] != "http_error" and body["message"] and body["fix"], body
+    return body
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b'{"from": "\xff\xfe"}', b"\xff" * 10, b"[" * 25_000 + b"]" * 25_000,
+     b'{"a":' * 10_000 + b"1" + b"}" * 10_000],
+)  # fmt: skip
+def test_bodies_that_are_not_utf8_json_are_422_with_a_fix(client, raw) -> None:
+    answer = client.post("/api/v1/shuttle/quote", content=raw,
+                         headers={"content-type": "application/json"})  # fmt: skip
+    body = _error(answer, 422)
+    assert body["error"] == "invalid_request"
+    assert "not valid JSON" in body["message"]
+
+
+def test_allow_lists_every_method_of_the_path(client) -> None:
+    answer = client.options("/api/v1/operations/closures")
+    _error(answer, 405)
+    allowed = {m.strip() for m in answer.headers["allow"].split(",")}
+    assert {"GET", "POST"} <= allowed
+    assert "PUT" not in allowed
+    _error(client.delete("/api/v1/health"), 405)
+
+
+def test_openapi_documents_every_error_status_and_the_geojson_media_type(client) -> None:
+    doc = client.get("/openapi.json").json()
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            statuses = set(operation["responses"])
+            assert {"400", "422", "500"} <= statuses, (method, path)
+            if "requestBody" in operation:
+                assert {"408", "413"} <= statuses, (method, path)
+    for layer in ("network", "transit", "shuttles"):
+        content = doc["paths"][f"/api/v1/map/{layer}"]["get"]["responses"]["200"]["content"]
+        assert list(content) == ["application/geo+json"]
+    served = client.get("/api/v1/map/network", params={"profile": "car"})
+    assert served.headers["content-type"] == "application/geo+json"

@@ -22,6 +22,14 @@ from api.state import RegionState
 router = APIRouter(prefix="/map", tags=["map"])
 
 GEOJSON_MEDIA = "application/geo+json"
+
+
+class GeoJSONResponse(Response):
+    """GeoJSON bytes served (and documented) as ``application/geo+json`` (RFC 7946)."""
+
+    media_type = GEOJSON_MEDIA
+
+
 #: Metres per degree of latitude (for the coarse shuttle grid).
 _M_PER_DEG = 111_320.0
 
@@ -73,6 +81,7 @@ def network_geojson(state: RegionState, profile: str, digits: int = 5) -> bytes:
 @router.get(
     "/network",
     response_model=GeoJSON,
+    response_class=GeoJSONResponse,
     responses=ERROR_RESPONSES,
     summary="Road network layer",
 )
@@ -86,11 +95,15 @@ def network(
     key = f"network:{profile}"
     if key not in state.cache:
         state.cache[key] = network_geojson(state, profile)
-    return Response(state.cache[key], media_type=GEOJSON_MEDIA)
+    return GeoJSONResponse(state.cache[key])
 
 
 @router.get(
-    "/transit", response_model=GeoJSON, responses=ERROR_RESPONSES, summary="Transit lines layer"
+    "/transit",
+    response_model=GeoJSON,
+    response_class=GeoJSONResponse,
+    responses=ERROR_RESPONSES,
+    summary="Transit lines layer",
 )
 def transit_lines(state: RegionState = Depends(get_state)) -> Response:
     """Each transit line once (its longest stop pattern) and the stops it serves, as GeoJSON."""
@@ -99,11 +112,15 @@ def transit_lines(state: RegionState = Depends(get_state)) -> Response:
 
     if "transit" not in state.cache:
         state.cache["transit"] = json.dumps(lines_geojson(state), separators=(",", ":")).encode()
-    return Response(state.cache["transit"], media_type=GEOJSON_MEDIA)
+    return GeoJSONResponse(state.cache["transit"])
 
 
 @router.get(
-    "/shuttles", response_model=GeoJSON, responses=ERROR_RESPONSES, summary="Shuttle positions"
+    "/shuttles",
+    response_model=GeoJSON,
+    response_class=GeoJSONResponse,
+    responses=ERROR_RESPONSES,
+    summary="Shuttle positions",
 )
 def shuttles(state: RegionState = Depends(get_state)) -> Response:
     """Roughly where each shuttle is, as GeoJSON points (public).
@@ -140,4 +157,4 @@ def shuttles(state: RegionState = Depends(get_state)) -> Response:
                 },
             )
         )
-    return Response(dumps(collection(features)), media_type=GEOJSON_MEDIA)
+    return GeoJSONResponse(dumps(collection(features)))
