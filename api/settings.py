@@ -36,6 +36,9 @@ class Settings(BaseSettings):
         Comma-separated origins allowed by CORS (``ELSTER_CORS_ORIGINS``).
     max_body_bytes : int
         Largest accepted request body; larger ones get 413 (``ELSTER_MAX_BODY_BYTES``).
+    body_timeout_s : float
+        Seconds a client has to send the whole request body; slower ones get 408 and
+        the connection is closed (``ELSTER_BODY_TIMEOUT_S``).
     profiles : str
         Comma-separated road profiles to load (``ELSTER_PROFILES``).
     transit : bool
@@ -72,6 +75,7 @@ class Settings(BaseSettings):
     api_keys: str = ""
     cors_origins: str = ""
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    body_timeout_s: float = Field(default=10.0, gt=0, le=300)
     profiles: str = "walk,bike,car"
     transit: bool = True
     token_secret: str = ""
