@@ -22,7 +22,7 @@ from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
-from api.middleware import BodySizeLimit, Metrics, MetricsMiddleware
+from api.middleware import BodySizeLimit, Metrics, MetricsMiddleware, SecurityHeaders
 from api.settings import Settings
 from api.state import RegionState, load_state
 
@@ -172,7 +172,7 @@ def create_app(
         version=API_VERSION,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served below from local files (Swagger UI vendored, no CDN)
         redoc_url=None,
         openapi_url="/openapi.json",
     )
@@ -196,6 +196,10 @@ def create_app(
     def index() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html")
 
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> FileResponse:
+        return FileResponse(STATIC_DIR / "docs.html")
+
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> RedirectResponse:
         return RedirectResponse("/static/favicon.svg")
@@ -213,4 +217,5 @@ def create_app(
         BodySizeLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s
     )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(SecurityHeaders)  # outermost: every answer, errors included
     return app

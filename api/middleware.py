@@ -7,7 +7,7 @@ not a task switch, to every request.
 from __future__ import annotations
 
 import asyncio
-import os
+import secrets
 import time
 from typing import Any
 
@@ -129,6 +129,47 @@ class BodySizeLimit:
         await self.app(scope, replay, send)
 
 
+#: Identifies this worker process in ``X-Elster-Worker`` (random: it reveals no PID).
+WORKER_ID = secrets.token_hex(4)
+
+#: Content-Security-Policy of every answer: the map page and /docs load only this
+#: server's scripts and styles (inline styles allowed: Leaflet and Swagger UI set them),
+#: and no page of this server may be framed.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"content-security-policy", CSP.encode()),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+
+
+class SecurityHeaders:
+    """Add the security headers (nosniff, no framing, CSP, no referrer) to every answer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                have = {name.lower() for name, _ in message.get("headers", ())}
+                extra = [(k, v) for k, v in SECURITY_HEADERS if k not in have]
+                message["headers"] = [*message.get("headers", ()), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+
 class Metrics:
     """Per-application Prometheus collectors (own registry, so tests can build many apps)."""
 
@@ -179,8 +220,9 @@ class MetricsMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-                # Which worker process answered (multi-worker tests, debugging).
-                worker = (b"x-elster-worker", str(os.getpid()).encode())
+                # Which worker process answered (multi-worker tests, debugging): a random
+                # id per process, not the PID.
+                worker = (b"x-elster-worker", WORKER_ID.encode())
                 message["headers"] = [*message.get("headers", ()), worker]
             await send(message)
 

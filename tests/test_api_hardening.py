@@ -168,3 +168,41 @@ def test_openapi_documents_every_error_status_and_the_geojson_media_type(client)
         assert list(content) == ["application/geo+json"]
     served = client.get("/api/v1/map/network", params={"profile": "car"})
     assert served.headers["content-type"] == "application/geo+json"
+
+
+# -- finding 11: security headers, no PID, docs without a CDN --------------------------------
+
+
+def test_every_answer_carries_the_security_headers(client) -> None:
+    for path in ("/", "/docs", "/api/v1/health", "/api/v1/nowhere", "/static/app.js",
+                 "/openapi.json"):  # fmt: skip
+        answer = client.get(path)
+        headers = answer.headers
+        assert headers["x-content-type-options"] == "nosniff", path
+        assert headers["x-frame-options"] == "DENY", path
+        assert headers["referrer-policy"] == "no-referrer", path
+        csp = headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp, path
+        assert "unsafe-eval" not in csp and "script-src 'self' 'unsafe-inline'" not in csp
+
+
+def test_worker_header_is_not_a_pid(client) -> None:
+    import os
+    import re
+
+    worker = client.get("/api/v1/health").headers["x-elster-worker"]
+    assert re.fullmatch(r"[0-9a-f]{8}", worker)
+    assert worker != str(os.getpid())
+
+
+def test_docs_are_served_from_this_server_only(client) -> None:
+    import re
+
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "text/html" in page.headers["content-type"]
+    assert not re.search(r"(src|href)=\"(https?:)?//", page.text), page.text  # no CDN
+    assert "<script>" not in page.text  # no inline script: the CSP forbids it
+    for asset in re.findall(r"(?:src|href)=\"(/static/[^\"]+)\"", page.text):
+        assert client.get(asset).status_code == 200, asset
+    assert client.get("/static/vendor/swagger-ui/LICENSE").status_code == 200
