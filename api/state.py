@@ -293,8 +293,16 @@ def _load_dispatcher(state: RegionState) -> str:
 
 
 def _warm_up(state: RegionState) -> None:
-    """Run one plan with every mode so the first user does not wait for JIT compiling."""
-    if not state.region.sample_queries or state.planner is None:
+    """Call every numba kernel a request can reach once, so none compiles on the event loop.
+
+    Runs in the lifespan, before the worker listens (:mod:`api.workers` binds
+    its socket only after startup): road routes, matrices and isochrones on
+    every profile, one plan with every mode, one with a departure window
+    (range RAPTOR), an arrive-by plan, and a shuttle quote. Compiled kernels
+    are cached under ``NUMBA_CACHE_DIR`` (see :mod:`routing`), so a restart
+    loads them instead of compiling again.
+    """
+    if not state.region.sample_queries:
         return
     from routing.planner import EvSpec, PlanRequest, plan
 
@@ -306,22 +314,55 @@ def _warm_up(state: RegionState) -> None:
         if state.transit is not None
         else datetime.now(ZoneInfo(state.region.timezone))
     )
-    try:
-        for network in state.networks.values():
-            network.route(origin, destination)
-        request = PlanRequest(
-            origin=origin,
-            destination=destination,
-            depart_at=when,
-            modes=frozenset(planner_modes(state)) - {"shuttle"},
-            ev=EvSpec(capacity_kwh=50.0, battery_percent=60.0),
-            timezone=state.region.timezone,
+    steps: list[tuple[str, Any]] = []
+
+    def polyline() -> None:  # every answer with a leg geometry encodes one
+        import numpy as np
+
+        from routing.polyline import decode_polyline, encode_polyline
+
+        decode_polyline(encode_polyline(np.array([o_lat, d_lat]), np.array([o_lon, d_lon]), 6), 6)
+
+    steps.append(("polyline", polyline))
+    for profile, network in state.networks.items():
+        steps.append((f"{profile} route", lambda n=network: n.route(origin, destination)))
+        steps.append(
+            (f"{profile} matrix", lambda n=network: n.matrix([origin, destination], [destination]))
         )
-        plan(request, state.planner)
-    except ElsterError as exc:
-        logger.warning("warm-up query failed (%s); first requests may be slow", exc)
-        return
+        steps.append((f"{profile} isochrone", lambda n=network: n.isochrone_edges(origin, 120.0)))
+    if state.planner is not None:
+        modes = frozenset(planner_modes(state)) - {"shuttle"}
+        ev = EvSpec(capacity_kwh=50.0, battery_percent=60.0)
+        for label, extra in (
+            ("plan", {}),
+            ("plan with a window", {"window_s": 1800.0}),
+            ("arrive-by plan", {"arrive_by": True}),
+        ):
+            request = PlanRequest(origin=origin, destination=destination, depart_at=when,
+                                  modes=modes, ev=ev, timezone=state.region.timezone,
+                                  **extra)  # fmt: skip
+            steps.append((label, lambda r=request: plan(r, state.planner)))
+    for label, step in steps:
+        try:
+            step()
+        except ElsterError as exc:
+            logger.warning("warm-up %s failed (%s); its first request may be slow", label, exc)
     logger.info("warm-up queries done in %.1f s", time.perf_counter() - start)
+
+
+def _warm_up_shuttle(state: RegionState) -> None:
+    """One shuttle quote (changes no plan): the dispatcher's kernels compile now."""
+    if state.dispatcher is None or not state.region.sample_queries:
+        return
+    from api.services.shuttle import ShuttleRequest
+
+    (o_lat, o_lon), (d_lat, d_lon) = state.region.sample_queries[0]
+    request = ShuttleRequest((float(o_lat), float(o_lon)), (float(d_lat), float(d_lon)),
+                             earliest_pickup=time.time() + 1800.0)  # fmt: skip
+    try:
+        state.shuttle.quote(request)
+    except ElsterError as exc:
+        logger.warning("warm-up shuttle quote failed (%s); the first may be slow", exc)
 
 
 def _add_shuttle_provider(state: RegionState) -> None:
@@ -382,6 +423,7 @@ def load_state(settings: Settings, *, dispatcher: Any = None) -> RegionState:
     except ElsterError:
         bookings.close()
         raise
+    _warm_up_shuttle(state)
     _add_shuttle_provider(state)
     ready = [c.name for c in state.components.values() if c.ready]
     logger.info("region %s loaded: %s ready", region.name, ", ".join(ready) or "nothing")

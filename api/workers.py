@@ -68,12 +68,42 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+class _ListenAfterStartup:
+    """A uvicorn server that binds its socket only once the app's startup has finished.
+
+    With ``SO_REUSEPORT`` the kernel hands new connections to every listening
+    socket, so a worker listening while it still loads the region and warms
+    its numba kernels would hold connections waiting for seconds. Here the
+    lifespan (load, warm-up) runs first; then the socket is bound and served.
+    """
+
+    def __init__(self, config: Any, host: str, port: int) -> None:
+        import uvicorn
+
+        class Server(uvicorn.Server):
+            async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+                await self.lifespan.startup()
+                if self.lifespan.should_exit:
+                    sys.exit(3)  # uvicorn's status for a failed startup
+
+                async def done() -> None:  # already started: do not run it twice
+                    return None
+
+                self.lifespan.startup = done
+                await super().startup(sockets=[listening_socket(host, port)])
+
+        self.server = Server(config)
+
+    def run(self) -> None:
+        """Serve until told to stop."""
+        self.server.run()
+
+
 def _worker(app: str, host: str, port: int, options: dict[str, Any]) -> None:
     import uvicorn
 
-    sock = listening_socket(host, port)
     config = uvicorn.Config(app, factory=True, host=host, port=port, **options)
-    uvicorn.Server(config).run(sockets=[sock])
+    _ListenAfterStartup(config, host, port).run()
 
 
 class _Slot:

@@ -97,3 +97,26 @@ def test_a_worker_that_never_starts_makes_the_supervisor_give_up_non_zero(
     text = log.read_text()
     assert "giving up" in text
     assert text.count("starts in") >= 2  # it retried with back-off before giving up
+
+
+def test_a_worker_listens_only_after_its_startup(tmp_path: Path) -> None:
+    """Issue 17, finding 13: no connection may wait on a worker still warming up."""
+    import socket
+
+    port = free_port()
+    gate = tmp_path / "gate"
+    cmd = [sys.executable, "-m", "api.workers", "tests.worker_apps:slow_start_app",
+           "--port", str(port), "--workers", "1"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "ELSTER_TEST_GATE": str(gate)}
+    log = tmp_path / "worker.log"
+    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=log.open("ab"),
+                            stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    try:
+        _wait(lambda: gate.with_suffix(".started").exists(), "the startup to begin")
+        with pytest.raises(ConnectionRefusedError):  # not listening while starting
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        gate.touch()  # startup done
+        _wait(lambda: _serving_pids(port) == {proc.pid}, "the worker to serve")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)

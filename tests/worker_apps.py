@@ -29,3 +29,31 @@ def tiny_app() -> Any:
 def broken_app() -> Any:
     """A factory that fails, as a worker whose region cannot load would."""
     raise RuntimeError("this worker cannot start")
+
+
+def slow_start_app() -> Any:
+    """Like :func:`tiny_app`, but its startup waits for ``$ELSTER_TEST_GATE`` to exist.
+
+    It writes ``$ELSTER_TEST_GATE.started`` when its startup begins, so a test
+    can probe the port while the worker is provably still starting.
+    """
+    import asyncio
+    from pathlib import Path
+
+    gate = Path(os.environ["ELSTER_TEST_GATE"])
+    inner = tiny_app()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            message = await receive()
+            assert message["type"] == "lifespan.startup"
+            gate.with_suffix(".started").touch()
+            while not gate.exists():  # the warm-up of a real worker
+                await asyncio.sleep(0.05)
+            await send({"type": "lifespan.startup.complete"})
+            message = await receive()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        await inner(scope, receive, send)
+
+    return app
