@@ -23,6 +23,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
 from api.middleware import BodySizeLimit, Metrics, MetricsMiddleware, SecurityHeaders
+from api.ratelimit import RateLimit
 from api.settings import Settings
 from api.state import RegionState, load_state
 
@@ -69,14 +70,21 @@ BODY_ERRORS = {
 }
 
 
-def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
-    """Add the error statuses every operation shares to an OpenAPI document (in place)."""
-    for item in schema.get("paths", {}).values():
-        for operation in item.values():
+def document_errors(
+    schema: dict[str, Any], limited: frozenset[tuple[str, str]] = frozenset()
+) -> dict[str, Any]:
+    """Add the error statuses every operation shares to an OpenAPI document (in place).
+
+    ``limited`` are the rate-limitable ``(METHOD, path)`` pairs (they also answer 429).
+    """
+    for path, item in schema.get("paths", {}).items():
+        for method, operation in item.items():
             responses = operation.setdefault("responses", {})
             extra = dict(COMMON_ERRORS)
             if "requestBody" in operation:
                 extra.update(BODY_ERRORS)
+            if (method.upper(), path) in limited:
+                extra["429"] = "Too many requests from this client; wait Retry-After seconds"
             for status, description in extra.items():
                 responses.setdefault(status, _error_ref(description))
             operation["responses"] = dict(sorted(responses.items()))
@@ -183,7 +191,15 @@ def create_app(
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_errors(plain_openapi())
+            from api.ratelimit import LIMITED_ROUTES
+
+            # Documented whether or not this server's settings turn the limits on.
+            limited = frozenset(
+                (method, API_PREFIX + path)
+                for routes in LIMITED_ROUTES.values()
+                for method, path in routes
+            )
+            app.openapi_schema = document_errors(plain_openapi(), limited)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -216,6 +232,9 @@ def create_app(
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s
     )
+    limits = settings.rate_limits(API_PREFIX)
+    if limits:  # before the body is read: a limited client costs nothing more
+        app.add_middleware(RateLimit, routes=limits, operator_keys=settings.operator_keys())
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(SecurityHeaders)  # outermost: every answer, errors included
     return app

@@ -10,6 +10,7 @@ configured.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -58,6 +59,16 @@ class Settings(BaseSettings):
     live_path : Path or None
         JSON file of road closures and traffic readings, shared by the worker
         processes (``ELSTER_LIVE_PATH``); default ``DATA_DIR/live/REGION.json``.
+    rate_limit_bookings, rate_limit_expensive : str
+        Per-client limits as ``"N/S"`` (N requests per S seconds; ``"0"`` turns it off):
+        booking creation (``ELSTER_RATE_LIMIT_BOOKINGS``, default 10 per minute) and the
+        expensive public endpoints, plan, route, matrix, isochrone, departures and shuttle
+        quotes (``ELSTER_RATE_LIMIT_EXPENSIVE``, default 120 per minute). Answered 429 with
+        Retry-After; operator keys are exempt. Each worker enforces its share (see
+        :mod:`api.ratelimit`).
+    workers : int
+        Worker processes serving together (``ELSTER_WORKERS``, set by ``elster serve``);
+        rate limits are divided among them.
     map_shuttle_cell_m : float
         Grid cell (metres) the public shuttle map layer coarsens vehicle positions to
         (``ELSTER_MAP_SHUTTLE_CELL_M``); exact positions are for operators only.
@@ -83,6 +94,9 @@ class Settings(BaseSettings):
     shuttle_seats: int = Field(default=8, ge=1)
     shuttle_wheelchairs: int = Field(default=1, ge=0)
     shuttle_reoptimise_s: float = Field(default=60.0, ge=0)
+    rate_limit_bookings: str = "10/60"
+    rate_limit_expensive: str = "120/60"
+    workers: int = Field(default=1, ge=1)
     map_shuttle_cell_m: float = Field(default=1000.0, ge=100.0, le=50_000.0)
     wheelchair: bool = True
     live_path: Path | None = None
@@ -96,6 +110,27 @@ class Settings(BaseSettings):
                 "(for example: python -c 'import secrets; print(secrets.token_hex(32))')"
             )
         return value
+
+    @field_validator("rate_limit_bookings", "rate_limit_expensive")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from api.ratelimit import Limit
+
+        Limit.parse("limit", value)  # raises with the expected form
+        return value
+
+    def rate_limits(self, prefix: str) -> dict[tuple[str, str], Any]:
+        """``(method, path) -> Limit`` of the rate-limited endpoints under ``prefix``."""
+        from api.ratelimit import LIMITED_ROUTES, Limit
+
+        configured = {"booking": self.rate_limit_bookings, "routing": self.rate_limit_expensive}
+        routes: dict[tuple[str, str], Any] = {}
+        for name, text in configured.items():
+            limit = Limit.parse(name, text, workers=self.workers)
+            if limit is not None:
+                for method, path in LIMITED_ROUTES[name]:
+                    routes[(method, prefix + path)] = limit
+        return routes
 
     @field_validator("data_dir", "cache_dir")
     @classmethod
