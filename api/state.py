@@ -326,9 +326,7 @@ def _warm_up(state: RegionState) -> None:
     steps.append(("polyline", polyline))
     for profile, network in state.networks.items():
         steps.append((f"{profile} route", lambda n=network: n.route(origin, destination)))
-        steps.append(
-            (f"{profile} matrix", lambda n=network: n.matrix([origin, destination], [destination]))
-        )
+        steps.append((f"{profile} matrix", lambda n=network: _warm_matrix(n, origin, destination)))
         steps.append((f"{profile} isochrone", lambda n=network: n.isochrone_edges(origin, 120.0)))
     if state.planner is not None:
         modes = frozenset(planner_modes(state)) - {"shuttle"}
@@ -346,8 +344,22 @@ def _warm_up(state: RegionState) -> None:
         try:
             step()
         except ElsterError as exc:
-            logger.warning("warm-up %s failed (%s); its first request may be slow", label, exc)
+            logger.warning("warm-up %s did not run (%s); its first request may be slow",
+                           label, exc)  # fmt: skip
     logger.info("warm-up queries done in %.1f s", time.perf_counter() - start)
+
+
+def _warm_matrix(
+    network: Any, origin: tuple[float, float], destination: tuple[float, float]
+) -> None:
+    """A 2 x 1 matrix between snapped nodes, as ``/matrix`` computes it."""
+    import numpy as np
+
+    lats = np.array([origin[0], destination[0]])
+    lons = np.array([origin[1], destination[1]])
+    nodes, _ = network.snapper.snap_many(lats, lons, max_distance_m=5000.0)
+    if (nodes >= 0).all():
+        network.matrix(nodes, nodes[1:])
 
 
 def _warm_up_shuttle(state: RegionState) -> None:
@@ -362,7 +374,7 @@ def _warm_up_shuttle(state: RegionState) -> None:
     try:
         state.shuttle.quote(request)
     except ElsterError as exc:
-        logger.warning("warm-up shuttle quote failed (%s); the first may be slow", exc)
+        logger.warning("warm-up shuttle quote did not run (%s); the first may be slow", exc)
 
 
 def _add_shuttle_provider(state: RegionState) -> None:
