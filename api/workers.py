@@ -20,10 +20,14 @@ from __future__ import annotations
 import argparse
 import logging
 import multiprocessing
+import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from routing.errors import RequestError
@@ -148,6 +152,7 @@ def run(
         _worker(app, host, port, options)
         return 0
     listening_socket(host, port).close()  # fail here, clearly, when the port is taken
+    metrics_dir = _metrics_dir()
     context = multiprocessing.get_context("spawn")
     stopping = False
     gave_up = False
@@ -213,7 +218,29 @@ def run(
         slot.proc.join(timeout=30)
         if slot.proc.is_alive():
             slot.proc.kill()
+    if metrics_dir is not None:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     return GIVE_UP_EXIT if gave_up else 0
+
+
+def _metrics_dir() -> str | None:
+    """Give this server run an empty ``PROMETHEUS_MULTIPROC_DIR`` (inherited by the workers).
+
+    Every worker writes its metrics there and ``/metrics`` sums them, whichever
+    worker answers. A directory set by the caller is emptied (one run's counts
+    only) and kept; otherwise a temporary one is made and removed at the end
+    (the returned path).
+    """
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        path = Path(given)
+        path.mkdir(parents=True, exist_ok=True)
+        for old in path.glob("*.db"):
+            old.unlink(missing_ok=True)
+        return None
+    made = tempfile.mkdtemp(prefix="elster-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = made
+    return made
 
 
 def main() -> None:

@@ -354,7 +354,7 @@ def test_chargers_and_status_update(client, state):
 
 def test_metrics_count_requests(client):
     client.get("/api/v1/health")
-    text = client.get("/api/v1/metrics").text
+    text = client.get("/api/v1/metrics", headers={"X-API-Key": OPERATOR_KEY}).text
     assert "elster_http_requests_total" in text
     assert 'route="/api/v1/health"' in text or 'route="/health"' in text
     assert "elster_http_request_duration_seconds_bucket" in text
