@@ -123,6 +123,9 @@ async def _elster_error(request: Request, exc: Exception) -> JSONResponse:
     status, code, fix = _classify(exc)
     logger.info("%s %s -> %d %s: %s", request.method, request.url.path, status, code, exc)
     headers = {"WWW-Authenticate": "ApiKey"} if status == 401 else None
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        headers = {"Retry-After": str(int(retry_after))}
     response = error_response(status, code, str(exc), fix)
     if headers:
         response.headers.update(headers)

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
         quotes (``ELSTER_RATE_LIMIT_EXPENSIVE``, default 120 per minute). Answered 429 with
         Retry-After; operator keys are exempt. Each worker enforces its share (see
         :mod:`api.ratelimit`).
+    isochrone_concurrency : int
+        Isochrones computed at once per worker (``ELSTER_ISOCHRONE_CONCURRENCY``); more
+        wait, then get 503 with Retry-After. Bounds the CPU and memory they take.
     workers : int
         Worker processes serving together (``ELSTER_WORKERS``, set by ``elster serve``);
         rate limits are divided among them.
@@ -97,6 +100,7 @@ class Settings(BaseSettings):
     rate_limit_bookings: str = "10/60"
     rate_limit_expensive: str = "120/60"
     workers: int = Field(default=1, ge=1)
+    isochrone_concurrency: int = Field(default=2, ge=1, le=64)
     map_shuttle_cell_m: float = Field(default=1000.0, ge=100.0, le=50_000.0)
     wheelchair: bool = True
     live_path: Path | None = None

@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -206,3 +207,53 @@ def test_docs_are_served_from_this_server_only(client) -> None:
     for asset in re.findall(r"(?:src|href)=\"(/static/[^\"]+)\"", page.text):
         assert client.get(asset).status_code == 200, asset
     assert client.get("/static/vendor/swagger-ui/LICENSE").status_code == 200
+
+
+# -- finding 2: isochrones bounded in cost and output -----------------------------------------
+
+
+def test_worst_case_isochrone_is_a_small_polygon_covering_what_is_reached(client, state) -> None:
+    import shapely
+
+    from api.services.isochrone_shape import MAX_VERTICES
+
+    params = {"place": f"{A[0]},{A[1]}", "profile": "bike", "minutes": 60}
+    answer = client.get("/api/v1/isochrone", params=params)
+    assert answer.status_code == 200, answer.text
+    assert len(answer.content) < 100_000  # was 6.4 MB of street pieces
+    [feature] = answer.json()["features"]
+    props = feature["properties"]
+    assert props["edges"] > 10_000 and props["vertices"] <= MAX_VERTICES
+    area = shapely.geometry.shape(feature["geometry"])
+    assert area.is_valid and area.contains(shapely.Point(A[1], A[0]))
+    # Every node reached in time lies inside (or within a cell of) the polygon.
+    network = state.networks["bike"]
+    reached = network.isochrone_edges(A, 3600.0)
+    graph = network.current_graph()
+    tails = graph.tail()[reached.edges[reached.fraction >= 1.0]]
+    sample = np.unique(tails)[:: max(1, tails.size // 2000)]
+    cell_deg = props["cellM"] / 111_320.0
+    grown = area.buffer(2 * cell_deg)
+    inside = shapely.contains_xy(grown, graph.lon[sample], graph.lat[sample])
+    assert inside.mean() > 0.99, inside.mean()
+    # The same request again is answered from the cache, identically.
+    assert client.get("/api/v1/isochrone", params=params).content == answer.content
+
+
+def test_isochrones_beyond_the_concurrency_limit_wait_then_get_503(client, monkeypatch) -> None:
+    from api.routers import isochrone as iso
+
+    monkeypatch.setattr(iso, "ISOCHRONE_WAIT_S", 0.05)
+    slot = iso._slot(client.app.state.settings.isochrone_concurrency)
+    held = [slot.acquire(blocking=False) for _ in range(64)]  # every slot busy
+    try:
+        answer = client.get("/api/v1/isochrone",
+                            params={"place": "49.4000,8.6900", "minutes": 7})  # fmt: skip
+        body = _error(answer, 503)
+        assert body["error"] == "busy" and answer.headers["retry-after"] == "2"
+    finally:
+        for got in held:
+            if got:
+                slot.release()
+    again = client.get("/api/v1/isochrone", params={"place": "49.4000,8.6900", "minutes": 7})
+    assert again.status_code == 200
