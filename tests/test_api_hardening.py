@@ -240,20 +240,42 @@ def test_worst_case_isochrone_is_a_small_polygon_covering_what_is_reached(client
     assert client.get("/api/v1/isochrone", params=params).content == answer.content
 
 
-def test_isochrones_beyond_the_concurrency_limit_wait_then_get_503(client, monkeypatch) -> None:
+def test_isochrones_beyond_the_queue_limit_get_503_busy(client, monkeypatch) -> None:
     from api.routers import isochrone as iso
 
-    monkeypatch.setattr(iso, "ISOCHRONE_WAIT_S", 0.05)
-    slot = iso._slot(client.app.state.settings.isochrone_concurrency)
-    held = [slot.acquire(blocking=False) for _ in range(64)]  # every slot busy
-    try:
-        answer = client.get("/api/v1/isochrone",
-                            params={"place": "49.4000,8.6900", "minutes": 7})  # fmt: skip
-        body = _error(answer, 503)
-        assert body["error"] == "busy" and answer.headers["retry-after"] == "2"
-    finally:
-        for got in held:
-            if got:
-                slot.release()
+    monkeypatch.setattr(iso, "_pending", 10_000)  # every thread busy, the queue full
+    answer = client.get("/api/v1/isochrone", params={"place": "49.4000,8.6900", "minutes": 7})
+    body = _error(answer, 503)
+    assert body["error"] == "busy" and answer.headers["retry-after"] == "2"
+    monkeypatch.setattr(iso, "_pending", 0)
     again = client.get("/api/v1/isochrone", params={"place": "49.4000,8.6900", "minutes": 7})
     assert again.status_code == 200
+
+
+def test_isochrones_are_computed_on_their_own_few_threads(client, state) -> None:
+    """Concurrent requests share the pool's threads (bounded allocator arenas, bounded RSS)."""
+    import threading as th
+    from concurrent.futures import ThreadPoolExecutor
+
+    from api.routers import isochrone as iso
+
+    seen: set[str] = set()
+    real = iso._compute
+
+    def spy(*args):
+        seen.add(th.current_thread().name)
+        return real(*args)
+
+    iso._compute = spy
+    try:
+        with ThreadPoolExecutor(8) as clients:
+            answers = list(clients.map(
+                lambda i: client.get("/api/v1/isochrone",
+                                     params={"place": f"49.40{i:02d},8.69", "minutes": 4}),
+                range(12),
+            ))  # fmt: skip
+    finally:
+        iso._compute = real
+    assert all(a.status_code == 200 for a in answers)
+    assert seen and all(name.startswith("isochrone") for name in seen)
+    assert len(seen) <= state.settings.isochrone_concurrency

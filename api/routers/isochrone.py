@@ -2,18 +2,22 @@
 
 The answer is bounded whatever the request: a simplified MultiPolygon of at
 most :data:`api.services.isochrone_shape.MAX_VERTICES` vertices (not every
-reached street), computed by at most ``ELSTER_ISOCHRONE_CONCURRENCY``
-requests at once per worker (others wait up to ``ISOCHRONE_WAIT_S``, then get
-503 with Retry-After), and identical requests under the same live state are
-answered from a small per-worker cache.
+reached street), computed on a pool of ``ELSTER_ISOCHRONE_CONCURRENCY``
+threads of its own per worker (the same few threads, so the allocator keeps
+few arenas: memory stays bounded under a flood), with at most
+:data:`QUEUE_LIMIT` more waiting (beyond that: 503 with Retry-After), and
+identical requests under the same live state are answered from a small
+per-worker cache.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections import OrderedDict
-from typing import Literal
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
@@ -30,11 +34,12 @@ router = APIRouter(tags=["road"])
 
 #: Answers kept per worker (each a few tens of kB at most).
 CACHE_SIZE = 256
-#: Seconds a request waits for a free computation slot before it is answered 503.
-ISOCHRONE_WAIT_S = 5.0
+#: Isochrones that may wait for a computing thread; more are answered 503 at once.
+QUEUE_LIMIT = 32
 _cache: OrderedDict[tuple[object, ...], bytes] = OrderedDict()
 _cache_lock = threading.Lock()
-_slots: dict[int, threading.BoundedSemaphore] = {}
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pending = 0  # computing or waiting, in this worker
 
 
 class BusyError(UnavailableError):
@@ -44,11 +49,19 @@ class BusyError(UnavailableError):
     retry_after = 2
 
 
-def _slot(concurrency: int) -> threading.BoundedSemaphore:
+def _pool(concurrency: int) -> ThreadPoolExecutor:
     with _cache_lock:
-        if concurrency not in _slots:
-            _slots[concurrency] = threading.BoundedSemaphore(concurrency)
-        return _slots[concurrency]
+        if concurrency not in _pools:
+            _pools[concurrency] = ThreadPoolExecutor(concurrency, thread_name_prefix="isochrone")
+        return _pools[concurrency]
+
+
+def _compute(network: Any, lat: float, lon: float, budget_s: float) -> tuple[Any, ...]:
+    from api.services.isochrone_shape import isochrone_geometry
+
+    reached = network.isochrone_edges((lat, lon), budget_s)
+    geometry, facts = isochrone_geometry(network.current_graph(), reached.edges, reached.fraction)
+    return geometry, facts, int(reached.edges.size)
 
 
 @router.get(
@@ -63,7 +76,7 @@ def _slot(concurrency: int) -> threading.BoundedSemaphore:
     },
     summary="Isochrone",
 )
-def isochrone(
+async def isochrone(
     place: str = Query(
         ...,
         max_length=64,
@@ -82,9 +95,8 @@ def isochrone(
     walk, about 120 m for an hour's cycling); ``edges`` counts the reached
     street pieces. The start is matched to the nearest road.
     """
+    global _pending
     need(state, "road", "isochrones")
-    from api.services.isochrone_shape import isochrone_geometry
-
     lat, lon = parse_place(place, name="place")
     check_in_region(state, lat, lon, name="place")
     network = network_for(state, profile)
@@ -99,21 +111,21 @@ def isochrone(
         if cached is not None:
             _cache.move_to_end(key)
     if cached is None:
-        slot = _slot(state.settings.isochrone_concurrency)
-        if not slot.acquire(timeout=ISOCHRONE_WAIT_S):
-            raise BusyError(
-                "too many isochrones are being computed right now",
-                fix=f"retry in {BusyError.retry_after} s",
-            )
+        concurrency = state.settings.isochrone_concurrency
+        with _cache_lock:
+            if _pending >= concurrency + QUEUE_LIMIT:
+                raise BusyError(
+                    "too many isochrones are being computed right now",
+                    fix=f"retry in {BusyError.retry_after} s",
+                )
+            _pending += 1
         try:
-            reached = network.isochrone_edges((lat, lon), minutes * 60.0)
-            geometry, facts = isochrone_geometry(
-                network.current_graph(), reached.edges, reached.fraction
-            )
+            future = _pool(concurrency).submit(_compute, network, lat, lon, minutes * 60.0)
+            geometry, facts, n_edges = await asyncio.wrap_future(future)
         finally:
-            slot.release()
-        properties = {"profile": profile, "minutes": minutes, "edges": int(reached.edges.size),
-                      **facts}  # fmt: skip
+            with _cache_lock:
+                _pending -= 1
+        properties = {"profile": profile, "minutes": minutes, "edges": n_edges, **facts}
         cached = dumps(collection([feature(geometry, properties)]))
         with _cache_lock:
             _cache[key] = cached
