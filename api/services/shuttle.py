@@ -670,13 +670,8 @@ class BookingService:
             return booking
         if booking.status == "completed":
             return booking
-        rank = STATUS_RANK[booking.status]
-        with self.lock:  # cheap check first: most reads find nothing new to store
-            self._catch_up(None)
-            self._now()
-            reached = self.dispatcher.progress([booking.id]).get(booking.id, ())  # type: ignore[union-attr]
-        if not any(STATUS_RANK[status] > rank for status, _ in reached):
-            return booking
+        # Under the database lock, like every decision: moving this dispatcher's clock
+        # to now outside it could put it past an entry another worker is about to log.
         with self._synced() as tx:
             self._now()
             current = self.store.get(booking.id, tx)
