@@ -22,7 +22,8 @@ from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
-from api.middleware import BodySizeLimit, Metrics, MetricsMiddleware
+from api.middleware import BodySizeLimit, Metrics, MetricsMiddleware, SecurityHeaders
+from api.ratelimit import RateLimit
 from api.settings import Settings
 from api.state import RegionState, load_state
 
@@ -38,9 +39,56 @@ transit, bike stations, shuttle), road routes, matrices and isochrones, transit
 stops and departures, bike stations and chargers with live status, and
 on-demand shuttle quotes and bookings.
 
-Errors are JSON `{"error", "message", "fix"}`. Operator endpoints need the
-`X-API-Key` header; a booking is read or cancelled with its `X-Booking-Token`.
+Every error is JSON `{"error", "message", "fix"}` (plus `details` for 422) with
+one of these statuses: 400 malformed HTTP request, 401 missing or wrong key or
+token, 404 not found / no route, 405 method not allowed (see `Allow`), 408 body
+not sent in time, 409 conflict, 413 body larger than the limit, 422 invalid
+request (including a body that is not UTF-8 JSON), 429 too many requests (see
+`Retry-After`), 503 component not available; a 500 is a bug. Operator endpoints
+need the `X-API-Key` header; a booking is read or cancelled with its
+`X-Booking-Token`.
 """
+
+
+def _error_ref(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+    }
+
+
+#: Errors any operation can answer, added to every operation of the OpenAPI document.
+COMMON_ERRORS = {
+    "400": "Malformed HTTP request (e.g. a Content-Length that is not a number)",
+    "422": "Invalid or impossible request",
+    "500": "Internal error (a bug; the body never carries a traceback)",
+}
+#: Errors of operations with a request body.
+BODY_ERRORS = {
+    "408": "The request body was not sent in time",
+    "413": "Request body larger than ELSTER_MAX_BODY_BYTES",
+}
+
+
+def document_errors(
+    schema: dict[str, Any], limited: frozenset[tuple[str, str]] = frozenset()
+) -> dict[str, Any]:
+    """Add the error statuses every operation shares to an OpenAPI document (in place).
+
+    ``limited`` are the rate-limitable ``(METHOD, path)`` pairs (they also answer 429).
+    """
+    for path, item in schema.get("paths", {}).items():
+        for method, operation in item.items():
+            responses = operation.setdefault("responses", {})
+            extra = dict(COMMON_ERRORS)
+            if "requestBody" in operation:
+                extra.update(BODY_ERRORS)
+            if (method.upper(), path) in limited:
+                extra["429"] = "Too many requests from this client; wait Retry-After seconds"
+            for status, description in extra.items():
+                responses.setdefault(status, _error_ref(description))
+            operation["responses"] = dict(sorted(responses.items()))
+    return schema
 
 
 # Router modules under api/routers, each exposing ``router``; order = order in /docs.
@@ -132,13 +180,29 @@ def create_app(
         version=API_VERSION,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served below from local files (Swagger UI vendored, no CDN)
         redoc_url=None,
         openapi_url="/openapi.json",
     )
     app.state.metrics = metrics
     app.state.settings = settings
     install_error_handlers(app)
+    plain_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            from api.ratelimit import LIMITED_ROUTES
+
+            # Documented whether or not this server's settings turn the limits on.
+            limited = frozenset(
+                (method, API_PREFIX + path)
+                for routes in LIMITED_ROUTES.values()
+                for method, path in routes
+            )
+            app.openapi_schema = document_errors(plain_openapi(), limited)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     for router in _routers():
         app.include_router(router, prefix=API_PREFIX)
 
@@ -147,6 +211,10 @@ def create_app(
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> FileResponse:
+        return FileResponse(STATIC_DIR / "docs.html")
 
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> RedirectResponse:
@@ -161,6 +229,12 @@ def create_app(
             allow_methods=["GET", "POST"],
             allow_headers=["Content-Type", "X-API-Key", "X-Booking-Token", "Idempotency-Key"],
         )
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s
+    )
+    limits = settings.rate_limits(API_PREFIX)
+    if limits:  # before the body is read: a limited client costs nothing more
+        app.add_middleware(RateLimit, routes=limits, operator_keys=settings.operator_keys())
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(SecurityHeaders)  # outermost: every answer, errors included
     return app

@@ -29,11 +29,25 @@ async def get_state(request: Request) -> RegionState:
     return state
 
 
+bearer_header = APIKeyHeader(
+    name="Authorization",
+    auto_error=False,
+    scheme_name="OperatorBearer",
+    description="The operator key as 'Bearer <key>' (for Prometheus scrapes); same keys.",
+)
+
+
 async def require_operator(
     key: str | None = Security(api_key_header),
+    authorization: str | None = Security(bearer_header),
     state: RegionState = Depends(get_state),
 ) -> str:
-    """Accept the request only with a configured operator key (constant-time comparison)."""
+    """Accept the request only with a configured operator key (constant-time comparison).
+
+    The key comes in ``X-API-Key`` or as ``Authorization: Bearer <key>``.
+    """
+    if not key and authorization and authorization[:7].lower() == "bearer ":
+        key = authorization[7:].strip()
     keys = state.settings.operator_keys()
     if not keys:
         raise AuthError(

@@ -123,6 +123,9 @@ async def _elster_error(request: Request, exc: Exception) -> JSONResponse:
     status, code, fix = _classify(exc)
     logger.info("%s %s -> %d %s: %s", request.method, request.url.path, status, code, exc)
     headers = {"WWW-Authenticate": "ApiKey"} if status == 401 else None
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        headers = {"Retry-After": str(int(retry_after))}
     response = error_response(status, code, str(exc), fix)
     if headers:
         response.headers.update(headers)
@@ -186,26 +189,70 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+#: Machine codes and fixes of the statuses raised by the framework and the middleware.
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "request_timeout",
+    413: "payload_too_large",
+    422: "invalid_request",
+    429: "rate_limited",
+}
+HTTP_FIXES = {
+    400: "send a well-formed HTTP request; see /docs",
+    401: "send the operator key in the X-API-Key header",
+    404: "see /docs for the available endpoints",
+    405: "use one of the methods in the Allow header; see /docs",
+    408: "send the whole request body promptly",
+    413: "send a smaller body (the limit is set by ELSTER_MAX_BODY_BYTES)",
+    422: "correct the named fields; see /docs for the expected types and ranges",
+    429: "wait for the number of seconds in the Retry-After header, then retry",
+}
+#: FastAPI's detail when the body is not UTF-8 JSON or nested too deeply to parse.
+_BODY_PARSE_DETAIL = "There was an error parsing the body"
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app accepts on this path (for ``Allow``).
+
+    Each method is tried against every route (included routers too): a full
+    match means some route serves it.
+    """
+    from starlette.routing import Match
+
+    methods = []
+    for method in ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT"):
+        probe = {**request.scope, "method": method}
+        if any(route.matches(probe)[0] == Match.FULL for route in request.app.router.routes):
+            methods.append(method)
+    return methods
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    codes = {
-        404: "not_found",
-        405: "method_not_allowed",
-        401: "unauthorized",
-        413: "payload_too_large",
-    }
-    fixes = {
-        404: "see /docs for the available endpoints",
-        405: "see /docs for the methods this endpoint accepts",
-    }
+    status = exc.status_code
+    if status == 400 and exc.detail == _BODY_PARSE_DETAIL:
+        # Invalid UTF-8, or JSON nested deeper than the parser follows: the same answer
+        # as any other body that is not valid JSON.
+        return error_response(
+            422,
+            "invalid_request",
+            "request body is not valid JSON: it must be UTF-8 and nested at most a few "
+            "hundred levels deep",
+            "send the body as UTF-8 JSON of the documented shape; see /docs",
+        )
     response = error_response(
-        exc.status_code,
-        codes.get(exc.status_code, "http_error"),
+        status,
+        HTTP_CODES.get(status, "http_error"),
         str(exc.detail),
-        fixes.get(exc.status_code, ""),
+        HTTP_FIXES.get(status, "see /docs for this endpoint"),
     )
     if exc.headers:
         response.headers.update(exc.headers)
+    if status == 405:
+        response.headers["Allow"] = ", ".join(_allowed_methods(request))
     return response
 
 

@@ -1,4 +1,4 @@
-"""ASGI middleware: request body size limit and Prometheus request metrics.
+"""ASGI middleware: request body size and read-time limits, and Prometheus request metrics.
 
 Both are plain ASGI (not ``BaseHTTPMiddleware``) so they add microseconds,
 not a task switch, to every request.
@@ -6,7 +6,8 @@ not a task switch, to every request.
 
 from __future__ import annotations
 
-import os
+import asyncio
+import secrets
 import time
 from typing import Any
 
@@ -18,30 +19,33 @@ from api.errors import error_body
 _JSON = [(b"content-type", b"application/json")]
 
 
-async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
+async def _send_json(send: Send, status: int, body: dict[str, Any], *, close: bool = False) -> None:
     import json
 
     payload = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [*_JSON, (b"content-length", str(len(payload)).encode())],
-        }
-    )
+    headers = [*_JSON, (b"content-length", str(len(payload)).encode())]
+    if close:  # the rest of the request body is not read: the connection cannot be reused
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 
 
 class BodySizeLimit:
-    """Reject request bodies larger than ``max_bytes`` with 413 and a JSON message.
+    """Read request bodies whole, in time and within a size limit, before the app sees them.
 
-    The declared ``Content-Length`` is checked first; bodies without one
-    (chunked) are read up to the limit and then replayed to the application.
+    Too large: 413 (the declared ``Content-Length`` is checked first; bodies
+    without one, chunked, are counted as they arrive). Too slow: a body not
+    received within ``timeout_s`` of the request's start is answered 408 and
+    the connection closed, so a client announcing ``Content-Length: 60000``
+    and sending 2 bytes cannot hold a connection (and a worker's memory) for
+    long. The body is then replayed to the application in one message (it is
+    at most ``max_bytes``).
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, timeout_s: float = 10.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
 
     def _too_large(self, size: str) -> dict[str, Any]:
         return error_body(
@@ -49,6 +53,21 @@ class BodySizeLimit:
             f"request body of {size} bytes exceeds the limit of {self.max_bytes} bytes",
             "send a smaller body (the limit is set by ELSTER_MAX_BODY_BYTES)",
         )
+
+    async def _read(self, receive: Receive) -> tuple[list[Message], bool]:
+        """The request's body messages, and whether they stayed within the size limit."""
+        messages: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                return messages, True
+            size += len(message.get("body", b""))
+            if size > self.max_bytes:
+                return messages, False
+            if not message.get("more_body", False):
+                return messages, True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -64,44 +83,91 @@ class BodySizeLimit:
                     send,
                     400,
                     error_body(
-                        "bad_request", "Content-Length is not a number", "send a valid header"
+                        "bad_request",
+                        "Content-Length is not a number",
+                        "send a valid Content-Length header (or none, chunked)",
                     ),
                 )
                 return
             if length > self.max_bytes:
                 await _send_json(send, 413, self._too_large(str(length)))
                 return
-            await self.app(scope, receive, send)
-            return
-        if scope.get("method") in ("GET", "HEAD", "OPTIONS", "DELETE"):
-            await self.app(scope, receive, send)
-            return
-        # No declared length: buffer up to the limit, then replay.
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await _send_json(send, 413, self._too_large(f"more than {self.max_bytes}"))
+            if length == 0:
+                await self.app(scope, receive, send)
                 return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        replayed = False
+        elif b"chunked" not in headers.get(b"transfer-encoding", b""):
+            await self.app(scope, receive, send)  # no body at all
+            return
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                messages, fits = await self._read(receive)
+        except TimeoutError:
+            await _send_json(
+                send,
+                408,
+                error_body(
+                    "request_timeout",
+                    f"the request body was not received within {self.timeout_s:g} s",
+                    "send the whole body promptly (the limit is ELSTER_BODY_TIMEOUT_S)",
+                ),
+                close=True,
+            )
+            return
+        if not fits:
+            await _send_json(send, 413, self._too_large(f"more than {self.max_bytes}"), close=True)
+            return
+        pending = list(messages)
+        if pending and pending[-1]["type"] == "http.request":
+            body = b"".join(m.get("body", b"") for m in pending)
+            pending = [{"type": "http.request", "body": body, "more_body": False}]
 
         async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
+            if pending:
+                return pending.pop(0)
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+#: Identifies this worker process in ``X-Elster-Worker`` (random: it reveals no PID).
+WORKER_ID = secrets.token_hex(4)
+
+#: Content-Security-Policy of every answer: the map page and /docs load only this
+#: server's scripts and styles (inline styles allowed: Leaflet and Swagger UI set them),
+#: and no page of this server may be framed.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"content-security-policy", CSP.encode()),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+
+
+class SecurityHeaders:
+    """Add the security headers (nosniff, no framing, CSP, no referrer) to every answer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                have = {name.lower() for name, _ in message.get("headers", ())}
+                extra = [(k, v) for k, v in SECURITY_HEADERS if k not in have]
+                message["headers"] = [*message.get("headers", ()), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
 
 
 class Metrics:
@@ -154,8 +220,9 @@ class MetricsMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-                # Which worker process answered (multi-worker tests, debugging).
-                worker = (b"x-elster-worker", str(os.getpid()).encode())
+                # Which worker process answered (multi-worker tests, debugging): a random
+                # id per process, not the PID.
+                worker = (b"x-elster-worker", WORKER_ID.encode())
                 message["headers"] = [*message.get("headers", ()), worker]
             await send(message)
 

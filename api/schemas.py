@@ -111,7 +111,8 @@ class BookingOut(BaseModel):
     id: str
     status: str = Field(
         description="confirmed, then assigned (the shuttle is on its way to the pickup), "
-        "picked_up and completed; or cancelled. Updated by the dispatcher about once a minute."
+        "picked_up and completed; or cancelled. Read from the dispatcher's current plans "
+        "(the status a cancel is decided on); each change is in events with its instant."
     )
     token: str | None = Field(
         default=None,

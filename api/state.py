@@ -101,6 +101,49 @@ class RegionState:
         return self.components.get(name) or Component(name, False, "not part of this build")
 
 
+#: Permission bits of the data files the server creates (bookings, token secret, live state).
+PRIVATE_MODE = 0o600
+
+
+def private_database_file(url: str) -> None:
+    """Create an SQLite database file readable by its owner only (or tighten an existing one).
+
+    The bookings database holds passengers' trips (and, without
+    ``ELSTER_TOKEN_SECRET``, the secret that signs their tokens). SQLite gives
+    its ``-wal`` and ``-shm`` files the database file's permissions, so creating
+    the file 0600 before SQLite opens it keeps all three private. Other URLs
+    (``:memory:``, PostgreSQL) are left alone.
+    """
+    import os
+    import stat
+    from pathlib import Path
+
+    from api.storage.db import sqlite_path
+
+    if not url.startswith("sqlite"):
+        return
+    path = sqlite_path(url)
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # The database, and the lock file the store flocks beside it (created here first).
+    for file in (target, target.with_name(target.name + ".lock")):
+        fd = os.open(file, os.O_RDWR | os.O_CREAT, PRIVATE_MODE)
+        try:
+            mode = stat.S_IMODE(os.fstat(fd).st_mode)
+            if mode & 0o077:
+                logger.warning("%s was readable by others (mode %o); making it %o",
+                               file, mode, PRIVATE_MODE)  # fmt: skip
+                os.fchmod(fd, PRIVATE_MODE)
+        finally:
+            os.close(fd)
+    for suffix in ("-wal", "-shm"):
+        side = target.with_name(target.name + suffix)
+        if side.exists() and stat.S_IMODE(side.stat().st_mode) & 0o077:
+            side.chmod(PRIVATE_MODE)
+
+
 def _timed(state: RegionState, name: str, loader: Any) -> None:
     start = time.perf_counter()
     try:
@@ -250,8 +293,16 @@ def _load_dispatcher(state: RegionState) -> str:
 
 
 def _warm_up(state: RegionState) -> None:
-    """Run one plan with every mode so the first user does not wait for JIT compiling."""
-    if not state.region.sample_queries or state.planner is None:
+    """Call every numba kernel a request can reach once, so none compiles on the event loop.
+
+    Runs in the lifespan, before the worker listens (:mod:`api.workers` binds
+    its socket only after startup): road routes, matrices and isochrones on
+    every profile, one plan with every mode, one with a departure window
+    (range RAPTOR), an arrive-by plan, and a shuttle quote. Compiled kernels
+    are cached under ``NUMBA_CACHE_DIR`` (see :mod:`routing`), so a restart
+    loads them instead of compiling again.
+    """
+    if not state.region.sample_queries:
         return
     from routing.planner import EvSpec, PlanRequest, plan
 
@@ -263,22 +314,67 @@ def _warm_up(state: RegionState) -> None:
         if state.transit is not None
         else datetime.now(ZoneInfo(state.region.timezone))
     )
-    try:
-        for network in state.networks.values():
-            network.route(origin, destination)
-        request = PlanRequest(
-            origin=origin,
-            destination=destination,
-            depart_at=when,
-            modes=frozenset(planner_modes(state)) - {"shuttle"},
-            ev=EvSpec(capacity_kwh=50.0, battery_percent=60.0),
-            timezone=state.region.timezone,
-        )
-        plan(request, state.planner)
-    except ElsterError as exc:
-        logger.warning("warm-up query failed (%s); first requests may be slow", exc)
-        return
+    steps: list[tuple[str, Any]] = []
+
+    def polyline() -> None:  # every answer with a leg geometry encodes one
+        import numpy as np
+
+        from routing.polyline import decode_polyline, encode_polyline
+
+        decode_polyline(encode_polyline(np.array([o_lat, d_lat]), np.array([o_lon, d_lon]), 6), 6)
+
+    steps.append(("polyline", polyline))
+    for profile, network in state.networks.items():
+        steps.append((f"{profile} route", lambda n=network: n.route(origin, destination)))
+        steps.append((f"{profile} matrix", lambda n=network: _warm_matrix(n, origin, destination)))
+        steps.append((f"{profile} isochrone", lambda n=network: n.isochrone_edges(origin, 120.0)))
+    if state.planner is not None:
+        modes = frozenset(planner_modes(state)) - {"shuttle"}
+        ev = EvSpec(capacity_kwh=50.0, battery_percent=60.0)
+        for label, extra in (
+            ("plan", {}),
+            ("plan with a window", {"window_s": 1800.0}),
+            ("arrive-by plan", {"arrive_by": True}),
+        ):
+            request = PlanRequest(origin=origin, destination=destination, depart_at=when,
+                                  modes=modes, ev=ev, timezone=state.region.timezone,
+                                  **extra)  # fmt: skip
+            steps.append((label, lambda r=request: plan(r, state.planner)))
+    for label, step in steps:
+        try:
+            step()
+        except ElsterError as exc:
+            logger.warning("warm-up %s did not run (%s); its first request may be slow",
+                           label, exc)  # fmt: skip
     logger.info("warm-up queries done in %.1f s", time.perf_counter() - start)
+
+
+def _warm_matrix(
+    network: Any, origin: tuple[float, float], destination: tuple[float, float]
+) -> None:
+    """A 2 x 1 matrix between snapped nodes, as ``/matrix`` computes it."""
+    import numpy as np
+
+    lats = np.array([origin[0], destination[0]])
+    lons = np.array([origin[1], destination[1]])
+    nodes, _ = network.snapper.snap_many(lats, lons, max_distance_m=5000.0)
+    if (nodes >= 0).all():
+        network.matrix(nodes, nodes[1:])
+
+
+def _warm_up_shuttle(state: RegionState) -> None:
+    """One shuttle quote (changes no plan): the dispatcher's kernels compile now."""
+    if state.dispatcher is None or not state.region.sample_queries:
+        return
+    from api.services.shuttle import ShuttleRequest
+
+    (o_lat, o_lon), (d_lat, d_lon) = state.region.sample_queries[0]
+    request = ShuttleRequest((float(o_lat), float(o_lon)), (float(d_lat), float(d_lon)),
+                             earliest_pickup=time.time() + 1800.0)  # fmt: skip
+    try:
+        state.shuttle.quote(request)
+    except ElsterError as exc:
+        logger.warning("warm-up shuttle quote did not run (%s); the first may be slow", exc)
 
 
 def _add_shuttle_provider(state: RegionState) -> None:
@@ -309,9 +405,15 @@ def load_state(settings: Settings, *, dispatcher: Any = None) -> RegionState:
     from api.services.shuttle import BookingService
 
     region = load_region(settings.region)
-    bookings = BookingStore(
-        settings.resolved_database_url(region.name), token_secret=settings.token_secret
-    )
+    url = settings.resolved_database_url(region.name)
+    private_database_file(url)
+    if not settings.token_secret:
+        logger.warning(
+            "ELSTER_TOKEN_SECRET is not set: passenger tokens are signed with a secret kept in "
+            "the bookings database, so whoever can read the database can forge tokens; set "
+            "ELSTER_TOKEN_SECRET (32+ random characters, the same for every worker and host)"
+        )
+    bookings = BookingStore(url, token_secret=settings.token_secret)
     state = RegionState(region=region, settings=settings, bookings=bookings)
     _timed(state, "road", _load_road)
     _timed(state, "transit", _load_transit)
@@ -333,6 +435,7 @@ def load_state(settings: Settings, *, dispatcher: Any = None) -> RegionState:
     except ElsterError:
         bookings.close()
         raise
+    _warm_up_shuttle(state)
     _add_shuttle_provider(state)
     ready = [c.name for c in state.components.values() if c.ready]
     logger.info("region %s loaded: %s ready", region.name, ", ".join(ready) or "nothing")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from api.state import RegionState
@@ -43,16 +44,76 @@ def parse_place(text: str, *, name: str) -> tuple[float, float]:
     return lat, lon
 
 
+def attach_zone(value: datetime, zone: str | ZoneInfo, *, name: str) -> datetime:
+    """Return ``value`` aware; a naive ``value`` is a wall-clock time in ``zone``.
+
+    A wall-clock time that does not exist (it falls into the hour skipped
+    when clocks go forward, e.g. 2026-03-29T02:30 in Europe/Berlin) is refused
+    rather than silently moved. A time that exists twice (the hour repeated
+    when clocks go back) is the first of the two (summer time); send an
+    explicit UTC offset to choose the other.
+
+    Raises
+    ------
+    RequestError
+        The local time does not exist; the message names the field and the
+        instant the client probably means.
+    """
+    if value.tzinfo is not None:
+        return value
+    tz = zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone)
+    aware = value.replace(tzinfo=tz)
+    round_trip = aware.astimezone(UTC).astimezone(tz)
+    if round_trip.replace(tzinfo=None) != value:
+        raise RequestError(
+            f"{name} {value.isoformat()} does not exist in {tz.key}: the clocks skip that "
+            f"hour (daylight saving time starts); give a time outside the gap, e.g. "
+            f"{round_trip.isoformat()}, or an explicit UTC offset"
+        )
+    return aware
+
+
+def parse_local_instant(value: Any, zone: str, *, name: str) -> Any:
+    """Check an ISO 8601 string or unix seconds the way :func:`attach_zone` checks a datetime.
+
+    Numbers and strings with an offset pass unchanged; an ISO string without
+    offset must be a local time that exists. Anything unparsable also passes
+    unchanged (the core names it).
+    """
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    try:
+        float(text)
+        return value
+    except ValueError:
+        pass
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    attach_zone(when, zone, name=name)
+    return value
+
+
 def local_time(
-    state: RegionState, value: datetime | None, *, default: datetime | None = None
+    state: RegionState,
+    value: datetime | None,
+    *,
+    default: datetime | None = None,
+    name: str = "time",
 ) -> datetime:
-    """Return ``value`` as an aware datetime in the region's zone (naive = local time)."""
+    """Return ``value`` as an aware datetime in the region's zone (naive = local time).
+
+    Raises
+    ------
+    RequestError
+        A naive ``value`` names a local time that does not exist (DST gap).
+    """
     zone = ZoneInfo(state.region.timezone)
     if value is None:
         value = default or datetime.now(zone)
-    if value.tzinfo is None:
-        return value.replace(tzinfo=zone)
-    return value.astimezone(zone)
+    return attach_zone(value, zone, name=name).astimezone(zone)
 
 
 def check_time_window(

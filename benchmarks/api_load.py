@@ -799,6 +799,9 @@ def _runs(
                 ELSTER_CACHE_DIR=str(settings.cache_dir),
                 ELSTER_SHUTTLE_REOPTIMISE_S=str(reoptimise_s),
                 ELSTER_API_KEYS=OPERATOR_KEY,
+                # 20 load clients share one address: per-client limits would cap them.
+                ELSTER_RATE_LIMIT_BOOKINGS="0",
+                ELSTER_RATE_LIMIT_EXPENSIVE="0",
             )
             warm_quotes = [trip_body(t, datetime.now(zone)) for t in warm_trips]
             book_jobs = (

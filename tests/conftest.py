@@ -10,6 +10,11 @@ import pytest
 from routing.fetch import fetch_region
 from routing.regions import PROJECT_ROOT, Region, load_region
 
+# Tests send many requests from one address: no rate limits unless a test sets them
+# (tests/test_api_ratelimit.py does). Subprocess servers inherit this environment.
+os.environ.setdefault("ELSTER_RATE_LIMIT_BOOKINGS", "0")
+os.environ.setdefault("ELSTER_RATE_LIMIT_EXPENSIVE", "0")
+
 MIRROR = Path(os.environ.get("ELSTER_MIRROR") or PROJECT_ROOT.parent / "shared" / "data")
 
 

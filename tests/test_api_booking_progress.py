@@ -119,7 +119,8 @@ def test_cancel_is_refused_once_the_shuttle_set_off_and_nothing_changes(service)
     log_before = booking_service.store.log_length(booking_service.epoch["id"])
     with pytest.raises(ConflictError, match="can no longer be cancelled"):
         booking_service.cancel(booking.id, token)
-    assert booking_service.store.get(booking.id).status == "confirmed"
+    # The refusal stored the status that made it (issue 17, finding 6): reads agree with it.
+    assert booking_service.store.get(booking.id).status in ("assigned", "picked_up")
     assert booking_service.store.log_length(booking_service.epoch["id"]) == log_before
     assert not booking_service._dirty  # the plans were not touched: no rebuild needed
     assert fleet.service.dispatcher.request(booking.id).status in ("onboard", "done")
@@ -166,3 +167,30 @@ def test_two_workers_booking_in_one_step_end_with_the_same_plans(db_url):
         kinds = {e.kind for e in store.log_since(service.epoch["id"], 0)}
         assert kinds == {"book_now"}
         store.close()
+
+
+def test_status_read_agrees_with_the_cancel_refusal_at_once(service):
+    """Issue 17, finding 6: GET said confirmed while cancel answered 409 "on its way"."""
+    booking_service, _fleet, clock = service
+    booking = book(booking_service, pickup_in_s=60.0)  # the shuttle sets off almost at once
+    token = booking_service.store.token_for(booking.id)
+    assert booking_service.get(booking.id, token).status == "confirmed"
+    clock.t = T0 + 120.0  # no periodic run in between
+    read = booking_service.get(booking.id, token)
+    assert read.status in ("assigned", "picked_up")  # what the dispatcher's plans say now
+    [event] = [e for e in booking_service.store.events(booking.id) if e.status == "assigned"]
+    assert event.at <= clock.t
+    with pytest.raises(ConflictError, match="can no longer be cancelled"):
+        booking_service.cancel(booking.id, token)
+    assert booking_service.get(booking.id, token).status == read.status
+
+
+def test_cancel_refused_by_the_dispatcher_stores_the_status_that_made_it(service):
+    booking_service, _fleet, clock = service
+    booking = book(booking_service, pickup_in_s=60.0)
+    token = booking_service.store.token_for(booking.id)
+    clock.t = T0 + 120.0
+    # Straight to cancel, without a read first: the refusal and the stored status agree.
+    with pytest.raises(ConflictError):
+        booking_service.cancel(booking.id, token)
+    assert booking_service.store.get(booking.id).status in ("assigned", "picked_up")

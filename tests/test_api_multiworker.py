@@ -294,3 +294,39 @@ def test_closure_posted_to_one_worker_reroutes_on_both(two_workers, hd_graphs):
     for body in _routes_from_both(base).values():
         assert body["legGeometry"]["points"] == before["legGeometry"]["points"]
         assert body["duration"] == before["duration"]
+
+
+def _created_count(text: str) -> float:
+    import re
+
+    found = re.search(r'^elster_shuttle_bookings_total\{outcome="created"\} (\S+)$', text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+def test_metrics_sum_every_worker_and_need_the_operator_key(two_workers):
+    """Issue 17, finding 4: /metrics answered from whichever worker took the scrape."""
+    base = two_workers
+    pickup = datetime.now(TZ) + timedelta(hours=2)
+    created, workers_booking = 0, set()
+    for i in range(12):  # a new connection each: the kernel spreads them over both workers
+        body = {"from": {"lat": ORIGINS[i % 4][0], "lon": ORIGINS[i % 4][1]},
+                "to": {"lat": DESTINATIONS[i % 3][0], "lon": DESTINATIONS[i % 3][1]},
+                "pickupAfter": (pickup + timedelta(minutes=20 * i)).isoformat()}  # fmt: skip
+        r = httpx.post(f"{base}/shuttle/bookings", json=body, timeout=30)
+        assert r.status_code in (201, 422), r.text
+        if r.status_code == 201:
+            created += 1
+            workers_booking.add(r.headers["x-elster-worker"])
+    assert created >= 2
+    scrapes: dict[str, float] = {}
+    for _ in range(40):
+        r = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {OPERATOR_KEY}"},
+                      timeout=30)  # fmt: skip
+        assert r.status_code == 200, r.text
+        scrapes.setdefault(r.headers["x-elster-worker"], _created_count(r.text))
+        if len(scrapes) == 2:
+            break
+    assert len(scrapes) == 2, "the scrapes never reached both workers"
+    assert set(scrapes.values()) == {float(created)}, (scrapes, created, workers_booking)
+    public = httpx.get(f"{base}/metrics", timeout=30)
+    assert public.status_code == 401

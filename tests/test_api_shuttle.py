@@ -187,6 +187,6 @@ def test_metrics_count_booking_outcomes_and_batches(ledger_client):
             "/api/v1/shuttle/bookings", json=trip(90 + i), headers={"Idempotency-Key": f"m-{i:06d}"}
         )
         assert r.status_code == 201
-    text = ledger_client.get("/api/v1/metrics").text
+    text = ledger_client.get("/api/v1/metrics", headers={"X-API-Key": OPERATOR_KEY}).text
     assert 'elster_shuttle_bookings_total{outcome="created"} 3.0' in text
     assert "elster_shuttle_booking_batch_size_count 3.0" in text  # one at a time here

@@ -89,3 +89,44 @@ def test_closure_times_outside_any_calendar_are_refused(client, hd_graphs, start
     assert made.status_code == 422, made.text
     # Nothing half-stored: the list still renders.
     assert client.get("/api/v1/operations/closures", headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("closures", {"way_ids": [2**63]}, "way_ids.0"),
+        ("closures", {"way_ids": [-(2**63) - 1]}, "way_ids.0"),
+        ("closures", {"way_ids": [5, 2**70]}, "way_ids.1"),
+        ("closures", {"way_ids": [-1]}, "way_ids.0"),
+        ("closures", {"edges": [2**70], "edge_profile": "car"}, "edges.0"),
+        ("closures", {"way_ids": list(range(3001))}, "way_ids"),
+        ("traffic", {"readings": [{"way_id": 2**70, "speed_kmh": 8, "timestamp": 1}]},
+         "readings.0.way_id"),
+        ("traffic", {"readings": [{"way": str(2**70), "speed": 8, "time": 1}]},
+         "readings.0.way"),
+    ],
+)  # fmt: skip
+def test_out_of_range_ids_are_422_naming_the_field(client, path, body, field) -> None:
+    """Issue 17, finding 3: huge ids gave 500 (OverflowError in routing.live)."""
+    headers = {"X-API-Key": KEY}
+    answer = client.post(f"/api/v1/operations/{path}", headers=headers, json=body)
+    assert answer.status_code == 422, answer.text
+    error = answer.json()
+    assert error["error"] == "invalid_request"
+    assert f"'{field}'" in error["message"]
+    assert error["fix"]
+    # The connection and the server are fine afterwards.
+    assert client.get("/api/v1/operations/closures", headers=headers).status_code == 200
+
+
+def test_traffic_alias_fields_still_work(client, hd_graphs) -> None:
+    import time
+
+    way = int(hd_graphs["car"].way_id[5])
+    result = client.post(
+        "/api/v1/operations/traffic",
+        headers={"X-API-Key": KEY},
+        json={"readings": [{"osm_way_id": str(way), "kmh": 12, "measured_at": time.time()}]},
+    )
+    assert result.status_code == 200, result.text
+    assert result.json()["applied"] == 1

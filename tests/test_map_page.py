@@ -127,3 +127,53 @@ def test_plan_trip_by_clicking_the_map(chromium, server_url):
         finally:
             browser.close()
     assert not errors, errors
+
+
+EVIL = '<img src=x onerror="window.__xss = (window.__xss || 0) + 1">'
+
+
+def test_feed_names_are_text_not_html_and_the_pages_obey_their_csp(chromium, server_url):
+    """Issue 17, finding 11: names from a feed reached innerHTML unescaped (stored XSS)."""
+    from playwright.sync_api import sync_playwright
+
+    violations: list[str] = []
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 860})
+            page.on("console", lambda m: violations.append(m.text) if "Content Security Policy"
+                    in m.text else None)  # fmt: skip
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(server_url + "/", wait_until="load")
+            page.wait_for_selector("body[data-ready=true]", timeout=60_000)
+            # An itinerary whose stop, route and headsign names carry markup, as a feed could.
+            page.evaluate(
+                """(evil) => {
+                  const leg = (mode, extra) => ({mode, startTime: "2022-09-14T08:00:00+02:00",
+                    endTime: "2022-09-14T08:10:00+02:00", duration: 600,
+                    from: {name: evil, lat: 49.41, lon: 8.69}, to: {name: evil, lat: 49.40,
+                    lon: 8.69}, ...extra});
+                  window.elsterState.itineraries = [{startTime: "2022-09-14T08:00:00+02:00",
+                    endTime: "2022-09-14T08:20:00+02:00", duration: 1200, legs: [
+                      leg("WALK", {}), leg("TRAM", {routeShortName: evil, headsign: evil})]}];
+                  renderItineraries();
+                  drawItinerary(0);
+                  const probe = L.circleMarker([49.41, 8.69]).addTo(window.elsterMap)
+                    .bindPopup(popupHtml({name: evil, [evil]: 1})).openPopup();
+                }""",
+                EVIL,
+            )
+            page.hover("#itineraries li.itinerary")
+            page.wait_for_timeout(500)  # an injected onerror would have fired by now
+            assert page.evaluate("() => window.__xss") is None
+            assert page.locator("#itineraries img, .leaflet-popup img").count() == 0
+            assert EVIL in page.inner_text("#itineraries")  # shown as the text it is
+            # The API docs render from this server's files under the same CSP.
+            page.goto(server_url + "/docs", wait_until="load")
+            page.wait_for_selector(".swagger-ui .info .title", timeout=60_000)
+            assert "Elster" in page.inner_text(".swagger-ui .info .title")
+        finally:
+            browser.close()
+    assert not violations, violations
+    assert not errors, errors

@@ -42,9 +42,10 @@ def serve(
         os.environ["ELSTER_CACHE_DIR"] = str(cache_dir.resolve())
     if database_url is not None:
         os.environ["ELSTER_DATABASE_URL"] = database_url
+    os.environ["ELSTER_WORKERS"] = str(workers)  # per-worker shares of the rate limits
     typer.echo(f"serving {region} on http://{host}:{port}/ (API docs at /docs)")
     # One listening socket per worker (SO_REUSEPORT): the kernel balances connections.
-    run(
+    status = run(
         "api.app:create_app",
         host=host,
         port=port,
@@ -53,3 +54,5 @@ def serve(
         access_log=False,
         **uvicorn_speedups(),
     )
+    if status != 0:  # the supervisor gave up: a process manager should restart us
+        raise typer.Exit(code=status)

@@ -82,6 +82,10 @@ def plan(
         when = dt.datetime.fromisoformat(at)
     except ValueError:
         raise RequestError(f"--at must be ISO 8601 like 2022-09-14T08:00, got {at!r}") from None
+    from api.validation import attach_zone
+    from routing.regions import load_region
+
+    attach_zone(when, load_region(region).timezone, name="--at")  # DST gap: exit 2
     ev = None
     if ev_capacity is not None:
         ev = EvSpec(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Body, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,6 +13,7 @@ from api.errors import NotFoundError
 from api.routers.stations import OPERATOR_RESPONSES, UpdateOut, _records, point_query, report_out
 from api.schemas import ERROR_RESPONSES, GeoJSON
 from api.state import RegionState
+from api.validation import attach_zone
 from routing.errors import RequestError
 
 router = APIRouter(prefix="/chargers", tags=["chargers"])
@@ -116,8 +116,7 @@ def update_evse_status(
     need(state, "chargers", "chargers")
     changed = update.last_updated
     if changed is not None:
-        if changed.tzinfo is None:
-            changed = changed.replace(tzinfo=ZoneInfo(state.region.timezone))
+        changed = attach_zone(changed, state.region.timezone, name="lastUpdated")
         if changed > datetime.now(UTC) + timedelta(minutes=5):
             raise RequestError(
                 f"lastUpdated {changed.isoformat()} lies in the future; send the time the "

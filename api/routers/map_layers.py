@@ -8,6 +8,7 @@ and kept as bytes; the shuttle layer is the dispatcher's current view.
 from __future__ import annotations
 
 import json
+import math
 from typing import Literal
 
 import numpy as np
@@ -21,6 +22,30 @@ from api.state import RegionState
 router = APIRouter(prefix="/map", tags=["map"])
 
 GEOJSON_MEDIA = "application/geo+json"
+
+
+class GeoJSONResponse(Response):
+    """GeoJSON bytes served (and documented) as ``application/geo+json`` (RFC 7946)."""
+
+    media_type = GEOJSON_MEDIA
+
+
+#: Metres per degree of latitude (for the coarse shuttle grid).
+_M_PER_DEG = 111_320.0
+
+
+def coarsen(lat: float, lon: float, cell_m: float) -> tuple[float, float]:
+    """The centre of the ``cell_m`` grid cell holding (lat, lon).
+
+    A square grid of about ``cell_m`` metres (longitude steps widened by the
+    latitude's cosine): the public shuttle layer shows a vehicle's cell, never
+    the point where it stands, which can be a passenger's front door.
+    """
+    step_lat = cell_m / _M_PER_DEG
+    centre_lat = (math.floor(lat / step_lat) + 0.5) * step_lat
+    # The band's own latitude sets its longitude step: one step for every point in the band.
+    step_lon = cell_m / (_M_PER_DEG * max(math.cos(math.radians(centre_lat)), 0.01))
+    return round(centre_lat, 5), round((math.floor(lon / step_lon) + 0.5) * step_lon, 5)
 
 
 def network_geojson(state: RegionState, profile: str, digits: int = 5) -> bytes:
@@ -54,6 +79,7 @@ def network_geojson(state: RegionState, profile: str, digits: int = 5) -> bytes:
 @router.get(
     "/network",
     response_model=GeoJSON,
+    response_class=GeoJSONResponse,
     responses=ERROR_RESPONSES,
     summary="Road network layer",
 )
@@ -67,11 +93,15 @@ def network(
     key = f"network:{profile}"
     if key not in state.cache:
         state.cache[key] = network_geojson(state, profile)
-    return Response(state.cache[key], media_type=GEOJSON_MEDIA)
+    return GeoJSONResponse(state.cache[key])
 
 
 @router.get(
-    "/transit", response_model=GeoJSON, responses=ERROR_RESPONSES, summary="Transit lines layer"
+    "/transit",
+    response_model=GeoJSON,
+    response_class=GeoJSONResponse,
+    responses=ERROR_RESPONSES,
+    summary="Transit lines layer",
 )
 def transit_lines(state: RegionState = Depends(get_state)) -> Response:
     """Each transit line once (its longest stop pattern) and the stops it serves, as GeoJSON."""
@@ -80,16 +110,24 @@ def transit_lines(state: RegionState = Depends(get_state)) -> Response:
 
     if "transit" not in state.cache:
         state.cache["transit"] = json.dumps(lines_geojson(state), separators=(",", ":")).encode()
-    return Response(state.cache["transit"], media_type=GEOJSON_MEDIA)
+    return GeoJSONResponse(state.cache["transit"])
 
 
 @router.get(
-    "/shuttles", response_model=GeoJSON, responses=ERROR_RESPONSES, summary="Shuttle positions"
+    "/shuttles",
+    response_model=GeoJSON,
+    response_class=GeoJSONResponse,
+    responses=ERROR_RESPONSES,
+    summary="Shuttle positions",
 )
 def shuttles(state: RegionState = Depends(get_state)) -> Response:
-    """Where each shuttle is and what it is doing, as GeoJSON points (public).
+    """Roughly where each shuttle is, as GeoJSON points (public).
 
-    Positions, mode and free seats only: no passenger, booking or stop data.
+    A vehicle's position is coarsened to the centre of its grid cell
+    (``ELSTER_MAP_SHUTTLE_CELL_M``, default 1 km): a vehicle serving a booking
+    stands at its pickup or drop-off point, which can be a passenger's door.
+    Mode and free seats only: no passenger, booking or stop data. Operators get
+    exact positions and plans from ``/fleet/vehicles``.
     """
     from api.errors import UnavailableError
     from api.json import dumps
@@ -98,6 +136,7 @@ def shuttles(state: RegionState = Depends(get_state)) -> Response:
 
     if state.dispatcher is None:
         raise UnavailableError(NOT_AVAILABLE, fix="this build serves no shuttle fleet")
+    cell_m = float(state.settings.map_shuttle_cell_m)
     features = []
     for v in state.shuttle.vehicles():
         if v.get("lat") is None or v.get("lon") is None:
@@ -106,13 +145,14 @@ def shuttles(state: RegionState = Depends(get_state)) -> Response:
         onboard = v.get("onboard") or 0
         features.append(
             feature(
-                point(v["lat"], v["lon"]),
+                point(*coarsen(float(v["lat"]), float(v["lon"]), cell_m)),
                 {
                     "id": v["id"],
                     "mode": v.get("mode", "unknown"),
                     "capacity": capacity,
                     "freeSeats": None if capacity is None else max(int(capacity) - onboard, 0),
+                    "precisionM": cell_m,
                 },
             )
         )
-    return Response(dumps(collection(features)), media_type=GEOJSON_MEDIA)
+    return GeoJSONResponse(dumps(collection(features)))

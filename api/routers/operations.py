@@ -11,15 +11,16 @@ GeoJSON of active closures is public (the map page draws it).
 from __future__ import annotations
 
 import threading
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from api.deps import get_state, need, require_operator
 from api.errors import NotFoundError
 from api.schemas import ERROR_RESPONSES, ErrorBody, GeoJSON
 from api.state import RegionState
+from api.validation import parse_local_instant
 
 router = APIRouter(prefix="/operations", tags=["operations"])
 
@@ -53,17 +54,37 @@ def live_state(state: RegionState) -> Any:
     return live_sync(state).current()
 
 
+#: Largest value of a signed 64-bit integer (OSM ids and the arrays behind them are int64).
+INT64_MAX = 2**63 - 1
+#: Edge ids index a graph's arrays (int32 at most).
+EDGE_ID_MAX = 2**31 - 1
+#: An OSM way id: a non-negative 64-bit integer (larger values are answered 422, never 500).
+WayId = Annotated[int, Field(ge=0, le=INT64_MAX)]
+#: An edge id of one profile's graph.
+EdgeId = Annotated[int, Field(ge=0, le=EDGE_ID_MAX)]
+#: Most ids in one list: a list this long of the largest ids still fits into the default
+#: body limit (ELSTER_MAX_BODY_BYTES, 64 KiB), so a list too long is a 422 naming the field,
+#: not a 413 about the body.
+MAX_IDS = 3000
+
+
 class ClosureIn(BaseModel):
     """A closure or speed change: by OSM ways, by a polygon, or by edge ids of one profile."""
 
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["closed", "speed"] = "closed"
-    way_ids: list[int] = Field(default_factory=list, max_length=10_000)
+    way_ids: list[WayId] = Field(
+        default_factory=list, max_length=MAX_IDS, description="OSM way ids (0 .. 2^63-1)."
+    )
     polygon: dict[str, Any] | None = Field(
         default=None, description="GeoJSON Polygon/MultiPolygon (lon, lat), e.g. a flooded area."
     )
-    edges: list[int] = Field(default_factory=list, max_length=100_000)
+    edges: list[EdgeId] = Field(
+        default_factory=list,
+        max_length=MAX_IDS,
+        description="Edge ids of the graph of edge_profile (0 .. 2^31-1).",
+    )
     edge_profile: str | None = Field(default=None, max_length=20)
     profiles: list[str] = Field(
         default_factory=list, max_length=8, description="Affected profiles (empty: all)."
@@ -94,10 +115,50 @@ class ClosuresOut(BaseModel):
     closures: list[ClosureOut]
 
 
+class TrafficReadingIn(BaseModel):
+    """One sensor reading: a way (``way_id``) or a point (``lat``/``lon``), a speed and a time.
+
+    The alternative field names of the CSV import are accepted too (``way``,
+    ``osm_way_id``; ``speed``, ``kmh``; ``time``, ``measured_at``; ``sensor_id``, ``id``).
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    way_id: WayId | None = Field(
+        default=None, validation_alias=AliasChoices("way_id", "way", "osm_way_id")
+    )
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    speed_kmh: float = Field(
+        ge=0, le=250, validation_alias=AliasChoices("speed_kmh", "speed", "kmh")
+    )
+    timestamp: str | float = Field(
+        validation_alias=AliasChoices("timestamp", "time", "measured_at"),
+        description="ISO 8601 (without offset: the region's local time) or unix seconds.",
+    )
+    sensor: str | None = Field(
+        default=None, max_length=100, validation_alias=AliasChoices("sensor", "sensor_id", "id")
+    )
+
+    def to_record(self) -> dict[str, Any]:
+        """The reading as the dict :meth:`routing.live.LiveState.add_traffic` reads."""
+        record = {
+            "way_id": self.way_id,
+            "lat": self.lat,
+            "lon": self.lon,
+            "speed_kmh": self.speed_kmh,
+            "timestamp": self.timestamp,
+            "sensor": self.sensor,
+        }
+        return {k: v for k, v in record.items() if v is not None}
+
+
 class TrafficIn(BaseModel):
     """Sensor readings: way_id or lat/lon, speed_kmh, timestamp (ISO 8601 or unix seconds)."""
 
-    readings: list[dict[str, Any]] = Field(..., max_length=50_000)
+    model_config = ConfigDict(extra="forbid")
+
+    readings: list[TrafficReadingIn] = Field(..., max_length=MAX_IDS)
 
 
 class TrafficOut(BaseModel):
@@ -131,6 +192,9 @@ def add_closure(
     _key: str = Depends(require_operator),
 ) -> dict[str, Any]:
     """Close roads (or change their speed) now or in a time window; routes respect it at once."""
+    zone = state.region.timezone
+    parse_local_instant(body.start, zone, name="body field 'start'")
+    parse_local_instant(body.end, zone, name="body field 'end'")
     with live_sync(state).change() as live:
         closure = live.add_closure(
             way_ids=body.way_ids,
@@ -193,8 +257,12 @@ def post_traffic(
     _key: str = Depends(require_operator),
 ) -> dict[str, Any]:
     """Current car speeds from sensors; readings older than the TTL are ignored."""
+    for i, reading in enumerate(body.readings):
+        parse_local_instant(
+            reading.timestamp, state.region.timezone, name=f"body field 'readings.{i}.timestamp'"
+        )
     with live_sync(state).change() as live:
-        result = live.add_traffic(body.readings)
+        result = live.add_traffic([reading.to_record() for reading in body.readings])
         return {**result, "version": live.version}
 
 

@@ -48,7 +48,7 @@ def to_request(state: RegionState, body: ShuttleTripRequest) -> ShuttleRequest:
     """Validate a trip request against the region and the bookable window."""
     check_in_region(state, body.from_.lat, body.from_.lon, name="from")
     check_in_region(state, body.to.lat, body.to.lon, name="to")
-    pickup = local_time(state, body.pickup_after)
+    pickup = local_time(state, body.pickup_after, name="pickupAfter")
     earliest, latest = shuttle_window(state)
     check_time_window(
         pickup,

@@ -743,7 +743,15 @@ class BookingService:
         return booking, self.store.token_for(booking.id), False
 
     def get(self, booking_id: str, token: str | None) -> Booking:
-        """Return a booking to the holder of its token (404 otherwise: ids are not probeable)."""
+        """Return a booking to the holder of its token (404 otherwise: ids are not probeable).
+
+        The status is the one the dispatcher's plans give now (a booking whose
+        shuttle has set off reads ``assigned`` at once, not after the next
+        periodic run), so what a passenger reads is what :meth:`cancel` enforces.
+        """
+        return self._current(self._authorised(booking_id, token))
+
+    def _authorised(self, booking_id: str, token: str | None) -> Booking:
         booking = self.store.get(booking_id)
         if booking is None or not self.store.check_token(booking_id, token):
             if booking is not None and not token:
@@ -757,36 +765,71 @@ class BookingService:
             )
         return booking
 
+    def _current(self, booking: Booking) -> Booking:
+        """``booking`` with the milestones the dispatcher's plans have reached by now stored."""
+        if booking.status not in STATUS_RANK or not hasattr(self.dispatcher, "progress"):
+            return booking
+        if booking.status == "completed":
+            return booking
+        # Under the database lock, like every decision: moving this dispatcher's clock
+        # to now outside it could put it past an entry another worker is about to log.
+        with self._synced() as tx:
+            self._now()
+            current = self.store.get(booking.id, tx)
+            assert current is not None
+            if self._record_progress(tx, [current]):
+                current = self.store.get(booking.id, tx)
+                assert current is not None
+        return current
+
     def cancel(self, booking_id: str, token: str | None) -> Booking:
-        """Cancel an open booking for the holder of its token."""
-        booking = self.get(booking_id, token)
+        """Cancel an open booking for the holder of its token.
+
+        A refusal (the shuttle has set off) stores the status that made it, so
+        a following read agrees with the 409.
+        """
+        booking = self._current(self._authorised(booking_id, token))
         if booking.status == "cancelled":
             return booking
         _check_cancellable(booking)
         if self.dispatcher is None:
             return self.store.set_status(booking_id, "cancelled", "cancelled by passenger")
         dispatcher = self.dispatcher
+        cancelled_here = False
 
-        def attempt() -> tuple[Booking, bool]:
+        def attempt() -> tuple[Booking, ConflictError | None]:
+            """The booking after the attempt, and the dispatcher's refusal if any."""
+            nonlocal cancelled_here
+            refused: ConflictError | None = None
             with self._synced() as tx:
                 current = self.store.get(booking_id, tx)
                 assert current is not None
                 if current.status == "cancelled":
-                    return current, False
+                    return current, None
                 _check_cancellable(current)
                 now = self._now()
-                # First: a dispatcher that refuses (vehicle on its way) has changed nothing.
-                dispatcher.cancel(booking_id)
-                self._mutating = True
-                self.store.update_status(tx, booking_id, "cancelled", "cancelled by passenger", now)
-                self._append(tx, "cancel", now, booking_id)
+                try:
+                    # First: a dispatcher that refuses (vehicle on its way) has changed nothing.
+                    dispatcher.cancel(booking_id)
+                except ConflictError as exc:
+                    refused = exc
+                    self._record_progress(tx, [current])  # committed: reads show why
+                else:
+                    self._mutating = True
+                    self.store.update_status(
+                        tx, booking_id, "cancelled", "cancelled by passenger", now
+                    )
+                    self._append(tx, "cancel", now, booking_id)
                 after = self.store.get(booking_id, tx)
             assert after is not None
-            return after, True
+            cancelled_here = refused is None
+            return after, refused
 
         # A redo after an unanswered COMMIT finds the booking cancelled: idempotent.
-        after, changed = self._with_retries("cancel", attempt)
-        if changed:
+        after, refused = self._with_retries("cancel", attempt)
+        if refused is not None:
+            raise refused
+        if cancelled_here:
             self._on_outcome("cancelled")
         return after
 
@@ -847,17 +890,18 @@ class BookingService:
         )
         return result
 
-    def _record_progress(self, tx: Tx) -> int:
+    def _record_progress(self, tx: Tx, bookings: list[Booking] | None = None) -> int:
         """Store the milestones the open bookings reached (assigned, picked up, completed).
 
         Each becomes a status change with the instant it happened, in order, so
-        a booking served between two runs shows its whole history. Returns the
-        number of changes stored.
+        a booking served between two runs shows its whole history. ``bookings``
+        limits it to these (default: every open booking). Returns the number of
+        changes stored.
         """
         progress = getattr(self.dispatcher, "progress", None)
         if progress is None:
             return 0
-        open_bookings = self.store.open_bookings(tx)
+        open_bookings = self.store.open_bookings(tx) if bookings is None else bookings
         if not open_bookings:
             return 0
         reached = progress([b.id for b in open_bookings])

@@ -122,12 +122,14 @@ function syncModeOptions() {
 }
 
 function minutes(seconds) { return `${Math.round(seconds / 60)} min`; }
-function clock(iso) { return iso ? iso.slice(11, 16) : ""; }
+function clock(iso) { return iso ? escapeHtml(String(iso).slice(11, 16)) : ""; }
 
+/* Feed data (stop, station and route names, headsigns) is text: every string that goes into
+   HTML (innerHTML, Leaflet tooltips and popups) passes through escapeHtml. */
 function legLabel(leg) {
   if (leg.mode === "BICYCLE") return "BIKE";
   const name = leg.routeShortName || leg.route_short_name || "";
-  return name ? `${leg.mode} ${name}` : leg.mode;
+  return escapeHtml(name ? `${leg.mode} ${name}` : leg.mode);
 }
 
 function escapeHtml(text) {
@@ -145,7 +147,7 @@ function legNote(leg) {
   const access = leg.accessibility;
   if (access && typeof access === "object") {
     if (access.note) parts.push(escapeHtml(access.note));
-    else if (access.unknownSegments) parts.push(`${access.unknownSegments} segment(s) of unknown step-free access`);
+    else if (access.unknownSegments) parts.push(`${Number(access.unknownSegments)} segment(s) of unknown step-free access`);
   }
   return parts.length ? ` <span class="access">${parts.join("; ")}</span>` : "";
 }
@@ -167,7 +169,7 @@ function drawItinerary(index) {
       .addTo(group);
     if (leg.mode !== "WALK" && leg.from.name) {
       L.circleMarker([leg.from.lat, leg.from.lon], { radius: 4, color, fillColor: "#fff", fillOpacity: 1 })
-        .bindTooltip(leg.from.name).addTo(group);
+        .bindTooltip(escapeHtml(leg.from.name)).addTo(group);
     }
   }
   state.drawn = group.addTo(map);
@@ -181,10 +183,10 @@ function renderItineraries() {
   state.itineraries.forEach((it, i) => {
     const li = document.createElement("li");
     li.className = "itinerary";
-    const legs = it.legs.map((leg) => `<span class="leg ${leg.mode}">${legLabel(leg)}</span>`).join("");
+    const legs = it.legs.map((leg) => `<span class="leg ${escapeHtml(leg.mode)}">${legLabel(leg)}</span>`).join("");
     const details = it.legs.map((leg) =>
-      `<li>${clock(leg.startTime)} ${legLabel(leg)}${leg.headsign ? " → " + leg.headsign : ""}: ` +
-      `${leg.from.name || "start"} → ${leg.to.name || "destination"} (${minutes(leg.duration)})` +
+      `<li>${clock(leg.startTime)} ${legLabel(leg)}${leg.headsign ? " → " + escapeHtml(leg.headsign) : ""}: ` +
+      `${escapeHtml(leg.from.name || "start")} → ${escapeHtml(leg.to.name || "destination")} (${minutes(leg.duration)})` +
       `${legNote(leg)}</li>`).join("");
     li.innerHTML = `<div class="itin-head"><span>${clock(it.startTime)}–${clock(it.endTime)}</span>` +
       `<span>${minutes(it.duration)}</span></div><div class="legs">${legs}</div>` +
@@ -243,7 +245,7 @@ for (const [name, z] of [["network", 250], ["transit", 300], ["points", 450]]) {
 
 function popupHtml(props) {
   return Object.entries(props || {}).filter(([, v]) => v !== null && v !== "" && typeof v !== "object")
-    .map(([k, v]) => `<b>${k}</b>: ${v}`).join("<br>");
+    .map(([k, v]) => `<b>${escapeHtml(k)}</b>: ${escapeHtml(v)}`).join("<br>");
 }
 
 async function showLayer(name, visible, reload = false) {
@@ -263,7 +265,7 @@ async function showLayer(name, visible, reload = false) {
           if (name === "transit") {
             // Lines and stops name themselves on hover; a click still picks a trip end.
             const p = f.properties;
-            layer.bindTooltip(p.name || `${p.mode || ""} ${p.routeShortName || ""}`.trim(), { sticky: true });
+            layer.bindTooltip(escapeHtml(p.name || `${p.mode || ""} ${p.routeShortName || ""}`.trim()), { sticky: true });
             layer.on("click", (e) => { L.DomEvent.stop(e); handleMapClick(e.latlng); });
           } else {
             layer.bindPopup(popupHtml(f.properties));

@@ -1,0 +1,12 @@
+/* The API docs page: Swagger UI (vendored, api/static/vendor/swagger-ui) on /openapi.json. */
+"use strict";
+
+window.ui = SwaggerUIBundle({
+  url: "/openapi.json",
+  dom_id: "#swagger-ui",
+  deepLinking: true,
+  showExtensions: true,
+  showCommonExtensions: true,
+  presets: [SwaggerUIBundle.presets.apis],
+  layout: "BaseLayout",
+});
