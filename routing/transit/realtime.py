@@ -228,7 +228,17 @@ def _read_updates(
             dkind, dval = _event(stu, "departure")
             label = str(stu.stop_sequence) if seq >= 0 else stu.stop_id
             rows.append(
-                (seq, stop, int(stu.schedule_relationship), akind, aval, dkind, dval, assigned, label)
+                (
+                    seq,
+                    stop,
+                    int(stu.schedule_relationship),
+                    akind,
+                    aval,
+                    dkind,
+                    dval,
+                    assigned,
+                    label,
+                )
             )
         for slot in slots:
             rec.group_slot.append(slot)
