@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     wheelchair : bool
         Load the step-free walking network for ``wheelchair=true`` plans
         (``ELSTER_WHEELCHAIR``).
+    live_feeds : bool
+        Poll the region's ``[live.KEY]`` feeds while serving (``ELSTER_LIVE_FEEDS``).
     """
 
     model_config = SettingsConfigDict(env_prefix="ELSTER_", extra="ignore")
@@ -75,6 +77,7 @@ class Settings(BaseSettings):
     shuttle_reoptimise_s: float = Field(default=60.0, ge=0)
     wheelchair: bool = True
     live_path: Path | None = None
+    live_feeds: bool = True
 
     @field_validator("data_dir", "cache_dir")
     @classmethod

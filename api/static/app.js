@@ -235,6 +235,7 @@ const LAYER_SOURCES = {
   chargers: { url: `${API}/chargers?format=geojson`, point: { radius: 5, color: "#8a4fbf", fillColor: "#d2b4f0", fillOpacity: 0.9 }, pane: "points" },
   closures: { url: `${API}/operations/closures.geojson`, style: (f) => ({ color: f.properties.kind === "speed" ? "#e08a00" : "#d11a1a", weight: 5, opacity: 0.9 }), point: { radius: 6, color: "#d11a1a", fillColor: "#ff8080", fillOpacity: 0.9 }, pane: "transit" },
   shuttles: { url: `${API}/map/shuttles`, point: { radius: 7, color: "#117a8b", fillColor: "#5fd3e6", fillOpacity: 1 }, pane: "points", refreshSeconds: 15 },
+  vehicles: { url: `${API}/map/vehicles`, point: { radius: 6, color: "#7a1f1f", fillColor: "#f0a040", fillOpacity: 1 }, pane: "points", refreshSeconds: 10 },
 };
 
 for (const [name, z] of [["network", 250], ["transit", 300], ["points", 450]]) {

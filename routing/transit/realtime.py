@@ -130,6 +130,11 @@ def parse_feed_message(message: Any) -> Any:
         raise DataError(
             f"GTFS-RT message cannot be decoded ({exc}); is it a GTFS-Realtime protobuf feed?"
         ) from None
+    if not feed.HasField("header"):
+        raise DataError(
+            "GTFS-RT message has no FeedHeader (an empty or truncated answer); "
+            "a feed without updates still sends its header"
+        )
     return feed
 
 
@@ -508,7 +513,7 @@ def apply_trip_updates(
     )
     broken[np.asarray(tt.slot_route)[moved]] = True
     report.regrouped_routes = int(broken.sum())
-    new = _rebuild(tt, index, arr, dep, board, alight, remove, broken, changed_stop)
+    updated = _rebuild(tt, index, arr, dep, board, alight, remove, broken, changed_stop)
     if report.unmatched_trips:
         log.warning(
             "realtime: %d trip update(s) match no trip of %s (first: %s)",
@@ -524,7 +529,7 @@ def apply_trip_updates(
         report.changed_stops,
         report.regrouped_routes,
     )
-    return new, report
+    return updated, report
 
 
 def _rebuild(

@@ -92,10 +92,12 @@ def parse_vehicle_positions(
                 label=(v.vehicle.label or None) if v.HasField("vehicle") else None,
                 trip_id=trip_id,
                 route_id=route_id,
-                lat=round(lat, 7),
-                lon=round(lon, 7),
-                bearing=float(v.position.bearing) if v.position.HasField("bearing") else None,
-                speed=float(v.position.speed) if v.position.HasField("speed") else None,
+                lat=round(lat, 6),  # float32 in the feed: ~0.1 m
+                lon=round(lon, 6),
+                bearing=round(float(v.position.bearing), 1)
+                if v.position.HasField("bearing")
+                else None,
+                speed=round(float(v.position.speed), 2) if v.position.HasField("speed") else None,
                 timestamp=int(v.timestamp) if v.timestamp else None,
                 stop_id=v.stop_id or None,
                 status=_STATUS.get(int(v.current_status)) if v.HasField("current_status") else None,
