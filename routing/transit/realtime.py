@@ -158,41 +158,53 @@ def _select_slots(tt: Timetable, slots: list[int], descriptor: Any) -> list[int]
     return out
 
 
+_FIELDS = 8  # seq, stop, rel, akind, aval, dkind, dval, assigned
+
+
 @dataclass
 class _Records:
-    """Stop time updates as flat arrays, grouped by trip slot (CSR over ``group_first``)."""
+    """Stop time updates as one flat int list (``_FIELDS`` per update), grouped by trip slot.
+
+    Group ``g`` is trip slot ``group_slot[g]`` with updates
+    ``group_first[g] .. group_first[g+1]-1``. ``stop`` is -1 when the update
+    gives a stop_sequence, -2 for an unknown stop id (its text in ``unknown``).
+    """
 
     group_slot: list[int] = field(default_factory=list)
     group_first: list[int] = field(default_factory=lambda: [0])
-    seq: list[int] = field(default_factory=list)
-    stop: list[int] = field(default_factory=list)
-    rel: list[int] = field(default_factory=list)
-    akind: list[int] = field(default_factory=list)
-    aval: list[int] = field(default_factory=list)
-    dkind: list[int] = field(default_factory=list)
-    dval: list[int] = field(default_factory=list)
-    assigned: list[int] = field(default_factory=list)
-    label: list[str] = field(default_factory=list)
+    flat: list[int] = field(default_factory=list)
+    unknown: dict[int, str] = field(default_factory=dict)
+
+    def columns(self) -> np.ndarray:
+        """The updates as an (n, ``_FIELDS``) int64 array."""
+        return np.asarray(self.flat, dtype=np.int64).reshape(-1, _FIELDS)
 
 
-def _event(stu: Any, name: str) -> tuple[int, int]:
-    if not stu.HasField(name):
-        return _NONE, 0
-    event = getattr(stu, name)
-    if event.time:
-        return _TIME, int(event.time)
-    if event.HasField("delay"):
-        return _DELAY, int(event.delay)
+def _event(event: Any) -> tuple[int, int]:
+    """(kind, value) of a StopTimeEvent; an unset event reads as all defaults."""
+    t = event.time
+    if t:
+        return _TIME, int(t)
+    d = event.delay
+    if d or event.HasField("delay"):
+        return _DELAY, int(d)
     return _NONE, 0
 
 
 def _read_updates(
     feed: Any, index: TripIndex, report: RealtimeReport
 ) -> tuple[_Records, np.ndarray]:
-    """One pass over the protobuf: cancellations as a slot mask, stop updates as records."""
+    """One pass over the protobuf: cancellations as a slot mask, stop updates as records.
+
+    The inner loop reads each field once and avoids ``HasField`` where a
+    default value already tells (a full-day feed has tens of thousands of updates).
+    """
     tt = index.timetable
     remove = np.zeros(tt.n_trips, dtype=bool)
     rec = _Records()
+    flat = rec.flat
+    extend = flat.extend
+    stops_of = index.stops
     for entity in feed.entity:
         if not entity.HasField("trip_update"):
             continue
@@ -212,52 +224,36 @@ def _read_updates(
         if relationship != 0:
             report.ignored.append(f"{tid}: schedule_relationship {relationship}")
             continue
-        rows: list[tuple[int, int, int, int, int, int, int, int, str]] = []
+        begin = len(flat)
         for stu in update.stop_time_update:
-            seq = int(stu.stop_sequence) if stu.HasField("stop_sequence") else -1
+            seq = stu.stop_sequence
+            if seq == 0 and not stu.HasField("stop_sequence"):
+                seq = -1
             stop = -1
             if seq < 0:
-                if not stu.stop_id:
+                sid = stu.stop_id
+                if not sid:
                     report.ignored.append(f"{tid}: stop update without stop_sequence or stop_id")
                     continue
-                stop = index.stops.get(stu.stop_id, -2)
+                stop = stops_of.get(sid, -2)
+                if stop == -2:
+                    rec.unknown[len(flat) // _FIELDS] = sid
             assigned = -1
-            if stu.HasField("stop_time_properties"):
-                new_stop = stu.stop_time_properties.assigned_stop_id
-                if new_stop:
-                    assigned = index.stops.get(new_stop, -2)
-                    if assigned == -2:
-                        report.ignored.append(f"{tid}: assigned_stop_id {new_stop!r} unknown")
-                        assigned = -1
-            akind, aval = _event(stu, "arrival")
-            dkind, dval = _event(stu, "departure")
-            label = str(stu.stop_sequence) if seq >= 0 else stu.stop_id
-            rows.append(
-                (
-                    seq,
-                    stop,
-                    int(stu.schedule_relationship),
-                    akind,
-                    aval,
-                    dkind,
-                    dval,
-                    assigned,
-                    label,
-                )
-            )
-        for slot in slots:
+            new_stop = stu.stop_time_properties.assigned_stop_id
+            if new_stop:
+                assigned = stops_of.get(new_stop, -2)
+                if assigned == -2:
+                    report.ignored.append(f"{tid}: assigned_stop_id {new_stop!r} unknown")
+                    assigned = -1
+            akind, aval = _event(stu.arrival)
+            dkind, dval = _event(stu.departure)
+            extend((seq, stop, stu.schedule_relationship, akind, aval, dkind, dval, assigned))
+        chunk = flat[begin:] if len(slots) > 1 else None
+        for k, slot in enumerate(slots):
+            if k > 0 and chunk is not None:
+                extend(chunk)
             rec.group_slot.append(slot)
-            for row in rows:
-                rec.seq.append(row[0])
-                rec.stop.append(row[1])
-                rec.rel.append(row[2])
-                rec.akind.append(row[3])
-                rec.aval.append(row[4])
-                rec.dkind.append(row[5])
-                rec.dval.append(row[6])
-                rec.assigned.append(row[7])
-                rec.label.append(row[8])
-            rec.group_first.append(len(rec.seq))
+            rec.group_first.append(len(flat) // _FIELDS)
     return rec, remove
 
 
@@ -430,9 +426,10 @@ def apply_trip_updates(
     alight = np.array(tt.alight, dtype=np.bool_)
     n_groups = len(rec.group_slot)
     group_slot = np.asarray(rec.group_slot, dtype=np.int64)
-    r_pos = np.full(len(rec.seq), -1, dtype=np.int64)
+    cols = rec.columns()
+    r_pos = np.full(cols.shape[0], -1, dtype=np.int64)
     group_skipped = np.zeros(n_groups, dtype=np.int64)
-    stops = np.asarray(rec.stop, dtype=np.int64)
+    group_first = np.asarray(rec.group_first, dtype=np.int64)
     if n_groups:
         _apply_kernel(
             arr,
@@ -445,23 +442,25 @@ def apply_trip_updates(
             index.slot_n,
             index.slot_stop_base,
             group_slot,
-            np.asarray(rec.group_first, dtype=np.int64),
-            np.asarray(rec.seq, dtype=np.int64),
-            stops,
-            np.asarray(rec.rel, dtype=np.int64),
-            np.asarray(rec.akind, dtype=np.int64),
-            np.asarray(rec.aval, dtype=np.int64),
-            np.asarray(rec.dkind, dtype=np.int64),
-            np.asarray(rec.dval, dtype=np.int64),
+            group_first,
+            np.ascontiguousarray(cols[:, 0]),
+            np.ascontiguousarray(cols[:, 1]),
+            np.ascontiguousarray(cols[:, 2]),
+            np.ascontiguousarray(cols[:, 3]),
+            np.ascontiguousarray(cols[:, 4]),
+            np.ascontiguousarray(cols[:, 5]),
+            np.ascontiguousarray(cols[:, 6]),
             np.int64(tt.day_start),
             r_pos,
             group_skipped,
         )
     # Report what did not match, and which slots changed how.
     for k in np.flatnonzero(r_pos < 0).tolist():
-        g = int(np.searchsorted(np.asarray(rec.group_first), k, side="right") - 1)
+        g = int(np.searchsorted(group_first, k, side="right") - 1)
+        seq, stop = int(cols[k, 0]), int(cols[k, 1])
+        label = str(seq) if seq >= 0 else rec.unknown.get(k) or str(tt.stop_ids[stop])
         report.ignored.append(
-            f"{tt.trip_ids[rec.group_slot[g]]}: stop update {rec.label[k]} not on the trip"
+            f"{tt.trip_ids[rec.group_slot[g]]}: stop update {label} not on the trip"
         )
     report.slot_state[group_slot] = UPDATED
     report.slot_state[remove] = CANCELLED
@@ -472,13 +471,12 @@ def apply_trip_updates(
     # Trips whose calls changed (skipped stops, platforms) get routes of their own.
     moved = np.zeros(tt.n_trips, dtype=bool)
     changed_stop: dict[int, list[tuple[int, int]]] = {}
-    rel = np.asarray(rec.rel, dtype=np.int64)
-    assigned = np.asarray(rec.assigned, dtype=np.int64)
+    rel = cols[:, 2]
+    assigned = cols[:, 7]
     for g in np.flatnonzero(group_skipped > 0).tolist():
         moved[rec.group_slot[g]] = True
-    first = rec.group_first
     for k in np.flatnonzero((assigned >= 0) & (r_pos >= 0) & (rel != _SKIPPED)).tolist():
-        g = int(np.searchsorted(np.asarray(first), k, side="right") - 1)
+        g = int(np.searchsorted(group_first, k, side="right") - 1)
         slot = rec.group_slot[g]
         pos = int(r_pos[k])
         old = int(tt.route_stops[index.slot_stop_base[slot] + pos])
