@@ -185,7 +185,7 @@ function renderItineraries() {
     const details = it.legs.map((leg) =>
       `<li>${clock(leg.startTime)} ${legLabel(leg)}${leg.headsign ? " → " + leg.headsign : ""}: ` +
       `${leg.from.name || "start"} → ${leg.to.name || "destination"} (${minutes(leg.duration)})` +
-      `${legNote(leg)}</li>`).join("");
+      `${legNote(leg)}${realtimeNote(leg)}</li>`).join("");
     li.innerHTML = `<div class="itin-head"><span>${clock(it.startTime)}–${clock(it.endTime)}</span>` +
       `<span>${minutes(it.duration)}</span></div><div class="legs">${legs}</div>` +
       `<ul class="leg-details">${details}</ul>`;
@@ -240,6 +240,19 @@ const LAYER_SOURCES = {
 
 for (const [name, z] of [["network", 250], ["transit", 300], ["points", 450]]) {
   map.createPane(name).style.zIndex = z;
+}
+
+/* Realtime state of a transit leg: delay against the schedule, platform change, alerts. */
+function realtimeNote(leg) {
+  if (!leg.transitLeg) return "";
+  const parts = [];
+  if (leg.realtime) {
+    const late = Math.round((leg.departureDelay || 0) / 60);
+    parts.push(late > 0 ? `+${late} min` : late < 0 ? `${late} min` : "on time");
+  }
+  if (leg.from && leg.from.scheduledStopId) parts.push("platform changed");
+  for (const alert of leg.alerts || []) parts.push(`⚠ ${alert.headerText}`);
+  return parts.length ? ` <span class="realtime">[${parts.join("; ")}]</span>` : "";
 }
 
 function popupHtml(props) {
