@@ -81,9 +81,7 @@ def test_two_workers_share_one_feed(tmp_path: Path, hd_data_dir: Path, cache_dir
         base = f"http://127.0.0.1:{port}/api/v1"
         try:
             stop = httpx.get(f"{base}/stops", params={"name": "Bismarckplatz"}).json()[0]["id"]
-            board = httpx.get(
-                f"{base}/departures", params={"stopId": stop, "time": WHEN}
-            ).json()
+            board = httpx.get(f"{base}/departures", params={"stopId": stop, "time": WHEN}).json()
             trip = board["departures"][0]["tripId"]
             feeds.set("/tu.pb", body=message(trip, stop, 180))
             deadline = time.monotonic() + 60

@@ -288,3 +288,18 @@ def test_threads_follow_the_feed_with_short_intervals(network, server, tmp_path)
             assert arrival(feeds) == SCHEDULED + want
     finally:
         feeds.stop()
+
+
+def test_conditional_get_errors_name_the_address(server) -> None:
+    from api.live.fetch import conditional_get
+    from routing.errors import FetchError
+
+    server.set("/big.pb", body=b"x" * 5000)
+    with pytest.raises(FetchError, match=r"larger than 1,000 bytes; refused$") as info:
+        conditional_get(server.url("/big.pb"), timeout_s=2, max_bytes=1000)
+    assert str(info.value).count("http://") == 1
+    with pytest.raises(FetchError, match="HTTP 404"):
+        conditional_get(server.url("/missing.pb"), timeout_s=2)
+    result = conditional_get(server.url("/big.pb"), timeout_s=2)
+    again = conditional_get(server.url("/big.pb"), timeout_s=2, etag=result.etag)
+    assert result.modified and not again.modified and again.body == b""

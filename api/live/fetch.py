@@ -90,6 +90,8 @@ def conditional_get(
                 response.headers.get("ETag"),
                 response.headers.get("Last-Modified"),
             )
+    except FetchError:
+        raise
     except urllib.error.HTTPError as exc:
         if exc.code == 304:
             return FetchResult(False, b"", etag, last_modified)
