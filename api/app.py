@@ -159,6 +159,8 @@ def create_app(
         if loaded.booking_batcher is not None:
             loaded.booking_batcher.on_batch = metrics.booking_batch.observe
         app.state.elster = loaded
+        if loaded.realtime is not None and settings.live_feeds:
+            loaded.realtime.start()  # poll the region's live feeds (api.live)
         every = settings.shuttle_reoptimise_s
         task = (
             asyncio.create_task(_improve_plans(loaded, every))
@@ -172,6 +174,8 @@ def create_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if loaded.realtime is not None and settings.live_feeds:
+                await asyncio.to_thread(loaded.realtime.stop)
             if state is None:
                 loaded.bookings.close()
 

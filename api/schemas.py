@@ -41,6 +41,26 @@ class ComponentStatus(BaseModel):
     load_seconds: float
 
 
+class FeedHealth(BaseModel):
+    """Health of one polled live feed."""
+
+    key: str
+    kind: str
+    url: str
+    ok: bool = Field(description="Fresh data and the last poll succeeded.")
+    expired: bool = Field(description="No data younger than max_age_s: not used for planning.")
+    age_s: float | None = Field(description="Seconds since the last good fetch (200 or 304).")
+    max_age_s: float
+    interval_s: float
+    version: int = Field(description="Payload version applied by this worker.")
+    entities: int = Field(description="Entities applied from the current version.")
+    errors_total: int
+    consecutive_failures: int
+    not_modified_total: int
+    last_error: str | None = None
+    leader: bool = Field(description="This worker process polls the feed.")
+
+
 class Health(BaseModel):
     """Server status."""
 
@@ -53,6 +73,9 @@ class Health(BaseModel):
     components: dict[str, ComponentStatus]
     default_date: str | None = None
     sample_queries: list[list[list[float]]] = Field(default_factory=list)
+    feeds: list[FeedHealth] = Field(
+        default_factory=list, description="Live feeds polled by the server (region [live.KEY])."
+    )
 
 
 # -- shuttle -------------------------------------------------------------------------------
@@ -184,6 +207,40 @@ class LegGeometry(BaseModel):
     length: int = Field(description="Number of vertices.")
 
 
+class Alert(BaseModel):
+    """A GTFS-Realtime service alert."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str
+    header_text: str = Field(alias="headerText")
+    description_text: str = Field(alias="descriptionText")
+    cause: str
+    effect: str
+    url: str | None = None
+
+
+class FeedUse(BaseModel):
+    """One realtime feed's part in a plan."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    feed: str
+    kind: str
+    used: bool
+    expired: bool
+    age_seconds: float | None = Field(default=None, alias="ageSeconds")
+    max_age_seconds: float = Field(alias="maxAgeSeconds")
+
+
+class RealtimeStatus(BaseModel):
+    """What a plan's transit times are based on: realtime feeds or the schedule."""
+
+    applied: bool = Field(description="Trip times include realtime updates.")
+    message: str
+    feeds: list[FeedUse] = Field(default_factory=list)
+
+
 class Leg(BaseModel):
     """One leg of an itinerary."""
 
@@ -202,6 +259,21 @@ class Leg(BaseModel):
     route_short_name: str | None = Field(default=None, alias="routeShortName")
     trip_id: str | None = Field(default=None, alias="tripId")
     headsign: str | None = None
+    realtime: bool = Field(
+        default=False, description="Times of this transit leg come from a realtime feed."
+    )
+    departure_delay: int | None = Field(
+        default=None, alias="departureDelay", description="Seconds late at boarding (realtime)."
+    )
+    arrival_delay: int | None = Field(
+        default=None, alias="arrivalDelay", description="Seconds late at alighting (realtime)."
+    )
+    scheduled_start_time: datetime | None = Field(default=None, alias="scheduledStartTime")
+    scheduled_end_time: datetime | None = Field(default=None, alias="scheduledEndTime")
+    alerts: list[Alert] = Field(
+        default_factory=list,
+        description="Service alerts informing the leg's trip, route or boarding/alighting stop.",
+    )
 
 
 class Cost(BaseModel):
@@ -244,6 +316,11 @@ class PlanResponse(BaseModel):
         default_factory=dict,
         description="Per requested mode without an itinerary: why (no station in reach, "
         "battery, dominated by other modes, ...).",
+    )
+    realtime: RealtimeStatus | None = Field(
+        default=None,
+        description="Whether realtime data was applied; when a feed's data is too old, "
+        "plans fall back to the schedule and this says so.",
     )
 
 

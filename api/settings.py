@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     wheelchair : bool
         Load the step-free walking network for ``wheelchair=true`` plans
         (``ELSTER_WHEELCHAIR``).
+    live_feeds : bool
+        Poll the region's ``[live.KEY]`` feeds while serving (``ELSTER_LIVE_FEEDS``).
     """
 
     model_config = SettingsConfigDict(env_prefix="ELSTER_", extra="ignore")
@@ -104,6 +106,7 @@ class Settings(BaseSettings):
     map_shuttle_cell_m: float = Field(default=1000.0, ge=100.0, le=50_000.0)
     wheelchair: bool = True
     live_path: Path | None = None
+    live_feeds: bool = True
 
     @field_validator("token_secret")
     @classmethod

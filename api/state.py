@@ -71,6 +71,9 @@ class RegionState:
     live : LiveSync or None
         Road closures and traffic (:class:`api.services.live_sync.LiveSync`), attached
         to the served networks and the planner.
+    realtime : LiveFeeds or None
+        The region's polled live feeds and the current realtime snapshot
+        (:class:`api.live.feeds.LiveFeeds`); requests read ``realtime.current()``.
     components : dict
         Readiness of each domain (shown by ``/api/v1/health``).
     cache : dict
@@ -92,6 +95,7 @@ class RegionState:
     booking_batcher: Any = None
     dispatcher: Any = None
     live: Any = None
+    realtime: Any = None
     components: dict[str, Component] = field(default_factory=dict)
     cache: dict[str, Any] = field(default_factory=dict)
     started_at: float = field(default_factory=time.time)
@@ -271,6 +275,25 @@ def _load_live(state: RegionState) -> str:
     return f"{len(live.closures())} closure(s), {len(live.traffic())} traffic reading(s)"
 
 
+def _load_realtime(state: RegionState) -> str:
+    """The region's ``[live.KEY]`` feeds (GTFS-RT, GBFS, ParkAPI, OCPI); polled once started."""
+    from api.live.feeds import LiveFeeds
+
+    sources = state.region.live
+    for source in sources.values():
+        source.headers()  # an auth variable that is not set: a clear error now, not at 3 am
+    state.realtime = LiveFeeds(
+        sources,
+        spool_dir=state.settings.data_dir / "live" / "feeds" / state.region.name,
+        transit=state.transit,
+        stations=state.stations,
+        chargers=state.chargers,
+    )
+    if not sources:
+        return "no live feeds in the region file (add [live.KEY] tables)"
+    return ", ".join(f"{k} ({s.kind}, every {s.interval_s:g} s)" for k, s in sources.items())
+
+
 def planner_modes(state: RegionState) -> list[str]:
     """Plan modes this server can answer (transit-based ones need the timetable)."""
     from routing.planner import MODES
@@ -423,6 +446,7 @@ def load_state(settings: Settings, *, dispatcher: Any = None) -> RegionState:
         _timed(state, "wheelchair", _load_wheelchair)
     _timed(state, "planner", _load_planner)
     _timed(state, "live", _load_live)
+    _timed(state, "realtime", _load_realtime)
     if dispatcher is not None:
         state.dispatcher = dispatcher
         state.components["shuttle"] = Component("shuttle", True, "dispatcher given by caller")

@@ -4,7 +4,9 @@ A region file lives in ``regions/NAME.toml``. Each ``[sources.KEY]`` table has a
 ``kind`` (osm, gtfs, zensus, bnetza, gbfs, ...), a ``path`` relative to the
 data directory (and to a mirror directory, which has the same layout), a public
 ``url`` and, where the file is fixed, its ``sha256``. Any other keys are
-kind-specific options (for example ``agencies`` for a GTFS filter).
+kind-specific options (for example ``agencies`` for a GTFS filter). The
+``[live.KEY]`` tables name the feeds the server polls
+(:mod:`routing.live_sources`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from routing.errors import RegionError
+from routing.live_sources import LiveSource, parse_live_sources
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REGION = "heidelberg"
@@ -62,6 +65,7 @@ class Region:
     file: Path
     default_date: str | None = None
     sample_queries: tuple[tuple[tuple[float, float], tuple[float, float]], ...] = ()
+    live: dict[str, LiveSource] = field(default_factory=dict)
 
     def source(self, key: str) -> Source:
         """Return source ``key`` or raise :class:`RegionError` naming what exists."""
@@ -181,4 +185,5 @@ def _parse_region(raw: dict[str, Any], path: Path) -> Region:
         file=path,
         default_date=raw.get("default_date"),
         sample_queries=queries,
+        live=parse_live_sources(raw.get("live"), path),
     )

@@ -132,3 +132,46 @@ def test_unmatched_and_garbage(tt):
     assert np.array_equal(new.arr, tt.arr)
     with pytest.raises(DataError, match="cannot be decoded"):
         apply_trip_updates(tt, b"\xff\x00garbage")
+
+
+def test_platform_change_moves_the_call_to_the_assigned_stop(tt):
+    def moved(tu):
+        stu = tu.stop_time_update.add()
+        stu.stop_sequence = 1
+        stu.stop_time_properties.assigned_stop_id = "A2"
+
+    assert arrival(tt, "A2", "C", 8 * H) != 8 * H + 1200
+    new, report = apply_trip_updates(tt, message(("t1", moved)))
+    assert report.changed_stops == 1 and report.assigned == {("t1", "A"): "A2"}
+    assert arrival(new, "A2", "C", 8 * H) == 8 * H + 1200  # board t1 at the new platform
+    assert arrival(new, "A", "C", 8 * H) == 8 * H + 50 * 60  # not at the old one: t2
+    assert report.regrouped_routes >= 1
+
+
+def test_every_trip_delayed_at_once_matches_the_oracle(tt):
+    def fill_for(seconds):
+        def fill(tu):
+            stu = tu.stop_time_update.add()
+            stu.stop_sequence = 1
+            stu.departure.delay = seconds
+
+        return fill
+
+    trips = sorted(set(tt.trip_ids.tolist()))
+    new, report = apply_trip_updates(
+        tt, message(*[(t, fill_for(60 * (i * 7 % 45))) for i, t in enumerate(trips)])
+    )
+    assert report.updated_trips >= len(trips) and not report.unmatched_trips
+    fp = Footpaths.empty(new.n_stops)
+    conns = oracle.connections(new)
+    for a in range(new.n_stops):
+        for b in range(new.n_stops):
+            if a != b:
+                want = oracle.csa_earliest_arrival(new, fp, {a: 0}, {b: 0}, 7 * H, conns)
+                got = arrival(new, str(new.stop_ids[a]), str(new.stop_ids[b]), 7 * H)
+                assert (got if got is not None else float("inf")) == want
+
+
+def test_missing_header_is_refused(tt):
+    with pytest.raises(DataError, match="no FeedHeader"):
+        apply_trip_updates(tt, b"")

@@ -7,7 +7,7 @@ import time
 from fastapi import APIRouter, Depends
 
 from api.deps import get_state
-from api.schemas import ComponentStatus, Health
+from api.schemas import ComponentStatus, FeedHealth, Health
 from api.state import RegionState
 
 router = APIRouter(tags=["health"])
@@ -15,7 +15,7 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health", response_model=Health, summary="Server and component status")
 def health(state: RegionState = Depends(get_state)) -> Health:
-    """Report the served region and the readiness of each domain."""
+    """Report the served region, the readiness of each domain and the live feeds' health."""
     return Health(
         status="ok",
         region=state.region.name,
@@ -29,4 +29,5 @@ def health(state: RegionState = Depends(get_state)) -> Health:
         },
         default_date=state.region.default_date,
         sample_queries=[[list(a), list(b)] for a, b in state.region.sample_queries],
+        feeds=[FeedHealth(**row) for row in state.realtime.health()] if state.realtime else [],
     )

@@ -156,3 +156,23 @@ def shuttles(state: RegionState = Depends(get_state)) -> Response:
             )
         )
     return GeoJSONResponse(dumps(collection(features)))
+
+
+@router.get(
+    "/vehicles",
+    response_model=GeoJSON,
+    responses=ERROR_RESPONSES,
+    summary="Transit vehicle positions",
+)
+def transit_vehicles(state: RegionState = Depends(get_state)) -> Response:
+    """Transit vehicles from the region's GTFS-RT VehiclePositions feeds, as GeoJSON points.
+
+    Empty when no such feed is configured or its data is older than its ``max_age_s``.
+    """
+    from api.json import dumps
+    from api.services.geojson import collection, feature, point
+
+    snapshot = state.realtime.current() if state.realtime is not None else None
+    vehicles = snapshot.vehicles if snapshot is not None else ()
+    features = [feature(point(v.lat, v.lon), v.properties()) for v in vehicles]
+    return GeoJSONResponse(dumps(collection(features)))

@@ -301,6 +301,8 @@ async def plan_trip(
     from routing.transit.itinerary import Place
 
     need(state, "planner", "trip planning")
+    # The realtime snapshot this request plans on, read once (api.live.snapshot).
+    snapshot = state.realtime.current() if state.realtime is not None else None
     if state.live is not None:
         state.live.current()  # closures posted to another worker apply here too
     if arrive_by and window > 0:
@@ -341,7 +343,8 @@ async def plan_trip(
             arrive_by=arrive_by,
             window_s=float(window),
         )
-        result = plan(request, state.planner)
+        context = snapshot.context(state.planner) if snapshot is not None else state.planner
+        result = plan(request, context)
     except RequestError as exc:
         raise RequestError(_api_names(str(exc))) from None
     del result.itineraries[num_itineraries:]
@@ -349,15 +352,18 @@ async def plan_trip(
         return json_response(plan_to_geojson(result))
     # The core builds the documented shape; answering the dicts directly skips
     # re-validating them through the response model.
-    return json_response(
-        {
-            "from": Place("Origin", *origin).to_dict(),
-            "to": Place("Destination", *destination).to_dict(),
-            "time": when.isoformat(),
-            "arriveBy": arrive_by,
-            "wheelchair": wheelchair,
-            "modes": list(mode_list),
-            "itineraries": [it.to_dict() for it in result.itineraries],
-            "reasons": result.reasons,
-        }
-    )
+    body = {
+        "from": Place("Origin", *origin).to_dict(),
+        "to": Place("Destination", *destination).to_dict(),
+        "time": when.isoformat(),
+        "arriveBy": arrive_by,
+        "wheelchair": wheelchair,
+        "modes": list(mode_list),
+        "itineraries": [it.to_dict() for it in result.itineraries],
+        "reasons": result.reasons,
+    }
+    if snapshot is not None:
+        from api.live.annotate import annotate_plan
+
+        annotate_plan(body, snapshot)
+    return json_response(body)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import get_state, need
 from api.routers.stations import point_query
-from api.schemas import ERROR_RESPONSES
+from api.schemas import ERROR_RESPONSES, Alert, RealtimeStatus
 from api.state import RegionState
 from api.validation import local_time
 
@@ -44,6 +44,14 @@ class Departure(BaseModel):
     trip_id: str = Field(alias="tripId")
     last_stop: str = Field(alias="lastStop")
     stops_left: int = Field(alias="stopsLeft")
+    realtime: bool = Field(default=False, description="The time comes from a realtime feed.")
+    scheduled_time: datetime | None = Field(default=None, alias="scheduledTime")
+    delay: int | None = Field(default=None, description="Seconds late (None: cancelled).")
+    cancelled: bool = Field(
+        default=False, description="The trip is cancelled or no longer calls at this stop."
+    )
+    skipped: bool = Field(default=False, description="The trip passes without stopping.")
+    alerts: list[Alert] = Field(default_factory=list)
 
 
 class DeparturesOut(BaseModel):
@@ -52,6 +60,10 @@ class DeparturesOut(BaseModel):
     stop: Stop
     time: datetime
     departures: list[Departure]
+    alerts: list[Alert] = Field(
+        default_factory=list, description="Service alerts naming the stop itself."
+    )
+    realtime: RealtimeStatus | None = None
 
 
 @router.get("/stops", response_model=list[Stop], responses=ERROR_RESPONSES, summary="Transit stops")
@@ -115,8 +127,49 @@ def next_departures(
 
     when = plan_time(state, time, ("transit",))
     s = transit_adapter.stop_by_id(state, stop_id)
-    return {
+    out: dict[str, Any] = {
         "stop": transit_adapter.stop_info(state, s),
         "time": local_time(state, when).isoformat(),
-        "departures": transit_adapter.departures(state, s, when, limit),
     }
+    snapshot = state.realtime.current() if state.realtime is not None else None
+    if snapshot is None or snapshot.network is None:
+        out["departures"] = transit_adapter.departures(state, s, when, limit)
+        return out
+    from api.live.annotate import annotate_departures
+
+    rows = transit_adapter.departures(state, s, when, limit, tt=snapshot.timetable)
+    scheduled = (
+        transit_adapter.departures(state, s, when, limit, tt=snapshot.scheduled.timetable)
+        if snapshot.realtime
+        else []
+    )
+    out["departures"] = annotate_departures(rows, scheduled, snapshot, stop_id)[:limit]
+    out["alerts"] = [a.to_dict() for a in snapshot.alerts.for_stop(stop_id, at=when.timestamp())]
+    out["realtime"] = snapshot.status()
+    return out
+
+
+@router.get(
+    "/alerts",
+    response_model=list[Alert],
+    responses=ERROR_RESPONSES,
+    summary="Service alerts in force",
+)
+def list_alerts(
+    route_id: str | None = Query(None, alias="routeId", max_length=200),
+    stop_id: str | None = Query(None, alias="stopId", max_length=200),
+    trip_id: str | None = Query(None, alias="tripId", max_length=200),
+    state: RegionState = Depends(get_state),
+) -> list[dict[str, Any]]:
+    """GTFS-RT service alerts in force now; filtered by the route, stop or trip they inform."""
+    snapshot = state.realtime.current() if state.realtime is not None else None
+    if snapshot is None:
+        return []
+    from api.validation import local_time as now_local
+
+    now = now_local(state, None).timestamp()
+    if route_id or stop_id or trip_id:
+        found = snapshot.alerts.matching(now, route_id=route_id, stop_id=stop_id, trip_id=trip_id)
+    else:
+        found = [a for a in snapshot.alerts.alerts if a.active_at(now)]
+    return [a.to_dict() for a in found]

@@ -101,9 +101,15 @@ def stop_info(state: RegionState, s: int) -> dict[str, Any]:
     return _stop_dict(timetable(state), s)
 
 
-def departures(state: RegionState, s: int, when: datetime, limit: int) -> list[dict[str, Any]]:
-    """The next ``limit`` boardable departures at stop ``s`` from ``when`` on."""
-    tt = timetable(state)
+def departures(
+    state: RegionState, s: int, when: datetime, limit: int, *, tt: Any = None
+) -> list[dict[str, Any]]:
+    """The next ``limit`` boardable departures at stop ``s`` from ``when`` on.
+
+    ``tt`` is the timetable to read (default the loaded one; a realtime snapshot's
+    timetable shares its stops).
+    """
+    tt = tt if tt is not None else timetable(state)
     t0 = tt.to_seconds(when)
     a, b = int(tt.stop_route_first[s]), int(tt.stop_route_first[s + 1])
     rows: list[tuple[int, int, int]] = []  # (departure, slot, position)

@@ -187,7 +187,7 @@ function renderItineraries() {
     const details = it.legs.map((leg) =>
       `<li>${clock(leg.startTime)} ${legLabel(leg)}${leg.headsign ? " → " + escapeHtml(leg.headsign) : ""}: ` +
       `${escapeHtml(leg.from.name || "start")} → ${escapeHtml(leg.to.name || "destination")} (${minutes(leg.duration)})` +
-      `${legNote(leg)}</li>`).join("");
+      `${legNote(leg)}${realtimeNote(leg)}</li>`).join("");
     li.innerHTML = `<div class="itin-head"><span>${clock(it.startTime)}–${clock(it.endTime)}</span>` +
       `<span>${minutes(it.duration)}</span></div><div class="legs">${legs}</div>` +
       `<ul class="leg-details">${details}</ul>`;
@@ -237,10 +237,24 @@ const LAYER_SOURCES = {
   chargers: { url: `${API}/chargers?format=geojson`, point: { radius: 5, color: "#8a4fbf", fillColor: "#d2b4f0", fillOpacity: 0.9 }, pane: "points" },
   closures: { url: `${API}/operations/closures.geojson`, style: (f) => ({ color: f.properties.kind === "speed" ? "#e08a00" : "#d11a1a", weight: 5, opacity: 0.9 }), point: { radius: 6, color: "#d11a1a", fillColor: "#ff8080", fillOpacity: 0.9 }, pane: "transit" },
   shuttles: { url: `${API}/map/shuttles`, point: { radius: 7, color: "#117a8b", fillColor: "#5fd3e6", fillOpacity: 1 }, pane: "points", refreshSeconds: 15 },
+  vehicles: { url: `${API}/map/vehicles`, point: { radius: 6, color: "#7a1f1f", fillColor: "#f0a040", fillOpacity: 1 }, pane: "points", refreshSeconds: 10 },
 };
 
 for (const [name, z] of [["network", 250], ["transit", 300], ["points", 450]]) {
   map.createPane(name).style.zIndex = z;
+}
+
+/* Realtime state of a transit leg: delay against the schedule, platform change, alerts. */
+function realtimeNote(leg) {
+  if (!leg.transitLeg) return "";
+  const parts = [];
+  if (leg.realtime) {
+    const late = Math.round((leg.departureDelay || 0) / 60);
+    parts.push(late > 0 ? `+${late} min` : late < 0 ? `${late} min` : "on time");
+  }
+  if (leg.from && leg.from.scheduledStopId) parts.push("platform changed");
+  for (const alert of leg.alerts || []) parts.push(`⚠ ${escapeHtml(alert.headerText)}`);
+  return parts.length ? ` <span class="realtime">[${parts.join("; ")}]</span>` : "";
 }
 
 function popupHtml(props) {
