@@ -178,6 +178,10 @@ def format_itineraries(itineraries) -> list[str]:
             else:
                 what = f"{leg.mode:5s} {leg.distance_m:,.0f} m"
                 extra = ""
+            if leg.extra.get("availability") == "unknown":
+                extra += "  [availability unknown: no live data]"
+            elif leg.extra.get("reliesOnRealtime"):
+                extra += "  [live availability]"
             access = leg.extra.get("accessibility")
             if access and access.get("unknownSegments"):
                 extra += f"  [{access['unknownSegments']} segment(s) of unknown accessibility]"

@@ -102,6 +102,10 @@ class PlannerSettings:
     rent_bike_s: float = 60.0  # unlock a shared bike
     return_bike_s: float = 60.0  # dock it
     park_car_s: float = 120.0  # park at a charger and plug in
+    # A site without (fresh) live data -- OSM parking, a box whose feed is down, a
+    # register charger -- is still offered, with this much extra time planned there to
+    # find room or move on; it ranks such sites below ones known to have room.
+    unknown_availability_s: float = 120.0
     max_box_walk_s: float = 360.0  # box to stop
     max_station_candidates: int = 3  # bike-share pickup and return stations each
     max_box_candidates: int = 8

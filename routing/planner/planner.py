@@ -204,7 +204,7 @@ def _arrive_by(cand: Candidate) -> Candidate:
 
 def _check_request_against_context(request: PlanRequest, context: PlanContext) -> None:
     from routing.errors import RequestError
-    from routing.stations.model import StationKind
+    from routing.planner.providers import PARKING_KINDS
 
     if request.parked_bike_at is not None and "bike_ride" in request.modes:
         box = context.stations.get(request.parked_bike_at) if context.stations is not None else None
@@ -213,8 +213,8 @@ def _check_request_against_context(request: PlanRequest, context: PlanContext) -
                 f"parked_bike_at {request.parked_bike_at!r} is not a known station id; "
                 "give the id of the bike box holding the bike"
             )
-        if box.kind is not StationKind.BIKE_BOX:
+        if box.kind not in PARKING_KINDS:
             raise RequestError(
                 f"parked_bike_at {request.parked_bike_at!r} is a {box.kind.value} station, not a "
-                "bike box; bike+ride only leaves bikes in boxes"
+                "bike box or bike parking; bike+ride only leaves bikes there"
             )

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from routing.stations.model import Charger, EvseStatus, Station
+from routing.stations.model import Availability, Charger, EvseStatus, Station, StationKind
 from routing.stations.store import Nearby
 
 
@@ -14,8 +14,19 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
+def station_availability(station: Station) -> Availability:
+    """The map's summary: bikes to rent (bike share) or room to park (boxes, parking)."""
+    if station.kind is StationKind.BIKE_SHARE:
+        return station.bike_availability()
+    return station.space_availability()
+
+
 def station_feature(station: Station) -> dict[str, Any]:
-    """One station as a GeoJSON Point feature (id and live counts in ``properties``)."""
+    """One station as a GeoJSON Point feature (id and live counts in ``properties``).
+
+    ``availability`` is ``available``, ``none`` or ``unknown`` (no live data
+    or stale): bikes to rent at bike-share stations, room at boxes and parking.
+    """
     return {
         "type": "Feature",
         "id": station.id,
@@ -37,6 +48,7 @@ def station_feature(station: Station) -> dict[str, Any]:
             "last_reported": _iso(station.last_reported),
             "realtime": station.realtime,
             "stale": station.stale,
+            "availability": station_availability(station).value,
             "covered": station.covered,
             "fee": station.fee,
             "operator": station.operator,
@@ -81,6 +93,7 @@ def charger_feature(charger: Charger) -> dict[str, Any]:
             "max_power_kw": charger.max_power_kw,
             "standards": sorted(charger.standards),
             "available_evses": sum(1 for e in charger.evses if e.status is EvseStatus.AVAILABLE),
+            "availability": charger.availability().value,
             "realtime": charger.realtime,
             "commissioned": charger.commissioned,
             "evses": evses,

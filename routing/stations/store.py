@@ -32,6 +32,7 @@ from scipy.spatial import cKDTree
 from routing.errors import DataError, RequestError
 from routing.stations import gbfs, ocpi, parkapi
 from routing.stations.model import (
+    Availability,
     Charger,
     EvseStatus,
     Station,
@@ -280,6 +281,7 @@ class StationStore(_Store[Station]):
         has_free_space: bool = False,
         min_count: int = 1,
         ebike_charging: bool | None = None,
+        include_unknown: bool = False,
         limit: int | None = None,
         now: datetime | None = None,
     ) -> list[Nearby[Station]]:
@@ -291,7 +293,7 @@ class StationStore(_Store[Station]):
             Query point (WGS84).
         radius_m : float
             Search radius (great-circle metres).
-        kinds, has_bikes, has_free_space, min_count, ebike_charging
+        kinds, has_bikes, has_free_space, min_count, ebike_charging, include_unknown
             Which stations to keep, as in :func:`station_filter`.
         limit : int, optional
             At most this many results.
@@ -309,6 +311,7 @@ class StationStore(_Store[Station]):
             has_free_space=has_free_space,
             min_count=min_count,
             ebike_charging=ebike_charging,
+            include_unknown=include_unknown,
         )
         return self._within(lat, lon, radius_m, keep, limit=limit, now=now)
 
@@ -589,6 +592,7 @@ def station_filter(
     has_free_space: bool = False,
     min_count: int = 1,
     ebike_charging: bool | None = None,
+    include_unknown: bool = False,
 ) -> Callable[[Station], bool]:
     """A test for :meth:`StationStore.select`: which stations to keep.
 
@@ -605,6 +609,10 @@ def station_filter(
         Threshold for ``has_bikes`` / ``has_free_space``.
     ebike_charging : bool, optional
         Require (True) or exclude (False) e-bike charging; None = any.
+    include_unknown : bool
+        With ``has_bikes`` / ``has_free_space``: also keep stations whose
+        availability is unknown (no live data, or stale), only dropping those
+        known to have none (see :class:`~routing.stations.model.Availability`).
 
     Returns
     -------
@@ -612,12 +620,17 @@ def station_filter(
         ``keep(station) -> bool``.
     """
     wanted = _kinds(kinds)
+    ok = (
+        (Availability.AVAILABLE, Availability.UNKNOWN)
+        if include_unknown
+        else (Availability.AVAILABLE,)
+    )
 
     def keep(station: Station) -> bool:
         return (
             (wanted is None or station.kind in wanted)
-            and (not has_bikes or station.has_bikes(min_count))
-            and (not has_free_space or station.has_free_space(min_count))
+            and (not has_bikes or station.bike_availability(min_count) in ok)
+            and (not has_free_space or station.space_availability(min_count) in ok)
             and (ebike_charging is None or bool(station.ebike_charging) == ebike_charging)
         )
 
