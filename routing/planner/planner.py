@@ -30,7 +30,7 @@ from typing import Any
 from routing.errors import NoRouteError, SnapError
 from routing.planner.context import PlanContext
 from routing.planner.legs import shift_legs
-from routing.planner.modes import Outcome, bike_share, direct, ev, transit
+from routing.planner.modes import Outcome, bike_share, direct, ev, free_floating, transit
 from routing.planner.options import Candidate, PlannedItinerary
 from routing.planner.pareto import Criteria, pareto_front
 from routing.planner.request import MODES, PlanRequest
@@ -49,6 +49,7 @@ MODE_FUNCTIONS: dict[str, ModeFn] = {
     "transit": transit.walk_transit,
     "bike_ride": transit.bike_ride,
     "bike_share": bike_share.bike_share,
+    "free_floating": free_floating.free_floating,
     "ev": ev.ev,
     "ev_park_charge": ev.ev_park_charge,
     "shuttle": lambda req, ctx, s, answers: transit.provider_transit(
@@ -58,7 +59,9 @@ MODE_FUNCTIONS: dict[str, ModeFn] = {
 assert set(MODE_FUNCTIONS) == set(MODES)
 
 #: Modes whose durations do not depend on the departure time: arrive-by shifts them.
-SHIFTABLE_MODES = frozenset({"walk", "bike", "car", "bike_share", "ev", "ev_park_charge"})
+SHIFTABLE_MODES = frozenset(
+    {"walk", "bike", "car", "bike_share", "free_floating", "ev", "ev_park_charge"}
+)
 #: Modes that need no walking (still possible without a step-free network).
 NO_WALK_MODES = frozenset({"car", "ev"})
 
