@@ -210,12 +210,12 @@ def test_v3_zones_global_rules_and_precedence() -> None:
     zones = parse_geofencing_zones(doc(V3 / "geofencing_zones.json"))
     assert [z.name for z in zones.zones] == [
         "Hauptbahnhof Vorplatz (kein Start)",
-        "Baustelle Bergheimer Straße (Durchfahrt verboten)",
+        "Baustelle Kurfürsten-Anlage (Durchfahrt verboten)",
         "Bismarckplatz (Parkverbot, Schritttempo)",
     ]
     no_start = zones.rule_at(49.40425, 8.6783, "escooter")
     assert (no_start.ride_start_allowed, no_start.ride_end_allowed) == (False, True)
-    works = zones.rule_at(49.4067, 8.6845, "escooter")
+    works = zones.rule_at(49.4064, 8.6878, "escooter")
     assert not works.ride_through_allowed and not works.parking_allowed
     centre = zones.rule_at(49.4095, 8.6930, "escooter")
     assert centre.ride_through_allowed and not centre.parking_allowed
@@ -223,10 +223,10 @@ def test_v3_zones_global_rules_and_precedence() -> None:
     outside = zones.rule_at(49.38, 8.69, "escooter")  # global rule
     assert outside.parking_allowed and outside.maximum_speed_kph == 20
     # the zones' rules name only e-scooters: a car type gets the global rules there
-    assert zones.rule_at(49.4067, 8.6845, "ecar").ride_through_allowed
+    assert zones.rule_at(49.4064, 8.6878, "ecar").ride_through_allowed
     # vectorised lookup agrees with the point lookup
-    lats = np.array([49.40425, 49.4067, 49.4095, 49.38])
-    lons = np.array([8.6783, 8.6845, 8.6930, 8.69])
+    lats = np.array([49.40425, 49.4064, 49.4095, 49.38])
+    lons = np.array([8.6783, 8.6878, 8.6930, 8.69])
     many = zones.rules_at(lats, lons, "escooter")
     for i in range(4):
         one = zones.rule_at(float(lats[i]), float(lons[i]), "escooter")
