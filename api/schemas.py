@@ -188,7 +188,9 @@ class Leg(BaseModel):
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
-    mode: str = Field(description="WALK, BICYCLE, CAR, TRAM, BUS, RAIL, ..., CHARGE, SHUTTLE")
+    mode: str = Field(
+        description="WALK, BICYCLE, SCOOTER, CAR, TRAM, BUS, RAIL, ..., CHARGING, SHUTTLE"
+    )
     from_: Place = Field(alias="from")
     to: Place
     start_time: datetime = Field(alias="startTime")
@@ -201,6 +203,17 @@ class Leg(BaseModel):
     route_short_name: str | None = Field(default=None, alias="routeShortName")
     trip_id: str | None = Field(default=None, alias="tripId")
     headsign: str | None = None
+    relies_on_realtime: bool | None = Field(
+        default=None,
+        alias="reliesOnRealtime",
+        description="Live data showed the bike, free space, charging point or free-floating "
+        "vehicle this leg needs (set on legs that use one).",
+    )
+    availability: Literal["available", "unknown"] | None = Field(
+        default=None,
+        description="'unknown': a station, box or charger of this leg has no (fresh) live "
+        "data; it is offered anyway, ranked below ones known to have room.",
+    )
 
 
 class Cost(BaseModel):

@@ -1,4 +1,4 @@
-"""GeoJSON rendering of stations and chargers for the map and the API (lon, lat order)."""
+"""GeoJSON rendering of stations, chargers and free-floating vehicles (lon, lat order)."""
 
 from __future__ import annotations
 
@@ -128,3 +128,51 @@ def chargers_to_geojson(chargers: Iterable[Charger | Nearby[Charger]]) -> dict[s
             for c in chargers
         ],
     }
+
+
+def vehicles_to_geojson(view: Any, now: datetime | None = None) -> dict[str, Any]:
+    """A FeatureCollection of the rentable free-floating vehicles of fresh systems.
+
+    Parameters
+    ----------
+    view : VehicleView
+        :meth:`VehicleStore.view` (one consistent moment).
+    now : datetime, optional
+        Staleness reference (default: now): stale systems are left out.
+    """
+    features = []
+    for snap in view.snapshots.values():
+        if snap.stale(now):
+            continue
+        for v in snap.vehicles:
+            if not v.rentable:
+                continue
+            vtype = snap.vehicle_type(v)
+            features.append(
+                {
+                    "type": "Feature",
+                    "id": v.id,
+                    "geometry": {"type": "Point", "coordinates": [v.lon, v.lat]},
+                    "properties": {
+                        "id": v.id,
+                        "system_id": snap.system_id,
+                        "system": snap.name,
+                        "vehicle_type_id": v.vehicle_type_id,
+                        "form_factor": vtype.form_factor if vtype else None,
+                        "propulsion_type": vtype.propulsion_type if vtype else None,
+                        "range_m": snap.range_m(v),
+                        "last_reported": _iso(v.last_reported),
+                    },
+                }
+            )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def zones_to_geojson(view: Any) -> dict[str, Any]:
+    """A FeatureCollection of every system's geofencing zones (rules in ``properties``)."""
+    features = []
+    for snap in view.snapshots.values():
+        for feature in snap.geofencing.to_geojson()["features"]:
+            feature["properties"]["system_id"] = snap.system_id
+            features.append(feature)
+    return {"type": "FeatureCollection", "features": features}
