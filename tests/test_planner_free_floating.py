@@ -230,3 +230,43 @@ def test_walk_to_vehicle_is_short(networks, scooters) -> None:
     straight = float(haversine_m(*HBF, ride.from_place.lat, ride.from_place.lon))
     assert walk.distance_m >= straight - 1
     assert (walk.end - walk.start).total_seconds() <= 900
+
+
+@pytest.fixture(scope="module")
+def transit(hd_region, hd_data_dir, cache_dir):
+    from routing.transit.door_to_door import load_transit_network
+
+    return load_transit_network(hd_region, data_dir=hd_data_dir, cache_dir=cache_dir)
+
+
+def test_scooter_to_a_transit_stop_then_tram(networks, transit, scooters) -> None:
+    ctx = PlanContext(networks, transit, vehicles=VehicleStore([scooters]))
+    edingen = (49.4460, 8.6040)
+    result = plan(request(HBF, edingen), ctx)
+    via = [
+        it
+        for it in result.itineraries
+        if any(leg.transit for leg in it.legs) and any(leg.mode == "SCOOTER" for leg in it.legs)
+    ]
+    assert via, (result.reasons, [[leg.mode for leg in it.legs] for it in result.itineraries])
+    it = via[0]
+    modes = [leg.mode for leg in it.legs]
+    assert modes[:2] == ["WALK", "SCOOTER"]
+    ride = it.legs[1]
+    first_ride = next(leg for leg in it.legs if leg.transit)
+    # parked at the stop where the tram is boarded, where parking is allowed, in time
+    assert (ride.to_place.lat, ride.to_place.lon) == pytest.approx(
+        (first_ride.from_place.lat, first_ride.from_place.lon), abs=1e-6
+    )
+    assert scooters.geofencing.rule_at(
+        ride.to_place.lat, ride.to_place.lon, "escooter"
+    ).parking_allowed
+    assert ride.end <= first_ride.start
+    assert (ride.end - ride.start).total_seconds() <= request(HBF, edingen).max_bike_s
+    assert ride.distance_m <= 6000
+    for a, b in zip(it.legs, it.legs[1:], strict=False):
+        assert b.start >= a.end - dt.timedelta(seconds=1)
+    # arrive-by plans the direct rides only (where a vehicle stands later is not known)
+    by = plan(request(HBF, BISMARCK, arrive_by=True), ctx)
+    for it in by.itineraries:
+        assert not any(leg.transit for leg in it.legs)

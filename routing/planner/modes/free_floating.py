@@ -15,6 +15,10 @@ Riding follows the system's geofencing zones, on the bike network:
   at the nearest few bike-network nodes with parking allowed around it, then a
   walk to the destination.
 
+The ride may also end at a transit stop where parking is allowed, and the
+trip go on by transit (:class:`FreeFloatingProvider`, an access provider for
+RAPTOR; depart-at queries only: for arrive-by the direct rides are planned).
+
 A vehicle is used only when its remaining range (``current_range_meters``, or
 ``current_fuel_percent`` x the type's ``max_range_meters``) covers the ride
 as drawn; human-powered bikes have no range limit, and a motorised vehicle
@@ -38,6 +42,7 @@ from routing.planner.context import PlanContext
 from routing.planner.legs import Drawn, cost, drawn_leg, road_leg, seconds
 from routing.planner.modes import Outcome
 from routing.planner.options import Candidate
+from routing.planner.providers import Direction, ProviderAnswer, ProviderQuery, StopLeg
 from routing.planner.request import PlanRequest
 from routing.planner.searches import Searches
 from routing.search import dijkstra_settle, shortest_path
@@ -158,7 +163,7 @@ def _ends(
 
 
 def free_floating(req: PlanRequest, ctx: PlanContext, s: Searches, answers: dict) -> Outcome:
-    """The fastest walk-ride-walk over the nearest rentable free-floating vehicles."""
+    """Free-floating vehicle to the destination, or to a transit stop and on by transit."""
     if req.wheelchair:
         from routing.planner.modes.direct import NOT_STEP_FREE
 
@@ -168,6 +173,20 @@ def free_floating(req: PlanRequest, ctx: PlanContext, s: Searches, answers: dict
             reason="no free-floating vehicles loaded (add a free-floating GBFS source to "
             "the region)"
         )
+    direct = _direct(req, ctx, s)
+    if req.arrive_by or s.transit is None or s.transit.links is None:
+        return direct
+    from routing.planner.modes.transit import combine
+    from routing.planner.providers import BUILTIN_PROVIDERS
+
+    via = combine(req, ctx, s, PROVIDER, BUILTIN_PROVIDERS["walk"], "free_floating", answers)
+    if direct.candidates or via.candidates:
+        return Outcome(direct.candidates + via.candidates)
+    return direct
+
+
+def _direct(req: PlanRequest, ctx: PlanContext, s: Searches) -> Outcome:
+    """The fastest walk-ride-walk over the nearest rentable free-floating vehicles."""
     mins = req.max_walk_s / 60
     vehicles = _vehicles(req, ctx, s)
     if not vehicles:
@@ -184,22 +203,16 @@ def free_floating(req: PlanRequest, ctx: PlanContext, s: Searches, answers: dict
         if tried >= st.max_vehicle_candidates:
             break
         v, snap = hit.vehicle, hit.snapshot
-        vtype = snap.vehicle_type(v)
         w = ride_weights(graph, snap, v)
         ends = _ends(req, ctx, s, hit, w)
         if not ends:
             no_parking += 1
             continue
         tried += 1
-        vsnap = s.snap_point("bike", v.lat, v.lon)
-        n, c = vsnap.source_seeds(w.seconds)
-        keep = np.isfinite(c)
-        if not keep.any():
+        tree = _ride_tree(s, w, v, req.max_direct_bike_s)
+        if tree is None:
             continue
-        dist, length = dijkstra_settle(
-            graph.first_out, graph.head, w.seconds, graph.length_m,
-            n[keep], c[keep], _NO_TARGETS, float(req.max_direct_bike_s),
-        )  # fmt: skip
+        dist, length = tree
         range_m = snap.range_m(v)
         for end in ends:
             ride, metres = _ride_to(s, dist, length, w, end)
@@ -209,7 +222,7 @@ def free_floating(req: PlanRequest, ctx: PlanContext, s: Searches, answers: dict
                 short_range += 1
                 continue
             total = walk_v + st.unlock_vehicle_s + ride + st.park_vehicle_s + end.walk_s
-            family = "scooter" if vtype and vtype.form_factor in SCOOTER_FORM_FACTORS else "bike"
+            family = "scooter" if _is_scooter(hit) else "bike"
             if family not in best or total < best[family][0]:
                 best[family] = (total, walk_v, hit, ride, end, w)
     if not best:
@@ -223,12 +236,8 @@ def free_floating(req: PlanRequest, ctx: PlanContext, s: Searches, answers: dict
     out = []
     start = req.depart_at
     for total, walk_v, hit, ride, end, w in best.values():
-        price = ctx.costs.free_floating_unlock_eur + math.ceil(ride / 60) * (
-            ctx.costs.free_floating_per_min_eur
-        )
-        vtype = hit.snapshot.vehicle_type(hit.vehicle)
-        human = vtype is not None and not vtype.motorised
-        effort = walk_v + end.walk_s + (ride if human else 0.0)
+        price = _price(ctx, ride)
+        effort = walk_v + end.walk_s + (ride if _human(hit) else 0.0)
         out.append(
             Candidate(
                 "free_floating",
@@ -242,6 +251,137 @@ def free_floating(req: PlanRequest, ctx: PlanContext, s: Searches, answers: dict
             )
         )
     return Outcome(out)
+
+
+def _is_scooter(hit: VehicleHit) -> bool:
+    vtype = hit.snapshot.vehicle_type(hit.vehicle)
+    return vtype is not None and vtype.form_factor in SCOOTER_FORM_FACTORS
+
+
+def _human(hit: VehicleHit) -> bool:
+    vtype = hit.snapshot.vehicle_type(hit.vehicle)
+    return vtype is not None and not vtype.motorised
+
+
+def _price(ctx: PlanContext, ride_s: float) -> float:
+    costs = ctx.costs
+    return costs.free_floating_unlock_eur + math.ceil(ride_s / 60) * costs.free_floating_per_min_eur
+
+
+def _ride_tree(
+    s: Searches, w: RideWeights, v: Vehicle, budget_s: float
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(seconds, metres) of riding from the vehicle to every node within ``budget_s``."""
+    graph = s.network("bike").graph
+    n, c = s.snap_point("bike", v.lat, v.lon).source_seeds(w.seconds)
+    keep = np.isfinite(c)
+    if not keep.any():
+        return None
+    return dijkstra_settle(  # type: ignore[no-any-return]
+        graph.first_out, graph.head, w.seconds, graph.length_m,
+        n[keep], c[keep], _NO_TARGETS, float(budget_s),
+    )  # fmt: skip
+
+
+class FreeFloatingProvider:
+    """Access legs to transit: walk to a free-floating vehicle, ride it to a stop, park there.
+
+    Only stops where the vehicle's zones allow parking, within the request's
+    ``max_bike_s`` of riding and the vehicle's remaining range, are offered.
+    Egress is not offered (where a vehicle will stand at the arrival is not known).
+    """
+
+    mode = "free_floating"
+
+    def stop_legs(self, query: ProviderQuery) -> ProviderAnswer:
+        """Free-floating access legs (egress: none, with the reason)."""
+        if query.direction is not Direction.ACCESS:
+            return ProviderAnswer(reason="free-floating vehicles are only planned from the origin")
+        req, ctx, s = query.request, query.context, query.searches
+        if ctx.vehicles is None or s.transit is None:
+            return ProviderAnswer(reason="no free-floating vehicles or no timetable loaded")
+        tt = s.transit.timetable
+        st = ctx.settings
+        graph = s.network("bike").graph
+        legs: list[StopLeg] = []
+        for walk_v, hit in _vehicles(req, ctx, s)[: st.max_vehicle_candidates]:
+            v, snap = hit.vehicle, hit.snapshot
+            w = ride_weights(graph, snap, v)
+            tree = _ride_tree(s, w, v, req.max_bike_s)
+            if tree is None:
+                continue
+            dist, length = tree
+            range_m = snap.range_m(v)
+            reach = req.max_bike_s * 8.0  # straight-line bound at up to 28 km/h
+            parking = _stop_parking(snap, tt, v.vehicle_type_id)
+            near = np.flatnonzero(
+                parking & (haversine_m(v.lat, v.lon, tt.stop_lat, tt.stop_lon) <= reach)
+            )
+            for stop in near.tolist():
+                lat, lon = float(tt.stop_lat[stop]), float(tt.stop_lon[stop])
+                ssnap = ctx.place_snap("bike", f"stop:{stop}", lat, lon, cache=not s.naive)
+                if ssnap is None:
+                    continue
+                tn, tc = ssnap.target_seeds(w.seconds)
+                vals = dist[tn] + tc
+                i = int(np.argmin(vals))
+                ride = float(vals[i])
+                if not ride <= req.max_bike_s:
+                    continue
+                metres = float(length[tn[i]]) + ssnap.distance_m
+                if range_m is not None and metres > range_m:
+                    continue
+                total = walk_v + st.unlock_vehicle_s + ride + st.park_vehicle_s
+                end = _End(lat, lon, -1, 0.0)
+                price = _price(ctx, ride)
+                legs.append(
+                    StopLeg(
+                        stop,
+                        total,
+                        self._builder(query, walk_v, hit, ride, end, w, price, stop),
+                        effort_s=walk_v + (ride if _human(hit) else 0.0),
+                        cost_eur=price,
+                    )
+                )
+        if not legs:
+            return ProviderAnswer(
+                reason="no transit stop with parking allowed within reach of a rentable "
+                "free-floating vehicle"
+            )
+        return ProviderAnswer(legs)
+
+    @staticmethod
+    def _builder(
+        query: ProviderQuery,
+        walk_v: float,
+        hit: VehicleHit,
+        ride: float,
+        end: _End,
+        w: RideWeights,
+        price: float,
+        stop: int,
+    ):
+        def build(start: Any) -> list[Leg] | None:
+            from routing.transit.journeys import stop_place
+
+            req, ctx, s = query.request, query.context, query.searches
+            at_stop = stop_place(s.transit.timetable, stop)  # type: ignore[union-attr]
+            moved = replace(req, depart_at=start)
+            legs = _builder(moved, ctx, s, walk_v, hit, ride, end, w, price, to=at_stop)()
+            return legs
+
+        return build
+
+
+PROVIDER = FreeFloatingProvider()
+
+
+def _stop_parking(snap: FreeFloatingSnapshot, tt: Any, type_id: str | None) -> np.ndarray:
+    """Whether a ride of ``type_id`` may end at each transit stop (cached with the zones)."""
+    zones = snap.geofencing
+    return zones.cached(  # type: ignore[no-any-return]
+        ("stops", id(tt), type_id), lambda: zones.rules_at(tt.stop_lat, tt.stop_lon, type_id).end
+    )
 
 
 def _ride_to(
@@ -271,17 +411,25 @@ def _builder(
     end: _End,
     w: RideWeights,
     price: float,
+    *,
+    to: Place | None = None,
 ):
+    """Legs of one option: walk to the vehicle, ride, and walk on from a parking place.
+
+    ``to``: the place the ride ends at when it is not the destination (a stop).
+    """
+
     def build() -> list[Leg] | None:
         v, snap = hit.vehicle, hit.snapshot
         vtype = snap.vehicle_type(v)
         st = ctx.settings
         at_vehicle = Place(_vehicle_name(hit), v.lat, v.lon)
-        parked = (
-            Place("Destination", *req.destination)
-            if end.node < 0
-            else Place("Parking (free-floating)", end.lat, end.lon)
-        )
+        if to is not None:
+            parked = to
+        elif end.node < 0:
+            parked = Place("Destination", *req.destination)
+        else:
+            parked = Place("Parking (free-floating)", end.lat, end.lon)
         drawn = _draw_ride(s, w, v, end)
         if drawn is None:
             return None
