@@ -277,7 +277,7 @@ def _ride_tree(
     keep = np.isfinite(c)
     if not keep.any():
         return None
-    return dijkstra_settle(  # type: ignore[no-any-return]
+    return dijkstra_settle(
         graph.first_out, graph.head, w.seconds, graph.length_m,
         n[keep], c[keep], _NO_TARGETS, float(budget_s),
     )  # fmt: skip
@@ -379,7 +379,7 @@ PROVIDER = FreeFloatingProvider()
 def _stop_parking(snap: FreeFloatingSnapshot, tt: Any, type_id: str | None) -> np.ndarray:
     """Whether a ride of ``type_id`` may end at each transit stop (cached with the zones)."""
     zones = snap.geofencing
-    return zones.cached(  # type: ignore[no-any-return]
+    return zones.cached(
         ("stops", id(tt), type_id), lambda: zones.rules_at(tt.stop_lat, tt.stop_lon, type_id).end
     )
 
