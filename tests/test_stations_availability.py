@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from routing.stations.geojson import chargers_to_geojson, stations_to_geojson
@@ -98,3 +99,33 @@ def test_charger_availability() -> None:
     assert _charger(True, EvseStatus.AVAILABLE).availability("CHADEMO") is Availability.NONE
     doc = chargers_to_geojson([both])
     assert doc["features"][0]["properties"]["availability"] == "unknown"
+
+
+def test_feed_down_makes_station_counts_unknown_until_the_next_update() -> None:
+    store = StationStore(
+        [live("a", docks_available=0, source="parkapi:x"), live("b", docks_available=3, source="p")]
+    )
+    report = store.mark_unknown("parkapi:x")
+    assert report.applied == 1
+    a = store.get("a")
+    assert a.stale and a.docks_available == 0  # kept for display
+    assert a.space_availability() is Availability.UNKNOWN
+    assert store.get("b").space_availability() is Availability.AVAILABLE
+    assert store.mark_unknown("parkapi:x").applied == 0  # already unknown
+    store.update_availability("a", docks_available=2, now=NOW)
+    assert store.get("a").space_availability() is Availability.AVAILABLE
+
+
+def test_feed_down_makes_charger_status_unknown_until_the_next_update() -> None:
+    from routing.stations.store import ChargerStore
+
+    busy = replace(_charger(True, EvseStatus.CHARGING, EvseStatus.REMOVED), source="ocpi:DE*X")
+    store = ChargerStore([busy])
+    assert store.get("c").availability() is Availability.NONE
+    assert store.mark_unknown("ocpi:DE*X").applied == 1
+    stale = store.get("c")
+    assert stale.stale and stale.availability() is Availability.UNKNOWN
+    assert stale.evse_availability(stale.evses[1]) is Availability.NONE  # removed for good
+    store.update_evse_status("c", "0", "AVAILABLE")
+    assert store.get("c").availability() is Availability.AVAILABLE
+    assert not store.get("c").stale

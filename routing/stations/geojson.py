@@ -95,6 +95,7 @@ def charger_feature(charger: Charger) -> dict[str, Any]:
             "available_evses": sum(1 for e in charger.evses if e.status is EvseStatus.AVAILABLE),
             "availability": charger.availability().value,
             "realtime": charger.realtime,
+            "stale": charger.stale,
             "commissioned": charger.commissioned,
             "evses": evses,
         },

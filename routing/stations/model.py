@@ -314,6 +314,9 @@ class Charger:
         Whether EVSE statuses are live (OCPI) rather than unknown (BNetzA).
     last_updated : datetime or None
         Last change of the location.
+    stale : bool
+        The live feed is down or out of date: statuses are kept for display,
+        but every availability test treats them as unknown.
     """
 
     id: str
@@ -330,6 +333,7 @@ class Charger:
     commissioned: str | None = None
     realtime: bool = False
     last_updated: datetime | None = None
+    stale: bool = False
 
     @property
     def connectors(self) -> tuple[Connector, ...]:
@@ -349,10 +353,14 @@ class Charger:
     def evse_availability(self, evse: Evse) -> Availability:
         """Whether ``evse`` can be used now: available (live), unknown, or none.
 
-        Register data (no live status) and live status ``UNKNOWN`` are
-        unknown; out of order, removed or planned are none, and so are
-        charging, blocked or reserved points of a live feed.
+        Register data (no live status), live status ``UNKNOWN`` and any
+        status of a stale feed (except removed / planned) are unknown; out of
+        order, removed or planned are none, and so are charging, blocked or
+        reserved points of a live feed.
         """
+        if self.stale:  # an old status says little, except that a point is gone for good
+            gone = evse.status in (EvseStatus.REMOVED, EvseStatus.PLANNED)
+            return Availability.NONE if gone else Availability.UNKNOWN
         if evse.status in UNUSABLE_STATUSES:
             return Availability.NONE
         if evse.status is EvseStatus.AVAILABLE:

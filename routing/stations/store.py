@@ -478,6 +478,26 @@ class StationStore(_Store[Station]):
             self._recompute_expiry()
         return report
 
+    def mark_unknown(self, source: str) -> UpdateReport:
+        """Treat the live counts of every station of ``source`` as unknown (feed down).
+
+        For a poller whose feed fails or is past its age limit: the counts are
+        kept for display but marked stale, so plans offer these stations as
+        "availability unknown" instead of trusting old numbers. The next
+        successful update of the feed makes them fresh again. ``source`` is a
+        station's ``source`` (``gbfs:<system>``, ``parkapi:<source>``).
+        """
+        report = UpdateReport()
+        with self._lock:
+            for i, st in enumerate(self._items):
+                if st.source == source and st.realtime and not st.stale:
+                    self._items[i] = replace(st, stale=True)
+                    report.applied += 1
+            self._recompute_expiry()
+        if report.applied:
+            logger.warning("%s: %d stations' availability now unknown", source, report.applied)
+        return report
+
     def _recompute_expiry(self) -> None:
         times = [s.valid_until for s in self._items if s.valid_until is not None and not s.stale]
         self._next_expiry = min(times) if times else None
@@ -513,6 +533,24 @@ class ChargerStore(_Store[Charger]):
         keep = charger_filter(standards, min_power_kw, available_only=available_only)
         return self._within(lat, lon, radius_m, keep, limit=limit, now=None)
 
+    def mark_unknown(self, source: str) -> UpdateReport:
+        """Treat the live EVSE statuses of every charger of ``source`` as unknown (feed down).
+
+        Statuses are kept for display; plans offer these chargers as
+        "availability unknown". A later status update or Locations document
+        of the feed makes them fresh again. ``source`` is a charger's
+        ``source`` (``ocpi:<country>*<party>``).
+        """
+        report = UpdateReport()
+        with self._lock:
+            for i, c in enumerate(self._items):
+                if c.source == source and c.realtime and not c.stale:
+                    self._items[i] = replace(c, stale=True)
+                    report.applied += 1
+        if report.applied:
+            logger.warning("%s: %d chargers' availability now unknown", source, report.applied)
+        return report
+
     def update_evse_status(
         self,
         charger_id: str,
@@ -546,7 +584,7 @@ class ChargerStore(_Store[Charger]):
                 evse, status=new_status, last_updated=last_updated or evse.last_updated
             )
             evses = tuple(new_evse if e.uid == evse_uid else e for e in charger.evses)
-            self._items[i] = replace(charger, evses=evses, realtime=True)
+            self._items[i] = replace(charger, evses=evses, realtime=True, stale=False)
             report.applied = 1
         return report
 

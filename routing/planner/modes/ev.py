@@ -77,7 +77,10 @@ def charge_point(charger: Charger, spec: EvSpec) -> ChargePoint | None:
     equals the most powerful wins.
     """
     best: ChargePoint | None = None
-    for evse in charger.usable_evses(spec.connectors):
+    wanted = frozenset(spec.connectors)
+    for evse in charger.evses:
+        if not evse.matches(wanted, 0.0):
+            continue
         avail = charger.evse_availability(evse)
         if avail is Availability.NONE:
             continue
