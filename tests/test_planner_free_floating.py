@@ -270,3 +270,23 @@ def test_scooter_to_a_transit_stop_then_tram(networks, transit, scooters) -> Non
     by = plan(request(HBF, BISMARCK, arrive_by=True), ctx)
     for it in by.itineraries:
         assert not any(leg.transit for leg in it.legs)
+
+
+def test_scooter_rides_respect_live_road_closures(networks, scooters) -> None:
+    from routing.live import LiveState
+
+    at = PlanRequest(HBF, BISMARCK, DEPART).at_unix
+    live = LiveState({p: n.graph for p, n in networks.items()}, clock=lambda: at)
+    ctx = PlanContext(networks, vehicles=VehicleStore([scooters]), live=live)
+    _, before = ride_of(plan(request(HBF, BISMARCK), ctx))
+    graph = networks["bike"].graph
+    mid = before.road_edges[before.road_edges.size // 3 : 2 * before.road_edges.size // 3]
+    closure = live.add_closure(
+        way_ids=sorted(set(graph.way_id[mid].tolist())), start=at - 600, end=at + 600
+    )
+    closed = set(live.closure_edges(closure.id, "bike").tolist())
+    assert set(before.road_edges.tolist()) & closed
+    _, after = ride_of(plan(request(HBF, BISMARCK), ctx))
+    assert not set(after.road_edges.tolist()) & closed
+    works = scooters.geofencing.zones[1].geometry
+    assert not any(works.covers(p) for p in vertices(after))  # zones still hold

@@ -73,13 +73,23 @@ class RideWeights:
     start: np.ndarray
 
 
-def ride_weights(graph: Any, snapshot: FreeFloatingSnapshot, vehicle: Vehicle) -> RideWeights:
-    """Edge seconds and node parking/start rules for ``vehicle``'s type (cached with the zones)."""
+def ride_weights(
+    graph: Any,
+    snapshot: FreeFloatingSnapshot,
+    vehicle: Vehicle,
+    live_seconds: np.ndarray | None = None,
+) -> RideWeights:
+    """Edge seconds and node parking/start rules for ``vehicle``'s type.
+
+    The zone part is computed once per (zones, graph, type) and kept with the
+    zones; ``live_seconds`` (the bike network's travel times under live
+    closures and traffic, when any are in force) replaces the static times.
+    """
     vtype = snapshot.vehicle_type(vehicle)
     type_id = vehicle.vehicle_type_id
     own_limit = vtype.max_permitted_speed_kph if vtype is not None else None
 
-    def compute() -> RideWeights:
+    def compute() -> tuple[np.ndarray, np.ndarray, RideWeights]:
         zones = snapshot.geofencing
         tails = graph.tail()
         mid_lat = (graph.lat[tails] + graph.lat[graph.head]) / 2
@@ -88,14 +98,30 @@ def ride_weights(graph: Any, snapshot: FreeFloatingSnapshot, vehicle: Vehicle) -
         limit = np.minimum(edge.speed_kph, own_limit if own_limit else math.inf)
         with np.errstate(divide="ignore", invalid="ignore"):
             floor = np.where(np.isfinite(limit), graph.length_m / (limit / 3.6), 0.0)
-        secs = np.maximum(graph.travel_time, floor)
-        limited = floor > graph.travel_time
-        secs[~edge.through] = np.inf
         nodes = zones.rules_at(graph.lat, graph.lon, type_id)
-        return RideWeights(np.ascontiguousarray(secs, np.float64), limited, nodes.end, nodes.start)
+        static = _combine(graph.travel_time, floor, edge.through, nodes.end, nodes.start)
+        return floor, edge.through, static
 
     key = ("ride", id(graph), type_id, own_limit)
-    return snapshot.geofencing.cached(key, compute)
+    floor, through, static = snapshot.geofencing.cached(key, compute)
+    if live_seconds is None:
+        return static
+    return _combine(live_seconds, floor, through, static.park, static.start)
+
+
+def _live_seconds(s: Searches) -> np.ndarray | None:
+    """The bike network's travel times under live closures and traffic, if any are in force."""
+    live = s.weights("bike")
+    return None if live is None else live.travel_time
+
+
+def _combine(
+    seconds: np.ndarray, floor: np.ndarray, through: np.ndarray, park: np.ndarray, start: np.ndarray
+) -> RideWeights:
+    secs = np.maximum(seconds, floor)
+    limited = floor > seconds
+    secs[~through] = np.inf
+    return RideWeights(np.ascontiguousarray(secs, np.float64), limited, park, start)
 
 
 @dataclass(frozen=True)
@@ -203,7 +229,7 @@ def _direct(req: PlanRequest, ctx: PlanContext, s: Searches) -> Outcome:
         if tried >= st.max_vehicle_candidates:
             break
         v, snap = hit.vehicle, hit.snapshot
-        w = ride_weights(graph, snap, v)
+        w = ride_weights(graph, snap, v, _live_seconds(s))
         ends = _ends(req, ctx, s, hit, w)
         if not ends:
             no_parking += 1
@@ -306,7 +332,7 @@ class FreeFloatingProvider:
         legs: list[StopLeg] = []
         for walk_v, hit in _vehicles(req, ctx, s)[: st.max_vehicle_candidates]:
             v, snap = hit.vehicle, hit.snapshot
-            w = ride_weights(graph, snap, v)
+            w = ride_weights(graph, snap, v, _live_seconds(s))
             tree = _ride_tree(s, w, v, req.max_bike_s)
             if tree is None:
                 continue
