@@ -254,7 +254,7 @@ async def plan_trip(
         alias="parkedBikeAt",
         min_length=1,
         max_length=200,
-        description="bike_ride home: id of the bike-box station holding your bike.",
+        description="bike_ride home: id of the bike box or bike parking holding your bike.",
     ),
     ev_capacity_kwh: float | None = Query(
         None, alias="evCapacityKwh", gt=0, le=1000, description="EV usable battery capacity."
