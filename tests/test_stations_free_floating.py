@@ -346,3 +346,47 @@ def test_build_snapshot_reports_unknown_types() -> None:
     snap = build_snapshot(batch, system_id="hd_scoot", vehicle_types=types, now=NOW)
     assert any("not in vehicle_types (ecar, escooter)" in w for w in snap.warnings)
     assert snap.range_m(snap.vehicles[0]) == 6000
+
+
+REGION_TOML = """
+name = "hd-free"
+title = "Heidelberg with free-floating systems"
+timezone = "Europe/Berlin"
+bbox = [8.58, 49.39, 8.84, 49.51]
+
+[sources.bikes]
+kind = "gbfs"
+path = "gbfs/hd_bikes"
+
+[sources.scooters]
+kind = "gbfs"
+path = "gbfs/hd_scoot"
+
+[sources.rad]
+kind = "gbfs"
+path = "gbfs/hd_rad"
+"""
+
+
+def test_region_loader_splits_station_and_free_floating_feeds(tmp_path: Path) -> None:
+    from routing.regions import load_region
+    from routing.stations import load_stations, load_vehicles
+
+    data = tmp_path / "data"
+    planner = Path(__file__).parent / "fixtures" / "planner" / "gbfs_heidelberg"
+    shutil.copytree(planner, data / "gbfs" / "hd_bikes")
+    shutil.copytree(V3, data / "gbfs" / "hd_scoot")
+    shutil.copytree(V23, data / "gbfs" / "hd_rad")
+    toml = tmp_path / "hd-free.toml"
+    toml.write_text(REGION_TOML)
+    region = load_region(toml)
+    stations = load_stations(region, data, now=NOW)  # free-floating feeds are not refused
+    assert stations.snapshot() and all(s.id.startswith("gbfs:hd_bikes:") for s in stations)
+    vehicles = load_vehicles(region, data, now=NOW)
+    assert vehicles.systems() == ["hd_rad", "hd_scoot"]
+    ids = {v.id for v in vehicles.snapshot("hd_scoot").vehicles}
+    assert "gbfs:hd_scoot:vehicle:scoot-rohrbach" not in ids  # south of the region's box
+    assert "gbfs:hd_scoot:vehicle:scoot-ok" in ids
+    (data / "gbfs" / "hd_scoot" / "vehicle_status.json").write_text("{")
+    with pytest.raises(DataError, match="not valid JSON"):
+        load_vehicles(region, data, now=NOW)
