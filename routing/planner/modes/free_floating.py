@@ -263,7 +263,8 @@ def _direct(req: PlanRequest, ctx: PlanContext, s: Searches) -> Outcome:
     start = req.depart_at
     for total, walk_v, hit, ride, end, w in best.values():
         price = _price(ctx, ride)
-        effort = walk_v + end.walk_s + (ride if _human(hit) else 0.0)
+        # riding a bike (with or without assist) is effort, as on every BICYCLE leg
+        effort = walk_v + end.walk_s + (0.0 if _is_scooter(hit) else ride)
         out.append(
             Candidate(
                 "free_floating",
@@ -282,11 +283,6 @@ def _direct(req: PlanRequest, ctx: PlanContext, s: Searches) -> Outcome:
 def _is_scooter(hit: VehicleHit) -> bool:
     vtype = hit.snapshot.vehicle_type(hit.vehicle)
     return vtype is not None and vtype.form_factor in SCOOTER_FORM_FACTORS
-
-
-def _human(hit: VehicleHit) -> bool:
-    vtype = hit.snapshot.vehicle_type(hit.vehicle)
-    return vtype is not None and not vtype.motorised
 
 
 def _price(ctx: PlanContext, ride_s: float) -> float:
@@ -365,7 +361,7 @@ class FreeFloatingProvider:
                         stop,
                         total,
                         self._builder(query, walk_v, hit, ride, end, w, price, stop),
-                        effort_s=walk_v + (ride if _human(hit) else 0.0),
+                        effort_s=walk_v + (0.0 if _is_scooter(hit) else ride),
                         cost_eur=price,
                     )
                 )
