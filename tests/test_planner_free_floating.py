@@ -290,3 +290,41 @@ def test_scooter_rides_respect_live_road_closures(networks, scooters) -> None:
     assert not set(after.road_edges.tolist()) & closed
     works = scooters.geofencing.zones[1].geometry
     assert not any(works.covers(p) for p in vertices(after))  # zones still hold
+
+
+def test_ride_time_matches_a_scipy_dijkstra_on_independently_zoned_weights(
+    networks, scooters
+) -> None:
+    """Oracle: the zone rules applied edge by edge here (first zone wins), then scipy."""
+    import numpy as np
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import dijkstra
+
+    _, ride = ride_of(plan(request(HBF, BISMARCK), context(networks, scooters)))
+    assert ride.to_place.name.startswith("Parking")
+    graph = networks["bike"].graph
+    tails = graph.tail()
+    lat = (graph.lat[tails] + graph.lat[graph.head]) / 2
+    lon = (graph.lon[tails] + graph.lon[graph.head]) / 2
+    through = np.ones(graph.n_edges, bool)
+    limit = np.full(graph.n_edges, 20.0)  # global rule and the scooter's own limit
+    decided = np.zeros(graph.n_edges, bool)
+    for zone in scooters.geofencing.zones:
+        inside = shapely.intersects_xy(zone.geometry, lon, lat) & ~decided
+        rule = zone.rules[0]
+        through[inside] = rule.ride_through_allowed
+        if rule.maximum_speed_kph is not None:
+            limit[inside] = np.minimum(limit[inside], rule.maximum_speed_kph)
+        decided |= inside
+    w = np.maximum(graph.travel_time, graph.length_m / (limit / 3.6))
+    w[~through] = np.inf
+    ok = np.isfinite(w)
+    m = csr_matrix((w[ok], (tails[ok], graph.head[ok])), shape=(graph.n_nodes, graph.n_nodes))
+    vehicle = networks["bike"].snap(ride.from_place.lat, ride.from_place.lon)
+    seeds, costs = vehicle.source_seeds(w)
+    end = int(
+        np.flatnonzero((graph.lat == ride.to_place.lat) & (graph.lon == ride.to_place.lon))[0]
+    )
+    d = dijkstra(m, indices=seeds[np.isfinite(costs)])
+    best = float(np.min(costs[np.isfinite(costs)] + d[:, end]))
+    assert (ride.end - ride.start).total_seconds() == pytest.approx(best, abs=0.5)
