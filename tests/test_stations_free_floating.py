@@ -390,3 +390,24 @@ def test_region_loader_splits_station_and_free_floating_feeds(tmp_path: Path) ->
     (data / "gbfs" / "hd_scoot" / "vehicle_status.json").write_text("{")
     with pytest.raises(DataError, match="not valid JSON"):
         load_vehicles(region, data, now=NOW)
+
+
+def test_feed_without_vehicle_types_has_bikes() -> None:
+    """GBFS v2.0-style free_bike_status: no vehicle_types, every vehicle is a bicycle."""
+    batch = parse_vehicle_status(
+        {"last_updated": 1663135080, "ttl": 60,
+         "data": {"bikes": [{"bike_id": "b1", "lat": 49.41, "lon": 8.69,
+                             "is_reserved": 0, "is_disabled": 0}]}},
+        system_id="old",
+    )  # fmt: skip
+    snap = build_snapshot(batch, system_id="old", now=NOW)
+    store = VehicleStore([snap])
+    hits = store.nearby(49.41, 8.69, 50, now=NOW, form_factors={"bicycle"})
+    assert [h.vehicle.id for h in hits] == ["gbfs:old:vehicle:b1"]
+    assert snap.form_factor(hits[0].vehicle) == "bicycle"
+    assert snap.range_m(hits[0].vehicle) is None
+    # with vehicle_types published, a vehicle of an unlisted type has no known form
+    typed = build_snapshot(
+        batch, system_id="old", now=NOW, vehicle_types=load_free_floating(V3, now=NOW).vehicle_types
+    )
+    assert typed.form_factor(typed.vehicles[0]) is None

@@ -141,6 +141,18 @@ class FreeFloatingSnapshot:
         """The type of ``vehicle`` (None when the feed does not say)."""
         return self.vehicle_types.get(vehicle.vehicle_type_id or "")
 
+    def form_factor(self, vehicle: Vehicle) -> str | None:
+        """The vehicle's GBFS form factor; a feed without vehicle_types has bikes only.
+
+        GBFS requires ``vehicle_type_id`` only when vehicle_types is published,
+        and a v1/v2.0 free_bike_status lists bicycles; a vehicle whose type is
+        missing from a published vehicle_types is of unknown form (None).
+        """
+        vtype = self.vehicle_type(vehicle)
+        if vtype is not None:
+            return vtype.form_factor
+        return "bicycle" if not self.vehicle_types else None
+
     def range_m(self, vehicle: Vehicle) -> float | None:
         """Metres ``vehicle`` can still ride: published range, else charge x full range.
 

@@ -159,7 +159,7 @@ def vehicles_to_geojson(view: Any, now: datetime | None = None) -> dict[str, Any
                         "system_id": snap.system_id,
                         "system": snap.name,
                         "vehicle_type_id": v.vehicle_type_id,
-                        "form_factor": vtype.form_factor if vtype else None,
+                        "form_factor": snap.form_factor(v),
                         "propulsion_type": vtype.propulsion_type if vtype else None,
                         "range_m": snap.range_m(v),
                         "last_reported": _iso(v.last_reported),

@@ -111,10 +111,8 @@ class VehicleView:
             if sid not in fresh:
                 continue
             snap = self.snapshots[sid]
-            if wanted is not None:
-                vtype = snap.vehicle_type(vehicle)
-                if vtype is None or vtype.form_factor not in wanted:
-                    continue
+            if wanted is not None and snap.form_factor(vehicle) not in wanted:
+                continue
             d = haversine_m(lat, lon, vehicle.lat, vehicle.lon)
             if d <= radius_m:
                 out.append(VehicleHit(vehicle, snap, d))

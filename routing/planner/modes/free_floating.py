@@ -281,8 +281,7 @@ def _direct(req: PlanRequest, ctx: PlanContext, s: Searches) -> Outcome:
 
 
 def _is_scooter(hit: VehicleHit) -> bool:
-    vtype = hit.snapshot.vehicle_type(hit.vehicle)
-    return vtype is not None and vtype.form_factor in SCOOTER_FORM_FACTORS
+    return hit.snapshot.form_factor(hit.vehicle) in SCOOTER_FORM_FACTORS
 
 
 def _price(ctx: PlanContext, ride_s: float) -> float:
@@ -443,7 +442,6 @@ def _builder(
 
     def build() -> list[Leg] | None:
         v, snap = hit.vehicle, hit.snapshot
-        vtype = snap.vehicle_type(v)
         st = ctx.settings
         at_vehicle = Place(_vehicle_name(hit), v.lat, v.lon)
         if to is not None:
@@ -469,7 +467,7 @@ def _builder(
             extra={"toVehicle": info, "reliesOnRealtime": True, "availability": "available"},
         )
         limited = float(np.sum(w.seconds[drawn.edges][w.limited[drawn.edges]]))
-        mode = "SCOOTER" if vtype and vtype.form_factor in SCOOTER_FORM_FACTORS else "BICYCLE"
+        mode = "SCOOTER" if _is_scooter(hit) else "BICYCLE"
         r = drawn_leg(
             mode,
             at_vehicle,
@@ -537,7 +535,7 @@ def _draw_ride(s: Searches, w: RideWeights, v: Vehicle, end: _End) -> Drawn | No
 def _vehicle_name(hit: VehicleHit) -> str:
     vtype = hit.snapshot.vehicle_type(hit.vehicle)
     what = (vtype.name if vtype and vtype.name else None) or (
-        "E-scooter" if vtype and vtype.form_factor in SCOOTER_FORM_FACTORS else "Bike"
+        "E-scooter" if _is_scooter(hit) else "Bike"
     )
     return f"{what} ({hit.snapshot.name})"
 
@@ -551,7 +549,7 @@ def vehicle_info(hit: VehicleHit) -> dict[str, Any]:
         "systemId": snap.system_id,
         "system": snap.name,
         "vehicleTypeId": v.vehicle_type_id,
-        "formFactor": vtype.form_factor if vtype else None,
+        "formFactor": snap.form_factor(v),
         "propulsion": vtype.propulsion_type if vtype else None,
         "rangeMeters": snap.range_m(v),
         "lat": v.lat,
