@@ -246,7 +246,9 @@ class Leg(BaseModel):
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
-    mode: str = Field(description="WALK, BICYCLE, CAR, TRAM, BUS, RAIL, ..., CHARGE, SHUTTLE")
+    mode: str = Field(
+        description="WALK, BICYCLE, SCOOTER, CAR, TRAM, BUS, RAIL, ..., CHARGING, SHUTTLE"
+    )
     from_: Place = Field(alias="from")
     to: Place
     start_time: datetime = Field(alias="startTime")
@@ -273,6 +275,17 @@ class Leg(BaseModel):
     alerts: list[Alert] = Field(
         default_factory=list,
         description="Service alerts informing the leg's trip, route or boarding/alighting stop.",
+    )
+    relies_on_realtime: bool | None = Field(
+        default=None,
+        alias="reliesOnRealtime",
+        description="Live data showed the bike, free space, charging point or free-floating "
+        "vehicle this leg needs (set on legs that use one).",
+    )
+    availability: Literal["available", "unknown"] | None = Field(
+        default=None,
+        description="'unknown': a station, box or charger of this leg has no (fresh) live "
+        "data; it is offered anyway, ranked below ones known to have room.",
     )
 
 

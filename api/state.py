@@ -57,6 +57,8 @@ class RegionState:
         The loaded timetable with its walk graph, footpaths and stop links.
     stations, chargers : object or None
         Live stores of bike stations and charging points.
+    vehicles : VehicleStore or None
+        Free-floating e-scooters and bikes (GBFS) with their geofencing zones.
     planner : PlanContext or None
         The multimodal planner's context (needs the walk, bike and car networks);
         extra access/egress providers (the shuttle) register on it.
@@ -90,6 +92,7 @@ class RegionState:
     transit: Any = None
     stations: Any = None
     chargers: Any = None
+    vehicles: Any = None
     planner: Any = None
     shuttle: Any = None
     booking_batcher: Any = None
@@ -215,6 +218,14 @@ def _load_chargers(state: RegionState) -> str:
     return f"{len(state.chargers)} charging sites"
 
 
+def _load_vehicles(state: RegionState) -> str:
+    from api.services.stations_adapter import load_vehicles
+
+    state.vehicles = load_vehicles(state)
+    systems = len(state.vehicles.systems())
+    return f"{len(state.vehicles)} free-floating vehicles in {systems} system(s)"
+
+
 def _load_wheelchair(state: RegionState) -> str:
     from routing.road import load_wheelchair_network
 
@@ -244,6 +255,7 @@ def _load_planner(state: RegionState) -> str:
         transit=state.transit,
         stations=state.stations,
         chargers=state.chargers,
+        vehicles=state.vehicles,
     )
     return "modes " + ", ".join(planner_modes(state))
 
@@ -442,6 +454,7 @@ def load_state(settings: Settings, *, dispatcher: Any = None) -> RegionState:
     _timed(state, "transit", _load_transit)
     _timed(state, "stations", _load_stations)
     _timed(state, "chargers", _load_chargers)
+    _timed(state, "vehicles", _load_vehicles)
     if state.settings.wheelchair:
         _timed(state, "wheelchair", _load_wheelchair)
     _timed(state, "planner", _load_planner)

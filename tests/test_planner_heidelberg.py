@@ -32,6 +32,7 @@ from routing.planner.providers import Direction
 from routing.polyline import decode_polyline
 from routing.stations.loader import load_chargers, load_stations
 from routing.stations.model import EvseStatus, StationKind
+from routing.stations.store import StationStore
 from routing.transit.itinerary import Leg, Place
 from tests.planner_support import DEPART, FIXTURE_NOW, fixture_chargers, fixture_stations
 
@@ -139,8 +140,25 @@ def assert_well_formed(result) -> None:
             assert leg["distance"] >= 0
 
 
+def _check_station_need(st, info: dict, leg, known: bool) -> None:
+    """What the leg says about a station matches the store: available, or unknown, never none."""
+    if known:  # fresh live counts show what the action needs
+        assert info["availability"] == "available", (st, info)
+        assert leg.extra["reliesOnRealtime"] is True
+    else:  # no live data or stale: offered, and said so
+        assert not st.availability_known, st
+        assert info["availability"] == "unknown", (st, info)
+        assert leg.extra["availability"] == "unknown"
+        assert "availability unknown" in info["availabilityNote"]
+
+
 def assert_availability(result, ctx: PlanContext, parked: str | None = None) -> None:
-    """Every station or charger an itinerary relies on has the availability it needs now."""
+    """Every station or charger an itinerary relies on has what it needs now, or is unknown.
+
+    A site known (fresh live data) to have no bike / no room / no free charging
+    point is never used; a site of unknown availability may be, and then the
+    leg says ``availability: unknown``.
+    """
     ctx.stations.refresh(FIXTURE_NOW)
     for it in result.itineraries:
         for leg in it.legs:
@@ -153,15 +171,15 @@ def assert_availability(result, ctx: PlanContext, parked: str | None = None) -> 
                 action = info["action"]
                 if action == "rent_bike":
                     assert st.kind is StationKind.BIKE_SHARE
-                    assert st.has_bikes(), st
+                    _check_station_need(st, info, leg, st.has_bikes())
                 elif action == "return_bike":
                     assert st.kind is StationKind.BIKE_SHARE
-                    assert st.has_free_space(), st
+                    _check_station_need(st, info, leg, st.has_free_space())
                 elif action == "park_bike":
-                    assert st.kind is StationKind.BIKE_BOX
-                    assert st.has_free_space(), st
+                    assert st.kind in (StationKind.BIKE_BOX, StationKind.BIKE_PARKING)
+                    _check_station_need(st, info, leg, st.has_free_space())
                 elif action == "pick_up_own_bike":
-                    assert st.kind is StationKind.BIKE_BOX
+                    assert st.kind in (StationKind.BIKE_BOX, StationKind.BIKE_PARKING)
                     assert st.id == parked
                 else:
                     pytest.fail(f"unknown station action {action}")
@@ -173,18 +191,21 @@ def assert_availability(result, ctx: PlanContext, parked: str | None = None) -> 
                 evse = charger.evse(info["evseUid"])
                 assert info["connector"] in {c.standard for c in evse.connectors}
                 assert info["connector"] in CAR.connectors
-                if charger.realtime:
-                    assert evse.status is EvseStatus.AVAILABLE
-                else:
-                    assert evse.status not in (
-                        EvseStatus.OUTOFORDER,
-                        EvseStatus.INOPERATIVE,
-                        EvseStatus.REMOVED,
-                    )
+                assert evse.status not in (
+                    EvseStatus.OUTOFORDER,
+                    EvseStatus.INOPERATIVE,
+                    EvseStatus.REMOVED,
+                    EvseStatus.CHARGING,
+                    EvseStatus.BLOCKED,
+                )
+                if charger.realtime and evse.status is EvseStatus.AVAILABLE:
+                    assert info["availability"] == "available"
+                else:  # register data, or a live feed that does not know
+                    assert info["availability"] == "unknown"
 
 
 def assert_bikes_in_boxes(result, ctx: PlanContext, parked: str | None = None) -> None:
-    """A bike+ride bike ends in a box with a free box, or (way home) rides from the parked box."""
+    """A bike+ride bike ends at a box or bike parking with room (or unknown), or rides home."""
     for it in result.itineraries:
         if it.mode != "bike_ride":
             continue
@@ -193,10 +214,11 @@ def assert_bikes_in_boxes(result, ctx: PlanContext, parked: str | None = None) -
         bike = bikes[0]
         if parked is None:
             info = bike.extra["toStation"]
-            assert info["kind"] == "bike_box"
+            assert info["kind"] in ("bike_box", "bike_parking")
             assert info["action"] == "park_bike"
             box = ctx.stations.get(info["id"])
-            assert box.kind is StationKind.BIKE_BOX
+            assert box.kind in (StationKind.BIKE_BOX, StationKind.BIKE_PARKING)
+            assert box.space_availability().value == info["availability"] != "none"
             assert (bike.to_place.lat, bike.to_place.lon) == (box.lat, box.lon)  # left at the box
             assert it.legs.index(bike) == 0  # cycled from home, then parked
         else:
@@ -289,19 +311,50 @@ def test_bike_ride_out_parks_in_a_free_box(ctx):
         assert it.legs[0].extra["toStation"]["id"] != "parkapi:hd_ebox:ebox-bismarck"  # full
 
 
-def test_bike_ride_never_uses_full_stale_or_open_stands(ctx):
+def test_bike_ride_never_uses_full_boxes_and_ranks_unknown_below_known(ctx):
     local = fresh_ctx(ctx)
-    for box in (
+    full = {
         BOX_HBF,
         BOX_ROHRBACH,
         "parkapi:hd_ebox:ebox-handschuhsheim",
         "parkapi:hd_ebox:ebox-jahnstrasse",
-    ):
+    }
+    for box in full:
         local.stations.update_availability(box, docks_available=0, now=FIXTURE_NOW)
-    # Only the full Bismarckplatz box, the stale Wieblingen one and open stands remain: none usable.
+    # Left: the full Bismarckplatz box, the stale Wieblingen box, open stands (ParkAPI, OSM):
+    # the last two have unknown availability and are offered as such, never the full ones.
+    result = plan(request(BERGHEIM, ROHRBACH, modes="bike_ride"), local)
+    assert result.itineraries, result.reasons
+    assert_availability(result, local)
+    for it in result.itineraries:
+        info = it.legs[0].extra["toStation"]
+        assert info["id"] not in full | {"parkapi:hd_ebox:ebox-bismarck"}
+        assert info["availability"] == "unknown"
+        assert it.legs[0].extra["reliesOnRealtime"] is False
+        # the extra time planned at an unknown site shows between lock-up and walk
+        gap = (it.legs[1].start - it.legs[0].end).total_seconds()
+        assert gap == pytest.approx(
+            local.settings.park_bike_s + local.settings.unknown_availability_s, abs=1
+        )
+    # A box known to have room beats the same box of unknown availability.
+    site = result.itineraries[0].legs[0].extra["toStation"]["id"]
+    local.stations.update_availability(site, docks_available=3, now=FIXTURE_NOW)
+    known = plan(request(BERGHEIM, ROHRBACH, modes="bike_ride"), local)
+    first = known.itineraries[0].legs[0]
+    assert first.extra["toStation"]["id"] == site
+    assert first.extra["toStation"]["availability"] == "available"
+    assert first.extra["reliesOnRealtime"] is True
+    assert known.itineraries[0].end <= result.itineraries[0].end
+
+
+def test_bike_ride_reason_when_every_site_is_full(ctx):
+    only_boxes = [s for s in fixture_stations() if s.kind is StationKind.BIKE_BOX and s.realtime]
+    local = PlanContext(ctx.networks, ctx.transit, StationStore(only_boxes), ctx.chargers)
+    for box in only_boxes:
+        local.stations.update_availability(box.id, docks_available=0, now=FIXTURE_NOW)
     result = plan(request(BERGHEIM, ROHRBACH, modes="bike_ride"), local)
     assert result.itineraries == []
-    assert "free box" in result.reasons["bike_ride"]
+    assert "with room" in result.reasons["bike_ride"]
 
 
 def test_bike_ride_home_picks_up_the_parked_bike(ctx):
@@ -390,12 +443,11 @@ def test_park_and_charge_near_destination(ctx):
 
 
 def test_no_station_in_reach_gives_reasons(ctx):
-    # Edingen (north-west): no bike share, no boxes, no live chargers nearby.
+    # Edingen (north-west): no bike share nearby (bike+ride: see the "every site is full" test).
     far = (49.4460, 8.6040)
-    result = plan(request(far, (49.4480, 8.6120), modes="bike_share,bike_ride"), ctx)
+    result = plan(request(far, (49.4480, 8.6120), modes="bike_share"), ctx)
     assert result.itineraries == []
     assert "bike-share station" in result.reasons["bike_share"]
-    assert "box" in result.reasons["bike_ride"]
 
 
 def test_points_outside_the_region_are_reasons_not_crashes(ctx):

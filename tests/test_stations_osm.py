@@ -61,6 +61,10 @@ OSM_XML = """<?xml version='1.0' encoding='UTF-8'?>
   <node id="4" lat="51.5000" lon="12.0900" version="1">
     <tag k="amenity" v="bicycle_parking"/>
   </node>
+  <node id="5" lat="50.8810" lon="12.0770" version="1">
+    <tag k="amenity" v="bicycle_parking"/><tag k="bicycle_parking" v="building"/>
+    <tag k="capacity" v="40"/><tag k="capacity:charging" v="8"/>
+  </node>
   <node id="10" lat="50.8800" lon="12.1000" version="1"/>
   <node id="11" lat="50.8800" lon="12.1002" version="1"/>
   <node id="12" lat="50.8802" lon="12.1002" version="1"/>
@@ -79,7 +83,11 @@ def test_hand_written_extract(tmp_path: Path) -> None:
     path.write_text(OSM_XML)
     result = load_osm_stations(path, bbox=(11.95, 50.80, 12.20, 50.95))
     by_id = {s.id: s for s in result.stations}
-    assert set(by_id) == {"osm:n1", "osm:n2", "osm:n3", "osm:w20"}
+    assert set(by_id) == {"osm:n1", "osm:n2", "osm:n3", "osm:n5", "osm:w20"}
+    garage = by_id["osm:n5"]  # a bike garage stands in for an eBox site, with charging
+    assert (garage.kind, garage.capacity, garage.ebike_charging) == (
+        StationKind.BIKE_BOX, 40, True,
+    )  # fmt: skip
     assert result.skipped_outside == 1
     box = by_id["osm:n1"]
     assert box.kind is StationKind.BIKE_BOX

@@ -35,8 +35,8 @@ def plan(
     modes: str = typer.Option(
         "walk,transit",
         "--modes",
-        help="Comma-separated: walk, transit, bike, bike_ride, bike_share, car, ev, "
-        "ev_park_charge (or 'all').",
+        help="Comma-separated: walk, transit, bike, bike_ride, bike_share, free_floating "
+        "(e-scooters and dockless bikes), car, ev, ev_park_charge (or 'all').",
     ),
     arrive_by: bool = typer.Option(False, "--arrive-by", help="--at is the latest arrival."),
     wheelchair: bool = typer.Option(
@@ -99,7 +99,7 @@ def plan(
         if ev is None:
             chosen -= {"ev", "ev_park_charge"}
         if wheelchair:
-            chosen -= {"bike", "bike_ride", "bike_share"}
+            chosen -= {"bike", "bike_ride", "bike_share", "free_floating"}
     else:
         chosen = set(parse_modes(modes))
     if "shuttle" in chosen:
@@ -182,6 +182,10 @@ def format_itineraries(itineraries) -> list[str]:
             else:
                 what = f"{leg.mode:5s} {leg.distance_m:,.0f} m"
                 extra = ""
+            if leg.extra.get("availability") == "unknown":
+                extra += "  [availability unknown: no live data]"
+            elif leg.extra.get("reliesOnRealtime"):
+                extra += "  [live availability]"
             access = leg.extra.get("accessibility")
             if access and access.get("unknownSegments"):
                 extra += f"  [{access['unknownSegments']} segment(s) of unknown accessibility]"

@@ -1,8 +1,9 @@
-"""``/map``: GeoJSON layers for the map page (road network, transit lines, shuttles).
+"""``/map``: GeoJSON layers for the map page (roads, transit lines, shuttles, free-floating).
 
 The map page has no tile server: it draws these layers. The road network and
 transit lines never change while the process runs, so each is rendered once
-and kept as bytes; the shuttle layer is the dispatcher's current view.
+and kept as bytes; the shuttle layer is the dispatcher's current view, the
+free-floating layers the vehicle store's current snapshot.
 """
 
 from __future__ import annotations
@@ -176,3 +177,37 @@ def transit_vehicles(state: RegionState = Depends(get_state)) -> Response:
     vehicles = snapshot.vehicles if snapshot is not None else ()
     features = [feature(point(v.lat, v.lon), v.properties()) for v in vehicles]
     return GeoJSONResponse(dumps(collection(features)))
+
+
+@router.get(
+    "/free-floating",
+    response_model=GeoJSON,
+    responses=ERROR_RESPONSES,
+    summary="Free-floating vehicles",
+)
+def free_floating_vehicles(state: RegionState = Depends(get_state)) -> Response:
+    """Rentable free-floating e-scooters and bikes of fresh GBFS feeds, as GeoJSON points.
+
+    Each point says its system, vehicle type, form factor and remaining range.
+    A region without free-floating feeds answers an empty collection.
+    """
+    from api.json import dumps
+    from routing.stations.geojson import vehicles_to_geojson
+
+    need(state, "vehicles", "free-floating vehicles")
+    return GeoJSONResponse(dumps(vehicles_to_geojson(state.vehicles.view())))
+
+
+@router.get(
+    "/geofencing",
+    response_model=GeoJSON,
+    responses=ERROR_RESPONSES,
+    summary="Free-floating geofencing zones",
+)
+def geofencing(state: RegionState = Depends(get_state)) -> Response:
+    """Geofencing zones of the free-floating systems (no riding, no parking, speed limits)."""
+    from api.json import dumps
+    from routing.stations.geojson import zones_to_geojson
+
+    need(state, "vehicles", "free-floating vehicles")
+    return GeoJSONResponse(dumps(zones_to_geojson(state.vehicles.view())))

@@ -212,9 +212,12 @@ async def plan_trip(
         "walk,transit",
         max_length=200,
         description="Comma-separated modes: walk, transit, bike, bike_ride (own bike to a "
-        "bike box, then transit), bike_share, car, ev (with charging stops), ev_park_charge "
-        "(drive to a free charger near the destination, walk on), shuttle (on-demand legs "
-        "to/from transit, when the server has a dispatcher).",
+        "bike box or bike parking, then transit), bike_share, free_floating (walk to a "
+        "free-floating e-scooter or bike, ride it within its geofencing zones, park where "
+        "allowed), car, ev (with charging stops), ev_park_charge (drive to a free charger "
+        "near the destination, walk on), shuttle (on-demand legs to/from transit, when the "
+        "server has a dispatcher). Stations, boxes and chargers without live data are "
+        "offered with availability 'unknown' on the leg.",
     ),
     num_itineraries: int = Query(5, alias="numItineraries", ge=1, le=10),
     max_walk_time: float = Query(
@@ -251,7 +254,7 @@ async def plan_trip(
         alias="parkedBikeAt",
         min_length=1,
         max_length=200,
-        description="bike_ride home: id of the bike-box station holding your bike.",
+        description="bike_ride home: id of the bike box or bike parking holding your bike.",
     ),
     ev_capacity_kwh: float | None = Query(
         None, alias="evCapacityKwh", gt=0, le=1000, description="EV usable battery capacity."

@@ -1,4 +1,4 @@
-"""Load the region's bike stations and chargers (routing.stations) into the API state."""
+"""Load the region's bike stations, chargers and free-floating vehicles into the API state."""
 
 from __future__ import annotations
 
@@ -17,5 +17,12 @@ def load_stations(state: RegionState) -> Any:
 def load_chargers(state: RegionState) -> Any:
     """The live charger store of the region (missing optional sources are skipped)."""
     from routing.stations import load_chargers as load
+
+    return load(state.region, state.settings.data_dir, skip_missing=True)
+
+
+def load_vehicles(state: RegionState) -> Any:
+    """The free-floating vehicle store of the region (empty when it has no such feed)."""
+    from routing.stations import load_vehicles as load
 
     return load(state.region, state.settings.data_dir, skip_missing=True)

@@ -3,7 +3,7 @@
 
 const API = "/api/v1";
 const MODE_COLORS = {
-  WALK: "#6b7680", BIKE: "#2e8b57", BICYCLE: "#2e8b57", CAR: "#8a4fbf", TRAM: "#c0392b",
+  WALK: "#6b7680", BIKE: "#2e8b57", BICYCLE: "#2e8b57", SCOOTER: "#c25e00", CAR: "#8a4fbf", TRAM: "#c0392b",
   BUS: "#d68910", RAIL: "#1f5fa8", SUBWAY: "#1f5fa8", TRANSIT: "#1f5fa8", SHUTTLE: "#117a8b", ODM: "#117a8b",
 };
 
@@ -115,7 +115,7 @@ function syncModeOptions() {
   $("ev-options").hidden = !(ev && ev.checked);
   // Step-free trips take no bikes: the planner leaves the bike modes out.
   const wheelchair = $("wheelchair").checked;
-  for (const mode of ["bike", "bike_ride", "bike_share"]) {
+  for (const mode of ["bike", "bike_ride", "bike_share", "free_floating"]) {
     const box = document.querySelector(`input[name="mode"][value="${mode}"]`);
     if (box && !box.dataset.unavailable) box.disabled = wheelchair;
   }
@@ -144,6 +144,8 @@ function legNote(leg) {
     parts.push(`pickup ${clock(booking.pickupWindow[0])}–${clock(booking.pickupWindow[1])}` +
       (booking.priceEur != null ? `, ${Number(booking.priceEur).toFixed(2)} €` : ""));
   }
+  if (leg.availability === "unknown") parts.push("availability unknown (no live data)");
+  else if (leg.reliesOnRealtime) parts.push("live availability");
   const access = leg.accessibility;
   if (access && typeof access === "object") {
     if (access.note) parts.push(escapeHtml(access.note));
@@ -233,8 +235,11 @@ async function plan(event) {
 const LAYER_SOURCES = {
   network: { url: `${API}/map/network?profile=car`, style: { color: "#9aa3ad", weight: 1, opacity: 0.8 }, pane: "network" },
   transit: { url: `${API}/map/transit`, style: (f) => ({ color: f.properties.color || "#1f5fa8", weight: 3, opacity: 0.75 }), pane: "transit" },
-  stations: { url: `${API}/stations?format=geojson`, point: { radius: 5, color: "#2e8b57", fillColor: "#7fd4a0", fillOpacity: 0.9 }, pane: "points" },
-  chargers: { url: `${API}/chargers?format=geojson`, point: { radius: 5, color: "#8a4fbf", fillColor: "#d2b4f0", fillOpacity: 0.9 }, pane: "points" },
+  // Live availability: filled = known to have room/bikes, hollow grey = unknown, red = none.
+  stations: { url: `${API}/stations?format=geojson`, point: (f) => availabilityStyle(f, "#2e8b57", "#7fd4a0"), pane: "points", refreshSeconds: 60 },
+  chargers: { url: `${API}/chargers?format=geojson`, point: (f) => availabilityStyle(f, "#8a4fbf", "#d2b4f0"), pane: "points", refreshSeconds: 60 },
+  freeFloating: { url: `${API}/map/free-floating`, point: { radius: 4, color: "#c25e00", fillColor: "#ffb15c", fillOpacity: 1 }, pane: "points", refreshSeconds: 30 },
+  geofencing: { url: `${API}/map/geofencing`, style: (f) => zoneStyle(f), pane: "transit" },
   closures: { url: `${API}/operations/closures.geojson`, style: (f) => ({ color: f.properties.kind === "speed" ? "#e08a00" : "#d11a1a", weight: 5, opacity: 0.9 }), point: { radius: 6, color: "#d11a1a", fillColor: "#ff8080", fillOpacity: 0.9 }, pane: "transit" },
   shuttles: { url: `${API}/map/shuttles`, point: { radius: 7, color: "#117a8b", fillColor: "#5fd3e6", fillOpacity: 1 }, pane: "points", refreshSeconds: 15 },
   vehicles: { url: `${API}/map/vehicles`, point: { radius: 6, color: "#7a1f1f", fillColor: "#f0a040", fillOpacity: 1 }, pane: "points", refreshSeconds: 10 },
@@ -257,6 +262,21 @@ function realtimeNote(leg) {
   return parts.length ? ` <span class="realtime">[${parts.join("; ")}]</span>` : "";
 }
 
+function availabilityStyle(f, color, fill) {
+  const a = (f.properties || {}).availability;
+  if (a === "none") return { radius: 5, color: "#b22222", fillColor: "#f08080", fillOpacity: 0.9 };
+  if (a === "unknown") return { radius: 5, color: "#777", fillColor: "#fff", fillOpacity: 0.6 };
+  return { radius: 5, color, fillColor: fill, fillOpacity: 0.9 };
+}
+
+function zoneStyle(f) {
+  const rules = (f.properties || {}).rules || [];
+  const noRide = rules.some((r) => r.rideThroughAllowed === false);
+  const noPark = rules.some((r) => r.rideEndAllowed === false || r.stationParking);
+  const color = noRide ? "#d11a1a" : noPark ? "#e08a00" : "#117a8b";
+  return { color, weight: 1, fillOpacity: 0.15 };
+}
+
 function popupHtml(props) {
   return Object.entries(props || {}).filter(([, v]) => v !== null && v !== "" && typeof v !== "object")
     .map(([k, v]) => `<b>${escapeHtml(k)}</b>: ${escapeHtml(v)}`).join("<br>");
@@ -273,7 +293,10 @@ async function showLayer(name, visible, reload = false) {
         pane: source.pane,
         style: source.style,
         interactive: name !== "network",
-        pointToLayer: (f, latlng) => L.circleMarker(latlng, { ...(source.point || { radius: 3 }), pane: source.pane }),
+        pointToLayer: (f, latlng) => L.circleMarker(latlng, {
+          ...(typeof source.point === "function" ? source.point(f) : source.point || { radius: 3 }),
+          pane: source.pane,
+        }),
         onEachFeature: (f, layer) => {
           if (name === "network") return;
           if (name === "transit") {
@@ -337,7 +360,7 @@ async function start() {
   const components = h.components || {};
   const ready = (name) => Boolean(components[name] && components[name].ready);
   // Which modes this server can plan: transit-based ones need the timetable, the shuttle a fleet.
-  const needs = { transit: ["transit"], bike_ride: ["transit"], shuttle: ["transit", "shuttle"], ev: ["chargers"] };
+  const needs = { transit: ["transit"], bike_ride: ["transit"], shuttle: ["transit", "shuttle"], ev: ["chargers"], free_floating: ["vehicles"] };
   for (const box of document.querySelectorAll('input[name="mode"]')) {
     const missing = (needs[box.value] || []).filter((c) => !ready(c));
     if (!ready("planner") || missing.length) {

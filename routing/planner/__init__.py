@@ -1,4 +1,5 @@
-"""Multimodal journey planning: one ``plan()`` over walk, transit, bikes, bike share, cars and EVs.
+"""Multimodal journey planning: one ``plan()`` over walk, transit, bikes, bike share,
+free-floating e-scooters and bikes, cars and EVs.
 
 Typical use::
 
@@ -13,6 +14,11 @@ Typical use::
 
 Access/egress providers (:mod:`routing.planner.providers`) are the seam for
 on-demand shuttle legs: register one with ``ctx.add_provider(...)``.
+
+Stations, boxes and chargers without fresh live data are offered with
+``availability: unknown`` on the leg, ranked below ones known to have room
+(``PlannerSettings.unknown_availability_s``); free-floating vehicles come
+from ``PlanContext.vehicles`` (:class:`routing.stations.vehicle_store.VehicleStore`).
 
 City operations:
 

@@ -39,6 +39,7 @@ from routing.road import RoadNetwork
 from routing.snap import Snap
 from routing.stations.model import Charger, Station
 from routing.stations.store import ChargerStore, StationStore
+from routing.stations.vehicle_store import VehicleStore
 
 if TYPE_CHECKING:
     from routing.live import LiveState, LiveWeights
@@ -75,6 +76,8 @@ class CostModel:
         the car is left at a charger.
     ev_per_km_eur : float
         Running cost of an electric car per km (home electricity and wear).
+    free_floating_unlock_eur, free_floating_per_min_eur : float
+        E-scooter / free-floating bike price: unlock fee plus per started minute.
     public_charging_per_kwh_eur : float
         Price of energy charged at a public charger during a trip.
     """
@@ -86,6 +89,8 @@ class CostModel:
     car_per_km_eur: float = 0.25
     car_parking_eur: float = 3.00
     ev_per_km_eur: float = 0.08
+    free_floating_unlock_eur: float = 1.00
+    free_floating_per_min_eur: float = 0.19
     public_charging_per_kwh_eur: float = 0.49
 
 
@@ -102,8 +107,17 @@ class PlannerSettings:
     rent_bike_s: float = 60.0  # unlock a shared bike
     return_bike_s: float = 60.0  # dock it
     park_car_s: float = 120.0  # park at a charger and plug in
+    # A site without (fresh) live data -- OSM parking, a box whose feed is down, a
+    # register charger -- is still offered, with this much extra time planned there to
+    # find room or move on; it ranks such sites below ones known to have room.
+    unknown_availability_s: float = 120.0
     max_box_walk_s: float = 360.0  # box to stop
     max_station_candidates: int = 3  # bike-share pickup and return stations each
+    unlock_vehicle_s: float = 30.0  # free-floating: unlock by app
+    park_vehicle_s: float = 60.0  # free-floating: park where allowed, end the rental
+    max_vehicle_candidates: int = 3  # free-floating vehicles tried
+    max_parking_candidates: int = 8  # free-floating parking places near the destination
+    max_parking_walk_m: float = 800.0  # ... at most this far (straight line) from it
     max_box_candidates: int = 8
     max_charger_candidates: int = 3  # park & charge
     max_charging_stops: int = 3
@@ -136,6 +150,8 @@ class PlanContext:
         Bike-share stations, bike boxes, bike parking.
     chargers : ChargerStore, optional
         Charging locations.
+    vehicles : VehicleStore, optional
+        Free-floating e-scooters and bikes (GBFS), with their geofencing zones.
     costs : CostModel
     settings : PlannerSettings
     providers : list of LegProvider
@@ -154,6 +170,7 @@ class PlanContext:
     transit: TransitNetwork | None = None
     stations: StationStore | None = None
     chargers: ChargerStore | None = None
+    vehicles: VehicleStore | None = None
     costs: CostModel = field(default_factory=CostModel)
     settings: PlannerSettings = field(default_factory=PlannerSettings)
     providers: list[LegProvider] = field(default_factory=list)
@@ -519,6 +536,7 @@ def load_plan_context(
     transit: bool = True,
     stations: StationStore | None = None,
     chargers: ChargerStore | None = None,
+    vehicles: VehicleStore | None = None,
     costs: CostModel | None = None,
     wheelchair: bool = False,
     live: LiveState | None = None,
@@ -534,8 +552,9 @@ def load_plan_context(
         Source and build-cache directories.
     transit : bool
         Load the timetable (False: road modes only).
-    stations, chargers : store, optional
-        Use these instead of loading the region's station / charger sources.
+    stations, chargers, vehicles : store, optional
+        Use these instead of loading the region's station / charger /
+        free-floating sources.
     costs : CostModel, optional
         Prices (default :class:`CostModel`).
     wheelchair : bool
@@ -551,7 +570,7 @@ def load_plan_context(
     """
     from routing.regions import load_region
     from routing.road import load_road_networks
-    from routing.stations.loader import load_chargers, load_stations
+    from routing.stations.loader import load_chargers, load_stations, load_vehicles
 
     region = load_region(region) if isinstance(region, str) else region
     networks = load_road_networks(region, data_dir=data_dir, cache_dir=cache_dir)
@@ -564,6 +583,8 @@ def load_plan_context(
         stations = load_stations(region, data_dir, skip_missing=True)
     if chargers is None:
         chargers = load_chargers(region, data_dir, skip_missing=True)
+    if vehicles is None:
+        vehicles = load_vehicles(region, data_dir, skip_missing=True)
 
     def step_free() -> RoadNetwork:
         from routing.road import load_wheelchair_network
@@ -577,6 +598,7 @@ def load_plan_context(
         transit=network,
         stations=stations,
         chargers=chargers,
+        vehicles=vehicles,
         costs=costs or CostModel(),
         live=live,
         wheelchair_loader=step_free,

@@ -19,7 +19,7 @@ import numpy as np
 from routing.errors import NoRouteError, SnapError
 from routing.geo import haversine_m
 from routing.planner.searches import Searches
-from routing.stations.model import Station
+from routing.stations.model import Availability, Station
 from routing.transit.itinerary import Leg, Place
 
 log = logging.getLogger(__name__)
@@ -187,9 +187,30 @@ def station_place(station: Station) -> Place:
     return Place(station.name, station.lat, station.lon)
 
 
+#: Station actions and what each needs there now.
+_NEEDS_BIKE = frozenset({"rent_bike"})
+_NEEDS_SPACE = frozenset({"return_bike", "park_bike"})
+UNKNOWN_NOTE = "availability unknown: no live data for this site; have a fallback in mind"
+
+
+def station_availability(station: Station, action: str) -> Availability | None:
+    """What is known about what ``action`` needs at ``station`` (None: needs nothing)."""
+    if action in _NEEDS_BIKE:
+        return station.bike_availability()
+    if action in _NEEDS_SPACE:
+        return station.space_availability()
+    return None
+
+
 def station_info(station: Station, *, action: str) -> dict[str, Any]:
-    """What the plan relied on at a station: kind, live counts, when they were reported."""
-    return {
+    """What the plan relied on at a station: kind, live counts, when they were reported.
+
+    ``availability`` is ``available`` (fresh live data shows a bike / a free
+    space), ``unknown`` (no live data, or stale: offered anyway) or None when
+    the action needs nothing (picking up one's own bike).
+    """
+    avail = station_availability(station, action)
+    info = {
         "id": station.id,
         "name": station.name,
         "kind": station.kind.value,
@@ -198,9 +219,40 @@ def station_info(station: Station, *, action: str) -> dict[str, Any]:
         "docksAvailable": station.docks_available,
         "capacity": station.capacity,
         "realtime": station.realtime,
+        "stale": station.stale,
+        "availability": None if avail is None else avail.value,
         "lastReported": station.last_reported.isoformat() if station.last_reported else None,
         "operator": station.operator,
     }
+    if avail is Availability.UNKNOWN:
+        info["availabilityNote"] = UNKNOWN_NOTE
+    return info
+
+
+def availability_flags(*infos: dict[str, Any]) -> dict[str, Any]:
+    """Leg fields saying what the leg relies on at its stations or chargers.
+
+    ``reliesOnRealtime`` is true when live data showed the bike, space or
+    charging point the leg needs; ``availability`` is ``unknown`` when any of
+    them has no (fresh) live data, else ``available``.
+    """
+    levels = [i.get("availability") for i in infos if i.get("availability") is not None]
+    if not levels:
+        return {}
+    return {
+        "reliesOnRealtime": any(v == Availability.AVAILABLE.value for v in levels),
+        "availability": (
+            Availability.UNKNOWN.value
+            if Availability.UNKNOWN.value in levels
+            else Availability.AVAILABLE.value
+        ),
+    }
+
+
+def unknown_buffer_s(settings: Any, *availabilities: Availability | None) -> float:
+    """Extra seconds planned for sites of unknown availability (to find room or move on)."""
+    n = sum(1 for a in availabilities if a is Availability.UNKNOWN)
+    return float(n * settings.unknown_availability_s)
 
 
 def cost(amount: float) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from typing import Any
 from routing.errors import NoRouteError, SnapError
 from routing.planner.context import PlanContext
 from routing.planner.legs import shift_legs
-from routing.planner.modes import Outcome, bike_share, direct, ev, transit
+from routing.planner.modes import Outcome, bike_share, direct, ev, free_floating, transit
 from routing.planner.options import Candidate, PlannedItinerary
 from routing.planner.pareto import Criteria, pareto_front
 from routing.planner.request import MODES, PlanRequest
@@ -49,6 +49,7 @@ MODE_FUNCTIONS: dict[str, ModeFn] = {
     "transit": transit.walk_transit,
     "bike_ride": transit.bike_ride,
     "bike_share": bike_share.bike_share,
+    "free_floating": free_floating.free_floating,
     "ev": ev.ev,
     "ev_park_charge": ev.ev_park_charge,
     "shuttle": lambda req, ctx, s, answers: transit.provider_transit(
@@ -58,7 +59,9 @@ MODE_FUNCTIONS: dict[str, ModeFn] = {
 assert set(MODE_FUNCTIONS) == set(MODES)
 
 #: Modes whose durations do not depend on the departure time: arrive-by shifts them.
-SHIFTABLE_MODES = frozenset({"walk", "bike", "car", "bike_share", "ev", "ev_park_charge"})
+SHIFTABLE_MODES = frozenset(
+    {"walk", "bike", "car", "bike_share", "free_floating", "ev", "ev_park_charge"}
+)
 #: Modes that need no walking (still possible without a step-free network).
 NO_WALK_MODES = frozenset({"car", "ev"})
 
@@ -204,7 +207,7 @@ def _arrive_by(cand: Candidate) -> Candidate:
 
 def _check_request_against_context(request: PlanRequest, context: PlanContext) -> None:
     from routing.errors import RequestError
-    from routing.stations.model import StationKind
+    from routing.planner.providers import PARKING_KINDS
 
     if request.parked_bike_at is not None and "bike_ride" in request.modes:
         box = context.stations.get(request.parked_bike_at) if context.stations is not None else None
@@ -213,8 +216,8 @@ def _check_request_against_context(request: PlanRequest, context: PlanContext) -
                 f"parked_bike_at {request.parked_bike_at!r} is not a known station id; "
                 "give the id of the bike box holding the bike"
             )
-        if box.kind is not StationKind.BIKE_BOX:
+        if box.kind not in PARKING_KINDS:
             raise RequestError(
                 f"parked_bike_at {request.parked_bike_at!r} is a {box.kind.value} station, not a "
-                "bike box; bike+ride only leaves bikes in boxes"
+                "bike box or bike parking; bike+ride only leaves bikes there"
             )

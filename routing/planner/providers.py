@@ -10,8 +10,8 @@ survive the Pareto filter.
 
 Implementations here: :class:`WalkProvider` (walking on the walk graph, from
 one shared Dijkstra tree) and :class:`BikeRideProvider` (own bike to a bike
-box with a free box, lock it, walk to the stop; on the way home, walk from the
-stop to the box holding the bike and cycle on). The on-demand shuttle of the
+box or bike parking with room, lock it, walk to the stop; on the way home, walk
+from the stop to the site holding the bike and cycle on). The on-demand shuttle of the
 fleet package plugs in the same way: implement :class:`LegProvider` with
 ``mode = "shuttle"`` and register it with :meth:`PlanContext.add_provider`.
 
@@ -39,7 +39,16 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from routing.planner.legs import cost, road_leg, seconds, station_info, station_place
+from routing.planner.legs import (
+    availability_flags,
+    cost,
+    road_leg,
+    seconds,
+    station_availability,
+    station_info,
+    station_place,
+    unknown_buffer_s,
+)
 from routing.stations.model import Station, StationKind
 from routing.transit.itinerary import Leg, Place
 
@@ -47,6 +56,17 @@ if TYPE_CHECKING:
     from routing.planner.context import PlanContext
     from routing.planner.request import PlanRequest
     from routing.planner.searches import Searches
+
+
+#: Where bike+ride leaves a bike: lockable boxes and lockers, and open bike parking.
+PARKING_KINDS = frozenset({StationKind.BIKE_BOX, StationKind.BIKE_PARKING})
+
+
+def parking_fee(site: Station, costs: Any) -> float:
+    """Fee of leaving a bike at ``site``: the box fee for boxes and paid parking, else 0."""
+    if site.kind is StationKind.BIKE_BOX:
+        return float(costs.bike_box_eur) if site.fee is not False else 0.0
+    return float(costs.bike_box_eur) if site.fee else 0.0
 
 
 class Direction(StrEnum):
@@ -190,13 +210,18 @@ class WalkProvider:
 
 
 class BikeRideProvider:
-    """Own bike + bike box + transit.
+    """Own bike + bike box or bike parking + transit (Bike+Ride).
 
     Access (no ``parked_bike_at`` in the request): cycle from the origin to a
-    bike box with a free box now (live data), lock the bike, walk to a stop.
-    Egress (``parked_bike_at`` names the box holding the traveller's bike, the
-    way home): walk from a stop to that box, unlock, cycle to the destination.
-    The bike is never left anywhere but in a box.
+    bike box or bike parking with room, lock the bike, walk to a stop. Sites
+    known (live data) to have a free box come first; sites whose availability
+    is unknown (OSM parking and lockers, a box feed that is down or stale) are
+    offered too, with ``PlannerSettings.unknown_availability_s`` extra planned
+    there (which ranks them below), and their legs say ``availability:
+    unknown``. Sites known to be full are never used.
+    Egress (``parked_bike_at`` names the site holding the traveller's bike, the
+    way home): walk from a stop to that site, unlock, cycle to the destination.
+    The bike is only ever left at a bike box or bike parking.
     """
 
     mode = "bike_ride"
@@ -217,14 +242,16 @@ class BikeRideProvider:
         boxes = ctx.stations.nearby(
             *query.point,
             radius,
-            kinds=StationKind.BIKE_BOX,
+            kinds=PARKING_KINDS,
             has_free_space=True,
+            include_unknown=True,
             limit=4 * st.max_box_candidates,
             now=req.availability_at,
         )
         if not boxes:
             return ProviderAnswer(
-                reason=f"no bike box with a free box within {radius / 1000:.1f} km of the origin"
+                reason="no bike box or bike parking with room (or of unknown availability) "
+                f"within {radius / 1000:.1f} km of the origin"
             )
         snaps, cands = [], []
         for near in boxes:
@@ -233,30 +260,31 @@ class BikeRideProvider:
                 snaps.append(snap)
                 cands.append(near.item)
         rides, _ = s.end_to_places("bike", "origin", snaps)  # one bucket query for all boxes
-        options: list[tuple[float, Station]] = [
-            (float(r), box)
+        options: list[tuple[float, float, Station]] = [
+            (float(r), unknown_buffer_s(st, station_availability(box, "park_bike")), box)
             for r, box in zip(rides.tolist(), cands, strict=True)
             if r <= req.max_bike_s
         ]
-        options.sort(key=lambda o: o[0])
+        options.sort(key=lambda o: (o[0] + o[1], o[2].id))
         options = options[: st.max_box_candidates]
         if not options:
             return ProviderAnswer(
-                reason=f"no bike box with a free box within {req.max_bike_s / 60:.0f} min by bike"
+                reason="no bike box or bike parking with room within "
+                f"{req.max_bike_s / 60:.0f} min by bike"
             )
         legs: list[StopLeg] = []
-        fee = ctx.costs.bike_box_eur
-        for ride, box in options:
+        for ride, buffer, box in options:
+            fee = parking_fee(box, ctx.costs)
             stops, walks = ctx.box_stop_walks(
                 box, to_stops=True, cache=not s.naive, weights=s.weights("walk")
             )
             for stop, walk in zip(stops.tolist(), walks.tolist(), strict=True):
-                total = ride + st.park_bike_s + walk
+                total = ride + buffer + st.park_bike_s + walk
                 legs.append(
                     StopLeg(
                         stop,
                         total,
-                        self._out_builder(query, box, stop, ride, walk),
+                        self._out_builder(query, box, stop, ride, buffer, walk),
                         effort_s=ride + walk,
                         cost_eur=fee,
                     )
@@ -268,13 +296,22 @@ class BikeRideProvider:
         return ProviderAnswer(legs)
 
     @staticmethod
-    def _out_builder(query: ProviderQuery, box: Station, stop: int, ride: float, walk: float):
+    def _out_builder(
+        query: ProviderQuery, box: Station, stop: int, ride: float, buffer: float, walk: float
+    ):
         def build(start: dt.datetime) -> list[Leg]:
             s = query.searches
             park = query.context.settings.park_bike_s
             here = Place("Origin", *query.point)
             at_box = station_place(box)
             info = station_info(box, action="park_bike")
+            parking: dict[str, Any] = {
+                "stationId": box.id,
+                "kind": box.kind.value,
+                "lockSeconds": park,
+            }
+            if buffer:
+                parking["availabilityBufferSeconds"] = buffer
             bike = road_leg(
                 s,
                 "bike",
@@ -284,8 +321,9 @@ class BikeRideProvider:
                 ride,
                 extra={
                     "toStation": info,
-                    "cost": cost(query.context.costs.bike_box_eur),
-                    "parking": {"stationId": box.id, "kind": box.kind.value, "lockSeconds": park},
+                    "cost": cost(parking_fee(box, query.context.costs)),
+                    "parking": parking,
+                    **availability_flags(info),
                 },
             )
             on_foot = road_leg(
@@ -293,9 +331,9 @@ class BikeRideProvider:
                 "walk",
                 at_box,
                 _stop_place(query, stop),
-                bike.end + seconds(park),
+                bike.end + seconds(buffer + park),
                 walk,
-                extra={"fromStation": info},
+                extra={"fromStation": info, **availability_flags(info)},
             )
             return [bike, on_foot]
 
@@ -309,9 +347,10 @@ class BikeRideProvider:
                 reason="no parked bike (set parked_bike_at to ride home from a bike box)"
             )
         box = ctx.stations.get(req.parked_bike_at) if ctx.stations is not None else None
-        if box is None or box.kind is not StationKind.BIKE_BOX:
+        if box is None or box.kind not in PARKING_KINDS:
             return ProviderAnswer(
-                reason=f"parked_bike_at {req.parked_bike_at!r} is not a known bike box"
+                reason=f"parked_bike_at {req.parked_bike_at!r} is not a known bike box or "
+                "bike parking"
             )
         snap = s.place("bike", box.id, box.lat, box.lon)
         if snap is None:

@@ -25,6 +25,7 @@ MODES = (
     "bike",  # own bike all the way
     "bike_ride",  # own bike to a bike box near a stop, then transit (or back home)
     "bike_share",  # walk to a station with bikes, ride, dock, walk
+    "free_floating",  # walk to a free-floating e-scooter or bike, ride within its zones, park
     "car",  # drive all the way
     "ev",  # electric car, with charging stops when the battery cannot make it
     "ev_park_charge",  # electric car to a free charger near the destination, walk the rest
@@ -32,7 +33,7 @@ MODES = (
 )
 ALL_MODES = frozenset(MODES)
 #: Modes that need a bike: never offered to wheelchair users.
-BIKE_MODES = frozenset({"bike", "bike_ride", "bike_share"})
+BIKE_MODES = frozenset({"bike", "bike_ride", "bike_share", "free_floating"})
 #: Closer than this, origin and destination are the same place.
 SAME_PLACE_M = 10.0
 

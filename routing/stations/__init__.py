@@ -4,6 +4,9 @@ Readers (one module per format) map GBFS, ParkAPI, OSM, BNetzA and OCPI data
 onto the models in :mod:`routing.stations.model`; :mod:`routing.stations.store`
 keeps them in thread-safe stores with radius lookup and run-time status
 updates; :mod:`routing.stations.loader` builds the stores from a region.
+Free-floating GBFS systems (e-scooters, dockless bikes) are parsed by
+:mod:`routing.stations.free_floating` and :mod:`routing.stations.geofencing`
+into snapshots held by :class:`~routing.stations.vehicle_store.VehicleStore`.
 
 Typical use::
 
@@ -17,7 +20,7 @@ Typical use::
 """
 
 from routing.stations.geojson import chargers_to_geojson, stations_to_geojson
-from routing.stations.loader import load_chargers, load_stations
+from routing.stations.loader import load_chargers, load_stations, load_vehicles
 from routing.stations.model import (
     Charger,
     Connector,
@@ -27,6 +30,7 @@ from routing.stations.model import (
     StationKind,
 )
 from routing.stations.store import ChargerStore, Nearby, StationStore, UpdateReport
+from routing.stations.vehicle_store import VehicleStore
 
 __all__ = [
     "Charger",
@@ -39,8 +43,10 @@ __all__ = [
     "StationKind",
     "StationStore",
     "UpdateReport",
+    "VehicleStore",
     "chargers_to_geojson",
     "load_chargers",
     "load_stations",
+    "load_vehicles",
     "stations_to_geojson",
 ]

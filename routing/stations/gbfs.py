@@ -1,9 +1,11 @@
 """GBFS v1/v2/v3 station-based bike share: discovery, stations, live status.
 
 A feed is read from a directory (as mirrored: ``gbfs.json`` plus the files it
-lists), from a path to its ``gbfs.json`` or from an http(s) URL. Only
-station-based data is used (system_information, station_information,
-station_status, vehicle_types); free-floating vehicles are out of scope.
+lists), from a path to its ``gbfs.json`` or from an http(s) URL. This module
+reads the station-based part (system_information, station_information,
+station_status, vehicle_types); the free-floating part (vehicle_status /
+free_bike_status, geofencing_zones) is read by
+:mod:`routing.stations.free_floating`, which shares the discovery here.
 
 Defects seen in real feeds are survived with a warning, never a crash: null or
 empty station ids (row skipped), missing names (the id is shown), missing
@@ -38,17 +40,32 @@ logger = logging.getLogger(__name__)
 DEFAULT_GRACE_S = 300.0
 DEFAULT_TTL_S = 60
 FEEDS = ("system_information", "station_information", "station_status", "vehicle_types")
+#: Files of a free-floating system (v3 name, v2.x name, zones).
+FREE_FLOATING_FEEDS = ("vehicle_status", "free_bike_status", "geofencing_zones")
+DISCOVERED_FEEDS = FEEDS + FREE_FLOATING_FEEDS
 EBIKE_PROPULSION = frozenset({"electric_assist", "electric"})
 
 
 @dataclass(frozen=True)
 class VehicleType:
-    """A GBFS vehicle type (v2.1+)."""
+    """A GBFS vehicle type (v2.1+).
+
+    ``max_range_meters`` is the range on a full charge/tank (required by the
+    spec for motorised types); ``max_permitted_speed_kph`` the vehicle's own
+    speed limit (v2.3+ ``max_permitted_speed``), None when not published.
+    """
 
     id: str
     form_factor: str | None
     propulsion_type: str | None
     name: str | None = None
+    max_range_meters: float | None = None
+    max_permitted_speed_kph: float | None = None
+
+    @property
+    def motorised(self) -> bool:
+        """Whether the vehicle has a motor (and hence a range)."""
+        return self.propulsion_type not in (None, "human")
 
     @property
     def is_ebike(self) -> bool:
@@ -156,18 +173,28 @@ def load_gbfs(
     sys_data = info_doc.get("data") if isinstance(info_doc, dict) else None
     sys_data = sys_data if isinstance(sys_data, dict) else {}
     version = version or _doc_version(info_doc)
-    sid = system_id or _text(sys_data.get("system_id"), language) or _default_system_id(location)
+    sid = (
+        system_id
+        or localised_text(sys_data.get("system_id"), language)
+        or _default_system_id(location)
+    )
     if not sys_data.get("system_id") and not system_id:
         warn(f"{where}: system_information has no system_id; using {sid!r} in station ids")
-    name = _text(sys_data.get("name"), language) or sid
+    name = localised_text(sys_data.get("name"), language) or sid
     timezone = sys_data.get("timezone") if isinstance(sys_data.get("timezone"), str) else None
 
     vehicle_types = _vehicle_types(_optional_doc(urls, "vehicle_types", warn), urls, warn)
 
     if "station_information" not in urls:
+        if is_free_floating(urls):
+            raise DataError(
+                f"{where}: a free-floating GBFS system (vehicle_status/free_bike_status, no "
+                "station_information); read it with routing.stations.free_floating."
+                "load_free_floating (a region's gbfs source loads either kind)"
+            )
         raise DataError(
-            f"{where}: GBFS feed lists no station_information; only station-based systems "
-            "are supported (add station_information.json or remove this source)"
+            f"{where}: GBFS feed lists neither station_information nor vehicle_status/"
+            "free_bike_status; it is not a bike-share feed (fix the URL or remove the source)"
         )
     info_loc = urls["station_information"]
     station_doc = load_json(info_loc, "GBFS station_information")
@@ -290,6 +317,26 @@ def apply_status(
     )
 
 
+def is_free_floating(urls: Mapping[str, Any]) -> bool:
+    """Whether discovered feed files include free-floating vehicles."""
+    return "vehicle_status" in urls or "free_bike_status" in urls
+
+
+def discover(
+    location: str | Path, language: str | None = None
+) -> tuple[dict[str, str | Path], str | None, list[str]]:
+    """Feed files of a GBFS system: ``({name: path or URL}, version, warnings)``.
+
+    Raises
+    ------
+    DataError
+        ``location`` does not exist or its gbfs.json is not a discovery file.
+    """
+    warn = WarningLog(logger)
+    urls, version = _discover(location, language, warn)
+    return urls, version, warn.messages
+
+
 # --------------------------------------------------------------------------- discovery
 
 
@@ -303,7 +350,7 @@ def _discover(
         doc = load_json(url, "GBFS discovery file gbfs.json")
         feeds = _discovery_feeds(doc, url, language)
         urls: dict[str, str | Path] = {
-            name: urljoin(url, href) for name, href in feeds.items() if name in FEEDS
+            name: urljoin(url, href) for name, href in feeds.items() if name in DISCOVERED_FEEDS
         }
         return urls, _doc_version(doc)
     path = Path(location)
@@ -322,7 +369,7 @@ def _discover(
         doc = load_json(discovery, "GBFS discovery file gbfs.json")
         version = _doc_version(doc)
         for name, href in _discovery_feeds(doc, discovery, language).items():
-            if name not in FEEDS:
+            if name not in DISCOVERED_FEEDS:
                 continue
             # Mirrored feeds keep the file but their URLs point elsewhere
             # (``file:src/test/...``, the operator's host): look beside gbfs.json.
@@ -334,7 +381,7 @@ def _discover(
                 local[name] = href
             else:
                 warn(f"{discovery}: feed {name!r} ({href}) is not in {directory}; ignored")
-    for name in FEEDS:  # files present but not listed (or no gbfs.json at all)
+    for name in DISCOVERED_FEEDS:  # files present but not listed (or no gbfs.json at all)
         if name not in local and (directory / f"{name}.json").is_file():
             local[name] = directory / f"{name}.json"
     return local, version
@@ -404,7 +451,7 @@ def _data_list(doc: Any, key: str, where: str | Path) -> list[Any]:
     return rows
 
 
-def _text(value: Any, language: str | None) -> str | None:
+def localised_text(value: Any, language: str | None) -> str | None:
     """A plain string, or the preferred entry of a v3 localised string list."""
     if isinstance(value, str):
         return value.strip() or None
@@ -497,23 +544,61 @@ def _vehicle_types(
         return {}
     where = urls.get("vehicle_types", "vehicle_types")
     try:
-        rows = _data_list(doc, "vehicle_types", where)
+        types, warnings = parse_vehicle_types(doc, where)
     except DataError as exc:
         warn(f"{exc}; continuing without vehicle types")
         return {}
+    for message in warnings:
+        warn(message)
+    return types
+
+
+def parse_vehicle_types(
+    doc: Any, where: str | Path = "vehicle_types"
+) -> tuple[dict[str, VehicleType], list[str]]:
+    """Normalise a GBFS vehicle_types document (v2.1+ and v3): ``(types by id, warnings)``.
+
+    Rows without an id are skipped; a motorised type without a usable
+    ``max_range_meters`` is kept with an unknown range (warned).
+
+    Raises
+    ------
+    DataError
+        ``doc`` has no ``data.vehicle_types`` list.
+    """
+    warnings: list[str] = []
+    rows = _data_list(doc, "vehicle_types", where)
     out: dict[str, VehicleType] = {}
     for i, row in enumerate(rows):
         vid = _station_id(row.get("vehicle_type_id")) if isinstance(row, dict) else None
         if vid is None:
-            warn(f"{where}: data.vehicle_types[{i}] has no vehicle_type_id; skipped")
+            warnings.append(f"{where}: data.vehicle_types[{i}] has no vehicle_type_id; skipped")
             continue
-        out[vid] = VehicleType(
+        label = f"{where}: vehicle type {vid!r}"
+        vtype = VehicleType(
             id=vid,
-            form_factor=row.get("form_factor"),
-            propulsion_type=row.get("propulsion_type"),
-            name=_text(row.get("name"), None),
+            form_factor=row.get("form_factor") if isinstance(row.get("form_factor"), str) else None,
+            propulsion_type=(
+                row.get("propulsion_type") if isinstance(row.get("propulsion_type"), str) else None
+            ),
+            name=localised_text(row.get("name"), None),
+            max_range_meters=_positive(row.get("max_range_meters"), label, warnings),
+            max_permitted_speed_kph=_positive(row.get("max_permitted_speed"), label, warnings),
         )
-    return out
+        if vtype.motorised and vtype.max_range_meters is None:
+            warnings.append(f"{label} is motorised but has no max_range_meters; range unknown")
+        out[vid] = vtype
+    return out, warnings
+
+
+def _positive(value: Any, label: str, warnings: list[str]) -> float | None:
+    """A number > 0, or None (a present but unusable value is warned)."""
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    warnings.append(f"{label}: {value!r} is not a positive number; treated as unknown")
+    return None
 
 
 def _stations(
@@ -537,7 +622,7 @@ def _stations(
         if sid in out:
             warn(f"{label} is listed more than once; kept the first")
             continue
-        name = _text(row.get("name"), language)
+        name = localised_text(row.get("name"), language)
         if name is None:
             warn(f"{label} has no name; showing its id")
             name = sid

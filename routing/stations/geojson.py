@@ -1,4 +1,4 @@
-"""GeoJSON rendering of stations and chargers for the map and the API (lon, lat order)."""
+"""GeoJSON rendering of stations, chargers and free-floating vehicles (lon, lat order)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from routing.stations.model import Charger, EvseStatus, Station
+from routing.stations.model import Availability, Charger, EvseStatus, Station, StationKind
 from routing.stations.store import Nearby
 
 
@@ -14,8 +14,19 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
+def station_availability(station: Station) -> Availability:
+    """The map's summary: bikes to rent (bike share) or room to park (boxes, parking)."""
+    if station.kind is StationKind.BIKE_SHARE:
+        return station.bike_availability()
+    return station.space_availability()
+
+
 def station_feature(station: Station) -> dict[str, Any]:
-    """One station as a GeoJSON Point feature (id and live counts in ``properties``)."""
+    """One station as a GeoJSON Point feature (id and live counts in ``properties``).
+
+    ``availability`` is ``available``, ``none`` or ``unknown`` (no live data
+    or stale): bikes to rent at bike-share stations, room at boxes and parking.
+    """
     return {
         "type": "Feature",
         "id": station.id,
@@ -37,6 +48,7 @@ def station_feature(station: Station) -> dict[str, Any]:
             "last_reported": _iso(station.last_reported),
             "realtime": station.realtime,
             "stale": station.stale,
+            "availability": station_availability(station).value,
             "covered": station.covered,
             "fee": station.fee,
             "operator": station.operator,
@@ -81,7 +93,9 @@ def charger_feature(charger: Charger) -> dict[str, Any]:
             "max_power_kw": charger.max_power_kw,
             "standards": sorted(charger.standards),
             "available_evses": sum(1 for e in charger.evses if e.status is EvseStatus.AVAILABLE),
+            "availability": charger.availability().value,
             "realtime": charger.realtime,
+            "stale": charger.stale,
             "commissioned": charger.commissioned,
             "evses": evses,
         },
@@ -115,3 +129,51 @@ def chargers_to_geojson(chargers: Iterable[Charger | Nearby[Charger]]) -> dict[s
             for c in chargers
         ],
     }
+
+
+def vehicles_to_geojson(view: Any, now: datetime | None = None) -> dict[str, Any]:
+    """A FeatureCollection of the rentable free-floating vehicles of fresh systems.
+
+    Parameters
+    ----------
+    view : VehicleView
+        :meth:`VehicleStore.view` (one consistent moment).
+    now : datetime, optional
+        Staleness reference (default: now): stale systems are left out.
+    """
+    features = []
+    for snap in view.snapshots.values():
+        if snap.stale(now):
+            continue
+        for v in snap.vehicles:
+            if not v.rentable:
+                continue
+            vtype = snap.vehicle_type(v)
+            features.append(
+                {
+                    "type": "Feature",
+                    "id": v.id,
+                    "geometry": {"type": "Point", "coordinates": [v.lon, v.lat]},
+                    "properties": {
+                        "id": v.id,
+                        "system_id": snap.system_id,
+                        "system": snap.name,
+                        "vehicle_type_id": v.vehicle_type_id,
+                        "form_factor": snap.form_factor(v),
+                        "propulsion_type": vtype.propulsion_type if vtype else None,
+                        "range_m": snap.range_m(v),
+                        "last_reported": _iso(v.last_reported),
+                    },
+                }
+            )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def zones_to_geojson(view: Any) -> dict[str, Any]:
+    """A FeatureCollection of every system's geofencing zones (rules in ``properties``)."""
+    features = []
+    for snap in view.snapshots.values():
+        for feature in snap.geofencing.to_geojson()["features"]:
+            feature["properties"]["system_id"] = snap.system_id
+            features.append(feature)
+    return {"type": "FeatureCollection", "features": features}

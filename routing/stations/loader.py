@@ -6,11 +6,17 @@ Station sources (``load_stations``), by ``kind``:
   (option ``include_private_bike_parking``, default false);
 * ``gbfs``: a GBFS feed directory or URL (options ``language``, ``grace_s``,
   ``system_id``; ``live = true`` reads ``url`` instead of the local copy);
+  its stations, when it has station_information;
 * ``parkapi``: ParkAPI bike-locker GeoJSON / Kienzler / v3 JSON (options
   ``source_uid``, ``ttl_s``, ``grace_s``, ``include_item_lockers``, ``live``).
 
 Charger sources (``load_chargers``): ``bnetza`` (register CSV) and ``ocpi``
 (Locations JSON, ``live`` as above).
+
+Free-floating vehicles (``load_vehicles``): every ``gbfs`` source whose feed
+has vehicle_status (v3) or free_bike_status (v2.x), with its vehicle_types
+and geofencing_zones (same options). A feed may be both station-based and
+free-floating.
 
 Everything is clipped to the region's bbox unless a source says
 ``clip_to_bbox = false``. Ids are namespaced per source, so several feeds
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +36,7 @@ from routing.errors import DataError
 from routing.regions import Region, Source, default_data_dir
 from routing.stations.model import Charger, Station, WarningLog, as_utc
 from routing.stations.store import ChargerStore, StationStore
+from routing.stations.vehicle_store import VehicleStore
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +86,62 @@ def load_stations(
     logger.info(
         "stations of %s: %d (%s), %d warnings",
         region.name, len(store), _count_by(store.snapshot(), lambda s: s.kind.value), len(warn),
+    )  # fmt: skip
+    return store
+
+
+def load_vehicles(
+    region: Region,
+    data_dir: Path | None = None,
+    *,
+    now: datetime | None = None,
+    skip_missing: bool = False,
+) -> VehicleStore:
+    """Load the free-floating GBFS systems of a region into a :class:`VehicleStore`.
+
+    Vehicles outside the region's bbox are dropped (unless the source says
+    ``clip_to_bbox = false``); zones are kept whole.
+
+    Raises
+    ------
+    DataError
+        A source file is missing (unless ``skip_missing``) or unreadable.
+    """
+    from routing.stations.free_floating import load_free_floating
+    from routing.stations.gbfs import DEFAULT_GRACE_S, discover, is_free_floating
+
+    now = as_utc(now)
+    warn = WarningLog(logger)
+    snapshots = []
+    for source in region.sources.values():
+        if source.kind != "gbfs":
+            continue
+        location = _location(region, source, data_dir, skip_missing, warn)
+        if location is None:
+            continue
+        opts = source.options
+        urls, _, _ = discover(location, opts.get("language"))
+        if not is_free_floating(urls):
+            continue
+        snap = load_free_floating(
+            location,
+            now=now,
+            grace_s=float(opts.get("grace_s", DEFAULT_GRACE_S)),
+            language=opts.get("language"),
+            system_id=opts.get("system_id"),
+        )
+        if opts.get("clip_to_bbox", True):
+            box = region.bbox
+            inside = tuple(
+                v for v in snap.vehicles if box[0] <= v.lon <= box[2] and box[1] <= v.lat <= box[3]
+            )
+            snap = replace(snap, vehicles=inside)
+        warn.extend(snap.warnings)
+        snapshots.append(snap)
+    store = VehicleStore(snapshots, warnings=warn.messages)
+    logger.info(
+        "free-floating vehicles of %s: %d in %d system(s), %d warnings",
+        region.name, len(store), len(snapshots), len(warn),
     )  # fmt: skip
     return store
 
@@ -162,9 +226,12 @@ def _read_osm(
 def _read_gbfs(
     location: str | Path, source: Source, bbox: Any, now: datetime
 ) -> tuple[list[Station], list[str]]:
-    from routing.stations.gbfs import DEFAULT_GRACE_S, load_gbfs
+    from routing.stations.gbfs import DEFAULT_GRACE_S, discover, load_gbfs
 
     opts = source.options
+    urls, _, _ = discover(location, opts.get("language"))
+    if "station_information" not in urls:  # a free-floating system: see load_vehicles
+        return [], []
     feed = load_gbfs(
         location,
         now=now,

@@ -23,6 +23,20 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 
+class Availability(StrEnum):
+    """What is known about a station's bikes or spaces (or a charger's points) right now.
+
+    ``unknown`` is not ``none``: a site without live data (OSM parking, a box
+    whose feed is down or stale, a charger from the register) may well have
+    room, so the planner still offers it, ranked below sites known to have room,
+    and says so on the leg.
+    """
+
+    AVAILABLE = "available"  # fresh live data shows at least what is needed
+    UNKNOWN = "unknown"  # no live data, or it is stale
+    NONE = "none"  # fresh live data shows none (or the site is closed)
+
+
 class StationKind(StrEnum):
     """What a bike station offers."""
 
@@ -131,6 +145,24 @@ class Station:
     def expired(self, now: datetime) -> bool:
         """Whether the availability has gone stale by ``now``."""
         return self.valid_until is not None and now > self.valid_until
+
+    def bike_availability(self, n: int = 1) -> Availability:
+        """Whether ``n`` bikes can be rented here now: available, none, or unknown."""
+        if not self.availability_known:
+            return Availability.UNKNOWN
+        return Availability.AVAILABLE if self.has_bikes(n) else Availability.NONE
+
+    def space_availability(self, n: int = 1) -> Availability:
+        """Whether ``n`` docks/boxes/spaces are free now: available, none, or unknown.
+
+        Without fresh live data the answer is unknown, unless the site has no
+        room at all (a published capacity of 0).
+        """
+        if self.availability_known:
+            return Availability.AVAILABLE if self.has_free_space(n) else Availability.NONE
+        if self.capacity is not None and self.capacity < n:
+            return Availability.NONE
+        return Availability.UNKNOWN
 
 
 # OCPI 2.2.1 ConnectorType values (section 16.4), the vocabulary used everywhere.
@@ -282,6 +314,9 @@ class Charger:
         Whether EVSE statuses are live (OCPI) rather than unknown (BNetzA).
     last_updated : datetime or None
         Last change of the location.
+    stale : bool
+        The live feed is down or out of date: statuses are kept for display,
+        but every availability test treats them as unknown.
     """
 
     id: str
@@ -298,6 +333,7 @@ class Charger:
     commissioned: str | None = None
     realtime: bool = False
     last_updated: datetime | None = None
+    stale: bool = False
 
     @property
     def connectors(self) -> tuple[Connector, ...]:
@@ -313,6 +349,38 @@ class Charger:
     def max_power_kw(self) -> float:
         """Highest connector power at this site (0 when unknown)."""
         return max((e.max_power_kw for e in self.evses), default=0.0)
+
+    def evse_availability(self, evse: Evse) -> Availability:
+        """Whether ``evse`` can be used now: available (live), unknown, or none.
+
+        Register data (no live status), live status ``UNKNOWN`` and any
+        status of a stale feed (except removed / planned) are unknown; out of
+        order, removed or planned are none, and so are charging, blocked or
+        reserved points of a live feed.
+        """
+        if self.stale:  # an old status says little, except that a point is gone for good
+            gone = evse.status in (EvseStatus.REMOVED, EvseStatus.PLANNED)
+            return Availability.NONE if gone else Availability.UNKNOWN
+        if evse.status in UNUSABLE_STATUSES:
+            return Availability.NONE
+        if evse.status is EvseStatus.AVAILABLE:
+            return Availability.AVAILABLE if self.realtime else Availability.UNKNOWN
+        if evse.status is EvseStatus.UNKNOWN or not self.realtime:
+            return Availability.UNKNOWN
+        return Availability.NONE
+
+    def availability(
+        self, standards: str | Iterable[str] | None = None, min_power_kw: float = 0.0
+    ) -> Availability:
+        """Best availability over the EVSEs with a matching connector."""
+        if isinstance(standards, str):
+            standards = (standards,)
+        wanted = None if standards is None else frozenset(standards)
+        found = {self.evse_availability(e) for e in self.evses if e.matches(wanted, min_power_kw)}
+        for level in (Availability.AVAILABLE, Availability.UNKNOWN):
+            if level in found:
+                return level
+        return Availability.NONE
 
     def evse(self, uid: str) -> Evse | None:
         """Return the EVSE with ``uid`` or None."""

@@ -21,7 +21,7 @@ from routing.stations.model import Station, StationKind, WarningLog
 
 logger = logging.getLogger(__name__)
 
-BOX_TYPES = frozenset({"lockers", "locker", "lockbox"})
+BOX_TYPES = frozenset({"lockers", "locker", "lockbox", "building"})
 PRIVATE_ACCESS = frozenset({"private", "no"})
 _DEFAULT_NAMES = {
     StationKind.BIKE_PARKING: "Bicycle parking",

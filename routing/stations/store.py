@@ -32,6 +32,7 @@ from scipy.spatial import cKDTree
 from routing.errors import DataError, RequestError
 from routing.stations import gbfs, ocpi, parkapi
 from routing.stations.model import (
+    Availability,
     Charger,
     EvseStatus,
     Station,
@@ -280,6 +281,7 @@ class StationStore(_Store[Station]):
         has_free_space: bool = False,
         min_count: int = 1,
         ebike_charging: bool | None = None,
+        include_unknown: bool = False,
         limit: int | None = None,
         now: datetime | None = None,
     ) -> list[Nearby[Station]]:
@@ -291,7 +293,7 @@ class StationStore(_Store[Station]):
             Query point (WGS84).
         radius_m : float
             Search radius (great-circle metres).
-        kinds, has_bikes, has_free_space, min_count, ebike_charging
+        kinds, has_bikes, has_free_space, min_count, ebike_charging, include_unknown
             Which stations to keep, as in :func:`station_filter`.
         limit : int, optional
             At most this many results.
@@ -309,6 +311,7 @@ class StationStore(_Store[Station]):
             has_free_space=has_free_space,
             min_count=min_count,
             ebike_charging=ebike_charging,
+            include_unknown=include_unknown,
         )
         return self._within(lat, lon, radius_m, keep, limit=limit, now=now)
 
@@ -475,6 +478,26 @@ class StationStore(_Store[Station]):
             self._recompute_expiry()
         return report
 
+    def mark_unknown(self, source: str) -> UpdateReport:
+        """Treat the live counts of every station of ``source`` as unknown (feed down).
+
+        For a poller whose feed fails or is past its age limit: the counts are
+        kept for display but marked stale, so plans offer these stations as
+        "availability unknown" instead of trusting old numbers. The next
+        successful update of the feed makes them fresh again. ``source`` is a
+        station's ``source`` (``gbfs:<system>``, ``parkapi:<source>``).
+        """
+        report = UpdateReport()
+        with self._lock:
+            for i, st in enumerate(self._items):
+                if st.source == source and st.realtime and not st.stale:
+                    self._items[i] = replace(st, stale=True)
+                    report.applied += 1
+            self._recompute_expiry()
+        if report.applied:
+            logger.warning("%s: %d stations' availability now unknown", source, report.applied)
+        return report
+
     def _recompute_expiry(self) -> None:
         times = [s.valid_until for s in self._items if s.valid_until is not None and not s.stale]
         self._next_expiry = min(times) if times else None
@@ -510,6 +533,24 @@ class ChargerStore(_Store[Charger]):
         keep = charger_filter(standards, min_power_kw, available_only=available_only)
         return self._within(lat, lon, radius_m, keep, limit=limit, now=None)
 
+    def mark_unknown(self, source: str) -> UpdateReport:
+        """Treat the live EVSE statuses of every charger of ``source`` as unknown (feed down).
+
+        Statuses are kept for display; plans offer these chargers as
+        "availability unknown". A later status update or Locations document
+        of the feed makes them fresh again. ``source`` is a charger's
+        ``source`` (``ocpi:<country>*<party>``).
+        """
+        report = UpdateReport()
+        with self._lock:
+            for i, c in enumerate(self._items):
+                if c.source == source and c.realtime and not c.stale:
+                    self._items[i] = replace(c, stale=True)
+                    report.applied += 1
+        if report.applied:
+            logger.warning("%s: %d chargers' availability now unknown", source, report.applied)
+        return report
+
     def update_evse_status(
         self,
         charger_id: str,
@@ -543,7 +584,7 @@ class ChargerStore(_Store[Charger]):
                 evse, status=new_status, last_updated=last_updated or evse.last_updated
             )
             evses = tuple(new_evse if e.uid == evse_uid else e for e in charger.evses)
-            self._items[i] = replace(charger, evses=evses, realtime=True)
+            self._items[i] = replace(charger, evses=evses, realtime=True, stale=False)
             report.applied = 1
         return report
 
@@ -589,6 +630,7 @@ def station_filter(
     has_free_space: bool = False,
     min_count: int = 1,
     ebike_charging: bool | None = None,
+    include_unknown: bool = False,
 ) -> Callable[[Station], bool]:
     """A test for :meth:`StationStore.select`: which stations to keep.
 
@@ -605,6 +647,10 @@ def station_filter(
         Threshold for ``has_bikes`` / ``has_free_space``.
     ebike_charging : bool, optional
         Require (True) or exclude (False) e-bike charging; None = any.
+    include_unknown : bool
+        With ``has_bikes`` / ``has_free_space``: also keep stations whose
+        availability is unknown (no live data, or stale), only dropping those
+        known to have none (see :class:`~routing.stations.model.Availability`).
 
     Returns
     -------
@@ -612,12 +658,17 @@ def station_filter(
         ``keep(station) -> bool``.
     """
     wanted = _kinds(kinds)
+    ok = (
+        (Availability.AVAILABLE, Availability.UNKNOWN)
+        if include_unknown
+        else (Availability.AVAILABLE,)
+    )
 
     def keep(station: Station) -> bool:
         return (
             (wanted is None or station.kind in wanted)
-            and (not has_bikes or station.has_bikes(min_count))
-            and (not has_free_space or station.has_free_space(min_count))
+            and (not has_bikes or station.bike_availability(min_count) in ok)
+            and (not has_free_space or station.space_availability(min_count) in ok)
             and (ebike_charging is None or bool(station.ebike_charging) == ebike_charging)
         )
 

@@ -10,7 +10,10 @@ unless the next hop needs more (at most 100 %). The battery never goes below
 
 Charging stops come from a label-setting search over the chargers usable by
 the car right now (connector standard matches; live status AVAILABLE where the
-operator publishes live data, otherwise not out of order): labels are (time,
+operator publishes live data; status unknown -- register data, or a live feed
+saying UNKNOWN -- is offered too, never out of order, removed or busy ones).
+A point of unknown status costs ``PlannerSettings.unknown_availability_s`` extra
+there (ranking it below known-available ones) and its legs say so. Labels are (time,
 battery on arrival), a label is dropped when another at the same charger is
 no later and has no less energy. The car matrix between chargers is static and
 computed once per context; origin->charger and charger->destination times come
@@ -32,12 +35,20 @@ import numpy as np
 
 from routing.errors import SnapError
 from routing.planner.context import ChargePoint, PlanContext
-from routing.planner.legs import cost, drawn_leg, point_leg, road_geometry, road_leg, seconds
+from routing.planner.legs import (
+    availability_flags,
+    cost,
+    drawn_leg,
+    point_leg,
+    road_geometry,
+    road_leg,
+    seconds,
+)
 from routing.planner.modes import Outcome
 from routing.planner.options import Candidate
 from routing.planner.request import EvSpec, PlanRequest
 from routing.planner.searches import Searches
-from routing.stations.model import Charger, EvseStatus
+from routing.stations.model import Availability, Charger
 from routing.transit.itinerary import Leg, Place
 
 log = logging.getLogger(__name__)
@@ -60,32 +71,51 @@ def charge_seconds(from_kwh: float, to_kwh: float, power_kw: float, capacity_kwh
 
 
 def charge_point(charger: Charger, spec: EvSpec) -> ChargePoint | None:
-    """The fastest connector of ``charger`` the car can use now, or None."""
+    """The best connector of ``charger`` the car can use now, or None.
+
+    A point known (live) to be available beats one of unknown status; among
+    equals the most powerful wins.
+    """
     best: ChargePoint | None = None
-    for evse in charger.usable_evses(spec.connectors, available_only=charger.realtime):
+    wanted = frozenset(spec.connectors)
+    for evse in charger.evses:
+        if not evse.matches(wanted, 0.0):
+            continue
+        avail = charger.evse_availability(evse)
+        if avail is Availability.NONE:
+            continue
+        live = avail is Availability.AVAILABLE
         for conn in evse.connectors:
             if conn.standard not in spec.connectors or not conn.power_kw:
                 continue
             dc = conn.is_dc or (conn.power_type is None and conn.standard in DC_STANDARDS)
             power = min(float(conn.power_kw), spec.max_dc_kw if dc else spec.max_ac_kw)
-            if best is None or power > best.power_kw:
-                live = charger.realtime and evse.status is EvseStatus.AVAILABLE
+            if best is None or (live, power) > (best.live, best.power_kw):
                 best = ChargePoint(charger, evse.uid, conn.standard, power, live)
     return best
 
 
+def unknown_wait_s(p: ChargePoint, ctx: PlanContext) -> float:
+    """Extra seconds planned at a charging point of unknown status."""
+    return 0.0 if p.live else float(ctx.settings.unknown_availability_s)
+
+
 def charger_info(p: ChargePoint) -> dict[str, Any]:
-    """What the plan relies on at a charger."""
+    """What the plan relies on at a charger (``availability``: available or unknown)."""
     c = p.charger
-    return {
+    info: dict[str, Any] = {
         "id": c.id,
         "name": c.name,
         "operator": c.operator,
         "evseUid": p.evse_uid,
         "connector": p.standard,
         "powerKw": round(p.power_kw, 1),
-        "availability": "available" if p.live else "unknown (no live status; not reported broken)",
+        "realtime": c.realtime,
+        "availability": (Availability.AVAILABLE if p.live else Availability.UNKNOWN).value,
     }
+    if not p.live:
+        info["availabilityNote"] = "availability unknown: no live status (not reported broken)"
+    return info
 
 
 def _energy(metres: float, spec: EvSpec) -> float:
@@ -245,7 +275,11 @@ def _with_charging(
             dep = max(kwh, min(spec.capacity_kwh, max(needed, min(spec.target_kwh, finish))))
             if dep - kwh < 0.01:
                 continue  # a stop without charging is only a detour
-            wait = st.park_car_s + charge_seconds(kwh, dep, p.power_kw, spec.capacity_kwh)
+            wait = (
+                st.park_car_s
+                + unknown_wait_s(p, ctx)
+                + charge_seconds(kwh, dep, p.power_kw, spec.capacity_kwh)
+            )
             push(t + wait + secs, j, dep - e, stops + (j != dest), label, dep)
     if found is None:
         return Outcome(
@@ -281,6 +315,7 @@ def _with_charging(
         t_prev = 0.0
         for i, (p, arr_kwh, dep_kwh) in enumerate(stops_chain):
             where = Place(p.charger.name, p.charger.lat, p.charger.lon)
+            info = charger_info(p)
             legs.append(
                 _car_leg(
                     s,
@@ -288,12 +323,22 @@ def _with_charging(
                     where,
                     start + seconds(t_prev),
                     times[i] - t_prev,
-                    {"toCharger": charger_info(p)},
+                    {"toCharger": info, **availability_flags(info)},
                 )
             )
-            wait = st.park_car_s + charge_seconds(arr_kwh, dep_kwh, p.power_kw, spec.capacity_kwh)
+            wait = (
+                st.park_car_s
+                + unknown_wait_s(p, ctx)
+                + charge_seconds(arr_kwh, dep_kwh, p.power_kw, spec.capacity_kwh)
+            )
             legs.append(
-                point_leg("CHARGING", where, legs[-1].end, wait, {"charger": charger_info(p)})
+                point_leg(
+                    "CHARGING",
+                    where,
+                    legs[-1].end,
+                    wait,
+                    {"charger": info, **availability_flags(info)},
+                )
             )
             here = where
             t_prev = times[i] + wait
@@ -354,7 +399,8 @@ def ev_park_charge(req: PlanRequest, ctx: PlanContext, s: Searches, answers: dic
         if spec.initial_kwh - _energy(metres, spec) < spec.reserve_kwh:
             too_far += 1
             continue
-        options.append((drive + ctx.settings.park_car_s + walk, drive, walk, p, metres))
+        wait = ctx.settings.park_car_s + unknown_wait_s(p, ctx)
+        options.append((drive + wait + walk, drive, walk, p, metres))
     if not options:
         why = "the battery cannot reach them" if too_far else "none is reachable by car and on foot"
         return Outcome(reason=f"chargers near the destination exist but {why}")
@@ -400,14 +446,14 @@ def _park_builder(
             where,
             req.depart_at,
             drive,
-            {"toCharger": info, "parkAndCharge": True},
+            {"toCharger": info, "parkAndCharge": True, **availability_flags(info)},
         )
         on_foot = road_leg(
             s,
             "walk",
             where,
             Place("Destination", *req.destination),
-            car.end + seconds(ctx.settings.park_car_s),
+            car.end + seconds(ctx.settings.park_car_s + unknown_wait_s(p, ctx)),
             walk,
             extra={"fromCharger": info},
         )
