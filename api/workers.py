@@ -103,9 +103,16 @@ class _ListenAfterStartup:
         self.server.run()
 
 
+#: Seconds a stopping worker waits for its open requests.
+GRACEFUL_SHUTDOWN_S = 15
+
+
 def _worker(app: str, host: str, port: int, options: dict[str, Any]) -> None:
     import uvicorn
 
+    # A request that never finishes must not keep a stopping worker alive: after this
+    # many seconds the open requests are cancelled and the worker exits.
+    options.setdefault("timeout_graceful_shutdown", GRACEFUL_SHUTDOWN_S)
     config = uvicorn.Config(app, factory=True, host=host, port=port, **options)
     _ListenAfterStartup(config, host, port).run()
 

@@ -28,6 +28,8 @@ MAX_CELLS_PER_SIDE = 160
 MIN_CELL_M = 40.0
 #: Most vertices in one answer (all rings of all polygons).
 MAX_VERTICES = 2000
+#: Tolerance doublings tried before islands and holes are dropped instead.
+MAX_SIMPLIFY_ROUNDS = 8
 #: Most sample points taken along the reached edges (bounds the rasterising work).
 MAX_SAMPLES = 400_000
 _M_PER_DEG = 111_320.0
@@ -113,9 +115,14 @@ def isochrone_geometry(
     area = shapely.coverage_union_all(boxes)
     tolerance = 0.5 * min(step_lat, step_lon)
     shape = shapely.simplify(area, tolerance, preserve_topology=True)
-    while shapely.get_num_coordinates(shape) > MAX_VERTICES:
+    for _ in range(MAX_SIMPLIFY_ROUNDS):
+        if shapely.get_num_coordinates(shape) <= MAX_VERTICES:
+            break
         tolerance *= 2.0
         shape = shapely.simplify(area, tolerance, preserve_topology=True)
+    # Simplifying keeps every island and hole (at least 4 points each): scattered reach
+    # (a car's few minutes along main roads) can stay above the budget at any tolerance.
+    shape = _within_vertex_budget(shape, MAX_VERTICES)
     # Simplifying each polygon apart can make neighbours overlap; snapping to a 1e-6 degree
     # grid (the precision written out) with GEOS' valid-output mode merges them again.
     shape = shapely.set_precision(shape, 1e-6)
@@ -133,3 +140,28 @@ def isochrone_geometry(
         "cellM": round(cell_m, 1),
         "vertices": int(shapely.get_num_coordinates(shape)),
     }
+
+
+def _within_vertex_budget(shape: Any, budget: int) -> Any:
+    """``shape`` with at most ``budget`` vertices: the largest polygons kept, holes filled first.
+
+    A polygon that does not fit whole is kept without its holes when that fits
+    (the area then covers a little more than was reached); polygons that still
+    do not fit are dropped, smallest last to be considered (they matter least).
+    """
+    import shapely
+
+    if shapely.get_num_coordinates(shape) <= budget:
+        return shape
+    polygons = [p for p in shapely.get_parts(shape) if p.geom_type == "Polygon"]
+    polygons.sort(key=lambda p: p.area, reverse=True)
+    kept = []
+    left = budget
+    for polygon in polygons:
+        if shapely.get_num_coordinates(polygon) > left:
+            polygon = shapely.Polygon(polygon.exterior)
+        count = int(shapely.get_num_coordinates(polygon))
+        if count <= left:
+            kept.append(polygon)
+            left -= count
+    return shapely.MultiPolygon(kept)
