@@ -28,7 +28,7 @@ from api.live.fetch import FetchResult
 from api.live.gbfs import GbfsFetcher
 from api.live.snapshot import FeedState, RealtimeSnapshot, build_snapshot
 from api.live.spool import FeedSpool
-from api.live.stores import EXPIRED, OK, STORE_KINDS, StoreFeeds
+from api.live.stores import EXPIRED, STORE_KINDS, StoreFeeds
 from api.live.updater import FeedUpdater
 from routing.errors import DataError
 from routing.live_sources import GTFS_RT_KINDS, LiveSource
@@ -222,8 +222,7 @@ class LiveFeeds:
             updater = getattr(self, "updaters", {}).get(key)
             good = updater.last_good_at() if updater is not None else None
             if source.kind in STORE_KINDS:
-                state = self.stores.state(key)
-                used, expired = state == OK, state == EXPIRED
+                used, expired = self.stores.used(key), self.stores.state(key) == EXPIRED
             else:
                 used, expired = key in self._used, self._expired.get(key, True)
             states.append(

@@ -146,6 +146,11 @@ class StoreFeeds:
         """``ok``, ``down`` (last poll failed) or ``expired`` (past ``max_age_s``)."""
         return self._state.get(key, EXPIRED)
 
+    def used(self, key: str) -> bool:
+        """Whether the feed's data is used: fresh, or down with vehicles only (still offered)."""
+        state = self.state(key)
+        return state == OK or (state == DOWN and not self._sites.get(key))
+
     def watch(self, updater: FeedUpdater, now: float, *, applied: bool) -> bool:
         """Act on a change of the feed's health; True when it changed.
 
