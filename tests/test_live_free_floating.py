@@ -211,6 +211,10 @@ def test_bike_box_feed_down_makes_boxes_unknown_until_it_answers(
     site = store.get(graben)
     assert site.space_availability() is Availability.UNKNOWN and site.boxes_available == 7
     assert "boxes (down)" in feeds.current().status()["message"]
+    server.set("/boxes.json", body=body, content_type="application/json", hang_s=2.0)
+    feeds.step(now=feeds.updaters["boxes"].next_poll_at)  # hangs: times out, still unknown
+    assert "within 1 s" in feeds.health()[0]["last_error"]
+    assert store.get(graben).space_availability() is Availability.UNKNOWN
     server.set("/boxes.json", body=body, content_type="application/json")
     feeds.step(now=feeds.updaters["boxes"].next_poll_at)  # 304: the same counts, confirmed
     assert store.get(graben).space_availability() is Availability.AVAILABLE
