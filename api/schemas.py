@@ -221,7 +221,12 @@ class Alert(BaseModel):
 
 
 class FeedUse(BaseModel):
-    """One realtime feed's part in a plan."""
+    """One live feed's part in a plan.
+
+    GTFS-RT feeds, and station, charger and free-floating feeds (GBFS, ParkAPI,
+    OCPI): ``used`` false for those means their sites count as "availability
+    unknown" and an expired free-floating system's vehicles are not offered.
+    """
 
     model_config = ConfigDict(populate_by_name=True)
 
@@ -237,7 +242,9 @@ class RealtimeStatus(BaseModel):
     """What a plan's transit times are based on: realtime feeds or the schedule."""
 
     applied: bool = Field(description="Trip times include realtime updates.")
-    message: str
+    message: str = Field(
+        description="What the times are based on, and which live availability feeds are not used."
+    )
     feeds: list[FeedUse] = Field(default_factory=list)
 
 

@@ -300,6 +300,8 @@ def _load_realtime(state: RegionState) -> str:
         transit=state.transit,
         stations=state.stations,
         chargers=state.chargers,
+        vehicles=state.vehicles,
+        bbox=state.region.bbox,
     )
     if not sources:
         return "no live feeds in the region file (add [live.KEY] tables)"

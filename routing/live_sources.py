@@ -13,9 +13,9 @@ Each table names one feed the server polls (see ``api.live``)::
     auth_env = "VRN_RT_TOKEN"       # ... its value from this environment variable
     # auth_value = "Bearer ..."     # (or literally; keep secrets out of the file)
 
-Anything else is a kind-specific option (``source_uid`` for ParkAPI,
-``system_id`` for GBFS). A mistake raises :class:`RegionError` naming the
-file, the key and the fix.
+Anything else is a kind-specific option (``source_uid`` for ParkAPI;
+``system_id``, ``language`` and ``grace_s`` for GBFS; ``page_limit`` for OCPI).
+A mistake raises :class:`RegionError` naming the file, the key and the fix.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ LIVE_KINDS = {
     "gtfs_rt_trip_updates": "GTFS-Realtime TripUpdates (delays, cancellations, platforms)",
     "gtfs_rt_alerts": "GTFS-Realtime ServiceAlerts",
     "gtfs_rt_vehicle_positions": "GTFS-Realtime VehiclePositions",
-    "gbfs": "GBFS auto-discovery gbfs.json (station status)",
+    "gbfs": "GBFS auto-discovery gbfs.json (station status, free-floating vehicles and zones)",
     "parkapi": "ParkAPI realtime (bike boxes)",
     "ocpi": "OCPI 2.2.1 Locations pull (chargers)",
 }
@@ -47,7 +47,7 @@ _KNOWN_KEYS = {
     "auth_env",
     "auth_value",
 }
-_OPTIONS = {"source_uid", "system_id", "language", "page_limit"}
+_OPTIONS = {"source_uid", "system_id", "language", "page_limit", "grace_s"}
 
 
 @dataclass(frozen=True)

@@ -3,15 +3,18 @@
 Each path serves whatever the test set last: a body (with an ETag, so a
 conditional request gets 304), an HTTP error status, or a hang (the handler
 sleeps past the client's timeout). Every request is recorded with its headers.
+:func:`serve_gbfs` serves a whole GBFS feed directory with fresh stamps.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 
@@ -92,3 +95,28 @@ class FeedServer:
         """Headers of the requests made to ``path`` so far."""
         with self._lock:
             return [h for p, h in self.requests if p.split("?")[0] == path]
+
+
+def fresh(doc: dict[str, Any]) -> bytes:
+    """A GBFS document stamped ``last_updated`` now (so its ``ttl`` counts from now), as JSON."""
+    return json.dumps({**doc, "last_updated": int(time.time())}).encode()
+
+
+def serve_gbfs(server: FeedServer, folder: Path, prefix: str) -> str:
+    """Serve a GBFS feed directory under ``prefix``, stamped now; returns the gbfs.json URL.
+
+    The discovery file's URLs are rewritten to this server (v3 ``data.feeds``
+    and v2 ``data.<language>.feeds``).
+    """
+    base = server.url(prefix)
+    for path in sorted(folder.glob("*.json")):
+        doc = json.loads(path.read_text())
+        if path.name == "gbfs.json":
+            data = doc["data"]
+            for feeds in [data.get("feeds")] + [
+                v.get("feeds") for v in data.values() if isinstance(v, dict)
+            ]:
+                for item in feeds or []:
+                    item["url"] = base + item["name"] + ".json"
+        server.set(prefix + path.name, body=fresh(doc), content_type="application/json")
+    return base + "gbfs.json"

@@ -4,9 +4,10 @@
 ``[live.KEY]`` source. GTFS-RT payloads are decoded and kept per feed; when
 one changes, or a feed's data passes its ``max_age_s``, a new
 :class:`~api.live.snapshot.RealtimeSnapshot` is built from the schedule and
-the feeds still fresh, and swapped in with one assignment. Station feeds
-(GBFS station status, ParkAPI, OCPI Locations) go straight into the live
-station and charger stores through their existing parsers.
+the feeds still fresh, and swapped in with one assignment. Station, charger
+and vehicle feeds (GBFS, ParkAPI, OCPI Locations) go into the live stores
+(:class:`~api.live.stores.StoreFeeds`), which also mark a feed's sites
+"availability unknown" while it is down or expired.
 
 ``start`` runs one daemon thread per feed (a hanging feed delays only
 itself); tests call :meth:`LiveFeeds.step` with their own clock instead.
@@ -19,12 +20,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from api.live.fetch import FetchResult, conditional_get
+from api.live.fetch import FetchResult
+from api.live.gbfs import GbfsFetcher
 from api.live.snapshot import FeedState, RealtimeSnapshot, build_snapshot
 from api.live.spool import FeedSpool
+from api.live.stores import EXPIRED, STORE_KINDS, StoreFeeds
 from api.live.updater import FeedUpdater
 from routing.errors import DataError
 from routing.live_sources import GTFS_RT_KINDS, LiveSource
@@ -49,8 +53,11 @@ class LiveFeeds:
         Shared spool directory of the region (see :mod:`api.live.spool`).
     transit : TransitNetwork, optional
         The scheduled network GTFS-RT TripUpdates apply to.
-    stations, chargers : store, optional
-        Live stores the station feeds update.
+    stations, chargers, vehicles : store, optional
+        Live stores the station, charger and free-floating feeds update.
+    bbox : tuple, optional
+        ``(min_lon, min_lat, max_lon, max_lat)`` of the region (free-floating
+        vehicles outside are dropped).
     clock : callable
         Unix time now.
     fetchers : dict, optional
@@ -65,6 +72,8 @@ class LiveFeeds:
         transit: Any = None,
         stations: Any = None,
         chargers: Any = None,
+        vehicles: Any = None,
+        bbox: tuple[float, float, float, float] | None = None,
         clock: Callable[[], float] = time.time,
         fetchers: dict[str, Any] | None = None,
     ) -> None:
@@ -72,7 +81,11 @@ class LiveFeeds:
         self.transit = transit
         self.stations = stations
         self.chargers = chargers
+        self.vehicles = vehicles
         self.clock = clock
+        self.stores = StoreFeeds(
+            stations=stations, chargers=chargers, vehicles=vehicles, bbox=bbox, clock=clock
+        )
         self._index = TripIndex(transit.timetable) if transit is not None else None
         self._route_of_trip: dict[str, str] = {}
         if transit is not None:
@@ -83,6 +96,7 @@ class LiveFeeds:
         self._gbfs_systems: dict[str, str] = {}
         self._lock = threading.Lock()
         self._expired = {k: True for k, s in self.sources.items() if s.kind in GTFS_RT_KINDS}
+        self._used: set[str] = set()
         self._version = 0
         self._snapshot = RealtimeSnapshot(0, transit, transit, feeds=self._feed_states(clock()))
         self._stop = threading.Event()
@@ -95,7 +109,7 @@ class LiveFeeds:
                 FeedSpool(spool_dir, key),
                 validate=self._validator(source),
                 apply=self._applier(source),
-                fetch=fetchers.get(key) or _fetcher(source),
+                fetch=fetchers.get(key) or _fetcher(source, clock),
                 clock=clock,
             )
 
@@ -119,7 +133,7 @@ class LiveFeeds:
 
     # ------------------------------------------------------------------ polling
     def step(self, now: float | None = None) -> bool:
-        """One round of every feed (see :meth:`FeedUpdater.step`); True if the snapshot changed."""
+        """One round of every feed (see :meth:`FeedUpdater.step`); True if something changed."""
         now = self.clock() if now is None else now
         changed = False
         for updater in self.updaters.values():
@@ -128,7 +142,20 @@ class LiveFeeds:
 
     def _step_one(self, updater: FeedUpdater, now: float) -> bool:
         applied = updater.step(now)
-        return self.refresh(now, force=applied and updater.source.kind in GTFS_RT_KINDS)
+        if updater.source.kind not in STORE_KINDS:
+            return self.refresh(now, force=applied and updater.source.kind in GTFS_RT_KINDS)
+        changed = self.stores.watch(updater, now, applied=applied)
+        if changed:
+            self._restate(now)  # plans say which station and vehicle feeds are in use
+        return self.refresh(now) or changed or applied
+
+    def _restate(self, now: float) -> None:
+        """A new snapshot with the same trip data and the feeds' current states."""
+        with self._lock:
+            self._version += 1
+            self._snapshot = replace(
+                self._snapshot, version=self._version, feeds=self._feed_states(now)
+            )
 
     def refresh(self, now: float | None = None, *, force: bool = False) -> bool:
         """Rebuild the snapshot if a GTFS-RT feed changed or crossed its max age."""
@@ -169,6 +196,7 @@ class LiveFeeds:
         )
         start = time.perf_counter()
         self._version += 1
+        self._used = set(fresh)
         snapshot = build_snapshot(
             self._version,
             self.transit,
@@ -176,7 +204,7 @@ class LiveFeeds:
             trip_updates=trip_updates,
             alerts=alerts,
             vehicles=vehicles,
-            feeds=self._feed_states(now, used=set(fresh)),
+            feeds=self._feed_states(now),
         )
         self._snapshot = snapshot  # one assignment: readers see the old or the new one
         logger.info(
@@ -188,19 +216,21 @@ class LiveFeeds:
             (time.perf_counter() - start) * 1e3,
         )
 
-    def _feed_states(self, now: float, used: set[str] | None = None) -> tuple[FeedState, ...]:
+    def _feed_states(self, now: float) -> tuple[FeedState, ...]:
         states = []
         for key, source in self.sources.items():
-            if source.kind not in GTFS_RT_KINDS:
-                continue
             updater = getattr(self, "updaters", {}).get(key)
             good = updater.last_good_at() if updater is not None else None
+            if source.kind in STORE_KINDS:
+                used, expired = self.stores.used(key), self.stores.state(key) == EXPIRED
+            else:
+                used, expired = key in self._used, self._expired.get(key, True)
             states.append(
                 FeedState(
                     key=key,
                     kind=source.kind,
-                    used=key in (used or set()),
-                    expired=self._expired.get(key, True),
+                    used=used,
+                    expired=expired,
                     age_s=None if good is None else now - good,
                     max_age_s=source.max_age_s,
                 )
@@ -243,63 +273,19 @@ class LiveFeeds:
     def _validator(self, source: LiveSource) -> Callable[[bytes], Any]:
         if source.kind in GTFS_RT_KINDS:
             return parse_feed_message
-        if source.kind == "parkapi":
-            from routing.stations import parkapi
-
-            return lambda body: parkapi.parse_realtime(_json(body, source), source.key)
-        if source.kind == "ocpi":
-            from routing.stations import ocpi
-
-            return lambda body: ocpi.parse_locations(_json(body, source), source.key)
-        from routing.stations import gbfs
-
-        return lambda body: gbfs.parse_station_status(_json(body, source), source.key)
+        return self.stores.validator(source)
 
     def _applier(self, source: LiveSource) -> Callable[[bytes, float], int]:
+        if source.kind not in GTFS_RT_KINDS:
+            return self.stores.applier(source)
         key = source.key
-        if source.kind in GTFS_RT_KINDS:
 
-            def apply_rt(body: bytes, fetched_at: float) -> int:
-                message = parse_feed_message(body)
-                self._messages[key] = message
-                return len(message.entity)
+        def apply_rt(body: bytes, fetched_at: float) -> int:
+            message = parse_feed_message(body)
+            self._messages[key] = message
+            return len(message.entity)
 
-            return apply_rt
-
-        def apply_station(body: bytes, fetched_at: float) -> int:
-            doc = _json(body, source)
-            report = self._apply_station_doc(source, doc)
-            return int(getattr(report, "applied", 0))
-
-        return apply_station
-
-    def _apply_station_doc(self, source: LiveSource, doc: Any) -> Any:
-        if source.kind == "parkapi":
-            if self.stations is None:
-                raise DataError(f"live feed {source.key}: no station store to update")
-            uid = str(source.options.get("source_uid", source.key))
-            return self.stations.apply_parkapi_realtime(doc, source_uid=uid)
-        if source.kind == "ocpi":
-            if self.chargers is None:
-                raise DataError(f"live feed {source.key}: no charger store to update")
-            return self.chargers.apply_ocpi_locations(doc, where=f"live feed {source.key}")
-        if self.stations is None:
-            raise DataError(f"live feed {source.key}: no station store to update")
-        system = self._gbfs_system(source)
-        return self.stations.apply_gbfs_status(doc, system_id=system)
-
-    def _gbfs_system(self, source: LiveSource) -> str:
-        """The GBFS system id; its stations are loaded into the store on first use."""
-        system = self._gbfs_systems.get(source.key)
-        if system is not None:
-            return system
-        from routing.stations.gbfs import load_gbfs
-
-        feed = load_gbfs(source.url, system_id=source.options.get("system_id"))
-        known = {s.id for s in self.stations.snapshot()}
-        self.stations.add(s for s in feed.stations if s.id not in known)
-        self._gbfs_systems[source.key] = feed.system_id
-        return feed.system_id
+        return apply_rt
 
 
 def _json(body: bytes, source: LiveSource) -> Any:
@@ -309,43 +295,12 @@ def _json(body: bytes, source: LiveSource) -> Any:
         raise DataError(f"live feed {source.key}: answer is not JSON ({exc})") from None
 
 
-def _fetcher(source: LiveSource) -> Any:
+def _fetcher(source: LiveSource, clock: Callable[[], float]) -> Any:
     if source.kind == "gbfs":
-        return _GbfsFetcher(source)
+        return GbfsFetcher(source, clock)
     if source.kind == "ocpi":
         return _ocpi_fetch
     return None  # the updater's conditional GET of source.url
-
-
-class _GbfsFetcher:
-    """GBFS: read gbfs.json once (auto-discovery), then poll station_status conditionally."""
-
-    def __init__(self, source: LiveSource) -> None:
-        self.source = source
-        self.status_url: str | None = None
-
-    def __call__(self, source: LiveSource, *, etag: str | None, last_modified: str | None) -> Any:
-        from urllib.parse import urljoin
-
-        from routing.stations.gbfs import _discovery_feeds
-
-        if self.status_url is None:
-            found = conditional_get(
-                source.url, timeout_s=source.timeout_s, headers=source.headers()
-            )
-            feeds = _discovery_feeds(
-                _json(found.body, source), source.url, source.options.get("language")
-            )
-            if "station_status" not in feeds:
-                raise DataError(f"{source.url}: gbfs.json lists no station_status feed")
-            self.status_url = urljoin(source.url, feeds["station_status"])
-        return conditional_get(
-            self.status_url,
-            timeout_s=source.timeout_s,
-            headers=source.headers(),
-            etag=etag,
-            last_modified=last_modified,
-        )
 
 
 def _ocpi_fetch(source: LiveSource, *, etag: str | None, last_modified: str | None) -> Any:

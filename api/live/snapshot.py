@@ -21,7 +21,7 @@ from routing.transit.vehicles import VehiclePosition
 
 @dataclass(frozen=True)
 class FeedState:
-    """One GTFS-RT feed's part in a snapshot."""
+    """One live feed's part in a snapshot (GTFS-RT, or station, charger and vehicle feeds)."""
 
     key: str
     kind: str
@@ -110,11 +110,23 @@ class RealtimeSnapshot:
             message = f"realtime data expired or missing ({names}): times are the schedule"
         else:
             message = "no realtime feed configured: times are the schedule"
+        # Station, charger and vehicle feeds not in use: their sites are "availability
+        # unknown" (down or expired), an expired free-floating system is not offered.
+        unused = [f for f in self.feeds if not f.kind.startswith("gtfs_rt_") and not f.used]
+        if unused:
+            names = ", ".join(f"{f.key} ({_why_unused(f)})" for f in unused)
+            message += f"; live availability not used from {names}"
         return {
             "applied": self.realtime,
             "message": message,
             "feeds": [f.to_dict() for f in self.feeds],
         }
+
+
+def _why_unused(feed: FeedState) -> str:
+    if feed.age_s is None:
+        return "no data yet"
+    return "expired" if feed.expired else "down"
 
 
 def build_snapshot(

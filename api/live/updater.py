@@ -158,6 +158,17 @@ class FeedUpdater:
         meta = self.spool.read_meta()
         if not meta or int(meta.get("version", 0)) <= self.applied_version:
             return False
+        return self._apply(meta)
+
+    def reapply(self) -> bool:
+        """Apply the current version again (a feed back after an outage confirmed it)."""
+        meta = self.spool.read_meta()
+        current = int((meta or {}).get("version", 0))
+        if not meta or not self.applied_version or current != self.applied_version:
+            return False
+        return self._apply(meta)
+
+    def _apply(self, meta: dict[str, Any]) -> bool:
         payload = self.spool.read_payload(meta)
         if payload is None:
             return False
@@ -181,6 +192,11 @@ class FeedUpdater:
         meta = self.spool.read_meta() or {}
         value = meta.get("last_good_at")
         return float(value) if value is not None else None
+
+    def failing(self) -> bool:
+        """Whether the feed's last poll failed (by whichever worker leads it)."""
+        meta = self.spool.read_meta() or {}
+        return int(meta.get("consecutive_failures", 0)) > 0
 
     def expired(self, now: float | None = None) -> bool:
         """Whether the feed's data is older than its ``max_age_s`` (or there is none)."""

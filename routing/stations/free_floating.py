@@ -121,6 +121,9 @@ class FreeFloatingSnapshot:
     valid_until : datetime or None
         ``last_updated`` + ``ttl`` + grace: after it the vehicles are not used.
     warnings : tuple of str
+    withdrawn : str or None
+        Why the vehicles are no longer offered although ``valid_until`` has not
+        passed (the live feed is down past its age limit); None while in use.
     """
 
     system_id: str
@@ -132,9 +135,12 @@ class FreeFloatingSnapshot:
     ttl: int = DEFAULT_TTL_S
     valid_until: datetime | None = None
     warnings: tuple[str, ...] = ()
+    withdrawn: str | None = None
 
     def stale(self, now: datetime | None = None) -> bool:
-        """Whether the vehicle positions are out of date at ``now``."""
+        """Whether the vehicle positions are out of date at ``now`` (or withdrawn)."""
+        if self.withdrawn is not None:
+            return True
         return self.valid_until is not None and as_utc(now) > self.valid_until
 
     def vehicle_type(self, vehicle: Vehicle) -> VehicleType | None:

@@ -289,6 +289,23 @@ def parse_station_status(doc: Any, where: str | Path = "station_status") -> Stat
     return StatusBatch(records, last_updated, ttl, tuple(warnings))
 
 
+def parse_station_information(
+    doc: Any, where: str | Path, *, system_id: str, language: str | None = None
+) -> tuple[list[Station], list[str]]:
+    """Stations of a ``station_information`` document (no live counts), and warnings.
+
+    The warnings are returned, not logged (a poller reads the document often).
+
+    Raises
+    ------
+    DataError
+        ``doc`` has no ``data.stations`` list.
+    """
+    warnings: list[str] = []
+    stations = _stations(doc, where, system_id, language, warnings.append)
+    return stations, warnings
+
+
 def status_valid_until(batch: StatusBatch, grace_s: float, now: datetime) -> datetime:
     """Moment after which a status batch is stale (from ``now`` if it has no timestamp)."""
     base = batch.last_updated or now

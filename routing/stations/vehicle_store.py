@@ -173,6 +173,22 @@ class VehicleStore:
             self._view = VehicleView.of(rest)
             return True
 
+    def withdraw(self, system_id: str, reason: str) -> bool:
+        """Stop offering a system's vehicles (its feed is down past its age limit).
+
+        Vehicles, types and zones are kept; the next :meth:`put` or
+        :meth:`apply_vehicle_status` of the system brings it back. Returns
+        whether the system was there and in use.
+        """
+        with self._lock:
+            old = self._view.snapshots.get(system_id)
+            if old is None or old.withdrawn is not None:
+                return False
+            new = replace(old, withdrawn=reason)
+            self._view = VehicleView.of({**self._view.snapshots, system_id: new})
+        logger.warning("free-floating %s: vehicles no longer offered (%s)", system_id, reason)
+        return True
+
     def apply_vehicle_status(
         self,
         system_id: str,

@@ -162,6 +162,17 @@ def _vehicles(req: PlanRequest, ctx: PlanContext, s: Searches) -> list[tuple[flo
     return found
 
 
+def _out_of_date(req: PlanRequest, ctx: PlanContext) -> str:
+    """Names the systems whose data is not used because it is out of date (or "")."""
+    assert ctx.vehicles is not None
+    notes = [
+        snap.withdrawn or f"data of {sid} is out of date"
+        for sid, snap in sorted(ctx.vehicles.view().snapshots.items())
+        if snap.stale(req.availability_at)
+    ]
+    return f"; not offered: {'; '.join(notes)}" if notes else ""
+
+
 def _ends(
     req: PlanRequest, ctx: PlanContext, s: Searches, hit: VehicleHit, w: RideWeights
 ) -> list[_End]:
@@ -218,7 +229,7 @@ def _direct(req: PlanRequest, ctx: PlanContext, s: Searches) -> Outcome:
     if not vehicles:
         return Outcome(
             reason=f"no rentable e-scooter or bike within {mins:.0f} min walk of the origin "
-            "(or none where a ride may start)"
+            f"(or none where a ride may start){_out_of_date(req, ctx)}"
         )
     st = ctx.settings
     graph = s.network("bike").graph
