@@ -181,3 +181,15 @@ def test_impossible_demand_calibration_names_the_setting(
     path.write_text(SMALL.replace("calibrate = false", "target_mean_minutes = 30.0"))
     with pytest.raises(DataError, match=r"target_mean_minutes.*\[demand_model\]"):
         load_simulation_context(load_scenario(path), data_dir=hd_data_dir, cache_dir=cache_dir)
+
+
+def test_the_shipped_default_scenario_loads_and_its_demand_calibrates(
+    hd_data_dir: Path, cache_dir: Path
+) -> None:
+    # `elster sweep scenarios/heidelberg.toml` must start: its gravity target has to be
+    # reachable on today's road times (it broke once when the times became realistic).
+    from routing.regions import PROJECT_ROOT
+
+    scenario = load_scenario(PROJECT_ROOT / "scenarios" / "heidelberg.toml")
+    context = load_simulation_context(scenario, data_dir=hd_data_dir, cache_dir=cache_dir)
+    assert context is not None
