@@ -198,7 +198,9 @@ class RoadNetwork:
                 f"the {self.profile} network has no customizable hierarchy; load it with "
                 "load_road_networks"
             )
-        hierarchy = customize(self.structure, self.graph, live.travel_time)
+        # Only the arcs the change reaches are re-customized from the base hierarchy;
+        # the live graph view already carries the weights (no copy).
+        hierarchy = customize(self.structure, live.graph, start=self.hierarchy)
         object.__setattr__(live, "_hierarchy", hierarchy)  # a cache, not a field
         self.stats.add("customizations")
         return hierarchy
