@@ -8,11 +8,11 @@ A CCH separates the *structure* of a hierarchy from its *metric*:
    neighbours of a contracted node becomes an edge: the *chordal supergraph*),
    and list every *lower triangle* ``(v, a, b)`` with ``v`` below ``a`` below
    ``b``.
-2. **Customize, whenever weights change** (:func:`customize`): put every
-   original arc's weight on its hierarchy edge, then relax the triangles
-   bottom-up (``w(a->b) <= w(a->v) + w(v->b)``). One linear pass over the
-   triangles in a numba kernel: milliseconds on a city, for any number of
-   changed weights (one closure or every road slowed).
+2. **Customize, whenever weights change** (:func:`customize`): give every
+   hierarchy arc the lightest original edge on it, then relax its lower
+   triangles bottom-up (``w(a->b) <= w(a->v) + w(v->b)``). One linear pass
+   in a numba kernel: milliseconds on a city, for any number of changed
+   weights (one closure or every road slowed).
 
 The customized hierarchy is exposed as a :class:`~routing.ch.ContractionHierarchy`
 (upward and downward arcs in rank space, shortcuts with their two halves), so
@@ -625,17 +625,20 @@ def _customize_full(in_first, in_arc, pull_first, pull_x, pull_y, weight, length
 @njit(cache=True, nogil=True)
 def _customize_partial(in_first, in_arc, pull_first, pull_x, pull_y, push_first, push_to,
                        edge_arc, changed_edges, weight, length, w, ln, edge, ca, cb,
-                       dirty):  # fmt: skip
+                       max_arcs):  # fmt: skip
     """Re-customize the arcs of ``changed_edges`` and what depends on them; return the count.
 
     ``w``, ``ln``, ``edge``, ``ca`` and ``cb`` (per arc, updated in place)
     hold an exact customization for weights that differ from ``weight`` only
     on ``changed_edges``. An arc is recomputed when an input it reads changed;
-    the arcs that read it follow only if its weight or length changed. The
-    result equals :func:`_customize_full` for ``weight``. ``dirty`` is all
-    False on entry and on exit.
+    the arcs that read it follow only if its weight or length changed. Once
+    more than ``max_arcs`` arcs are recomputed or waiting (a change that
+    reaches much of the hierarchy), every remaining arc is recomputed in one
+    sweep instead (no bookkeeping). The result equals :func:`_customize_full`
+    for ``weight``.
     """
     p = w.shape[0]
+    dirty = np.zeros(p, dtype=np.bool_)
     lo = p
     pending = 0
     for i in range(changed_edges.shape[0]):
@@ -647,8 +650,12 @@ def _customize_partial(in_first, in_arc, pull_first, pull_x, pull_y, push_first,
     done = 0
     k = lo
     while pending > 0:
+        if done + pending > max_arcs:
+            for j in range(k, p):
+                _relax(j, in_first, in_arc, pull_first, pull_x, pull_y, weight, length, w, ln,
+                       edge, ca, cb)  # fmt: skip
+            return done + p - k
         if dirty[k]:
-            dirty[k] = False
             pending -= 1
             done += 1
             if _relax(k, in_first, in_arc, pull_first, pull_x, pull_y, weight, length, w, ln,
@@ -693,7 +700,10 @@ def _reuse_freed_memory() -> None:
 
 #: Partial customization when at most this share of the original edges changed
 #: (above it the changes reach most arcs and one full pass is cheaper).
-PARTIAL_MAX_SHARE = 0.05
+PARTIAL_MAX_SHARE = 0.02
+#: A partial customization sweeps the rest of the hierarchy in full once this
+#: share of its arcs is to be recomputed.
+PARTIAL_MAX_ARCS = 0.1
 
 
 def customize(
@@ -742,7 +752,7 @@ def customize(
         _customize_partial(
             lay.in_first, lay.in_arc, lay.pull_first, lay.pull_x, lay.pull_y, lay.push_first,
             lay.push_to, lay.edge_arc, changed, w, length, q_w, arc_len, arc_edge, arc_ca,
-            arc_cb, np.zeros(lay.n_arcs, dtype=np.bool_),
+            arc_cb, int(PARTIAL_MAX_ARCS * lay.n_arcs),
         )  # fmt: skip
     else:
         p = lay.n_arcs
@@ -831,6 +841,7 @@ def customized_hierarchy(graph: RoadGraph, *, cache_dir: Path | None) -> Customi
 
 __all__ = [
     "CCH_FORMAT_VERSION",
+    "PARTIAL_MAX_ARCS",
     "PARTIAL_MAX_SHARE",
     "CCHStructure",
     "CustomizedHierarchy",
