@@ -146,11 +146,15 @@ def _random_step(rng, base: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return weight
 
 
+@pytest.mark.parametrize("max_arcs", [0.1, 1.0])  # with and without the final full sweep
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_partial_customization_equals_full_and_dijkstra(variant: str, monkeypatch) -> None:
+def test_partial_customization_equals_full_and_dijkstra(
+    variant: str, max_arcs: float, monkeypatch
+) -> None:
     import routing.cch as cch_module
 
     monkeypatch.setattr(cch_module, "PARTIAL_MAX_SHARE", 1.0)  # partial for every change
+    monkeypatch.setattr(cch_module, "PARTIAL_MAX_ARCS", max_arcs)
     graph = random_geometric_graph(300, seed=11, **VARIANTS[variant])
     structure = build_cch_structure(graph)
     base = np.asarray(graph.travel_time, dtype=np.float64)
