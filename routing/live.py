@@ -460,7 +460,7 @@ class _GraphIndex:
 
     def __init__(self, graph: RoadGraph) -> None:
         self.graph = graph
-        self.order = np.argsort(graph.way_id, kind="stable")
+        self.order = np.argsort(graph.way_id, kind="stable").astype(np.int64, copy=False)
         self.sorted_way = np.asarray(graph.way_id)[self.order]
         self._points: tuple[np.ndarray, ...] | None = None
 
@@ -471,8 +471,9 @@ class _GraphIndex:
         hi = np.searchsorted(self.sorted_way, way_ids, side="right")
         counts = hi - lo
         owner = np.repeat(np.arange(way_ids.shape[0]), counts)
-        rank = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-        return self.order[np.repeat(lo, counts) + rank].astype(np.int64), owner
+        # Concatenated ranges lo[i]:hi[i]: output slot j of way i reads lo[i] + (j - start[i]).
+        shift = lo - (np.cumsum(counts) - counts)
+        return self.order[np.arange(int(counts.sum())) + shift[owner]], owner
 
     def _edge_points(self) -> tuple[np.ndarray, ...]:
         """Every edge's polyline as one (lon, lat) array with CSR offsets, and its bounding box."""
