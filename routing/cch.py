@@ -8,18 +8,23 @@ A CCH separates the *structure* of a hierarchy from its *metric*:
    neighbours of a contracted node becomes an edge: the *chordal supergraph*),
    and list every *lower triangle* ``(v, a, b)`` with ``v`` below ``a`` below
    ``b``.
-2. **Customize, whenever weights change** (:func:`customize`): put every
-   original arc's weight on its hierarchy edge, then relax the triangles
-   bottom-up (``w(a->b) <= w(a->v) + w(v->b)``). One linear pass over the
-   triangles in a numba kernel: milliseconds on a city, for any number of
-   changed weights (one closure or every road slowed).
+2. **Customize, whenever weights change** (:func:`customize`): give every
+   hierarchy arc the lightest original edge on it, then relax its lower
+   triangles bottom-up (``w(a->b) <= w(a->v) + w(v->b)``). One linear pass
+   in a numba kernel: milliseconds on a city, for any number of changed
+   weights (one closure or every road slowed).
 
 The customized hierarchy is exposed as a :class:`~routing.ch.ContractionHierarchy`
 (upward and downward arcs in rank space, shortcuts with their two halves), so
 every query, matrix, path-unpacking and search-space algorithm of
 :mod:`routing.ch`, :mod:`routing.matrix` and ``fleet.online.travel`` runs on it
-unchanged and stays exact under any live state. Arcs whose customized weight is
-infinite (closed, or no path in that direction) are left out of the query graph.
+unchanged and stays exact under any live state. Arc directions that no weights
+can make finite (no path that way) are left out of the query graph once
+(:class:`MetricLayout`); a closed arc stays in it with an infinite weight, so
+every customization shares one query-graph layout and writes only weights.
+A small change re-customizes only the arcs it reaches (*partial
+customization*, as in RoutingKit): the changed arcs, then, bottom-up, the arcs
+whose triangles read an arc whose weight changed.
 """
 
 from __future__ import annotations
@@ -408,144 +413,276 @@ class CustomizedHierarchy(ContractionHierarchy):
 # ------------------------------------------------------------------ customize
 
 
-@njit(cache=True, nogil=True)
-def _customize(first_up, up_head, tri_va, tri_vb, tri_ab, arc_cch, arc_up, weight, length):
-    """Customized weights, lengths and how each was reached, per edge and direction.
+@dataclass(frozen=True)
+class MetricLayout:
+    """Metric-independent index of the customization and the packed query graph.
 
-    Returns ``(w, ln, via, orig)``, each of shape (E, 2): column 0 is the upward
-    direction (lower to higher rank), column 1 the downward one (kept side by
-    side: a triangle reads both directions of its edges). ``via`` is the
-    triangle that gave the weight (-1: an original arc, whose id is in ``orig``).
+    Every hierarchy edge has an upward and a downward direction; a direction
+    that no metric can make finite (no path that way, e.g. against one-way
+    streets) is dropped once. The rest are numbered in the packed query-graph
+    order: node ``r``'s upward arcs are ``offsets[2r]:offsets[2r+1]``, its
+    downward arcs (by their higher end) ``offsets[2r+1]:offsets[2r+2]``. That
+    number is the arc id of every customized hierarchy of the structure, so the
+    query graph (``offsets``, ``node``, ``arc``) is shared and a customization
+    only writes per-arc arrays.
+
+    Attributes
+    ----------
+    offsets : ndarray of int64, shape (2n + 1,)
+    node : ndarray of int32, shape (P,)
+        The other (higher) end of each arc.
+    arc : ndarray of int32, shape (P,)
+        ``arange(P)``: the arc ids in query-graph order.
+    in_first, in_arc : ndarray
+        CSR by arc of the original graph edges lying on it, by increasing id.
+    pull_first, pull_x, pull_y : ndarray
+        CSR by arc of its lower triangles as arc pairs ``x`` then ``y`` (the
+        arc's two halves in driving order), by increasing lowest node.
+    push_first, push_to : ndarray
+        CSR by arc of the arcs whose triangles read it (inverse of the pulls).
+    edge_arc : ndarray of int32, shape (m,)
+        The arc of each original edge (-1 for self loops).
     """
-    n_e = up_head.shape[0]
-    w = np.full((n_e, 2), np.inf)
-    ln = np.zeros((n_e, 2))
-    via = np.full((n_e, 2), -1, dtype=np.int32)
-    orig = np.full((n_e, 2), -1, dtype=np.int64)
-    for k in range(arc_cch.shape[0]):
-        e = arc_cch[k]
-        if e < 0:
-            continue
-        d = 0 if arc_up[k] else 1
-        if weight[k] < w[e, d]:
-            w[e, d] = weight[k]
-            ln[e, d] = length[k]
-            orig[e, d] = k
-    # Triangles are stored by increasing lowest node: their lower edges are final.
-    for t in range(tri_ab.shape[0]):
-        e_va = tri_va[t]
-        e_vb = tri_vb[t]
-        e_ab = tri_ab[t]
-        c = w[e_va, 1] + w[e_vb, 0]  # a -> v -> b
-        if c < w[e_ab, 0]:
-            w[e_ab, 0] = c
-            ln[e_ab, 0] = ln[e_va, 1] + ln[e_vb, 0]
-            via[e_ab, 0] = t
-        c = w[e_vb, 1] + w[e_va, 0]  # b -> v -> a
-        if c < w[e_ab, 1]:
-            w[e_ab, 1] = c
-            ln[e_ab, 1] = ln[e_vb, 1] + ln[e_va, 0]
-            via[e_ab, 1] = t
-    return w, ln, via, orig
+
+    offsets: np.ndarray
+    node: np.ndarray
+    arc: np.ndarray
+    in_first: np.ndarray
+    in_arc: np.ndarray
+    pull_first: np.ndarray
+    pull_x: np.ndarray
+    pull_y: np.ndarray
+    push_first: np.ndarray
+    push_to: np.ndarray
+    edge_arc: np.ndarray
+
+    @property
+    def n_arcs(self) -> int:
+        """Number of arcs (P)."""
+        return int(self.node.shape[0])
 
 
 @njit(cache=True, nogil=True)
-def _packed_query_graph(first_up, up_head, tri_va, tri_vb, w, ln, via, orig):
-    """The finite customized arcs in the packed layout of :func:`routing.ch._pack_query_graph`.
+def _csr(keys, n_keys):
+    """``first`` (n_keys + 1) and a stable permutation grouping ``keys`` (-1 = left out)."""
+    first = np.zeros(n_keys + 1, dtype=np.int64)
+    for i in range(keys.shape[0]):
+        if keys[i] >= 0:
+            first[keys[i] + 1] += 1
+    for k in range(n_keys):
+        first[k + 1] += first[k]
+    fill = first[:-1].copy()
+    perm = np.empty(first[n_keys], dtype=np.int64)
+    for i in range(keys.shape[0]):
+        k = keys[i]
+        if k >= 0:
+            perm[fill[k]] = i
+            fill[k] += 1
+    return first, perm
 
-    Node ``r``'s upward arcs are ``offsets[2r]:offsets[2r+1]``, its downward
-    arcs (by their higher end) ``offsets[2r+1]:offsets[2r+2]``. Arc ids: ``e``
-    is the upward arc of hierarchy edge ``e``, ``E + e`` its downward arc.
-    Returns ``(offsets, node, weight, arc, arc_edge, arc_ca, arc_cb, arc_len)``.
-    """
+
+@njit(cache=True, nogil=True)
+def _layout_arrays(first_up, up_head, tri_first, tri_va, tri_vb, tri_ab, arc_cch, arc_up):
+    """The arrays of :class:`MetricLayout` (see there)."""
     n = first_up.shape[0] - 1
     n_e = up_head.shape[0]
-    total = 0
-    for e in range(n_e):
-        if w[e, 0] < np.inf:
-            total += 1
-        if w[e, 1] < np.inf:
-            total += 1
+    # Which directions can be finite: the customization with every weight finite.
+    fin = np.zeros((n_e, 2), dtype=np.bool_)
+    for k in range(arc_cch.shape[0]):
+        if arc_cch[k] >= 0:
+            fin[arc_cch[k], 0 if arc_up[k] else 1] = True
+    for t in range(tri_ab.shape[0]):
+        if fin[tri_va[t], 1] and fin[tri_vb[t], 0]:
+            fin[tri_ab[t], 0] = True
+        if fin[tri_vb[t], 1] and fin[tri_va[t], 0]:
+            fin[tri_ab[t], 1] = True
+    pos = np.full((n_e, 2), -1, dtype=np.int32)
     offsets = np.empty(2 * n + 1, dtype=np.int64)
-    node = np.empty(total, dtype=np.int32)
-    weight = np.empty(total)
-    arc = np.empty(total, dtype=np.int32)
-    k = 0
+    p = 0
     for v in range(n):
-        offsets[2 * v] = k
+        offsets[2 * v] = p
         for e in range(first_up[v], first_up[v + 1]):
-            if w[e, 0] < np.inf:
-                node[k] = up_head[e]
-                weight[k] = w[e, 0]
-                arc[k] = e
-                k += 1
-        offsets[2 * v + 1] = k
+            if fin[e, 0]:
+                pos[e, 0] = p
+                p += 1
+        offsets[2 * v + 1] = p
         for e in range(first_up[v], first_up[v + 1]):
-            if w[e, 1] < np.inf:
-                node[k] = up_head[e]
-                weight[k] = w[e, 1]
-                arc[k] = n_e + e
-                k += 1
-    offsets[2 * n] = k
-    arc_edge = np.empty(2 * n_e, dtype=np.int64)
-    arc_ca = np.empty(2 * n_e, dtype=np.int32)
-    arc_cb = np.empty(2 * n_e, dtype=np.int32)
-    arc_len = np.empty(2 * n_e)
+            if fin[e, 1]:
+                pos[e, 1] = p
+                p += 1
+    offsets[2 * n] = p
+    node = np.empty(p, dtype=np.int32)
     for e in range(n_e):
-        arc_len[e] = ln[e, 0]
-        arc_len[n_e + e] = ln[e, 1]
-        t = via[e, 0]
-        if t < 0:
-            arc_edge[e] = orig[e, 0]
-            arc_ca[e] = -1
-            arc_cb[e] = -1
-        else:
-            arc_edge[e] = -1
-            arc_ca[e] = n_e + tri_va[t]  # a -> v (downward on {v, a})
-            arc_cb[e] = tri_vb[t]  # v -> b (upward on {v, b})
-        t = via[e, 1]
-        if t < 0:
-            arc_edge[n_e + e] = orig[e, 1]
-            arc_ca[n_e + e] = -1
-            arc_cb[n_e + e] = -1
-        else:
-            arc_edge[n_e + e] = -1
-            arc_ca[n_e + e] = n_e + tri_vb[t]  # b -> v
-            arc_cb[n_e + e] = tri_va[t]  # v -> a
-    return offsets, node, weight, arc, arc_edge, arc_ca, arc_cb, arc_len
+        for d in range(2):
+            if pos[e, d] >= 0:
+                node[pos[e, d]] = up_head[e]
+    edge_arc = np.full(arc_cch.shape[0], -1, dtype=np.int32)
+    for k in range(arc_cch.shape[0]):
+        if arc_cch[k] >= 0:
+            edge_arc[k] = pos[arc_cch[k], 0 if arc_up[k] else 1]
+    in_first, in_arc = _csr(edge_arc, p)
+    # Lower triangles per arc, in triangle order (= increasing lowest node).
+    n_t = tri_ab.shape[0]
+    tgt = np.full(2 * n_t, -1, dtype=np.int64)
+    px = np.empty(2 * n_t, dtype=np.int32)
+    py = np.empty(2 * n_t, dtype=np.int32)
+    for t in range(n_t):
+        va, vb, ab = tri_va[t], tri_vb[t], tri_ab[t]
+        x, y = pos[va, 1], pos[vb, 0]  # a -> v -> b
+        if pos[ab, 0] >= 0 and x >= 0 and y >= 0:
+            tgt[2 * t], px[2 * t], py[2 * t] = pos[ab, 0], x, y
+        x, y = pos[vb, 1], pos[va, 0]  # b -> v -> a
+        if pos[ab, 1] >= 0 and x >= 0 and y >= 0:
+            tgt[2 * t + 1], px[2 * t + 1], py[2 * t + 1] = pos[ab, 1], x, y
+    pull_first, perm = _csr(tgt, p)
+    pull_x = px[perm]
+    pull_y = py[perm]
+    # Inverse: which arcs read arc x or y.
+    n_pull = perm.shape[0]
+    src = np.empty(2 * n_pull, dtype=np.int64)
+    dst = np.empty(2 * n_pull, dtype=np.int32)
+    for k in range(p):
+        for i in range(pull_first[k], pull_first[k + 1]):
+            src[2 * i] = pull_x[i]
+            src[2 * i + 1] = pull_y[i]
+            dst[2 * i] = k
+            dst[2 * i + 1] = k
+    push_first, perm2 = _csr(src, p)
+    push_to = dst[perm2]
+    return (offsets, node, in_first, in_arc.astype(np.int32), pull_first, pull_x, pull_y,
+            push_first, push_to, edge_arc)  # fmt: skip
 
 
-_MALLOC_TUNED = False
+def metric_layout(structure: CCHStructure) -> MetricLayout:
+    """The :class:`MetricLayout` of a structure (computed once, kept on the structure)."""
+    cached = structure.__dict__.get("_layout")
+    if cached is None:
+        s = structure
+        arrays = _layout_arrays(
+            s.first_up, s.up_head, s.tri_first, s.tri_va, s.tri_vb, s.tri_ab, s.arc_cch, s.arc_up
+        )
+        offsets, node, in_first, in_arc, pull_first, pull_x, pull_y, push_first, push_to, ea = (
+            arrays
+        )
+        cached = MetricLayout(
+            offsets=offsets, node=node, arc=np.arange(node.shape[0], dtype=np.int32),
+            in_first=in_first, in_arc=in_arc, pull_first=pull_first, pull_x=pull_x,
+            pull_y=pull_y, push_first=push_first, push_to=push_to, edge_arc=ea,
+        )  # fmt: skip
+        for array in arrays:
+            array.flags.writeable = False  # shared by every customized hierarchy
+        object.__setattr__(structure, "_layout", cached)
+    return cached
 
 
-def _reuse_freed_memory() -> None:
-    """Let glibc serve the customization's arrays from memory it already holds.
+@njit(cache=True, nogil=True, inline="always")
+def _relax(k, in_first, in_arc, pull_first, pull_x, pull_y, weight, length, w, ln, edge, ca,
+           cb):  # fmt: skip
+    """Customize arc ``k`` from its original edges and lower triangles (all final).
 
-    A customization allocates ~10 MB of fresh arrays per live change. With
-    glibc's defaults every array above 128 kB is a new ``mmap`` that the kernel
-    zero-fills page by page on first touch, and is unmapped again when the
-    previous hierarchy is dropped: a third of the customization time went to
-    page faults. Raising the mmap threshold (to glibc's maximum, 32 MB) and the
-    trim threshold keeps freed arrays in the heap for the next customization.
-    Process-wide, once; a no-op where glibc's ``mallopt`` is not available.
+    The lightest original edge wins, then each triangle in order if strictly
+    lighter: full and partial customization make the same choices. Returns
+    whether the weight or length of ``k`` changed.
     """
-    global _MALLOC_TUNED
-    if _MALLOC_TUNED:
-        return
-    _MALLOC_TUNED = True
-    try:
-        import ctypes
+    best = np.inf
+    best_ln = 0.0
+    best_edge = -1
+    best_a = -1
+    best_b = -1
+    for i in range(in_first[k], in_first[k + 1]):
+        a = in_arc[i]
+        if weight[a] < best:
+            best = weight[a]
+            best_ln = length[a]
+            best_edge = a
+    for i in range(pull_first[k], pull_first[k + 1]):
+        x = pull_x[i]
+        y = pull_y[i]
+        c = w[x] + w[y]
+        if c < best:
+            best = c
+            best_ln = ln[x] + ln[y]
+            best_edge = -1
+            best_a = x
+            best_b = y
+    changed = best != w[k] or best_ln != ln[k]
+    w[k] = best
+    ln[k] = best_ln
+    edge[k] = best_edge
+    ca[k] = best_a
+    cb[k] = best_b
+    return changed
 
-        libc = ctypes.CDLL("libc.so.6")
-        m_trim_threshold, m_mmap_threshold = -1, -3
-        libc.mallopt(m_mmap_threshold, 32 * 1024 * 1024)
-        libc.mallopt(m_trim_threshold, 256 * 1024 * 1024)
-    except (OSError, AttributeError):  # not glibc: keep the allocator's defaults
-        pass
+
+@njit(cache=True, nogil=True)
+def _customize_full(in_first, in_arc, pull_first, pull_x, pull_y, weight, length, w, ln, edge,
+                    ca, cb):  # fmt: skip
+    """Customize every arc, bottom-up (arcs are numbered by their lower end)."""
+    for k in range(w.shape[0]):
+        _relax(k, in_first, in_arc, pull_first, pull_x, pull_y, weight, length, w, ln, edge, ca, cb)
+
+
+@njit(cache=True, nogil=True)
+def _customize_partial(in_first, in_arc, pull_first, pull_x, pull_y, push_first, push_to,
+                       edge_arc, changed_edges, weight, length, w, ln, edge, ca, cb,
+                       max_arcs):  # fmt: skip
+    """Re-customize the arcs of ``changed_edges`` and what depends on them; return the count.
+
+    ``w``, ``ln``, ``edge``, ``ca`` and ``cb`` (per arc, updated in place)
+    hold an exact customization for weights that differ from ``weight`` only
+    on ``changed_edges``. An arc is recomputed when an input it reads changed;
+    the arcs that read it follow only if its weight or length changed. Once
+    more than ``max_arcs`` arcs are recomputed or waiting (a change that
+    reaches much of the hierarchy), every remaining arc is recomputed in one
+    sweep instead (no bookkeeping). The result equals :func:`_customize_full`
+    for ``weight``.
+    """
+    p = w.shape[0]
+    dirty = np.zeros(p, dtype=np.bool_)
+    lo = p
+    pending = 0
+    for i in range(changed_edges.shape[0]):
+        k = edge_arc[changed_edges[i]]
+        if k >= 0 and not dirty[k]:
+            dirty[k] = True
+            pending += 1
+            lo = min(lo, k)
+    done = 0
+    k = lo
+    while pending > 0:
+        if done + pending > max_arcs:
+            for j in range(k, p):
+                _relax(j, in_first, in_arc, pull_first, pull_x, pull_y, weight, length, w, ln,
+                       edge, ca, cb)  # fmt: skip
+            return done + p - k
+        if dirty[k]:
+            pending -= 1
+            done += 1
+            if _relax(k, in_first, in_arc, pull_first, pull_x, pull_y, weight, length, w, ln,
+                      edge, ca, cb):  # fmt: skip
+                for i in range(push_first[k], push_first[k + 1]):
+                    j = push_to[i]
+                    if not dirty[j]:
+                        dirty[j] = True
+                        pending += 1
+        k += 1
+    return done
+
+
+#: Partial customization when at most this share of the original edges changed
+#: (above it the changes reach most arcs and one full pass is cheaper).
+PARTIAL_MAX_SHARE = 0.02
+#: A partial customization sweeps the rest of the hierarchy in full once this
+#: share of its arcs is to be recomputed.
+PARTIAL_MAX_ARCS = 0.1
 
 
 def customize(
-    structure: CCHStructure, graph: RoadGraph, weight: np.ndarray | None = None
+    structure: CCHStructure,
+    graph: RoadGraph,
+    weight: np.ndarray | None = None,
+    *,
+    start: ContractionHierarchy | None = None,
 ) -> CustomizedHierarchy:
     """A hierarchy of ``graph`` exact for ``weight`` (default: its travel times).
 
@@ -557,37 +694,74 @@ def customize(
         The graph; paths are unpacked onto its edges and lengths.
     weight : ndarray of float64, shape (m,), optional
         Seconds per edge, ``inf`` for a closed edge.
+    start : ContractionHierarchy, optional
+        A hierarchy customized from ``structure`` before (e.g. for the base
+        weights). When few edges differ from its weights, only the arcs those
+        edges reach are re-customized (the result is the same as a full
+        customization); otherwise, or when ``start`` is not of this structure,
+        all arcs are.
 
     Returns
     -------
     CustomizedHierarchy
         Whose ``graph`` carries ``weight`` as its travel times.
     """
-    _reuse_freed_memory()
     w = np.ascontiguousarray(graph.travel_time if weight is None else weight, dtype=np.float64)
     if w.shape != (graph.n_edges,):
         raise DataError(f"weights have shape {w.shape}, expected ({graph.n_edges},)")
     length = np.ascontiguousarray(graph.length_m, dtype=np.float64)
-    s = structure
-    custom = _customize(
-        s.first_up, s.up_head, s.tri_va, s.tri_vb, s.tri_ab, s.arc_cch, s.arc_up, w, length
-    )
-    offsets, node, q_w, arc, arc_edge, arc_ca, arc_cb, arc_len = _packed_query_graph(
-        s.first_up, s.up_head, s.tri_va, s.tri_vb, *custom
-    )
+    lay = metric_layout(structure)
+    changed = _changed_edges(lay, start, w)
+    if changed is not None:
+        assert isinstance(start, CustomizedHierarchy)
+        q_w = start.packed[2].copy()
+        arc_len = start.arc_length.copy()
+        arc_edge = start.arc_edge.copy()
+        arc_ca = start.arc_child_a.copy()
+        arc_cb = start.arc_child_b.copy()
+        _customize_partial(
+            lay.in_first, lay.in_arc, lay.pull_first, lay.pull_x, lay.pull_y, lay.push_first,
+            lay.push_to, lay.edge_arc, changed, w, length, q_w, arc_len, arc_edge, arc_ca,
+            arc_cb, int(PARTIAL_MAX_ARCS * lay.n_arcs),
+        )  # fmt: skip
+    else:
+        p = lay.n_arcs
+        q_w, arc_len = np.empty(p), np.empty(p)
+        arc_edge = np.empty(p, dtype=np.int64)
+        arc_ca, arc_cb = np.empty(p, dtype=np.int32), np.empty(p, dtype=np.int32)
+        _customize_full(
+            lay.in_first, lay.in_arc, lay.pull_first, lay.pull_x, lay.pull_y, w, length,
+            q_w, arc_len, arc_edge, arc_ca, arc_cb,
+        )  # fmt: skip
     if weight is not None:
         from dataclasses import replace
 
         graph = replace(graph, travel_time=w)
     none_i, none_f = np.zeros(0, np.int32), np.zeros(0)
     first = np.zeros(1, np.int64)
+    s = structure
     return CustomizedHierarchy(
         graph, s.rank, s.order,
         first, none_i, none_f, none_i, first, none_i, none_f, none_i,
         arc_edge, arc_ca, arc_cb, arc_len,
         parent=structure_parent(s),
-        packed=(offsets, node, q_w, arc),
+        packed=(lay.offsets, lay.node, q_w, lay.arc),
     )  # fmt: skip
+
+
+def _changed_edges(
+    layout: MetricLayout, start: ContractionHierarchy | None, weight: np.ndarray
+) -> np.ndarray | None:
+    """Edges whose weight differs from ``start``'s, or ``None`` for a full customization."""
+    if not isinstance(start, CustomizedHierarchy) or start.packed[0] is not layout.offsets:
+        return None
+    before = np.asarray(start.graph.travel_time)
+    if before.shape != weight.shape:
+        return None
+    changed = np.flatnonzero(before != weight)
+    if changed.shape[0] > PARTIAL_MAX_SHARE * weight.shape[0]:
+        return None
+    return changed
 
 
 # ------------------------------------------------------------------------ cache
@@ -637,11 +811,15 @@ def customized_hierarchy(graph: RoadGraph, *, cache_dir: Path | None) -> Customi
 
 __all__ = [
     "CCH_FORMAT_VERSION",
+    "PARTIAL_MAX_ARCS",
+    "PARTIAL_MAX_SHARE",
     "CCHStructure",
     "CustomizedHierarchy",
+    "MetricLayout",
     "build_cch_structure",
     "cch_structure",
     "customize",
     "customized_hierarchy",
+    "metric_layout",
     "structure_digest",
 ]

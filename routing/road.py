@@ -133,6 +133,9 @@ class RoadNetwork:
     structure: CCHStructure | None = None
     live: LiveState | None = None
     stats: LiveQueryStats = field(default_factory=LiveQueryStats, compare=False, repr=False)
+    # The latest live customization, shared with every live view (replace() passes it on):
+    # a new state close to it (one more closure) is customized from it, not from the base.
+    _latest: list = field(default_factory=list, compare=False, repr=False)
 
     @property
     def profile(self) -> str:
@@ -198,7 +201,16 @@ class RoadNetwork:
                 f"the {self.profile} network has no customizable hierarchy; load it with "
                 "load_road_networks"
             )
-        hierarchy = customize(self.structure, self.graph, live.travel_time)
+        # Only the arcs the change reaches are re-customized, from whichever of the base
+        # and the latest hierarchy differs on fewer edges; the live graph view
+        # already carries the weights (no copy).
+        weight = live.travel_time
+        start = self.hierarchy
+        for other in list(self._latest):
+            if np.count_nonzero(other.graph.travel_time != weight) < live.modified.shape[0]:
+                start = other
+        hierarchy = customize(self.structure, live.graph, start=start)
+        self._latest[:] = [hierarchy]
         object.__setattr__(live, "_hierarchy", hierarchy)  # a cache, not a field
         self.stats.add("customizations")
         return hierarchy

@@ -232,6 +232,36 @@ def test_polygon_closes_every_intersecting_edge(tiny_graphs) -> None:
     assert collection["features"][0]["properties"]["edges"] == len(expected)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_area_lookup_matches_every_edge_tested_one_by_one(tiny_graphs, seed: int) -> None:
+    """Concave and two-part areas: the bounding-box prefilter drops no intersecting edge."""
+    from shapely.geometry import LineString, MultiPolygon, Polygon, mapping
+
+    graph = tiny_graphs["walk"]
+    rng = np.random.default_rng(seed)
+    parts = []
+    for _ in range(2):
+        lat0, lon0 = float(rng.choice(graph.lat)), float(rng.choice(graph.lon))
+        r = rng.uniform(0.0003, 0.002)
+        angles = np.sort(rng.uniform(0, 2 * np.pi, 9))
+        radius = r * rng.uniform(0.2, 1.0, 9)  # a jagged, concave outline
+        parts.append(
+            Polygon(
+                np.column_stack((lon0 + radius * np.cos(angles), lat0 + radius * np.sin(angles)))
+            )
+        )
+    area = MultiPolygon(parts).buffer(0) if seed % 2 else parts[0].buffer(0)
+    live = LiveState({"walk": graph}, clock=Clock())
+    closure = live.add_closure(polygon=mapping(area))
+    expected = [
+        e
+        for e in range(graph.n_edges)
+        if LineString(np.column_stack(graph.edge_points(e)[::-1])).intersects(area)
+    ]
+    assert expected, "the area should touch some edge of the fixture"
+    assert live.closure_edges(closure.id, "walk").tolist() == expected
+
+
 def test_bad_closures_are_refused(tiny_graphs) -> None:
     live = LiveState({"walk": tiny_graphs["walk"]}, clock=Clock())
     with pytest.raises(RequestError, match="way_ids, a polygon"):
