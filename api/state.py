@@ -364,7 +364,7 @@ def _warm_up(state: RegionState) -> None:
     for profile, network in state.networks.items():
         steps.append((f"{profile} route", lambda n=network: n.route(origin, destination)))
         steps.append((f"{profile} matrix", lambda n=network: _warm_matrix(n, origin, destination)))
-        steps.append((f"{profile} isochrone", lambda n=network: n.isochrone_edges(origin, 120.0)))
+        steps.append((f"{profile} isochrone", lambda n=network: _warm_isochrone(n, origin)))
     if state.planner is not None:
         modes = frozenset(planner_modes(state)) - {"shuttle"}
         ev = EvSpec(capacity_kwh=50.0, battery_percent=60.0)
@@ -384,6 +384,14 @@ def _warm_up(state: RegionState) -> None:
             logger.warning("warm-up %s did not run (%s); its first request may be slow",
                            label, exc)  # fmt: skip
     logger.info("warm-up queries done in %.1f s", time.perf_counter() - start)
+
+
+def _warm_isochrone(network: Any, origin: tuple[float, float]) -> None:
+    """A 2-minute isochrone drawn as ``/isochrone`` draws it (imports and warms GEOS too)."""
+    from api.services.isochrone_shape import isochrone_geometry
+
+    reached = network.isochrone_edges(origin, 120.0)
+    isochrone_geometry(network.current_graph(), reached.edges, reached.fraction)
 
 
 def _warm_matrix(

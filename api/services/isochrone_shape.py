@@ -31,7 +31,7 @@ MAX_VERTICES = 2000
 #: Tolerance doublings tried before islands and holes are dropped instead.
 MAX_SIMPLIFY_ROUNDS = 8
 #: Most sample points taken along the reached edges (bounds the rasterising work).
-MAX_SAMPLES = 400_000
+MAX_SAMPLES = 200_000
 _M_PER_DEG = 111_320.0
 
 
