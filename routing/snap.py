@@ -25,6 +25,8 @@ from routing.graph import RoadGraph
 
 #: Side of a grid cell of the snapping index, metres (index size vs. query work).
 GRID_CELL_M = 50.0
+#: Most cells of a snapping grid (the cell side doubles until the grid fits).
+MAX_GRID_CELLS = 4_000_000
 _M_PER_DEG = math.pi / 180.0 * 6_371_008.8
 
 
@@ -265,19 +267,31 @@ class Snapper:
         bx, by = self.plane.to_xy(plat[a + 1], plon[a + 1])
         self.seg_xy = np.stack((ax, ay, bx, by), axis=1)
 
-        # Every segment under each grid cell its bounding box touches.
-        lo_x = np.minimum(ax, bx)
-        lo_y = np.minimum(ay, by)
-        self._grid_origin = (float(lo_x.min(initial=0.0)), float(lo_y.min(initial=0.0)))
-        x0, y0 = self._grid_origin
+        # Every segment under each grid cell its bounding box touches. The grid spans
+        # the bulk of the segments (a few stray far-off points must not blow it up);
+        # boxes beyond it are clamped onto its border cells, which keeps the ring
+        # bound exact for queries inside the grid (queries outside: brute force).
+        xs, ys = np.concatenate((ax, bx)), np.concatenate((ay, by))
+        x0, x1 = (float(v) for v in np.percentile(xs, [0.1, 99.9]))
+        y0, y1 = (float(v) for v in np.percentile(ys, [0.1, 99.9]))
         c = self.cell_m
-        cx0 = np.floor((lo_x - x0) / c).astype(np.int64)
-        cy0 = np.floor((lo_y - y0) / c).astype(np.int64)
-        cx1 = np.floor((np.maximum(ax, bx) - x0) / c).astype(np.int64)
-        cy1 = np.floor((np.maximum(ay, by) - y0) / c).astype(np.int64)
-        self._grid_shape = (int(cx1.max(initial=0)) + 1, int(cy1.max(initial=0)) + 1)
+        while (math.floor((x1 - x0) / c) + 1) * (math.floor((y1 - y0) / c) + 1) > MAX_GRID_CELLS:
+            c *= 2.0
+        self.cell_m = c
+        nx, ny = math.floor((x1 - x0) / c) + 1, math.floor((y1 - y0) / c) + 1
+        self._grid_origin = (x0, y0)
+        self._grid_shape = (nx, ny)
+
+        def cells(v: np.ndarray, lo: float, n: int) -> np.ndarray:
+            return np.clip(np.floor((v - lo) / c), 0, n - 1).astype(np.int64)
+
         self._cell_first, self._cell_seg = _grid_index(
-            cx0, cy0, cx1, cy1, self._grid_shape[0], self._grid_shape[1]
+            cells(np.minimum(ax, bx), x0, nx),
+            cells(np.minimum(ay, by), y0, ny),
+            cells(np.maximum(ax, bx), x0, nx),
+            cells(np.maximum(ay, by), y0, ny),
+            nx,
+            ny,
         )
 
     # ------------------------------------------------------------------ checks
@@ -498,6 +512,21 @@ def _grid_index(cx0, cy0, cx1, cy1, nx, ny):
     return counts, cell_seg
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _to_segment(seg_xy, s, px, py):
+    """(distance, t) from (px, py) to its projection onto segment ``s``, clamped to the ends."""
+    ax = seg_xy[s, 0]
+    ay = seg_xy[s, 1]
+    dx = seg_xy[s, 2] - ax
+    dy = seg_xy[s, 3] - ay
+    wx = px - ax
+    wy = py - ay
+    len2 = dx * dx + dy * dy
+    t = (wx * dx + wy * dy) / len2 if len2 > 0.0 else 0.0
+    t = min(max(t, 0.0), 1.0)
+    return math.hypot(wx - t * dx, wy - t * dy), t
+
+
 @njit(cache=True, nogil=True)
 def _grid_nearest(px, py, x0, y0, cell, nx, ny, cell_first, cell_seg, seg_xy):
     """(segment, t) of the segment closest to (px, py): the grid cells ring by ring.
@@ -509,10 +538,16 @@ def _grid_nearest(px, py, x0, y0, cell, nx, ny, cell_first, cell_seg, seg_xy):
     """
     qx = math.floor((px - x0) / cell)  # an int64 in numba
     qy = math.floor((py - y0) / cell)
-    r_max = max(qx, nx - 1 - qx, qy, ny - 1 - qy, 0)
     best = -1
     best_t = 0.0
     best_d = np.inf
+    if qx < 0 or qx >= nx or qy < 0 or qy >= ny:  # outside the grid: every segment
+        for s in range(seg_xy.shape[0]):
+            d, t = _to_segment(seg_xy, s, px, py)
+            if d < best_d:
+                best, best_t, best_d = s, t, d
+        return best, best_t
+    r_max = max(qx, nx - 1 - qx, qy, ny - 1 - qy, 0)
     for r in range(r_max + 1):
         if best >= 0 and best_d < (r - 1) * cell:
             break
@@ -527,16 +562,7 @@ def _grid_nearest(px, py, x0, y0, cell, nx, ny, cell_first, cell_seg, seg_xy):
                     k = i * ny + j
                     for m in range(cell_first[k], cell_first[k + 1]):
                         s = cell_seg[m]
-                        ax = seg_xy[s, 0]
-                        ay = seg_xy[s, 1]
-                        dx = seg_xy[s, 2] - ax
-                        dy = seg_xy[s, 3] - ay
-                        wx = px - ax
-                        wy = py - ay
-                        len2 = dx * dx + dy * dy
-                        t = (wx * dx + wy * dy) / len2 if len2 > 0.0 else 0.0
-                        t = min(max(t, 0.0), 1.0)
-                        d = math.hypot(wx - t * dx, wy - t * dy)
+                        d, t = _to_segment(seg_xy, s, px, py)
                         if d < best_d or (d == best_d and s < best):
                             best, best_t, best_d = s, t, d
                 if r == 0:
