@@ -49,22 +49,15 @@ class RouteFastPath:
     app : ASGI app
         The rest of the stack (FastAPI's exception handling and router).
     fastapi_app : FastAPI
-        The application: its ``state.elster`` (the loaded region) and its
-        route object (reported to the metrics middleware as the template).
+        The application: its ``state.elster`` (the loaded region). The route
+        object that the metrics report as the template is the one FastAPI's
+        router names for the first request, which goes through it.
     """
 
     def __init__(self, app: ASGIApp, *, fastapi_app: Any) -> None:
         self.app = app
         self.fastapi_app = fastapi_app
         self._route: Any = None
-
-    def _route_object(self) -> Any:
-        if self._route is None:
-            for route in self.fastapi_app.routes:
-                if getattr(route, "path", None) == ROUTE_PATH:
-                    self._route = route
-                    break
-        return self._route
 
     def _answer(self, scope: Scope) -> bytes | None:
         """The JSON body of a well-formed route request, or ``None`` to let FastAPI answer."""
@@ -104,13 +97,17 @@ class RouteFastPath:
         ):
             await self.app(scope, receive, send)
             return
+        if self._route is None:
+            # The first request goes through FastAPI, which names the matched route in
+            # the scope: the object the metrics take the route template from.
+            await self.app(scope, receive, send)
+            self._route = scope.get("route")
+            return
         body = self._answer(scope)
         if body is None:
             await self.app(scope, receive, send)
             return
-        route = self._route_object()
-        if route is not None:
-            scope["route"] = route  # the metrics' route template, as the router sets it
+        scope["route"] = self._route  # the metrics' route template, as the router sets it
         headers = [(b"content-length", str(len(body)).encode()), _JSON_HEADER]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
