@@ -22,6 +22,7 @@ from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
+from api.fastroute import RouteFastPath
 from api.middleware import BodySizeLimit, Metrics, MetricsMiddleware, SecurityHeaders
 from api.ratelimit import RateLimit
 from api.settings import Settings
@@ -224,7 +225,10 @@ def create_app(
     def favicon() -> RedirectResponse:
         return RedirectResponse("/static/favicon.svg")
 
-    # Outermost first: metrics see every answer, including 413s from the size limit.
+    # Innermost first (each add_middleware wraps the ones before): the route fast path
+    # answers inside every limit and header below; metrics see every answer, including
+    # 413s from the size limit.
+    app.add_middleware(RouteFastPath, fastapi_app=app)
     origins = settings.cors_origin_list()
     if origins:
         app.add_middleware(

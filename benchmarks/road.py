@@ -184,17 +184,31 @@ def random_points(graph: RoadGraph, bbox, n: int, rng) -> list[tuple[float, floa
     return [(float(graph.lat[v]) + 1e-5, float(graph.lon[v]) - 1e-5) for v in chosen]
 
 
-def start_elster(profiles: str, workers: int, log_path: Path) -> tuple[subprocess.Popen, str]:
-    """``elster serve``'s worker pool on a free port, serving only what the route test needs."""
+def start_elster(
+    profiles: str, workers: int, log_path: Path, data_dir: Path
+) -> tuple[subprocess.Popen, str]:
+    """``elster serve``'s worker pool on a free port, serving only what the route test needs.
+
+    The server reads the same data and build cache as this process (``data_dir``,
+    :func:`routing.regions.default_cache_dir`). The per-client rate limit on the
+    routing endpoints is off: every request of a load test comes from one client
+    (127.0.0.1), and OSRM has no such limit either.
+    """
     from benchmarks.api_load import start_server
+    from routing.regions import default_cache_dir
 
     env = dict(os.environ)
     env.update(
         ELSTER_REGION="heidelberg",
+        ELSTER_DATA_DIR=str(data_dir),
+        ELSTER_CACHE_DIR=str(default_cache_dir()),
         ELSTER_PROFILES=profiles,
         ELSTER_TRANSIT="false",
         ELSTER_WHEELCHAIR="false",
         ELSTER_SHUTTLE_VEHICLES="0",
+        ELSTER_LIVE_FEEDS="false",
+        ELSTER_LIVE_PATH=str(log_path.with_suffix(".live.json")),
+        ELSTER_RATE_LIMIT_EXPENSIVE="0",
         ELSTER_DATABASE_URL=f"sqlite:///{log_path.with_suffix('.db')}",
     )
     return start_server(workers, env, log_path, ROOT, "api.app:create_app")
@@ -279,22 +293,24 @@ def peer_section(args, region, osm: Path, car: RoadNetwork, rng) -> dict:
         many_to_many(car.hierarchy, src, dst)
         ours_table_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        op.table(server, sources, targets)
-        osrm_table_s = time.perf_counter() - t0
+        answer = op.table(server, sources, targets)
+        osrm_wall_s = time.perf_counter() - t0
+        # OSRM's time: until the last byte of its answer arrived (its search and JSON
+        # encoding plus the local round trip), without our decoding of the JSON.
+        osrm_table_s = answer["request_s"]
         out["table"] = {
             "size": [side, side],
             "ours_s": ours_table_s,
             "osrm_s": osrm_table_s,
+            "osrm_with_decoding_s": osrm_wall_s,
             "ratio_osrm_over_ours": osrm_table_s / ours_table_s,
         }
         if not args.no_http:
             http_pairs = pairs[: max(50, min(len(pairs), 500))]
             osrm_paths = oc.osrm_route_paths(http_pairs)
-            out["http_osrm"] = oc.http_load(
-                server.url, osrm_paths, requests=args.http_requests
-            )
+            out["http_osrm"] = oc.http_load(server.url, osrm_paths, requests=args.http_requests)
             log_path = Path(tempfile.mkdtemp(prefix="elster-road-")) / "serve.log"
-            proc, base = start_elster("car", 2, log_path)
+            proc, base = start_elster("car", 2, log_path, osm.parents[1])
             try:
                 ours_paths = oc.elster_route_paths(http_pairs)
                 out["http_ours"] = oc.http_load(base, ours_paths, requests=args.http_requests)
@@ -366,9 +382,12 @@ def main(argv: list[str] | None = None) -> dict:
         )
         if "http_ours" in peer:
             peer_note += (
-                f", HTTP route at C=20 ours {peer['http_ours']['throughput_rps']:.0f} req/s vs "
-                f"OSRM {peer['http_osrm']['throughput_rps']:.0f} req/s "
-                f"({peer['http_ratio_ours_over_osrm']:.2f}x)"
+                f", HTTP route at C=20 ours {peer['http_ours']['throughput_rps']:.0f} req/s "
+                f"(p50 {peer['http_ours']['p50_ms']:.1f} ms, p95 {peer['http_ours']['p95_ms']:.1f}"
+                f" ms, {peer['http_ours']['ok_share']:.0%} 2xx) vs OSRM "
+                f"{peer['http_osrm']['throughput_rps']:.0f} req/s (p50 "
+                f"{peer['http_osrm']['p50_ms']:.1f} ms, p95 {peer['http_osrm']['p95_ms']:.1f} ms)"
+                f" = {peer['http_ratio_ours_over_osrm']:.2f}x"
             )
     print(
         f"road[{region.name}]: build {ours['total_s']:.1f}s all profiles (import "

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import operator
 import threading
 import time
@@ -834,6 +835,18 @@ class ContractionHierarchy:
         """
         src, sc, dst, dc = self._seeds(src_nodes, src_costs, dst_nodes, dst_costs)
         cost, meet, ws = self._search(self.rank[src], sc, self.rank[dst], dc)
+        return self._path(cost, meet, ws, src, dst)
+
+    def route_or_none(self, src_nodes, src_costs, dst_nodes, dst_costs) -> PathResult | None:
+        """:meth:`route` with one search, ``None`` instead of :class:`NoRouteError`.
+
+        For callers that compare the path's cost with another candidate (a
+        point-to-point route on one edge) without searching twice.
+        """
+        src, sc, dst, dc = self._seeds(src_nodes, src_costs, dst_nodes, dst_costs)
+        cost, meet, ws = self._search(self.rank[src], sc, self.rank[dst], dc)
+        if meet < 0 or not math.isfinite(cost):
+            return None
         return self._path(cost, meet, ws, src, dst)
 
     def _path(self, cost, meet, ws, src, dst) -> PathResult:

@@ -115,26 +115,36 @@ def path_polyline(graph: RoadGraph, edges: np.ndarray) -> tuple[np.ndarray, np.n
     edges = np.asarray(edges, dtype=np.int64)
     if edges.size == 0:
         return np.empty(0), np.empty(0)
-    starts, ends = graph.geom_first[edges], graph.geom_first[edges + 1]
-    counts = ends - starts + 1  # the edge's tail plus its shape points
-    total = int(counts.sum()) + 1
-    offsets = np.zeros(edges.size, dtype=np.int64)
-    np.cumsum(counts[:-1], out=offsets[1:])
-    lat, lon = np.empty(total), np.empty(total)
-    tails = edge_tails(graph, edges)
-    lat[offsets], lon[offsets] = graph.lat[tails], graph.lon[tails]
-    shape_count = int((ends - starts).sum())
-    if shape_count:
-        edge_of = np.repeat(np.arange(edges.size), ends - starts)
-        within = np.arange(shape_count) - np.repeat(
-            np.cumsum(ends - starts) - (ends - starts), ends - starts
-        )
-        src = starts[edge_of] + within
-        dst = offsets[edge_of] + 1 + within
-        lat[dst], lon[dst] = graph.geom_lat[src], graph.geom_lon[src]
-    last = int(graph.head[edges[-1]])
-    lat[-1], lon[-1] = graph.lat[last], graph.lon[last]
-    return lat, lon
+    return _path_polyline(
+        graph.first_out, graph.head, graph.geom_first, graph.geom_lat, graph.geom_lon,
+        graph.lat, graph.lon, edges,
+    )  # fmt: skip
+
+
+@njit(cache=True, nogil=True)
+def _path_polyline(first_out, head, geom_first, geom_lat, geom_lon, lat, lon, edges):
+    """:func:`path_polyline` in one pass: each edge's tail, its shape points, the last head."""
+    total = 1
+    for i in range(edges.shape[0]):
+        e = edges[i]
+        total += geom_first[e + 1] - geom_first[e] + 1
+    out_lat = np.empty(total)
+    out_lon = np.empty(total)
+    k = 0
+    for i in range(edges.shape[0]):
+        e = edges[i]
+        tail = np.searchsorted(first_out, e, side="right") - 1
+        out_lat[k] = lat[tail]
+        out_lon[k] = lon[tail]
+        k += 1
+        for j in range(geom_first[e], geom_first[e + 1]):
+            out_lat[k] = geom_lat[j]
+            out_lon[k] = geom_lon[j]
+            k += 1
+    last = head[edges[edges.shape[0] - 1]]
+    out_lat[k] = lat[last]
+    out_lon[k] = lon[last]
+    return out_lat, out_lon
 
 
 def _haversine_np(lat1, lon1, lat2, lon2):

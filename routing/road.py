@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numba import njit
 
 from routing.build import road_graphs, wheelchair_graph
 from routing.cch import CCHStructure, cch_structure, customize
 from routing.ch import ContractionHierarchy
 from routing.errors import NoRouteError
+from routing.geo import EARTH_RADIUS_M
 from routing.graph import PROFILES, RoadGraph
 from routing.paths import PathResult, path_polyline
 from routing.regions import Region, default_cache_dir
@@ -265,14 +267,15 @@ class RoadNetwork:
         src, src_cost = _finite_seeds(*a.source_seeds(w))
         dst, dst_cost = _finite_seeds(*b.target_seeds(w))
         direct = a.direct_cost_to(b, w)
-        via_nodes = (
-            hierarchy.query(src, src_cost, dst, dst_cost) if src.size and dst.size else math.inf
+        # One search: the path (unpacked only when reachable) and its cost together.
+        path = (
+            hierarchy.route_or_none(src, src_cost, dst, dst_cost) if src.size and dst.size else None
         )
+        via_nodes = path.cost if path is not None else math.inf
         if math.isfinite(direct) and direct <= via_nodes:
             return self._direct_route(a, b, direct)
-        if not math.isfinite(via_nodes):
+        if path is None:
             raise self._no_route(origin, destination, closed=w is not None)
-        path = hierarchy.route(src, src_cost, dst, dst_cost)
         return self._path_route(a, b, path)
 
     def _no_route(self, origin, destination, *, closed: bool = False) -> NoRouteError:
@@ -329,9 +332,7 @@ class RoadNetwork:
         lats = np.concatenate((head_lat, lats, tail_lat[::-1]))
         lons = np.concatenate((head_lon, lons, tail_lon[::-1]))
         distance = (
-            float(path.length_m)
-            + a.source_offset_m(path.source)
-            + b.target_offset_m(path.target)
+            float(path.length_m) + a.source_offset_m(path.source) + b.target_offset_m(path.target)
         )
         return RoadRoute(
             self.profile,
@@ -388,24 +389,50 @@ def partial_shape(
     Ordered from the snapped point outward, end node excluded: toward the
     segment's head (``toward_head``) or toward its tail.
     """
-    edge = snap.edge
-    a, b = int(graph.geom_first[edge]), int(graph.geom_first[edge + 1])
-    if a == b:
-        return np.zeros(0), np.zeros(0)
-    tail = int(np.searchsorted(graph.first_out, edge, side="right") - 1)
-    lat = np.concatenate(([graph.lat[tail]], graph.geom_lat[a:b]))
-    lon = np.concatenate(([graph.lon[tail]], graph.geom_lon[a:b]))
-    from routing.geo import haversine_m
+    return _partial_shape(
+        graph.first_out, graph.geom_first, graph.geom_lat, graph.geom_lon, graph.lat, graph.lon,
+        snap.edge, snap.fraction * snap.edge_length_m, toward_head,
+    )  # fmt: skip
 
-    # Offset along the segment of each shape point.
-    along = np.cumsum(haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:]))
-    where = snap.fraction * snap.edge_length_m
-    inner_lat, inner_lon = lat[1:], lon[1:]
+
+@njit(cache=True, nogil=True)
+def _partial_shape(first_out, geom_first, geom_lat, geom_lon, lat, lon, edge, where, toward_head):
+    """:func:`partial_shape` on the arrays: shape points beyond / before ``where`` metres."""
+    a = geom_first[edge]
+    b = geom_first[edge + 1]
+    n = b - a
+    out_lat = np.empty(n)
+    out_lon = np.empty(n)
+    if n == 0:
+        return out_lat, out_lon
+    tail = np.searchsorted(first_out, edge, side="right") - 1
+    prev_lat = lat[tail]
+    prev_lon = lon[tail]
+    along = 0.0
+    k = 0
+    for j in range(a, b):
+        along += _haversine_kernel(prev_lat, prev_lon, geom_lat[j], geom_lon[j])
+        prev_lat = geom_lat[j]
+        prev_lon = geom_lon[j]
+        if (toward_head and along > where) or (not toward_head and along < where):
+            out_lat[k] = geom_lat[j]
+            out_lon[k] = geom_lon[j]
+            k += 1
     if toward_head:
-        keep = along > where
-        return inner_lat[keep], inner_lon[keep]
-    keep = along < where
-    return inner_lat[keep][::-1], inner_lon[keep][::-1]
+        return out_lat[:k], out_lon[:k]
+    return out_lat[:k][::-1].copy(), out_lon[:k][::-1].copy()
+
+
+@njit(cache=True, nogil=True)
+def _haversine_kernel(lat1, lon1, lat2, lon2):
+    """:func:`routing.geo.haversine_m` of one pair (same formula)."""
+    p1 = math.radians(lat1)
+    p2 = math.radians(lat2)
+    dlmb = math.radians(lon2 - lon1)
+    s1 = math.sin((p2 - p1) / 2.0)
+    s2 = math.sin(dlmb / 2.0)
+    h = s1 * s1 + math.cos(p1) * math.cos(p2) * s2 * s2
+    return 2.0 * EARTH_RADIUS_M * math.asin(math.sqrt(min(max(h, 0.0), 1.0)))
 
 
 def _finite_seeds(nodes: np.ndarray, costs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,10 +1,11 @@
 """Snap coordinates onto a road graph: the nearest point on an edge, and search seeds.
 
-A :class:`Snapper` is built once per graph. It puts sample points every few
-metres along every edge's polyline into a k-d tree (in a local metric plane),
-so the nearest segment of any query is found exactly: the closest sample is at
-most half a sample spacing farther away than the closest segment, and every
-segment within that bound is projected onto. Two-way roads are indexed once
+A :class:`Snapper` is built once per graph. It files every straight piece of
+every edge's polyline under each cell of a uniform grid (in a local metric
+plane) that its bounding box touches; a query projects onto the pieces of the
+cells ring by ring around it and stops once no cell further out can hold a
+closer piece, so the nearest segment is found exactly (ties: the lowest
+segment id), in one small compiled kernel. Two-way roads are indexed once
 (an edge and its reverse twin share the geometry); a :class:`Snap` records both
 directions, and gives the seeds a shortest-path search starts from or ends at.
 """
@@ -22,7 +23,10 @@ from routing.errors import SnapError
 from routing.geo import EARTH_RADIUS_M, LocalPlane, haversine_m, valid_latlon
 from routing.graph import RoadGraph
 
-SAMPLE_SPACING_M = 20.0
+#: Side of a grid cell of the snapping index, metres (index size vs. query work).
+GRID_CELL_M = 50.0
+#: Most cells of a snapping grid (the cell side doubles until the grid fits).
+MAX_GRID_CELLS = 4_000_000
 _M_PER_DEG = math.pi / 180.0 * 6_371_008.8
 
 
@@ -89,8 +93,10 @@ class Snap:
         """Seconds to drive the whole segment forward and backward under ``weight``."""
         if weight is None:
             return self.edge_time, self.reverse_time
-        forward = float(weight[self.edge]) - float(self.in_turn[0]) if self.in_arcs.size else (
-            float(weight[self.edge])
+        forward = (
+            float(weight[self.edge]) - float(self.in_turn[0])
+            if self.in_arcs.size
+            else (float(weight[self.edge]))
         )
         backward = 0.0
         if self.reverse_edge >= 0:
@@ -183,15 +189,15 @@ class Snapper:
     ----------
     graph : RoadGraph
         The graph to snap onto.
-    sample_spacing_m : float
-        Distance between indexed points along the edges (memory vs. query work).
+    cell_m : float
+        Side of a cell of the snapping grid (memory vs. query work).
     """
 
-    def __init__(self, graph: RoadGraph, *, sample_spacing_m: float = SAMPLE_SPACING_M) -> None:
+    def __init__(self, graph: RoadGraph, *, cell_m: float = GRID_CELL_M) -> None:
         if graph.n_edges == 0:
             raise SnapError(f"the {graph.profile} graph has no roads to snap to; rebuild it")
         self.graph = graph
-        self.spacing = float(sample_spacing_m)
+        self.cell_m = float(cell_m)
         lat = np.asarray(graph.lat)
         lon = np.asarray(graph.lon)
         self.plane = LocalPlane(float(np.mean(lat)))
@@ -261,19 +267,32 @@ class Snapper:
         bx, by = self.plane.to_xy(plat[a + 1], plon[a + 1])
         self.seg_xy = np.stack((ax, ay, bx, by), axis=1)
 
-        # Sample points at most `spacing` apart along every segment (ends included).
-        plane_len = np.hypot(bx - ax, by - ay)
-        pieces = np.maximum(1, np.ceil(plane_len / self.spacing).astype(np.int64))
-        n_samples = pieces + 1
-        seg_of_sample = np.repeat(np.arange(a.shape[0]), n_samples)
-        k = np.arange(int(n_samples.sum())) - np.repeat(np.cumsum(n_samples) - n_samples, n_samples)
-        t = k / pieces[seg_of_sample]
-        sx = ax[seg_of_sample] + t * (bx - ax)[seg_of_sample]
-        sy = ay[seg_of_sample] + t * (by - ay)[seg_of_sample]
-        self._sample_seg = seg_of_sample
-        self._tree = cKDTree(np.column_stack((sx, sy)))
-        # Max planar gap between neighbouring samples of a segment.
-        self._half_gap = 0.5 * float((plane_len / pieces).max(initial=0.0))
+        # Every segment under each grid cell its bounding box touches. The grid spans
+        # the bulk of the segments (a few stray far-off points must not blow it up);
+        # boxes beyond it are clamped onto its border cells, which keeps the ring
+        # bound exact for queries inside the grid (queries outside: brute force).
+        xs, ys = np.concatenate((ax, bx)), np.concatenate((ay, by))
+        x0, x1 = (float(v) for v in np.percentile(xs, [0.1, 99.9]))
+        y0, y1 = (float(v) for v in np.percentile(ys, [0.1, 99.9]))
+        c = self.cell_m
+        while (math.floor((x1 - x0) / c) + 1) * (math.floor((y1 - y0) / c) + 1) > MAX_GRID_CELLS:
+            c *= 2.0
+        self.cell_m = c
+        nx, ny = math.floor((x1 - x0) / c) + 1, math.floor((y1 - y0) / c) + 1
+        self._grid_origin = (x0, y0)
+        self._grid_shape = (nx, ny)
+
+        def cells(v: np.ndarray, lo: float, n: int) -> np.ndarray:
+            return np.clip(np.floor((v - lo) / c), 0, n - 1).astype(np.int64)
+
+        self._cell_first, self._cell_seg = _grid_index(
+            cells(np.minimum(ax, bx), x0, nx),
+            cells(np.minimum(ay, by), y0, ny),
+            cells(np.maximum(ax, bx), x0, nx),
+            cells(np.maximum(ay, by), y0, ny),
+            nx,
+            ny,
+        )
 
     # ------------------------------------------------------------------ checks
     def _check(self, lat: float, lon: float, max_distance_m: float) -> None:
@@ -315,13 +334,11 @@ class Snapper:
         self._check(lat, lon, max_distance_m)
         # Scalar arithmetic and one small kernel: this runs twice per plan query.
         px, py = lon * self.plane._kx, lat * self.plane._ky
-        d0, _ = self._tree.query((px, py))
-        candidates = self._tree.query_ball_point(
-            (px, py), float(d0) + self._half_gap + 1e-6, return_sorted=False
-        )
-        seg, tb = _nearest_segment(
-            np.asarray(candidates, dtype=np.int64), self._sample_seg, self.seg_xy, px, py
-        )
+        x0, y0 = self._grid_origin
+        seg, tb = _grid_nearest(
+            px, py, x0, y0, self.cell_m, self._grid_shape[0], self._grid_shape[1],
+            self._cell_first, self._cell_seg, self.seg_xy,
+        )  # fmt: skip
         seg_lat, seg_lon = self.seg_lat[seg], self.seg_lon[seg]
         s_lat = float(seg_lat[0] + tb * (seg_lat[1] - seg_lat[0]))
         s_lon = float(seg_lon[0] + tb * (seg_lon[1] - seg_lon[0]))
@@ -475,30 +492,82 @@ def _haversine(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2.0 * EARTH_RADIUS_M * math.asin(math.sqrt(min(max(a, 0.0), 1.0)))
 
 
-@njit(cache=True, nogil=True)
-def _nearest_segment(candidates, sample_seg, seg_xy, px, py):
-    """(segment, t) of the candidate samples' segment closest to (px, py) in the plane.
+@njit(cache=True)
+def _grid_index(cx0, cy0, cx1, cy1, nx, ny):
+    """CSR ``(cell_first, cell_seg)``: the segments whose box covers cell ``i * ny + j``."""
+    counts = np.zeros(nx * ny + 1, dtype=np.int64)
+    for s in range(cx0.shape[0]):
+        for i in range(cx0[s], cx1[s] + 1):
+            for j in range(cy0[s], cy1[s] + 1):
+                counts[i * ny + j + 1] += 1
+    for k in range(nx * ny):
+        counts[k + 1] += counts[k]
+    fill = counts[:-1].copy()
+    cell_seg = np.empty(counts[-1], dtype=np.int64)
+    for s in range(cx0.shape[0]):
+        for i in range(cx0[s], cx1[s] + 1):
+            for j in range(cy0[s], cy1[s] + 1):
+                cell_seg[fill[i * ny + j]] = s
+                fill[i * ny + j] += 1
+    return counts, cell_seg
 
-    Same projection as :func:`routing.geo.project_to_segments`; ties go to the
-    lowest segment id.
+
+@njit(cache=True, nogil=True, inline="always")
+def _to_segment(seg_xy, s, px, py):
+    """(distance, t) from (px, py) to its projection onto segment ``s``, clamped to the ends."""
+    ax = seg_xy[s, 0]
+    ay = seg_xy[s, 1]
+    dx = seg_xy[s, 2] - ax
+    dy = seg_xy[s, 3] - ay
+    wx = px - ax
+    wy = py - ay
+    len2 = dx * dx + dy * dy
+    t = (wx * dx + wy * dy) / len2 if len2 > 0.0 else 0.0
+    t = min(max(t, 0.0), 1.0)
+    return math.hypot(wx - t * dx, wy - t * dy), t
+
+
+@njit(cache=True, nogil=True)
+def _grid_nearest(px, py, x0, y0, cell, nx, ny, cell_first, cell_seg, seg_xy):
+    """(segment, t) of the segment closest to (px, py): the grid cells ring by ring.
+
+    A cell in ring ``r`` (Chebyshev distance from the query's cell) is at least
+    ``(r - 1) * cell`` away, so the search stops before the first ring that
+    cannot hold a strictly closer segment. Distance: the point's projection onto
+    the segment in the plane, clamped to its ends; ties go to the lowest segment id.
     """
+    qx = math.floor((px - x0) / cell)  # an int64 in numba
+    qy = math.floor((py - y0) / cell)
     best = -1
     best_t = 0.0
     best_d = np.inf
-    for i in range(candidates.shape[0]):
-        s = sample_seg[candidates[i]]
-        ax = seg_xy[s, 0]
-        ay = seg_xy[s, 1]
-        dx = seg_xy[s, 2] - ax
-        dy = seg_xy[s, 3] - ay
-        wx = px - ax
-        wy = py - ay
-        len2 = dx * dx + dy * dy
-        t = (wx * dx + wy * dy) / len2 if len2 > 0.0 else 0.0
-        t = min(max(t, 0.0), 1.0)
-        d = math.hypot(wx - t * dx, wy - t * dy)
-        if d < best_d or (d == best_d and s < best):
-            best, best_t, best_d = s, t, d
+    if qx < 0 or qx >= nx or qy < 0 or qy >= ny:  # outside the grid: every segment
+        for s in range(seg_xy.shape[0]):
+            d, t = _to_segment(seg_xy, s, px, py)
+            if d < best_d:
+                best, best_t, best_d = s, t, d
+        return best, best_t
+    r_max = max(qx, nx - 1 - qx, qy, ny - 1 - qy, 0)
+    for r in range(r_max + 1):
+        if best >= 0 and best_d < (r - 1) * cell:
+            break
+        for i in range(qx - r, qx + r + 1):
+            if i < 0 or i >= nx:
+                continue
+            edge_row = i == qx - r or i == qx + r
+            step = 1 if edge_row else 2 * r
+            j = qy - r
+            while j <= qy + r:
+                if 0 <= j < ny:
+                    k = i * ny + j
+                    for m in range(cell_first[k], cell_first[k + 1]):
+                        s = cell_seg[m]
+                        d, t = _to_segment(seg_xy, s, px, py)
+                        if d < best_d or (d == best_d and s < best):
+                            best, best_t, best_d = s, t, d
+                if r == 0:
+                    break
+                j += step
     return best, best_t
 
 

@@ -54,22 +54,37 @@ async def road_route(
     need(state, "road", "road routing")
     origin = parse_place(from_place, name="fromPlace")
     destination = parse_place(to_place, name="toPlace")
+    return json_response(route_answer(state, profile, origin, destination, format))
+
+
+def route_answer(
+    state: RegionState,
+    profile: str,
+    origin: tuple[float, float],
+    destination: tuple[float, float],
+    format: str = "json",
+) -> dict[str, Any]:
+    """The body of a ``/route`` answer (shared with the fast path of :mod:`api.fastroute`).
+
+    Raises
+    ------
+    RequestError, SnapError, NoRouteError
+        A point outside the region or far from a road, an unknown profile, no route.
+    """
     check_in_region(state, *origin, name="fromPlace")
     check_in_region(state, *destination, name="toPlace")
     found = network_for(state, profile).route(origin, destination)
     if format == "geojson":
-        return json_response({"type": "FeatureCollection", "features": [found.geojson()]})
-    return json_response(
-        {
-            "profile": profile,
-            "duration": round(found.duration_s, 1),
-            "distance": round(found.distance_m, 1),
-            "from": Place("Origin", *origin).to_dict(),
-            "to": Place("Destination", *destination).to_dict(),
-            "legGeometry": {
-                "points": encode_polyline(found.lats, found.lons, POLYLINE_PRECISION),
-                "precision": POLYLINE_PRECISION,
-                "length": int(found.lats.size),
-            },
-        }
-    )
+        return {"type": "FeatureCollection", "features": [found.geojson()]}
+    return {
+        "profile": profile,
+        "duration": round(found.duration_s, 1),
+        "distance": round(found.distance_m, 1),
+        "from": Place("Origin", *origin).to_dict(),
+        "to": Place("Destination", *destination).to_dict(),
+        "legGeometry": {
+            "points": encode_polyline(found.lats, found.lons, POLYLINE_PRECISION),
+            "precision": POLYLINE_PRECISION,
+            "length": int(found.lats.size),
+        },
+    }

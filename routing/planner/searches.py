@@ -63,6 +63,13 @@ class PlainRouter:
             self.graph, src_nodes, src_costs, dst_nodes, dst_costs, method="dijkstra"
         )
 
+    def route_or_none(self, src_nodes, src_costs, dst_nodes, dst_costs):
+        """Path between seed sets, ``None`` if unreachable."""
+        try:
+            return self.route(src_nodes, src_costs, dst_nodes, dst_costs)
+        except NoRouteError:
+            return None
+
 
 def offroad_s(profile: str, snap: Snap) -> float:
     """Seconds between a point and its snapped road position (walking only)."""
