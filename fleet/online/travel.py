@@ -415,8 +415,11 @@ class RoadTravel:
         self.network = network
         self.max_snap_m = float(max_snap_m)
         n = graph.n_nodes
+        # Only passable arcs connect (an autonomous shuttle's forbidden streets are inf).
+        passable = np.isfinite(graph.travel_time)
+        tail = np.repeat(np.arange(n, dtype=np.int64), np.diff(graph.first_out))
         adj = csr_matrix(
-            (np.ones(graph.head.shape[0]), graph.head.astype(np.int64), graph.first_out),
+            (np.ones(int(passable.sum())), (tail[passable], graph.head[passable].astype(np.int64))),
             shape=(n, n),
         )
         _, labels = connected_components(adj, directed=True, connection="strong")
