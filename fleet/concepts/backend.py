@@ -44,19 +44,20 @@ log = logging.getLogger(__name__)
 
 def buffered(geom, metres: float):
     """``geom`` (lon, lat) grown by ``metres`` (buffered in a local metric plane)."""
-    from shapely.ops import transform
+    import shapely
 
     if metres <= 0:
         return geom
     plane = LocalPlane(float(geom.centroid.y))
-    to_m = lambda x, y, z=None: plane.to_xy(np.asarray(y), np.asarray(x))  # noqa: E731
-    grown = transform(to_m, geom).buffer(metres)
 
-    def back(x, y, z=None):
-        lat, lon = plane.to_latlon(np.asarray(x), np.asarray(y))
-        return lon, lat
+    def to_m(c: np.ndarray) -> np.ndarray:
+        return np.column_stack(plane.to_xy(c[:, 1], c[:, 0]))
 
-    return transform(back, grown)
+    def back(c: np.ndarray) -> np.ndarray:
+        lat, lon = plane.to_latlon(c[:, 0], c[:, 1])
+        return np.column_stack((lon, lat))
+
+    return shapely.transform(shapely.transform(geom, to_m).buffer(metres), back)
 
 
 @dataclass
@@ -116,6 +117,7 @@ class ConceptContext:
                 *self.residents(),
                 walk_m=s.stops.walk_m,
                 circuity=s.stops.circuity,
+                area=self.zone,
             ),
         )
 
@@ -130,16 +132,20 @@ class ConceptContext:
         def make():
             if lw.stops_file:
                 stops = read_stops_file(Path(lw.stops_file))
-                ordered = True
+                ordered, locs = True, None
             else:
                 gen = virtual_stops(
-                    travel, *self.residents(), walk_m=lw.walk_m, circuity=s.stops.circuity
+                    travel,
+                    *self.residents(),
+                    walk_m=lw.walk_m,
+                    circuity=s.stops.circuity,
+                    area=self.zone,
                 )
                 stops = [
                     (f"V{i + 1}", f"Stop {i + 1}", float(gen.lat[i]), float(gen.lon[i]))
                     for i in range(gen.n)
                 ]
-                ordered = False
+                ordered, locs = False, gen.loc
             return build_line(
                 travel,
                 hub=hub,
@@ -152,6 +158,7 @@ class ConceptContext:
                 zone_tolerance_m=lw.zone_tolerance_m,
                 ordered=ordered,
                 hub_name=s.hub.name,
+                locs=locs,
             )
 
         key = ("line", lw.model_dump_json(), s.hub.model_dump_json(), autonomous, flex)
@@ -363,6 +370,7 @@ def _on_line(run, ctx, s, travel, trips, autonomous: bool, flex: bool):
         circuity=s.stops.circuity,
         flex=flex,
         corridor_m=s.line.corridor_m,
+        door_walk_m=s.line.flex_walk_m,
         boarding_s=s.line.boarding_s,
         alighting_s=s.line.boarding_s,
         tolerance_s=s.line.tolerance_s,

@@ -21,7 +21,7 @@ from shapely.geometry import Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from routing.errors import DataError, SnapError
-from routing.geo import LocalPlane, haversine_m
+from routing.geo import LocalPlane
 
 
 @dataclass(frozen=True)
@@ -253,6 +253,7 @@ def build_line(
     zone_tolerance_m: float,
     ordered: bool,
     hub_name: str = "Hub",
+    locs: np.ndarray | None = None,
 ) -> FeederLine:
     """A feeder line through ``stops`` (given order if ``ordered``, else a 2-opt loop).
 
@@ -261,9 +262,11 @@ def build_line(
     hub : (lat, lon)
         The transit hub; trips start and end there.
     stops : list of (id, name, lat, lon)
+    locs : ndarray of int, optional
+        The stops' network locations when known (generated stops).
     zone : shapely geometry (lon, lat)
-        The service zone; stops and the driven path must stay within
-        ``zone_tolerance_m`` of it (the hub's approach excepted).
+        The service zone; stops must lie within ``zone_tolerance_m`` of it, and
+        so must the driven path of a given (``ordered``) line, the hub's approach excepted.
 
     Raises
     ------
@@ -282,7 +285,8 @@ def build_line(
     hub_m = Point(float(hx[0]), float(hy[0]))
     lat = np.array([s[2] for s in stops])
     lon = np.array([s[3] for s in stops])
-    locs = travel.locate_many(lat, lon)
+    # generated stops come with their network location; file stops are located here
+    locs = travel.locate_many(lat, lon) if locs is None else np.asarray(locs, dtype=np.int64)
     for i, (sid, name, la, lo) in enumerate(stops):
         x, y = plane.to_xy(np.array([la]), np.array([lo]))
         outside = zone_m.distance(Point(float(x[0]), float(y[0])))
@@ -298,8 +302,7 @@ def build_line(
                 f"the shuttle network (no street within {travel.max_snap_m:.0f} m); move it "
                 f"onto a street"
             )
-        slat, slon = travel.coords(int(locs[i]))
-        off = float(haversine_m(la, lo, slat, slon))
+        off = float(travel.snap_metres(np.array([la]), np.array([lo]))[0])
         if off > max_snap_m:
             raise DataError(
                 f"[line] stops_file: stop {sid!r} ({name}) is {off:.0f} m from the nearest "
@@ -315,7 +318,9 @@ def build_line(
     if not np.isfinite(run_s).all():
         raise DataError("[line]: two consecutive stops are not connected on the shuttle network")
     allowed = zone_m.buffer(zone_tolerance_m).union(hub_m.buffer(max(zone_tolerance_m, 1500.0)))
-    for a, b in zip(all_locs, nxt, strict=True):
+    # a given line must stay in the zone; a generated loop takes the fastest roads between
+    # its stops (a short cut outside the zone is how a driver would go)
+    for a, b in zip(all_locs, nxt, strict=True) if ordered else ():
         path = travel.path(int(a), int(b))
         plat = np.array([travel.coords(int(v))[0] for v in path.locations])
         plon = np.array([travel.coords(int(v))[1] for v in path.locations])
@@ -327,12 +332,11 @@ def build_line(
                     f"({plat[j]:.5f}, {plon[j]:.5f}); add a stop that keeps the line inside, "
                     f"or widen [line] zone_tolerance_m (now {zone_tolerance_m:g})"
                 )
-    hub_lat, hub_lon = travel.coords(hub_loc)
     return FeederLine(
         stop_ids=("hub", *(s[0] for s in stops)),
         stop_names=(hub_name, *(s[1] for s in stops)),
-        lat=np.array([hub_lat, *(travel.coords(int(v))[0] for v in locs)]),
-        lon=np.array([hub_lon, *(travel.coords(int(v))[1] for v in locs)]),
+        lat=np.array([hub[0], *(s[2] for s in stops)]),
+        lon=np.array([hub[1], *(s[3] for s in stops)]),
         loc=all_locs,
         run_s=run_s,
         run_m=run_m,

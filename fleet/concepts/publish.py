@@ -245,7 +245,7 @@ def validate_gtfs(path: Path) -> list[str]:
             problems.append("a trip has no positive duration")
         if len(stats) != len(feed.trips):
             problems.append("gtfs-kit could not time every trip")
-        shapes = feed.get_shapes(as_geo=True)
+        shapes = feed.get_shapes(as_gdf=True)
         if shapes is None or shapes.geometry.is_empty.any():
             problems.append("a shape has no geometry")
         quality = feed.assess_quality().set_index("indicator")["value"]

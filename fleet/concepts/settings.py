@@ -73,7 +73,8 @@ class LineSettings(_Strict):
     """The feeder line (fixed, and flex with its slack)."""
 
     stops_file: str | None = None
-    walk_m: float = Field(400.0, gt=0)
+    walk_m: float = Field(600.0, gt=0)
+    flex_walk_m: float = Field(300.0, gt=0, description="flex: door service beyond this walk")
     dwell_s: float = Field(20.0, ge=0)
     layover_min: float = Field(3.0, ge=0)
     slack_share: float = Field(0.0, ge=0)

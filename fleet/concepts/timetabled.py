@@ -2,12 +2,12 @@
 
 Riders are taken in request order. Each walks to the line stop nearest its
 origin and from the one nearest its destination (at most ``walk_m``); on a
-flex route a rider farther than that but within ``corridor_m`` of the line is
-picked up or dropped at the door instead, when the detour fits the timetable
-slack of one segment. The rider takes the earliest trip that has room on
-every segment it rides (seats and wheelchair places) and stays on a loop
-vehicle past the hub when its destination comes before its origin. A rider
-whose line journey would arrive later than walking the whole way walks.
+flex route a rider who would walk more than ``door_walk_m`` but lives within
+``corridor_m`` of the line is picked up or dropped at the door instead, when
+the detour fits the timetable slack of one segment. The rider takes the
+earliest trip that has room on every segment it rides (seats and wheelchair
+places) and stays on a loop vehicle past the hub when its destination comes
+before its origin. A rider whose line journey would arrive later than walking the whole way walks.
 
 Then every vehicle drives its trips: legs between stops (and door points) on
 the road model, alighting before boarding at every stop, one rider after
@@ -44,8 +44,9 @@ class LineRules:
         Walk = crow-fly x circuity.
     walk_mps : float
     flex : bool
-        Door pickups/drop-offs within ``corridor_m`` (crow-fly) of a stop.
-    corridor_m : float
+        Door pickups/drop-offs for riders who would walk more than ``door_walk_m``
+        and live within ``corridor_m`` (crow-fly) of a stop.
+    corridor_m, door_walk_m : float
     boarding_s, alighting_s : float
         Per rider (level boarding at a marked stop; the dwell allowance covers a few).
     tolerance_s : float
@@ -61,6 +62,7 @@ class LineRules:
     walk_mps: float = WALK_MPS
     flex: bool = False
     corridor_m: float = 800.0
+    door_walk_m: float = 300.0
     boarding_s: float = 5.0
     alighting_s: float = 5.0
     tolerance_s: float = 300.0
@@ -169,11 +171,8 @@ def simulate_line(
         sd = int(np.argmin(walk_d[r]))
         wo, wd = float(walk_o[r, so]), float(walk_d[r, sd])
         walk_all_s = float(direct_walk[r]) / rules.walk_mps
-        door_o = door_d = False
-        if wo > rules.walk_m:
-            door_o = rules.flex and wo / rules.circuity <= rules.corridor_m
-        if wd > rules.walk_m:
-            door_d = rules.flex and wd / rules.circuity <= rules.corridor_m
+        door_o = rules.flex and rules.door_walk_m < wo <= rules.corridor_m * rules.circuity
+        door_d = rules.flex and rules.door_walk_m < wd <= rules.corridor_m * rules.circuity
         row = {
             "request_id": trip.id,
             "rider": r,

@@ -9,10 +9,14 @@ for every point that was covered.
 Virtual stops are placed on the shuttle network by greedy set cover: every
 resident location of the zone (the demand model's walk-graph nodes inside the
 area: where requests start and end) must lie within ``walk_m`` of a stop.
+Walk nodes with no shuttle street at all within ``walk_m`` (footpaths through
+parks and cemeteries) cannot be covered; up to ``max_uncovered_share`` of
+them are left out with a warning, and a rider starting there is not served.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +24,8 @@ from scipy.spatial import cKDTree
 
 from routing.errors import DataError
 from routing.geo import LocalPlane, haversine_m
+
+log = logging.getLogger(__name__)
 
 #: Default walking speed, m/s (4.7 km/h; HBS/Weidmann 1993 ~1.34 m/s for adults).
 WALK_MPS = 1.3
@@ -72,12 +78,19 @@ class StopSet:
 
 
 def virtual_stops(
-    travel, resident_lat: np.ndarray, resident_lon: np.ndarray, *, walk_m: float, circuity: float
+    travel,
+    resident_lat: np.ndarray,
+    resident_lon: np.ndarray,
+    *,
+    walk_m: float,
+    circuity: float,
+    max_uncovered_share: float = 0.05,
+    area=None,
 ) -> StopSet:
     """Stops on ``travel``'s network so that every resident point is within ``walk_m``.
 
-    Candidates are the network locations nearest each resident point (a stop
-    is on a street a shuttle can reach); greedy set cover picks the candidate
+    Candidates are the reachable network locations within the walk of a
+    resident point (a stop is on a street a shuttle can reach); greedy set cover picks the candidate
     covering the most uncovered points until all are covered (ties: lowest
     index, so the result is deterministic).
 
@@ -111,6 +124,10 @@ def virtual_stops(
         np.column_stack((nx, ny)), distance_upper_bound=walk_m / circuity
     )[0]
     keep = np.isfinite(near)
+    if area is not None:  # stops only inside the zone (shapely geometry in lon, lat)
+        from shapely import contains_xy
+
+        keep &= contains_xy(area, n_lon, n_lat)
     if not keep.any():
         raise DataError("[area]: no street of the shuttle network lies in the zone")
     cand = nodes[keep].astype(np.int64)
@@ -133,16 +150,27 @@ def virtual_stops(
         if pts.size:
             ok = walk_metres(lat[pts], lon[pts], c_lat[c], c_lon[c], circuity) <= walk_m
             cover_sets[c] = pts[ok].tolist()
-    covered = np.zeros(lat.size, dtype=bool)
     reachable = np.zeros(lat.size, dtype=bool)
     for pts in cover_sets:
         reachable[pts] = True
-    if not reachable.all():
+    uncovered = int((~reachable).sum())
+    if uncovered > max_uncovered_share * lat.size:
         bad = int(np.flatnonzero(~reachable)[0])
         raise DataError(
-            f"[stops] walk_m = {walk_m:g}: the resident point ({lat[bad]:.5f}, {lon[bad]:.5f}) "
-            f"has no shuttle street within that walk; raise walk_m or shrink the zone"
+            f"[stops] walk_m = {walk_m:g}: {uncovered} of {lat.size} resident points (e.g. "
+            f"({lat[bad]:.5f}, {lon[bad]:.5f})) have no shuttle street within that walk; raise "
+            f"walk_m or shrink the zone"
         )
+    if uncovered:
+        # footpaths in parks and cemeteries: no home there, no street to put a stop on
+        log.warning(
+            "virtual stops: %d of %d walk locations have no shuttle street within %.0f m "
+            "(parks, footpaths); they are left out of the walking promise",
+            uncovered,
+            lat.size,
+            walk_m,
+        )
+    covered = ~reachable
     chosen: list[int] = []
     gain = np.array([len(s) for s in cover_sets])
     sets = [np.asarray(s, dtype=np.int64) for s in cover_sets]

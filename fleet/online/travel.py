@@ -547,6 +547,14 @@ class RoadTravel:
         bad = ~np.isfinite(lats) | ~np.isfinite(lons)
         return np.where(far | bad, -1, nodes).astype(np.int64)
 
+    def snap_metres(self, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
+        """Metres from each point to the nearest usable street point (where it is located)."""
+        lats = np.asarray(lats, dtype=np.float64).ravel()
+        lons = np.asarray(lons, dtype=np.float64).ravel()
+        x, y = self.plane.to_xy(lats, lons)
+        _, idx = self._tree.query(np.column_stack((x, y)))
+        return haversine_m(lats, lons, self._point_lat[idx], self._point_lon[idx])
+
     def locate(self, lat: float, lon: float) -> int:
         """Nearest usable node of a point."""
         if not (math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90):
