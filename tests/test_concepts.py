@@ -344,9 +344,23 @@ def test_exports_validate_and_round_trip_into_the_trams(small, tmp_path, hd_regi
     ]
     far = 1 + int(np.argmax(gaps))
     origin = (float(line.lat[far]), float(line.lon[far]))
-    idx = tt_.stops_named("Rohrbach, Markt")
-    assert idx.size
-    dest = (float(tt_.stop_lat[idx[0]]), float(tt_.stop_lon[idx[0]]))
+    # a stop only trams serve, far from the hub
+    modes: dict[int, set[str]] = {}
+    for slot in range(tt_.n_trips):
+        for stop in tt_.slot_times(slot)[0]:
+            modes.setdefault(int(stop), set()).add(tt_.slot_mode(slot))
+    x0, y0, x1, y1 = hd_region.bbox
+    tram_only = [
+        k
+        for k, m in modes.items()
+        if m == {"TRAM"}
+        and x0 + 0.03 < tt_.stop_lon[k] < x1 - 0.03
+        and y0 + 0.03 < tt_.stop_lat[k] < y1 - 0.03
+    ]
+    hub = (line.lat[0], line.lon[0])
+    dist = [math.dist((tt_.stop_lat[k], tt_.stop_lon[k]), hub) for k in tram_only]
+    target = tram_only[int(np.argmax(dist))]
+    dest = (float(tt_.stop_lat[target]), float(tt_.stop_lon[target]))
     itins = plan_transit(net, origin, dest, "2022-09-14T07:50", window_min=30, max_walk_s=300)
     rides = [[(leg.mode, leg.route_short_name) for leg in it.legs if leg.transit] for it in itins]
     assert any(r and r[0][1] == "F1" and any(m == "TRAM" for m, _ in r[1:]) for r in rides), rides

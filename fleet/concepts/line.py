@@ -208,36 +208,63 @@ def read_stops_file(path: Path) -> list[tuple[str, str, float, float]]:
     return out
 
 
-def order_loop(travel, hub_loc: int, locs: np.ndarray) -> np.ndarray:
-    """Visit order of ``locs`` on a loop from the hub: nearest neighbour, then 2-opt.
+def order_loop(travel, hub_loc: int, locs: np.ndarray, lat: np.ndarray, lon: np.ndarray):
+    """Visit order of the stops on a loop from the hub, and the street side served.
 
-    Returns indices into ``locs``.
+    On a turn-expanded graph a location is one direction of a street; a stop
+    may be served from either side within 30 m, so the tour picks the side
+    too: nearest neighbour over (stop, side), then 2-opt on the asymmetric
+    matrix with a re-choice of the side of every stop.
+
+    Returns
+    -------
+    order : ndarray of int
+        Indices into the stops.
+    sides : ndarray of int64
+        The location serving each stop (in the returned order).
     """
-    all_locs = np.concatenate(([hub_loc], locs)).astype(np.int64)
-    sec, _ = travel.matrix(all_locs, all_locs)
-    n = locs.size
-    tour = [0]
-    left = set(range(1, n + 1))
+    near = getattr(travel, "nearby_locations", None)
+    sides = [
+        np.unique(np.concatenate(([locs[i]], near(lat[i], lon[i], 30.0) if near else [])))
+        for i in range(locs.size)
+    ]
+    flat = np.concatenate([[hub_loc], *sides]).astype(np.int64)
+    owner = np.concatenate([[-1], *[[i] * len(sd) for i, sd in enumerate(sides)]])
+    sec, _ = travel.matrix(flat, flat)
+    # nearest neighbour over (stop, side)
+    tour_nodes = [0]
+    left = set(range(locs.size))
     while left:
-        here = tour[-1]
-        nxt = min(left, key=lambda j: (sec[here, j], j))
-        tour.append(nxt)
-        left.remove(nxt)
+        here = tour_nodes[-1]
+        cands = [k for k in range(1, flat.size) if owner[k] in left]
+        nxt = min(cands, key=lambda k: (sec[here, k], k))
+        tour_nodes.append(nxt)
+        left.remove(int(owner[nxt]))
 
     def cost(t: list[int]) -> float:
         return float(sum(sec[t[i], t[(i + 1) % len(t)]] for i in range(len(t))))
 
-    best = cost(tour)
+    def best_sides(t: list[int]) -> list[int]:
+        t = list(t)
+        for i in range(1, len(t)):
+            prev, nxt = t[i - 1], t[(i + 1) % len(t)]
+            opts = [k for k in range(1, flat.size) if owner[k] == owner[t[i]]]
+            t[i] = min(opts, key=lambda k: (sec[prev, k] + sec[k, nxt], k))
+        return t
+
+    tour, best = tour_nodes, cost(tour_nodes)
     improved = True
     while improved:  # 2-opt on the asymmetric matrix: recompute the whole tour
         improved = False
+        n = len(tour) - 1
         for i in range(1, n):
             for k in range(i + 1, n + 1):
-                cand = tour[:i] + tour[i : k + 1][::-1] + tour[k + 1 :]
+                cand = best_sides(tour[:i] + tour[i : k + 1][::-1] + tour[k + 1 :])
                 c = cost(cand)
                 if c < best - 1e-6:
                     tour, best, improved = cand, c, True
-    return np.asarray(tour[1:], dtype=np.int64) - 1
+    order = np.array([owner[k] for k in tour[1:]], dtype=np.int64)
+    return order, flat[np.asarray(tour[1:], dtype=np.int64)]
 
 
 def build_line(
@@ -308,9 +335,12 @@ def build_line(
                 f"[line] stops_file: stop {sid!r} ({name}) is {off:.0f} m from the nearest "
                 f"shuttle street (max {max_snap_m:g} m, [line] max_snap_m); move it onto a street"
             )
-    order = np.arange(len(stops)) if ordered else order_loop(travel, hub_loc, locs)
+    if ordered:
+        order = np.arange(len(stops))
+        locs = locs[order]
+    else:
+        order, locs = order_loop(travel, hub_loc, locs, lat, lon)
     stops = [stops[i] for i in order]
-    locs = locs[order]
     all_locs = np.concatenate(([hub_loc], locs)).astype(np.int64)
     nxt = np.roll(all_locs, -1)
     run_s = np.array([travel.time(int(a), int(b)) for a, b in zip(all_locs, nxt, strict=True)])

@@ -247,8 +247,10 @@ def summary_markdown(comparison, frame, best, rec, breaks, failed) -> str:
         "|---:|---|---|---:|---|---:|",
     ]
     for r in rec.itertuples():
+        verdict = r.variant if isinstance(r.variant, str) else "none meets the targets"
         lines.append(
-            f"| {r.requests} | {r.variant or 'none meets the targets'} | {r.config or '–'} | "
+            f"| {r.requests} | {verdict} "
+            f"| {r.config if isinstance(r.config, str) else '–'} | "
             f"{_f(r.cost)} | {_f(r.cost_min)}–{_f(r.cost_max)} | {r.seeds_agree or '–'} |"
         )
     lines += ["", "## Break-even demand", ""]

@@ -7,7 +7,8 @@ flex route a rider who would walk more than ``door_walk_m`` but lives within
 the detour fits the timetable slack of one segment. The rider takes the
 earliest trip that has room on every segment it rides (seats and wheelchair
 places) and stays on a loop vehicle past the hub when its destination comes
-before its origin. A rider whose line journey would arrive later than walking the whole way walks.
+before its origin. As on the on-demand services, every rider who can be carried
+rides (the door-to-door time against walking is a KPI, not a choice).
 
 Then every vehicle drives its trips: legs between stops (and door points) on
 the road model, alighting before boarding at every stop, one rider after
@@ -272,11 +273,6 @@ def simulate_line(
             rows.append(row)
             continue
         j, j2, start, end, segs, pick_t, drop_t, add, _ = best
-        egress_s = row["egress_walk_m"] / rules.walk_mps
-        if drop_t + egress_s - trip.earliest_pickup > walk_all_s:
-            row["status"], row["reason"] = "walk", "walking is faster"
-            rows.append(row)
-            continue
         for jj, pp in segs:
             seats_load[jj, pp] += seats
             chair_load[jj, pp] += chairs
@@ -388,6 +384,8 @@ def _drive(trips, riders, timetable, travel, rules, chain, at_stop) -> LineOutco
                 for _, r in (e for e in events if e[0] == "dropoff"):
                     car.serve("dropoff", r)
                 ups = sorted((e[1] for e in events if e[0] == "pickup"), key=lambda r: ready[r])
+                if p < n and ups:  # board just before the departure, not during the layover
+                    car.clock = max(car.clock, float(dep[p]) - rules.boarding_s * len(ups))
                 for r in ups:
                     car.serve("pickup", r)
                 if p == n:

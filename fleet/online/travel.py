@@ -555,6 +555,12 @@ class RoadTravel:
         _, idx = self._tree.query(np.column_stack((x, y)))
         return haversine_m(lats, lons, self._point_lat[idx], self._point_lon[idx])
 
+    def nearby_locations(self, lat: float, lon: float, radius_m: float) -> np.ndarray:
+        """Usable locations with a street point within ``radius_m`` (e.g. both directions)."""
+        x, y = self.plane.to_xy(np.array([lat]), np.array([lon]))
+        idx = self._tree.query_ball_point([float(x[0]), float(y[0])], r=radius_m)
+        return np.unique(self._point_node[np.asarray(idx, dtype=np.int64)]).astype(np.int64)
+
     def locate(self, lat: float, lon: float) -> int:
         """Nearest usable node of a point."""
         if not (math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90):
