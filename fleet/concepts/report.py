@@ -211,9 +211,9 @@ def write_report(
     ):  # fmt: skip
         plot_kpi(best, frame, kpi, ax)
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", ncol=8, fontsize=8)
-    fig.suptitle(f"{comparison.scenario.name}: best configuration per concept", y=0.995)
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    fig.legend(handles, labels, loc="lower center", ncol=8, fontsize=8)
+    fig.suptitle(f"{comparison.scenario.name}: best configuration per concept")
+    fig.tight_layout(rect=(0, 0.04, 1, 0.98))
     overview = out / "overview.png"
     fig.savefig(overview, dpi=100)
     plt.close(fig)
