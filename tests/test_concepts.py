@@ -364,3 +364,24 @@ def test_exports_validate_and_round_trip_into_the_trams(small, tmp_path, hd_regi
     itins = plan_transit(net, origin, dest, "2022-09-14T07:50", window_min=30, max_walk_s=300)
     rides = [[(leg.mode, leg.route_short_name) for leg in it.legs if leg.transit] for it in itins]
     assert any(r and r[0][1] == "F1" and any(m == "TRAM" for m, _ in r[1:]) for r in rides), rides
+
+
+def test_cli_line_leaving_the_zone_is_one_line(tmp_path, capsys, monkeypatch, hd_data_dir):
+    import sys
+
+    from api import cli
+
+    stops = tmp_path / "line.csv"
+    stops.write_text("stop_id,stop_name,stop_lat,stop_lon\nA,Altstadt,49.4114,8.7060\n")
+    path = tmp_path / "bad-line.toml"
+    path.write_text(SMALL.replace("[line]\n", '[line]\nstops_file = "line.csv"\n'))
+    monkeypatch.setattr(
+        sys, "argv",
+        ["elster", "publish", str(path), "--out", str(tmp_path), "--data-dir", str(hd_data_dir)],
+    )  # fmt: skip
+    with pytest.raises(SystemExit) as exc:
+        cli.main()
+    err = capsys.readouterr().err
+    assert exc.value.code == 2
+    assert "Traceback" not in err
+    assert "[line] stops_file: stop 'A'" in err and "outside the zone" in err
