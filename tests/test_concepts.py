@@ -385,3 +385,35 @@ def test_cli_line_leaving_the_zone_is_one_line(tmp_path, capsys, monkeypatch, hd
     assert exc.value.code == 2
     assert "Traceback" not in err
     assert "[line] stops_file: stop 'A'" in err and "outside the zone" in err
+
+
+def test_compare_on_dask_gives_the_in_process_kpis(small, tmp_path, hd_data_dir, cache_dir):
+    import distributed
+
+    from fleet.concepts.compare import run_compare
+
+    text = SMALL.replace(
+        "[compare]\n", '[compare]\nconcepts = ["door_to_door", "fixed"]\nautonomous = [false]\n'
+    )
+    comparison = _comparison(text)
+    _, ctx = small
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        outcome = run_compare(
+            comparison, client=client, out_dir=tmp_path / "out", progress=False,
+            data_dir=hd_data_dir, cache_dir=cache_dir,
+        )  # fmt: skip
+    assert outcome.computed == 2 and not outcome.failed
+    frame = outcome.table.frame.set_index("concept")
+    for run in comparison.runs():
+        want = run_concept(run, ctx)
+        got = frame.loc[run.params["concept"]]
+        for k, v in want.items():
+            assert (math.isnan(v) and math.isnan(got[k])) or got[k] == pytest.approx(v), k
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert "## Recommendation per demand level" in summary
+    assert (tmp_path / "out" / "cost_per_trip_eur.png").is_file()
