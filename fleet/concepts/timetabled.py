@@ -172,127 +172,131 @@ def simulate_line(
         sd = int(np.argmin(walk_d[r]))
         wo, wd = float(walk_o[r, so]), float(walk_d[r, sd])
         walk_all_s = float(direct_walk[r]) / rules.walk_mps
-        door_o = rules.flex and rules.door_walk_m < wo <= rules.corridor_m * rules.circuity
-        door_d = rules.flex and rules.door_walk_m < wd <= rules.corridor_m * rules.circuity
-        row = {
-            "request_id": trip.id,
-            "rider": r,
-            "persons": seats + chairs,
-            "earliest": trip.earliest_pickup,
-            "status": "unserved",
-            "reason": "",
-            "access_walk_m": 0.0 if door_o else wo,
-            "egress_walk_m": 0.0 if door_d else wd,
-            "walk_only_s": walk_all_s,
-            "door_pickup": door_o,
-            "door_dropoff": door_d,
-        }
-        if (wo > rules.walk_m and not door_o) or (wd > rules.walk_m and not door_d):
-            row["reason"] = "farther than the walk (and corridor) from the line"
-            rows.append(row)
-            continue
-        if not door_o and not door_d and so == sd:
-            row["status"], row["reason"] = "walk", "same stop for origin and destination"
-            rows.append(row)
-            continue
-        ready = trip.earliest_pickup + (0.0 if door_o else wo / rules.walk_mps)
-        best = None
-        # door points: the segment with the smallest detour (through the road matrix)
-        o_loc = trip.origin_loc if door_o else -1
-        d_loc = trip.destination_loc if door_d else -1
-        if (door_o and o_loc < 0) or (door_d and d_loc < 0):
-            row["reason"] = "door not on the network"
-            rows.append(row)
-            continue
-        p_o = float(so) if not door_o else math.nan
-        p_d = float(sd if sd > 0 else n) if not door_d else math.nan
-        # a door pickup can fall in any segment: start from the first trip still running
-        first_times = t0 + (arr_off[n] if door_o else dep_off[so])
-        first = int(np.searchsorted(first_times, ready - 1e-9))
-        cands_o: list[int | None] = _best_segments(travel, line, o_loc) if door_o else [None]
-        cands_d: list[int | None] = _best_segments(travel, line, d_loc) if door_d else [None]
-        for j in range(first, min(first + rules.max_trips_ahead, n_trips)):
-            arr_j = t0[j] + arr_off
-            dep_j = t0[j] + dep_off
-            if not door_o and not door_d:
-                if ready > dep_j[so]:
-                    continue
-                j2 = j
-                if p_d <= p_o:  # loop past the hub on the same vehicle's next trip
-                    j2 = j + nv
-                    if j2 >= n_trips:
-                        break
-                segs = seg_range(j, p_o, j2, p_d)
-                if not fits(segs, seats, chairs):
-                    continue
-                arrive = t0[j2] + arr_off[int(p_d)]
-                best = (j, j2, p_o, p_d, segs, dep_j[so], arrive, None, None)
-                break
-            # a flex rider: try every segment pair in order of detour
-            found = None
-            for po in cands_o:
-                for pd_ in cands_d:
-                    start = po + 0.5 if door_o else p_o
-                    end = pd_ + 0.5 if door_d else p_d
-                    if end < start or (door_o and not door_d and end <= start):
+        # flex: door service first; a rider it cannot fit walks to a stop when close enough
+        door_o0 = rules.flex and rules.door_walk_m < wo <= rules.corridor_m * rules.circuity
+        door_d0 = rules.flex and rules.door_walk_m < wd <= rules.corridor_m * rules.circuity
+        attempts = [(door_o0, door_d0)]
+        if (door_o0 or door_d0) and max(wo, wd) <= rules.walk_m:
+            attempts.append((False, False))
+        for door_o, door_d in attempts:
+            row = {
+                "request_id": trip.id,
+                "rider": r,
+                "persons": seats + chairs,
+                "earliest": trip.earliest_pickup,
+                "status": "unserved",
+                "reason": "",
+                "access_walk_m": 0.0 if door_o else wo,
+                "egress_walk_m": 0.0 if door_d else wd,
+                "walk_only_s": walk_all_s,
+                "door_pickup": door_o,
+                "door_dropoff": door_d,
+            }
+            if (wo > rules.walk_m and not door_o) or (wd > rules.walk_m and not door_d):
+                row["reason"] = "farther than the walk (and corridor) from the line"
+                continue
+            if not door_o and not door_d and so == sd:
+                row["status"], row["reason"] = "walk", "same stop for origin and destination"
+                continue
+            ready = trip.earliest_pickup + (0.0 if door_o else wo / rules.walk_mps)
+            best = None
+            # door points: the segment with the smallest detour (through the road matrix)
+            o_loc = trip.origin_loc if door_o else -1
+            d_loc = trip.destination_loc if door_d else -1
+            if (door_o and o_loc < 0) or (door_d and d_loc < 0):
+                row["reason"] = "door not on the network"
+                continue
+            p_o = float(so) if not door_o else math.nan
+            p_d = float(sd if sd > 0 else n) if not door_d else math.nan
+            # a door pickup can fall in any segment: start from the first trip still running
+            first_times = t0 + (arr_off[n] if door_o else dep_off[so])
+            first = int(np.searchsorted(first_times, ready - 1e-9))
+            cands_o: list[int | None] = _best_segments(travel, line, o_loc) if door_o else [None]
+            cands_d: list[int | None] = _best_segments(travel, line, d_loc) if door_d else [None]
+            for j in range(first, min(first + rules.max_trips_ahead, n_trips)):
+                arr_j = t0[j] + arr_off
+                dep_j = t0[j] + dep_off
+                if not door_o and not door_d:
+                    if ready > dep_j[so]:
                         continue
-                    if not door_o and door_d and end <= start:
-                        continue
-                    segs = seg_range(j, start, j, end)
-                    if not segs or not fits(segs, seats, chairs):
-                        continue
-                    ok = True
-                    add: dict[tuple[int, int], list[_Visit]] = {}
-                    if door_o:
-                        add.setdefault((j, po), []).append(_Visit(o_loc, r, "pickup"))
-                    if door_d:
-                        add.setdefault((j, pd_), []).append(_Visit(d_loc, r, "dropoff"))
-                    for (jj, pp), extra in add.items():
-                        if chain_cost(jj, pp, extra) > sched_run[pp] + 1e-9:
-                            ok = False
+                    j2 = j
+                    if p_d <= p_o:  # loop past the hub on the same vehicle's next trip
+                        j2 = j + nv
+                        if j2 >= n_trips:
                             break
-                    if not ok:
+                    segs = seg_range(j, p_o, j2, p_d)
+                    if not fits(segs, seats, chairs):
                         continue
-                    if door_o:
-                        pick_t = dep_j[po] + door_offset(j, po, add[(j, po)][:1])
-                        if trip.earliest_pickup > pick_t:
+                    arrive = t0[j2] + arr_off[int(p_d)]
+                    best = (j, j2, p_o, p_d, segs, dep_j[so], arrive, None, None)
+                    break
+                # a flex rider: try every segment pair in order of detour
+                found = None
+                for po in cands_o:
+                    for pd_ in cands_d:
+                        start = po + 0.5 if door_o else p_o
+                        end = pd_ + 0.5 if door_d else p_d
+                        if end < start or (door_o and not door_d and end <= start):
                             continue
-                    else:
-                        pick_t = dep_j[so]
-                    if door_d:
-                        drop_t = dep_j[pd_] + door_offset(j, pd_, add[(j, pd_)])
-                    else:
-                        drop_t = arr_j[int(p_d)]
-                    if found is None or drop_t < found[6]:
-                        found = (j, j, start, end, segs, pick_t, drop_t, add, None)
-            if found is not None:
-                best = found
-                break
-        if best is None:
-            row["reason"] = "no trip with room within the next trips"
+                        if not door_o and door_d and end <= start:
+                            continue
+                        segs = seg_range(j, start, j, end)
+                        if not segs or not fits(segs, seats, chairs):
+                            continue
+                        ok = True
+                        add: dict[tuple[int, int], list[_Visit]] = {}
+                        if door_o:
+                            add.setdefault((j, po), []).append(_Visit(o_loc, r, "pickup"))
+                        if door_d:
+                            add.setdefault((j, pd_), []).append(_Visit(d_loc, r, "dropoff"))
+                        for (jj, pp), extra in add.items():
+                            if chain_cost(jj, pp, extra) > sched_run[pp] + 1e-9:
+                                ok = False
+                                break
+                        if not ok:
+                            continue
+                        if door_o:
+                            pick_t = dep_j[po] + door_offset(j, po, add[(j, po)][:1])
+                            if trip.earliest_pickup > pick_t:
+                                continue
+                        else:
+                            pick_t = dep_j[so]
+                        if door_d:
+                            drop_t = dep_j[pd_] + door_offset(j, pd_, add[(j, pd_)])
+                        else:
+                            drop_t = arr_j[int(p_d)]
+                        if found is None or drop_t < found[6]:
+                            found = (j, j, start, end, segs, pick_t, drop_t, add, None)
+                if found is not None:
+                    best = found
+                    break
+            if best is None:
+                row["reason"] = "no trip with room within the next trips"
+                continue
+            j, j2, start, end, segs, pick_t, drop_t, add, _ = best
+            for jj, pp in segs:
+                seats_load[jj, pp] += seats
+                chair_load[jj, pp] += chairs
+            if add:
+                for key, extra in add.items():
+                    chain.setdefault(key, []).extend(extra)
+                    chain_time[key] = chain_cost(key[0], key[1], [])
+            if not door_o:
+                at_stop.setdefault((j, int(start)), []).append(("pickup", r))
+            if not door_d:
+                at_stop.setdefault((j2, int(end)), []).append(("dropoff", r))
+            row.update(
+                status="assigned",
+                trip=j,
+                trip_off=j2,
+                planned_pickup=pick_t,
+                planned_dropoff=drop_t,
+                ready=ready,
+            )
             rows.append(row)
-            continue
-        j, j2, start, end, segs, pick_t, drop_t, add, _ = best
-        for jj, pp in segs:
-            seats_load[jj, pp] += seats
-            chair_load[jj, pp] += chairs
-        if add:
-            for key, extra in add.items():
-                chain.setdefault(key, []).extend(extra)
-                chain_time[key] = chain_cost(key[0], key[1], [])
-        if not door_o:
-            at_stop.setdefault((j, int(start)), []).append(("pickup", r))
-        if not door_d:
-            at_stop.setdefault((j2, int(end)), []).append(("dropoff", r))
-        row.update(
-            status="assigned",
-            trip=j,
-            trip_off=j2,
-            planned_pickup=pick_t,
-            planned_dropoff=drop_t,
-            ready=ready,
-        )
-        rows.append(row)
+            break
+        else:
+            rows.append(row)  # no attempt found a trip: the last reason stands
 
     riders = pd.DataFrame(rows)
     return _drive(trips, riders, timetable, travel, rules, chain, at_stop)
