@@ -26,7 +26,9 @@ app = typer.Typer(
 )
 
 # Domain modules under api/commands, each exposing ``register(app)``.
-COMMAND_MODULES = ("road", "transit", "demand", "fleet", "serve", "operations", "sweep")
+COMMAND_MODULES = (
+    "road", "transit", "demand", "fleet", "serve", "operations", "sweep", "compare",
+)  # fmt: skip
 
 
 @app.callback()

@@ -415,8 +415,11 @@ class RoadTravel:
         self.network = network
         self.max_snap_m = float(max_snap_m)
         n = graph.n_nodes
+        # Only passable arcs connect (an autonomous shuttle's forbidden streets are inf).
+        passable = np.isfinite(graph.travel_time)
+        tail = np.repeat(np.arange(n, dtype=np.int64), np.diff(graph.first_out))
         adj = csr_matrix(
-            (np.ones(graph.head.shape[0]), graph.head.astype(np.int64), graph.first_out),
+            (np.ones(int(passable.sum())), (tail[passable], graph.head[passable].astype(np.int64))),
             shape=(n, n),
         )
         _, labels = connected_components(adj, directed=True, connection="strong")
@@ -543,6 +546,20 @@ class RoadTravel:
         far = haversine_m(lats, lons, self._point_lat[idx], self._point_lon[idx]) > self.max_snap_m
         bad = ~np.isfinite(lats) | ~np.isfinite(lons)
         return np.where(far | bad, -1, nodes).astype(np.int64)
+
+    def snap_metres(self, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
+        """Metres from each point to the nearest usable street point (where it is located)."""
+        lats = np.asarray(lats, dtype=np.float64).ravel()
+        lons = np.asarray(lons, dtype=np.float64).ravel()
+        x, y = self.plane.to_xy(lats, lons)
+        _, idx = self._tree.query(np.column_stack((x, y)))
+        return haversine_m(lats, lons, self._point_lat[idx], self._point_lon[idx])
+
+    def nearby_locations(self, lat: float, lon: float, radius_m: float) -> np.ndarray:
+        """Usable locations with a street point within ``radius_m`` (e.g. both directions)."""
+        x, y = self.plane.to_xy(np.array([lat]), np.array([lon]))
+        idx = self._tree.query_ball_point([float(x[0]), float(y[0])], r=radius_m)
+        return np.unique(self._point_node[np.asarray(idx, dtype=np.int64)]).astype(np.int64)
 
     def locate(self, lat: float, lon: float) -> int:
         """Nearest usable node of a point."""

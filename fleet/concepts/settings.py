@@ -1,0 +1,181 @@
+"""The comparison tables of a scenario file, validated with pydantic.
+
+A comparison file is a sweep scenario (:mod:`fleet.scenarios.spec`) with
+these extra tables (every key optional; defaults below)::
+
+    [compare]
+    concepts = ["door_to_door", "stop_based", "fixed", "flex"]
+    autonomous = [false, true]      # run every concept manned, autonomous, or both
+    headway_min = [10, 20]          # the axis of the line concepts ([fleet] n_vehicles is
+                                    # the axis of the on-demand ones)
+
+    [stops]   walk_m = 300          # stop-based on-demand: longest walk to a virtual stop
+    [line]    walk_m = 400, dwell_s = 20, layover_min = 3, flex_slack_share = 0.3, ...
+    [hub]     name = "...", location = [lon, lat], share = 0.25, ...
+    [autonomous] max_speed_kmh = 20, max_street_kmh = 40, safety_operator_required = true
+    [costs]   vehicle_eur_h = 25, driver_eur_h = 35, kwh_per_km = 0.35, ...
+
+Errors name the table and key and say what to write instead.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from fleet.concepts import CONCEPTS
+from routing.errors import DataError
+
+#: The tables this module owns (the rest of the file is a sweep scenario).
+TABLES = ("compare", "stops", "line", "hub", "autonomous", "costs")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CompareSettings(_Strict):
+    """Which concepts and variants run, and the line axis."""
+
+    concepts: tuple[str, ...] = CONCEPTS
+    autonomous: tuple[bool, ...] = (False, True)
+    headway_min: tuple[float, ...] = (10.0, 20.0)
+    car_access_min: float = Field(3.0, ge=0, description="parking and walking for a car trip")
+
+    @field_validator("concepts")
+    @classmethod
+    def _known(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [c for c in v if c not in CONCEPTS]
+        if bad or not v:
+            raise ValueError(f"unknown concept(s) {bad}; use some of {list(CONCEPTS)}")
+        return v
+
+    @field_validator("headway_min")
+    @classmethod
+    def _positive(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        if not v or min(v) <= 0:
+            raise ValueError("give headways in minutes > 0, like [10, 20]")
+        return v
+
+
+class StopSettings(_Strict):
+    """Virtual stops of the stop-based on-demand service."""
+
+    walk_m: float = Field(300.0, gt=0)
+    circuity: float = Field(1.3, ge=1.0)
+
+
+class LineSettings(_Strict):
+    """The feeder line (fixed, and flex with its slack)."""
+
+    stops_file: str | None = None
+    walk_m: float = Field(600.0, gt=0)
+    flex_walk_m: float = Field(300.0, gt=0, description="flex: door service beyond this walk")
+    dwell_s: float = Field(20.0, ge=0)
+    layover_min: float = Field(3.0, ge=0)
+    slack_share: float = Field(0.0, ge=0)
+    flex_slack_share: float = Field(0.3, ge=0)
+    corridor_m: float = Field(800.0, gt=0)
+    vehicles: int | None = Field(None, ge=1)
+    capacity: int | None = Field(None, ge=1)
+    max_snap_m: float = Field(100.0, gt=0)
+    zone_tolerance_m: float = Field(300.0, ge=0)
+    boarding_s: float = Field(5.0, ge=0)
+    tolerance_s: float = Field(300.0, ge=0)
+    service_after_min: float = Field(30.0, ge=0, description="service past the demand window")
+
+
+class HubSettings(_Strict):
+    """The transit hub the feeder serves and the demand bound for it."""
+
+    name: str = "Hub"
+    location: tuple[float, float] | None = None  # (lon, lat)
+    share: float = Field(0.25, ge=0, le=1)
+    transfer_walk_s: float = Field(60.0, ge=0)
+    tram_radius_m: float = Field(250.0, gt=0)
+
+
+class AutonomousSettings(_Strict):
+    """The autonomous variant's operating area, speed and crew."""
+
+    max_speed_kmh: float = Field(20.0, gt=0)
+    max_street_kmh: float = Field(40.0, gt=0)
+    area_buffer_m: float = Field(300.0, ge=0)
+    safety_operator_required: bool = True
+    capacity: int | None = Field(None, ge=1)
+
+
+class CostSettings(_Strict):
+    """Cost and emission parameters (EUR, kWh, g CO2)."""
+
+    vehicle_eur_h: float = Field(25.0, ge=0, description="e-minibus incl. depreciation")
+    av_vehicle_eur_h: float = Field(45.0, ge=0, description="autonomous shuttle incl. remote ops")
+    driver_eur_h: float = Field(35.0, ge=0)
+    safety_operator_eur_h: float = Field(30.0, ge=0)
+    safety_operator_required: bool = True
+    kwh_per_km: float = Field(0.35, ge=0)
+    eur_per_kwh: float = Field(0.30, ge=0)
+    co2_g_per_kwh: float = Field(380.0, ge=0, description="German grid mix 2023, UBA")
+
+
+class ComparisonSettings(_Strict):
+    """All comparison tables together."""
+
+    compare: CompareSettings = CompareSettings()
+    stops: StopSettings = StopSettings()
+    line: LineSettings = LineSettings()
+    hub: HubSettings = HubSettings()
+    autonomous: AutonomousSettings = AutonomousSettings()
+    costs: CostSettings = CostSettings()
+
+    def to_json(self) -> str:
+        """Canonical JSON (part of every run's parameters)."""
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ComparisonSettings:
+        """Inverse of :meth:`to_json`."""
+        return cls.model_validate(json.loads(text))
+
+
+def parse_settings(raw: Mapping[str, Any], *, source: str, base_dir: Path) -> ComparisonSettings:
+    """Validate the comparison tables of a parsed scenario file.
+
+    Raises
+    ------
+    DataError
+        Naming the table and key, what was wrong and what to write.
+    """
+    tables = {k: raw[k] for k in TABLES if k in raw}
+    for name, table in tables.items():
+        if not isinstance(table, Mapping):
+            raise DataError(f"{source}: [{name}] must be a table")
+    # single values are fine where lists are allowed
+    comp = dict(tables.get("compare", {}))
+    for key in ("concepts", "autonomous", "headway_min"):
+        if key in comp and not isinstance(comp[key], list):
+            comp[key] = [comp[key]]
+    if comp:
+        tables["compare"] = comp
+    try:
+        settings = ComparisonSettings.model_validate(tables)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = [str(p) for p in err["loc"]]
+        key = f"[{loc[0]}] {'.'.join(loc[1:])}" if len(loc) > 1 else f"[{loc[0]}]"
+        got = err.get("input")
+        hint = err["msg"]
+        if err["type"] == "extra_forbidden":
+            allowed = ", ".join(ComparisonSettings.model_fields[loc[0]].annotation.model_fields)  # type: ignore[union-attr]
+            hint = f"unknown key; allowed keys in [{loc[0]}]: {allowed}"
+        raise DataError(f"{source}: {key} = {got!r}: {hint}") from None
+    if settings.line.stops_file:
+        path = (base_dir / settings.line.stops_file).resolve()
+        settings = settings.model_copy(
+            update={"line": settings.line.model_copy(update={"stops_file": str(path)})}
+        )
+    return settings

@@ -1,0 +1,419 @@
+# ruff: noqa: E501  (the bad-input table reads best one case per line)
+"""Service concepts on the same demand: determinism, oracles, audits, bad input, publishing.
+
+A small zone (Bergheim/Weststadt, 1.5 km), one morning hour and ~30 requests
+keep every test fast; the Heidelberg shuttle network and demand model are
+loaded once per module.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import tomllib
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fleet.concepts import CONCEPTS
+from fleet.concepts.backend import hub_point, load_concept_context, run_concept, serve
+from fleet.concepts.compare import Comparison, parse_comparison
+from fleet.concepts.line import build_line, build_timetable
+from fleet.simulation.audit import audit
+from fleet.simulation.simulator import SimulationConfig, SimulationResult
+from routing.errors import DataError
+
+SMALL = """
+[scenario]
+name = "hd-concepts-small"
+region = "heidelberg"
+
+[area]
+name = "Bergheim/Weststadt"
+bbox = [8.670, 49.398, 8.692, 49.412]
+
+[demand]
+date = 2022-09-14
+window = ["08:00", "09:00"]
+requests = 60
+travel_times = "road"
+
+[demand_model.gravity]
+calibrate = false
+
+[fleet]
+n_vehicles = 3
+capacity = 4
+
+[service]
+max_wait_min = 15
+alpha = 1.5
+beta_min = 5
+
+[dispatcher]
+reoptimise_every_s = 120
+rebalancing = false
+
+[sweep]
+seeds = [3]
+
+[compare]
+headway_min = [15]
+
+[stops]
+walk_m = 250
+
+[line]
+walk_m = 600
+corridor_m = 700
+
+[hub]
+name = "Heidelberg Hauptbahnhof"
+location = [8.6760, 49.4047]
+share = 0.3
+"""
+
+
+def _comparison(text: str = SMALL, tmp: Path | None = None) -> Comparison:
+    return parse_comparison(tomllib.loads(text), source="small.toml", base_dir=tmp or Path.cwd())
+
+
+@pytest.fixture(scope="module")
+def small(hd_data_dir, cache_dir):
+    comparison = _comparison()
+    ctx = load_concept_context(comparison.scenario, data_dir=hd_data_dir, cache_dir=cache_dir)
+    return comparison, ctx
+
+
+def _run(comparison: Comparison, concept: str, autonomous: bool):
+    for run in comparison.runs():
+        if run.params["concept"] == concept and run.params["autonomous"] == autonomous:
+            return run
+    raise AssertionError(f"no run for {concept} {autonomous}")
+
+
+VARIANTS = [(c, av) for c in CONCEPTS for av in (False, True)]
+
+
+@pytest.mark.parametrize(("concept", "autonomous"), VARIANTS)
+def test_same_seed_same_kpis(small, concept, autonomous):
+    comparison, ctx = small
+    run = _run(comparison, concept, autonomous)
+    a = run_concept(run, ctx)
+    b = run_concept(run, ctx)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert (math.isnan(a[k]) and math.isnan(b[k])) or a[k] == b[k], k
+    assert a["requests_simulated"] > 0
+    if not autonomous:
+        assert a["served_share"] > 0, f"{concept} served nobody"
+
+
+def test_same_riders_meet_every_concept(small):
+    comparison, ctx = small
+    counts = {run_concept(_run(comparison, c, False), ctx)["requests_simulated"] for c in CONCEPTS}
+    assert len(counts) == 1
+
+
+def test_timetable_recomputed_from_cycle_time_and_headway(small):
+    comparison, ctx = small
+    s = comparison.settings
+    line = ctx.line(s, False, False)
+    travel = ctx.travel(s, False)
+    headway = 15 * 60.0
+    tt = build_timetable(line, headway_s=headway, start_s=8 * 3600.0, end_s=9.5 * 3600.0)
+    # the oracle: road times between consecutive stops, dwell at every stop but the last,
+    # departures every headway, vehicles = cycle / headway rounded up
+    locs = [int(x) for x in line.loc] + [int(line.loc[0])]
+    run = [
+        math.ceil(travel.time(a, b) * (1 + line.slack_share)) for a, b in itertools.pairwise(locs)
+    ]
+    dwell = s.line.dwell_s
+    trip = sum(run) + dwell * (len(run) - 1)
+    cycle = trip + s.line.layover_min * 60
+    assert tt.n_vehicles == math.ceil(cycle / headway)
+    assert tt.n_trips == math.ceil(1.5 * 3600 / headway)  # departures before the end
+    for j in range(tt.n_trips):
+        arr, dep = tt.times(j)
+        t = 8 * 3600.0 + j * headway
+        assert dep[0] == t
+        for p, r in enumerate(run):
+            t += r
+            assert arr[p + 1] == pytest.approx(t)
+            if p + 1 < len(run):
+                t += dwell
+                assert dep[p + 1] == pytest.approx(t)
+    # one vehicle's consecutive trips fit the cycle
+    if tt.n_trips > tt.n_vehicles:
+        assert tt.departures[tt.n_vehicles] - tt.departures[0] >= cycle
+
+
+def test_nobody_walks_farther_than_the_stop_distance(small):
+    comparison, ctx = small
+    s = comparison.settings
+    stops = ctx.stops(s, False)
+    lat, lon = ctx.residents()
+    _, walk = stops.nearest(lat, lon)
+    # every walk location is covered but those with no street in the zone within the
+    # walk at all (footpaths through parks), which may be at most 5 %
+    assert (walk <= s.stops.walk_m).mean() >= 0.95
+    riders, *_ = serve(_run(comparison, "stop_based", False), ctx)
+    served = riders[riders["status"] == "served"]
+    assert len(served) > 0
+    assert served["access_walk_m"].max() <= s.stops.walk_m
+    assert served["egress_walk_m"].max() <= s.stops.walk_m
+
+
+def _as_result(outcome, timetable, rules) -> SimulationResult:
+    config = SimulationConfig(
+        n_vehicles=timetable.n_vehicles,
+        capacity=rules.capacity,
+        wheelchair_places=rules.wheelchair_places,
+        boarding_s=rules.boarding_s,
+        alighting_s=rules.alighting_s,
+        shift_start_s=0.0,
+    )
+    return SimulationResult(
+        config=config, kpis={}, requests=outcome.requests, legs=outcome.legs,
+        stops=outcome.stops, charges=pd.DataFrame(), soc=pd.DataFrame(),
+        history=outcome.history, timing={}, stats={}, origin_unix=0.0, timezone="UTC",
+        depots=outcome.depots,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(("concept", "autonomous"), VARIANTS)
+def test_every_ride_passes_the_independent_audit(small, concept, autonomous):
+    from fleet.concepts.timetabled import LineRules
+
+    comparison, ctx = small
+    s = comparison.settings
+    run = _run(comparison, concept, autonomous)
+    riders, _, _, raw = serve(run, ctx)
+    travel = ctx.travel(s, autonomous)
+    if concept in ("door_to_door", "stop_based"):
+        result = raw
+    else:
+        outcome, tt = raw
+        rules = LineRules(
+            capacity=s.line.capacity or int(run.params["capacity"]),
+            wheelchair_places=int(run.params["wheelchair_places"]),
+            boarding_s=s.line.boarding_s,
+            alighting_s=s.line.boarding_s,
+        )
+        result = _as_result(outcome, tt, rules)
+    report = audit(result, travel)
+    assert report.ok, report.summary()
+    assert report.served == int((riders["status"] == "served").sum())
+
+
+def test_flex_route_deviates_within_the_slack(small):
+    comparison, ctx = small
+    riders, *_ = serve(_run(comparison, "flex", False), ctx)
+    assert riders.loc[riders["status"] == "served", "door"].any(), "no door service at all"
+
+
+def test_autonomous_is_slower_and_has_no_driver(small):
+    comparison, ctx = small
+    s = comparison.settings
+    manned, av = ctx.travel(s, False), ctx.travel(s, True)
+    hub = hub_point(s)
+    a = manned.locate(*hub)
+    b = int(ctx.stops(s, False).loc[0])
+    a2, b2 = av.locate(*hub), av.locate(*manned.coords(b))
+    assert av.time(a2, b2) >= manned.time(a, b) * 0.95
+    # 20 km/h cap: never faster than the length at that speed
+    finite = np.isfinite(av.graph.travel_time)
+    assert (av.graph.travel_time[finite] >= av.graph.length_m[finite] / (20 / 3.6) - 1e-6).all()
+
+
+# ------------------------------------------------------------------ bad input
+
+
+def test_line_leaving_the_zone_is_named(small, tmp_path):
+    comparison, ctx = small
+    s = comparison.settings
+    far = [("A", "Altstadt", 49.4114, 8.7060)]  # 1 km east of the zone
+    with pytest.raises(DataError, match=r"\[line\] stops_file: stop 'A'.*outside the zone"):
+        build_line(
+            ctx.travel(s, False), hub=hub_point(s), stops=far, zone=ctx.zone, dwell_s=20,
+            slack_share=0, layover_s=180, max_snap_m=100, zone_tolerance_m=300, ordered=True,
+        )  # fmt: skip
+
+
+def test_stop_off_the_network_is_named(small):
+    comparison, ctx = small
+    s = comparison.settings
+    travel = ctx.travel(s, False)
+    # a point in the zone, 60 m from its nearest street, with a 10 m limit
+    lat, lon = 49.4040, 8.6800
+    with pytest.raises(DataError, match=r"\[line\] .*not on|\[line\] max_snap_m"):
+        build_line(
+            travel, hub=hub_point(s), stops=[("B", "Park", lat, lon)], zone=ctx.zone,
+            dwell_s=20, slack_share=0, layover_s=180, max_snap_m=0.5, zone_tolerance_m=300,
+            ordered=True,
+        )  # fmt: skip
+
+
+def test_headway_impossible_with_the_vehicles(small):
+    comparison, ctx = small
+    line = ctx.line(comparison.settings, False, False)
+    with pytest.raises(
+        DataError, match=r"\[line\] headway_min = 2 with vehicles = 1.*set vehicles"
+    ):
+        build_timetable(line, headway_s=120, start_s=0, end_s=3600, n_vehicles=1)
+
+
+def test_empty_zone_is_named():
+    from fleet.concepts.walking import virtual_stops
+
+    with pytest.raises(DataError, match=r"\[area\].*no resident"):
+        virtual_stops(None, np.zeros(0), np.zeros(0), walk_m=300, circuity=1.3)
+
+
+def test_cli_bad_input_is_one_line_not_a_traceback(tmp_path, capsys, monkeypatch):
+    import sys
+
+    from api import cli
+
+    cases = {
+        "unknown key": (SMALL.replace("walk_m = 250", "walk_metres = 250"), r"\[stops\] walk_metres"),
+        "no hub": (SMALL.replace('location = [8.6760, 49.4047]', ""), r"\[hub\] location is missing"),
+        "bad concept": (SMALL.replace("headway_min = [15]", 'concepts = ["taxi"]'), r"\[compare\] concepts"),
+        "bad headway": (SMALL.replace("headway_min = [15]", "headway_min = [0]"), r"\[compare\] headway_min"),
+    }  # fmt: skip
+    import re
+
+    for name, (text, pattern) in cases.items():
+        path = tmp_path / f"{name.replace(' ', '_')}.toml"
+        path.write_text(text)
+        monkeypatch.setattr(sys, "argv", ["elster", "compare", str(path), "--dry-run"])
+        with pytest.raises(SystemExit) as exc:
+            cli.main()
+        err = capsys.readouterr().err
+        assert exc.value.code == 2, name
+        assert "Traceback" not in err
+        assert re.search(pattern, err), (name, err)
+
+
+# ------------------------------------------------------------------ publishing
+
+
+def test_exports_validate_and_round_trip_into_the_trams(small, tmp_path, hd_region, hd_data_dir):
+    from fleet.concepts.publish import (
+        export_line_gtfs,
+        export_zone_flex,
+        merge_feeds,
+        validate_flex,
+        validate_gtfs,
+    )
+    from routing.regions import Source
+    from routing.transit.door_to_door import load_transit_network, plan_transit
+
+    comparison, ctx = small
+    s = comparison.settings
+    travel = ctx.travel(s, False)
+    line = ctx.line(s, False, False)
+    tt = build_timetable(line, headway_s=600, start_s=7 * 3600.0, end_s=10 * 3600.0)
+    day = comparison.scenario.day
+    feed = export_line_gtfs(tt, travel, tmp_path / "line.zip", route_name="F1", start=day)
+    assert validate_gtfs(feed) == []
+    flex = export_zone_flex(
+        ctx.zone, tmp_path / "zone.zip", name="Weststadt", start=day, service=(25200, 36000)
+    )
+    assert validate_flex(flex) == []
+    merged = merge_feeds(hd_region.source_file("gtfs", hd_data_dir), feed, tmp_path / "merged.zip")
+    src = hd_region.source("gtfs")
+    region = replace(
+        hd_region,
+        sources={**hd_region.sources, "gtfs": Source(key="gtfs", kind="gtfs", path=str(merged),
+                                                     options=src.options)},
+    )  # fmt: skip
+    net = load_transit_network(region, day, data_dir=hd_data_dir, cache_dir=None)
+    tt_ = net.timetable
+    assert "F1" in set(tt_.route_short_names), "the importer dropped the feeder line"
+    # from the feeder stop farthest from every other stop of the region's feed to a tram
+    # stop beyond the hub: the planner has to take the feeder, then a tram
+    own = np.array([sid.startswith("feeder:") for sid in tt_.stop_ids])
+    others = np.column_stack((tt_.stop_lat[~own], tt_.stop_lon[~own]))
+    gaps = [
+        np.min(np.hypot(others[:, 0] - la, (others[:, 1] - lo) * 0.65))
+        for la, lo in zip(line.lat[1:], line.lon[1:], strict=True)
+    ]
+    far = 1 + int(np.argmax(gaps))
+    origin = (float(line.lat[far]), float(line.lon[far]))
+    # a stop only trams serve, far from the hub
+    modes: dict[int, set[str]] = {}
+    for slot in range(tt_.n_trips):
+        for stop in tt_.slot_times(slot)[0]:
+            modes.setdefault(int(stop), set()).add(tt_.slot_mode(slot))
+    x0, y0, x1, y1 = hd_region.bbox
+    tram_only = [
+        k
+        for k, m in modes.items()
+        if m == {"TRAM"}
+        and x0 + 0.03 < tt_.stop_lon[k] < x1 - 0.03
+        and y0 + 0.03 < tt_.stop_lat[k] < y1 - 0.03
+    ]
+    hub = (line.lat[0], line.lon[0])
+    dist = [math.dist((tt_.stop_lat[k], tt_.stop_lon[k]), hub) for k in tram_only]
+    target = tram_only[int(np.argmax(dist))]
+    dest = (float(tt_.stop_lat[target]), float(tt_.stop_lon[target]))
+    itins = plan_transit(net, origin, dest, "2022-09-14T07:50", window_min=30, max_walk_s=300)
+    rides = [[(leg.mode, leg.route_short_name) for leg in it.legs if leg.transit] for it in itins]
+    assert any(r and r[0][1] == "F1" and any(m == "TRAM" for m, _ in r[1:]) for r in rides), rides
+
+
+def test_cli_line_leaving_the_zone_is_one_line(tmp_path, capsys, monkeypatch, hd_data_dir):
+    import sys
+
+    from api import cli
+
+    stops = tmp_path / "line.csv"
+    stops.write_text("stop_id,stop_name,stop_lat,stop_lon\nA,Altstadt,49.4114,8.7060\n")
+    path = tmp_path / "bad-line.toml"
+    path.write_text(SMALL.replace("[line]\n", '[line]\nstops_file = "line.csv"\n'))
+    monkeypatch.setattr(
+        sys, "argv",
+        ["elster", "publish", str(path), "--out", str(tmp_path), "--data-dir", str(hd_data_dir)],
+    )  # fmt: skip
+    with pytest.raises(SystemExit) as exc:
+        cli.main()
+    err = capsys.readouterr().err
+    assert exc.value.code == 2
+    assert "Traceback" not in err
+    assert "[line] stops_file: stop 'A'" in err and "outside the zone" in err
+
+
+def test_compare_on_dask_gives_the_in_process_kpis(small, tmp_path, hd_data_dir, cache_dir):
+    import distributed
+
+    from fleet.concepts.compare import run_compare
+
+    text = SMALL.replace(
+        "[compare]\n", '[compare]\nconcepts = ["door_to_door", "fixed"]\nautonomous = [false]\n'
+    )
+    comparison = _comparison(text)
+    _, ctx = small
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        outcome = run_compare(
+            comparison, client=client, out_dir=tmp_path / "out", progress=False,
+            data_dir=hd_data_dir, cache_dir=cache_dir,
+        )  # fmt: skip
+    assert outcome.computed == 2 and not outcome.failed
+    frame = outcome.table.frame.set_index("concept")
+    for run in comparison.runs():
+        want = run_concept(run, ctx)
+        got = frame.loc[run.params["concept"]]
+        for k, v in want.items():
+            assert (math.isnan(v) and math.isnan(got[k])) or got[k] == pytest.approx(v), k
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert "## Recommendation per demand level" in summary
+    assert (tmp_path / "out" / "cost_per_trip_eur.png").is_file()
