@@ -771,16 +771,20 @@ class BookingService:
             return booking
         if booking.status == "completed":
             return booking
-        # Under the database lock, like every decision: moving this dispatcher's clock
-        # to now outside it could put it past an entry another worker is about to log.
-        with self._synced() as tx:
-            self._now()
-            current = self.store.get(booking.id, tx)
-            assert current is not None
-            if self._record_progress(tx, [current]):
+        def attempt() -> Booking:
+            # Under the database lock, like every decision: moving this dispatcher's clock
+            # to now outside it could put it past an entry another worker is about to log.
+            with self._synced() as tx:
+                self._now()
                 current = self.store.get(booking.id, tx)
                 assert current is not None
-        return current
+                if self._record_progress(tx, [current]):
+                    current = self.store.get(booking.id, tx)
+                    assert current is not None
+            return current
+
+        # Recording milestones twice stores them once: redone while the database is away.
+        return self._with_retries("read", attempt)
 
     def cancel(self, booking_id: str, token: str | None) -> Booking:
         """Cancel an open booking for the holder of its token.
