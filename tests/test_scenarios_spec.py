@@ -216,8 +216,14 @@ def test_parse_scenario_rejects_non_tables() -> None:
 
 
 def test_repository_scenarios_are_valid() -> None:
+    from fleet.concepts.compare import load_comparison
+
     files = sorted((PROJECT_ROOT / "scenarios").glob("*.toml"))
     assert files, "scenarios/ holds the default scenario"
+    comparisons = [p for p in files if p.name.endswith("-compare.toml")]
     for path in files:
+        if path in comparisons:  # a sweep scenario plus the concept tables
+            assert load_comparison(path).runs()
+            continue
         scenario = load_scenario(path)
         assert scenario.runs() and scenario.targets
