@@ -293,8 +293,7 @@ def routingkit_section(
         "routingkit_reset_full": rk["reset"],
         "ours_order_and_build_s": mine["build_s"],
         "ours_customize_full": mine["customize_full"],
-        "ratio_build_ours_over_routingkit": mine["build_s"]
-        / (rk["order_s"] + rk["cch_build_s"]),
+        "ratio_build_ours_over_routingkit": mine["build_s"] / (rk["order_s"] + rk["cch_build_s"]),
         "ratio_customize_full_p50_ours_over_routingkit": mine["customize_full"]["p50_ms"]
         / rk["reset"]["p50_ms"],
         "no_change": versus(ours["no change"], rk["base"]),

@@ -391,9 +391,7 @@ def motor_speeds(tags: Mapping[str, str], model: MotorModel) -> tuple[float, flo
     return _apply_oneway(_vehicle_oneway(tags), forward, backward)
 
 
-PROFILE_BY_NAME = {
-    name: Profile(name) for name in ("walk", "bike", "car", "shuttle", "wheelchair")
-}
+PROFILE_BY_NAME = {name: Profile(name) for name in ("walk", "bike", "car", "shuttle", "wheelchair")}
 
 
 def get_profile(name: str) -> Profile:

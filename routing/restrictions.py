@@ -113,9 +113,7 @@ def parse_relation(
     if not rtype.startswith("restriction"):
         return []
     type_mode = rtype.split(":", 1)[1] if ":" in rtype else ""
-    exceptions = frozenset(
-        v.strip() for v in (tags.get("except") or "").split(";") if v.strip()
-    )
+    exceptions = frozenset(v.strip() for v in (tags.get("except") or "").split(";") if v.strip())
     values: list[tuple[str, frozenset[str], str]] = []  # (value, modes, conditional)
     for key, raw in tags.items():
         value = raw.strip()
@@ -166,9 +164,7 @@ def parse_relation(
             )
         )
     if not values:
-        out.append(
-            Restriction(relation_id, "", -1, -1, problem="no restriction value tagged")
-        )
+        out.append(Restriction(relation_id, "", -1, -1, problem="no restriction value tagged"))
     return out
 
 

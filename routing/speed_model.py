@@ -101,9 +101,7 @@ TRACKTYPE_MAX_KMH = _frozen(
 )
 
 #: Speed caps (km/h) by ``smoothness``. Source: OSRM car.lua ``smoothness_speeds``.
-SMOOTHNESS_MAX_KMH = _frozen(
-    {"intermediate": 80.0, "bad": 40.0, "very_bad": 10.0, "horrible": 5.0}
-)
+SMOOTHNESS_MAX_KMH = _frozen({"intermediate": 80.0, "bad": 40.0, "very_bad": 10.0, "horrible": 5.0})
 
 #: Legal default limits (km/h) of ``zone:traffic`` / ``source:maxspeed`` values where
 #: no ``maxspeed`` is tagged. Source: StVO §3 (3) (Germany).

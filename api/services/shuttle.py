@@ -771,6 +771,7 @@ class BookingService:
             return booking
         if booking.status == "completed":
             return booking
+
         def attempt() -> Booking:
             # Under the database lock, like every decision: moving this dispatcher's clock
             # to now outside it could put it past an entry another worker is about to log.
