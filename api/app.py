@@ -211,6 +211,12 @@ def create_app(
     for router in _routers():
         app.include_router(router, prefix=API_PREFIX)
 
+    # Swagger UI 5 (OpenAPI 3.1) comes from the swagger-ui-py package's static files: no
+    # CDN, nothing vendored. Mounted before /static, which would otherwise match first.
+    from swagger_ui.utils import SWAGGER_UI_PY_ROOT
+
+    swagger_files = StaticFiles(directory=str(SWAGGER_UI_PY_ROOT / "static"))
+    app.mount("/static/swagger-ui", swagger_files, name="swagger-ui")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

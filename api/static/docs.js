@@ -1,4 +1,4 @@
-/* The API docs page: Swagger UI (vendored, api/static/vendor/swagger-ui) on /openapi.json. */
+/* The API docs page: Swagger UI (from the swagger-ui-py package, served under /static/swagger-ui) on /openapi.json. */
 "use strict";
 
 window.ui = SwaggerUIBundle({
