@@ -146,7 +146,7 @@ def baseline(places: list[tuple[float, float]], minutes: float) -> dict[str, Any
 
 def run(*, rounds: int, clients: int, workers: int, minutes: float, with_baseline: bool) -> dict:
     """Run the load and return the result dict (also written to bench-results)."""
-    from tests.api_support import free_port
+    from tests.support.api import free_port
 
     tmp = Path(tempfile.mkdtemp(prefix="elster-iso-bench-"))
     port = free_port()

@@ -35,7 +35,7 @@ import numpy as np
 
 from benchmarks.common import percentiles, write_result
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.planner_support
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.support.planner
 
 from routing.geo import haversine_m
 from routing.planner import EvSpec, PlanContext, PlanRequest, plan
@@ -71,7 +71,7 @@ def build_context() -> PlanContext:
     """Heidelberg networks, timetable, OSM/BNetzA data plus the hand-made live feeds."""
     from routing.planner import load_plan_context
     from routing.stations.loader import load_chargers, load_stations
-    from tests.planner_support import fixture_chargers, fixture_stations
+    from tests.support.planner import fixture_chargers, fixture_stations
 
     region = load_region("heidelberg")
     data_dir, cache_dir = default_data_dir(), default_cache_dir()
@@ -84,7 +84,7 @@ def build_context() -> PlanContext:
 
 def requests(ctx: PlanContext, n: int, seed: int) -> list[PlanRequest]:
     """The benchmark queries (every mode, random EV battery 5..60 %)."""
-    from tests.planner_support import DEPART, FIXTURE_NOW
+    from tests.support.planner import DEPART, FIXTURE_NOW
 
     rng = random.Random(seed + 1)
     out = []

@@ -1,6 +1,6 @@
 """A throwaway PostgreSQL server for tests and benchmarks: initdb + pg_ctl in a temporary directory.
 
-The tests (``tests/pg_support.py``) and ``benchmarks/api_load.py --database
+The tests (``tests/support/pg.py``) and ``benchmarks/api_load.py --database
 sqlite,postgres`` start one with :class:`ThrowawayPostgres`; by hand::
 
     python -m scripts.pg_test_server            # start, print the URL, stop on Ctrl-C

@@ -48,7 +48,7 @@ def cache_dir() -> Path:
     return path
 
 
-pytest_plugins = ["tests.road_fixtures", "tests.pg_support"]
+pytest_plugins = ["tests.support.road_fixtures", "tests.support.pg"]
 
 
 @pytest.fixture(scope="session")
