@@ -58,6 +58,8 @@ from fleet.online.vehicle_state import (
     StopRecord,
     VehicleState,
 )
+from fleet.solver.data import ProblemData, RouteState, problem_data
+from fleet.solver.routes import build_inserted
 from routing.errors import DataError, RequestError, SnapError
 
 log = logging.getLogger(__name__)
@@ -278,9 +280,14 @@ class Dispatcher:
         """The route-cost matrix of the pool (time or distance)."""
         return self.pool.tt if self.config.objective == "time" else self.pool.dd
 
-    def _kernel_args(self) -> tuple:
+    def _problem(self) -> ProblemData:
+        """The pool and the fleet as the solver kernels' problem data (no copies)."""
         p = self.pool
-        return (p.serv, p.early, p.late, p.demand, p.kind, p.pair, p.maxride)
+        return problem_data(
+            tt=p.tt, cost=self.cost, serv=p.serv, early=p.early, late=p.late, demand=p.demand,
+            kind=p.kind, pair=p.pair, maxride=p.maxride, node_request=p.request, cap=self.cap,
+            shift_s=self.shift_s, shift_e=self.shift_e, maxdur=self.maxdur,
+        )  # fmt: skip
 
     def _push(self, t: float, kind: int, k: int) -> None:
         v = self.vehicles[k]
@@ -545,10 +552,9 @@ class Dispatcher:
             return None
         pool = self.pool
         kidx = np.asarray(ks, dtype=np.int64)
-        delta, pi, pj, pick, drop, metres = insertion.evaluate_insertions(  # type: ignore[call-arg]
-            self.routes, self.lens, kidx, p, d, pool.tt, self.cost, pool.dd,
-            *self._kernel_args(), self.cap, self.shift_s, self.shift_e, self.maxdur,
-        )  # fmt: skip
+        delta, pi, pj, pick, drop, metres = insertion.evaluate_insertions(
+            RouteState(self.routes, self.lens), kidx, p, d, self._problem(), pool.dd
+        )
         ok = np.isfinite(delta)
         if not ok.any():
             return None
@@ -571,16 +577,10 @@ class Dispatcher:
         return None
 
     def _inserted(self, k: int, p: int, d: int, i: int, j: int, out: np.ndarray) -> int:
-        from fleet.solver.kernels import build_inserted
-
         return int(build_inserted(self.routes[k], self.lens[k], p, d, i, j, out))
 
     def _schedule(self, seq: np.ndarray, n: int, k: int) -> tuple[bool, np.ndarray]:
-        ok, times = insertion.schedule_route(  # type: ignore[call-arg]
-            seq, n, k, self.pool.tt, *self._kernel_args()[:2], self.pool.late,
-            self.pool.kind, self.pool.pair, self.pool.maxride, self.shift_s, self.shift_e,
-            self.maxdur,
-        )  # fmt: skip
+        ok, times = insertion.schedule_route(seq, n, k, self._problem())
         return bool(ok), times
 
     def _apply(self, k: int, seq: np.ndarray, m: int) -> None:

@@ -1,6 +1,6 @@
 """Insertion of one request into every candidate vehicle at once (numba, arrays only).
 
-A thin loop over :func:`fleet.solver.kernels.best_insertion` (the static
+A thin loop over :func:`fleet.solver.insertion.best_insertion` (the static
 solver's pruned, eight-step-verified cheapest insertion): for each candidate
 vehicle it returns the added cost, the insertion positions, the planned pickup
 and drop-off times of the verified schedule and the metres the new route
@@ -10,38 +10,48 @@ drives (for the battery check). Nothing is changed.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
-from fleet.solver.kernels import INF, best_insertion, build_inserted, route_schedule
+from fleet.solver._jit import njit
+from fleet.solver.data import INF, FloatArray, IntArray, ProblemData, RouteState, new_workspace
+from fleet.solver.insertion import best_insertion
+from fleet.solver.routes import build_inserted
+from fleet.solver.schedule import route_schedule
 
 
-@njit(cache=True)
+@njit
 def evaluate_insertions(
-    routes, lens, ks, p, d, tt, cost, dd, serv, early, late, demand, kind, pair, maxride,
-    cap, shift_s, shift_e, maxdur,
-):  # fmt: skip
+    rs: RouteState, ks: IntArray, p: int, d: int, data: ProblemData, dd: FloatArray
+) -> tuple[FloatArray, IntArray, IntArray, FloatArray, FloatArray, FloatArray]:
     """Best insertion of request (``p``, ``d``) into each vehicle of ``ks``.
+
+    Parameters
+    ----------
+    rs : RouteState
+        The vehicles' routes (not changed).
+    ks : ndarray of int64
+        Candidate vehicles.
+    p, d : int
+        Pickup and drop-off node.
+    data : ProblemData
+        Nodes and vehicles (the request fields are not read).
+    dd : ndarray of float64
+        Metres between nodes.
 
     Returns
     -------
-    delta, pick, drop, metres : ndarray of float64, shape (len(ks),)
-        Added cost (``inf`` when infeasible), planned service start at the
-        pickup and drop-off, route metres after insertion.
-    pos_i, pos_j : ndarray of int64
-        Insertion positions as in :func:`~fleet.solver.kernels.build_inserted`.
+    delta, pos_i, pos_j, pick, drop, metres : ndarray
+        Per vehicle of ``ks``: added cost (``inf`` when infeasible), insertion
+        positions as in :func:`~fleet.solver.routes.build_inserted` (int64),
+        planned service start at the pickup and drop-off, route metres after
+        insertion.
     """
+    routes = rs.routes
+    lens = rs.lens
     nk = ks.shape[0]
     maxlen = routes.shape[1]
-    nn = tt.shape[0]
-    nodepos = np.full(nn, -1, np.int64)
-    tw = np.empty((4, maxlen + 2))
-    work = np.empty((4, maxlen + 2))
-    load = np.empty((maxlen + 2, demand.shape[1]), np.int64)
-    ncand = (maxlen + 2) * (maxlen + 2)
-    cand_d = np.empty(ncand)
-    cand_i = np.empty(ncand, np.int64)
-    cand_j = np.empty(ncand, np.int64)
-    buf = np.empty(maxlen + 2, np.int64)
+    ws = new_workspace(data.tt.shape[0], maxlen + 2, data.demand.shape[1])
+    buf = ws.buf
+    work = ws.work
     delta = np.full(nk, INF)
     pick = np.full(nk, INF)
     drop = np.full(nk, INF)
@@ -52,20 +62,13 @@ def evaluate_insertions(
         k = ks[a]
         n = lens[k]
         # cheap reachability test: the pickup cannot be reached in time from the start
-        if shift_s[k] + tt[routes[k, 0], p] > late[p] + 1e-7:
+        if data.shift_s[k] + data.tt[routes[k, 0], p] > data.late[p] + 1e-7:
             continue
-        dl, i, j = best_insertion(
-            routes[k], n, k, p, d, tt, cost, serv, early, late, demand, kind, pair, maxride,
-            cap, shift_s, shift_e, maxdur, nodepos, tw, load, cand_d, cand_i, cand_j, buf,
-            work, 0.0,
-        )  # fmt: skip
+        dl, i, j = best_insertion(routes[k], n, k, p, d, data, ws, 0.0)
         if dl == INF:
             continue
         m = build_inserted(routes[k], n, p, d, i, j, buf)
-        ok = route_schedule(
-            buf, m, k, tt, serv, early, late, kind, pair, maxride, shift_s, shift_e, maxdur,
-            nodepos, work,
-        )  # fmt: skip
+        ok = route_schedule(buf, m, k, data, ws.nodepos, work)
         if not ok:  # pragma: no cover - best_insertion verified this very route
             continue
         delta[a] = dl
@@ -80,15 +83,10 @@ def evaluate_insertions(
     return delta, pos_i, pos_j, pick, drop, metres
 
 
-@njit(cache=True)
-def schedule_route(
-    seq, n, k, tt, serv, early, late, kind, pair, maxride, shift_s, shift_e, maxdur
-):  # fmt: skip
+@njit
+def schedule_route(seq: IntArray, n: int, k: int, data: ProblemData) -> tuple[bool, FloatArray]:
     """Eight-step schedule of one route: ``(feasible, service start per position)``."""
-    nodepos = np.full(tt.shape[0], -1, np.int64)
+    nodepos = np.full(data.tt.shape[0], -1, np.int64)
     work = np.empty((4, n + 2))
-    ok = route_schedule(
-        seq, n, k, tt, serv, early, late, kind, pair, maxride, shift_s, shift_e, maxdur,
-        nodepos, work,
-    )  # fmt: skip
+    ok = route_schedule(seq, n, k, data, nodepos, work)
     return ok, work[0, :n].copy()

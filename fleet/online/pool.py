@@ -1,6 +1,6 @@
 """The dispatcher's node table: every stop it currently plans with, as kernel arrays.
 
-The static kernels (:mod:`fleet.solver.kernels`) index nodes into dense
+The static kernels (:mod:`fleet.solver`) index nodes into dense
 arrays (time windows, loads, a travel-time matrix). Online, nodes come and
 go: each request adds a pickup and a drop-off, each served stop leaves. The
 pool keeps those arrays at a fixed capacity (doubling when full), hands out

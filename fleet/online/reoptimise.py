@@ -10,11 +10,11 @@ kernels cannot produce a plan that breaks one.
 
 Steps, on the vehicles that accept work:
 
-1. relocate search (:func:`fleet.solver.kernels.relocate_search`): move one
+1. relocate search (:func:`fleet.solver.relocate.relocate_search`): move one
    request at a time to its best place in any vehicle while that lowers the
    total cost;
 2. a few destroy-and-repair rounds (remove requests related by place and
-   time, reinsert by regret-2 with :func:`fleet.solver.kernels.repair`),
+   time, reinsert by regret-2 with :func:`fleet.solver.repair.repair`),
    each kept only if every request was placed again and the cost fell.
 
 A candidate is also refused if some vehicle's battery would not cover its new
@@ -29,7 +29,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fleet.model import PICKUP
-from fleet.solver import kernels as kr
+from fleet.solver.data import RouteState, problem_data
+from fleet.solver.relocate import relocate_search
+from fleet.solver.repair import repair
+from fleet.solver.routes import remove_nodes, route_costs
 
 if TYPE_CHECKING:
     from fleet.online.dispatcher import Dispatcher
@@ -75,27 +78,28 @@ def improve(d: Dispatcher) -> dict[str, float]:
     routes[:, :w] = d.routes[kidx, :w]
     lens = d.lens[kidx].copy()
     before = routes.copy(), lens.copy()
-    args = (
-        pool.tt, d.cost, pool.serv, pool.early, pool.late, pool.demand, pool.kind, pool.pair,
-        pool.maxride, d.cap[kidx].copy(), d.shift_s[kidx].copy(), d.shift_e[kidx].copy(),
-        d.maxdur[kidx].copy(),
+    data = problem_data(
+        tt=pool.tt, cost=d.cost, serv=pool.serv, early=pool.early, late=pool.late,
+        demand=pool.demand, kind=pool.kind, pair=pool.pair, maxride=pool.maxride,
+        node_request=pool.request, cap=d.cap[kidx].copy(), shift_s=d.shift_s[kidx].copy(),
+        shift_e=d.shift_e[kidx].copy(), maxdur=d.maxdur[kidx].copy(), pickup=picks,
+        dropoff=drops,
     )  # fmt: skip
-    veh_class = np.arange(kidx.size, dtype=np.int64)
     budget = np.array([d._budget_m(d.vehicles[k], d._soc_at_start(d.vehicles[k])) for k in ks])
 
     def cost_of(r: np.ndarray, n: np.ndarray) -> float:
-        return float(kr.route_costs(r, n, d.cost).sum())
+        return float(route_costs(r, n, d.cost).sum())
 
     def energy_ok(r: np.ndarray, n: np.ndarray) -> bool:
         if not np.isfinite(budget).any():
             return True
-        return bool(np.all(kr.route_costs(r, n, pool.dd) <= budget + 1e-6))
+        return bool(np.all(route_costs(r, n, pool.dd) <= budget + 1e-6))
 
     cur_cost = cost_of(routes, lens)
     # 1. relocate
     trial_r, trial_n = routes.copy(), lens.copy()
     order = d.rng.permutation(R).astype(np.int64)
-    kr.relocate_search(trial_r, trial_n, order, 0.0, veh_class, *args, picks, drops)
+    relocate_search(RouteState(trial_r, trial_n), order, 0.0, data)
     c = cost_of(trial_r, trial_n)
     if c < cur_cost - 1e-9 and energy_ok(trial_r, trial_n):
         routes, lens, cur_cost = trial_r, trial_n, c
@@ -111,10 +115,10 @@ def improve(d: Dispatcher) -> dict[str, float]:
             flag = np.zeros(pool.capacity, dtype=np.bool_)
             flag[picks[victims]] = True
             flag[drops[victims]] = True
-            kr.remove_nodes(cand_r, cand_n, flag)
-            done = kr.repair(
-                cand_r, cand_n, victims, 2, kidx.size, 0.0, 0.0, 0.0,
-                int(d.rng.integers(2**31)), veh_class, *args, picks, drops,
+            remove_nodes(cand_r, cand_n, flag)
+            done = repair(
+                RouteState(cand_r, cand_n), victims, 2, kidx.size, 0.0, 0.0, 0.0,
+                int(d.rng.integers(2**31)), data,
             )  # fmt: skip
             if not done.all():
                 continue

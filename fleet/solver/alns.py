@@ -13,7 +13,11 @@ solution with one vehicle fewer.
 The iterations run inside one numba kernel (:func:`fleet.solver.loop.iterate`)
 in chunks of ``segment`` iterations; this driver owns the clock, the
 temperature, the weight updates between chunks and the phases. Scheduling and
-insertion evaluation are the kernels of :mod:`fleet.solver.kernels`.
+insertion evaluation are the kernels of :mod:`fleet.solver.schedule` and
+:mod:`fleet.solver.insertion`; the operators have one module each
+(:mod:`~fleet.solver.destroy`, :mod:`~fleet.solver.repair`,
+:mod:`~fleet.solver.relocate`, :mod:`~fleet.solver.exchange`), all taking the
+instance as one :class:`fleet.solver.data.ProblemData`.
 """
 
 from __future__ import annotations
@@ -26,8 +30,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fleet.model import Instance, Solution
-from fleet.solver import kernels as kr
 from fleet.solver import loop as lp
+from fleet.solver.data import IntArray, ProblemData, RouteState, instance_data
+from fleet.solver.destroy import DestroyData
+from fleet.solver.relocate import relocate_search
+from fleet.solver.repair import repair
+from fleet.solver.routes import remove_nodes, route_costs
 
 log = logging.getLogger(__name__)
 
@@ -90,51 +98,14 @@ class _State:
 
 
 class _Kernels:
-    """The instance as the argument tuples the numba kernels expect."""
+    """The instance as the kernels' :class:`~fleet.solver.data.ProblemData`, and calls on it."""
 
     def __init__(self, inst: Instance) -> None:
         self.inst = inst
-        n = inst.n_nodes
-        self.tt = np.ascontiguousarray(inst.matrix.time, dtype=np.float64)
-        self.cost = np.ascontiguousarray(inst.matrix.cost, dtype=np.float64)
-        self.serv = inst.service.astype(np.float64)
-        self.early = inst.early.astype(np.float64)
-        self.late = inst.late.astype(np.float64)
-        self.demand = np.ascontiguousarray(inst.demand, dtype=np.int64)
-        self.kind = inst.node_kind
-        self.pair = np.full(n, -1, dtype=np.int64)
-        self.pair[inst.pickup] = inst.dropoff
-        self.pair[inst.dropoff] = inst.pickup
-        self.maxride = np.full(n, np.inf)
-        self.maxride[inst.pickup] = inst.max_ride
-        self.maxride[inst.dropoff] = inst.max_ride
-        self.cap = np.ascontiguousarray(inst.capacity, dtype=np.int64)
-        self.shift_s = inst.shift_start.astype(np.float64)
-        self.shift_e = inst.shift_end.astype(np.float64)
-        self.maxdur = inst.max_duration.astype(np.float64)
-        self.pickup = inst.pickup.astype(np.int64)
-        self.dropoff = inst.dropoff.astype(np.int64)
-        self.node_request = inst.node_request
-        keys: dict[tuple, int] = {}
-        self.veh_class = np.array(
-            [
-                keys.setdefault(
-                    (
-                        int(inst.start_node[k]),
-                        int(inst.end_node[k]),
-                        tuple(inst.capacity[k]),
-                        float(inst.shift_start[k]),
-                        float(inst.shift_end[k]),
-                        float(inst.max_duration[k]),
-                    ),
-                    len(keys),
-                )
-                for k in range(inst.n_vehicles)
-            ],
-            dtype=np.int64,
-        )
+        self.data: ProblemData = instance_data(inst)
 
     def empty_state(self) -> _State:
+        """Every vehicle at its depots, every request in the bank."""
         K, R = self.inst.n_vehicles, self.inst.n_requests
         routes = np.zeros((K, 2 * R + 4), dtype=np.int64)
         routes[:, 0] = self.inst.start_node
@@ -155,9 +126,8 @@ class _Kernels:
         if not st.bank:
             return
         bank = np.asarray(st.bank, dtype=np.int64)
-        done = kr.repair(
-            st.routes,
-            st.lens,
+        done = repair(
+            RouteState(st.routes, st.lens),
             bank,
             regret_k,
             max_routes,
@@ -165,63 +135,30 @@ class _Kernels:
             noise,
             blink,
             seed,
-            self.veh_class,
-            self.tt,
-            self.cost,
-            self.serv,
-            self.early,
-            self.late,
-            self.demand,
-            self.kind,
-            self.pair,
-            self.maxride,
-            self.cap,
-            self.shift_s,
-            self.shift_e,
-            self.maxdur,
-            self.pickup,
-            self.dropoff,
+            self.data,
         )
         st.bank = [int(r) for r in bank[~done]]
 
-    def remove(self, st: _State, requests: list[int] | np.ndarray) -> None:
+    def remove(self, st: _State, requests: list[int] | IntArray) -> None:
+        """Take ``requests`` out of their routes into the bank."""
         flag = np.zeros(self.inst.n_nodes, dtype=np.bool_)
         req = np.asarray(requests, dtype=np.int64)
-        flag[self.pickup[req]] = True
-        flag[self.dropoff[req]] = True
-        kr.remove_nodes(st.routes, st.lens, flag)
+        flag[self.data.pickup[req]] = True
+        flag[self.data.dropoff[req]] = True
+        remove_nodes(st.routes, st.lens, flag)
         st.bank.extend(int(r) for r in req)
 
     def relocate(self, st: _State, fixed: float, rng: np.random.Generator) -> None:
+        """Relocate search over the routed requests in random order."""
         routed = _routed(self, st)
         if routed.size == 0:
             return
         order = rng.permutation(routed).astype(np.int64)
-        kr.relocate_search(
-            st.routes,
-            st.lens,
-            order,
-            fixed,
-            self.veh_class,
-            self.tt,
-            self.cost,
-            self.serv,
-            self.early,
-            self.late,
-            self.demand,
-            self.kind,
-            self.pair,
-            self.maxride,
-            self.cap,
-            self.shift_s,
-            self.shift_e,
-            self.maxdur,
-            self.pickup,
-            self.dropoff,
-        )
+        relocate_search(RouteState(st.routes, st.lens), order, fixed, self.data)
 
     def distance(self, st: _State) -> float:
-        return float(kr.route_costs(st.routes, st.lens, self.cost).sum())
+        """Total travel cost of the routes."""
+        return float(route_costs(st.routes, st.lens, self.data.cost).sum())
 
 
 def solve_alns(
@@ -257,46 +194,31 @@ def solve_alns(
     params = params or ALNSParams()
     rng = np.random.default_rng(seed)
     ker = _Kernels(instance)
-    maxc = float(ker.cost.max()) if ker.cost.size else 1.0
+    data = ker.data
+    maxc = float(data.cost.max()) if data.cost.size else 1.0
     # Shaw relatedness parts that do not change: normalised pickup/drop-off distances.
-    pk, dp = ker.pickup, ker.dropoff
+    pk, dp = data.pickup, data.dropoff
     shaw_dist = np.ascontiguousarray(
-        (ker.cost[np.ix_(pk, pk)] + ker.cost[np.ix_(dp, dp)]) / max(2 * maxc, 1e-9)
+        (data.cost[np.ix_(pk, pk)] + data.cost[np.ix_(dp, dp)]) / max(2 * maxc, 1e-9)
     )
     horizon = max(float(np.max(instance.late[np.isfinite(instance.late)], initial=1.0)), 1e-9)
     loads = instance.demand[pk].sum(axis=1).astype(np.float64)
     load_span = max(float(loads.max() - loads.min()), 1.0)
-    far = np.ascontiguousarray(ker.cost[instance.start_node[0], pk], dtype=np.float64)
-
-    kernel_args = (
-        params.worst_randomness,
-        params.shaw_randomness,
-        *params.shaw_weights,
-        params.string_routes,
-        shaw_dist,
-        horizon,
-        loads,
-        load_span,
-        far,
-        ker.veh_class,
-        ker.node_request,
-        ker.tt,
-        ker.cost,
-        ker.serv,
-        ker.early,
-        ker.late,
-        ker.demand,
-        ker.kind,
-        ker.pair,
-        ker.maxride,
-        ker.cap,
-        ker.shift_s,
-        ker.shift_e,
-        ker.maxdur,
-        ker.pickup,
-        ker.dropoff,
+    far = np.ascontiguousarray(data.cost[instance.start_node[0], pk], dtype=np.float64)
+    w_dist, w_time, w_load = params.shaw_weights
+    dd = DestroyData(
+        worst_randomness=float(params.worst_randomness),
+        shaw_randomness=float(params.shaw_randomness),
+        w_dist=float(w_dist),
+        w_time=float(w_time),
+        w_load=float(w_load),
+        n_strings=int(params.string_routes),
+        shaw_dist=shaw_dist,
+        horizon=horizon,
+        loads=loads,
+        load_span=load_span,
     )
-    _warm_up(ker, kernel_args)
+    _warm_up(ker, dd, far)
     t0 = time.monotonic()
     R, K = instance.n_requests, instance.n_vehicles
     hierarchical = instance.objective == "vehicles-cost"
@@ -340,6 +262,7 @@ def solve_alns(
     uses_rm = np.zeros(len(REMOVALS))
     uses_rp = np.zeros(len(REPAIRS))
     counters = np.zeros(4, dtype=np.int64)  # accepted, unplaced, same cost, new bests
+    ops = lp.OperatorStats(weights_rm, weights_rp, scores_rm, scores_rp, uses_rm, uses_rp, counters)
     start_worse = params.start_worse_hierarchical if hierarchical else params.start_worse
     T0 = start_worse * max(start.dist, 1.0) / math.log(2)
     T_end = T0 * params.end_temperature_ratio
@@ -401,35 +324,18 @@ def solve_alns(
         temp_end = temp
         if max_iterations is not None:
             temp_end = temperature((it + n) / max(1, max_iterations))
-        done = lp.iterate(  # type: ignore[call-arg]  # a numba dispatcher
-            n,
-            temp,
-            temp_end,
-            *cur.arrays(),
-            *best.arrays(),
-            weights_rm,
-            weights_rp,
-            scores_rm,
-            scores_rp,
-            uses_rm,
-            uses_rp,
-            counters,
-            max_routes,
-            fixed,
-            penalty,
-            hierarchical,
-            phase == "reduce",
-            params.min_remove,
-            q_max,
-            params.local_search,
-            params.ls_window,
-            params.noise_share * maxc,
-            params.blink,
-            params.score_best,
-            params.score_better,
-            params.score_accepted,
-            *kernel_args,
+        cfg = _loop_config(
+            params,
+            max_routes=max_routes,
+            fixed=fixed,
+            penalty=penalty,
+            hierarchical=hierarchical,
+            stop_when_reduced=phase == "reduce",
+            q_max=q_max,
+            noise_level=params.noise_share * maxc,
+            far=far,
         )
+        done = lp.iterate(n, temp, temp_end, cur.packed(), best.packed(), ops, cfg, dd, data)
         it += int(done)
         for w, s_, u in ((weights_rm, scores_rm, uses_rm), (weights_rp, scores_rp, uses_rp)):
             mask = u > 0
@@ -501,11 +407,13 @@ class _Packed:
             np.array([st.dist]),
         )
 
-    def arrays(self) -> tuple[np.ndarray, ...]:
-        return self.routes, self.lens, self.bank, self.info, self.dist
+    def packed(self) -> lp.Packed:
+        """The arrays as the loop kernel takes them (not copied)."""
+        return lp.Packed(self.routes, self.lens, self.bank, self.info, self.dist)
 
     def copy(self) -> _Packed:
-        return _Packed(*(a.copy() for a in self.arrays()))
+        """A deep copy."""
+        return _Packed(*(a.copy() for a in self.packed()))
 
     def state(self) -> _State:
         return _State(
@@ -527,10 +435,46 @@ class _Packed:
         return (self.n_bank, self.used if hierarchical else 0, float(self.dist[0]))
 
 
+def _loop_config(
+    params: ALNSParams,
+    *,
+    max_routes: int,
+    fixed: float,
+    penalty: float,
+    hierarchical: bool,
+    stop_when_reduced: bool,
+    q_max: int,
+    noise_level: float,
+    far: np.ndarray,
+) -> lp.LoopConfig:
+    """One chunk's :class:`~fleet.solver.loop.LoopConfig`, with fixed scalar types.
+
+    numba compiles one loop per tuple of argument types; casting every field
+    keeps that one (an ``np.int64`` here and an ``int`` there would compile twice).
+    """
+    return lp.LoopConfig(
+        max_routes=int(max_routes),
+        fixed=float(fixed),
+        penalty=float(penalty),
+        hierarchical=bool(hierarchical),
+        stop_when_reduced=bool(stop_when_reduced),
+        min_remove=int(params.min_remove),
+        q_max=int(q_max),
+        local_search=bool(params.local_search),
+        ls_window=float(params.ls_window),
+        noise_level=float(noise_level),
+        blink=float(params.blink),
+        score_best=float(params.score_best),
+        score_better=float(params.score_better),
+        score_accepted=float(params.score_accepted),
+        far=far,
+    )
+
+
 _WARM = False
 
 
-def _warm_up(ker: _Kernels, kernel_args: tuple) -> None:
+def _warm_up(ker: _Kernels, dd: DestroyData, far: np.ndarray) -> None:
     """Load (or compile) every kernel once per process, before the clock starts."""
     global _WARM
     if not _WARM:
@@ -547,17 +491,27 @@ def _warm_up(ker: _Kernels, kernel_args: tuple) -> None:
     a = _Packed.of(ker.empty_state(), ker.inst.n_requests)
     b = a.copy()
     nr, np_ = len(REMOVALS), len(REPAIRS)
-    lp.iterate(  # type: ignore[call-arg]  # a numba dispatcher
-        0, 1.0, 1.0, *a.arrays(), *b.arrays(),
+    ops = lp.OperatorStats(
         np.ones(nr), np.ones(np_), np.zeros(nr), np.zeros(np_), np.zeros(nr), np.zeros(np_),
-        np.zeros(4, dtype=np.int64), 1, 0.0, 1.0, False, False, 2, 2, True, 0.0, 0.0, 0.0,
-        1.0, 1.0, 1.0, *kernel_args,
+        np.zeros(4, dtype=np.int64),
     )  # fmt: skip
+    cfg = _loop_config(
+        ALNSParams(),
+        max_routes=1,
+        fixed=0.0,
+        penalty=1.0,
+        hierarchical=False,
+        stop_when_reduced=False,
+        q_max=2,
+        noise_level=0.0,
+        far=far,
+    )
+    lp.iterate(0, 1.0, 1.0, a.packed(), b.packed(), ops, cfg, dd, ker.data)
 
 
 def _route_requests(ker: _Kernels, st: _State, k: int) -> list[int]:
     nodes = st.routes[k, 1 : st.lens[k] - 1]
-    return [int(ker.node_request[v]) for v in nodes if ker.kind[v] == 1]
+    return [int(ker.data.node_request[v]) for v in nodes if ker.data.kind[v] == 1]
 
 
 def _routed(ker: _Kernels, st: _State) -> np.ndarray:

@@ -1,25 +1,51 @@
 """Numba removal (destroy) operators of the ALNS.
 
 Every operator picks requests that are currently routed and writes their ids
-into ``out``, returning how many it chose. Solutions are the arrays of
-:mod:`fleet.solver.kernels` (``routes``/``lens``) plus ``routed``, a boolean
-mask over requests. Random draws come from numba's generator, which the
-caller seeds once per run, so a run is reproducible.
+into ``out``, returning how many it chose. Solutions are a
+:class:`fleet.solver.data.RouteState` plus ``routed``, a boolean mask over
+requests. Random draws come from numba's generator, which the caller seeds
+once per run, so a run is reproducible.
 """
 
 from __future__ import annotations
 
-import numpy as np
-from numba import njit
+from typing import NamedTuple
 
-from fleet.solver.kernels import removal_gains, service_times
+import numpy as np
+
+from fleet.solver._jit import njit
+from fleet.solver.data import INF, BoolArray, FloatArray, IntArray, ProblemData, RouteState
+from fleet.solver.schedule import service_times
 
 RANDOM, WORST, SHAW, ROUTE, STRING = 0, 1, 2, 3, 4
 N_REMOVALS = 5
 
 
-@njit(cache=True)
-def routed_list(routed):
+class DestroyData(NamedTuple):
+    """Settings and per-run data of the removal operators.
+
+    ``worst_randomness``/``shaw_randomness``: the exponent ``p`` of the
+    Ropke-Pisinger ``y**p`` choice; ``w_dist``/``w_time``/``w_load``: Shaw
+    relatedness weights; ``n_strings``: routes cut by string removal;
+    ``shaw_dist`` (R, R): normalised pickup plus drop-off distance of two
+    requests; ``horizon``: time normaliser; ``loads`` (R): load of each
+    request; ``load_span``: load normaliser.
+    """
+
+    worst_randomness: float
+    shaw_randomness: float
+    w_dist: float
+    w_time: float
+    w_load: float
+    n_strings: int
+    shaw_dist: FloatArray
+    horizon: float
+    loads: FloatArray
+    load_span: float
+
+
+@njit
+def routed_list(routed: BoolArray) -> IntArray:
     """Ids of the routed requests, ascending."""
     out = np.empty(routed.shape[0], np.int64)
     m = 0
@@ -30,8 +56,47 @@ def routed_list(routed):
     return out[:m]
 
 
-@njit(cache=True)
-def random_removal(routed, q, out):
+@njit
+def removal_gains(rs: RouteState, data: ProblemData, n_requests: int) -> FloatArray:
+    """Cost saved by taking each request out of its route (-inf if not routed)."""
+    routes = rs.routes
+    lens = rs.lens
+    cost = data.cost
+    kind = data.kind
+    pair = data.pair
+    node_request = data.node_request
+    gain = np.full(n_requests, -INF)
+    K = routes.shape[0]
+    for k in range(K):
+        n = lens[k]
+        for q in range(1, n - 1):
+            v = routes[k, q]
+            if kind[v] != 1:
+                continue
+            # find the drop-off position
+            qd = -1
+            for t in range(q + 1, n - 1):
+                if routes[k, t] == pair[v]:
+                    qd = t
+                    break
+            if qd < 0:
+                continue
+            a = routes[k, q - 1]
+            d = routes[k, qd]
+            if qd == q + 1:
+                b = routes[k, qd + 1]
+                g = cost[a, v] + cost[v, d] + cost[d, b] - cost[a, b]
+            else:
+                b = routes[k, q + 1]
+                x = routes[k, qd - 1]
+                y = routes[k, qd + 1]
+                g = cost[a, v] + cost[v, b] - cost[a, b] + cost[x, d] + cost[d, y] - cost[x, y]
+            gain[node_request[v]] = g
+    return gain
+
+
+@njit
+def random_removal(routed: BoolArray, q: int, out: IntArray) -> int:
     """``q`` distinct routed requests, uniformly."""
     cand = routed_list(routed)
     n = cand.shape[0]
@@ -43,10 +108,12 @@ def random_removal(routed, q, out):
     return q
 
 
-@njit(cache=True)
-def worst_removal(routes, lens, routed, q, randomness, cost, kind, pair, node_request, out):
+@njit
+def worst_removal(
+    rs: RouteState, routed: BoolArray, q: int, randomness: float, data: ProblemData, out: IntArray
+) -> int:
     """Requests whose removal saves most, with Ropke-Pisinger randomisation ``y**p``."""
-    gains = removal_gains(routes, lens, cost, kind, pair, node_request, routed.shape[0])
+    gains = removal_gains(rs, data, routed.shape[0])
     cand = routed_list(routed)
     order = cand[np.argsort(-gains[cand], kind="mergesort")]
     n = order.shape[0]
@@ -60,29 +127,29 @@ def worst_removal(routes, lens, routed, q, randomness, cost, kind, pair, node_re
     return q
 
 
-@njit(cache=True)
+@njit
 def shaw_removal(
-    routes,
-    lens,
-    routed,
-    q,
-    randomness,
-    w_dist,
-    w_time,
-    w_load,
-    shaw_dist,
-    horizon,
-    loads,
-    load_span,
-    times,
-    pickup,
-    dropoff,
-    out,
-):
+    routed: BoolArray,
+    q: int,
+    dd: DestroyData,
+    times: FloatArray,
+    data: ProblemData,
+    out: IntArray,
+) -> int:
     """Shaw removal: requests related in place, time and load to ones already chosen.
 
-    ``times`` is the start of service per node (see ``service_times``).
+    ``times`` is the start of service per node (see
+    :func:`fleet.solver.schedule.service_times`).
     """
+    pickup = data.pickup
+    dropoff = data.dropoff
+    shaw_dist = dd.shaw_dist
+    loads = dd.loads
+    w_dist = dd.w_dist
+    w_time = dd.w_time
+    w_load = dd.w_load
+    horizon = dd.horizon
+    load_span = dd.load_span
     cand = routed_list(routed)
     n = cand.shape[0]
     q = min(q, n)
@@ -105,16 +172,18 @@ def shaw_removal(
                 + w_load * abs(loads[r] - loads[o]) / load_span
             )
         order = np.argsort(rel[:n], kind="mergesort")
-        c = order[int(n * np.random.random() ** randomness)]
+        c = order[int(n * np.random.random() ** dd.shaw_randomness)]
         out[t] = cand[c]
         cand[c] = cand[n - 1]  # order of the rest is irrelevant: relatedness is recomputed
         n -= 1
     return q
 
 
-@njit(cache=True)
-def route_removal(routes, lens, q, kind, node_request, out):
+@njit
+def route_removal(rs: RouteState, q: int, data: ProblemData, out: IntArray) -> int:
     """Whole random routes until at least ``max(1, q // 2)`` requests are chosen."""
+    routes = rs.routes
+    lens = rs.lens
     K = routes.shape[0]
     used = np.empty(K, np.int64)
     nu = 0
@@ -130,17 +199,29 @@ def route_removal(routes, lens, q, kind, node_request, out):
         k = used[t]
         for p in range(1, lens[k] - 1):
             v = routes[k, p]
-            if kind[v] == 1:
-                out[m] = node_request[v]
+            if data.kind[v] == 1:
+                out[m] = data.node_request[v]
                 m += 1
         if m >= max(1, q // 2):
             break
     return m
 
 
-@njit(cache=True)
-def string_removal(routes, lens, routed, q, n_strings, shaw_dist, pickup, node_request, out):
+@njit
+def string_removal(
+    rs: RouteState,
+    routed: BoolArray,
+    q: int,
+    n_strings: int,
+    shaw_dist: FloatArray,
+    data: ProblemData,
+    out: IntArray,
+) -> int:
     """SISR-like: strings of consecutive stops cut from routes near a seed request."""
+    routes = rs.routes
+    lens = rs.lens
+    pickup = data.pickup
+    node_request = data.node_request
     nn = node_request.shape[0]
     cand = routed_list(routed)
     if cand.shape[0] == 0:
@@ -182,68 +263,48 @@ def string_removal(routes, lens, routed, q, n_strings, shaw_dist, pickup, node_r
     return m
 
 
-@njit(cache=True)
+@njit
 def destroy(
-    op,
-    routes,
-    lens,
-    routed,
-    q,
-    out,
-    worst_randomness,
-    shaw_randomness,
-    w_dist,
-    w_time,
-    w_load,
-    n_strings,
-    shaw_dist,
-    horizon,
-    loads,
-    load_span,
-    tt,
-    cost,
-    serv,
-    early,
-    late,
-    kind,
-    pair,
-    maxride,
-    shift_s,
-    shift_e,
-    maxdur,
-    pickup,
-    dropoff,
-    node_request,
-):
-    """Run removal operator ``op`` (RANDOM ... STRING); returns the count written to ``out``."""
+    op: int,
+    rs: RouteState,
+    routed: BoolArray,
+    q: int,
+    out: IntArray,
+    dd: DestroyData,
+    data: ProblemData,
+) -> int:
+    """Run removal operator ``op`` (RANDOM ... STRING).
+
+    Parameters
+    ----------
+    op : int
+        One of :data:`RANDOM`, :data:`WORST`, :data:`SHAW`, :data:`ROUTE`,
+        :data:`STRING`.
+    rs : RouteState
+        The routes (not changed: the caller removes the chosen requests).
+    routed : ndarray of bool
+        Per request: currently routed.
+    q : int
+        How many requests to choose (route removal may choose more).
+    out : ndarray of int64
+        Receives the chosen request ids.
+    dd : DestroyData
+        Operator settings and relatedness data.
+    data : ProblemData
+        The problem.
+
+    Returns
+    -------
+    int
+        The count written to ``out``.
+    """
     if op == RANDOM:
         return random_removal(routed, q, out)
     if op == WORST:
-        return worst_removal(
-            routes, lens, routed, q, worst_randomness, cost, kind, pair, node_request, out
-        )
+        return worst_removal(rs, routed, q, dd.worst_randomness, data, out)
     if op == SHAW:
-        times = service_times(
-            routes, lens, tt, serv, early, late, kind, pair, maxride, shift_s, shift_e, maxdur
-        )
-        return shaw_removal(
-            routes,
-            lens,
-            routed,
-            q,
-            shaw_randomness,
-            w_dist,
-            w_time,
-            w_load,
-            shaw_dist,
-            horizon,
-            loads,
-            load_span,
-            times,
-            pickup,
-            dropoff,
-            out,
-        )
+        times = service_times(rs.routes, rs.lens, data)
+        return shaw_removal(routed, q, dd, times, data, out)
     if op == ROUTE:
-        return route_removal(routes, lens, q, kind, node_request, out)
-    return string_removal(routes, lens, routed, q, n_strings, shaw_dist, pickup, node_request, out)
+        return route_removal(rs, q, data, out)
+    return string_removal(rs, routed, q, dd.n_strings, dd.shaw_dist, data, out)

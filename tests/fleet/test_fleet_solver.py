@@ -9,9 +9,12 @@ import pytest
 
 from fleet.checker import check_solution
 from fleet.instances import load_best_known, load_instance
-from fleet.solver import kernels as kr
 from fleet.solver import solve
 from fleet.solver.alns import _Kernels
+from fleet.solver.data import RouteState
+from fleet.solver.exchange import tail_exchange_search
+from fleet.solver.relocate import relocate_search
+from fleet.solver.schedule import route_schedule
 from routing.errors import RequestError
 
 
@@ -72,7 +75,7 @@ def test_eight_step_never_accepts_what_the_checker_rejects(fleet_dir: Path) -> N
             i = int(rng.integers(len(route) - 1))
             route[i], route[i + 1] = route[i + 1], route[i]
         else:  # move one request elsewhere in the route
-            r = int(ker.node_request[route[int(rng.integers(len(route)))]])
+            r = int(ker.data.node_request[route[int(rng.integers(len(route)))]])
             p, d = int(inst.pickup[r]), int(inst.dropoff[r])
             route = [v for v in route if v not in (p, d)]
             i = int(rng.integers(len(route) + 1))
@@ -86,23 +89,7 @@ def test_eight_step_never_accepts_what_the_checker_rejects(fleet_dir: Path) -> N
             continue  # precedence or capacity: not the schedule's business
         exact = not (rep.kinds() & timing)
         seq = np.array([inst.start_node[k], *route, inst.end_node[k]], dtype=np.int64)
-        fast = kr.route_schedule(
-            seq,
-            seq.size,
-            k,
-            ker.tt,
-            ker.serv,
-            ker.early,
-            ker.late,
-            ker.kind,
-            ker.pair,
-            ker.maxride,
-            ker.shift_s,
-            ker.shift_e,
-            ker.maxdur,
-            nodepos,
-            work,
-        )
+        fast = route_schedule(seq, seq.size, k, ker.data, nodepos, work)
         assert not (fast and not exact), route  # never accepts an infeasible route
         feasible += exact
         missed += exact and not fast
@@ -192,8 +179,6 @@ def test_local_search_moves_keep_routes_feasible_and_cost_exact(fleet_dir: Path,
     inst = load_instance(fleet_dir / "cordeau" / f"{name}.txt")
     ker = _Kernels(inst)
     rng = np.random.default_rng(0)
-    args = (ker.tt, ker.cost, ker.serv, ker.early, ker.late, ker.demand, ker.kind, ker.pair,
-            ker.maxride, ker.cap, ker.shift_s, ker.shift_e, ker.maxdur)  # fmt: skip
     for trial in range(3):
         st = ker.empty_state()
         order = rng.permutation(inst.n_requests)
@@ -202,7 +187,7 @@ def test_local_search_moves_keep_routes_feasible_and_cost_exact(fleet_dir: Path,
         before = check_solution(inst, _unpacked(st.routes, st.lens))
         assert before.feasible
         routes, lens = st.routes.copy(), st.lens.copy()
-        saved = kr.tail_exchange_search(routes, lens, *args)
+        saved = tail_exchange_search(RouteState(routes, lens), ker.data)
         after = check_solution(inst, _unpacked(routes, lens))
         assert after.feasible, after.violations
         assert saved >= 0
@@ -211,11 +196,7 @@ def test_local_search_moves_keep_routes_feasible_and_cost_exact(fleet_dir: Path,
             assert after.cost == pytest.approx(before.cost - saved, abs=1e-6)
         else:  # an emptied route saves its depot-to-depot arc as well
             assert after.cost <= before.cost - saved + 1e-6
-        saved2 = kr.relocate_search(
-            routes, lens, order.astype(np.int64), 0.0, ker.veh_class, ker.tt, ker.cost,
-            ker.serv, ker.early, ker.late, ker.demand, ker.kind, ker.pair, ker.maxride,
-            ker.cap, ker.shift_s, ker.shift_e, ker.maxdur, ker.pickup, ker.dropoff,
-        )  # fmt: skip
+        saved2 = relocate_search(RouteState(routes, lens), order.astype(np.int64), 0.0, ker.data)
         final = check_solution(inst, _unpacked(routes, lens))
         assert final.feasible, final.violations
         assert final.cost == pytest.approx(after.cost - saved2, abs=1e-6)
@@ -234,21 +215,21 @@ def test_removal_operators_pick_distinct_routed_requests(fleet_dir: Path) -> Non
     ker.remove(st, [0, 1, 2])  # three requests wait in the bank
     routed = np.ones(R, dtype=np.bool_)
     routed[:3] = False
-    pk, dp = ker.pickup, ker.dropoff
-    shaw = np.ascontiguousarray(ker.cost[np.ix_(pk, pk)] + ker.cost[np.ix_(dp, dp)])
+    data = ker.data
+    pk, dp = data.pickup, data.dropoff
+    shaw = np.ascontiguousarray(data.cost[np.ix_(pk, pk)] + data.cost[np.ix_(dp, dp)])
     loads = inst.demand[pk].sum(axis=1).astype(np.float64)
+    dd = ds.DestroyData(
+        worst_randomness=3.0, shaw_randomness=6.0, w_dist=9.0, w_time=3.0, w_load=2.0,
+        n_strings=3, shaw_dist=shaw, horizon=1440.0, loads=loads, load_span=1.0,
+    )  # fmt: skip
     from fleet.solver.loop import seed_stream
 
     seed_stream(3)
     for op in range(ds.N_REMOVALS):
         for q in (1, 5, 12):
             out = np.empty(R + 1, dtype=np.int64)
-            n = ds.destroy(
-                op, st.routes, st.lens, routed, q, out, 3.0, 6.0, 9.0, 3.0, 2.0, 3, shaw,
-                1440.0, loads, 1.0, ker.tt, ker.cost, ker.serv, ker.early, ker.late, ker.kind,
-                ker.pair, ker.maxride, ker.shift_s, ker.shift_e, ker.maxdur, pk, dp,
-                ker.node_request,
-            )  # fmt: skip
+            n = ds.destroy(op, RouteState(st.routes, st.lens), routed, q, out, dd, data)
             chosen = out[:n].tolist()
             assert n >= 1
             assert len(set(chosen)) == n
