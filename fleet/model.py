@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -149,7 +150,7 @@ class Instance:
     matrix: TravelMatrix
     objective: str = "cost"
     family: str = "custom"
-    meta: dict = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -297,7 +298,7 @@ class Solution:
     solver: str = "ours"
     runtime: float = 0.0
     iterations: int = 0
-    info: dict = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
 
     @property
     def vehicles_used(self) -> int:
@@ -309,7 +310,7 @@ class Solution:
         """True when every request was placed in a route."""
         return not self.unassigned and math.isfinite(self.cost)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view of the solution."""
         return {
             "solver": self.solver,

@@ -15,6 +15,8 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -74,8 +76,8 @@ def solve_ortools(
     tt = np.ceil(inst.matrix.time * SCALE - 1e-6).astype(np.int64)
     cost = np.rint(inst.matrix.cost * SCALE).astype(np.int64)
     serv = np.ceil(inst.service * SCALE - 1e-6).astype(np.int64)
-    step = (serv[:, None] + tt).tolist()  # time from leaving-start-of-service i to reaching j
-    cost_l = cost.tolist()
+    step: list[list[int]] = (serv[:, None] + tt).tolist()  # time from leaving-start-of-service i to reaching j
+    cost_l: list[list[int]] = cost.tolist()
     finite_late = inst.late[np.isfinite(inst.late)]
     horizon = (
         math.ceil(
@@ -87,13 +89,13 @@ def solve_ortools(
         )
         + 1
     )
-    horizon = max(horizon, int(step and max(map(max, step)))) + 1
+    horizon = max(horizon, max(map(max, step), default=0)) + 1
 
     manager = pywrapcp.RoutingIndexManager(
         n, K, [int(v) for v in inst.start_node], [int(v) for v in inst.end_node]
     )
     routing = pywrapcp.RoutingModel(manager)
-    node_of = manager.IndexToNode
+    node_of: Callable[[int], int] = manager.IndexToNode
 
     def cost_cb(i: int, j: int) -> int:
         return cost_l[node_of(i)][node_of(j)]
@@ -163,7 +165,7 @@ def solve_ortools(
     )
     remaining = max(0.1, time_limit - (time.monotonic() - t0))
     params.time_limit.FromMilliseconds(int(remaining * 1000))
-    info: dict = {}
+    info: dict[str, Any] = {}
     if initial_routes is not None:
         routing.CloseModelWithParameters(params)
         initial = routing.ReadAssignmentFromRoutes(

@@ -290,9 +290,9 @@ def solve_alns(
 
     def temperature(frac: float) -> float:
         if phase == "reduce":
-            return T0 * (T_end / T0) ** min(frac, 1.0)
+            return float(T0 * (T_end / T0) ** min(frac, 1.0))
         share = min(max((frac - cost_from) / max(1.0 - cost_from, 1e-9), 0.0), 1.0)
-        return T0_cost * params.end_temperature_ratio**share
+        return float(T0_cost * params.end_temperature_ratio**share)
 
     def start_reduction() -> bool:
         """Empty the smallest route of the best solution and look for one vehicle fewer."""
