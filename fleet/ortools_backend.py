@@ -76,7 +76,8 @@ def solve_ortools(
     tt = np.ceil(inst.matrix.time * SCALE - 1e-6).astype(np.int64)
     cost = np.rint(inst.matrix.cost * SCALE).astype(np.int64)
     serv = np.ceil(inst.service * SCALE - 1e-6).astype(np.int64)
-    step: list[list[int]] = (serv[:, None] + tt).tolist()  # time from leaving-start-of-service i to reaching j
+    # time from leaving-start-of-service i to reaching j
+    step: list[list[int]] = (serv[:, None] + tt).tolist()
     cost_l: list[list[int]] = cost.tolist()
     finite_late = inst.late[np.isfinite(inst.late)]
     horizon = (
