@@ -236,3 +236,79 @@ def test_removal_operators_pick_distinct_routed_requests(fleet_dir: Path) -> Non
             assert all(routed[r] for r in chosen)
             if op != ds.ROUTE:  # route removal takes whole routes
                 assert n <= q
+
+
+def test_best_insertion_matches_brute_force(fleet_dir: Path) -> None:
+    """Oracle: the pruned insertion finds the cheapest position a full enumeration finds.
+
+    Every pair of positions is tried on the route, kept when the load stays
+    within capacity and the eight-step schedule accepts it; the pruning of
+    :func:`best_insertion` must neither lose the cheapest such position nor
+    return a cheaper one.
+    """
+    from fleet.solver.data import new_workspace
+    from fleet.solver.insertion import best_insertion
+    from fleet.solver.routes import build_inserted
+    from fleet.solver.schedule import fits
+
+    inst = load_instance(fleet_dir / "cordeau" / "a4-24.txt")
+    sol = solve(inst, time_limit=60.0, seed=0, max_iterations=30)
+    ker = _Kernels(inst)
+    data = ker.data
+    width = 2 * inst.n_requests + 4
+    ws = new_workspace(inst.n_nodes, width + 2, data.demand.shape[1])
+    nodepos = np.full(inst.n_nodes, -1, dtype=np.int64)
+    work = np.empty((4, width + 2))
+    buf = np.empty(width + 2, dtype=np.int64)
+    ld = np.zeros(data.demand.shape[1], dtype=np.int64)
+    compared = found = 0
+    for k, route in enumerate(sol.routes):
+        for r in {int(data.node_request[v]) for v in route}:
+            p, d = int(data.pickup[r]), int(data.dropoff[r])
+            rest = [v for v in route if v not in (p, d)]
+            seq = np.array([inst.start_node[k], *rest, inst.end_node[k]], dtype=np.int64)
+            n = seq.size
+            brute = np.inf
+            for i in range(1, n):
+                for j in range(i, n):
+                    m = build_inserted(seq, n, p, d, i, j, buf)
+                    if not fits(buf, m, k, data.demand, data.cap, ld):
+                        continue
+                    if not route_schedule(buf, m, k, data, nodepos, work):
+                        continue
+                    a, b = seq[i - 1], seq[i]
+                    if j == i:
+                        delta = data.cost[a, p] + data.cost[p, d] + data.cost[d, b]
+                        delta -= data.cost[a, b]
+                    else:
+                        x, y = seq[j - 1], seq[j]
+                        delta = data.cost[a, p] + data.cost[p, b] - data.cost[a, b]
+                        delta += data.cost[x, d] + data.cost[d, y] - data.cost[x, y]
+                    brute = min(brute, delta)
+            fast, i, j = best_insertion(seq, n, k, p, d, data, ws, 0.0)
+            compared += 1
+            if np.isfinite(brute):
+                found += 1
+                assert fast == pytest.approx(brute, abs=1e-9), (k, r)
+                m = build_inserted(seq, n, p, d, i, j, buf)
+                assert route_schedule(buf, m, k, data, nodepos, work)
+            else:
+                assert fast == np.inf, (k, r)
+    assert compared >= inst.n_requests
+    assert found == compared  # each request fits back into the route it came from
+
+
+def test_operator_constants_follow_the_driver_names() -> None:
+    """The loop kernel dispatches on operator indices; they must match the driver's names."""
+    from fleet.solver import destroy as ds
+    from fleet.solver import loop as lp
+    from fleet.solver.alns import REMOVALS, REPAIRS
+
+    assert len(REMOVALS) == ds.N_REMOVALS
+    assert [REMOVALS.index(n) for n in ("random", "worst", "shaw", "route", "string")] == [
+        ds.RANDOM, ds.WORST, ds.SHAW, ds.ROUTE, ds.STRING,
+    ]  # fmt: skip
+    assert len(REPAIRS) == lp.N_REPAIRS
+    assert REPAIRS.index("regret2-noise") == lp.REGRET2_NOISE
+    assert REPAIRS.index("blink-random") == lp.BLINK_RANDOM
+    assert REPAIRS.index("blink-far") == lp.BLINK_FAR
