@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from fleet.solver._jit import njit
 from fleet.solver.data import INF, FloatArray, IntArray, ProblemData, RouteState, new_workspace
 from fleet.solver.insertion import best_insertion
+from fleet.solver.jit import njit
 from fleet.solver.routes import build_inserted
 from fleet.solver.schedule import route_schedule
 

@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fleet.model import Instance
-from fleet.solver._jit import njit
+from fleet.solver.jit import njit
 
 #: Tolerance of every time comparison (seconds or minutes, as the instance).
 EPS = 1e-7

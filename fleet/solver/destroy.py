@@ -13,8 +13,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from fleet.solver._jit import njit
 from fleet.solver.data import INF, BoolArray, FloatArray, IntArray, ProblemData, RouteState
+from fleet.solver.jit import njit
 from fleet.solver.schedule import service_times
 
 RANDOM, WORST, SHAW, ROUTE, STRING = 0, 1, 2, 3, 4

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fleet.solver._jit import njit
 from fleet.solver.data import ProblemData, RouteState
+from fleet.solver.jit import njit
 from fleet.solver.schedule import empty_points, fits, route_schedule
 
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fleet.solver._jit import njit
 from fleet.solver.data import EPS, INF, FloatArray, IntArray, ProblemData, Workspace
+from fleet.solver.jit import njit
 from fleet.solver.routes import build_inserted
 from fleet.solver.schedule import pos_late, route_schedule
 

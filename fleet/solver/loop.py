@@ -20,10 +20,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from fleet.solver._jit import njit
 from fleet.solver.data import FloatArray, IntArray, KindArray, ProblemData, RouteState
 from fleet.solver.destroy import DestroyData, destroy
 from fleet.solver.exchange import tail_exchange_search
+from fleet.solver.jit import njit
 from fleet.solver.relocate import relocate_search
 from fleet.solver.repair import repair_core
 from fleet.solver.routes import remove_nodes, route_costs

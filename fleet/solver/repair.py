@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from fleet.solver._jit import njit
 from fleet.solver.data import (
     INF,
     BoolArray,
@@ -21,6 +20,7 @@ from fleet.solver.data import (
     new_workspace,
 )
 from fleet.solver.insertion import insertion_prepared, route_prep
+from fleet.solver.jit import njit
 from fleet.solver.routes import build_inserted
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fleet.solver._jit import njit
 from fleet.solver.data import BoolArray, FloatArray, IntArray
+from fleet.solver.jit import njit
 
 
 @njit

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fleet.solver._jit import njit
 from fleet.solver.data import EPS, INF, BoolArray, FloatArray, IntArray, ProblemData
+from fleet.solver.jit import njit
 
 
 @njit
