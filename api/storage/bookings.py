@@ -13,7 +13,7 @@ that changed the dispatcher's plans -- bookings, cancellations,
 re-optimisations, repositioning moves -- each with the instant it was applied
 at, numbered by a monotonically increasing ``seq``. Every uvicorn worker keeps
 its own dispatcher in memory and replays the entries other workers appended
-before it decides anything (see :mod:`api.services.shuttle`); an *epoch*
+before it decides anything (see :mod:`api.services.dispatch_log`); an *epoch*
 (stored in ``elster_meta``) names the log a dispatcher was started from.
 
 SQLite is spoken through the standard library's ``sqlite3`` (prepared

@@ -109,14 +109,14 @@ class FleetSpec:
             )
         if not self.depots:
             raise RequestError("give at least one depot location")
+        if not self.shift[0] < self.shift[1]:
+            raise RequestError(f"shift {self.shift} is empty; give start < end")
 
     def places(self, k: int) -> int:
         """Wheelchair places of vehicle ``k``."""
         if isinstance(self.wheelchairs, tuple):
             return int(self.wheelchairs[k % len(self.wheelchairs)])
         return int(self.wheelchairs)
-        if not self.shift[0] < self.shift[1]:
-            raise RequestError(f"shift {self.shift} is empty; give start < end")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -318,10 +318,6 @@ class Dispatcher:
             i = v.move.heading(self.now)
             return v.move.soc_kwh - self.fleet.battery.kwh(float(v.move.path.metres[i]))
         return v.soc_kwh
-
-    def _route_metres(self, k: int) -> float:
-        r = self.routes[k, : self.lens[k]]
-        return float(self.pool.dd[r[:-1], r[1:]].sum())
 
     def _route_cost(self, k: int) -> float:
         r = self.routes[k, : self.lens[k]]
