@@ -226,3 +226,11 @@ def test_commit_without_an_answer_books_once(db_url, stored):
     assert set(service.dispatcher.booked) == ids
     assert service.log.db_retries == (0 if stored else 1)
     service.store.close()
+
+
+def test_every_dispatch_log_kind_has_a_replay():
+    """A new kind of log entry (vehicle events, say) cannot be logged without its replay."""
+    from api.services.dispatch_log import DispatchLog
+    from api.storage.bookings import LogKind
+
+    assert set(DispatchLog.REPLAY) == set(LogKind)

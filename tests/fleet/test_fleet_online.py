@@ -157,6 +157,33 @@ def test_committed_stops_and_passengers_on_board_stay_committed():
     assert rep.ok, rep.violations[:5]
 
 
+def test_route_plan_is_what_reoptimisation_reads_and_hands_back():
+    """The dispatcher's public route plan: a copy; adopting it unchanged changes nothing."""
+    tr, locs, depot = plane(seed=3)
+    d = dispatcher(tr, depot, n=3)
+    for trip in random_trips(locs, 40, 3, every_s=30.0):
+        d.submit(trip, trip.request_time)
+    d.advance_to(600.0)
+    plan = d.route_plan()
+    assert plan.size == 3 and plan.vehicles.tolist() == [0, 1, 2]
+    for a in range(plan.size):
+        k = int(plan.vehicles[a])
+        # committed: the start and the passengers on board; open: the stops after them
+        assert int(plan.committed[a]) == 1 + d.vehicles[k].n_onboard
+        start, end = int(plan.committed[a]), int(d.lens[k]) - 1
+        assert plan.open_nodes(a).tolist() == d.routes[k, start:end].tolist()
+    plan.routes[:] = -1  # a copy: the dispatcher's routes are untouched
+    assert d.route_plan().routes.min() >= 0
+    fresh = d.route_plan()
+    assert d.adopt(fresh) == 0 and not fresh.changed_rows(d.route_plan())
+    # A plan that moves a committed stop is refused.
+    a = int(np.argmax(fresh.lens))
+    moved = fresh.routes.copy()
+    moved[a, 0] = moved[a, 1]
+    with pytest.raises(ValueError, match="committed"):
+        d.adopt(fresh.with_routes(moved, fresh.lens))
+
+
 def test_insertion_while_driving_with_a_passenger_on_board():
     tr = EuclideanTravel(speed_mps=10.0)
     depot = tr.add_point(0, 0)
