@@ -156,7 +156,7 @@ def create_app(
             if state is not None
             else await run_in_threadpool(load_state, settings, dispatcher=dispatcher)
         )
-        loaded.shuttle._on_outcome = lambda outcome: metrics.bookings.labels(outcome).inc()
+        loaded.shuttle.on_outcome = lambda outcome: metrics.bookings.labels(outcome).inc()
         if loaded.booking_batcher is not None:
             loaded.booking_batcher.on_batch = metrics.booking_batch.observe
         app.state.elster = loaded

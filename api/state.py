@@ -325,7 +325,12 @@ TIMETABLE_MODES = frozenset({"transit", "bike_ride", "shuttle"})
 def _load_dispatcher(state: RegionState) -> str:
     from api.services.fleet_adapter import load_dispatcher
 
-    state.dispatcher = load_dispatcher(state)
+    state.dispatcher = load_dispatcher(
+        state.settings,
+        networks=state.networks,
+        timezone=state.region.timezone,
+        chargers=state.chargers,
+    )
     return "online dispatcher ready"
 
 
@@ -411,7 +416,7 @@ def _warm_up_shuttle(state: RegionState) -> None:
     """One shuttle quote (changes no plan): the dispatcher's kernels compile now."""
     if state.dispatcher is None or not state.region.sample_queries:
         return
-    from api.services.shuttle import ShuttleRequest
+    from fleet.online.protocol import ShuttleRequest
 
     (o_lat, o_lon), (d_lat, d_lon) = state.region.sample_queries[0]
     request = ShuttleRequest((float(o_lat), float(o_lon)), (float(d_lat), float(d_lon)),
@@ -424,10 +429,12 @@ def _warm_up_shuttle(state: RegionState) -> None:
 
 def _add_shuttle_provider(state: RegionState) -> None:
     """Let /plan offer "shuttle to the tram stop" legs quoted by the dispatcher."""
-    make = getattr(state.dispatcher, "leg_provider", None)
-    if state.planner is None or state.transit is None or make is None:
+    from fleet.online.service import OnlineShuttle
+
+    shuttle = state.dispatcher
+    if state.planner is None or state.transit is None or not isinstance(shuttle, OnlineShuttle):
         return
-    state.planner.add_provider(make(state.shuttle.lock))
+    state.planner.add_provider(shuttle.leg_provider(state.shuttle.log.lock))
     logger.info("planner: shuttle legs to and from transit stops offered")
 
 

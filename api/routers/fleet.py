@@ -9,11 +9,12 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.deps import get_state, require_operator
 from api.errors import UnavailableError
-from api.routers.shuttle import _dt
+from api.routers.shuttle import local_datetime
 from api.schemas import ERROR_RESPONSES, ErrorBody, FleetRequestOut, LatLon, VehicleOut
-from api.services.shuttle import NOT_AVAILABLE, ShuttleRequest
+from api.services.shuttle import NOT_AVAILABLE
 from api.state import RegionState
 from api.storage.bookings import FINAL_STATUSES, OPEN_STATUSES
+from fleet.online.protocol import ShuttleRequest
 
 router = APIRouter(
     prefix="/fleet",
@@ -55,11 +56,11 @@ async def requests(
                 status=b.status,
                 **{"from": LatLon(lat=r.origin[0], lon=r.origin[1])},
                 to=LatLon(lat=r.destination[0], lon=r.destination[1]),
-                pickupAfter=_dt(state, r.earliest_pickup),  # type: ignore[arg-type]
+                pickupAfter=local_datetime(state, r.earliest_pickup),  # type: ignore[arg-type]
                 passengers=r.passengers,
                 wheelchairs=r.wheelchairs,
                 vehicleId=b.quote.get("vehicle_id"),
-                createdAt=_dt(state, b.created_at),  # type: ignore[arg-type]
+                createdAt=local_datetime(state, b.created_at),  # type: ignore[arg-type]
             )
         )
     return out

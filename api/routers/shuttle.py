@@ -26,10 +26,11 @@ from api.schemas import (
     ShuttleQuoteOut,
     ShuttleTripRequest,
 )
-from api.services.shuttle import BookingCall, ShuttleQuote, ShuttleRequest
+from api.services.shuttle import BookingCall
 from api.state import RegionState
 from api.storage import Booking
 from api.validation import check_in_region, check_time_window, local_time, shuttle_window
+from fleet.online.protocol import ShuttleQuote, ShuttleRequest
 
 router = APIRouter(prefix="/shuttle", tags=["shuttle"])
 
@@ -68,7 +69,8 @@ def to_request(state: RegionState, body: ShuttleTripRequest) -> ShuttleRequest:
     )
 
 
-def _dt(state: RegionState, seconds: float | None) -> datetime | None:
+def local_datetime(state: RegionState, seconds: float | None) -> datetime | None:
+    """UNIX seconds as an aware datetime in the region's zone (None stays None)."""
     return (
         None
         if seconds is None
@@ -89,14 +91,14 @@ def quote_out(state: RegionState, quote: ShuttleQuote) -> ShuttleQuoteOut:
         accepted=quote.accepted,
         reason=quote.reason,
         pickupWindow=window,
-        dropoffEta=_dt(state, quote.dropoff_eta),
+        dropoffEta=local_datetime(state, quote.dropoff_eta),
         priceEur=quote.price_eur,
         vehicleId=quote.vehicle_id,
     )
 
 
 def _iso(state: RegionState, seconds: float | None) -> str | None:
-    return None if seconds is None else _dt(state, seconds).isoformat()  # type: ignore[union-attr]
+    return None if seconds is None else local_datetime(state, seconds).isoformat()  # type: ignore[union-attr]
 
 
 def quote_dict(state: RegionState, quote: dict[str, Any]) -> dict[str, Any]:

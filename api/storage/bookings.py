@@ -13,7 +13,7 @@ that changed the dispatcher's plans -- bookings, cancellations,
 re-optimisations, repositioning moves -- each with the instant it was applied
 at, numbered by a monotonically increasing ``seq``. Every uvicorn worker keeps
 its own dispatcher in memory and replays the entries other workers appended
-before it decides anything (see :mod:`api.services.shuttle`); an *epoch*
+before it decides anything (see :mod:`api.services.dispatch_log`); an *epoch*
 (stored in ``elster_meta``) names the log a dispatcher was started from.
 
 SQLite is spoken through the standard library's ``sqlite3`` (prepared
@@ -29,6 +29,7 @@ row does not reveal it.
 from __future__ import annotations
 
 import builtins
+import enum
 import hashlib
 import hmac
 import json
@@ -36,7 +37,6 @@ import logging
 import secrets
 import sqlite3
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,11 +155,6 @@ class Booking:
     updated_at: float
     idempotency_key: str | None
 
-    @property
-    def is_open(self) -> bool:
-        """Whether the booking still needs a vehicle."""
-        return self.status in OPEN_STATUSES
-
 
 def request_digest(request: dict[str, Any]) -> str:
     """Stable SHA-256 of a request dict, to detect an idempotency key reused for another trip."""
@@ -251,6 +246,30 @@ def open_database(url: str, *, force_sqlalchemy: bool = False) -> Database:
     return SqlAlchemyDatabase(url, engine)
 
 
+class LogKind(enum.StrEnum):
+    """What a dispatch log entry records (the ``kind`` column).
+
+    Attributes
+    ----------
+    BOOK
+        A booking committed to a quoted promise (``data``: request, quote).
+    BOOK_NOW
+        A booking decided and committed in one step (``data``: request, quote).
+    CANCEL
+        A booking taken out of the plans.
+    REOPTIMISE
+        The open plans were improved.
+    REPOSITION
+        An idle vehicle was sent somewhere (``data``: vehicle, target).
+    """
+
+    BOOK = "book"
+    BOOK_NOW = "book_now"
+    CANCEL = "cancel"
+    REOPTIMISE = "reoptimise"
+    REPOSITION = "reposition"
+
+
 @dataclass(frozen=True)
 class LogEntry:
     """One change of the dispatcher's plans, in the order all workers apply them.
@@ -262,7 +281,8 @@ class LogEntry:
     epoch : str
         The log this entry belongs to.
     kind : str
-        ``book``, ``cancel``, ``reoptimise`` or ``reposition``.
+        A :class:`LogKind` value (kept as read: a newer server may write kinds
+        this one does not know).
     booking_id : str or None
     at : float
         UNIX seconds the change was applied at (the dispatcher's clock).
@@ -413,13 +433,11 @@ class BookingStore:
         quote: dict[str, Any],
         idempotency_key: str | None,
         digest: str,
-        status: str = "confirmed",
-        now: float | None = None,
-        booking_id: str | None = None,
+        now: float,
+        booking_id: str,
     ) -> Booking:
-        """Insert a booking and its first event inside ``tx`` (the key must be new)."""
-        now = time.time() if now is None else now
-        booking_id = booking_id or str(uuid.uuid4())
+        """Insert a confirmed booking and its first event inside ``tx`` (the key must be new)."""
+        status = "confirmed"
         tx.execute(
             SQL_INSERT_BOOKING,
             {
@@ -436,54 +454,6 @@ class BookingStore:
             SQL_INSERT_EVENT, {"id": booking_id, "at": now, "status": status, "detail": "created"}
         )
         return Booking(booking_id, status, request, quote, now, now, idempotency_key)
-
-    def create(
-        self,
-        *,
-        request: dict[str, Any],
-        quote: dict[str, Any],
-        idempotency_key: str | None = None,
-        status: str = "confirmed",
-        fingerprint: dict[str, Any] | None = None,
-    ) -> tuple[Booking, bool]:
-        """Store a new booking and its first event in one transaction.
-
-        Returns
-        -------
-        (Booking, bool)
-            The booking and whether it was created now (False: the idempotency key
-            already named a booking, which is returned instead).
-
-        ``fingerprint`` is what identifies a retry of the same request (default:
-        ``request`` itself); pass the client's body as sent when the stored
-        request has server-side defaults such as "now".
-
-        Raises
-        ------
-        DataError
-            The idempotency key names a booking made from a different request.
-        """
-        digest = request_digest(fingerprint if fingerprint is not None else request)
-        with self.db.exclusive() as tx:
-            if idempotency_key is not None:
-                found = self.find_by_idempotency_key(idempotency_key, tx)
-                if found is not None:
-                    existing, existing_digest = found
-                    if existing_digest != digest:
-                        raise DataError(
-                            f"Idempotency-Key {idempotency_key!r} was already used for a "
-                            "different booking request; use a new key for a new trip"
-                        )
-                    return existing, False
-            booking = self.insert(
-                tx,
-                request=request,
-                quote=quote,
-                idempotency_key=idempotency_key,
-                digest=digest,
-                status=status,
-            )
-        return booking, True
 
     def get(self, booking_id: str, tx: Tx | None = None) -> Booking | None:
         """Return a booking by id, or None."""
@@ -543,10 +513,6 @@ class BookingStore:
         )
         return [self._row_to_booking(r) for r in rows]
 
-    def count(self) -> int:
-        """Return the number of stored bookings."""
-        return int(self.db.rows("SELECT COUNT(*) AS n FROM bookings")[0]["n"])
-
     # -- dispatch log ---------------------------------------------------------------------
     def log_since(self, epoch: str, seq: int, tx: Tx | None = None) -> builtins.list[LogEntry]:
         """Entries of ``epoch`` after ``seq``, in order."""
@@ -567,7 +533,7 @@ class BookingStore:
         self,
         tx: Tx,
         epoch: str,
-        kind: str,
+        kind: LogKind,
         at: float,
         *,
         booking_id: str | None = None,
@@ -578,7 +544,7 @@ class BookingStore:
             SQL_APPEND_LOG,
             {
                 "epoch": epoch,
-                "kind": kind,
+                "kind": str(kind),
                 "booking_id": booking_id,
                 "at": float(at),
                 "data": json.dumps(data or {}, sort_keys=True),
@@ -599,8 +565,8 @@ class BookingStore:
         return int(rows[0]["n"])
 
     # -- dispatcher state -----------------------------------------------------------------
-    def save_state(self, key: str, value: Any, tx: Tx | None = None) -> None:
-        """Store a JSON-serialisable dispatcher value under ``key`` (upsert)."""
+    def save_state(self, key: str, value: Any, tx: Tx) -> None:
+        """Store a JSON-serialisable dispatcher value under ``key`` (upsert, inside ``tx``)."""
         params = {"key": key, "value": json.dumps(value, sort_keys=True), "now": time.time()}
         update = (
             "UPDATE dispatcher_state SET value_json = :value, updated_at = :now WHERE key = :key"
@@ -608,13 +574,8 @@ class BookingStore:
         insert = (
             "INSERT INTO dispatcher_state (key, value_json, updated_at) VALUES (:key, :value, :now)"
         )
-        if tx is not None:
-            if not tx.execute(update, params):
-                tx.execute(insert, params)
-            return
-        with self.db.exclusive() as own:
-            if not own.execute(update, params):
-                own.execute(insert, params)
+        if not tx.execute(update, params):
+            tx.execute(insert, params)
 
     def load_state(self, key: str, tx: Tx | None = None) -> Any | None:
         """Return the dispatcher value stored under ``key``, or None."""

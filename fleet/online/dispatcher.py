@@ -46,8 +46,10 @@ import numpy as np
 from fleet.model import DROPOFF, PICKUP
 from fleet.online import insertion
 from fleet.online.charging import BatterySpec, ChargingPlanner, ChargingSite
+from fleet.online.plan import RoutePlan
 from fleet.online.pool import END, StopPool
 from fleet.online.promises import Promise, PromiseRules, Tariff, Trip
+from fleet.online.reoptimise import improve
 from fleet.online.travel import TravelModel
 from fleet.online.vehicle_state import (
     ChargeRecord,
@@ -109,14 +111,14 @@ class FleetSpec:
             )
         if not self.depots:
             raise RequestError("give at least one depot location")
+        if not self.shift[0] < self.shift[1]:
+            raise RequestError(f"shift {self.shift} is empty; give start < end")
 
     def places(self, k: int) -> int:
         """Wheelchair places of vehicle ``k``."""
         if isinstance(self.wheelchairs, tuple):
             return int(self.wheelchairs[k % len(self.wheelchairs)])
         return int(self.wheelchairs)
-        if not self.shift[0] < self.shift[1]:
-            raise RequestError(f"shift {self.shift} is empty; give start < end")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -323,10 +325,6 @@ class Dispatcher:
             i = v.move.heading(self.now)
             return v.move.soc_kwh - self.fleet.battery.kwh(float(v.move.path.metres[i]))
         return v.soc_kwh
-
-    def _route_metres(self, k: int) -> float:
-        r = self.routes[k, : self.lens[k]]
-        return float(self.pool.dd[r[:-1], r[1:]].sum())
 
     def _route_cost(self, k: int) -> float:
         r = self.routes[k, : self.lens[k]]
@@ -842,16 +840,107 @@ class Dispatcher:
         return True
 
     # ================================================================ re-optimisation
+    def route_plan(self) -> RoutePlan:
+        """A copy of the routes of the vehicles that accept work now (see :class:`RoutePlan`).
+
+        Returns
+        -------
+        RoutePlan
+        """
+        accepting = [v for v in self.vehicles if self._accepting(v)]
+        ks = [v.index for v in accepting]
+        kidx = np.asarray(ks, dtype=np.int64)
+        budget = [self._budget_m(v, self._soc_at_start(v)) for v in accepting]
+        return RoutePlan(
+            vehicles=kidx,
+            routes=self.routes[kidx].copy(),
+            lens=self.lens[kidx].copy(),
+            committed=np.array([1 + self.vehicles[k].n_onboard for k in ks], dtype=np.int64),
+            cap=self.cap[kidx].copy(),
+            shift_s=self.shift_s[kidx].copy(),
+            shift_e=self.shift_e[kidx].copy(),
+            maxdur=self.maxdur[kidx].copy(),
+            energy_budget_m=np.array(budget, dtype=np.float64),
+        )
+
+    def adopt(self, plan: RoutePlan) -> int:
+        """Make the changed rows of ``plan`` the vehicles' routes.
+
+        Parameters
+        ----------
+        plan : RoutePlan
+            A plan derived from :meth:`route_plan` at the current time, with every
+            row's committed nodes unchanged.
+
+        Returns
+        -------
+        int
+            Requests now planned on another vehicle.
+        """
+        current = self.route_plan()
+        if not np.array_equal(current.vehicles, plan.vehicles):
+            raise ValueError("the plan is not of the vehicles that accept work now")
+        changed = current.changed_rows(plan)
+        if not changed:
+            return 0
+        pool = self.pool
+        moved = 0
+        self._ensure_width(max(0, int(plan.lens.max()) - int(self.lens.max())))
+        for a in changed:
+            k = int(plan.vehicles[a])
+            n = int(plan.lens[a])
+            m = int(plan.committed[a])
+            if not np.array_equal(plan.routes[a, :m], self.routes[k, :m]):
+                raise ValueError(f"vehicle {self.vehicles[k].name}: its committed stops moved")
+            for node in plan.routes[a, m : n - 1]:
+                if pool.kind[node] == PICKUP:
+                    rec = self.records[int(pool.request[node])]
+                    if rec.vehicle != k:
+                        rec.vehicle = k
+                        moved += 1
+            self._apply(k, plan.routes[a], n)
+        return moved
+
     def reoptimise(self, now: float) -> dict[str, float]:
         """Improve the not-yet-started parts of all plans, keeping every promise.
 
         See :func:`fleet.online.reoptimise.improve`.
-        """
-        from fleet.online.reoptimise import improve
 
+        Returns
+        -------
+        dict
+            ``cost_before``, ``cost_after``, ``moved`` (requests now on another
+            vehicle), ``requests`` (open requests considered).
+        """
         self.advance_to(now)
         self._refresh(now)
-        return improve(self)
+        cfg = self.config
+        cost = self.total_cost()
+        stats = {"cost_before": cost, "cost_after": cost, "moved": 0.0, "requests": 0.0}
+        plan = self.route_plan()
+        if plan.size == 0 or cfg.policy != "insertion":
+            return stats
+        better, requests = improve(
+            plan,
+            self.pool,
+            self.cost,
+            horizon=self.now + cfg.reoptimise_horizon_s,
+            iterations=cfg.reoptimise_iterations,
+            max_remove=cfg.max_remove,
+            rng=self.rng,
+        )
+        stats["requests"] = float(requests)
+        if requests == 0:
+            return stats
+        stats["moved"] = float(self.adopt(better))
+        stats["cost_after"] = self.total_cost()
+        self.stats["reoptimisations"] += 1
+        self.stats["reoptimise_moves"] += int(stats["moved"])
+        log.debug(
+            "re-optimised %d open requests: cost %.1f -> %.1f, %d moved",
+            requests, stats["cost_before"], stats["cost_after"], stats["moved"],
+        )  # fmt: skip
+        return stats
 
     # ================================================================ views
     def vehicle_snapshot(self, k: int) -> dict[str, Any]:

@@ -16,8 +16,9 @@ import datetime as dt
 import itertools
 import logging
 import math
+import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,6 +28,9 @@ from routing.errors import RequestError
 from routing.geo import haversine_m
 from routing.planner.providers import Direction, ProviderAnswer, ProviderQuery, StopLeg
 from routing.transit.itinerary import Leg, Place
+
+if TYPE_CHECKING:
+    from fleet.online.service import OnlineShuttle
 
 log = logging.getLogger(__name__)
 
@@ -241,6 +245,10 @@ class ShuttleProvider:
         except Exception:
             return np.array([a.lat, b.lat]), np.array([a.lon, b.lon])
 
+    def forget_offers(self) -> None:
+        """Drop every quoted offer (a server books through its booking API, never here)."""
+        self._offers.clear()
+
     # ---------------------------------------------------------------- booking
     def book(self, offer_id: str, *, booking_id: str | None = None) -> Promise:
         """Commit a quoted offer with exactly its promise (raises if no longer possible)."""
@@ -259,3 +267,62 @@ class ShuttleProvider:
             )
         del self._offers[offer_id]
         return got
+
+
+class LockedShuttleProvider:
+    """A :class:`ShuttleProvider` on an online shuttle's current dispatcher, one caller at a time.
+
+    Quotes run at the dispatcher's own clock (the instant of the last booking,
+    cancellation or periodic run), so a plan never moves the shared plans
+    forward in time; the periodic task keeps that clock at most a few minutes
+    old. The dispatcher is rebuilt by a replay now and then, so the provider is
+    re-created when it changed.
+
+    Parameters
+    ----------
+    shuttle : OnlineShuttle
+        Whose dispatcher is quoted.
+    lock : lock or None
+        Held while quoting and while building legs (the booking service's lock).
+    """
+
+    mode = "shuttle"
+
+    def __init__(self, shuttle: OnlineShuttle, lock: Any) -> None:
+        self.shuttle = shuttle
+        self.lock = lock if lock is not None else threading.RLock()
+        self._provider: ShuttleProvider | None = None
+        self._for: Dispatcher | None = None
+
+    def _current(self) -> ShuttleProvider:
+        dispatcher = self.shuttle.dispatcher
+        if self._provider is None or self._for is not dispatcher:
+            self._provider = ShuttleProvider(dispatcher, origin_unix=self.shuttle.origin_unix)
+            self._for = dispatcher
+        return self._provider
+
+    def stop_legs(self, query: ProviderQuery) -> ProviderAnswer:
+        """Quoted shuttle legs to/from the nearest stops (see :meth:`ShuttleProvider.stop_legs`)."""
+        with self.lock:
+            provider = self._current()
+            answer = provider.stop_legs(query)
+            # Offers are booked through /shuttle/bookings, never through the provider:
+            # do not keep them (they would pile up in a long-running server).
+            provider.forget_offers()
+        return _locked_builders(answer, self.lock)
+
+    def __getattr__(self, name: str) -> Any:
+        with self.lock:
+            return getattr(self._current(), name)
+
+
+def _locked_builders(answer: ProviderAnswer, lock: Any) -> ProviderAnswer:
+    """Leg builders of a provider answer run later (when itineraries are built): lock them too."""
+    for leg in answer.legs:
+
+        def locked(start: Any, _build: Any = leg.build) -> Any:
+            with lock:
+                return _build(start)
+
+        object.__setattr__(leg, "build", locked)
+    return answer

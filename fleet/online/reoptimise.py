@@ -19,76 +19,93 @@ Steps, on the vehicles that accept work:
 
 A candidate is also refused if some vehicle's battery would not cover its new
 plan. The result never costs more than the plans it started from.
+
+:func:`improve` is a pure function of a :class:`fleet.online.plan.RoutePlan`
+(and the stop pool it refers to); the dispatcher builds the plan and adopts
+the result (:meth:`fleet.online.dispatcher.Dispatcher.reoptimise`).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from fleet.model import PICKUP
+from fleet.online.plan import RoutePlan
+from fleet.online.pool import StopPool
 from fleet.solver.data import RouteState, problem_data
 from fleet.solver.relocate import relocate_search
 from fleet.solver.repair import repair
 from fleet.solver.routes import remove_nodes, route_costs
 
-if TYPE_CHECKING:
-    from fleet.online.dispatcher import Dispatcher
-
 log = logging.getLogger(__name__)
 
 
-def improve(d: Dispatcher) -> dict[str, float]:
-    """Re-optimise the dispatcher's open plans in place (call at the current time).
+def improve(
+    plan: RoutePlan,
+    pool: StopPool,
+    cost: np.ndarray,
+    *,
+    horizon: float,
+    iterations: int,
+    max_remove: int,
+    rng: np.random.Generator,
+) -> tuple[RoutePlan, int]:
+    """A plan at most as costly as ``plan`` that keeps every promise.
+
+    Parameters
+    ----------
+    plan : RoutePlan
+        The routes of the vehicles that accept work (not changed).
+    pool : StopPool
+        The stops the routes refer to (read only).
+    cost : ndarray
+        Route-cost matrix of the pool's nodes (time or distance).
+    horizon : float
+        Only requests with an earliest pickup up to this dispatcher time move.
+    iterations : int
+        Destroy-and-repair rounds after the relocate pass.
+    max_remove : int
+        Most requests removed per round.
+    rng : numpy.random.Generator
+        The dispatcher's generator (the same draws give the same plan).
 
     Returns
     -------
-    dict
-        ``cost_before``, ``cost_after``, ``moved`` (requests now on another
-        vehicle or position), ``requests`` (open requests considered).
+    (RoutePlan, int)
+        The improved plan (``plan`` itself when nothing moved is possible) and
+        the number of open requests considered (0: nothing could change).
     """
-    cfg = d.config
-    pool = d.pool
-    ks = [v.index for v in d.vehicles if d._accepting(v)]
-    stats = {"cost_before": d.total_cost(), "cost_after": d.total_cost(), "moved": 0.0,
-             "requests": 0.0}  # fmt: skip
-    if len(ks) == 0 or cfg.policy != "insertion":
-        return stats
-    kidx = np.asarray(ks, dtype=np.int64)
-    horizon = d.now + cfg.reoptimise_horizon_s
     picks = np.array(
         [
             int(n)
-            for k in ks
-            for n in d._plan_nodes(k)
+            for a in range(plan.size)
+            for n in plan.open_nodes(a)
             if pool.kind[n] == PICKUP and pool.early[n] <= horizon
         ],
         dtype=np.int64,
     )
     R = picks.size
-    stats["requests"] = float(R)
     if R == 0:
-        return stats
+        return plan, 0
     drops = pool.pair[picks].astype(np.int64)
-    width = int(d.lens[kidx].max()) + 2 * R + 4
-    routes = np.zeros((kidx.size, width), dtype=np.int64)
-    w = min(width, d.routes.shape[1])
-    routes[:, :w] = d.routes[kidx, :w]
-    lens = d.lens[kidx].copy()
-    before = routes.copy(), lens.copy()
+    rows = plan.size
+    width = int(plan.lens.max()) + 2 * R + 4
+    routes = np.zeros((rows, width), dtype=np.int64)
+    w = min(width, plan.routes.shape[1])
+    routes[:, :w] = plan.routes[:, :w]
+    lens = plan.lens.copy()
     data = problem_data(
-        tt=pool.tt, cost=d.cost, serv=pool.serv, early=pool.early, late=pool.late,
+        tt=pool.tt, cost=cost, serv=pool.serv, early=pool.early, late=pool.late,
         demand=pool.demand, kind=pool.kind, pair=pool.pair, maxride=pool.maxride,
-        node_request=pool.request, cap=d.cap[kidx].copy(), shift_s=d.shift_s[kidx].copy(),
-        shift_e=d.shift_e[kidx].copy(), maxdur=d.maxdur[kidx].copy(), pickup=picks,
-        dropoff=drops,
+        node_request=pool.request, cap=plan.cap.copy(), shift_s=plan.shift_s.copy(),
+        shift_e=plan.shift_e.copy(), maxdur=plan.maxdur.copy(), pickup=picks, dropoff=drops,
     )  # fmt: skip
-    budget = np.array([d._budget_m(d.vehicles[k], d._soc_at_start(d.vehicles[k])) for k in ks])
+    budget = plan.energy_budget_m
 
     def cost_of(r: np.ndarray, n: np.ndarray) -> float:
-        return float(route_costs(r, n, d.cost).sum())
+        return float(route_costs(r, n, cost).sum())
 
     def energy_ok(r: np.ndarray, n: np.ndarray) -> bool:
         if not np.isfinite(budget).any():
@@ -98,7 +115,7 @@ def improve(d: Dispatcher) -> dict[str, float]:
     cur_cost = cost_of(routes, lens)
     # 1. relocate
     trial_r, trial_n = routes.copy(), lens.copy()
-    order = d.rng.permutation(R).astype(np.int64)
+    order = rng.permutation(R).astype(np.int64)
     relocate_search(RouteState(trial_r, trial_n), order, 0.0, data)
     c = cost_of(trial_r, trial_n)
     if c < cur_cost - 1e-9 and energy_ok(trial_r, trial_n):
@@ -106,10 +123,10 @@ def improve(d: Dispatcher) -> dict[str, float]:
     # 2. destroy and repair
     if R >= 2:
         tp = pool.tt[np.ix_(picks, picks)] + pool.tt[np.ix_(drops, drops)]
-        for _ in range(cfg.reoptimise_iterations):
-            q = int(d.rng.integers(2, min(cfg.max_remove, R) + 1))
-            seed_r = int(d.rng.integers(R))
-            related = np.argsort(tp[seed_r] + tp[:, seed_r] + d.rng.random(R), kind="stable")
+        for _ in range(iterations):
+            q = int(rng.integers(2, min(max_remove, R) + 1))
+            seed_r = int(rng.integers(R))
+            related = np.argsort(tp[seed_r] + tp[:, seed_r] + rng.random(R), kind="stable")
             victims = related[:q].astype(np.int64)
             cand_r, cand_n = routes.copy(), lens.copy()
             flag = np.zeros(pool.capacity, dtype=np.bool_)
@@ -117,38 +134,13 @@ def improve(d: Dispatcher) -> dict[str, float]:
             flag[drops[victims]] = True
             remove_nodes(cand_r, cand_n, flag)
             done = repair(
-                RouteState(cand_r, cand_n), victims, 2, kidx.size, 0.0, 0.0, 0.0,
-                int(d.rng.integers(2**31)), data,
+                RouteState(cand_r, cand_n), victims, 2, rows, 0.0, 0.0, 0.0,
+                int(rng.integers(2**31)), data,
             )  # fmt: skip
             if not done.all():
                 continue
             c = cost_of(cand_r, cand_n)
             if c < cur_cost - 1e-9 and energy_ok(cand_r, cand_n):
                 routes, lens, cur_cost = cand_r, cand_n, c
-    # write back the vehicles that changed
-    changed = []
-    for a, k in enumerate(ks):
-        n = int(lens[a])
-        if n != before[1][a] or not np.array_equal(routes[a, :n], before[0][a, :n]):
-            changed.append((a, k))
-    if changed:
-        d._ensure_width(max(0, int(lens.max()) - int(d.lens.max())))
-        for a, k in changed:
-            n = int(lens[a])
-            assert np.array_equal(routes[a, : 1 + d.vehicles[k].n_onboard],
-                                  d.routes[k, : 1 + d.vehicles[k].n_onboard])  # fmt: skip
-            for node in routes[a, 1 + d.vehicles[k].n_onboard : n - 1]:
-                if pool.kind[node] == PICKUP:
-                    rec = d.records[int(pool.request[node])]
-                    if rec.vehicle != k:
-                        rec.vehicle = k
-                        stats["moved"] += 1
-            d._apply(k, routes[a], n)
-    stats["cost_after"] = d.total_cost()
-    d.stats["reoptimisations"] += 1
-    d.stats["reoptimise_moves"] += int(stats["moved"])
-    log.debug(
-        "re-optimised %d open requests: cost %.1f -> %.1f, %d moved",
-        R, stats["cost_before"], stats["cost_after"], stats["moved"],
-    )  # fmt: skip
-    return stats
+    log.debug("re-optimised %d open requests: route cost %.1f", R, cur_cost)
+    return plan.with_routes(routes, lens), int(R)

@@ -1,12 +1,24 @@
-"""The dispatcher behind the booking API (``ShuttleDispatcher`` of ``api.services.shuttle``).
+"""The online dispatcher behind the booking API: the one :class:`ShuttleDispatcher`.
 
-The API speaks Unix seconds and its own request/quote records; the
-dispatcher speaks seconds since a time origin and :class:`Trip` /
-:class:`Promise`. :class:`ShuttleService` maps between them (duck-typed, so
-``fleet`` needs nothing from ``api``): ``quote`` (no state change),
-``commit`` (book exactly the quoted promise, or raise), ``cancel``,
-``restore`` (re-book open bookings after a restart, oldest first) and
-``vehicles``. Before every call the dispatcher's clock is advanced to now.
+:class:`OnlineShuttle` implements :class:`fleet.online.protocol.ShuttleDispatcher`
+on a :class:`fleet.online.dispatcher.Dispatcher`. The protocol speaks UNIX
+seconds and :class:`ShuttleRequest` / :class:`ShuttleQuote`; the dispatcher
+speaks seconds since a time origin and :class:`Trip` / :class:`Promise`.
+Besides that mapping it adds:
+
+* a clock that can be pinned (:meth:`OnlineShuttle.pin_clock`): every call
+  runs at the pinned instant, so replaying a dispatch log in another process
+  makes the same calls at the same instants;
+* ``reset``: empty plans at a clock origin (a new dispatcher: the same seed,
+  the same depots, so replays are deterministic);
+* the fleet's "promise can no longer be kept" and "already under way" as the
+  protocol's :class:`QuoteExpiredError` and :class:`NotCancellableError`;
+* idle-vehicle rebalancing toward the demand seen in the bookings
+  (:class:`fleet.online.rebalancing.RecentDemand`);
+* :meth:`OnlineShuttle.leg_provider`, the planner's "shuttle to the tram
+  stop" provider on the current dispatcher.
+
+:func:`build_shuttle` builds one on a region's road network.
 """
 
 from __future__ import annotations
@@ -16,69 +28,89 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from fleet.online.dispatcher import Dispatcher
 from fleet.online.promises import Promise, Trip
-from routing.errors import RequestError
+from fleet.online.protocol import (
+    BookingMilestone,
+    Capability,
+    NotCancellableError,
+    QuoteExpiredError,
+    ShuttleDispatcher,
+    ShuttleQuote,
+    ShuttleRequest,
+    VehicleMove,
+)
+from fleet.online.rebalancing import RecentDemand, plan_moves
+from routing.errors import RequestError, SnapError
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class ShuttleOffer:
-    """A quote in the API's shape (the fields of ``api.services.shuttle.ShuttleQuote``)."""
-
-    accepted: bool
-    reason: str = ""
-    pickup_earliest: float | None = None
-    pickup_latest: float | None = None
-    dropoff_eta: float | None = None
-    price_eur: float | None = None
-    vehicle_id: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict."""
-        return asdict(self)
+#: Rebalancing looks this far ahead for expected demand (seconds).
+REBALANCE_HORIZON_S = 1800.0
 
 
-class ShuttleService:
-    """Adapter of a :class:`Dispatcher` to the API's booking protocol.
+class OnlineShuttle(ShuttleDispatcher):
+    """The shuttle dispatch protocol on the fleet's online dispatcher.
 
     Parameters
     ----------
-    dispatcher : Dispatcher
+    make_dispatcher : callable
+        ``make_dispatcher() -> Dispatcher``: a fresh dispatcher with empty plans
+        (called now and at every :meth:`reset`).
     origin_unix : float
-        Unix time of dispatcher second 0.
-    quote_factory : callable, optional
-        Builds the quote objects from keyword fields (pass the API's
-        ``ShuttleQuote``); default :class:`ShuttleOffer` (same fields).
+        UNIX time of dispatcher second 0 (until the next :meth:`reset`).
     clock : callable
-        Current Unix time.
+        UNIX time now, used until :meth:`pin_clock` is called.
+
+    Attributes
+    ----------
+    dispatcher : Dispatcher
+        The current dispatcher (replaced by :meth:`reset`).
+    origin_unix : float
     """
+
+    capabilities = (
+        Capability.BOOK_NOW | Capability.PROGRESS | Capability.REOPTIMISE | Capability.REBALANCE
+    )
 
     def __init__(
         self,
-        dispatcher: Dispatcher,
+        make_dispatcher: Callable[[], Dispatcher],
         *,
         origin_unix: float,
-        quote_factory: Callable[..., Any] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.dispatcher = dispatcher
-        self.origin_unix = float(origin_unix)
-        self.quote_factory = quote_factory or ShuttleOffer
+        self._make = make_dispatcher
         self.clock = clock
+        self._pinned: float | None = None
+        self.dispatcher = make_dispatcher()
+        self.origin_unix = float(origin_unix)
+        self._forecast = RecentDemand()
         self._lock = threading.RLock()
 
+    # ------------------------------------------------------------------ time
+    def reset(self, origin_unix: float) -> None:
+        """Empty plans with dispatcher second 0 at ``origin_unix``."""
+        with self._lock:
+            self.dispatcher = self._make()
+            self.origin_unix = float(origin_unix)
+            self._forecast = RecentDemand()
+
+    def pin_clock(self, unix: float) -> None:
+        """Every following call happens at ``unix`` (UNIX seconds)."""
+        self._pinned = float(unix)
+
     def _now(self) -> float:
-        now = self.clock() - self.origin_unix
+        """Dispatcher seconds now, with every vehicle event up to then executed."""
+        unix = self.clock() if self._pinned is None else self._pinned
+        now = unix - self.origin_unix
         self.dispatcher.advance_to(now)
         return now
 
-    def _trip(self, request: Any, trip_id: str, now: float) -> Trip:
+    # ------------------------------------------------------------------ mapping
+    def _trip(self, request: ShuttleRequest, trip_id: str, now: float) -> Trip:
         return Trip(
             id=trip_id,
             origin=(float(request.origin[0]), float(request.origin[1])),
@@ -89,11 +121,11 @@ class ShuttleService:
             wheelchairs=int(request.wheelchairs),
         )
 
-    def _offer(self, p: Promise) -> Any:
+    def _offer(self, p: Promise) -> ShuttleQuote:
         if not p.accepted:
-            return self.quote_factory(accepted=False, reason=p.reason)
+            return ShuttleQuote(accepted=False, reason=p.reason)
         o = self.origin_unix
-        return self.quote_factory(
+        return ShuttleQuote(
             accepted=True,
             reason="",
             pickup_earliest=p.pickup_earliest + o,
@@ -108,65 +140,94 @@ class ShuttleService:
             },
         )
 
-    def _promise(self, quote: Any) -> Promise:
+    def _promise(self, quote: ShuttleQuote) -> Promise:
         o = self.origin_unix
-        extra = dict(getattr(quote, "extra", None) or {})
+        extra = dict(quote.extra or {})
         try:
             return Promise(
                 True,
-                pickup_earliest=float(quote.pickup_earliest) - o,
-                pickup_latest=float(quote.pickup_latest) - o,
+                pickup_earliest=float(quote.pickup_earliest) - o,  # type: ignore[arg-type]
+                pickup_latest=float(quote.pickup_latest) - o,  # type: ignore[arg-type]
                 dropoff_latest=float(extra["dropoff_latest"]) - o,
                 max_ride_s=float(extra["max_ride_s"]),
             )
         except (KeyError, TypeError, ValueError):
-            raise RequestError(
+            raise QuoteExpiredError(
                 "this quote was not made by the fleet dispatcher (no drop-off deadline); "
                 "ask for a new quote"
             ) from None
 
+    def _observe(self, request: ShuttleRequest) -> None:
+        """Remember a booked trip's origin as demand (for rebalancing)."""
+        d = self.dispatcher
+        try:
+            loc = d.travel.locate(*request.origin)
+        except SnapError:
+            return
+        self._forecast.observe(d.now, int(loc), *request.origin)
+
     # ------------------------------------------------------------------ protocol
-    def quote(self, request: Any) -> Any:
+    def quote(self, request: ShuttleRequest) -> ShuttleQuote:
         """An offer for ``request`` (nothing is booked)."""
         with self._lock:
             now = self._now()
             return self._offer(self.dispatcher.quote(self._trip(request, "quote", now), now))
 
-    def book_now(self, booking_id: str, request: Any) -> Any:
+    def book_now(self, booking_id: str, request: ShuttleRequest) -> ShuttleQuote:
         """Book ``request`` now if the fleet can serve it: the offer made (accepted or not).
 
         One insertion search instead of a quote and a commit; a refusal changes nothing.
         """
         with self._lock:
             now = self._now()
-            return self._offer(self.dispatcher.try_book(self._trip(request, booking_id, now), now))
+            quote = self._offer(self.dispatcher.try_book(self._trip(request, booking_id, now), now))
+            if quote.accepted:
+                self._observe(request)
+            return quote
 
-    def commit(self, booking_id: str, request: Any, quote: Any) -> None:
-        """Book ``request`` keeping ``quote``'s promise; RequestError when no longer possible."""
-        with self._lock:
-            now = self._now()
-            got = self.dispatcher.book(
-                self._trip(request, booking_id, now), now, self._promise(quote)
-            )
-            if not got.accepted:
-                raise RequestError(
-                    f"the quoted shuttle trip can no longer be served ({got.reason}); "
-                    "ask for a new quote"
-                )
-
-    def cancel(self, booking_id: str) -> None:
-        """Take a booking out of the plans.
+    def commit(self, booking_id: str, request: ShuttleRequest, quote: ShuttleQuote) -> None:
+        """Book ``request`` keeping ``quote``'s promise.
 
         Raises
         ------
-        RequestError
+        QuoteExpiredError
+            The promise can no longer be kept (nothing is booked then).
+        """
+        with self._lock:
+            try:
+                now = self._now()
+                got = self.dispatcher.book(
+                    self._trip(request, booking_id, now), now, self._promise(quote)
+                )
+                if not got.accepted:
+                    raise QuoteExpiredError(
+                        f"the quoted shuttle trip can no longer be served ({got.reason}); "
+                        "ask for a new quote"
+                    )
+            except QuoteExpiredError:
+                raise
+            except RequestError as exc:
+                raise QuoteExpiredError(str(exc)) from None
+            self._observe(request)
+
+    def cancel(self, booking_id: str) -> None:
+        """Take a booking out of the plans (unknown or finished ones are ignored).
+
+        Raises
+        ------
+        NotCancellableError
             When the vehicle is already on its way to the pickup or the passenger
             is on board (nothing is changed then).
         """
         with self._lock:
-            self.dispatcher.cancel(booking_id, self._now())
+            try:
+                self.dispatcher.cancel(booking_id, self._now())
+            except RequestError as exc:
+                raise NotCancellableError(
+                    f"this booking can no longer be cancelled: {exc}"
+                ) from None
 
-    def progress(self, booking_ids: list[str]) -> dict[str, list[tuple[str, float]]]:
+    def progress(self, booking_ids: list[str]) -> dict[str, list[BookingMilestone]]:
         """What has happened to each booking by now: ``[(status, unix), ...]`` in order.
 
         Statuses are ``assigned`` (the vehicle set off for the pickup),
@@ -174,7 +235,7 @@ class ShuttleService:
         only milestones not after the dispatcher's clock are reported. Unknown
         or cancelled bookings are left out.
         """
-        out: dict[str, list[tuple[str, float]]] = {}
+        out: dict[str, list[BookingMilestone]] = {}
         with self._lock:
             now = self._now()
             o = self.origin_unix
@@ -195,19 +256,33 @@ class ShuttleService:
                     out[booking_id] = reached
         return out
 
-    def restore(self, bookings: list[tuple[str, Any, Any]]) -> None:
-        """Re-book open bookings after a restart (those that can no longer be kept are logged)."""
-        lost = 0
-        for booking_id, request, quote in bookings:
-            try:
-                self.commit(booking_id, request, quote)
-            except RequestError as exc:
-                lost += 1
-                log.warning("open booking %s cannot be restored: %s", booking_id, exc)
-        log.info("restored %d of %d open shuttle bookings", len(bookings) - lost, len(bookings))
+    def reoptimise(self) -> dict[str, float]:
+        """Improve the open plans now, keeping every promise (see ``Dispatcher.reoptimise``)."""
+        with self._lock:
+            return self.dispatcher.reoptimise(self._now())
+
+    def rebalance_moves(self) -> list[VehicleMove]:
+        """Where idle vehicles should go for the demand expected soon (changes nothing)."""
+        with self._lock:
+            d = self.dispatcher
+            now = self._now()
+            idle = d.idle_vehicles(now)
+            if not idle:
+                return []
+            locs, expected = self._forecast.expected(now, now + REBALANCE_HORIZON_S)
+            return [
+                VehicleMove(int(k), int(target))
+                for k, target in plan_moves(idle, locs, expected, d.travel)
+            ]
+
+    def reposition(self, move: VehicleMove) -> bool:
+        """Send an idle vehicle toward a travel-model location now; False if it cannot go."""
+        with self._lock:
+            now = self._now()
+            return bool(self.dispatcher.reposition(move.vehicle, move.target, now))
 
     def vehicles(self) -> list[dict[str, Any]]:
-        """Vehicles with positions, load and planned stops (times in Unix seconds)."""
+        """Vehicles with positions, load and planned stops (times in UNIX seconds)."""
         with self._lock:
             self._now()
             out = self.dispatcher.vehicles_view()
@@ -218,8 +293,25 @@ class ShuttleService:
                 s["eta"] = s["eta"] + o if math.isfinite(s["eta"]) else None
         return out
 
+    # ------------------------------------------------------------------ the planner's legs
+    def leg_provider(self, lock: Any) -> Any:
+        """The planner's shuttle provider on this dispatcher, holding ``lock`` while it quotes.
 
-def build_service(
+        Parameters
+        ----------
+        lock : lock or None
+            The lock every other use of this dispatcher holds (the booking service's).
+
+        Returns
+        -------
+        fleet.online.provider.LockedShuttleProvider
+        """
+        from fleet.online.provider import LockedShuttleProvider
+
+        return LockedShuttleProvider(self, lock)
+
+
+def build_shuttle(
     graph: Any,
     hierarchy: Any,
     *,
@@ -230,11 +322,10 @@ def build_service(
     timezone: str = "Europe/Berlin",
     chargers: Any = None,
     battery: Any = None,
-    quote_factory: Callable[..., Any] | None = None,
     clock: Callable[[], float] = time.time,
     network: Any = None,
-) -> ShuttleService:
-    """A ready booking dispatcher on the shuttle's road graph (what the API loads at startup).
+) -> OnlineShuttle:
+    """The online shuttle on a region's road graph (what the API loads at startup).
 
     Parameters
     ----------
@@ -249,8 +340,6 @@ def build_service(
     chargers : iterable of Charger, optional
         Charging points for e-shuttles (with ``battery``).
     battery : BatterySpec, optional
-    quote_factory : callable, optional
-        The API's quote class.
     clock : callable
         Unix time now.
     network : RoadNetwork, optional
@@ -266,21 +355,27 @@ def build_service(
     from fleet.online.travel import RoadTravel
 
     warm_up_dispatch_kernels()
-    travel = RoadTravel(graph, hierarchy, network=network)
-    if depots:
-        locs = tuple(travel.locate(lat, lon) for lat, lon in depots)
-    else:
-        locs = (travel.locate(float(np.mean(graph.lat)), float(np.mean(graph.lon))),)
     tz = ZoneInfo(timezone)
     today = dt.datetime.fromtimestamp(clock(), tz).date()
     origin = dt.datetime.combine(today, dt.time(0), tzinfo=tz).timestamp()
-    fleet = FleetSpec(
-        n_vehicles=n_vehicles, seats=seats, wheelchairs=wheelchairs, depots=locs,
-        shift=(0.0, 1e9), battery=battery,
-    )  # fmt: skip
-    sites = sites_from_chargers(chargers) if chargers is not None and battery is not None else None
-    dispatcher = Dispatcher(travel, fleet, charging_sites=sites)
-    return ShuttleService(dispatcher, origin_unix=origin, quote_factory=quote_factory, clock=clock)
+
+    def make_dispatcher() -> Dispatcher:
+        # A new travel model each time: a reset must start exactly as the first build did.
+        travel = RoadTravel(graph, hierarchy, network=network)
+        if depots:
+            locs = tuple(travel.locate(lat, lon) for lat, lon in depots)
+        else:
+            locs = (travel.locate(float(np.mean(graph.lat)), float(np.mean(graph.lon))),)
+        fleet = FleetSpec(
+            n_vehicles=n_vehicles, seats=seats, wheelchairs=wheelchairs, depots=locs,
+            shift=(0.0, 1e9), battery=battery,
+        )  # fmt: skip
+        sites = (
+            sites_from_chargers(chargers) if chargers is not None and battery is not None else None
+        )
+        return Dispatcher(travel, fleet, charging_sites=sites)
+
+    return OnlineShuttle(make_dispatcher, origin_unix=origin, clock=clock)
 
 
 def warm_up_dispatch_kernels() -> None:

@@ -8,8 +8,9 @@ import pytest
 
 from api.errors import ConflictError, RejectedError
 from api.services.booking_batch import BookingBatcher
-from api.services.shuttle import BookingCall, BookingService, ShuttleRequest
+from api.services.shuttle import BookingCall, BookingService
 from api.storage import BookingStore
+from fleet.online.protocol import ShuttleRequest
 from tests.support.shuttle_doubles import SLOT_S, SeatLedgerDispatcher
 
 T0 = 1_700_000_000.0
@@ -63,7 +64,7 @@ def test_batch_answers_like_one_call_at_a_time(database):
     ]
     assert got[4][0].id == got[1][0].id  # the retry is the stored booking
     assert batched.dispatcher.booked.keys() == {a[0].id for a in got if isinstance(a, tuple)}
-    log = batched.store.log_since(batched.epoch["id"], 0)
+    log = batched.store.log_since(batched.log.epoch["id"], 0)
     assert [e.booking_id for e in log] == [got[0][0].id, got[1][0].id, got[5][0].id]
 
 
@@ -107,7 +108,7 @@ def test_batcher_books_concurrent_calls_together_in_order(database):
     got = asyncio.run(main())
     assert [b.idempotency_key for b, _, created in got] == [c.idempotency_key for c in trips]
     assert batcher.calls == 10 and batcher.batches == 3 and batcher.largest == 4
-    log = service.store.log_since(service.epoch["id"], 0)
+    log = service.store.log_since(service.log.epoch["id"], 0)
     assert [e.booking_id for e in log] == [b.id for b, _, _ in got]
 
 
@@ -142,7 +143,7 @@ def test_retries_are_answered_without_the_lock(database, monkeypatch):
     service = make_service(database, "b", seats=2)
     first = BookingCall(ShuttleRequest((49.40, 8.69), (49.39, 8.68), PICKUP, passengers=2), "k-1")
     booking, _, _ = service.book(first.request, idempotency_key="k-1")
-    log_before = service.store.log_length(service.epoch["id"])
+    log_before = service.store.log_length(service.log.epoch["id"])
 
     def no_lock():
         raise AssertionError("a retry took the write lock")
@@ -152,4 +153,4 @@ def test_retries_are_answered_without_the_lock(database, monkeypatch):
     retry, conflict = service.book_many([first, other])
     assert retry[0].id == booking.id and retry[2] is False
     assert isinstance(conflict, ConflictError) and "already used" in str(conflict)
-    assert service.store.log_length(service.epoch["id"]) == log_before
+    assert service.store.log_length(service.log.epoch["id"]) == log_before

@@ -10,11 +10,11 @@ from __future__ import annotations
 import pytest
 
 from api.errors import ConflictError, RejectedError
-from api.services.fleet_adapter import FleetDispatcher
-from api.services.shuttle import BookingService, ShuttleQuote, ShuttleRequest
+from api.services.shuttle import BookingService
 from api.storage import BookingStore
 from fleet.online.dispatcher import Dispatcher, FleetSpec
-from fleet.online.service import ShuttleService
+from fleet.online.protocol import ShuttleRequest
+from fleet.online.service import OnlineShuttle
 from fleet.online.travel import EuclideanTravel
 
 T0 = 1_700_000_000.0  # UNIX seconds "now" at the start of each test
@@ -31,25 +31,29 @@ class Clock:
         return self.t
 
 
-def build(clock):
+def make_dispatcher() -> Dispatcher:
     travel = EuclideanTravel(speed_mps=8.0, ref_lat=49.4)
     depot = travel.locate(49.402, 8.682)
-    dispatcher = Dispatcher(travel, FleetSpec(n_vehicles=1, depots=(depot,)), seed=0)
-    return ShuttleService(dispatcher, origin_unix=T0, quote_factory=ShuttleQuote, clock=clock)
+    return Dispatcher(travel, FleetSpec(n_vehicles=1, depots=(depot,)), seed=0)
+
+
+def build() -> OnlineShuttle:
+    return OnlineShuttle(make_dispatcher, origin_unix=T0)
 
 
 @pytest.fixture
 def service(db_url):
     store = BookingStore(db_url)
     clock = Clock(T0)
-    fleet = FleetDispatcher(build)
+    fleet = build()
     booking_service = BookingService(store, fleet, timezone="UTC", clock=clock)
     yield booking_service, fleet, clock
     store.close()
 
 
 def book(service: BookingService, pickup_in_s: float = 1200.0):
-    request = ShuttleRequest(HOME, WORK, service.clock() + pickup_in_s)
+    assert service.log is not None
+    request = ShuttleRequest(HOME, WORK, service.log.clock() + pickup_in_s)
     booking, _, created = service.book(request)
     assert created
     return booking
@@ -65,8 +69,8 @@ def test_progress_reports_milestones_in_order_with_their_instants(service):
     assert [status for status, _ in reached[booking.id]] == ["assigned", "picked_up", "completed"]
     times = [at for _, at in reached[booking.id]]
     assert times == sorted(times)
-    record = fleet.service.dispatcher.request(booking.id)
-    origin = fleet.service.origin_unix  # the epoch's local midnight
+    record = fleet.dispatcher.request(booking.id)
+    origin = fleet.origin_unix  # the epoch's local midnight
     assert times[1] == pytest.approx(record.pickup_time + origin)
     assert times[2] == pytest.approx(record.dropoff_time + origin)
     # The promise was kept: picked up inside the quoted window.
@@ -81,7 +85,7 @@ def test_periodic_run_stores_the_whole_history(service):
     result = booking_service.periodic(every_s=60.0)
     assert result["status_changes"] == 3
     stored = booking_service.store.get(booking.id)
-    assert stored is not None and stored.status == "completed" and not stored.is_open
+    assert stored is not None and stored.status == "completed"
     events = booking_service.store.events(booking.id)
     assert [e.status for e in events] == ["confirmed", "assigned", "picked_up", "completed"]
     assert [e.at for e in events] == sorted(e.at for e in events)
@@ -95,12 +99,12 @@ def test_periodic_run_stores_the_whole_history(service):
 def test_partial_progress_is_stored_step_by_step(service):
     booking_service, fleet, clock = service
     booking = book(booking_service)
-    record = fleet.service.dispatcher.request(booking.id)
+    record = fleet.dispatcher.request(booking.id)
     # Move to just after the pickup: the vehicle is committed and the passenger boarded.
     clock.t = T0 + 1200 + 1
     booking_service.periodic(every_s=60.0)
-    record = fleet.service.dispatcher.request(booking.id)
-    origin = fleet.service.origin_unix
+    record = fleet.dispatcher.request(booking.id)
+    origin = fleet.origin_unix
     between = (record.pickup_time + record.dropoff_time) / 2 + origin
     clock.t = max(clock.t + 60, between)
     booking_service.periodic(every_s=60.0)
@@ -116,14 +120,14 @@ def test_cancel_is_refused_once_the_shuttle_set_off_and_nothing_changes(service)
     token = booking_service.store.token_for(booking.id)
     # The vehicle leaves for the pickup, but no periodic run has told the store yet.
     clock.t = T0 + 600
-    log_before = booking_service.store.log_length(booking_service.epoch["id"])
+    log_before = booking_service.store.log_length(booking_service.log.epoch["id"])
     with pytest.raises(ConflictError, match="can no longer be cancelled"):
         booking_service.cancel(booking.id, token)
     # The refusal stored the status that made it (issue 17, finding 6): reads agree with it.
     assert booking_service.store.get(booking.id).status in ("assigned", "picked_up")
-    assert booking_service.store.log_length(booking_service.epoch["id"]) == log_before
-    assert not booking_service._dirty  # the plans were not touched: no rebuild needed
-    assert fleet.service.dispatcher.request(booking.id).status in ("onboard", "done")
+    assert booking_service.store.log_length(booking_service.log.epoch["id"]) == log_before
+    assert not booking_service.log.dirty  # the plans were not touched: no rebuild needed
+    assert fleet.dispatcher.request(booking.id).status in ("onboard", "done")
 
 
 def test_cancel_before_departure_frees_the_seat(service):
@@ -131,7 +135,7 @@ def test_cancel_before_departure_frees_the_seat(service):
     booking = book(booking_service, pickup_in_s=3600.0)
     after = booking_service.cancel(booking.id, booking_service.store.token_for(booking.id))
     assert after.status == "cancelled"
-    assert fleet.service.dispatcher.request(booking.id).status == "cancelled"
+    assert fleet.dispatcher.request(booking.id).status == "cancelled"
     assert fleet.progress([booking.id]) == {}
 
 
@@ -144,7 +148,7 @@ def test_two_workers_booking_in_one_step_end_with_the_same_plans(db_url):
     workers = []
     for _ in range(2):
         store = BookingStore(url)
-        fleet = FleetDispatcher(build)
+        fleet = build()
         workers.append((BookingService(store, fleet, timezone="UTC", clock=clock), fleet, store))
     rng = random.Random(5)
     booked = refused = 0
@@ -163,8 +167,8 @@ def test_two_workers_booking_in_one_step_end_with_the_same_plans(db_url):
     views = [service.vehicles() for service, _, _ in workers]
     assert views[0] == views[1]
     for service, _, store in workers:
-        assert service.replay_failures == 0 and not service._dirty
-        kinds = {e.kind for e in store.log_since(service.epoch["id"], 0)}
+        assert service.log.replay_failures == 0 and not service.log.dirty
+        kinds = {e.kind for e in store.log_since(service.log.epoch["id"], 0)}
         assert kinds == {"book_now"}
         store.close()
 

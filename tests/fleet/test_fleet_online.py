@@ -16,8 +16,14 @@ import pytest
 
 from fleet.online.dispatcher import DispatchConfig, Dispatcher, FleetSpec
 from fleet.online.promises import PromiseRules, Trip
+from fleet.online.protocol import (
+    NotCancellableError,
+    QuoteExpiredError,
+    ShuttleQuote,
+    ShuttleRequest,
+)
 from fleet.online.provider import ShuttleProvider
-from fleet.online.service import ShuttleService
+from fleet.online.service import OnlineShuttle
 from fleet.online.travel import EuclideanTravel
 from fleet.simulation.audit import audit
 from fleet.simulation.events import TripStream
@@ -149,6 +155,33 @@ def test_committed_stops_and_passengers_on_board_stay_committed():
     res.depots = [depot] * 3
     rep = audit(res, tr)
     assert rep.ok, rep.violations[:5]
+
+
+def test_route_plan_is_what_reoptimisation_reads_and_hands_back():
+    """The dispatcher's public route plan: a copy; adopting it unchanged changes nothing."""
+    tr, locs, depot = plane(seed=3)
+    d = dispatcher(tr, depot, n=3)
+    for trip in random_trips(locs, 40, 3, every_s=30.0):
+        d.submit(trip, trip.request_time)
+    d.advance_to(600.0)
+    plan = d.route_plan()
+    assert plan.size == 3 and plan.vehicles.tolist() == [0, 1, 2]
+    for a in range(plan.size):
+        k = int(plan.vehicles[a])
+        # committed: the start and the passengers on board; open: the stops after them
+        assert int(plan.committed[a]) == 1 + d.vehicles[k].n_onboard
+        start, end = int(plan.committed[a]), int(d.lens[k]) - 1
+        assert plan.open_nodes(a).tolist() == d.routes[k, start:end].tolist()
+    plan.routes[:] = -1  # a copy: the dispatcher's routes are untouched
+    assert d.route_plan().routes.min() >= 0
+    fresh = d.route_plan()
+    assert d.adopt(fresh) == 0 and not fresh.changed_rows(d.route_plan())
+    # A plan that moves a committed stop is refused.
+    a = int(np.argmax(fresh.lens))
+    moved = fresh.routes.copy()
+    moved[a, 0] = moved[a, 1]
+    with pytest.raises(ValueError, match="committed"):
+        d.adopt(fresh.with_routes(moved, fresh.lens))
 
 
 def test_insertion_while_driving_with_a_passenger_on_board():
@@ -319,14 +352,18 @@ def test_shuttle_provider_quotes_match_bookings():
     assert later is not None and later[0].extra["booking"]["provider"] == "shuttle"
 
 
-def test_booking_service_protocol():
+def test_online_shuttle_implements_the_protocol():
+    """Quote, commit, cancel and the vehicle view in UNIX seconds, at the pinned instant."""
     tr = EuclideanTravel(speed_mps=8.0, ref_lat=49.4)
     depot = tr.locate(49.402, 8.682)
-    d = Dispatcher(tr, FleetSpec(n_vehicles=1, depots=(depot,), shift=(0.0, 1e9)), seed=0)
-    clock = [1_000_000.0]
-    svc = ShuttleService(d, origin_unix=999_000.0, clock=lambda: clock[0])
-    req = SimpleNamespace(origin=(49.40, 8.68), destination=(49.41, 8.70),
-                          earliest_pickup=1_000_300.0, passengers=1, wheelchairs=0)  # fmt: skip
+
+    def make() -> Dispatcher:
+        return Dispatcher(tr, FleetSpec(n_vehicles=1, depots=(depot,), shift=(0.0, 1e9)), seed=0)
+
+    svc = OnlineShuttle(make, origin_unix=999_000.0)
+    svc.pin_clock(1_000_000.0)
+    d = svc.dispatcher
+    req = ShuttleRequest((49.40, 8.68), (49.41, 8.70), earliest_pickup=1_000_300.0)
     q = svc.quote(req)
     assert q.accepted and q.pickup_earliest == pytest.approx(1_000_300.0)
     assert q.pickup_latest <= q.pickup_earliest + 900 + 1e-6
@@ -336,12 +373,21 @@ def test_booking_service_protocol():
     assert view[0]["stops"][0]["eta"] >= 1_000_300.0
     svc.cancel("bk-1")
     assert d.request("bk-1").status == "cancelled" and not svc.vehicles()[0]["stops"]
-    svc.restore([("bk-2", req, q)])
+    svc.commit("bk-2", req, q)  # the same promise can be kept again
     assert d.request("bk-2").status == "assigned"
-    bad = SimpleNamespace(**{**q.to_dict(), "extra": {}})
-    with pytest.raises(RequestError):
+    bad = ShuttleQuote(**{**q.to_dict(), "extra": {}})
+    with pytest.raises(QuoteExpiredError):
         svc.commit("bk-3", req, bad)
     assert math.isfinite(view[0]["free_at"])
+    # Served by now: the pickup is under way, so the booking can no longer be cancelled.
+    svc.pin_clock(1_000_300.0 - 10.0)  # the vehicle has set off for the pickup
+    assert [m for m, _ in svc.progress(["bk-2"])["bk-2"]] == ["assigned"]
+    with pytest.raises(NotCancellableError, match="can no longer be cancelled"):
+        svc.cancel("bk-2")
+    # reset: empty plans on a fresh dispatcher at the new origin.
+    svc.reset(2_000_000.0)
+    assert svc.dispatcher is not d and svc.origin_unix == 2_000_000.0
+    assert not svc.vehicles()[0]["stops"]
 
 
 def test_shuttle_provider_forgets_offers_it_can_no_longer_keep(monkeypatch):

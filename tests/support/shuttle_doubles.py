@@ -1,8 +1,10 @@
-"""A test double of the shuttle dispatcher protocol, for testing the booking service around it.
+"""A test double of the shuttle dispatch protocol, for testing the booking service around it.
 
 This is not a dispatcher: it keeps a seat ledger per 15-minute pickup slot so
 that quotes, commits, cancellations and restarts have observable effects.
-The production build wires the fleet's online dispatcher (or answers 503).
+It subclasses :class:`fleet.online.protocol.ShuttleDispatcher` explicitly, so
+mypy checks it against the protocol (a missing method is an error). The
+production build wires the fleet's online dispatcher (or answers 503).
 """
 
 from __future__ import annotations
@@ -12,14 +14,27 @@ import threading
 from collections import Counter
 from typing import Any
 
-from api.services.shuttle import ShuttleQuote, ShuttleRequest
+from fleet.online.protocol import (
+    BookingMilestone,
+    Capability,
+    ShuttleDispatcher,
+    ShuttleQuote,
+    ShuttleRequest,
+    VehicleMove,
+)
 from routing.geo import haversine_m
 
 SLOT_S = 900.0
 
 
-class SeatLedgerDispatcher:
-    """Accepts a trip while its pickup slot has seats left; one vehicle id per slot."""
+class SeatLedgerDispatcher(ShuttleDispatcher):
+    """Accepts a trip while its pickup slot has seats left; one vehicle id per slot.
+
+    It quotes, then commits (no one-step booking), and neither executes its
+    plans nor improves them: it declares no :class:`Capability`.
+    """
+
+    capabilities = Capability.NONE
 
     def __init__(self, seats_per_slot: int = 1000) -> None:
         self.seats_per_slot = seats_per_slot
@@ -58,6 +73,13 @@ class SeatLedgerDispatcher:
             self.booked[booking_id] = (slot, request.passengers)
             self._per_slot[slot] += request.passengers
 
+    def book_now(self, booking_id: str, request: ShuttleRequest) -> ShuttleQuote:
+        """Quote and commit (not used by the booking service: no ``BOOK_NOW`` capability)."""
+        quote = self.quote(request)
+        if quote.accepted:
+            self.commit(booking_id, request, quote)
+        return quote
+
     def cancel(self, booking_id: str) -> None:
         with self._lock:
             found = self.booked.pop(booking_id, None)
@@ -73,6 +95,22 @@ class SeatLedgerDispatcher:
 
     def pin_clock(self, unix: float) -> None:
         """The ledger has no clock: slots come from the requested pickup time."""
+
+    def progress(self, booking_ids: list[str]) -> dict[str, list[BookingMilestone]]:
+        """The ledger runs no vehicles: no booking ever progresses."""
+        return {}
+
+    def reoptimise(self) -> dict[str, float]:
+        """Nothing to improve."""
+        return {"requests": 0.0}
+
+    def rebalance_moves(self) -> list[VehicleMove]:
+        """No vehicles to move."""
+        return []
+
+    def reposition(self, move: VehicleMove) -> bool:
+        """No vehicles to move."""
+        return False
 
     def vehicles(self) -> list[dict[str, Any]]:
         with self._lock:
