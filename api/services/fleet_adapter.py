@@ -28,8 +28,10 @@ from typing import Any
 
 from api.errors import ConflictError, RejectedError
 from api.services.shuttle import ShuttleQuote, ShuttleRequest
-from api.state import RegionState
+from api.settings import Settings
 from routing.errors import RequestError, SnapError
+from routing.road import RoadNetwork
+from routing.stations import ChargerStore
 
 logger = logging.getLogger(__name__)
 
@@ -222,18 +224,23 @@ class _LockedAnswer:
         return answer
 
 
-def load_dispatcher(state: RegionState) -> FleetDispatcher:
-    """Build the online dispatcher for the loaded region (on the ``shuttle`` road network)."""
-    from fleet.online.service import build_service
+def load_dispatcher(
+    settings: Settings, *, network: RoadNetwork, timezone: str, chargers: ChargerStore | None
+) -> FleetDispatcher:
+    """Build the online dispatcher on the region's ``shuttle`` road network.
 
-    settings = state.settings
-    if settings.shuttle_vehicles == 0:
-        raise ImportError("shuttle service off (ELSTER_SHUTTLE_VEHICLES=0)", name="shuttle")
-    if "shuttle" not in state.networks:
-        raise ImportError(
-            "the shuttle needs the shuttle road profile: add it to ELSTER_PROFILES", name="shuttle"
-        )
-    network = state.networks["shuttle"]
+    Parameters
+    ----------
+    settings : Settings
+        The fleet (``ELSTER_SHUTTLE_VEHICLES``, seats, wheelchair places).
+    network : RoadNetwork
+        The ``shuttle`` profile's network the vehicles drive on.
+    timezone : str
+        The region's zone.
+    chargers : ChargerStore or None
+        Charging points the electric vehicles may use.
+    """
+    from fleet.online.service import build_service
 
     def build(clock: PinnedClock) -> Any:
         return build_service(
@@ -243,8 +250,8 @@ def load_dispatcher(state: RegionState) -> FleetDispatcher:
             n_vehicles=settings.shuttle_vehicles,
             seats=settings.shuttle_seats,
             wheelchairs=settings.shuttle_wheelchairs,
-            timezone=state.region.timezone,
-            chargers=state.chargers,
+            timezone=timezone,
+            chargers=chargers,
             quote_factory=ShuttleQuote,
             clock=clock,
         )
