@@ -451,7 +451,13 @@ def available_modes(planner: PlanContext | None, transit: TransitNetwork | None)
 
 
 def planner_modes(state: RegionState) -> list[str]:
-    """Plan modes this server can answer (transit-based ones need the timetable)."""
+    """Plan modes this server can answer (transit-based ones need the timetable).
+
+    Parameters
+    ----------
+    state : RegionState
+        The loaded region.
+    """
     return available_modes(state.planner, state.transit)
 
 
@@ -639,6 +645,11 @@ def _load_components(
     bookings: BookingStore,
     given_dispatcher: ShuttleDispatcher | None,
 ) -> RegionState:
+    """Every component in dependency order, then the state that holds them.
+
+    Each loader gets the settings and the pieces it needs, nothing else; the
+    state is assembled once everything it holds exists.
+    """
     loader = ComponentLoader(region)
     networks = loader.load("road", lambda: _load_road(region, settings), _describe_road) or {}
     transit = loader.load("transit", lambda: _load_transit(region, settings), _describe_transit)
