@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,6 +24,8 @@ from api.errors import install_error_handlers
 from api.fastroute import RouteFastPath
 from api.middleware import BodySizeLimit, Metrics, MetricsMiddleware, SecurityHeaders
 from api.ratelimit import RateLimit
+from api.routers import ROUTERS
+from api.services.shuttle import ShuttleDispatcher
 from api.settings import Settings
 from api.state import RegionState, load_state
 
@@ -92,28 +93,6 @@ def document_errors(
     return schema
 
 
-# Router modules under api/routers, each exposing ``router``; order = order in /docs.
-ROUTER_MODULES = (
-    "health",
-    "metrics",
-    "plan",
-    "route",
-    "matrix",
-    "isochrone",
-    "stops",
-    "map_layers",
-    "stations",
-    "chargers",
-    "shuttle",
-    "fleet",
-    "operations",
-)
-
-
-def _routers() -> list[Any]:
-    return [importlib.import_module(f"api.routers.{name}").router for name in ROUTER_MODULES]
-
-
 async def _improve_plans(state: RegionState, every_s: float) -> None:
     """Every ``every_s`` seconds: re-optimise the shuttle plans and rebalance idle vehicles.
 
@@ -132,7 +111,7 @@ async def _improve_plans(state: RegionState, every_s: float) -> None:
 def create_app(
     settings: Settings | None = None,
     *,
-    dispatcher: Any = None,
+    dispatcher: ShuttleDispatcher | None = None,
     state: RegionState | None = None,
 ) -> FastAPI:
     """Build the application.
@@ -208,7 +187,7 @@ def create_app(
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    for router in _routers():
+    for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
 
     # Swagger UI 5 (OpenAPI 3.1) comes from the swagger-ui-py package's static files: no

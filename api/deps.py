@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from typing import Any
+from typing import TypeVar
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
@@ -11,6 +11,9 @@ from fastapi.security import APIKeyHeader
 from api.errors import AuthError, UnavailableError
 from api.state import RegionState
 from routing.errors import RequestError
+from routing.road import RoadNetwork
+
+T = TypeVar("T")
 
 api_key_header = APIKeyHeader(
     name="X-API-Key",
@@ -65,19 +68,59 @@ async def require_operator(
 
 
 def need(state: RegionState, name: str, what: str) -> None:
-    """Raise 503 naming the missing component when ``name`` is not ready."""
+    """Raise 503 naming the missing component, why it is missing and the fix.
+
+    Parameters
+    ----------
+    state : RegionState
+        The loaded region.
+    name : str
+        The component (``road``, ``transit``, ...).
+    what : str
+        What the caller wanted, for the message (``"departures"``).
+    """
     component = state.component(name)
     if not component.ready:
         raise UnavailableError(
-            f"{what} not available in this build or region ({component.detail})",
-            fix="see /api/v1/health for what this server provides",
+            f"{what} not available on this server ({name}: {component.detail})",
+            fix=component.fix or "see /api/v1/health for what this server provides",
         )
 
 
-def network_for(state: RegionState, profile: str) -> Any:
+def require(state: RegionState, name: str, what: str, part: T | None) -> T:
+    """``part`` of the state when component ``name`` is ready, else 503 as :func:`need`.
+
+    Parameters
+    ----------
+    state : RegionState
+        The loaded region.
+    name : str
+        The component ``part`` belongs to.
+    what : str
+        What the caller wanted, for the message.
+    part : object or None
+        The loaded piece (``state.transit``, ``state.stations``, ...).
+    """
+    need(state, name, what)
+    if part is None:  # ready, yet not loaded: a state assembled by hand
+        raise UnavailableError(
+            f"{what} not available on this server ({name} is not loaded)",
+            fix="see /api/v1/health for what this server provides",
+        )
+    return part
+
+
+def network_for(state: RegionState, profile: str) -> RoadNetwork:
     """The loaded :class:`routing.road.RoadNetwork` of ``profile`` (4xx naming the loaded ones).
 
     It answers under the current live state (closures and traffic posted to any worker).
+
+    Parameters
+    ----------
+    state : RegionState
+        The loaded region.
+    profile : str
+        The road profile.
     """
     if state.live is not None:
         state.live.current()  # re-attaches a state changed by another worker

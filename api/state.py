@@ -1,42 +1,101 @@
 """The region, loaded once per process: road networks, timetable, stations, bookings, planner.
 
 :func:`load_state` is called from the app's lifespan. Each domain is a
-*component*; a component whose core module is not part of this build is
-recorded as unavailable (its endpoints answer 503 saying so), while a broken
-input file is an error that stops the startup with the file named.
+*component*. Whether a component is wanted is decided from the settings and
+the region's data, never from what happens to import: a component the
+settings turn off, or whose prerequisite is not loaded, raises
+:class:`FeatureDisabled` with the reason and the fix, and its endpoints answer
+503 saying so (``/api/v1/health`` lists them). A source file the region does
+not have is "no data". Everything else stops the startup: a malformed input
+file names the file, and an ``ImportError`` is a bug in this build, never
+a disabled feature.
 
 The loaded pieces are the core's own objects (:class:`routing.road.RoadNetwork`
 per profile, :class:`routing.transit.door_to_door.TransitNetwork`, the live
 station and charger stores), and the one :class:`routing.planner.PlanContext`
 that ``/plan`` uses is assembled from them, so live availability updates made
-through the API are what the planner reads.
+through the API are what the planner reads. The adapters that load them take
+settings and explicit dependencies, never this state (nothing they import
+imports this module back).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from functools import partial
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+from api.live.feeds import LiveFeeds
+from api.services.booking_batch import BookingBatcher
+from api.services.fleet_adapter import load_dispatcher
+from api.services.live_sync import LiveSync
+from api.services.shuttle import BookingService
+from api.services.stations_adapter import load_chargers, load_stations, load_vehicles
 from api.settings import Settings
 from api.storage import BookingStore
+from fleet.online.protocol import ShuttleDispatcher, ShuttleRequest
 from routing.errors import ElsterError, RegionError
+from routing.live import LiveState
+from routing.planner import MODES, EvSpec, PlanContext, PlanRequest, plan
 from routing.regions import Region, load_region
+from routing.road import RoadNetwork, load_road_networks, load_wheelchair_network
+from routing.stations import ChargerStore, StationStore, VehicleStore
+from routing.transit.door_to_door import TransitNetwork, load_transit_network
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class FeatureDisabled(Exception):  # noqa: N818 (a signal, not an error: nothing went wrong)
+    """A component this server does not provide, by its settings or its region's data.
+
+    Raised by a component loader *before* it loads anything, from settings and
+    data presence only. :func:`load_state` records the component as not ready
+    with ``reason`` and ``fix``; its endpoints answer 503 with both.
+
+    Parameters
+    ----------
+    reason : str
+        Why the component is off, naming the setting (``ELSTER_TRANSIT=false``).
+    fix : str
+        What to change to turn it on.
+    """
+
+    def __init__(self, reason: str, *, fix: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.fix = fix
 
 
 @dataclass
 class Component:
-    """Whether a domain is ready, and why not."""
+    """Whether a domain is ready, and why not.
+
+    Attributes
+    ----------
+    name : str
+        The domain (``road``, ``transit``, ``shuttle``, ...).
+    ready : bool
+        Whether its endpoints can answer.
+    detail : str
+        What was loaded, or why not (``disabled: ...``, ``no data: ...``).
+    seconds : float
+        Time its loading took.
+    fix : str
+        How to turn it on when it is not ready (empty when unknown).
+    """
 
     name: str
     ready: bool
     detail: str
     seconds: float = 0.0
+    fix: str = ""
 
 
 @dataclass
@@ -49,63 +108,67 @@ class RegionState:
         The served region.
     settings : Settings
         The process settings.
-    networks : dict
-        :class:`routing.road.RoadNetwork` (graph, snapper, hierarchy) per profile.
-    graphs, snappers, hierarchies : dict
-        The networks' parts per profile (read by matrix, isochrone and map layers).
-    transit : TransitNetwork or None
-        The loaded timetable with its walk graph, footpaths and stop links.
-    stations, chargers : object or None
-        Live stores of bike stations and charging points.
-    vehicles : VehicleStore or None
-        Free-floating e-scooters and bikes (GBFS) with their geofencing zones.
-    planner : PlanContext or None
-        The multimodal planner's context (needs the walk, bike and car networks);
-        extra access/egress providers (the shuttle) register on it.
     bookings : BookingStore
         Durable shuttle bookings and dispatcher state.
     shuttle : BookingService
         Bookings over the dispatcher, in step with the other worker processes.
     booking_batcher : BookingBatcher
         Group commit of the booking creations that arrive together.
+    networks : dict of str to RoadNetwork
+        The road network (graph, snapper, hierarchy) of each served profile,
+        under the current live state (:func:`build_live_sync` re-attaches it).
+    wheelchair : RoadNetwork or None
+        The step-free walking network (also in the planner).
+    transit : TransitNetwork or None
+        The loaded timetable with its walk graph, footpaths and stop links.
+    stations : StationStore or None
+        Bike stations, bike boxes and parking, with live availability.
+    chargers : ChargerStore or None
+        Charging points with live EVSE status.
+    vehicles : VehicleStore or None
+        Free-floating e-scooters and bikes (GBFS) with their geofencing zones.
+    planner : PlanContext or None
+        The multimodal planner's context (needs the walk, bike and car networks);
+        extra access/egress providers (the shuttle) register on it.
     dispatcher : ShuttleDispatcher or None
-        The shuttle dispatcher (None: no shuttle in this build).
+        The shuttle dispatcher (None: no shuttle on this server).
     live : LiveSync or None
-        Road closures and traffic (:class:`api.services.live_sync.LiveSync`), attached
-        to the served networks and the planner.
+        Road closures and traffic, attached to the served networks and the planner.
     realtime : LiveFeeds or None
-        The region's polled live feeds and the current realtime snapshot
-        (:class:`api.live.feeds.LiveFeeds`); requests read ``realtime.current()``.
-    components : dict
+        The region's polled live feeds and the current realtime snapshot; requests
+        read ``realtime.current()``.
+    components : dict of str to Component
         Readiness of each domain (shown by ``/api/v1/health``).
-    cache : dict
+    cache : dict of str to bytes
         Rendered responses that never change while the process runs (map layers).
+    started_at : float
+        Unix time the state was created.
     """
 
     region: Region
     settings: Settings
     bookings: BookingStore
-    networks: dict[str, Any] = field(default_factory=dict)
-    graphs: dict[str, Any] = field(default_factory=dict)
-    snappers: dict[str, Any] = field(default_factory=dict)
-    hierarchies: dict[str, Any] = field(default_factory=dict)
-    transit: Any = None
-    stations: Any = None
-    chargers: Any = None
-    vehicles: Any = None
-    planner: Any = None
-    shuttle: Any = None
-    booking_batcher: Any = None
-    dispatcher: Any = None
-    live: Any = None
-    realtime: Any = None
+    shuttle: BookingService
+    booking_batcher: BookingBatcher
+    networks: dict[str, RoadNetwork] = field(default_factory=dict)
+    wheelchair: RoadNetwork | None = None
+    transit: TransitNetwork | None = None
+    stations: StationStore | None = None
+    chargers: ChargerStore | None = None
+    vehicles: VehicleStore | None = None
+    planner: PlanContext | None = None
+    dispatcher: ShuttleDispatcher | None = None
+    live: LiveSync | None = None
+    realtime: LiveFeeds | None = None
     components: dict[str, Component] = field(default_factory=dict)
-    cache: dict[str, Any] = field(default_factory=dict)
+    cache: dict[str, bytes] = field(default_factory=dict)
     started_at: float = field(default_factory=time.time)
 
     def component(self, name: str) -> Component:
-        """Return a component's status (unknown names are unavailable)."""
-        return self.components.get(name) or Component(name, False, "not part of this build")
+        """Return a component's status (a name never loaded is not ready)."""
+        return self.components.get(name) or Component(
+            name, False, "not loaded on this server", fix="see /api/v1/health"
+        )
 
 
 #: Permission bits of the data files the server creates (bookings, token secret, live state).
@@ -120,6 +183,11 @@ def private_database_file(url: str) -> None:
     its ``-wal`` and ``-shm`` files the database file's permissions, so creating
     the file 0600 before SQLite opens it keeps all three private. Other URLs
     (``:memory:``, PostgreSQL) are left alone.
+
+    Parameters
+    ----------
+    url : str
+        The bookings database URL.
     """
     import os
     import stat
@@ -151,212 +219,279 @@ def private_database_file(url: str) -> None:
             side.chmod(PRIVATE_MODE)
 
 
-def _timed(state: RegionState, name: str, loader: Any) -> None:
-    start = time.perf_counter()
-    try:
-        detail = loader(state)
-    except ImportError as exc:
-        state.components[name] = Component(name, False, f"not part of this build ({exc.name})")
-        logger.warning("%s: not available in this build (%s)", name, exc)
-        return
-    except (FileNotFoundError, RegionError) as exc:
-        state.components[name] = Component(name, False, f"no data: {exc}")
-        logger.warning("%s: no data for region %s: %s", name, state.region.name, exc)
-        return
-    seconds = time.perf_counter() - start
-    state.components[name] = Component(name, True, detail or "ready", seconds)
-    logger.info("%s ready in %.1f s: %s", name, seconds, detail)
+class ComponentLoader:
+    """Loads components one by one and records how each went.
+
+    Parameters
+    ----------
+    region : Region
+        The region being loaded (named in log lines).
+    """
+
+    def __init__(self, region: Region) -> None:
+        self.region = region
+        self.components: dict[str, Component] = {}
+
+    def load(self, name: str, loader: Callable[[], T], describe: Callable[[T], str]) -> T | None:
+        """Run ``loader``; return its value, or None when the component is off.
+
+        Parameters
+        ----------
+        name : str
+            The component.
+        loader : callable
+            Loads it; raises :class:`FeatureDisabled` when it is not wanted, or
+            ``FileNotFoundError`` / :class:`RegionError` when the region has no
+            data for it. Every other exception (an ``ImportError`` included)
+            propagates and stops the startup.
+        describe : callable
+            One line about the loaded value, for ``/health`` and the log.
+        """
+        start = time.perf_counter()
+        try:
+            value = loader()
+        except FeatureDisabled as exc:
+            self.components[name] = Component(name, False, f"disabled: {exc.reason}", fix=exc.fix)
+            logger.warning("%s: disabled (%s)", name, exc.reason)
+            return None
+        except (FileNotFoundError, RegionError) as exc:
+            fix = "fetch the region's sources (elster fetch) or add the source to its region file"
+            self.components[name] = Component(name, False, f"no data: {exc}", fix=fix)
+            logger.warning("%s: no data for region %s: %s", name, self.region.name, exc)
+            return None
+        seconds = time.perf_counter() - start
+        detail = describe(value)
+        self.components[name] = Component(name, True, detail or "ready", seconds)
+        logger.info("%s ready in %.1f s: %s", name, seconds, detail)
+        return value
+
+    def disabled(self, name: str, reason: str, *, fix: str = "") -> None:
+        """Record a component that was not attempted (its reason decided by the caller)."""
+        self.components[name] = Component(name, False, f"disabled: {reason}", fix=fix)
+        logger.warning("%s: disabled (%s)", name, reason)
 
 
-def _load_road(state: RegionState) -> str:
-    from routing.road import load_road_networks
+# -- component loaders: settings and explicit dependencies in, a core object out ----------------
 
-    profiles = tuple(state.settings.profile_list())
+
+def _load_road(region: Region, settings: Settings) -> dict[str, RoadNetwork]:
+    profiles = tuple(settings.profile_list())
     if not profiles:
-        raise ImportError("no road profiles configured (ELSTER_PROFILES is empty)", name="road")
-    state.networks = load_road_networks(
-        state.region,
-        profiles,
-        data_dir=state.settings.data_dir,
-        cache_dir=state.settings.cache_dir,
+        raise FeatureDisabled(
+            "no road profiles configured (ELSTER_PROFILES is empty)",
+            fix="set ELSTER_PROFILES, e.g. walk,bike,car,shuttle",
+        )
+    return load_road_networks(
+        region, profiles, data_dir=settings.data_dir, cache_dir=settings.cache_dir
     )
-    for profile, network in state.networks.items():
-        state.graphs[profile] = network.graph
-        state.snappers[profile] = network.snapper
-        state.hierarchies[profile] = network.hierarchy
+
+
+def _describe_road(networks: dict[str, RoadNetwork]) -> str:
     return "; ".join(
-        f"{p} {n.graph.n_nodes:,} nodes/{n.graph.n_edges:,} edges"
-        for p, n in state.networks.items()
+        f"{p} {n.graph.n_nodes:,} nodes/{n.graph.n_edges:,} edges" for p, n in networks.items()
     )
 
 
-def _load_transit(state: RegionState) -> str:
-    if not state.settings.transit:
-        raise ImportError("transit disabled by ELSTER_TRANSIT=false", name="transit")
-    if not state.region.has_source("gtfs"):
-        raise FileNotFoundError(f"region {state.region.name} has no gtfs source")
-    from routing.transit.door_to_door import load_transit_network
+def _load_transit(region: Region, settings: Settings) -> TransitNetwork:
+    if not settings.transit:
+        raise FeatureDisabled("ELSTER_TRANSIT=false", fix="start with ELSTER_TRANSIT=true")
+    if not region.has_source("gtfs"):
+        raise FileNotFoundError(f"region {region.name} has no gtfs source")
+    return load_transit_network(region, data_dir=settings.data_dir, cache_dir=settings.cache_dir)
 
-    state.transit = load_transit_network(
-        state.region, data_dir=state.settings.data_dir, cache_dir=state.settings.cache_dir
-    )
-    tt = state.transit.timetable
+
+def _describe_transit(transit: TransitNetwork) -> str:
+    tt = transit.timetable
     return f"{tt.n_stops} stops, {tt.n_trips} trips on {tt.date}"
 
 
-def _load_stations(state: RegionState) -> str:
-    from api.services.stations_adapter import load_stations
-
-    state.stations = load_stations(state)
-    return f"{len(state.stations)} stations"
-
-
-def _load_chargers(state: RegionState) -> str:
-    from api.services.stations_adapter import load_chargers
-
-    state.chargers = load_chargers(state)
-    return f"{len(state.chargers)} charging sites"
+def _load_wheelchair(
+    region: Region, settings: Settings, networks: dict[str, RoadNetwork]
+) -> RoadNetwork:
+    if "walk" not in networks:
+        raise FeatureDisabled(
+            "step-free routing needs the walk profile", fix="add walk to ELSTER_PROFILES"
+        )
+    return load_wheelchair_network(region, data_dir=settings.data_dir, cache_dir=settings.cache_dir)
 
 
-def _load_vehicles(state: RegionState) -> str:
-    from api.services.stations_adapter import load_vehicles
-
-    state.vehicles = load_vehicles(state)
-    systems = len(state.vehicles.systems())
-    return f"{len(state.vehicles)} free-floating vehicles in {systems} system(s)"
-
-
-def _load_wheelchair(state: RegionState) -> str:
-    from routing.road import load_wheelchair_network
-
-    if "walk" not in state.networks:
-        raise ImportError("step-free routing needs the walk profile", name="wheelchair")
-    network = load_wheelchair_network(
-        state.region, data_dir=state.settings.data_dir, cache_dir=state.settings.cache_dir
-    )
-    state.cache["wheelchair_network"] = network
+def _describe_network(network: RoadNetwork) -> str:
     return f"{network.graph.n_nodes:,} nodes/{network.graph.n_edges:,} edges"
 
 
-def _load_planner(state: RegionState) -> str:
-    from routing.planner import PlanContext
-
-    missing = [p for p in ("walk", "bike", "car") if p not in state.networks]
+def _load_planner(
+    networks: dict[str, RoadNetwork],
+    *,
+    wheelchair: RoadNetwork | None,
+    transit: TransitNetwork | None,
+    stations: StationStore | None,
+    chargers: ChargerStore | None,
+    vehicles: VehicleStore | None,
+) -> PlanContext:
+    missing = [p for p in ("walk", "bike", "car") if p not in networks]
     if missing:
-        raise ImportError(
+        raise FeatureDisabled(
             f"the planner needs the walk, bike and car networks; not loaded: {', '.join(missing)}",
-            name="planner",
+            fix="add walk, bike and car to ELSTER_PROFILES",
         )
-    networks = dict(state.networks)
-    if "wheelchair_network" in state.cache:
-        networks["wheelchair"] = state.cache["wheelchair_network"]
-    state.planner = PlanContext(
-        networks=networks,
-        transit=state.transit,
-        stations=state.stations,
-        chargers=state.chargers,
-        vehicles=state.vehicles,
+    planned = dict(networks)
+    if wheelchair is not None:
+        planned["wheelchair"] = wheelchair
+    return PlanContext(
+        networks=planned, transit=transit, stations=stations, chargers=chargers, vehicles=vehicles
     )
-    return "modes " + ", ".join(planner_modes(state))
 
 
-def _load_live(state: RegionState) -> str:
-    """Closures and traffic on every served network and in the planner (see LiveSync)."""
-    from api.services.live_sync import LiveSync
+def build_live_sync(
+    region: Region,
+    settings: Settings,
+    networks: dict[str, RoadNetwork],
+    *,
+    wheelchair: RoadNetwork | None = None,
+    planner: PlanContext | None = None,
+) -> LiveSync:
+    """The one place that builds the server's live road state (closures and traffic).
 
-    if not state.networks:
-        raise ImportError("live road state needs the road networks", name="live")
-    static = dict(state.networks)
+    Every state :class:`LiveSync` loads (at startup, and when another worker
+    changed the shared file) is attached to the served networks and the planner,
+    so routes, matrices, isochrones and plans respect a change at once.
+
+    Parameters
+    ----------
+    region : Region
+        The served region (its zone reads naive timestamps).
+    settings : Settings
+        Where the shared live-state file is (``ELSTER_LIVE_PATH``).
+    networks : dict of str to RoadNetwork
+        The served networks; updated in place with each attached live view, so
+        every holder of this dict (the state and its copies) answers under it.
+    wheelchair : RoadNetwork, optional
+        The step-free network (closures resolve on its graph too).
+    planner : PlanContext, optional
+        The planner to attach each live state to.
+
+    Raises
+    ------
+    FeatureDisabled
+        No road networks are loaded.
+    """
+    if not networks:
+        raise FeatureDisabled("live road state needs the road networks", fix="set ELSTER_PROFILES")
+    static = dict(networks)
     graphs = {p: n.graph for p, n in static.items()}
-    if "wheelchair_network" in state.cache:
-        graphs["wheelchair"] = state.cache["wheelchair_network"].graph
+    if wheelchair is not None:
+        graphs["wheelchair"] = wheelchair.graph
 
-    def attach(live: Any) -> None:
-        state.networks = {p: n.with_live(live) for p, n in static.items()}
-        if state.planner is not None:
-            state.planner.attach_live(live)
+    def attach(live: LiveState) -> None:
+        networks.update({p: n.with_live(live) for p, n in static.items()})
+        if planner is not None:
+            planner.attach_live(live)
 
-    state.live = LiveSync(
+    car = static.get("car")
+    return LiveSync(
         graphs,
-        state.settings.resolved_live_path(state.region.name),
-        timezone=state.region.timezone,
-        snapper=state.snappers.get("car"),
+        settings.resolved_live_path(region.name),
+        timezone=region.timezone,
+        snapper=car.snapper if car is not None else None,
         on_attach=attach,
     )
-    live = state.live.live
+
+
+def _describe_live(sync: LiveSync) -> str:
+    live = sync.live
     return f"{len(live.closures())} closure(s), {len(live.traffic())} traffic reading(s)"
 
 
-def _load_realtime(state: RegionState) -> str:
+def _load_realtime(
+    region: Region,
+    settings: Settings,
+    *,
+    transit: TransitNetwork | None,
+    stations: StationStore | None,
+    chargers: ChargerStore | None,
+    vehicles: VehicleStore | None,
+) -> LiveFeeds:
     """The region's ``[live.KEY]`` feeds (GTFS-RT, GBFS, ParkAPI, OCPI); polled once started."""
-    from api.live.feeds import LiveFeeds
-
-    sources = state.region.live
+    sources = region.live
     for source in sources.values():
         source.headers()  # an auth variable that is not set: a clear error now, not at 3 am
-    state.realtime = LiveFeeds(
+    return LiveFeeds(
         sources,
-        spool_dir=state.settings.data_dir / "live" / "feeds" / state.region.name,
-        transit=state.transit,
-        stations=state.stations,
-        chargers=state.chargers,
-        vehicles=state.vehicles,
-        bbox=state.region.bbox,
+        spool_dir=settings.data_dir / "live" / "feeds" / region.name,
+        transit=transit,
+        stations=stations,
+        chargers=chargers,
+        vehicles=vehicles,
+        bbox=region.bbox,
     )
-    if not sources:
+
+
+def _describe_realtime(feeds: LiveFeeds) -> str:
+    if not feeds.sources:
         return "no live feeds in the region file (add [live.KEY] tables)"
-    return ", ".join(f"{k} ({s.kind}, every {s.interval_s:g} s)" for k, s in sources.items())
-
-
-def planner_modes(state: RegionState) -> list[str]:
-    """Plan modes this server can answer (transit-based ones need the timetable)."""
-    from routing.planner import MODES
-
-    if state.planner is None:
-        return []
-    timetable = state.transit is not None
-    return [m for m in MODES if timetable or m not in TIMETABLE_MODES]
+    return ", ".join(f"{k} ({s.kind}, every {s.interval_s:g} s)" for k, s in feeds.sources.items())
 
 
 #: Plan modes that ride public transport (they need the timetable).
 TIMETABLE_MODES = frozenset({"transit", "bike_ride", "shuttle"})
 
 
-def _load_dispatcher(state: RegionState) -> str:
-    from api.services.fleet_adapter import load_dispatcher
+def available_modes(planner: PlanContext | None, transit: TransitNetwork | None) -> list[str]:
+    """Plan modes a planner can answer (transit-based ones need the timetable).
 
-    state.dispatcher = load_dispatcher(
-        state.settings,
-        networks=state.networks,
-        timezone=state.region.timezone,
-        chargers=state.chargers,
-    )
-    return "online dispatcher ready"
+    Parameters
+    ----------
+    planner : PlanContext or None
+        The loaded planner (None: no modes).
+    transit : TransitNetwork or None
+        The loaded timetable.
+    """
+    if planner is None:
+        return []
+    return [m for m in MODES if transit is not None or m not in TIMETABLE_MODES]
 
 
-def _warm_up(state: RegionState) -> None:
+def planner_modes(state: RegionState) -> list[str]:
+    """Plan modes this server can answer (transit-based ones need the timetable).
+
+    Parameters
+    ----------
+    state : RegionState
+        The loaded region.
+    """
+    return available_modes(state.planner, state.transit)
+
+
+# -- warm-up -----------------------------------------------------------------------------------
+
+
+def _warm_up(
+    region: Region,
+    networks: dict[str, RoadNetwork],
+    planner: PlanContext | None,
+    transit: TransitNetwork | None,
+) -> None:
     """Call every numba kernel a request can reach once, so none compiles on the event loop.
 
     Runs in the lifespan, before the worker listens (:mod:`api.workers` binds
     its socket only after startup): road routes, matrices and isochrones on
     every profile, one plan with every mode, one with a departure window
-    (range RAPTOR), an arrive-by plan, and a shuttle quote. Compiled kernels
-    are cached under ``NUMBA_CACHE_DIR`` (see :mod:`routing`), so a restart
-    loads them instead of compiling again.
+    (range RAPTOR), an arrive-by plan (the shuttle quote is warmed by
+    :func:`_warm_up_shuttle`). Compiled kernels are cached under
+    ``NUMBA_CACHE_DIR`` (see :mod:`routing`), so a restart loads them instead
+    of compiling again.
     """
-    if not state.region.sample_queries:
+    if not region.sample_queries:
         return
-    from routing.planner import EvSpec, PlanRequest, plan
-
-    (o_lat, o_lon), (d_lat, d_lon) = state.region.sample_queries[0]
+    (o_lat, o_lon), (d_lat, d_lon) = region.sample_queries[0]
     origin, destination = (float(o_lat), float(o_lon)), (float(d_lat), float(d_lon))
     start = time.perf_counter()
     when = (
-        state.transit.timetable.to_datetime(8 * 3600)
-        if state.transit is not None
-        else datetime.now(ZoneInfo(state.region.timezone))
+        transit.timetable.to_datetime(8 * 3600)
+        if transit is not None
+        else datetime.now(ZoneInfo(region.timezone))
     )
-    steps: list[tuple[str, Any]] = []
+    steps: list[tuple[str, Callable[[], object]]] = []
 
     def polyline() -> None:  # every answer with a leg geometry encodes one
         import numpy as np
@@ -366,12 +501,12 @@ def _warm_up(state: RegionState) -> None:
         decode_polyline(encode_polyline(np.array([o_lat, d_lat]), np.array([o_lon, d_lon]), 6), 6)
 
     steps.append(("polyline", polyline))
-    for profile, network in state.networks.items():
-        steps.append((f"{profile} route", lambda n=network: n.route(origin, destination)))
-        steps.append((f"{profile} matrix", lambda n=network: _warm_matrix(n, origin, destination)))
-        steps.append((f"{profile} isochrone", lambda n=network: _warm_isochrone(n, origin)))
-    if state.planner is not None:
-        modes = frozenset(planner_modes(state)) - {"shuttle"}
+    for profile, network in networks.items():
+        steps.append((f"{profile} route", partial(network.route, origin, destination)))
+        steps.append((f"{profile} matrix", partial(_warm_matrix, network, origin, destination)))
+        steps.append((f"{profile} isochrone", partial(_warm_isochrone, network, origin)))
+    if planner is not None:
+        modes = frozenset(available_modes(planner, transit)) - {"shuttle"}
         ev = EvSpec(capacity_kwh=50.0, battery_percent=60.0)
         for label, extra in (
             ("plan", {}),
@@ -379,9 +514,9 @@ def _warm_up(state: RegionState) -> None:
             ("arrive-by plan", {"arrive_by": True}),
         ):
             request = PlanRequest(origin=origin, destination=destination, depart_at=when,
-                                  modes=modes, ev=ev, timezone=state.region.timezone,
+                                  modes=modes, ev=ev, timezone=region.timezone,
                                   **extra)  # fmt: skip
-            steps.append((label, lambda r=request: plan(r, state.planner)))
+            steps.append((label, partial(plan, request, planner)))
     for label, step in steps:
         try:
             step()
@@ -391,7 +526,7 @@ def _warm_up(state: RegionState) -> None:
     logger.info("warm-up queries done in %.1f s", time.perf_counter() - start)
 
 
-def _warm_isochrone(network: Any, origin: tuple[float, float]) -> None:
+def _warm_isochrone(network: RoadNetwork, origin: tuple[float, float]) -> None:
     """A 2-minute isochrone drawn as ``/isochrone`` draws it (imports and warms GEOS too)."""
     from api.services.isochrone_shape import isochrone_geometry
 
@@ -400,7 +535,7 @@ def _warm_isochrone(network: Any, origin: tuple[float, float]) -> None:
 
 
 def _warm_matrix(
-    network: Any, origin: tuple[float, float], destination: tuple[float, float]
+    network: RoadNetwork, origin: tuple[float, float], destination: tuple[float, float]
 ) -> None:
     """A 2 x 1 matrix between snapped nodes, as ``/matrix`` computes it."""
     import numpy as np
@@ -412,12 +547,44 @@ def _warm_matrix(
         network.matrix(nodes, nodes[1:])
 
 
+# -- shuttle stack: every line that builds it is in this block ---------------------------------
+# (the dispatcher from api.services.fleet_adapter, the booking service and batcher over it
+# from api.services.shuttle and booking_batch, its warm-up and its planner legs;
+# _load_components calls _load_shuttle and _start_shuttle, then the two below)
+
+
+def _load_shuttle(
+    region: Region,
+    settings: Settings,
+    networks: dict[str, RoadNetwork],
+    chargers: ChargerStore | None,
+) -> ShuttleDispatcher:
+    """The online dispatcher on the ``shuttle`` road network (off by settings otherwise)."""
+    if settings.shuttle_vehicles == 0:
+        raise FeatureDisabled(
+            "ELSTER_SHUTTLE_VEHICLES=0", fix="set ELSTER_SHUTTLE_VEHICLES to the fleet size"
+        )
+    if "shuttle" not in networks:
+        raise FeatureDisabled(
+            "the shuttle needs the shuttle road profile", fix="add shuttle to ELSTER_PROFILES"
+        )
+    return load_dispatcher(
+        settings, network=networks["shuttle"], timezone=region.timezone, chargers=chargers
+    )
+
+
+def _start_shuttle(
+    region: Region, bookings: BookingStore, dispatcher: ShuttleDispatcher | None
+) -> tuple[BookingService, BookingBatcher]:
+    """The booking service over ``dispatcher`` (joins the dispatch log) and its batcher."""
+    shuttle = BookingService(bookings, dispatcher, timezone=region.timezone)
+    return shuttle, BookingBatcher(shuttle)
+
+
 def _warm_up_shuttle(state: RegionState) -> None:
     """One shuttle quote (changes no plan): the dispatcher's kernels compile now."""
     if state.dispatcher is None or not state.region.sample_queries:
         return
-    from fleet.online.protocol import ShuttleRequest
-
     (o_lat, o_lon), (d_lat, d_lon) = state.region.sample_queries[0]
     request = ShuttleRequest((float(o_lat), float(o_lon)), (float(d_lat), float(d_lon)),
                              earliest_pickup=time.time() + 1800.0)  # fmt: skip
@@ -432,14 +599,23 @@ def _add_shuttle_provider(state: RegionState) -> None:
     from fleet.online.service import OnlineShuttle
 
     shuttle = state.dispatcher
-    if state.planner is None or state.transit is None or not isinstance(shuttle, OnlineShuttle):
+    log = state.shuttle.log
+    if (
+        state.planner is None
+        or state.transit is None
+        or log is None
+        or not isinstance(shuttle, OnlineShuttle)
+    ):
         return
-    state.planner.add_provider(shuttle.leg_provider(state.shuttle.log.lock))
+    state.planner.add_provider(shuttle.leg_provider(log.lock))
     logger.info("planner: shuttle legs to and from transit stops offered")
 
 
-def load_state(settings: Settings, *, dispatcher: Any = None) -> RegionState:
-    """Load the configured region and every available component.
+# -- end of the shuttle stack block ------------------------------------------------------------
+
+
+def load_state(settings: Settings, *, dispatcher: ShuttleDispatcher | None = None) -> RegionState:
+    """Load the configured region and every component its settings and data provide.
 
     Parameters
     ----------
@@ -452,10 +628,9 @@ def load_state(settings: Settings, *, dispatcher: Any = None) -> RegionState:
     ------
     ElsterError
         The region is unknown or one of its input files is malformed.
+    ImportError
+        A module of this build is broken (a bug: never reported as a disabled feature).
     """
-    from api.services.booking_batch import BookingBatcher
-    from api.services.shuttle import BookingService
-
     region = load_region(settings.region)
     url = settings.resolved_database_url(region.name)
     private_database_file(url)
@@ -466,29 +641,106 @@ def load_state(settings: Settings, *, dispatcher: Any = None) -> RegionState:
             "ELSTER_TOKEN_SECRET (32+ random characters, the same for every worker and host)"
         )
     bookings = BookingStore(url, token_secret=settings.token_secret)
-    state = RegionState(region=region, settings=settings, bookings=bookings)
-    _timed(state, "road", _load_road)
-    _timed(state, "transit", _load_transit)
-    _timed(state, "stations", _load_stations)
-    _timed(state, "chargers", _load_chargers)
-    _timed(state, "vehicles", _load_vehicles)
-    if state.settings.wheelchair:
-        _timed(state, "wheelchair", _load_wheelchair)
-    _timed(state, "planner", _load_planner)
-    _timed(state, "live", _load_live)
-    _timed(state, "realtime", _load_realtime)
-    if dispatcher is not None:
-        state.dispatcher = dispatcher
-        state.components["shuttle"] = Component("shuttle", True, "dispatcher given by caller")
-    else:
-        _timed(state, "shuttle", _load_dispatcher)
-    _warm_up(state)
     try:
-        state.shuttle = BookingService(bookings, state.dispatcher, timezone=region.timezone)
-        state.booking_batcher = BookingBatcher(state.shuttle)
-    except ElsterError:
+        return _load_components(region, settings, bookings, dispatcher)
+    except BaseException:
         bookings.close()
         raise
+
+
+def _load_components(
+    region: Region,
+    settings: Settings,
+    bookings: BookingStore,
+    given_dispatcher: ShuttleDispatcher | None,
+) -> RegionState:
+    """Every component in dependency order, then the state that holds them.
+
+    Each loader gets the settings and the pieces it needs, nothing else; the
+    state is assembled once everything it holds exists.
+    """
+    loader = ComponentLoader(region)
+    networks = loader.load("road", lambda: _load_road(region, settings), _describe_road) or {}
+    transit = loader.load("transit", lambda: _load_transit(region, settings), _describe_transit)
+    stations = loader.load(
+        "stations", lambda: load_stations(region, settings), lambda s: f"{len(s)} stations"
+    )
+    chargers = loader.load(
+        "chargers", lambda: load_chargers(region, settings), lambda c: f"{len(c)} charging sites"
+    )
+    vehicles = loader.load(
+        "vehicles",
+        lambda: load_vehicles(region, settings),
+        lambda v: f"{len(v)} free-floating vehicles in {len(v.systems())} system(s)",
+    )
+    wheelchair = None
+    if settings.wheelchair:
+        wheelchair = loader.load(
+            "wheelchair",
+            lambda: _load_wheelchair(region, settings, networks),
+            _describe_network,
+        )
+    else:
+        loader.disabled("wheelchair", "ELSTER_WHEELCHAIR=false", fix="set ELSTER_WHEELCHAIR=true")
+    planner = loader.load(
+        "planner",
+        lambda: _load_planner(
+            networks,
+            wheelchair=wheelchair,
+            transit=transit,
+            stations=stations,
+            chargers=chargers,
+            vehicles=vehicles,
+        ),
+        lambda p: "modes " + ", ".join(available_modes(p, transit)),
+    )
+    live = loader.load(
+        "live",
+        lambda: build_live_sync(region, settings, networks, wheelchair=wheelchair, planner=planner),
+        _describe_live,
+    )
+    realtime = loader.load(
+        "realtime",
+        lambda: _load_realtime(
+            region,
+            settings,
+            transit=transit,
+            stations=stations,
+            chargers=chargers,
+            vehicles=vehicles,
+        ),
+        _describe_realtime,
+    )
+    # The shuttle's dispatcher plans on the live view of the shuttle network attached above.
+    if given_dispatcher is not None:
+        dispatcher: ShuttleDispatcher | None = given_dispatcher
+        loader.components["shuttle"] = Component("shuttle", True, "dispatcher given by caller")
+    else:
+        dispatcher = loader.load(
+            "shuttle",
+            lambda: _load_shuttle(region, settings, networks, chargers),
+            lambda _: "online dispatcher ready",
+        )
+    _warm_up(region, networks, planner, transit)
+    shuttle, booking_batcher = _start_shuttle(region, bookings, dispatcher)
+    state = RegionState(
+        region=region,
+        settings=settings,
+        bookings=bookings,
+        shuttle=shuttle,
+        booking_batcher=booking_batcher,
+        networks=networks,
+        wheelchair=wheelchair,
+        transit=transit,
+        stations=stations,
+        chargers=chargers,
+        vehicles=vehicles,
+        planner=planner,
+        dispatcher=dispatcher,
+        live=live,
+        realtime=realtime,
+        components=loader.components,
+    )
     _warm_up_shuttle(state)
     _add_shuttle_provider(state)
     ready = [c.name for c in state.components.values() if c.ready]

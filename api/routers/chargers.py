@@ -8,7 +8,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Body, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import get_state, need, require_operator
+from api.deps import get_state, require, require_operator
 from api.errors import NotFoundError
 from api.routers.stations import OPERATOR_RESPONSES, UpdateOut, _records, point_query, report_out
 from api.schemas import ERROR_RESPONSES, GeoJSON
@@ -72,13 +72,13 @@ def list_chargers(
     state: RegionState = Depends(get_state),
 ) -> Any:
     """All chargers (or those within ``radius`` of lat/lon with a matching connector)."""
-    need(state, "chargers", "chargers")
+    chargers = require(state, "chargers", "chargers", state.chargers)
     from routing.stations import chargers_to_geojson
     from routing.stations.store import charger_filter
 
     centre = point_query(state, lat, lon, radius)
     keep = charger_filter(standard, min_power_kw, available_only=available_only)
-    items = state.chargers.select(keep, near=centre, radius_m=radius, limit=limit)
+    items = chargers.select(keep, near=centre, radius_m=radius, limit=limit)
     doc = chargers_to_geojson(items)
     return doc if format == "geojson" else {"chargers": _records(doc)}
 
@@ -88,10 +88,10 @@ def get_charger(
     charger_id: str = CHARGER_ID, state: RegionState = Depends(get_state)
 ) -> dict[str, Any]:
     """One charging location with its EVSEs and connectors."""
-    need(state, "chargers", "chargers")
+    chargers = require(state, "chargers", "chargers", state.chargers)
     from routing.stations import chargers_to_geojson
 
-    charger = state.chargers.get(charger_id)
+    charger = chargers.get(charger_id)
     if charger is None:
         raise NotFoundError(
             f"no charger {charger_id!r}", fix="list chargers with GET /api/v1/chargers"
@@ -113,7 +113,7 @@ def update_evse_status(
     state: RegionState = Depends(get_state),
 ) -> UpdateOut:
     """Set one EVSE's status (operator key required); out-of-order updates are refused."""
-    need(state, "chargers", "chargers")
+    chargers = require(state, "chargers", "chargers", state.chargers)
     changed = update.last_updated
     if changed is not None:
         changed = attach_zone(changed, state.region.timezone, name="lastUpdated")
@@ -122,7 +122,5 @@ def update_evse_status(
                 f"lastUpdated {changed.isoformat()} lies in the future; send the time the "
                 "status changed (or leave it out)"
             )
-    report = state.chargers.update_evse_status(
-        charger_id, evse_uid, update.status, last_updated=changed
-    )
+    report = chargers.update_evse_status(charger_id, evse_uid, update.status, last_updated=changed)
     return report_out(report, what=f"EVSE {charger_id}/{evse_uid}")

@@ -16,9 +16,11 @@ import numpy as np
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from api.deps import get_state, need, network_for
+from api.deps import get_state, need, network_for, require
 from api.schemas import ERROR_RESPONSES, GeoJSON
+from api.services.transit_adapter import lines_geojson
 from api.state import RegionState
+from routing.road import RoadNetwork
 
 router = APIRouter(prefix="/map", tags=["map"])
 
@@ -49,10 +51,19 @@ def coarsen(lat: float, lon: float, cell_m: float) -> tuple[float, float]:
     return round(centre_lat, 5), round((math.floor(lon / step_lon) + 0.5) * step_lon, 5)
 
 
-def network_geojson(state: RegionState, profile: str, digits: int = 5) -> bytes:
-    """The profile's roads as one MultiLineString, each two-way road drawn once."""
-    graph = state.graphs[profile]
-    keep = state.snappers[profile].segments
+def network_geojson(network: RoadNetwork, digits: int = 5) -> bytes:
+    """The network's roads as one MultiLineString, each two-way road drawn once.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The profile's network (its base graph: closures are a layer of their own).
+    digits : int
+        Decimals kept of each coordinate (5: about 1 m).
+    """
+    graph = network.graph
+    profile = network.profile
+    keep = network.snapper.segments
     tails = graph.tail()
     lines = []
     lat, lon = np.round(graph.lat, digits), np.round(graph.lon, digits)
@@ -90,10 +101,10 @@ def network(
 ) -> Response:
     """The region's roads of one profile as GeoJSON (coordinates rounded to about 1 m)."""
     need(state, "road", "the road network")
-    network_for(state, profile)
+    found = network_for(state, profile)
     key = f"network:{profile}"
     if key not in state.cache:
-        state.cache[key] = network_geojson(state, profile)
+        state.cache[key] = network_geojson(found)
     return GeoJSONResponse(state.cache[key])
 
 
@@ -106,11 +117,9 @@ def network(
 )
 def transit_lines(state: RegionState = Depends(get_state)) -> Response:
     """Each transit line once (its longest stop pattern) and the stops it serves, as GeoJSON."""
-    need(state, "transit", "the transit layer")
-    from api.services.transit_adapter import lines_geojson
-
+    tt = require(state, "transit", "the transit layer", state.transit).timetable
     if "transit" not in state.cache:
-        state.cache["transit"] = json.dumps(lines_geojson(state), separators=(",", ":")).encode()
+        state.cache["transit"] = json.dumps(lines_geojson(tt), separators=(",", ":")).encode()
     return GeoJSONResponse(state.cache["transit"])
 
 
@@ -194,8 +203,8 @@ def free_floating_vehicles(state: RegionState = Depends(get_state)) -> Response:
     from api.json import dumps
     from routing.stations.geojson import vehicles_to_geojson
 
-    need(state, "vehicles", "free-floating vehicles")
-    return GeoJSONResponse(dumps(vehicles_to_geojson(state.vehicles.view())))
+    vehicles = require(state, "vehicles", "free-floating vehicles", state.vehicles)
+    return GeoJSONResponse(dumps(vehicles_to_geojson(vehicles.view())))
 
 
 @router.get(
@@ -209,5 +218,5 @@ def geofencing(state: RegionState = Depends(get_state)) -> Response:
     from api.json import dumps
     from routing.stations.geojson import zones_to_geojson
 
-    need(state, "vehicles", "free-floating vehicles")
-    return GeoJSONResponse(dumps(zones_to_geojson(state.vehicles.view())))
+    vehicles = require(state, "vehicles", "free-floating vehicles", state.vehicles)
+    return GeoJSONResponse(dumps(zones_to_geojson(vehicles.view())))

@@ -2,25 +2,27 @@
 
 Thin glue over :class:`routing.live.LiveState`, persisted to
 ``DATA_DIR/live/REGION.json`` and kept in step across worker processes by
-:class:`api.services.live_sync.LiveSync` (``state.live``, attached at startup
-to the served networks and the planner, so routes, matrices, isochrones and
-plans respect a change at once). Changing endpoints need the operator key; the
-GeoJSON of active closures is public (the map page draws it).
+:class:`api.services.live_sync.LiveSync` (``state.live``, built once at startup
+by :func:`api.state.build_live_sync` and attached to the served networks and the
+planner, so routes, matrices, isochrones and plans respect a change at once).
+Changing endpoints need the operator key; the GeoJSON of active closures is
+public (the map page draws it).
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
-from api.deps import get_state, need, require_operator
+from api.deps import get_state, require, require_operator
 from api.errors import NotFoundError
 from api.schemas import ERROR_RESPONSES, ErrorBody, GeoJSON
+from api.services.live_sync import LiveSync
 from api.state import RegionState
 from api.validation import parse_local_instant
+from routing.live import Closure, LiveState
 
 router = APIRouter(prefix="/operations", tags=["operations"])
 
@@ -28,28 +30,14 @@ OPERATOR_RESPONSES: dict[int | str, dict[str, Any]] = {
     **ERROR_RESPONSES,
     401: {"model": ErrorBody, "description": "Missing or wrong X-API-Key"},
 }
-_CREATE_LOCK = threading.Lock()
 
 
-def live_sync(state: RegionState) -> Any:
-    """The server's :class:`~api.services.live_sync.LiveSync` (created on first use if needed)."""
-    if state.live is not None:
-        return state.live
-    with _CREATE_LOCK:
-        if state.live is None:
-            from api.services.live_sync import LiveSync
-
-            need(state, "road", "live road state")
-            state.live = LiveSync(
-                state.graphs,
-                state.settings.resolved_live_path(state.region.name),
-                timezone=state.region.timezone,
-                snapper=state.snappers.get("car"),
-            )
-    return state.live
+def live_sync(state: RegionState) -> LiveSync:
+    """The server's :class:`~api.services.live_sync.LiveSync` (503 when it is not loaded)."""
+    return require(state, "live", "live road state", state.live)
 
 
-def live_state(state: RegionState) -> Any:
+def live_state(state: RegionState) -> LiveState:
     """The current :class:`routing.live.LiveState` (with changes made by other workers)."""
     return live_sync(state).current()
 
@@ -170,7 +158,7 @@ class TrafficOut(BaseModel):
     version: int
 
 
-def _closure_out(live: Any, closure: Any) -> dict[str, Any]:
+def _closure_out(live: LiveState, closure: Closure) -> dict[str, Any]:
     counts = {p: int(live.closure_edges(closure.id, p).size) for p in live.graphs}
     return {
         **closure.to_json(),

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from api.deps import get_state, need
+from api.deps import get_state, require
 from api.json import json_response
 from api.schemas import ERROR_RESPONSES, GeoJSON, PlanResponse
 from api.state import TIMETABLE_MODES, RegionState, planner_modes
@@ -303,7 +303,7 @@ async def plan_trip(
     from routing.planner import PlanRequest, plan, plan_to_geojson
     from routing.transit.itinerary import Place
 
-    need(state, "planner", "trip planning")
+    planner = require(state, "planner", "trip planning", state.planner)
     # The realtime snapshot this request plans on, read once (api.live.snapshot).
     snapshot = state.realtime.current() if state.realtime is not None else None
     if state.live is not None:
@@ -346,7 +346,7 @@ async def plan_trip(
             arrive_by=arrive_by,
             window_s=float(window),
         )
-        context = snapshot.context(state.planner) if snapshot is not None else state.planner
+        context = snapshot.context(planner) if snapshot is not None else planner
         result = plan(request, context)
     except RequestError as exc:
         raise RequestError(_api_names(str(exc))) from None

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Body, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import get_state, need, require_operator
+from api.deps import get_state, require, require_operator
 from api.errors import NotFoundError
 from api.schemas import ERROR_RESPONSES, ErrorBody, GeoJSON
 from api.state import RegionState
@@ -91,13 +91,13 @@ def list_stations(
     state: RegionState = Depends(get_state),
 ) -> Any:
     """All stations (or those within ``radius`` of lat/lon, nearest first) with live counts."""
-    need(state, "stations", "bike stations")
+    stations = require(state, "stations", "bike stations", state.stations)
     from routing.stations import stations_to_geojson
     from routing.stations.store import station_filter
 
     centre = point_query(state, lat, lon, radius)
     keep = station_filter(kind, has_bikes=has_bikes, has_free_space=has_free_space)
-    items = state.stations.select(keep, near=centre, radius_m=radius, limit=limit)
+    items = stations.select(keep, near=centre, radius_m=radius, limit=limit)
     doc = stations_to_geojson(items)
     return doc if format == "geojson" else {"stations": _records(doc)}
 
@@ -107,10 +107,10 @@ def get_station(
     station_id: str = STATION_ID, state: RegionState = Depends(get_state)
 ) -> dict[str, Any]:
     """One station with its live counts."""
-    need(state, "stations", "bike stations")
+    stations = require(state, "stations", "bike stations", state.stations)
     from routing.stations import stations_to_geojson
 
-    station = state.stations.get(station_id)
+    station = stations.get(station_id)
     if station is None:
         raise NotFoundError(
             f"no station {station_id!r}", fix="list stations with GET /api/v1/stations"
@@ -131,8 +131,8 @@ def update_availability(
     state: RegionState = Depends(get_state),
 ) -> UpdateOut:
     """Set a station's live counts (operator key required)."""
-    need(state, "stations", "bike stations")
-    report = state.stations.update_availability(
+    stations = require(state, "stations", "bike stations", state.stations)
+    report = stations.update_availability(
         station_id,
         bikes_available=update.bikes_available,
         docks_available=update.docks_available,

@@ -8,9 +8,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import get_state, need
+from api.deps import get_state, require
+from api.live.annotate import annotate_departures
+from api.routers.plan import plan_time
 from api.routers.stations import point_query
 from api.schemas import ERROR_RESPONSES, Alert, RealtimeStatus
+from api.services import transit_adapter
 from api.state import RegionState
 from api.validation import local_time
 
@@ -78,12 +81,10 @@ def list_stops(
     state: RegionState = Depends(get_state),
 ) -> list[dict[str, Any]]:
     """Stops near lat/lon (nearest first) and/or matching a name; all stops without filters."""
-    need(state, "transit", "transit stops")
-    from api.services import transit_adapter
-
+    transit = require(state, "transit", "transit stops", state.transit)
     centre = point_query(state, lat, lon, radius)
     return transit_adapter.find_stops(
-        state,
+        transit.timetable,
         lat=centre[0] if centre else None,
         lon=centre[1] if centre else None,
         radius=radius,
@@ -98,10 +99,8 @@ STOP_ID = Path(max_length=200, description="GTFS stop id.")
 @router.get("/stops/{stop_id}", response_model=Stop, responses=ERROR_RESPONSES, summary="One stop")
 def get_stop(stop_id: str = STOP_ID, state: RegionState = Depends(get_state)) -> dict[str, Any]:
     """One stop and the lines calling there."""
-    need(state, "transit", "transit stops")
-    from api.services import transit_adapter
-
-    return transit_adapter.stop_info(state, transit_adapter.stop_by_id(state, stop_id))
+    tt = require(state, "transit", "transit stops", state.transit).timetable
+    return transit_adapter.stop_info(tt, transit_adapter.stop_by_id(tt, stop_id))
 
 
 @router.get(
@@ -121,25 +120,20 @@ def next_departures(
     state: RegionState = Depends(get_state),
 ) -> dict[str, Any]:
     """The next departures at a stop, earliest first."""
-    need(state, "transit", "departures")
-    from api.routers.plan import plan_time
-    from api.services import transit_adapter
-
+    tt = require(state, "transit", "departures", state.transit).timetable
     when = plan_time(state, time, ("transit",))
-    s = transit_adapter.stop_by_id(state, stop_id)
+    s = transit_adapter.stop_by_id(tt, stop_id)
     out: dict[str, Any] = {
-        "stop": transit_adapter.stop_info(state, s),
+        "stop": transit_adapter.stop_info(tt, s),
         "time": local_time(state, when).isoformat(),
     }
     snapshot = state.realtime.current() if state.realtime is not None else None
     if snapshot is None or snapshot.network is None:
-        out["departures"] = transit_adapter.departures(state, s, when, limit)
+        out["departures"] = transit_adapter.departures(tt, s, when, limit)
         return out
-    from api.live.annotate import annotate_departures
-
-    rows = transit_adapter.departures(state, s, when, limit, tt=snapshot.timetable)
+    rows = transit_adapter.departures(snapshot.timetable, s, when, limit)
     scheduled = (
-        transit_adapter.departures(state, s, when, limit, tt=snapshot.scheduled.timetable)
+        transit_adapter.departures(snapshot.scheduled.timetable, s, when, limit)
         if snapshot.realtime
         else []
     )
@@ -165,9 +159,7 @@ def list_alerts(
     snapshot = state.realtime.current() if state.realtime is not None else None
     if snapshot is None:
         return []
-    from api.validation import local_time as now_local
-
-    now = now_local(state, None).timestamp()
+    now = local_time(state, None).timestamp()
     if route_id or stop_id or trip_id:
         found = snapshot.alerts.matching(now, route_id=route_id, stop_id=stop_id, trip_id=trip_id)
     else:

@@ -1,55 +1,42 @@
-"""The fleet's online shuttle, built from the settings for the booking API.
+"""Build the fleet's online shuttle for the served region.
 
-The booking service (:mod:`api.services.shuttle`) speaks the dispatch
-protocol (:class:`fleet.online.protocol.ShuttleDispatcher`) to whatever it is
-given; this module only builds the production one,
-:class:`fleet.online.service.OnlineShuttle`, on the ``shuttle`` road network.
+The one shuttle implementation is :class:`fleet.online.service.OnlineShuttle`
+(the :class:`fleet.online.protocol.ShuttleDispatcher` protocol); the API keeps
+the persistence and the HTTP mapping (:mod:`api.services.shuttle`). Whether the
+shuttle runs at all is decided by the state loader from the settings
+(:func:`api.state._load_shuttle`); this module only builds the product.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from api.settings import Settings
 from fleet.online.service import OnlineShuttle
+from routing.road import RoadNetwork
+from routing.stations import ChargerStore
 
 
 def load_dispatcher(
-    settings: Settings, *, networks: Mapping[str, Any], timezone: str, chargers: Any = None
+    settings: Settings, *, network: RoadNetwork, timezone: str, chargers: ChargerStore | None
 ) -> OnlineShuttle:
-    """Build the online shuttle for the loaded region (on the ``shuttle`` road network).
+    """Build the online shuttle on the region's ``shuttle`` road network.
 
     Parameters
     ----------
     settings : Settings
-        The fleet (``shuttle_vehicles``, ``shuttle_seats``, ``shuttle_wheelchairs``).
-    networks : mapping
-        The loaded :class:`routing.road.RoadNetwork` per profile.
+        The fleet (``ELSTER_SHUTTLE_VEHICLES``, seats, wheelchair places).
+    network : RoadNetwork
+        The ``shuttle`` profile's network the vehicles drive on.
     timezone : str
         The region's zone (dispatcher second 0 is a local midnight).
-    chargers : ChargerStore, optional
-        Charging points for e-shuttles.
+    chargers : ChargerStore or None
+        Charging points the electric vehicles may use.
 
     Returns
     -------
     OnlineShuttle
-
-    Raises
-    ------
-    ImportError
-        The shuttle is switched off, or its road profile is not loaded (the
-        component is then reported as unavailable).
     """
     from fleet.online.service import build_shuttle
 
-    if settings.shuttle_vehicles == 0:
-        raise ImportError("shuttle service off (ELSTER_SHUTTLE_VEHICLES=0)", name="shuttle")
-    if "shuttle" not in networks:
-        raise ImportError(
-            "the shuttle needs the shuttle road profile: add it to ELSTER_PROFILES", name="shuttle"
-        )
-    network = networks["shuttle"]
     return build_shuttle(
         network.graph,
         network.hierarchy,

@@ -2,6 +2,8 @@
 
 Planning is not done here (``/plan`` calls :func:`routing.planner.plan`); these
 are lookups straight from the timetable arrays that have no core equivalent.
+Every function takes the :class:`~routing.transit.timetable.Timetable` to read
+(the loaded one, or a realtime snapshot's), never the server state.
 """
 
 from __future__ import annotations
@@ -12,23 +14,20 @@ from typing import Any
 
 import numpy as np
 
-from api.state import RegionState
+from api.errors import NotFoundError
+from api.services.geojson import collection, feature, line, point
 from routing.geo import haversine_m
+from routing.transit.timetable import Timetable
 
 logger = logging.getLogger(__name__)
 
 _LINE_COLORS = {"TRAM": "#c0392b", "BUS": "#d68910", "RAIL": "#1f5fa8", "SUBWAY": "#1f5fa8"}
 
 
-def timetable(state: RegionState) -> Any:
-    """The loaded timetable (caller checked that transit is ready)."""
-    return state.transit.timetable
-
-
 # -- stops and departures ---------------------------------------------------------------------
 
 
-def _stop_dict(tt: Any, s: int, distance: float | None = None) -> dict[str, Any]:
+def _stop_dict(tt: Timetable, s: int, distance: float | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": str(tt.stop_ids[s]),
         "name": str(tt.stop_names[s]),
@@ -42,8 +41,16 @@ def _stop_dict(tt: Any, s: int, distance: float | None = None) -> dict[str, Any]
     return out
 
 
-def stop_routes(tt: Any, s: int) -> list[str]:
-    """Short names of the lines calling at stop ``s`` (sorted, unique)."""
+def stop_routes(tt: Timetable, s: int) -> list[str]:
+    """Short names of the lines calling at stop ``s`` (sorted, unique).
+
+    Parameters
+    ----------
+    tt : Timetable
+        The timetable to read.
+    s : int
+        The stop index.
+    """
     a, b = int(tt.stop_route_first[s]), int(tt.stop_route_first[s + 1])
     names: set[str] = set()
     for r in tt.stop_routes[a:b].tolist():
@@ -54,7 +61,7 @@ def stop_routes(tt: Any, s: int) -> list[str]:
 
 
 def find_stops(
-    state: RegionState,
+    tt: Timetable,
     *,
     lat: float | None,
     lon: float | None,
@@ -62,8 +69,21 @@ def find_stops(
     name: str | None,
     limit: int,
 ) -> list[dict[str, Any]]:
-    """Stops near a point (nearest first) and/or whose name contains ``name``."""
-    tt = timetable(state)
+    """Stops near a point (nearest first) and/or whose name contains ``name``.
+
+    Parameters
+    ----------
+    tt : Timetable
+        The timetable to read.
+    lat, lon : float or None
+        The point (both or neither).
+    radius : float
+        Metres around the point.
+    name : str or None
+        Part of the stop name (case-insensitive).
+    limit : int
+        Most stops answered.
+    """
     keep = np.ones(tt.n_stops, dtype=bool)
     if name:
         needle = name.casefold()
@@ -83,33 +103,52 @@ def find_stops(
     ]
 
 
-def stop_by_id(state: RegionState, stop_id: str) -> int:
-    """Index of a stop id or a 404-style error naming how to find ids."""
-    tt = timetable(state)
+def stop_by_id(tt: Timetable, stop_id: str) -> int:
+    """Index of a stop id or a 404-style error naming how to find ids.
+
+    Parameters
+    ----------
+    tt : Timetable
+        The timetable to read.
+    stop_id : str
+        The GTFS stop id.
+    """
     hits = np.flatnonzero(tt.stop_ids == stop_id)
     if not hits.size:
-        from api.errors import NotFoundError
-
         raise NotFoundError(
             f"no stop {stop_id!r} in the timetable", fix="find stop ids with GET /api/v1/stops"
         )
     return int(hits[0])
 
 
-def stop_info(state: RegionState, s: int) -> dict[str, Any]:
-    """One stop as a dict."""
-    return _stop_dict(timetable(state), s)
+def stop_info(tt: Timetable, s: int) -> dict[str, Any]:
+    """One stop as a dict (id, name, position, parent station, lines).
+
+    Parameters
+    ----------
+    tt : Timetable
+        The timetable to read.
+    s : int
+        The stop index.
+    """
+    return _stop_dict(tt, s)
 
 
-def departures(
-    state: RegionState, s: int, when: datetime, limit: int, *, tt: Any = None
-) -> list[dict[str, Any]]:
+def departures(tt: Timetable, s: int, when: datetime, limit: int) -> list[dict[str, Any]]:
     """The next ``limit`` boardable departures at stop ``s`` from ``when`` on.
 
-    ``tt`` is the timetable to read (default the loaded one; a realtime snapshot's
-    timetable shares its stops).
+    Parameters
+    ----------
+    tt : Timetable
+        The timetable to read: the loaded one, or a realtime snapshot's (it shares
+        the loaded one's stops).
+    s : int
+        The stop index.
+    when : datetime
+        The earliest departure.
+    limit : int
+        Most departures answered.
     """
-    tt = tt if tt is not None else timetable(state)
     t0 = tt.to_seconds(when)
     a, b = int(tt.stop_route_first[s]), int(tt.stop_route_first[s + 1])
     rows: list[tuple[int, int, int]] = []  # (departure, slot, position)
@@ -145,11 +184,14 @@ def departures(
 # -- map layer ------------------------------------------------------------------------------
 
 
-def lines_geojson(state: RegionState) -> dict[str, Any]:
-    """Every line once: the longest stop pattern of each GTFS route, with its stops."""
-    from api.services.geojson import collection, feature, line, point
+def lines_geojson(tt: Timetable) -> dict[str, Any]:
+    """Every line once: the longest stop pattern of each GTFS route, with its stops.
 
-    tt = timetable(state)
+    Parameters
+    ----------
+    tt : Timetable
+        The timetable to read.
+    """
     best: dict[int, tuple[int, int]] = {}  # gtfs route -> (n stops, RAPTOR route)
     for r in range(tt.n_routes):
         first = int(tt.route_trip_first[r])

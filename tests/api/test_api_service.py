@@ -77,9 +77,9 @@ def test_route_matches_dijkstra_oracle(client, state, profile):
     )
     assert r.status_code == 200, r.text
     body = r.json()
-    graph = state.graphs[profile]
-    a = state.snappers[profile].snap(*A)
-    b = state.snappers[profile].snap(*B)
+    graph = state.networks[profile].graph
+    a = state.networks[profile].snapper.snap(*A)
+    b = state.networks[profile].snapper.snap(*B)
     oracle = min(
         shortest_path_cost(graph, *a.source_seeds(), *b.target_seeds(), method="dijkstra"),
         a.direct_cost_to(b),
@@ -276,7 +276,7 @@ def test_map_network_layer(client, state):
     assert r.headers["content-type"].startswith("application/geo+json")
     feature = r.json()["features"][0]
     lines = feature["geometry"]["coordinates"]
-    graph = state.graphs["car"]
+    graph = state.networks["car"].graph
     # Each road once (a two-way road is one line), whatever the turns onto it.
     segments = np.unique(np.asarray(graph.road_edge)).size
     assert segments / 2 <= len(lines) <= segments
@@ -468,8 +468,8 @@ def test_matrix_matches_single_routes(client, state):
     r = client.post("/api/v1/matrix", json={"profile": "car", "sources": points, "targets": points})
     assert r.status_code == 200, r.text
     body = r.json()
-    graph = state.graphs["car"]
-    nodes, _ = state.snappers["car"].snap_many(
+    graph = state.networks["car"].graph
+    nodes, _ = state.networks["car"].snapper.snap_many(
         [p["lat"] for p in points], [p["lon"] for p in points]
     )
     for i, a in enumerate(nodes):

@@ -9,19 +9,39 @@ from fastapi.testclient import TestClient
 
 from api.errors import install_error_handlers
 from api.routers import operations
+from api.services.booking_batch import BookingBatcher
+from api.services.shuttle import BookingService
 from api.settings import Settings
-from api.state import Component, RegionState
+from api.state import Component, RegionState, build_live_sync
+from api.storage import BookingStore
+from routing.road import load_road_networks
 
 KEY = "ops-test-key"
 
 
+@pytest.fixture(scope="module")
+def networks(hd_region, hd_data_dir, cache_dir):
+    """The car and walk networks only (what the closures below touch)."""
+    return load_road_networks(hd_region, ("car", "walk"), data_dir=hd_data_dir, cache_dir=cache_dir)
+
+
 @pytest.fixture
-def client(tmp_path, hd_graphs, hd_region):
+def client(tmp_path, networks, hd_region):
     settings = Settings(region="heidelberg", data_dir=tmp_path, cache_dir=tmp_path / "cache",
                         api_keys=KEY)  # fmt: skip
-    state = RegionState(region=hd_region, settings=settings, bookings=None)  # type: ignore[arg-type]
-    state.graphs = {"car": hd_graphs["car"], "walk": hd_graphs["walk"]}
-    state.components["road"] = Component("road", True, "ready")
+    bookings = BookingStore(f"sqlite:///{tmp_path / 'b.db'}")
+    shuttle = BookingService(bookings, None)
+    served = dict(networks)
+    state = RegionState(
+        region=hd_region,
+        settings=settings,
+        bookings=bookings,
+        shuttle=shuttle,
+        booking_batcher=BookingBatcher(shuttle),
+        networks=served,
+        live=build_live_sync(hd_region, settings, served),
+    )
+    state.components["live"] = Component("live", True, "ready")
     app = FastAPI()
     install_error_handlers(app)
     app.include_router(operations.router, prefix="/api/v1")
@@ -29,6 +49,31 @@ def client(tmp_path, hd_graphs, hd_region):
     with TestClient(app) as test_client:
         test_client.elster_state = state  # type: ignore[attr-defined]
         yield test_client
+    bookings.close()
+
+
+def test_live_sync_is_attached_to_the_served_networks(client) -> None:
+    """The one live-state builder attaches every loaded state to the networks it serves."""
+    state = client.elster_state
+    live = operations.live_state(state)
+    assert all(n.live is live for n in state.networks.values())
+    assert state.live.snapper is state.networks["car"].snapper
+
+
+def test_without_live_state_operations_answer_503_naming_why(client) -> None:
+    state = client.elster_state
+    state.live = None
+    state.components["live"] = Component(
+        "live",
+        False,
+        "disabled: live road state needs the road networks",
+        fix="set ELSTER_PROFILES",
+    )
+    answer = client.get("/api/v1/operations/closures", headers={"X-API-Key": KEY})
+    assert answer.status_code == 503
+    body = answer.json()
+    assert "live road state needs the road networks" in body["message"]
+    assert body["fix"] == "set ELSTER_PROFILES"
 
 
 def test_closure_lifecycle_and_persistence(client, hd_graphs, tmp_path) -> None:
