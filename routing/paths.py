@@ -12,9 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from routing.geo import haversine_m
 from routing.graph import RoadGraph
-
-EARTH_RADIUS_M = 6_371_008.8
 
 
 @dataclass(frozen=True, eq=False)
@@ -147,15 +146,6 @@ def _path_polyline(first_out, head, geom_first, geom_lat, geom_lon, lat, lon, ed
     return out_lat, out_lon
 
 
-def _haversine_np(lat1, lon1, lat2, lon2):
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    a = (
-        np.sin((p2 - p1) / 2) ** 2
-        + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
-    )
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
-
-
 def edge_prefix_polyline(
     graph: RoadGraph, edge: int, fraction: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -165,7 +155,7 @@ def edge_prefix_polyline(
     """
     lat, lon = graph.edge_points(int(edge))
     fraction = min(max(float(fraction), 0.0), 1.0)
-    seg = _haversine_np(lat[:-1], lon[:-1], lat[1:], lon[1:])
+    seg = haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:])
     total = float(seg.sum())
     if fraction >= 1.0 or total == 0.0:
         return (lat, lon) if fraction > 0 or total == 0.0 else (lat[:1], lon[:1])

@@ -22,7 +22,7 @@ from routing.build import road_graphs, wheelchair_graph
 from routing.cch import CCHStructure, cch_structure, customize
 from routing.ch import ContractionHierarchy
 from routing.errors import NoRouteError
-from routing.geo import EARTH_RADIUS_M
+from routing.geo import haversine_kernel
 from routing.graph import PROFILES, RoadGraph
 from routing.paths import PathResult, path_polyline
 from routing.regions import Region, default_cache_dir
@@ -411,7 +411,7 @@ def _partial_shape(first_out, geom_first, geom_lat, geom_lon, lat, lon, edge, wh
     along = 0.0
     k = 0
     for j in range(a, b):
-        along += _haversine_kernel(prev_lat, prev_lon, geom_lat[j], geom_lon[j])
+        along += haversine_kernel(prev_lat, prev_lon, geom_lat[j], geom_lon[j])
         prev_lat = geom_lat[j]
         prev_lon = geom_lon[j]
         if (toward_head and along > where) or (not toward_head and along < where):
@@ -421,18 +421,6 @@ def _partial_shape(first_out, geom_first, geom_lat, geom_lon, lat, lon, edge, wh
     if toward_head:
         return out_lat[:k], out_lon[:k]
     return out_lat[:k][::-1].copy(), out_lon[:k][::-1].copy()
-
-
-@njit(cache=True, nogil=True)
-def _haversine_kernel(lat1, lon1, lat2, lon2):
-    """:func:`routing.geo.haversine_m` of one pair (same formula)."""
-    p1 = math.radians(lat1)
-    p2 = math.radians(lat2)
-    dlmb = math.radians(lon2 - lon1)
-    s1 = math.sin((p2 - p1) / 2.0)
-    s2 = math.sin(dlmb / 2.0)
-    h = s1 * s1 + math.cos(p1) * math.cos(p2) * s2 * s2
-    return 2.0 * EARTH_RADIUS_M * math.asin(math.sqrt(min(max(h, 0.0), 1.0)))
 
 
 def _finite_seeds(nodes: np.ndarray, costs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -23,13 +23,13 @@ import numpy as np
 from numba import njit
 
 from routing.errors import NoRouteError, RequestError
+from routing.geo import EARTH_RADIUS_M, haversine_kernel
 from routing.graph import RoadGraph
 from routing.paths import PathResult, make_path, trace_backward, trace_forward
 
 log = logging.getLogger(__name__)
 
 METHODS = ("dijkstra", "bidijkstra", "astar")
-EARTH_RADIUS_M = 6_371_008.8
 _DEG = math.pi / 180.0
 
 
@@ -216,24 +216,13 @@ def _bidijkstra_p2p(
 
 
 @njit(cache=True, nogil=True)
-def haversine_m(lat1, lon1, lat2, lon2):
-    """Great-circle distance in metres between two points in degrees."""
-    p1 = lat1 * _DEG
-    p2 = lat2 * _DEG
-    s1 = math.sin((p2 - p1) * 0.5)
-    s2 = math.sin((lon2 - lon1) * _DEG * 0.5)
-    a = s1 * s1 + math.cos(p1) * math.cos(p2) * s2 * s2
-    return 2.0 * EARTH_RADIUS_M * math.asin(math.sqrt(min(a, 1.0)))
-
-
-@njit(cache=True, nogil=True)
 def _max_speed(first_out, head, weight, lat, lon):
     """Largest straight-line speed over any edge (inf if a zero-time edge has length)."""
     best = 0.0
     for v in range(first_out.shape[0] - 1):
         for e in range(first_out[v], first_out[v + 1]):
             x = head[e]
-            dist = haversine_m(lat[v], lon[v], lat[x], lon[x])
+            dist = haversine_kernel(lat[v], lon[v], lat[x], lon[x])
             if dist <= 0.0:
                 continue
             if weight[e] <= 0.0:

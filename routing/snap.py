@@ -20,14 +20,13 @@ from numba import njit
 from scipy.spatial import cKDTree
 
 from routing.errors import SnapError
-from routing.geo import EARTH_RADIUS_M, LocalPlane, haversine_m, valid_latlon
+from routing.geo import M_PER_DEG_LAT, LocalPlane, haversine_m, haversine_scalar_m, valid_latlon
 from routing.graph import RoadGraph
 
 #: Side of a grid cell of the snapping index, metres (index size vs. query work).
 GRID_CELL_M = 50.0
 #: Most cells of a snapping grid (the cell side doubles until the grid fits).
 MAX_GRID_CELLS = 4_000_000
-_M_PER_DEG = math.pi / 180.0 * 6_371_008.8
 
 
 @dataclass(frozen=True, eq=False)
@@ -302,7 +301,7 @@ class Snapper:
                 "(|lat| <= 90, |lon| <= 180); check the order and the values"
             )
         min_lat, max_lat, min_lon, max_lon = self._bounds
-        margin_lat = max_distance_m / _M_PER_DEG
+        margin_lat = max_distance_m / M_PER_DEG_LAT
         margin_lon = margin_lat / max(math.cos(math.radians(lat)), 1e-6)
         if not (
             min_lat - margin_lat <= lat <= max_lat + margin_lat
@@ -342,7 +341,7 @@ class Snapper:
         seg_lat, seg_lon = self.seg_lat[seg], self.seg_lon[seg]
         s_lat = float(seg_lat[0] + tb * (seg_lat[1] - seg_lat[0]))
         s_lon = float(seg_lon[0] + tb * (seg_lon[1] - seg_lon[0]))
-        distance = _haversine(lat, lon, s_lat, s_lon)
+        distance = haversine_scalar_m(lat, lon, s_lat, s_lon)
         if distance > max_distance_m:
             raise SnapError(
                 f"coordinate ({lat:.6f}, {lon:.6f}) is {distance:,.0f} m from the nearest "
@@ -481,15 +480,6 @@ def location_points(graph: RoadGraph) -> tuple[np.ndarray, np.ndarray, np.ndarra
     a = np.flatnonzero(starts)
     owner = np.repeat(nodes, n_pts - 1)
     return 0.5 * (lat[a] + lat[a + 1]), 0.5 * (lon[a] + lon[a + 1]), owner
-
-
-def _haversine(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """:func:`routing.geo.haversine_m` for one pair of Python floats (same formula)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dphi = p2 - p1
-    dlmb = math.radians(lon2 - lon1)
-    a = math.sin(dphi / 2.0) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dlmb / 2.0) ** 2
-    return 2.0 * EARTH_RADIUS_M * math.asin(math.sqrt(min(max(a, 0.0), 1.0)))
 
 
 @njit(cache=True)

@@ -23,12 +23,12 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from routing.errors import DataError, NoRouteError, RequestError
+from routing.geo import haversine_m
 from routing.graph import RoadGraph
 from routing.regions import Region, load_region
 from routing.transit.footpaths import (
     WALK_SPEED_MPS,
     StopLinks,
-    haversine_m,
     link_stops,
     straight_line_footpaths,
     walk_from_stops,

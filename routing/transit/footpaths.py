@@ -12,13 +12,13 @@ straight-line footpaths serve unit tests without a road graph.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from routing.errors import SnapError
+from routing.geo import haversine_m
 from routing.graph import RoadGraph
 from routing.transit.raptor import Footpaths
 from routing.transit.timetable import Timetable
@@ -30,15 +30,6 @@ WALK_SPEED_MPS = 1.2
 STRAIGHT_LINE_DETOUR = 1.3
 """Straight-line distances are stretched by this factor to approximate real walking paths."""
 MAX_STOP_SNAP_M = 300.0
-
-
-def haversine_m(lat1, lon1, lat2, lon2):
-    """Great-circle distance in metres (numpy broadcasting)."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dlat = p2 - p1
-    dlon = np.radians(np.asarray(lon2) - np.asarray(lon1))
-    a = np.sin(dlat / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlon / 2) ** 2
-    return 2 * 6_371_008.8 * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
 
 
 @dataclass(frozen=True)
@@ -236,8 +227,3 @@ def apply_transfers_txt(tt: Timetable, src, dst, dur) -> Footpaths:
         ok = np.isfinite(dur)
         src, dst, dur = src[ok], dst[ok], dur[ok]
     return Footpaths.from_pairs(tt.n_stops, src, dst, dur.astype(np.int64))
-
-
-def seconds_to_walk_m(seconds: float, speed_mps: float = WALK_SPEED_MPS) -> float:
-    """Approximate walking distance for a duration (used when no geometry is known)."""
-    return float(seconds) * speed_mps if math.isfinite(seconds) else math.inf
