@@ -21,7 +21,8 @@ import time
 import numpy as np
 from numba import njit
 
-from routing.ch import ContractionHierarchy, grow_array
+from routing.arrays import grow_array
+from routing.ch import ContractionHierarchy
 from routing.errors import RequestError
 from routing.graph import RoadGraph
 from routing.search import as_seeds, dijkstra_settle, heap_pop, heap_push
@@ -213,7 +214,7 @@ def travel_matrices(
     if isinstance(router, ContractionHierarchy):
         src = _nodes(router.n_nodes, sources, "source")
         dst = _nodes(router.n_nodes, targets, "target")
-        offsets, q_node, q_w, q_arc = router._packed
+        offsets, q_node, q_w, q_arc = router.query_graph
         seconds, metres = _ch_many_to_many(
             offsets, q_node, q_w, q_arc, router.arc_length, router.rank[src], router.rank[dst]
         )

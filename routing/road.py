@@ -19,8 +19,7 @@ import numpy as np
 from numba import njit
 
 from routing.build import road_graphs, wheelchair_graph
-from routing.cch import CCHStructure, cch_structure, customize
-from routing.ch import ContractionHierarchy
+from routing.ch import CCHStructure, ContractionHierarchy, cch_structure, customize
 from routing.errors import NoRouteError
 from routing.geo import haversine_kernel
 from routing.graph import PROFILES, RoadGraph

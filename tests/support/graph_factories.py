@@ -202,7 +202,7 @@ def heidelberg_graphs(data_dir: Path, cache_dir: Path) -> dict[str, RoadGraph]:
 @functools.cache
 def heidelberg_ch(profile: str, data_dir: Path, cache_dir: Path):
     """The customized hierarchy of a Heidelberg graph (structure cached on disk)."""
-    from routing.cch import customized_hierarchy
+    from routing.ch import customized_hierarchy
 
     graph = heidelberg_graphs(data_dir, cache_dir)[profile]
     return customized_hierarchy(graph, cache_dir=cache_dir)
