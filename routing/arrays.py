@@ -8,7 +8,7 @@ is the one array helper the kernels share.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -27,11 +27,9 @@ BoolArray = NDArray[np.bool_]
 AnyArray = NDArray[Any]
 """Array of any dtype."""
 
-_S = TypeVar("_S", bound=np.generic)
-
 
 @njit(cache=True, nogil=True)
-def grow_array(a: NDArray[_S], size: int) -> NDArray[_S]:
+def grow_array(a: AnyArray, size: int) -> AnyArray:
     """A copy of ``a`` with room for ``size`` entries (numba has no in-place resize).
 
     Parameters

@@ -161,8 +161,22 @@ def project_to_segments(
     return t, np.hypot(wx - t * dx, wy - t * dy)
 
 
-def valid_latlon(lat: ArrayLike, lon: ArrayLike) -> np.ndarray:
-    """Boolean mask of coordinates that are finite and within WGS84 ranges."""
-    lat = np.asarray(lat, dtype=np.float64)
-    lon = np.asarray(lon, dtype=np.float64)
-    return np.isfinite(lat) & np.isfinite(lon) & (np.abs(lat) <= 90.0) & (np.abs(lon) <= 180.0)
+def valid_latlon(lat: ArrayLike, lon: ArrayLike) -> NDArray[np.bool_]:
+    """Boolean mask of coordinates that are finite and within WGS84 ranges.
+
+    Parameters
+    ----------
+    lat, lon : float or array_like
+        Coordinates in degrees.
+
+    Returns
+    -------
+    ndarray of bool
+        True where both are finite and within range.
+    """
+    la = np.asarray(lat, dtype=np.float64)
+    lo = np.asarray(lon, dtype=np.float64)
+    ok: NDArray[np.bool_] = (
+        np.isfinite(la) & np.isfinite(lo) & (np.abs(la) <= 90.0) & (np.abs(lo) <= 180.0)
+    )
+    return ok

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from routing.arrays import FloatArray, Int64Array, IntArray
 from routing.geo import haversine_m
 from routing.graph import RoadGraph
 
@@ -121,7 +122,10 @@ def path_polyline(graph: RoadGraph, edges: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 @njit(cache=True, nogil=True)
-def _path_polyline(first_out, head, geom_first, geom_lat, geom_lon, lat, lon, edges):
+def _path_polyline(
+    first_out: IntArray, head: IntArray, geom_first: IntArray, geom_lat: FloatArray,
+    geom_lon: FloatArray, lat: FloatArray, lon: FloatArray, edges: Int64Array,
+) -> tuple[FloatArray, FloatArray]:  # fmt: skip
     """:func:`path_polyline` in one pass: each edge's tail, its shape points, the last head."""
     total = 1
     for i in range(edges.shape[0]):

@@ -13,11 +13,13 @@ import math
 import weakref
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numba import njit
+from numpy.typing import ArrayLike
 
+from routing.arrays import FloatArray, IntArray
 from routing.build import road_graphs, wheelchair_graph
 from routing.ch import CCHStructure, ContractionHierarchy, cch_structure, customize
 from routing.errors import NoRouteError
@@ -67,7 +69,7 @@ class RoadRoute:
     edges: np.ndarray
     unknown_access: int | None = None
 
-    def geojson(self) -> dict:
+    def geojson(self) -> dict[str, Any]:
         """The route as a GeoJSON Feature (LineString in lon, lat order)."""
         return {
             "type": "Feature",
@@ -136,7 +138,7 @@ class RoadNetwork:
     stats: LiveQueryStats = field(default_factory=LiveQueryStats, compare=False, repr=False)
     # The latest live customization, shared with every live view (replace() passes it on):
     # a new state close to it (one more closure) is customized from it, not from the base.
-    _latest: list = field(default_factory=list, compare=False, repr=False)
+    _latest: list[Any] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def profile(self) -> str:
@@ -158,7 +160,8 @@ class RoadNetwork:
             object.__setattr__(self, "_live_views", views)  # a cache, not a field
         hit = views.get(id(live))
         if hit is not None and hit[0]() is live:
-            return hit[1]
+            shared: RoadNetwork = hit[1]
+            return shared
         view = replace(self, live=live, stats=LiveQueryStats())
         if live is not None:
             views[id(live)] = (weakref.ref(live), view)
@@ -194,7 +197,7 @@ class RoadNetwork:
 
     def customized(self, live: LiveWeights) -> ContractionHierarchy:
         """The hierarchy customized for ``live`` (cached on the weights object)."""
-        cached = live.__dict__.get("_hierarchy")
+        cached: ContractionHierarchy | None = live.__dict__.get("_hierarchy")
         if cached is not None:
             return cached
         if self.structure is None:
@@ -277,7 +280,13 @@ class RoadNetwork:
             raise self._no_route(origin, destination, closed=w is not None)
         return self._path_route(a, b, path)
 
-    def _no_route(self, origin, destination, *, closed: bool = False) -> NoRouteError:
+    def _no_route(
+        self,
+        origin: tuple[float, float],
+        destination: tuple[float, float],
+        *,
+        closed: bool = False,
+    ) -> NoRouteError:
         why = (
             "closed roads cut it off (see the active closures)"
             if closed
@@ -344,7 +353,9 @@ class RoadNetwork:
         )
 
     # ------------------------------------------------------------------ matrices
-    def matrix(self, sources, targets, *, at: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def matrix(
+        self, sources: ArrayLike, targets: ArrayLike, *, at: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Seconds and metres between node ids, exact under the live state.
 
         A bucket many-to-many on the hierarchy customized for the live state
@@ -395,7 +406,10 @@ def partial_shape(
 
 
 @njit(cache=True, nogil=True)
-def _partial_shape(first_out, geom_first, geom_lat, geom_lon, lat, lon, edge, where, toward_head):
+def _partial_shape(
+    first_out: IntArray, geom_first: IntArray, geom_lat: FloatArray, geom_lon: FloatArray,
+    lat: FloatArray, lon: FloatArray, edge: int, where: float, toward_head: bool,
+) -> tuple[FloatArray, FloatArray]:  # fmt: skip
     """:func:`partial_shape` on the arrays: shape points beyond / before ``where`` metres."""
     a = geom_first[edge]
     b = geom_first[edge + 1]

@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit
+from numpy.typing import ArrayLike
 from scipy.spatial import cKDTree
 
+from routing.arrays import FloatArray, Int64Array
 from routing.errors import SnapError
 from routing.geo import M_PER_DEG_LAT, LocalPlane, haversine_m, haversine_scalar_m, valid_latlon
 from routing.graph import RoadGraph
@@ -144,11 +146,14 @@ class Snap:
             np.concatenate(costs).astype(np.float64),
         )
 
-    def _arc_costs(self, arcs, turn, weight, share: float) -> np.ndarray:
+    def _arc_costs(
+        self, arcs: np.ndarray, turn: np.ndarray, weight: ArrayLike | None, share: float
+    ) -> np.ndarray:
         """Turn cost plus ``share`` of the segment, per arc onto it (inf when closed)."""
         if weight is None:
             seg = self.edge_time if arcs is self.in_arcs else self.reverse_time
-            return turn + share * seg
+            costs: np.ndarray = turn + share * seg
+            return costs
         w = np.asarray(weight)[arcs]
         # A closed arc (inf) stays closed, also at share 0 (0 * inf would be NaN).
         return np.where(np.isfinite(w), turn + share * (w - turn), np.inf)
@@ -483,7 +488,9 @@ def location_points(graph: RoadGraph) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 
 @njit(cache=True)
-def _grid_index(cx0, cy0, cx1, cy1, nx, ny):
+def _grid_index(
+    cx0: Int64Array, cy0: Int64Array, cx1: Int64Array, cy1: Int64Array, nx: int, ny: int
+) -> tuple[Int64Array, Int64Array]:
     """CSR ``(cell_first, cell_seg)``: the segments whose box covers cell ``i * ny + j``."""
     counts = np.zeros(nx * ny + 1, dtype=np.int64)
     for s in range(cx0.shape[0]):
@@ -503,7 +510,7 @@ def _grid_index(cx0, cy0, cx1, cy1, nx, ny):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _to_segment(seg_xy, s, px, py):
+def _to_segment(seg_xy: FloatArray, s: int, px: float, py: float) -> tuple[float, float]:
     """(distance, t) from (px, py) to its projection onto segment ``s``, clamped to the ends."""
     ax = seg_xy[s, 0]
     ay = seg_xy[s, 1]
@@ -518,7 +525,10 @@ def _to_segment(seg_xy, s, px, py):
 
 
 @njit(cache=True, nogil=True)
-def _grid_nearest(px, py, x0, y0, cell, nx, ny, cell_first, cell_seg, seg_xy):
+def _grid_nearest(
+    px: float, py: float, x0: float, y0: float, cell: float, nx: int, ny: int,
+    cell_first: Int64Array, cell_seg: Int64Array, seg_xy: FloatArray,
+) -> tuple[int, float]:  # fmt: skip
     """(segment, t) of the segment closest to (px, py): the grid cells ring by ring.
 
     A cell in ring ``r`` (Chebyshev distance from the query's cell) is at least

@@ -132,7 +132,7 @@ def _chordal_edges(n: int, lo: IntArray, hi: IntArray) -> tuple[Int64Array, Int3
 @njit(cache=True)
 def _find_edge(first_up: Int64Array, up_head: Int32Array, a: int, b: int) -> int:
     """Id of the edge ``{a, b}`` (a below b) by binary search, -1 if absent."""
-    lo = first_up[a]
+    lo: int = first_up[a]
     hi = first_up[a + 1]
     while lo < hi:
         mid = (lo + hi) // 2
@@ -323,7 +323,7 @@ class MetricLayout:
 
 
 @njit(cache=True, nogil=True)
-def _csr(keys: Int64Array, n_keys: int) -> tuple[Int64Array, Int64Array]:
+def _csr(keys: IntArray, n_keys: int) -> tuple[Int64Array, Int64Array]:
     """``first`` (n_keys + 1) and a stable permutation grouping ``keys`` (-1 = left out)."""
     first = np.zeros(n_keys + 1, dtype=np.int64)
     for i in range(keys.shape[0]):
@@ -486,7 +486,7 @@ def _relax(
             best_edge = -1
             best_a = x
             best_b = y
-    changed = best != w[k] or best_ln != ln[k]
+    changed: bool = best != w[k] or best_ln != ln[k]
     w[k] = best
     ln[k] = best_ln
     edge[k] = best_edge
@@ -527,12 +527,12 @@ def _customize_partial(
     sweep instead (no bookkeeping). The result equals :func:`_customize_full`
     for ``weight``.
     """
-    p = w.shape[0]
+    p: int = w.shape[0]
     dirty = np.zeros(p, dtype=np.bool_)
     lo = p
     pending = 0
     for i in range(changed_edges.shape[0]):
-        k = edge_arc[changed_edges[i]]
+        k: int = edge_arc[changed_edges[i]]
         if k >= 0 and not dirty[k]:
             dirty[k] = True
             pending += 1

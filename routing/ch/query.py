@@ -565,10 +565,10 @@ class ContractionHierarchy:
         )
         return make_path(self.graph, cost, edges, int(self.order[start_rank]))
 
-    def _node(self, node: object, what: str) -> int:
+    def _node(self, node: Any, what: str) -> int:
         """Rank of one node id, validated cheaply (the single-pair fast path)."""
         try:
-            v = operator.index(node)  # type: ignore[call-overload]
+            v = operator.index(node)
         except TypeError:
             raise RequestError(f"{what} must be an integer node id, got {node!r}") from None
         if not 0 <= v < self.rank.shape[0]:
@@ -628,7 +628,7 @@ class CustomizedHierarchy(ContractionHierarchy):
         weights of this one.
     """
 
-    parent: Int32Array = field(default=None)  # type: ignore[assignment]
+    parent: Int32Array = field(default=None)  # type: ignore[arg-type]
     packed: QueryGraph = field(default=None, repr=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
