@@ -20,6 +20,7 @@ import numpy as np
 from routing.errors import SnapError
 from routing.geo import haversine_m
 from routing.graph import RoadGraph
+from routing.snap import Snap, Snapper
 from routing.transit.raptor import Footpaths
 from routing.transit.timetable import Timetable
 
@@ -56,10 +57,12 @@ class StopLinks:
     tgt_costs: np.ndarray
     offroad_s: np.ndarray
     linked: np.ndarray
-    snaps: list
+    snaps: list[Snap | None]
 
 
-def link_stops(tt: Timetable, snapper, *, max_snap_m: float = MAX_STOP_SNAP_M) -> StopLinks:
+def link_stops(
+    tt: Timetable, snapper: Snapper, *, max_snap_m: float = MAX_STOP_SNAP_M
+) -> StopLinks:
     """Snap every stop of ``tt`` onto the walk graph of ``snapper``."""
     S = tt.n_stops
     src_nodes = np.zeros((S, 2), np.int32)
@@ -68,7 +71,7 @@ def link_stops(tt: Timetable, snapper, *, max_snap_m: float = MAX_STOP_SNAP_M) -
     tgt_costs = np.full((S, 2), np.inf)
     offroad = np.zeros(S)
     linked = np.zeros(S, dtype=bool)
-    snaps: list = [None] * S
+    snaps: list[Snap | None] = [None] * S
     for s in range(S):
         try:
             snap = snapper.snap(
@@ -98,14 +101,14 @@ def link_stops(tt: Timetable, snapper, *, max_snap_m: float = MAX_STOP_SNAP_M) -
 
 def walk_to_stops(links: StopLinks, dist: np.ndarray) -> np.ndarray:
     """Seconds to each stop given node distances ``dist`` of a forward search (inf if beyond)."""
-    t = np.min(dist[links.tgt_nodes] + links.tgt_costs, axis=1) + links.offroad_s
+    t: np.ndarray = np.min(dist[links.tgt_nodes] + links.tgt_costs, axis=1) + links.offroad_s
     t[~links.linked] = np.inf
     return t
 
 
 def walk_from_stops(links: StopLinks, dist_rev: np.ndarray) -> np.ndarray:
     """Seconds from each stop to the seeds of a reverse search with node distances ``dist_rev``."""
-    t = np.min(dist_rev[links.src_nodes] + links.src_costs, axis=1) + links.offroad_s
+    t: np.ndarray = np.min(dist_rev[links.src_nodes] + links.src_costs, axis=1) + links.offroad_s
     t[~links.linked] = np.inf
     return t
 
@@ -135,6 +138,7 @@ def walk_graph_footpaths(
         )
         t = walk_to_stops(links, dist)
         snap = links.snaps[s]
+        assert snap is not None  # a linked stop has its snap
         # Two stops on the same edge are connected along it without reaching a node.
         for o in np.flatnonzero(links.linked & (links.tgt_nodes[:, 0] == links.tgt_nodes[s, 0])):
             other = links.snaps[o]
@@ -174,7 +178,7 @@ def straight_line_pairs(
     max_walk_s: float,
     speed_mps: float = WALK_SPEED_MPS,
     detour: float = STRAIGHT_LINE_DETOUR,
-):
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All ordered stop pairs within ``max_walk_s`` by stretched straight-line distance."""
     lat = np.asarray(lat, float)
     lon = np.asarray(lon, float)
@@ -192,7 +196,9 @@ def straight_line_footpaths(
     return apply_transfers_txt(tt, a, b, d)
 
 
-def apply_transfers_txt(tt: Timetable, src, dst, dur) -> Footpaths:
+def apply_transfers_txt(
+    tt: Timetable, src: np.ndarray, dst: np.ndarray, dur: np.ndarray
+) -> Footpaths:
     """Combine computed footpaths with the feed's transfers.txt (type 2 times, type 3 bans)."""
     src = np.asarray(src, np.int64)
     dst = np.asarray(dst, np.int64)
