@@ -517,6 +517,16 @@ def build_ch(graph: RoadGraph) -> ContractionHierarchy:
 
     Edges with an infinite travel time (closed roads) are left out.
 
+    Parameters
+    ----------
+    graph : RoadGraph
+        The graph; its ``travel_time`` is the metric.
+
+    Returns
+    -------
+    ContractionHierarchy
+        Exact for ``graph.travel_time``.
+
     Raises
     ------
     DataError

@@ -200,6 +200,16 @@ def build_cch_structure(graph: RoadGraph) -> CCHStructure:
     """Order, contract and triangulate ``graph`` (metric-independent; see module docstring).
 
     Self loops are left out (never on a shortest path).
+
+    Parameters
+    ----------
+    graph : RoadGraph
+        The graph; only its topology and coordinates are read.
+
+    Returns
+    -------
+    CCHStructure
+        Customize it with :func:`customize` for any weights of ``graph``.
     """
     started = time.perf_counter()
     n = graph.n_nodes

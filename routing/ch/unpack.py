@@ -20,7 +20,25 @@ from routing.arrays import Int32Array, Int64Array, grow_array
 def unpack_path(
     meet: int, wi: Int32Array, arc_edge: Int64Array, arc_ca: Int32Array, arc_cb: Int32Array
 ) -> tuple[Int64Array, int]:
-    """Original edges of the path through ``meet``; also return the start rank."""
+    """Original edges of the path through ``meet``; also return the start rank.
+
+    Parameters
+    ----------
+    meet : int
+        Rank where the forward and backward searches met.
+    wi : ndarray of int32, shape (10, n)
+        The query state's integer rows; rows 4-7 hold the parent arcs and
+        nodes of the forward and backward search.
+    arc_edge, arc_ca, arc_cb : ndarray
+        The hierarchy's arcs: original edge or ``-1``, and a shortcut's halves.
+
+    Returns
+    -------
+    edges : ndarray of int64
+        Original edge ids from source to target.
+    start : int
+        Rank of the path's first node.
+    """
     pf_arc = wi[4]
     pf_node = wi[5]
     pb_arc = wi[6]
