@@ -43,7 +43,7 @@ import time
 import numpy as np
 
 from benchmarks.common import percentiles, region_data_dir, write_result
-from routing.cch import build_cch_structure, customize
+from routing.ch import build_cch_structure, customize
 from routing.errors import NoRouteError
 from routing.live import LiveState
 from routing.regions import default_cache_dir, load_region

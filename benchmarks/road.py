@@ -47,7 +47,7 @@ import scipy.sparse.csgraph as csg
 
 from benchmarks.common import percentiles, region_data_dir, write_result
 from routing.build import BUILD_REPORTS, build_road_graphs, road_graphs
-from routing.cch import cch_structure, customize
+from routing.ch import cch_structure, customize
 from routing.errors import NoRouteError, SnapError
 from routing.graph import PROFILES, RoadGraph
 from routing.matrix import many_to_many

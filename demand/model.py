@@ -334,7 +334,7 @@ def build_demand_model(
         seconds, how = None, ""
     if has_map:
         from routing.build import road_graphs
-        from routing.cch import customized_hierarchy
+        from routing.ch import customized_hierarchy
         from routing.regions import default_cache_dir
 
         graphs = road_graphs(region, ("car", "walk"), data_dir=data_dir, cache_dir=cache_dir)

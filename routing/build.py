@@ -28,6 +28,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -51,7 +52,7 @@ BBox = tuple[float, float, float, float]
 _DIGESTS_FILE = "file-digests.json"
 #: What the last build of each profile kept, dropped and applied (restrictions,
 #: turns); also stored in the cache entry's metadata.
-BUILD_REPORTS: dict[str, dict] = {}
+BUILD_REPORTS: dict[str, dict[str, Any]] = {}
 _MAX_SPLIT_ROUNDS = 8
 #: Ways are kept this far beyond the region's bbox, so that roads leaving the box
 #: and coming back (and the junctions just outside it) stay connected.
@@ -80,7 +81,7 @@ def _select_positions(table: WayTable, usable: np.ndarray) -> tuple[np.ndarray, 
 
 
 def _inside(lat: np.ndarray, lon: np.ndarray, bbox: BBox | None) -> np.ndarray:
-    ok = np.isfinite(lat) & np.isfinite(lon)
+    ok: np.ndarray = np.isfinite(lat) & np.isfinite(lon)
     if bbox is not None:
         min_lon, min_lat, max_lon, max_lat = bbox
         ok &= (lat >= min_lat) & (lat <= max_lat) & (lon >= min_lon) & (lon <= max_lon)
@@ -505,7 +506,9 @@ def _graph_key(digest: str, profile: str, bbox: BBox | None) -> str:
     return cache_key(digest, profile, list(bbox) if bbox else None, FORMAT_VERSION)
 
 
-def save_graph(graph: RoadGraph, cache_dir: Path, key: str, meta: dict | None = None) -> Path:
+def save_graph(
+    graph: RoadGraph, cache_dir: Path, key: str, meta: dict[str, Any] | None = None
+) -> Path:
     """Store ``graph`` atomically in the cache as entry ``graph-PROFILE-KEY``."""
     return save_arrays(
         cache_dir,

@@ -1,19 +1,36 @@
-"""Small geodesy helpers on numpy arrays: haversine distances and a local metric plane.
+"""Small geodesy helpers: haversine distances and a local metric plane.
 
-Everything here works on WGS84 degrees and metres, accepts scalars or arrays
-(broadcasting like numpy) and is safe to use from any package.
+This is the one place that knows the Earth's radius and the haversine
+formula. It comes in three variants with the same formula and the same
+results, for the three ways the code calls it:
+
+* :func:`haversine_m`: numpy, vectorised (scalars or broadcasting arrays);
+* :func:`haversine_scalar_m`: one pair of Python floats (no numpy overhead
+  on per-request paths such as snapping one coordinate);
+* :func:`haversine_kernel`: the same for one pair inside ``@njit`` kernels.
+
+Everything here works on WGS84 degrees and metres and is safe to use from
+any package.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
-from numpy.typing import ArrayLike
+from numba import njit
+from numpy.typing import ArrayLike, NDArray
 
 EARTH_RADIUS_M = 6_371_008.8
 """Mean Earth radius (IUGG), the radius used for every distance in Elster."""
 
+M_PER_DEG_LAT = math.pi / 180.0 * EARTH_RADIUS_M
+"""Metres per degree of latitude (and of longitude at the equator) on that sphere."""
 
-def haversine_m(lat1: ArrayLike, lon1: ArrayLike, lat2: ArrayLike, lon2: ArrayLike) -> np.ndarray:
+
+def haversine_m(
+    lat1: ArrayLike, lon1: ArrayLike, lat2: ArrayLike, lon2: ArrayLike
+) -> NDArray[np.float64]:
     """Great-circle distance in metres between points given in degrees.
 
     Parameters
@@ -31,7 +48,50 @@ def haversine_m(lat1: ArrayLike, lon1: ArrayLike, lat2: ArrayLike, lon2: ArrayLi
     dphi = p2 - p1
     dlmb = np.radians(np.asarray(lon2, dtype=np.float64) - np.asarray(lon1, dtype=np.float64))
     a = np.sin(dphi / 2.0) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlmb / 2.0) ** 2
-    return 2.0 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+    out: NDArray[np.float64] = 2.0 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+    return out
+
+
+def haversine_scalar_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """:func:`haversine_m` for one pair of Python floats (same formula, no numpy).
+
+    Parameters
+    ----------
+    lat1, lon1, lat2, lon2 : float
+        Coordinates in WGS84 degrees.
+
+    Returns
+    -------
+    float
+        Distance in metres.
+    """
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    s1 = math.sin((p2 - p1) / 2.0)
+    s2 = math.sin(math.radians(lon2 - lon1) / 2.0)
+    a = s1 * s1 + math.cos(p1) * math.cos(p2) * s2 * s2
+    return 2.0 * EARTH_RADIUS_M * math.asin(math.sqrt(min(max(a, 0.0), 1.0)))
+
+
+@njit(cache=True, nogil=True)
+def haversine_kernel(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """:func:`haversine_scalar_m` compiled for use inside other ``@njit`` kernels.
+
+    Parameters
+    ----------
+    lat1, lon1, lat2, lon2 : float
+        Coordinates in WGS84 degrees.
+
+    Returns
+    -------
+    float
+        Distance in metres.
+    """
+    p1 = math.radians(lat1)
+    p2 = math.radians(lat2)
+    s1 = math.sin((p2 - p1) / 2.0)
+    s2 = math.sin(math.radians(lon2 - lon1) / 2.0)
+    a = s1 * s1 + math.cos(p1) * math.cos(p2) * s2 * s2
+    return 2.0 * EARTH_RADIUS_M * math.asin(math.sqrt(min(max(a, 0.0), 1.0)))
 
 
 def polyline_length_m(lats: ArrayLike, lons: ArrayLike) -> float:
@@ -59,7 +119,7 @@ class LocalPlane:
 
     def __init__(self, ref_lat: float) -> None:
         self.ref_lat = float(ref_lat)
-        self._ky = np.pi / 180.0 * EARTH_RADIUS_M
+        self._ky = M_PER_DEG_LAT
         self._kx = self._ky * np.cos(np.radians(self.ref_lat))
 
     def to_xy(self, lat: ArrayLike, lon: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -101,8 +161,22 @@ def project_to_segments(
     return t, np.hypot(wx - t * dx, wy - t * dy)
 
 
-def valid_latlon(lat: ArrayLike, lon: ArrayLike) -> np.ndarray:
-    """Boolean mask of coordinates that are finite and within WGS84 ranges."""
-    lat = np.asarray(lat, dtype=np.float64)
-    lon = np.asarray(lon, dtype=np.float64)
-    return np.isfinite(lat) & np.isfinite(lon) & (np.abs(lat) <= 90.0) & (np.abs(lon) <= 180.0)
+def valid_latlon(lat: ArrayLike, lon: ArrayLike) -> NDArray[np.bool_]:
+    """Boolean mask of coordinates that are finite and within WGS84 ranges.
+
+    Parameters
+    ----------
+    lat, lon : float or array_like
+        Coordinates in degrees.
+
+    Returns
+    -------
+    ndarray of bool
+        True where both are finite and within range.
+    """
+    la = np.asarray(lat, dtype=np.float64)
+    lo = np.asarray(lon, dtype=np.float64)
+    ok: NDArray[np.bool_] = (
+        np.isfinite(la) & np.isfinite(lo) & (np.abs(la) <= 90.0) & (np.abs(lo) <= 180.0)
+    )
+    return ok

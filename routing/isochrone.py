@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from routing.graph import RoadGraph
 from routing.paths import edge_prefix_polyline
@@ -31,7 +32,12 @@ class IsochroneEdges(NamedTuple):
 
 
 def isochrone(
-    graph: RoadGraph, src_nodes, src_costs, budget_s: float, *, reverse: bool = False
+    graph: RoadGraph,
+    src_nodes: ArrayLike,
+    src_costs: ArrayLike | None,
+    budget_s: float,
+    *,
+    reverse: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Nodes reachable within ``budget_s`` seconds and their travel times.
 
@@ -57,7 +63,9 @@ def isochrone(
     return nodes, dist[nodes]
 
 
-def isochrone_edges(graph: RoadGraph, src_nodes, src_costs, budget_s: float) -> IsochroneEdges:
+def isochrone_edges(
+    graph: RoadGraph, src_nodes: ArrayLike, src_costs: ArrayLike | None, budget_s: float
+) -> IsochroneEdges:
     """Edges reached within ``budget_s`` seconds, with the reachable fraction of each.
 
     Parameters are as in :func:`isochrone` (forward direction only).

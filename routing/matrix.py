@@ -20,8 +20,10 @@ import time
 
 import numpy as np
 from numba import njit
+from numpy.typing import ArrayLike
 
-from routing.ch import ContractionHierarchy, grow_array
+from routing.arrays import FloatArray, Int32Array, Int64Array, IntArray, grow_array
+from routing.ch import ContractionHierarchy
 from routing.errors import RequestError
 from routing.graph import RoadGraph
 from routing.search import as_seeds, dijkstra_settle, heap_pop, heap_push
@@ -32,7 +34,10 @@ WEIGHTS = ("time", "length")
 
 
 @njit(cache=True, nogil=True)
-def _ch_many_to_many(offsets, q_node, q_w, q_arc, arc_len, sources, targets):
+def _ch_many_to_many(
+    offsets: Int64Array, q_node: Int32Array, q_w: FloatArray, q_arc: Int32Array,
+    arc_len: FloatArray, sources: IntArray, targets: IntArray,
+) -> tuple[FloatArray, FloatArray]:  # fmt: skip
     """Bucket many-to-many on the packed rank-space hierarchy.
 
     ``sources`` and ``targets`` are ranks. Returns ``(seconds, metres)``, each
@@ -153,7 +158,7 @@ def _ch_many_to_many(offsets, q_node, q_w, q_arc, arc_len, sources, targets):
     return seconds, metres
 
 
-def _nodes(n_nodes: int, nodes, what: str) -> np.ndarray:
+def _nodes(n_nodes: int, nodes: ArrayLike, what: str) -> Int32Array:
     return as_seeds(n_nodes, nodes, None, what=what)[0]
 
 
@@ -162,7 +167,9 @@ def _check_weight(weight: str) -> None:
         raise RequestError(f"unknown weight {weight!r}; use 'time' (seconds) or 'length' (metres)")
 
 
-def one_to_many(graph: RoadGraph, source: int, targets, *, weight: str = "time") -> np.ndarray:
+def one_to_many(
+    graph: RoadGraph, source: int, targets: ArrayLike, *, weight: str = "time"
+) -> FloatArray:
     """Cost from ``source`` to each of ``targets`` with one Dijkstra search.
 
     The search stops as soon as every target is settled.
@@ -189,12 +196,13 @@ def one_to_many(graph: RoadGraph, source: int, targets, *, weight: str = "time")
         graph.first_out, graph.head, graph.travel_time, graph.length_m,
         src, np.zeros(1), dst, np.inf,
     )  # fmt: skip
-    return (seconds if weight == "time" else metres)[dst]
+    costs: FloatArray = (seconds if weight == "time" else metres)[dst]
+    return costs
 
 
 def travel_matrices(
-    router: ContractionHierarchy | RoadGraph, sources, targets
-) -> tuple[np.ndarray, np.ndarray]:
+    router: ContractionHierarchy | RoadGraph, sources: ArrayLike, targets: ArrayLike
+) -> tuple[FloatArray, FloatArray]:
     """Seconds and metres (along the fastest route) between all sources and targets.
 
     Parameters
@@ -213,7 +221,7 @@ def travel_matrices(
     if isinstance(router, ContractionHierarchy):
         src = _nodes(router.n_nodes, sources, "source")
         dst = _nodes(router.n_nodes, targets, "target")
-        offsets, q_node, q_w, q_arc = router._packed
+        offsets, q_node, q_w, q_arc = router.query_graph
         seconds, metres = _ch_many_to_many(
             offsets, q_node, q_w, q_arc, router.arc_length, router.rank[src], router.rank[dst]
         )
@@ -242,8 +250,12 @@ def travel_matrices(
 
 
 def many_to_many(
-    router: ContractionHierarchy | RoadGraph, sources, targets, *, weight: str = "time"
-) -> np.ndarray:
+    router: ContractionHierarchy | RoadGraph,
+    sources: ArrayLike,
+    targets: ArrayLike,
+    *,
+    weight: str = "time",
+) -> FloatArray:
     """Matrix of fastest-route costs from every source to every target.
 
     Parameters

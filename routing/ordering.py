@@ -1,6 +1,6 @@
 """A metric-independent node order by nested dissection (inertial flow).
 
-A customizable contraction hierarchy (:mod:`routing.cch`) contracts nodes in
+A customizable contraction hierarchy (:mod:`routing.ch.customization`) contracts nodes in
 an order that does not depend on travel times, so closures and traffic never
 change it. Nested dissection gives such an order with little fill-in: cut the
 graph by a small set of nodes (a *separator*), order both halves recursively

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from routing.arrays import FloatArray, Int64Array, IntArray
+from routing.geo import haversine_m
 from routing.graph import RoadGraph
-
-EARTH_RADIUS_M = 6_371_008.8
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,7 +122,10 @@ def path_polyline(graph: RoadGraph, edges: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 @njit(cache=True, nogil=True)
-def _path_polyline(first_out, head, geom_first, geom_lat, geom_lon, lat, lon, edges):
+def _path_polyline(
+    first_out: IntArray, head: IntArray, geom_first: IntArray, geom_lat: FloatArray,
+    geom_lon: FloatArray, lat: FloatArray, lon: FloatArray, edges: Int64Array,
+) -> tuple[FloatArray, FloatArray]:  # fmt: skip
     """:func:`path_polyline` in one pass: each edge's tail, its shape points, the last head."""
     total = 1
     for i in range(edges.shape[0]):
@@ -147,15 +150,6 @@ def _path_polyline(first_out, head, geom_first, geom_lat, geom_lon, lat, lon, ed
     return out_lat, out_lon
 
 
-def _haversine_np(lat1, lon1, lat2, lon2):
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    a = (
-        np.sin((p2 - p1) / 2) ** 2
-        + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
-    )
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
-
-
 def edge_prefix_polyline(
     graph: RoadGraph, edge: int, fraction: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -165,7 +159,7 @@ def edge_prefix_polyline(
     """
     lat, lon = graph.edge_points(int(edge))
     fraction = min(max(float(fraction), 0.0), 1.0)
-    seg = _haversine_np(lat[:-1], lon[:-1], lat[1:], lon[1:])
+    seg = haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:])
     total = float(seg.sum())
     if fraction >= 1.0 or total == 0.0:
         return (lat, lon) if fraction > 0 or total == 0.0 else (lat[:1], lon[:1])

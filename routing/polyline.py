@@ -6,6 +6,9 @@ from collections.abc import Iterable
 
 import numpy as np
 from numba import njit
+from numpy.typing import NDArray
+
+from routing.arrays import Int64Array
 
 
 def encode_polyline(lats: Iterable[float], lons: Iterable[float], precision: int = 6) -> str:
@@ -17,11 +20,12 @@ def encode_polyline(lats: Iterable[float], lons: Iterable[float], precision: int
         raise ValueError(f"{lat_a.shape[0]} latitudes but {lon_a.shape[0]} longitudes")
     lat_i = np.round(lat_a * factor).astype(np.int64)
     lon_i = np.round(lon_a * factor).astype(np.int64)
-    return _encode_kernel(lat_i, lon_i).tobytes().decode("ascii")
+    text: str = _encode_kernel(lat_i, lon_i).tobytes().decode("ascii")
+    return text
 
 
 @njit(cache=True, nogil=True)
-def _encode_kernel(lat_i, lon_i):
+def _encode_kernel(lat_i: Int64Array, lon_i: Int64Array) -> NDArray[np.uint8]:
     """The encoded characters (as bytes) of integer coordinates: deltas, zigzag, 5-bit groups."""
     out = np.empty(lat_i.shape[0] * 2 * 13, dtype=np.uint8)  # 13 groups hold any int64
     k = 0

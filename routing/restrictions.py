@@ -214,11 +214,13 @@ class _EdgeIndex:
 
     def into(self, node: int, way: int) -> np.ndarray:
         edges = self.edges_of_way(way)
-        return edges[self.head[edges] == node]
+        into: np.ndarray = edges[self.head[edges] == node]
+        return into
 
     def out_of(self, node: int, way: int) -> np.ndarray:
         edges = self.edges_of_way(way)
-        return edges[self.tail[edges] == node]
+        out: np.ndarray = edges[self.tail[edges] == node]
+        return out
 
 
 def _way_walk(index: _EdgeIndex, way: int, start: int) -> dict[int, list[int]]:

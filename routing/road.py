@@ -13,16 +13,17 @@ import math
 import weakref
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numba import njit
+from numpy.typing import ArrayLike
 
+from routing.arrays import FloatArray, IntArray
 from routing.build import road_graphs, wheelchair_graph
-from routing.cch import CCHStructure, cch_structure, customize
-from routing.ch import ContractionHierarchy
+from routing.ch import CCHStructure, ContractionHierarchy, cch_structure, customize
 from routing.errors import NoRouteError
-from routing.geo import EARTH_RADIUS_M
+from routing.geo import haversine_kernel
 from routing.graph import PROFILES, RoadGraph
 from routing.paths import PathResult, path_polyline
 from routing.regions import Region, default_cache_dir
@@ -68,7 +69,7 @@ class RoadRoute:
     edges: np.ndarray
     unknown_access: int | None = None
 
-    def geojson(self) -> dict:
+    def geojson(self) -> dict[str, Any]:
         """The route as a GeoJSON Feature (LineString in lon, lat order)."""
         return {
             "type": "Feature",
@@ -137,7 +138,7 @@ class RoadNetwork:
     stats: LiveQueryStats = field(default_factory=LiveQueryStats, compare=False, repr=False)
     # The latest live customization, shared with every live view (replace() passes it on):
     # a new state close to it (one more closure) is customized from it, not from the base.
-    _latest: list = field(default_factory=list, compare=False, repr=False)
+    _latest: list[Any] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def profile(self) -> str:
@@ -159,7 +160,8 @@ class RoadNetwork:
             object.__setattr__(self, "_live_views", views)  # a cache, not a field
         hit = views.get(id(live))
         if hit is not None and hit[0]() is live:
-            return hit[1]
+            shared: RoadNetwork = hit[1]
+            return shared
         view = replace(self, live=live, stats=LiveQueryStats())
         if live is not None:
             views[id(live)] = (weakref.ref(live), view)
@@ -195,7 +197,7 @@ class RoadNetwork:
 
     def customized(self, live: LiveWeights) -> ContractionHierarchy:
         """The hierarchy customized for ``live`` (cached on the weights object)."""
-        cached = live.__dict__.get("_hierarchy")
+        cached: ContractionHierarchy | None = live.__dict__.get("_hierarchy")
         if cached is not None:
             return cached
         if self.structure is None:
@@ -278,7 +280,13 @@ class RoadNetwork:
             raise self._no_route(origin, destination, closed=w is not None)
         return self._path_route(a, b, path)
 
-    def _no_route(self, origin, destination, *, closed: bool = False) -> NoRouteError:
+    def _no_route(
+        self,
+        origin: tuple[float, float],
+        destination: tuple[float, float],
+        *,
+        closed: bool = False,
+    ) -> NoRouteError:
         why = (
             "closed roads cut it off (see the active closures)"
             if closed
@@ -345,7 +353,9 @@ class RoadNetwork:
         )
 
     # ------------------------------------------------------------------ matrices
-    def matrix(self, sources, targets, *, at: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def matrix(
+        self, sources: ArrayLike, targets: ArrayLike, *, at: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Seconds and metres between node ids, exact under the live state.
 
         A bucket many-to-many on the hierarchy customized for the live state
@@ -396,7 +406,10 @@ def partial_shape(
 
 
 @njit(cache=True, nogil=True)
-def _partial_shape(first_out, geom_first, geom_lat, geom_lon, lat, lon, edge, where, toward_head):
+def _partial_shape(
+    first_out: IntArray, geom_first: IntArray, geom_lat: FloatArray, geom_lon: FloatArray,
+    lat: FloatArray, lon: FloatArray, edge: int, where: float, toward_head: bool,
+) -> tuple[FloatArray, FloatArray]:  # fmt: skip
     """:func:`partial_shape` on the arrays: shape points beyond / before ``where`` metres."""
     a = geom_first[edge]
     b = geom_first[edge + 1]
@@ -411,7 +424,7 @@ def _partial_shape(first_out, geom_first, geom_lat, geom_lon, lat, lon, edge, wh
     along = 0.0
     k = 0
     for j in range(a, b):
-        along += _haversine_kernel(prev_lat, prev_lon, geom_lat[j], geom_lon[j])
+        along += haversine_kernel(prev_lat, prev_lon, geom_lat[j], geom_lon[j])
         prev_lat = geom_lat[j]
         prev_lon = geom_lon[j]
         if (toward_head and along > where) or (not toward_head and along < where):
@@ -421,18 +434,6 @@ def _partial_shape(first_out, geom_first, geom_lat, geom_lon, lat, lon, edge, wh
     if toward_head:
         return out_lat[:k], out_lon[:k]
     return out_lat[:k][::-1].copy(), out_lon[:k][::-1].copy()
-
-
-@njit(cache=True, nogil=True)
-def _haversine_kernel(lat1, lon1, lat2, lon2):
-    """:func:`routing.geo.haversine_m` of one pair (same formula)."""
-    p1 = math.radians(lat1)
-    p2 = math.radians(lat2)
-    dlmb = math.radians(lon2 - lon1)
-    s1 = math.sin((p2 - p1) / 2.0)
-    s2 = math.sin(dlmb / 2.0)
-    h = s1 * s1 + math.cos(p1) * math.cos(p2) * s2 * s2
-    return 2.0 * EARTH_RADIUS_M * math.asin(math.sqrt(min(max(h, 0.0), 1.0)))
 
 
 def _finite_seeds(nodes: np.ndarray, costs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -17,19 +17,21 @@ from __future__ import annotations
 import logging
 import math
 import weakref
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 from numba import njit
+from numpy.typing import ArrayLike
 
+from routing.arrays import FloatArray, Int32Array, Int64Array, IntArray
 from routing.errors import NoRouteError, RequestError
+from routing.geo import EARTH_RADIUS_M, haversine_kernel
 from routing.graph import RoadGraph
 from routing.paths import PathResult, make_path, trace_backward, trace_forward
 
 log = logging.getLogger(__name__)
 
 METHODS = ("dijkstra", "bidijkstra", "astar")
-EARTH_RADIUS_M = 6_371_008.8
 _DEG = math.pi / 180.0
 
 
@@ -40,7 +42,7 @@ _DEG = math.pi / 180.0
 
 
 @njit(cache=True, nogil=True)
-def _sift_up(hn, hk, pos, i):
+def _sift_up(hn: IntArray, hk: FloatArray, pos: IntArray, i: int) -> None:
     v = hn[i]
     k = hk[i]
     while i > 0:
@@ -57,7 +59,7 @@ def _sift_up(hn, hk, pos, i):
 
 
 @njit(cache=True, nogil=True)
-def _sift_down(hn, hk, pos, i, size):
+def _sift_down(hn: IntArray, hk: FloatArray, pos: IntArray, i: int, size: int) -> None:
     v = hn[i]
     k = hk[i]
     while True:
@@ -78,7 +80,7 @@ def _sift_down(hn, hk, pos, i, size):
 
 
 @njit(cache=True, nogil=True)
-def heap_push(hn, hk, pos, size, v, key):
+def heap_push(hn: IntArray, hk: FloatArray, pos: IntArray, size: int, v: int, key: float) -> int:
     """Insert ``v`` with ``key`` or lower its key; return the new heap size."""
     i = pos[v]
     if i < 0:
@@ -91,7 +93,7 @@ def heap_push(hn, hk, pos, size, v, key):
 
 
 @njit(cache=True, nogil=True)
-def heap_pop(hn, hk, pos, size):
+def heap_pop(hn: IntArray, hk: FloatArray, pos: IntArray, size: int) -> tuple[int, float, int]:
     """Remove the minimum; return ``(node, key, new_size)``."""
     v = hn[0]
     key = hk[0]
@@ -108,7 +110,10 @@ def heap_pop(hn, hk, pos, size):
 
 
 @njit(cache=True, nogil=True)
-def _dijkstra_p2p(first_out, head, weight, src, src_cost, dst, dst_cost):
+def _dijkstra_p2p(
+    first_out: IntArray, head: IntArray, weight: FloatArray,
+    src: IntArray, src_cost: FloatArray, dst: IntArray, dst_cost: FloatArray,
+) -> tuple[float, int, Int64Array]:  # fmt: skip
     """One-directional Dijkstra from seeds until the best target seed is final.
 
     Returns ``(cost, target_node, parent_edge)``; ``cost`` is inf when unreachable.
@@ -148,8 +153,10 @@ def _dijkstra_p2p(first_out, head, weight, src, src_cost, dst, dst_cost):
 
 @njit(cache=True, nogil=True)
 def _bidijkstra_p2p(
-    first_out, head, weight, first_in, rtail, redge, rweight, src, src_cost, dst, dst_cost
-):
+    first_out: IntArray, head: IntArray, weight: FloatArray,
+    first_in: IntArray, rtail: IntArray, redge: IntArray, rweight: FloatArray,
+    src: IntArray, src_cost: FloatArray, dst: IntArray, dst_cost: FloatArray,
+) -> tuple[float, int, Int64Array, Int64Array]:  # fmt: skip
     """Bidirectional Dijkstra between seed sets.
 
     The backward search runs on the reverse graph (``first_in``/``rtail``,
@@ -216,24 +223,15 @@ def _bidijkstra_p2p(
 
 
 @njit(cache=True, nogil=True)
-def haversine_m(lat1, lon1, lat2, lon2):
-    """Great-circle distance in metres between two points in degrees."""
-    p1 = lat1 * _DEG
-    p2 = lat2 * _DEG
-    s1 = math.sin((p2 - p1) * 0.5)
-    s2 = math.sin((lon2 - lon1) * _DEG * 0.5)
-    a = s1 * s1 + math.cos(p1) * math.cos(p2) * s2 * s2
-    return 2.0 * EARTH_RADIUS_M * math.asin(math.sqrt(min(a, 1.0)))
-
-
-@njit(cache=True, nogil=True)
-def _max_speed(first_out, head, weight, lat, lon):
+def _max_speed(
+    first_out: IntArray, head: IntArray, weight: FloatArray, lat: FloatArray, lon: FloatArray
+) -> float:
     """Largest straight-line speed over any edge (inf if a zero-time edge has length)."""
     best = 0.0
     for v in range(first_out.shape[0] - 1):
         for e in range(first_out[v], first_out[v + 1]):
             x = head[e]
-            dist = haversine_m(lat[v], lon[v], lat[x], lon[x])
+            dist = haversine_kernel(lat[v], lon[v], lat[x], lon[x])
             if dist <= 0.0:
                 continue
             if weight[e] <= 0.0:
@@ -243,7 +241,10 @@ def _max_speed(first_out, head, weight, lat, lon):
 
 
 @njit(cache=True, nogil=True)
-def _astar_p2p(first_out, head, weight, xyz, inv_speed, src, src_cost, dst, dst_cost):
+def _astar_p2p(
+    first_out: IntArray, head: IntArray, weight: FloatArray, xyz: FloatArray, inv_speed: float,
+    src: IntArray, src_cost: FloatArray, dst: IntArray, dst_cost: FloatArray,
+) -> tuple[float, int, Int64Array]:  # fmt: skip
     """A* between seed sets with ``h(v) = min_j(chord(v, t_j) * inv_speed + c_j)``.
 
     ``xyz`` holds each node on a sphere of the earth's radius (metres); the
@@ -295,7 +296,9 @@ def _astar_p2p(first_out, head, weight, xyz, inv_speed, src, src_cost, dst, dst_
 
 
 @njit(cache=True, nogil=True)
-def _chord_bound(xyz, v, dst, dst_cost, k, inv_speed):
+def _chord_bound(
+    xyz: FloatArray, v: int, dst: IntArray, dst_cost: FloatArray, k: int, inv_speed: float
+) -> float:
     hv = np.inf
     for t in range(k):
         w = dst[t]
@@ -307,7 +310,10 @@ def _chord_bound(xyz, v, dst, dst_cost, k, inv_speed):
 
 
 @njit(cache=True, nogil=True)
-def dijkstra_settle(first_out, head, weight, aux, src, src_cost, targets, budget):
+def dijkstra_settle(
+    first_out: IntArray, head: IntArray, weight: FloatArray, aux: FloatArray,
+    src: IntArray, src_cost: FloatArray, targets: IntArray, budget: float,
+) -> tuple[FloatArray, FloatArray]:  # fmt: skip
     """Multi-source Dijkstra with a cost budget and optional early stop at targets.
 
     Runs until the heap is empty, the next key exceeds ``budget``, or every node
@@ -375,12 +381,14 @@ class ReverseArrays(NamedTuple):
     length_m: np.ndarray
 
 
+_V = TypeVar("_V")
+
 _REVERSE: dict[int, ReverseArrays] = {}
 _MAX_SPEED: dict[int, float] = {}
-_XYZ: dict[int, np.ndarray] = {}
+_XYZ: dict[int, FloatArray] = {}
 
 
-def _remember(cache: dict, graph: RoadGraph, value):
+def _remember(cache: dict[int, _V], graph: RoadGraph, value: _V) -> _V:
     key = id(graph)
     if key not in cache:
         weakref.finalize(graph, cache.pop, key, None)
@@ -434,8 +442,8 @@ def sphere_points(graph: RoadGraph) -> np.ndarray:
 
 
 def as_seeds(
-    n_nodes: int, nodes, costs=None, *, what: str = "source"
-) -> tuple[np.ndarray, np.ndarray]:
+    n_nodes: int, nodes: ArrayLike, costs: ArrayLike | None = None, *, what: str = "source"
+) -> tuple[Int32Array, FloatArray]:
     """Validate seed arrays; return ``(nodes int32, costs float64)``.
 
     Raises :class:`RequestError` for empty seeds, node ids outside the graph,
@@ -481,7 +489,14 @@ def as_seeds(
     return nodes_a.astype(np.int32).ravel(), np.ascontiguousarray(costs_a.ravel())
 
 
-def _search(graph, src, src_cost, dst, dst_cost, method):
+def _search(
+    graph: RoadGraph,
+    src: Int32Array,
+    src_cost: FloatArray,
+    dst: Int32Array,
+    dst_cost: FloatArray,
+    method: str,
+) -> tuple[float, Int64Array | None, int]:
     """Run one method; return (cost, edges, start node)."""
     if method == "dijkstra":
         cost, node, parent = _dijkstra_p2p(
@@ -522,7 +537,13 @@ def _search(graph, src, src_cost, dst, dst_cost, method):
 
 
 def shortest_path_cost(
-    graph: RoadGraph, src_nodes, src_costs, dst_nodes, dst_costs, *, method: str = "bidijkstra"
+    graph: RoadGraph,
+    src_nodes: ArrayLike,
+    src_costs: ArrayLike | None,
+    dst_nodes: ArrayLike,
+    dst_costs: ArrayLike | None,
+    *,
+    method: str = "bidijkstra",
 ) -> float:
     """Travel time in seconds between seed sets, ``inf`` when no route exists.
 
@@ -543,7 +564,13 @@ def shortest_path_cost(
 
 
 def shortest_path(
-    graph: RoadGraph, src_nodes, src_costs, dst_nodes, dst_costs, *, method: str = "bidijkstra"
+    graph: RoadGraph,
+    src_nodes: ArrayLike,
+    src_costs: ArrayLike | None,
+    dst_nodes: ArrayLike,
+    dst_costs: ArrayLike | None,
+    *,
+    method: str = "bidijkstra",
 ) -> PathResult:
     """Fastest path between seed sets.
 
@@ -588,8 +615,13 @@ def cost_between(
 
 
 def dijkstra_bounded(
-    graph: RoadGraph, src_nodes, src_costs, budget_s: float = math.inf, *, reverse: bool = False
-) -> np.ndarray:
+    graph: RoadGraph,
+    src_nodes: ArrayLike,
+    src_costs: ArrayLike | None,
+    budget_s: float = math.inf,
+    *,
+    reverse: bool = False,
+) -> FloatArray:
     """Seconds from the nearest source seed to every node within ``budget_s``.
 
     Parameters

@@ -17,17 +17,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit
+from numpy.typing import ArrayLike
 from scipy.spatial import cKDTree
 
+from routing.arrays import FloatArray, Int64Array
 from routing.errors import SnapError
-from routing.geo import EARTH_RADIUS_M, LocalPlane, haversine_m, valid_latlon
+from routing.geo import M_PER_DEG_LAT, LocalPlane, haversine_m, haversine_scalar_m, valid_latlon
 from routing.graph import RoadGraph
 
 #: Side of a grid cell of the snapping index, metres (index size vs. query work).
 GRID_CELL_M = 50.0
 #: Most cells of a snapping grid (the cell side doubles until the grid fits).
 MAX_GRID_CELLS = 4_000_000
-_M_PER_DEG = math.pi / 180.0 * 6_371_008.8
 
 
 @dataclass(frozen=True, eq=False)
@@ -145,11 +146,14 @@ class Snap:
             np.concatenate(costs).astype(np.float64),
         )
 
-    def _arc_costs(self, arcs, turn, weight, share: float) -> np.ndarray:
+    def _arc_costs(
+        self, arcs: np.ndarray, turn: np.ndarray, weight: ArrayLike | None, share: float
+    ) -> np.ndarray:
         """Turn cost plus ``share`` of the segment, per arc onto it (inf when closed)."""
         if weight is None:
             seg = self.edge_time if arcs is self.in_arcs else self.reverse_time
-            return turn + share * seg
+            costs: np.ndarray = turn + share * seg
+            return costs
         w = np.asarray(weight)[arcs]
         # A closed arc (inf) stays closed, also at share 0 (0 * inf would be NaN).
         return np.where(np.isfinite(w), turn + share * (w - turn), np.inf)
@@ -302,7 +306,7 @@ class Snapper:
                 "(|lat| <= 90, |lon| <= 180); check the order and the values"
             )
         min_lat, max_lat, min_lon, max_lon = self._bounds
-        margin_lat = max_distance_m / _M_PER_DEG
+        margin_lat = max_distance_m / M_PER_DEG_LAT
         margin_lon = margin_lat / max(math.cos(math.radians(lat)), 1e-6)
         if not (
             min_lat - margin_lat <= lat <= max_lat + margin_lat
@@ -342,7 +346,7 @@ class Snapper:
         seg_lat, seg_lon = self.seg_lat[seg], self.seg_lon[seg]
         s_lat = float(seg_lat[0] + tb * (seg_lat[1] - seg_lat[0]))
         s_lon = float(seg_lon[0] + tb * (seg_lon[1] - seg_lon[0]))
-        distance = _haversine(lat, lon, s_lat, s_lon)
+        distance = haversine_scalar_m(lat, lon, s_lat, s_lon)
         if distance > max_distance_m:
             raise SnapError(
                 f"coordinate ({lat:.6f}, {lon:.6f}) is {distance:,.0f} m from the nearest "
@@ -483,17 +487,10 @@ def location_points(graph: RoadGraph) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return 0.5 * (lat[a] + lat[a + 1]), 0.5 * (lon[a] + lon[a + 1]), owner
 
 
-def _haversine(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """:func:`routing.geo.haversine_m` for one pair of Python floats (same formula)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dphi = p2 - p1
-    dlmb = math.radians(lon2 - lon1)
-    a = math.sin(dphi / 2.0) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dlmb / 2.0) ** 2
-    return 2.0 * EARTH_RADIUS_M * math.asin(math.sqrt(min(max(a, 0.0), 1.0)))
-
-
 @njit(cache=True)
-def _grid_index(cx0, cy0, cx1, cy1, nx, ny):
+def _grid_index(
+    cx0: Int64Array, cy0: Int64Array, cx1: Int64Array, cy1: Int64Array, nx: int, ny: int
+) -> tuple[Int64Array, Int64Array]:
     """CSR ``(cell_first, cell_seg)``: the segments whose box covers cell ``i * ny + j``."""
     counts = np.zeros(nx * ny + 1, dtype=np.int64)
     for s in range(cx0.shape[0]):
@@ -513,7 +510,7 @@ def _grid_index(cx0, cy0, cx1, cy1, nx, ny):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _to_segment(seg_xy, s, px, py):
+def _to_segment(seg_xy: FloatArray, s: int, px: float, py: float) -> tuple[float, float]:
     """(distance, t) from (px, py) to its projection onto segment ``s``, clamped to the ends."""
     ax = seg_xy[s, 0]
     ay = seg_xy[s, 1]
@@ -528,7 +525,10 @@ def _to_segment(seg_xy, s, px, py):
 
 
 @njit(cache=True, nogil=True)
-def _grid_nearest(px, py, x0, y0, cell, nx, ny, cell_first, cell_seg, seg_xy):
+def _grid_nearest(
+    px: float, py: float, x0: float, y0: float, cell: float, nx: int, ny: int,
+    cell_first: Int64Array, cell_seg: Int64Array, seg_xy: FloatArray,
+) -> tuple[int, float]:  # fmt: skip
     """(segment, t) of the segment closest to (px, py): the grid cells ring by ring.
 
     A cell in ring ``r`` (Chebyshev distance from the query's cell) is at least

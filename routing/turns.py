@@ -75,12 +75,15 @@ def _bearings(graph: RoadGraph) -> tuple[np.ndarray, np.ndarray]:
     last_lat = np.where(has, graph.geom_lat[np.maximum(gf[1:] - 1, 0)], graph.lat[tail])
     last_lon = np.where(has, graph.geom_lon[np.maximum(gf[1:] - 1, 0)], graph.lon[tail])
 
-    def bearing(lat1, lon1, lat2, lon2):
+    def bearing(
+        lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray
+    ) -> np.ndarray:
         p1, p2 = np.radians(lat1), np.radians(lat2)
         dl = np.radians(lon2 - lon1)
         x = np.sin(dl) * np.cos(p2)
         y = np.cos(p1) * np.sin(p2) - np.sin(p1) * np.cos(p2) * np.cos(dl)
-        return np.degrees(np.arctan2(x, y))
+        degrees: np.ndarray = np.degrees(np.arctan2(x, y))
+        return degrees
 
     out_bearing = bearing(graph.lat[tail], graph.lon[tail], first_lat, first_lon)
     in_bearing = bearing(last_lat, last_lon, graph.lat[head], graph.lon[head])
@@ -89,7 +92,8 @@ def _bearings(graph: RoadGraph) -> tuple[np.ndarray, np.ndarray]:
 
 def turn_angle(in_bearing: np.ndarray, out_bearing: np.ndarray) -> np.ndarray:
     """Signed turn angle in degrees: 0 straight on, > 0 to the right, < 0 to the left."""
-    return (np.asarray(out_bearing) - np.asarray(in_bearing) + 540.0) % 360.0 - 180.0
+    angle: np.ndarray = (np.asarray(out_bearing) - np.asarray(in_bearing) + 540.0) % 360.0 - 180.0
+    return angle
 
 
 def angle_cost(angle: np.ndarray, model: MotorModel) -> np.ndarray:
@@ -115,7 +119,7 @@ class TurnGraphReport:
     forbidden_turns: int = 0
     u_turns: int = 0
     via_way_copies: int = 0
-    via_way_skipped: Counter | None = None
+    via_way_skipped: Counter[str] | None = None
     dropped_search_nodes: int = 0
 
     def as_dict(self) -> dict[str, object]:
@@ -193,7 +197,7 @@ def _expand_via_ways(
     report: TurnGraphReport,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Copy the search nodes of via-way chains; return arcs and the road edge of each new node."""
-    skipped: Counter = Counter()
+    skipped: Counter[str] = Counter()
     arc_of: dict[tuple[int, int], int] = {
         (int(a), int(b)): i for i, (a, b) in enumerate(zip(frm.tolist(), to.tolist(), strict=True))
     }

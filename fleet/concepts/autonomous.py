@@ -20,7 +20,7 @@ import numpy as np
 from shapely import contains_xy
 from shapely.geometry.base import BaseGeometry
 
-from routing.cch import customize
+from routing.ch import customize
 from routing.errors import DataError
 
 log = logging.getLogger(__name__)

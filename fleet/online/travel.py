@@ -522,7 +522,7 @@ class RoadTravel:
     def _customized(self, w: LiveWeights) -> ContractionHierarchy:
         """The hierarchy for the live weights ``w`` (customized once per weight state)."""
         if self.network is None:
-            from routing.cch import cch_structure
+            from routing.ch import cch_structure
             from routing.road import RoadNetwork
             from routing.snap import Snapper
 
@@ -582,7 +582,7 @@ class RoadTravel:
         slots = self._slot[locs]
         missing = np.unique(locs[slots < 0])
         if missing.size:
-            offsets, q_node, q_w, q_arc = self.ch._packed
+            offsets, q_node, q_w, q_arc = self.ch.query_graph
             for loc in missing.tolist():
                 r = int(self.ch.rank[loc])
                 slot = self._n_slots

@@ -30,7 +30,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -47,6 +47,8 @@ if TYPE_CHECKING:
     from routing.transit.door_to_door import TransitNetwork
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 #: Stations / chargers farther than this from a road of a profile are not used with it.
 STATION_SNAP_M = 300.0
@@ -191,7 +193,7 @@ class PlanContext:
     )
     _wheelchair_transit: tuple[Any, TransitNetwork] | None = field(default=None, repr=False)
     _wheelchair_failed: str | None = field(default=None, repr=False)
-    _live_tables: dict[tuple, tuple[Any, Any]] = field(default_factory=dict, repr=False)
+    _live_tables: dict[tuple[Any, ...], tuple[Any, Any]] = field(default_factory=dict, repr=False)
     _subscribed: set[int] = field(default_factory=set, repr=False)
 
     def __post_init__(self) -> None:
@@ -224,7 +226,7 @@ class PlanContext:
             if live is not None and id(live) not in self._subscribed:
                 ref = weakref.ref(self)
 
-                def changed(version: int, ref=ref) -> None:
+                def changed(version: int, ref: weakref.ref[PlanContext] = ref) -> None:
                     ctx = ref()
                     if ctx is not None:
                         ctx.live_changed(version)
@@ -238,12 +240,13 @@ class PlanContext:
             self._live_tables.clear()
         log.debug("plan context: live state changed (version %s), live tables dropped", version)
 
-    def _live_table(self, key: tuple, weights: Any, compute: Callable[[], Any]) -> Any:
+    def _live_table(self, key: tuple[Any, ...], weights: Any, compute: Callable[[], _T]) -> _T:
         """``compute()`` for ``weights``, kept while those exact weights are current."""
         with self._lock:
             hit = self._live_tables.get(key)
         if hit is not None and hit[0] is weights:
-            return hit[1]
+            cached: _T = hit[1]
+            return cached
         value = compute()
         with self._lock:
             if len(self._live_tables) >= _LIVE_TABLES:
@@ -481,6 +484,7 @@ class PlanContext:
             graph = car.graph if weights is None else weights.graph
             return travel_matrices(graph, nodes, nodes)
         ids = tuple(c.id for c in chargers)
+        cached: Any
         if weights is not None:
             cached = self._live_table(
                 ("chargers", ids), weights, lambda: (ids, *self._all_pairs(chargers, at))

@@ -30,6 +30,12 @@ def criteria(arrival: float, transfers: int, effort_s: float, cost_eur: float) -
     )
 
 
+LegsBuilder = Callable[[], "list[Leg] | None"]
+"""Draws an option's legs, or returns None when it turns out impossible."""
+Answers = dict[Any, Any]
+"""Provider answers shared between the modes of one plan (asked once, reused)."""
+
+
 @dataclass
 class Candidate:
     """A possible itinerary of one mode, before its legs are drawn.
@@ -44,7 +50,7 @@ class Candidate:
     transfers: int
     effort_s: float
     cost_eur: float
-    build: Callable[[], list[Leg] | None]
+    build: LegsBuilder
     n_legs: int = 1
 
     @property

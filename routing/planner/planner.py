@@ -31,15 +31,15 @@ from routing.errors import NoRouteError, SnapError
 from routing.planner.context import PlanContext
 from routing.planner.legs import shift_legs
 from routing.planner.modes import Outcome, bike_share, direct, ev, free_floating, transit
-from routing.planner.options import Candidate, PlannedItinerary
+from routing.planner.options import Answers, Candidate, PlannedItinerary
 from routing.planner.pareto import Criteria, pareto_front
 from routing.planner.request import MODES, PlanRequest
 from routing.planner.searches import Searches
-from routing.transit.itinerary import Itinerary
+from routing.transit.itinerary import Itinerary, Leg
 
 log = logging.getLogger(__name__)
 
-ModeFn = Callable[[PlanRequest, PlanContext, Searches, dict], Outcome]
+ModeFn = Callable[[PlanRequest, PlanContext, Searches, Answers], Outcome]
 
 #: Mode name -> function producing its candidates. Order = order of evaluation.
 MODE_FUNCTIONS: dict[str, ModeFn] = {
@@ -122,7 +122,7 @@ def plan(request: PlanRequest, context: PlanContext, *, naive: bool = False) -> 
     candidates: list[Candidate] = []
     reasons: dict[str, str] = {}
     timings: dict[str, float] = {}
-    answers: dict = {}
+    answers: Answers = {}
     step_free_missing = request.wheelchair and "walk" not in s.networks
     for mode, fn in MODE_FUNCTIONS.items():
         if mode not in request.modes:
@@ -198,7 +198,7 @@ def _arrive_by(cand: Candidate) -> Candidate:
     back = cand.arrival - cand.departure
     inner = cand.build
 
-    def build() -> list | None:
+    def build() -> list[Leg] | None:
         legs = inner()
         return None if legs is None else shift_legs(legs, -back)
 

@@ -76,6 +76,10 @@ class Direction(StrEnum):
     EGRESS = "egress"  # stop -> point, at the end
 
 
+StopLegsBuilder = Callable[[dt.datetime], "list[Leg] | None"]
+"""Draws the legs between a point and a stop for a start time (None: impossible after all)."""
+
+
 @dataclass(frozen=True)
 class ProviderQuery:
     """What a provider is asked.
@@ -126,7 +130,7 @@ class StopLeg:
 
     stop: int
     duration_s: float
-    build: Callable[[dt.datetime], list[Leg] | None]
+    build: StopLegsBuilder
     effort_s: float = 0.0
     cost_eur: float = 0.0
     booking: dict[str, Any] | None = None
@@ -200,7 +204,7 @@ class WalkProvider:
         return ProviderAnswer(legs)
 
     @staticmethod
-    def _builder(query: ProviderQuery, point: Place, stop: int, secs: float):
+    def _builder(query: ProviderQuery, point: Place, stop: int, secs: float) -> StopLegsBuilder:
         def build(start: dt.datetime) -> list[Leg]:
             place = _stop_place(query, stop)
             a, b = (point, place) if query.direction is Direction.ACCESS else (place, point)
@@ -298,7 +302,7 @@ class BikeRideProvider:
     @staticmethod
     def _out_builder(
         query: ProviderQuery, box: Station, stop: int, ride: float, buffer: float, walk: float
-    ):
+    ) -> StopLegsBuilder:
         def build(start: dt.datetime) -> list[Leg]:
             s = query.searches
             park = query.context.settings.park_bike_s
@@ -381,7 +385,9 @@ class BikeRideProvider:
         return ProviderAnswer(legs)
 
     @staticmethod
-    def _home_builder(query: ProviderQuery, box: Station, stop: int, walk: float, ride: float):
+    def _home_builder(
+        query: ProviderQuery, box: Station, stop: int, walk: float, ride: float
+    ) -> StopLegsBuilder:
         def build(start: dt.datetime) -> list[Leg]:
             s = query.searches
             at_box = station_place(box)

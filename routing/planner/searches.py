@@ -29,8 +29,11 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from routing.errors import NoRouteError
+from routing.graph import RoadGraph
+from routing.paths import PathResult
 from routing.road import RoadNetwork, RoadRoute
 from routing.search import dijkstra_settle, reverse_graph_arrays, shortest_path, shortest_path_cost
 from routing.snap import Snap
@@ -48,22 +51,40 @@ _NO_TARGETS = np.empty(0, dtype=np.int32)
 class PlainRouter:
     """Stands in for a contraction hierarchy with plain one-directional Dijkstra (baseline)."""
 
-    def __init__(self, graph) -> None:
+    def __init__(self, graph: RoadGraph) -> None:
         self.graph = graph
 
-    def query(self, src_nodes, src_costs, dst_nodes, dst_costs) -> float:
+    def query(
+        self,
+        src_nodes: ArrayLike,
+        src_costs: ArrayLike | None,
+        dst_nodes: ArrayLike,
+        dst_costs: ArrayLike | None,
+    ) -> float:
         """Seconds between seed sets (inf if unreachable)."""
         return shortest_path_cost(
             self.graph, src_nodes, src_costs, dst_nodes, dst_costs, method="dijkstra"
         )
 
-    def route(self, src_nodes, src_costs, dst_nodes, dst_costs):
+    def route(
+        self,
+        src_nodes: ArrayLike,
+        src_costs: ArrayLike | None,
+        dst_nodes: ArrayLike,
+        dst_costs: ArrayLike | None,
+    ) -> PathResult:
         """Path between seed sets (raises NoRouteError)."""
         return shortest_path(
             self.graph, src_nodes, src_costs, dst_nodes, dst_costs, method="dijkstra"
         )
 
-    def route_or_none(self, src_nodes, src_costs, dst_nodes, dst_costs):
+    def route_or_none(
+        self,
+        src_nodes: ArrayLike,
+        src_costs: ArrayLike | None,
+        dst_nodes: ArrayLike,
+        dst_costs: ArrayLike | None,
+    ) -> PathResult | None:
         """Path between seed sets, ``None`` if unreachable."""
         try:
             return self.route(src_nodes, src_costs, dst_nodes, dst_costs)
@@ -138,7 +159,8 @@ class Searches:
         """Live travel times of ``profile`` in force at :attr:`at`, or None (static network)."""
         if profile not in self._weights:
             self._weights[profile] = self.network(profile).live_weights(self.at)
-        return self._weights[profile]
+        weights: LiveWeights | None = self._weights[profile]
+        return weights
 
     def _w(self, profile: str) -> np.ndarray | None:
         w = self.weights(profile)
@@ -330,7 +352,7 @@ class Searches:
         live = self.weights(profile)
         w = None if live is None else live.travel_time
 
-        def matrix(src, dst):
+        def matrix(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             if self.naive:
                 return travel_matrices(net.graph if live is None else live.graph, src, dst)
             if live is None:
@@ -400,7 +422,7 @@ class Searches:
         return route_between(net, sa, sb)
 
 
-def _seed_length(graph, snap: Snap, node: int, *, at_start: bool) -> float:
+def _seed_length(graph: RoadGraph, snap: Snap, node: int, *, at_start: bool) -> float:
     length = float(graph.length_m[snap.edge])
     if at_start:
         return (1.0 - snap.fraction) * length if node == snap.head else snap.fraction * length

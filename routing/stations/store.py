@@ -30,6 +30,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from routing.errors import DataError, RequestError
+from routing.geo import EARTH_RADIUS_M, haversine_scalar_m
 from routing.stations import gbfs, ocpi, parkapi
 from routing.stations.model import (
     Availability,
@@ -42,7 +43,6 @@ from routing.stations.model import (
 
 logger = logging.getLogger(__name__)
 
-EARTH_RADIUS_M = 6_371_008.8
 T = TypeVar("T", Station, Charger)
 
 
@@ -85,14 +85,6 @@ class UpdateReport:
             f" ({', '.join(self.unknown[:5])})" if self.unknown else "",
             len(self.rejected), len(self.warnings),
         )  # fmt: skip
-
-
-def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in metres between two WGS84 points."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
 def _unit_xyz(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
@@ -242,7 +234,7 @@ class _Store(Generic[T]):
         found = []
         for i in hits:
             item = self._items[i]
-            d = haversine_m(lat, lon, item.lat, item.lon)
+            d = haversine_scalar_m(lat, lon, item.lat, item.lon)
             if d <= radius_m:
                 found.append((item, d))
         found.sort(key=lambda pair: (pair[1], pair[0].id))

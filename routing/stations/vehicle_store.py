@@ -28,6 +28,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from routing.errors import RequestError
+from routing.geo import EARTH_RADIUS_M, haversine_scalar_m
 from routing.stations.free_floating import (
     FreeFloatingSnapshot,
     Vehicle,
@@ -38,7 +39,7 @@ from routing.stations.free_floating import (
 from routing.stations.gbfs import DEFAULT_GRACE_S, parse_vehicle_types
 from routing.stations.geofencing import parse_geofencing_zones
 from routing.stations.model import as_utc
-from routing.stations.store import EARTH_RADIUS_M, UpdateReport, _unit_xyz, haversine_m
+from routing.stations.store import UpdateReport, _unit_xyz
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ class VehicleView:
             snap = self.snapshots[sid]
             if wanted is not None and snap.form_factor(vehicle) not in wanted:
                 continue
-            d = haversine_m(lat, lon, vehicle.lat, vehicle.lon)
+            d = haversine_scalar_m(lat, lon, vehicle.lat, vehicle.lon)
             if d <= radius_m:
                 out.append(VehicleHit(vehicle, snap, d))
         out.sort(key=lambda h: (h.distance_m, h.vehicle.id))

@@ -23,12 +23,12 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from routing.errors import DataError, NoRouteError, RequestError
+from routing.geo import haversine_m
 from routing.graph import RoadGraph
 from routing.regions import Region, load_region
 from routing.transit.footpaths import (
     WALK_SPEED_MPS,
     StopLinks,
-    haversine_m,
     link_stops,
     straight_line_footpaths,
     walk_from_stops,
@@ -61,13 +61,13 @@ class TransitNetwork:
     snapper: Any = None
     links: StopLinks | None = None
     region_name: str = ""
-    _args: tuple = field(default=(), repr=False)
+    _args: tuple[np.ndarray, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         self._args = timetable_args(self.timetable, self.footpaths)
 
     @property
-    def args(self) -> tuple:
+    def args(self) -> tuple[np.ndarray, ...]:
         """Kernel arguments of the timetable and footpaths (prepared once)."""
         return self._args
 
@@ -156,7 +156,7 @@ def load_transit_network(
     return TransitNetwork(tt, fp, graph, snapper, links, region.name)
 
 
-def _check_point(name: str, point) -> tuple[float, float]:
+def _check_point(name: str, point: Any) -> tuple[float, float]:
     try:
         lat, lon = float(point[0]), float(point[1])
     except (TypeError, ValueError, IndexError):
@@ -180,11 +180,11 @@ class _WalkDrawer:
             if links is not None and links.snaps[s] is not None
         }
 
-    def _snap(self, place: Place):
+    def _snap(self, place: Place) -> Any:
         key = (place.lat, place.lon)
         return self.snaps.get(key) or self._stop_snaps.get(key)
 
-    def __call__(self, a: Place, b: Place, seconds: float):
+    def __call__(self, a: Place, b: Place, seconds: float) -> tuple[np.ndarray, np.ndarray, float]:
         from routing.paths import path_polyline
         from routing.search import shortest_path
 

@@ -12,14 +12,15 @@ straight-line footpaths serve unit tests without a road graph.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from routing.errors import SnapError
+from routing.geo import haversine_m
 from routing.graph import RoadGraph
+from routing.snap import Snap, Snapper
 from routing.transit.raptor import Footpaths
 from routing.transit.timetable import Timetable
 
@@ -30,15 +31,6 @@ WALK_SPEED_MPS = 1.2
 STRAIGHT_LINE_DETOUR = 1.3
 """Straight-line distances are stretched by this factor to approximate real walking paths."""
 MAX_STOP_SNAP_M = 300.0
-
-
-def haversine_m(lat1, lon1, lat2, lon2):
-    """Great-circle distance in metres (numpy broadcasting)."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dlat = p2 - p1
-    dlon = np.radians(np.asarray(lon2) - np.asarray(lon1))
-    a = np.sin(dlat / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlon / 2) ** 2
-    return 2 * 6_371_008.8 * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
 
 
 @dataclass(frozen=True)
@@ -65,10 +57,12 @@ class StopLinks:
     tgt_costs: np.ndarray
     offroad_s: np.ndarray
     linked: np.ndarray
-    snaps: list
+    snaps: list[Snap | None]
 
 
-def link_stops(tt: Timetable, snapper, *, max_snap_m: float = MAX_STOP_SNAP_M) -> StopLinks:
+def link_stops(
+    tt: Timetable, snapper: Snapper, *, max_snap_m: float = MAX_STOP_SNAP_M
+) -> StopLinks:
     """Snap every stop of ``tt`` onto the walk graph of ``snapper``."""
     S = tt.n_stops
     src_nodes = np.zeros((S, 2), np.int32)
@@ -77,7 +71,7 @@ def link_stops(tt: Timetable, snapper, *, max_snap_m: float = MAX_STOP_SNAP_M) -
     tgt_costs = np.full((S, 2), np.inf)
     offroad = np.zeros(S)
     linked = np.zeros(S, dtype=bool)
-    snaps: list = [None] * S
+    snaps: list[Snap | None] = [None] * S
     for s in range(S):
         try:
             snap = snapper.snap(
@@ -107,14 +101,14 @@ def link_stops(tt: Timetable, snapper, *, max_snap_m: float = MAX_STOP_SNAP_M) -
 
 def walk_to_stops(links: StopLinks, dist: np.ndarray) -> np.ndarray:
     """Seconds to each stop given node distances ``dist`` of a forward search (inf if beyond)."""
-    t = np.min(dist[links.tgt_nodes] + links.tgt_costs, axis=1) + links.offroad_s
+    t: np.ndarray = np.min(dist[links.tgt_nodes] + links.tgt_costs, axis=1) + links.offroad_s
     t[~links.linked] = np.inf
     return t
 
 
 def walk_from_stops(links: StopLinks, dist_rev: np.ndarray) -> np.ndarray:
     """Seconds from each stop to the seeds of a reverse search with node distances ``dist_rev``."""
-    t = np.min(dist_rev[links.src_nodes] + links.src_costs, axis=1) + links.offroad_s
+    t: np.ndarray = np.min(dist_rev[links.src_nodes] + links.src_costs, axis=1) + links.offroad_s
     t[~links.linked] = np.inf
     return t
 
@@ -144,6 +138,7 @@ def walk_graph_footpaths(
         )
         t = walk_to_stops(links, dist)
         snap = links.snaps[s]
+        assert snap is not None  # a linked stop has its snap
         # Two stops on the same edge are connected along it without reaching a node.
         for o in np.flatnonzero(links.linked & (links.tgt_nodes[:, 0] == links.tgt_nodes[s, 0])):
             other = links.snaps[o]
@@ -183,7 +178,7 @@ def straight_line_pairs(
     max_walk_s: float,
     speed_mps: float = WALK_SPEED_MPS,
     detour: float = STRAIGHT_LINE_DETOUR,
-):
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All ordered stop pairs within ``max_walk_s`` by stretched straight-line distance."""
     lat = np.asarray(lat, float)
     lon = np.asarray(lon, float)
@@ -201,7 +196,9 @@ def straight_line_footpaths(
     return apply_transfers_txt(tt, a, b, d)
 
 
-def apply_transfers_txt(tt: Timetable, src, dst, dur) -> Footpaths:
+def apply_transfers_txt(
+    tt: Timetable, src: np.ndarray, dst: np.ndarray, dur: np.ndarray
+) -> Footpaths:
     """Combine computed footpaths with the feed's transfers.txt (type 2 times, type 3 bans)."""
     src = np.asarray(src, np.int64)
     dst = np.asarray(dst, np.int64)
@@ -236,8 +233,3 @@ def apply_transfers_txt(tt: Timetable, src, dst, dur) -> Footpaths:
         ok = np.isfinite(dur)
         src, dst, dur = src[ok], dst[ok], dur[ok]
     return Footpaths.from_pairs(tt.n_stops, src, dst, dur.astype(np.int64))
-
-
-def seconds_to_walk_m(seconds: float, speed_mps: float = WALK_SPEED_MPS) -> float:
-    """Approximate walking distance for a duration (used when no geometry is known)."""
-    return float(seconds) * speed_mps if math.isfinite(seconds) else math.inf

@@ -23,6 +23,7 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -282,7 +283,8 @@ def _parse_int(
             f"{file} line {_line(frame.index[row])}: field {column} = {frame[column].iloc[row]!r} "
             "is not an integer; fix the feed"
         )
-    return numbers.to_numpy().astype(np.int64)
+    ints: np.ndarray = numbers.to_numpy().astype(np.int64)
+    return ints
 
 
 def _parse_float(frame: pd.DataFrame, column: str, file: str) -> np.ndarray:
@@ -294,7 +296,8 @@ def _parse_float(frame: pd.DataFrame, column: str, file: str) -> np.ndarray:
             f"{file} line {_line(frame.index[row])}: field {column} = {frame[column].iloc[row]!r} "
             "is not a number; fix the feed"
         )
-    return numbers.to_numpy(dtype=np.float64)
+    floats: np.ndarray = numbers.to_numpy(dtype=np.float64)
+    return floats
 
 
 def _parse_dates(frame: pd.DataFrame, column: str, file: str) -> list[dt.date]:
@@ -587,7 +590,9 @@ def read_gtfs(
     return feed
 
 
-def _read_stops(raw: pd.DataFrame, bbox, problems: _Problems) -> pd.DataFrame:
+def _read_stops(
+    raw: pd.DataFrame, bbox: tuple[float, float, float, float] | None, problems: _Problems
+) -> pd.DataFrame:
     for column in ("stop_name", "parent_station", "location_type"):
         if column not in raw.columns:
             raw[column] = ""
@@ -664,10 +669,19 @@ def _wheelchair_codes(
             f"{file} line {_line(frame.index[row])}: field {column} = {text.iloc[row]!r} is not "
             f"0, 1 or 2; treated as 0 (no information) in {int(bad.sum())} row(s)"
         )
-    return codes.where(~bad, 0).to_numpy().astype(np.int8)
+    cleaned: np.ndarray = codes.where(~bad, 0).to_numpy().astype(np.int8)
+    return cleaned
 
 
-def _clean_trip_times(trip_of, seq, arr, dep, lines, trips_raw, problems: _Problems):
+def _clean_trip_times(
+    trip_of: np.ndarray,
+    seq: np.ndarray,
+    arr: np.ndarray,
+    dep: np.ndarray,
+    lines: np.ndarray,
+    trips_raw: pd.DataFrame,
+    problems: _Problems,
+) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Fill missing times, check monotonicity; return kept trips and their time arrays.
 
     Returns the kept trip positions, offsets (``first``) into the *filtered*
@@ -730,7 +744,9 @@ def _clean_trip_times(trip_of, seq, arr, dep, lines, trips_raw, problems: _Probl
     return keep_trips, rows, lengths, arr, dep
 
 
-def _read_calendar(calendar_raw, dates_raw) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _read_calendar(
+    calendar_raw: pd.DataFrame | None, dates_raw: pd.DataFrame | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     if calendar_raw is not None and len(calendar_raw):
         cal = pd.DataFrame({"service_id": calendar_raw["service_id"].to_numpy()})
         for day in WEEKDAYS:
@@ -795,7 +811,20 @@ def _read_shapes(src: _Source) -> tuple[list[str], np.ndarray, np.ndarray, np.nd
     return [str(s) for s in ids], first, lat[order], lon[order]
 
 
-def _expand_frequencies(src, trips, trip_first, stop_of, arr, dep, pickup, dropoff, seq):
+def _expand_frequencies(
+    src: _Source,
+    trips: pd.DataFrame,
+    trip_first: np.ndarray,
+    stop_of: np.ndarray,
+    arr: np.ndarray,
+    dep: np.ndarray,
+    pickup: np.ndarray,
+    dropoff: np.ndarray,
+    seq: np.ndarray,
+) -> tuple[
+    pd.DataFrame, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+    np.ndarray,
+]:  # fmt: skip
     """Replace each frequency-based trip by one instance per departure in its windows."""
     freq = src.read("frequencies.txt", required=False)
     if freq is None or not len(freq):
@@ -867,9 +896,11 @@ def parse_date(value: str | dt.date) -> dt.date:
     raise DataError(f"date {value!r} is not YYYY-MM-DD")
 
 
-def feed_filters_from_options(options: dict, bbox: Iterable[float] | None) -> dict:
+def feed_filters_from_options(
+    options: dict[str, Any], bbox: Iterable[float] | None
+) -> dict[str, Any]:
     """Translate a region's ``[sources.gtfs]`` options into :func:`read_gtfs` filters."""
-    out: dict = {}
+    out: dict[str, Any] = {}
     if options.get("agencies"):
         out["agencies"] = [str(a) for a in options["agencies"]]
     if options.get("routes"):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from routing.geo import polyline_length_m
 from routing.transit.itinerary import Leg, Place, StopCall
 from routing.transit.raptor import (
     J_ACCESS,
@@ -204,14 +205,6 @@ def ride_geometry(tt: Timetable, ride: Ride) -> tuple[np.ndarray, np.ndarray]:
     return out_lat[keep], out_lon[keep]
 
 
-def _length_m(lats: np.ndarray, lons: np.ndarray) -> float:
-    from routing.transit.footpaths import haversine_m
-
-    if len(lats) < 2:
-        return 0.0
-    return float(np.sum(haversine_m(lats[:-1], lons[:-1], lats[1:], lons[1:])))
-
-
 def ride_leg(tt: Timetable, ride: Ride) -> Leg:
     """The transit :class:`Leg` of a ride, with intermediate stops and geometry."""
     stops, arr, dep = tt.slot_times(ride.slot)
@@ -227,7 +220,7 @@ def ride_leg(tt: Timetable, ride: Ride) -> Leg:
         to_place=stop_place(tt, ride.alight_stop),
         start=tt.to_datetime(ride.departure),
         end=tt.to_datetime(ride.arrival),
-        distance_m=_length_m(lats, lons),
+        distance_m=polyline_length_m(lats, lons),
         lats=lats,
         lons=lons,
         route_id=str(tt.route_ids[route]),

@@ -29,9 +29,15 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
+
+from routing.arrays import BoolArray, Int64Array, IntArray
+
+if TYPE_CHECKING:
+    from routing.transit.timetable import Timetable
 
 INF = np.int32(2_000_000_000)
 _INF = 2_000_000_000
@@ -93,7 +99,9 @@ class Footpaths:
 
 
 @numba.njit(cache=True)
-def _first_catchable(dep, board, base, n, lo, hi, pos, t):
+def _first_catchable(
+    dep: IntArray, board: BoolArray, base: int, n: int, lo: int, hi: int, pos: int, t: int
+) -> int:
     """Smallest trip index i in [lo, hi) with dep[i, pos] >= t and boarding allowed; else hi."""
     a, b = lo, hi
     while a < b:
@@ -108,7 +116,10 @@ def _first_catchable(dep, board, base, n, lo, hi, pos, t):
 
 
 @numba.njit(cache=True)
-def _improve(k, p, a, K, best, src_round, walk_from, wf, egress, tbound, tgt_hit):
+def _improve(
+    k: int, p: int, a: int, K: int, best: IntArray, src_round: IntArray, walk_from: IntArray,
+    wf: int, egress: IntArray, tbound: IntArray, tgt_hit: IntArray,
+) -> None:  # fmt: skip
     """Set own label of round k at stop p to a; copy it to higher rounds; update target bounds."""
     best[k, p] = a
     src_round[k, p] = k
@@ -130,7 +141,7 @@ def _improve(k, p, a, K, best, src_round, walk_from, wf, egress, tbound, tgt_hit
 
 
 @numba.njit(cache=True)
-def _improve_ride(k, p, a, K, rbest):
+def _improve_ride(k: int, p: int, a: int, K: int, rbest: IntArray) -> None:
     """Set the ride label of round k at stop p to a and copy it to higher rounds."""
     rbest[k, p] = a
     for j in range(k + 1, K + 1):
@@ -142,19 +153,10 @@ def _improve_ride(k, p, a, K, rbest):
 
 @numba.njit(cache=True)
 def _extract(
-    k,
-    t,
-    best,
-    src_round,
-    walk_from,
-    ride_slot,
-    ride_bpos,
-    ride_apos,
-    slot_route,
-    route_stops,
-    route_stop_first,
-    out,
-):
+    k: int, t: int, best: IntArray, src_round: IntArray, walk_from: IntArray,
+    ride_slot: IntArray, ride_bpos: IntArray, ride_apos: IntArray, slot_route: IntArray,
+    route_stops: IntArray, route_stop_first: IntArray, out: IntArray,
+) -> tuple[int, int, int]:  # fmt: skip
     """Follow parent pointers from target t's own label of round k; fill ``out`` (rides x 4).
 
     Returns (number of rides, access stop, stop walked from before t or -1).
@@ -189,28 +191,13 @@ def _extract(
 
 @numba.njit(cache=True)
 def raptor_kernel(
-    route_stop_first,
-    route_stops,
-    route_trip_first,
-    route_time_first,
-    dep_t,
-    arr_t,
-    board,
-    alight,
-    stop_route_first,
-    stop_routes,
-    stop_route_pos,
-    fp_first,
-    fp_head,
-    fp_dur,
-    slot_route,
-    src_stops,
-    src_access,
-    departures,
-    tgt_stops,
-    tgt_egress,
-    max_rounds,
-):
+    route_stop_first: IntArray, route_stops: IntArray, route_trip_first: IntArray,
+    route_time_first: IntArray, dep_t: IntArray, arr_t: IntArray, board: BoolArray,
+    alight: BoolArray, stop_route_first: IntArray, stop_routes: IntArray,
+    stop_route_pos: IntArray, fp_first: IntArray, fp_head: IntArray, fp_dur: IntArray,
+    slot_route: IntArray, src_stops: IntArray, src_access: IntArray, departures: IntArray,
+    tgt_stops: IntArray, tgt_egress: IntArray, max_rounds: int,
+) -> tuple[Int64Array, Int64Array]:  # fmt: skip
     """Range RAPTOR over per-round labels; returns the journeys that improved a target label.
 
     Parameters
@@ -410,19 +397,10 @@ def raptor_kernel(
 
 @numba.njit(cache=True)
 def source_departures(
-    route_stop_first,
-    route_trip_first,
-    route_time_first,
-    dep_t,
-    board,
-    stop_route_first,
-    stop_routes,
-    stop_route_pos,
-    src_stops,
-    src_access,
-    t_from,
-    t_to,
-):
+    route_stop_first: IntArray, route_trip_first: IntArray, route_time_first: IntArray,
+    dep_t: IntArray, board: BoolArray, stop_route_first: IntArray, stop_routes: IntArray,
+    stop_route_pos: IntArray, src_stops: IntArray, src_access: IntArray, t_from: int, t_to: int,
+) -> Int64Array:  # fmt: skip
     """Distinct departure times d in [t_from, t_to] with a trip leaving a source at d + access."""
     out = np.empty(0, np.int64)
     buf = []
@@ -446,7 +424,7 @@ def source_departures(
     return out[::-1].copy()
 
 
-def timetable_args(tt, footpaths: Footpaths) -> tuple:
+def timetable_args(tt: Timetable, footpaths: Footpaths) -> tuple[np.ndarray, ...]:
     """The array arguments of :func:`raptor_kernel` in order (timetable, footpaths, slot routes)."""
     return (
         tt.route_stop_first,
@@ -470,7 +448,7 @@ def timetable_args(tt, footpaths: Footpaths) -> tuple:
 _ACCESSIBLE: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
 
-def accessible_stops(tt, *, allow_unknown: bool = False) -> np.ndarray:
+def accessible_stops(tt: Timetable, *, allow_unknown: bool = False) -> np.ndarray:
     """Stops a wheelchair user may board or leave at (GTFS ``wheelchair_boarding``).
 
     Parameters
@@ -485,20 +463,22 @@ def accessible_stops(tt, *, allow_unknown: bool = False) -> np.ndarray:
     ndarray of bool, shape (n_stops,)
     """
     codes = np.asarray(tt.stop_wheelchair)
-    return (codes == 1) | ((codes == 0) & allow_unknown)
+    ok: np.ndarray = (codes == 1) | ((codes == 0) & allow_unknown)
+    return ok
 
 
-def accessible_trips(tt, *, allow_unknown: bool = False) -> np.ndarray:
+def accessible_trips(tt: Timetable, *, allow_unknown: bool = False) -> np.ndarray:
     """Trip slots with a wheelchair place (GTFS ``wheelchair_accessible``).
 
     See :func:`accessible_stops` for ``allow_unknown``.
     """
     codes = np.asarray(tt.trip_wheelchair)
-    return (codes == 1) | ((codes == 0) & allow_unknown)
+    ok: np.ndarray = (codes == 1) | ((codes == 0) & allow_unknown)
+    return ok
 
 
 def wheelchair_cells(
-    tt, *, allow_unknown: bool = False
+    tt: Timetable, *, allow_unknown: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``board``/``alight`` restricted to accessible stops on accessible trips, and the stop mask.
 
@@ -533,7 +513,7 @@ def wheelchair_cells(
 
 
 def run_raptor(
-    tt,
+    tt: Timetable,
     footpaths: Footpaths,
     src_stops: np.ndarray,
     src_access: np.ndarray,
@@ -543,7 +523,7 @@ def run_raptor(
     *,
     window_s: int = 0,
     max_transfers: int = 5,
-    args: tuple | None = None,
+    args: tuple[np.ndarray, ...] | None = None,
     wheelchair: bool = False,
     allow_unknown_access: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -609,6 +589,8 @@ def run_raptor(
         departures = np.concatenate((deps, np.array([depart], np.int64)))
     else:
         departures = np.array([depart], dtype=np.int64)
-    return raptor_kernel(  # type: ignore[call-arg]  # a numba dispatcher
-        *args, src_stops, src_access, departures, tgt_stops, tgt_egress, int(max_transfers) + 1
-    )
+    # *args holds the timetable arrays (timetable_args), which mypy cannot count.
+    return raptor_kernel(  # type: ignore[call-arg]
+        *args,  # type: ignore[arg-type]
+        src_stops, src_access, departures, tgt_stops, tgt_egress, int(max_transfers) + 1,
+    )  # fmt: skip

@@ -32,6 +32,7 @@ from typing import Any
 import numba
 import numpy as np
 
+from routing.arrays import BoolArray, IntArray
 from routing.errors import DataError
 from routing.transit.timetable import (
     _TRIP_META,
@@ -259,28 +260,12 @@ def _read_updates(
 
 @numba.njit(cache=True)
 def _apply_kernel(
-    arr,
-    dep,
-    board,
-    alight,
-    seq,
-    route_stops,
-    slot_base,
-    slot_n,
-    slot_stop_base,
-    group_slot,
-    group_first,
-    r_seq,
-    r_stop,
-    r_rel,
-    r_akind,
-    r_aval,
-    r_dkind,
-    r_dval,
-    day_start,
-    r_pos,
-    group_skipped,
-):
+    arr: IntArray, dep: IntArray, board: BoolArray, alight: BoolArray, seq: IntArray,
+    route_stops: IntArray, slot_base: IntArray, slot_n: IntArray, slot_stop_base: IntArray,
+    group_slot: IntArray, group_first: IntArray, r_seq: IntArray, r_stop: IntArray,
+    r_rel: BoolArray, r_akind: IntArray, r_aval: IntArray, r_dkind: IntArray, r_dval: IntArray,
+    day_start: int | np.integer[Any], r_pos: IntArray, group_skipped: IntArray,
+) -> None:  # fmt: skip
     """Propagate the stop updates of every group into ``arr``/``dep``/``board``/``alight``."""
     max_n = 1
     for g in range(group_slot.shape[0]):
@@ -376,7 +361,10 @@ def _apply_kernel(
 
 
 @numba.njit(cache=True)
-def _fifo_broken(arr, dep, route_stop_first, route_trip_first, route_time_first, drop, out):
+def _fifo_broken(
+    arr: IntArray, dep: IntArray, route_stop_first: IntArray, route_trip_first: IntArray,
+    route_time_first: IntArray, drop: BoolArray, out: BoolArray,
+) -> None:  # fmt: skip
     """Mark routes where a kept trip leaves or arrives before the kept trip ahead of it."""
     for r in range(route_stop_first.shape[0] - 1):
         n = route_stop_first[r + 1] - route_stop_first[r]
@@ -625,5 +613,5 @@ def _rebuild(
     }
     for name in _TRIP_META:
         out[name] = cat(np.asarray(getattr(tt, name))[keep_slot], name)
-    first, routes, pos = stop_route_index(tt.n_stops, route_stop_first, route_stops)
-    return replace(tt, stop_route_first=first, stop_routes=routes, stop_route_pos=pos, **out)
+    first, routes, route_pos = stop_route_index(tt.n_stops, route_stop_first, route_stops)
+    return replace(tt, stop_route_first=first, stop_routes=routes, stop_route_pos=route_pos, **out)

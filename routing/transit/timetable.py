@@ -31,6 +31,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import pandas as pd
 
 from routing.cache import cache_key, file_digest, load_arrays, save_arrays
 from routing.errors import DataError
@@ -329,7 +330,9 @@ def assemble_routes(trips: TripSet) -> dict[str, np.ndarray]:
     return out
 
 
-def stop_route_index(n_stops: int, route_stop_first: np.ndarray, route_stops: np.ndarray):
+def stop_route_index(
+    n_stops: int, route_stop_first: np.ndarray, route_stops: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """CSR index stop -> (route, position in route) over every occurrence."""
     n_routes = route_stop_first.shape[0] - 1
     lengths = np.diff(route_stop_first)
@@ -495,7 +498,7 @@ def build_timetable(feed: GtfsFeed, date: str | dt.date, timezone: str | None = 
     return tt
 
 
-def _transfer_times(tr) -> np.ndarray:
+def _transfer_times(tr: pd.DataFrame) -> np.ndarray:
     """transfers.txt as one code per row: seconds for type 2, -3 for type 3 (banned), else -1."""
     kind = tr["transfer_type"].to_numpy().astype(np.int64)
     minimum = tr["min_transfer_time"].to_numpy().astype(np.int64)

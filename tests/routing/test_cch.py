@@ -8,8 +8,17 @@ import numpy as np
 import pytest
 import scipy.sparse.csgraph as csg
 
-from routing.cch import build_cch_structure, cch_structure, customize
-from routing.errors import NoRouteError
+from routing.cache import is_memory_mapped
+from routing.ch import (
+    build_cch_structure,
+    cch_structure,
+    check_cch_structure,
+    check_hierarchy,
+    customize,
+    load_cch_structure,
+    save_cch_structure,
+)
+from routing.errors import DataError, NoRouteError
 from routing.matrix import travel_matrices
 from routing.ordering import nested_dissection_order
 from routing.paths import check_path
@@ -151,7 +160,7 @@ def _random_step(rng, base: np.ndarray, weight: np.ndarray) -> np.ndarray:
 def test_partial_customization_equals_full_and_dijkstra(
     variant: str, max_arcs: float, monkeypatch
 ) -> None:
-    import routing.cch as cch_module
+    import routing.ch.customization as cch_module
 
     monkeypatch.setattr(cch_module, "PARTIAL_MAX_SHARE", 1.0)  # partial for every change
     monkeypatch.setattr(cch_module, "PARTIAL_MAX_ARCS", max_arcs)
@@ -206,7 +215,7 @@ def test_closed_arcs_keep_the_query_graph_layout() -> None:
 
 def test_road_network_customizes_from_the_nearest_state(monkeypatch) -> None:
     """Live states applied one after another stay exact whichever hierarchy they start from."""
-    import routing.cch as cch_module
+    import routing.ch.customization as cch_module
     from routing.live import LiveState
     from routing.road import RoadNetwork
     from routing.snap import Snapper
@@ -237,3 +246,42 @@ def test_road_network_customizes_from_the_nearest_state(monkeypatch) -> None:
     for closure in live.closures():
         live.remove_closure(closure.id)
     assert view.hierarchy_at()[0] is network.hierarchy
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_structure_and_customizations_pass_the_consistency_checks(variant: str, tmp_path) -> None:
+    graph = random_geometric_graph(200, seed=5, **VARIANTS[variant])
+    structure = build_cch_structure(graph)
+    check_cch_structure(structure, graph)
+    base = customize(structure, graph)
+    check_hierarchy(base)
+    weight = np.asarray(graph.travel_time, dtype=np.float64).copy()
+    weight[::7] = np.inf  # closures leave arcs with neither an edge nor halves
+    check_hierarchy(customize(structure, graph, weight, start=base))
+    check_hierarchy(customize(structure, graph, np.full(graph.n_edges, np.inf)))
+    save_cch_structure(structure, graph, tmp_path)
+    loaded = load_cch_structure(graph, tmp_path)
+    assert loaded is not None
+    assert is_memory_mapped(loaded.up_head)
+    for name, array in structure.array_fields().items():
+        assert np.array_equal(getattr(loaded, name), array), name
+    check_cch_structure(loaded, graph)
+    assert load_cch_structure(random_geometric_graph(200, seed=6), tmp_path) is None
+
+
+def test_consistency_checks_name_what_is_broken() -> None:
+    from dataclasses import replace
+
+    graph = random_geometric_graph(150, seed=12)
+    structure = build_cch_structure(graph)
+    with pytest.raises(DataError, match="triangle"):
+        check_cch_structure(replace(structure, tri_ab=np.roll(structure.tri_ab, 1)), graph)
+    with pytest.raises(DataError, match="wrong hierarchy edge"):
+        check_cch_structure(replace(structure, arc_cch=np.roll(structure.arc_cch, 1)), graph)
+    with pytest.raises(DataError, match="another graph"):
+        check_cch_structure(structure, random_geometric_graph(120, seed=12))
+    hierarchy = customize(structure, graph)
+    longer = hierarchy.arc_length.copy()
+    longer[np.flatnonzero(hierarchy.arc_child_a >= 0)[0]] += 1.0
+    with pytest.raises(DataError, match="length is not the sum"):
+        check_hierarchy(replace(hierarchy, arc_length=longer))

@@ -10,9 +10,16 @@ import numpy as np
 import pytest
 import scipy.sparse.csgraph as csg
 
-import routing.ch as ch_module
+import routing.ch.contraction as ch_module
 from routing.cache import is_memory_mapped
-from routing.ch import ContractionHierarchy, build_ch, contraction_hierarchy
+from routing.ch import (
+    ContractionHierarchy,
+    build_ch,
+    check_hierarchy,
+    contraction_hierarchy,
+    load_ch,
+    save_ch,
+)
 from routing.errors import DataError, NoRouteError, RequestError
 from routing.paths import check_path
 from tests.support.graph_factories import (
@@ -131,6 +138,7 @@ def test_hierarchy_structure(synthetic):
     assert np.allclose(weight[sc], weight[a] + weight[b], rtol=1e-12)
     assert np.allclose(ch.arc_length[sc], ch.arc_length[a] + ch.arc_length[b], rtol=1e-12)
     assert ch.n_shortcuts == int(sc.sum())
+    check_hierarchy(ch)  # the public check agrees
 
 
 def test_tiny_witness_limits_stay_exact(monkeypatch):
@@ -229,6 +237,30 @@ def test_cache_roundtrip_is_memory_mapped(tmp_path):
     )  # fmt: skip
     contraction_hierarchy(slower, cache_dir=tmp_path)
     assert len(list(tmp_path.glob("ch-car-*"))) == 2
+
+
+def test_save_load_and_consistency_check(tmp_path):
+    graph = random_geometric_graph(120, seed=9)
+    ch = build_ch(graph)
+    save_ch(ch, tmp_path)
+    loaded = load_ch(graph, tmp_path)
+    assert loaded is not None
+    assert is_memory_mapped(loaded.up_head)
+    check_hierarchy(loaded)
+    assert loaded.cost_between(0, 77) == ch.cost_between(0, 77)
+    assert load_ch(random_geometric_graph(120, seed=10), tmp_path) is None
+    fields = ch.array_fields()
+    slower = {**fields, "up_weight": fields["up_weight"] + 1.0}
+    with pytest.raises(DataError, match="weight differs from its edge"):
+        check_hierarchy(ContractionHierarchy(graph, **slower))
+    swapped = fields["rank"].copy()
+    swapped[[0, 1]] = swapped[[1, 0]]
+    with pytest.raises(DataError, match="order is not the inverse of rank"):
+        check_hierarchy(ContractionHierarchy(graph, **{**fields, "rank": swapped}))
+    longer = fields["arc_length"].copy()
+    longer[np.flatnonzero(ch.arc_edge < 0)[0]] += 1.0
+    with pytest.raises(DataError, match="length is not the sum"):
+        check_hierarchy(ContractionHierarchy(graph, **{**fields, "arc_length": longer}))
 
 
 # ------------------------------------------------------------------- Heidelberg

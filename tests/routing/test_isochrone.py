@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import scipy.sparse.csgraph as csg
 
+from routing.geo import haversine_m
 from routing.isochrone import isochrone, isochrone_edges, isochrone_polylines
 from routing.paths import edge_prefix_polyline
 from tests.support.graph_factories import (
     graph_from_edges,
-    haversine_m,
     heidelberg_graphs,
     random_geometric_graph,
     to_scipy,

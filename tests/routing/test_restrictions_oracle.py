@@ -28,13 +28,7 @@ from tests.support.restrictions_oracle import (
     violations,
 )
 
-HEIDELBERG_PBF = (
-    PROJECT_ROOT.parent
-    / "shared"
-    / "data"
-    / "heidelberg"
-    / "heidelberg.osm.pbf"
-)
+HEIDELBERG_PBF = PROJECT_ROOT.parent / "shared" / "data" / "heidelberg" / "heidelberg.osm.pbf"
 
 CROSS_NODES = {
     1: (49.4000, 8.7000),

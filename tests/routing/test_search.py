@@ -179,7 +179,7 @@ def test_astar_speed_bound_is_admissible():
     speed = max_speed_mps(graph)
     assert 0 < speed < math.inf
     tails = graph.tail()
-    from routing.search import haversine_m
+    from routing.geo import haversine_kernel as haversine_m
 
     for e in range(graph.n_edges):
         u, v = tails[e], graph.head[e]

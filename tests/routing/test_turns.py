@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from routing.build import BUILD_REPORTS, build_road_graphs
-from routing.cch import build_cch_structure, customize
+from routing.ch import build_cch_structure, customize
 from routing.profiles import conditional_maxspeed, daytime_condition, get_profile
 from routing.road import RoadNetwork
 from routing.snap import Snapper

@@ -17,19 +17,10 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
+from routing.geo import haversine_m
 from routing.graph import RoadGraph
 
-EARTH_RADIUS_M = 6_371_008.8
 CENTRE = (49.41, 8.69)  # Heidelberg
-
-
-def haversine_m(lat1, lon1, lat2, lon2):
-    """Great-circle distance in metres (numpy, broadcasting)."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp = p2 - p1
-    dl = np.radians(np.asarray(lon2) - np.asarray(lon1))
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
 
 
 def graph_from_edges(
@@ -211,7 +202,7 @@ def heidelberg_graphs(data_dir: Path, cache_dir: Path) -> dict[str, RoadGraph]:
 @functools.cache
 def heidelberg_ch(profile: str, data_dir: Path, cache_dir: Path):
     """The customized hierarchy of a Heidelberg graph (structure cached on disk)."""
-    from routing.cch import customized_hierarchy
+    from routing.ch import customized_hierarchy
 
     graph = heidelberg_graphs(data_dir, cache_dir)[profile]
     return customized_hierarchy(graph, cache_dir=cache_dir)

@@ -29,18 +29,21 @@ from routing.planner.legs import (
     unknown_buffer_s,
 )
 from routing.planner.modes import Outcome
-from routing.planner.options import Candidate
+from routing.planner.options import Answers, Candidate
 from routing.planner.request import PlanRequest
 from routing.planner.searches import Searches
 from routing.stations.model import Station, StationKind
-from routing.transit.itinerary import Place
+from routing.transit.itinerary import Leg, Place
 
 WALK_RADIUS_MPS = 1.4  # straight-line bound of walking speed for the radius lookup
 
 
-def _walk_candidates(req, ctx, s: Searches, *, pickup: bool) -> list[tuple[float, float, Station]]:
+def _walk_candidates(
+    req: PlanRequest, ctx: PlanContext, s: Searches, *, pickup: bool
+) -> list[tuple[float, float, Station]]:
     """(walk seconds, buffer seconds, station) of the best pickup or return stations."""
     point = req.origin if pickup else req.destination
+    assert ctx.stations is not None  # bike_share returns early without stations
     near = ctx.stations.nearby(
         *point,
         req.max_walk_s * WALK_RADIUS_MPS,
@@ -67,7 +70,7 @@ def _walk_candidates(req, ctx, s: Searches, *, pickup: bool) -> list[tuple[float
     return found[: ctx.settings.max_station_candidates]
 
 
-def bike_share(req: PlanRequest, ctx: PlanContext, s: Searches, answers: dict) -> Outcome:
+def bike_share(req: PlanRequest, ctx: PlanContext, s: Searches, answers: Answers) -> Outcome:
     """The fastest walk-ride-walk combination over the nearest available stations."""
     if req.wheelchair:
         from routing.planner.modes.direct import NOT_STEP_FREE
@@ -111,7 +114,7 @@ def bike_share(req: PlanRequest, ctx: PlanContext, s: Searches, answers: dict) -
     )
     start = req.depart_at
 
-    def build():
+    def build() -> list[Leg] | None:
         pa, pb = station_place(a), station_place(b)
         rent, ret = station_info(a, action="rent_bike"), station_info(b, action="return_bike")
         w1 = road_leg(

@@ -8,10 +8,10 @@ from routing.errors import SnapError
 from routing.planner.context import PlanContext
 from routing.planner.legs import cost, drawn_leg, road_geometry, road_leg
 from routing.planner.modes import Outcome
-from routing.planner.options import Candidate
+from routing.planner.options import Answers, Candidate
 from routing.planner.request import PlanRequest
 from routing.planner.searches import Searches
-from routing.transit.itinerary import Place
+from routing.transit.itinerary import Leg, Place
 
 _LIMIT = {"walk": "max_direct_walk_s", "bike": "max_direct_bike_s"}
 _NAME = {"walk": "walking", "bike": "cycling", "car": "driving"}
@@ -51,7 +51,7 @@ def direct(req: PlanRequest, ctx: PlanContext, s: Searches, profile: str) -> Out
         geometry = road_geometry(s, "car", here, there)
         price = geometry.metres / 1000 * ctx.costs.car_per_km_eur + ctx.costs.car_parking_eur
 
-    def build():
+    def build() -> list[Leg] | None:
         if geometry is None:
             return [road_leg(s, profile, here, there, start, secs)]
         extra = {"cost": cost(price), "costIncludesParkingEur": ctx.costs.car_parking_eur}
@@ -62,16 +62,16 @@ def direct(req: PlanRequest, ctx: PlanContext, s: Searches, profile: str) -> Out
     return Outcome([Candidate(mode, t0, t0 + secs, 0, effort, price, build)])
 
 
-def walk(req: PlanRequest, ctx: PlanContext, s: Searches, answers: dict) -> Outcome:
+def walk(req: PlanRequest, ctx: PlanContext, s: Searches, answers: Answers) -> Outcome:
     """Walking all the way."""
     return direct(req, ctx, s, "walk")
 
 
-def bike(req: PlanRequest, ctx: PlanContext, s: Searches, answers: dict) -> Outcome:
+def bike(req: PlanRequest, ctx: PlanContext, s: Searches, answers: Answers) -> Outcome:
     """Own bike all the way (the bike ends at the destination, with its owner)."""
     return direct(req, ctx, s, "bike")
 
 
-def car(req: PlanRequest, ctx: PlanContext, s: Searches, answers: dict) -> Outcome:
+def car(req: PlanRequest, ctx: PlanContext, s: Searches, answers: Answers) -> Outcome:
     """Driving all the way."""
     return direct(req, ctx, s, "car")

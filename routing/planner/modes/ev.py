@@ -25,6 +25,7 @@ distances; an itinerary that would dip below zero is dropped (never shown).
 
 from __future__ import annotations
 
+import datetime as dt
 import heapq
 import itertools
 import logging
@@ -45,7 +46,7 @@ from routing.planner.legs import (
     seconds,
 )
 from routing.planner.modes import Outcome
-from routing.planner.options import Candidate
+from routing.planner.options import Answers, Candidate, LegsBuilder
 from routing.planner.request import EvSpec, PlanRequest
 from routing.planner.searches import Searches
 from routing.stations.model import Availability, Charger
@@ -122,7 +123,9 @@ def _energy(metres: float, spec: EvSpec) -> float:
     return metres / 1000.0 * spec.consumption_kwh_per_km
 
 
-def _car_leg(s: Searches, a: Place, b: Place, start, secs: float, extra: dict[str, Any]) -> Leg:
+def _car_leg(
+    s: Searches, a: Place, b: Place, start: dt.datetime, secs: float, extra: dict[str, Any]
+) -> Leg:
     return drawn_leg("CAR", a, b, start, secs, road_geometry(s, "car", a, b), extra)
 
 
@@ -171,7 +174,7 @@ def _simulate(
     return legs
 
 
-def ev(req: PlanRequest, ctx: PlanContext, s: Searches, answers: dict) -> Outcome:
+def ev(req: PlanRequest, ctx: PlanContext, s: Searches, answers: Answers) -> Outcome:
     """Drive the EV; with charging stops when the battery cannot make it directly."""
     spec = req.ev
     assert spec is not None  # checked by PlanRequest
@@ -189,7 +192,7 @@ def ev(req: PlanRequest, ctx: PlanContext, s: Searches, answers: dict) -> Outcom
     if spec.initial_kwh - need >= spec.reserve_kwh:
         price = geometry.metres / 1000 * ctx.costs.ev_per_km_eur + ctx.costs.car_parking_eur
 
-        def build_direct():
+        def build_direct() -> list[Leg] | None:
             leg = drawn_leg("CAR", here, there, start, secs, geometry)
             return _simulate([leg], spec, [], ctx)
 
@@ -233,10 +236,17 @@ def _with_charging(
     dest = n
     tick = itertools.count()
     # label: (time, tick, node, arrival kWh, stops, parent label or None, departure kWh at parent)
-    heap: list[tuple] = []
+    heap: list[tuple[Any, ...]] = []
     labels: dict[int, list[tuple[float, float]]] = {}
 
-    def push(t, node, kwh, stops, parent, dep_parent):
+    def push(
+        t: float,
+        node: int,
+        kwh: float,
+        stops: int,
+        parent: tuple[Any, ...] | None,
+        dep_parent: float,
+    ) -> None:
         for t0, k0 in labels.get(node, ()):
             if t0 <= t and k0 >= kwh - 1e-9:
                 return
@@ -363,7 +373,7 @@ def _with_charging(
     )
 
 
-def ev_park_charge(req: PlanRequest, ctx: PlanContext, s: Searches, answers: dict) -> Outcome:
+def ev_park_charge(req: PlanRequest, ctx: PlanContext, s: Searches, answers: Answers) -> Outcome:
     """Drive to a usable charger near the destination, leave the car charging, walk the rest."""
     spec = req.ev
     assert spec is not None
@@ -433,8 +443,8 @@ def _park_builder(
     p: ChargePoint,
     drive: float,
     walk: float,
-):
-    def build():
+) -> LegsBuilder:
+    def build() -> list[Leg] | None:
         c = p.charger
         where = Place(c.name, c.lat, c.lon)
         info = charger_info(p)

@@ -31,6 +31,7 @@ per tried vehicle gives the rides to every parking candidate.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -41,7 +42,7 @@ from routing.geo import haversine_m
 from routing.planner.context import PlanContext
 from routing.planner.legs import Drawn, cost, drawn_leg, road_leg, seconds
 from routing.planner.modes import Outcome
-from routing.planner.options import Candidate
+from routing.planner.options import Answers, Candidate, LegsBuilder
 from routing.planner.providers import Direction, ProviderAnswer, ProviderQuery, StopLeg
 from routing.planner.request import PlanRequest
 from routing.planner.searches import Searches
@@ -105,7 +106,8 @@ def ride_weights(
     key = ("ride", id(graph), type_id, own_limit)
     floor, through, static = snapshot.geofencing.cached(key, compute)
     if live_seconds is None:
-        return static
+        base: RideWeights = static
+        return base
     return _combine(live_seconds, floor, through, static.park, static.start)
 
 
@@ -199,7 +201,7 @@ def _ends(
     return ends
 
 
-def free_floating(req: PlanRequest, ctx: PlanContext, s: Searches, answers: dict) -> Outcome:
+def free_floating(req: PlanRequest, ctx: PlanContext, s: Searches, answers: Answers) -> Outcome:
     """Free-floating vehicle to the destination, or to a transit stop and on by transit."""
     if req.wheelchair:
         from routing.planner.modes.direct import NOT_STEP_FREE
@@ -233,7 +235,7 @@ def _direct(req: PlanRequest, ctx: PlanContext, s: Searches) -> Outcome:
         )
     st = ctx.settings
     graph = s.network("bike").graph
-    best: dict[str, tuple] = {}  # per form factor family: the fastest option
+    best: dict[str, tuple[Any, ...]] = {}  # per form factor family: the fastest option
     short_range = no_parking = 0
     tried = 0
     for walk_v, hit in vehicles:
@@ -392,14 +394,16 @@ class FreeFloatingProvider:
         w: RideWeights,
         price: float,
         stop: int,
-    ):
+    ) -> Callable[[Any], list[Leg] | None]:
         def build(start: Any) -> list[Leg] | None:
             from routing.transit.journeys import stop_place
 
             req, ctx, s = query.request, query.context, query.searches
             at_stop = stop_place(s.transit.timetable, stop)  # type: ignore[union-attr]
             moved = replace(req, depart_at=start)
-            legs = _builder(moved, ctx, s, walk_v, hit, ride, end, w, price, to=at_stop)()
+            legs: list[Leg] | None = _builder(
+                moved, ctx, s, walk_v, hit, ride, end, w, price, to=at_stop
+            )()
             return legs
 
         return build
@@ -411,9 +415,10 @@ PROVIDER = FreeFloatingProvider()
 def _stop_parking(snap: FreeFloatingSnapshot, tt: Any, type_id: str | None) -> np.ndarray:
     """Whether a ride of ``type_id`` may end at each transit stop (cached with the zones)."""
     zones = snap.geofencing
-    return zones.cached(
+    ok: np.ndarray = zones.cached(
         ("stops", id(tt), type_id), lambda: zones.rules_at(tt.stop_lat, tt.stop_lon, type_id).end
     )
+    return ok
 
 
 def _ride_to(
@@ -445,7 +450,7 @@ def _builder(
     price: float,
     *,
     to: Place | None = None,
-):
+) -> LegsBuilder:
     """Legs of one option: walk to the vehicle, ride, and walk on from a parking place.
 
     ``to``: the place the ride ends at when it is not the destination (a stop).

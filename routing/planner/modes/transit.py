@@ -32,7 +32,7 @@ import numpy as np
 from routing.planner.context import PlanContext
 from routing.planner.legs import cost, road_leg
 from routing.planner.modes import Outcome
-from routing.planner.options import Candidate
+from routing.planner.options import Answers, Candidate, LegsBuilder
 from routing.planner.providers import (
     BUILTIN_PROVIDERS,
     Direction,
@@ -69,13 +69,14 @@ def _ask(
     ctx: PlanContext,
     s: Searches,
     direction: Direction,
-    cache: dict,
+    cache: Answers,
 ) -> ProviderAnswer:
     key = (provider.mode, direction)
     if key not in cache or s.naive:  # the baseline asks again for every mode
         point = req.origin if direction is Direction.ACCESS else req.destination
         cache[key] = provider.stop_legs(ProviderQuery(point, req.depart_at, direction, req, ctx, s))
-    return cache[key]
+    answer: ProviderAnswer = cache[key]
+    return answer
 
 
 def combine(
@@ -85,7 +86,7 @@ def combine(
     access: LegProvider,
     egress: LegProvider,
     mode: str,
-    answers: dict,
+    answers: Answers,
 ) -> Outcome:
     """Candidates of transit between ``access`` and ``egress`` providers (one RAPTOR run)."""
     network = s.transit
@@ -190,7 +191,7 @@ def _latest_departures(journeys: list[Journey]) -> list[Journey]:
 
 def _builder(
     req: PlanRequest, s: Searches, journey: Journey, first: StopLeg, last: StopLeg, fare: float
-):
+) -> LegsBuilder:
     def build() -> list[Leg] | None:
         tt = s.transit.timetable  # type: ignore[union-attr]
         head = first.build(tt.to_datetime(journey.departure))
@@ -222,7 +223,8 @@ def _builder(
         if tail is None:
             return None
         # The egress legs take exactly their planned time: the arrival matches the plan.
-        return head + middle + tail
+        legs: list[Leg] = head + middle + tail
+        return legs
 
     return build
 
@@ -253,13 +255,13 @@ def ride_accessibility(tt: Timetable, ride: Ride) -> dict[str, str]:
     return info
 
 
-def walk_transit(req: PlanRequest, ctx: PlanContext, s: Searches, answers: dict) -> Outcome:
+def walk_transit(req: PlanRequest, ctx: PlanContext, s: Searches, answers: Answers) -> Outcome:
     """Walk + transit + walk."""
     w = BUILTIN_PROVIDERS["walk"]
     return combine(req, ctx, s, w, w, "transit", answers)
 
 
-def bike_ride(req: PlanRequest, ctx: PlanContext, s: Searches, answers: dict) -> Outcome:
+def bike_ride(req: PlanRequest, ctx: PlanContext, s: Searches, answers: Answers) -> Outcome:
     """Bike + box + transit (out), or transit + box + own bike (home, with ``parked_bike_at``)."""
     if req.wheelchair:
         from routing.planner.modes.direct import NOT_STEP_FREE
@@ -272,7 +274,7 @@ def bike_ride(req: PlanRequest, ctx: PlanContext, s: Searches, answers: dict) ->
 
 
 def provider_transit(
-    req: PlanRequest, ctx: PlanContext, s: Searches, answers: dict, mode: str
+    req: PlanRequest, ctx: PlanContext, s: Searches, answers: Answers, mode: str
 ) -> Outcome:
     """Transit with a registered provider (e.g. shuttle) as access, egress, or both."""
     provider = ctx.provider(mode)

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from routing.errors import RequestError
+from routing.geo import haversine_scalar_m as haversine_m
 from routing.stations.model import Charger, Connector, Evse, EvseStatus, Station, StationKind
 from routing.stations.store import (
     ChargerStore,
     Nearby,
     StationStore,
     charger_filter,
-    haversine_m,
     station_filter,
 )
 

@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 
 from routing.errors import DataError, RequestError
+from routing.geo import haversine_scalar_m as haversine_m
 from routing.stations.gbfs import load_gbfs
 from routing.stations.geojson import chargers_to_geojson, stations_to_geojson
 from routing.stations.model import Station, StationKind
 from routing.stations.ocpi import load_ocpi
 from routing.stations.parkapi import load_parkapi
-from routing.stations.store import ChargerStore, StationStore, haversine_m
+from routing.stations.store import ChargerStore, StationStore
 from tests.support.paths import FIXTURES_DIR
 
 FIXTURES = FIXTURES_DIR / "stations"

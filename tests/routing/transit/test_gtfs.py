@@ -10,8 +10,8 @@ import pytest
 
 from routing.errors import DataError
 from routing.transit.gtfs import read_gtfs
-from routing.transit.samples import TINY_FEED, write_feed
 from routing.transit.timetable import build_timetable, load_timetable, timetable_trips
+from tests.support.gtfs_samples import TINY_FEED, write_feed
 
 TZ = "Europe/Berlin"
 

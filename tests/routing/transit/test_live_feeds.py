@@ -17,9 +17,9 @@ from routing.live_sources import LiveSource
 from routing.transit.door_to_door import TransitNetwork, plan_stops
 from routing.transit.gtfs import read_gtfs
 from routing.transit.raptor import Footpaths
-from routing.transit.samples import TINY_FEED, write_feed
 from routing.transit.timetable import build_timetable
 from tests.support.feed_server import FeedServer
+from tests.support.gtfs_samples import TINY_FEED, write_feed
 
 H = 3600
 TU = gtfs_realtime_pb2.TripUpdate

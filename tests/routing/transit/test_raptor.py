@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from routing.transit import oracle
 from routing.transit.door_to_door import TransitNetwork, plan_stops
 from routing.transit.footpaths import straight_line_footpaths
 from routing.transit.gtfs import read_gtfs
 from routing.transit.journeys import decode_journeys, journey_legs
 from routing.transit.raptor import Footpaths, run_raptor, timetable_args
-from routing.transit.samples import TINY_FEED, write_feed
 from routing.transit.timetable import build_timetable, load_timetable
+from tests.support import transit_oracle as oracle
+from tests.support.gtfs_samples import TINY_FEED, write_feed
 
 TZ = "Europe/Berlin"
 

@@ -7,13 +7,13 @@ import pytest
 from google.transit import gtfs_realtime_pb2
 
 from routing.errors import DataError
-from routing.transit import oracle
 from routing.transit.door_to_door import TransitNetwork, plan_stops
 from routing.transit.gtfs import read_gtfs
 from routing.transit.raptor import Footpaths
 from routing.transit.realtime import apply_trip_updates
-from routing.transit.samples import TINY_FEED, write_feed
 from routing.transit.timetable import build_timetable
+from tests.support import transit_oracle as oracle
+from tests.support.gtfs_samples import TINY_FEED, write_feed
 
 H = 3600
 

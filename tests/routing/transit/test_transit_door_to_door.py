@@ -11,12 +11,12 @@ import pytest
 from typer.testing import CliRunner
 
 from routing.errors import NoRouteError, RequestError, SnapError
+from routing.geo import haversine_m
 from routing.polyline import decode_polyline, encode_polyline
 from routing.search import dijkstra_bounded
-from routing.transit import oracle
 from routing.transit.door_to_door import load_transit_network, plan_transit
-from routing.transit.footpaths import haversine_m
 from routing.transit.raptor import run_raptor
+from tests.support import transit_oracle as oracle
 
 AT = "2022-09-14T08:00"
 

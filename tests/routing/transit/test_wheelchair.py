@@ -19,12 +19,12 @@ from routing.profiles import (
     wheelchair_assessment,
 )
 from routing.road import load_wheelchair_network
-from routing.transit import oracle
 from routing.transit.footpaths import straight_line_footpaths
 from routing.transit.gtfs import read_gtfs
 from routing.transit.raptor import run_raptor, wheelchair_cells
-from routing.transit.samples import TINY_FEED, write_feed
 from routing.transit.timetable import build_timetable, load_timetable
+from tests.support import transit_oracle as oracle
+from tests.support.gtfs_samples import TINY_FEED, write_feed
 
 TZ = "Europe/Berlin"
 WHEEL = get_profile("wheelchair")

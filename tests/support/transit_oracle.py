@@ -1,4 +1,4 @@
-"""Slow, obvious reference algorithms for checking the RAPTOR kernels (tests, benchmarks).
+"""Slow, obvious reference algorithms for checking the RAPTOR kernels (test support).
 
 Written plainly in Python over the same :class:`Timetable` and footpaths, and
 deliberately independent of the RAPTOR data flow:

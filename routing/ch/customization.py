@@ -1,4 +1,4 @@
-"""Customizable Contraction Hierarchies (Dibbelt, Strasser & Wagner 2016).
+"""Customizable contraction hierarchies (Dibbelt, Strasser & Wagner 2016).
 
 A CCH separates the *structure* of a hierarchy from its *metric*:
 
@@ -14,14 +14,14 @@ A CCH separates the *structure* of a hierarchy from its *metric*:
    in a numba kernel: milliseconds on a city, for any number of changed
    weights (one closure or every road slowed).
 
-The customized hierarchy is exposed as a :class:`~routing.ch.ContractionHierarchy`
+The customized hierarchy is a :class:`~routing.ch.query.CustomizedHierarchy`
 (upward and downward arcs in rank space, shortcuts with their two halves), so
 every query, matrix, path-unpacking and search-space algorithm of
-:mod:`routing.ch`, :mod:`routing.matrix` and ``fleet.online.travel`` runs on it
-unchanged and stays exact under any live state. Arc directions that no weights
-can make finite (no path that way) are left out of the query graph once
-(:class:`MetricLayout`); a closed arc stays in it with an infinite weight, so
-every customization shares one query-graph layout and writes only weights.
+:mod:`routing.ch.query`, :mod:`routing.matrix` and ``fleet.online.travel``
+runs on it unchanged and stays exact under any live state. Arc directions that
+no weights can make finite (no path that way) are left out of the query graph
+once (:class:`MetricLayout`); a closed arc stays in it with an infinite weight,
+so every customization shares one query-graph layout and writes only weights.
 A small change re-customizes only the arcs it reaches (*partial
 customization*, as in RoutingKit): the changed arcs, then, bottom-up, the arcs
 whose triangles read an arc whose weight changed.
@@ -29,25 +29,21 @@ whose triangles read an arc whose weight changed.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
-from dataclasses import dataclass, field, fields
-from pathlib import Path
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 from numba import njit
 
-from routing.cache import cache_key, load_arrays, save_arrays
-from routing.ch import ContractionHierarchy
+from routing.arrays import BoolArray, FloatArray, Int32Array, Int64Array, IntArray
+from routing.ch.query import ContractionHierarchy, CustomizedHierarchy, QueryGraph
 from routing.errors import DataError
 from routing.geo import LocalPlane
 from routing.graph import RoadGraph
 from routing.ordering import nested_dissection_order
 
 log = logging.getLogger(__name__)
-
-CCH_FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -72,16 +68,16 @@ class CCHStructure:
         Whether the original edge runs from the lower to the higher rank.
     """
 
-    rank: np.ndarray
-    order: np.ndarray
-    first_up: np.ndarray
-    up_head: np.ndarray
-    tri_first: np.ndarray
-    tri_va: np.ndarray
-    tri_vb: np.ndarray
-    tri_ab: np.ndarray
-    arc_cch: np.ndarray
-    arc_up: np.ndarray
+    rank: Int32Array
+    order: Int32Array
+    first_up: Int64Array
+    up_head: Int32Array
+    tri_first: Int64Array
+    tri_va: Int32Array
+    tri_vb: Int32Array
+    tri_ab: Int32Array
+    arc_cch: Int32Array
+    arc_up: BoolArray
 
     @property
     def n_nodes(self) -> int:
@@ -106,7 +102,7 @@ class CCHStructure:
 # ------------------------------------------------------------------------ build
 
 
-def _chordal_edges(n: int, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _chordal_edges(n: int, lo: IntArray, hi: IntArray) -> tuple[Int64Array, Int32Array]:
     """CSR (first_up, up_head) of the chordal supergraph in rank space.
 
     Contracting ``v`` joins its upper neighbours into a clique; adding them to
@@ -134,9 +130,9 @@ def _chordal_edges(n: int, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, 
 
 
 @njit(cache=True)
-def _find_edge(first_up, up_head, a, b):
+def _find_edge(first_up: Int64Array, up_head: Int32Array, a: int, b: int) -> int:
     """Id of the edge ``{a, b}`` (a below b) by binary search, -1 if absent."""
-    lo = first_up[a]
+    lo: int = first_up[a]
     hi = first_up[a + 1]
     while lo < hi:
         mid = (lo + hi) // 2
@@ -150,7 +146,9 @@ def _find_edge(first_up, up_head, a, b):
 
 
 @njit(cache=True)
-def _triangles(first_up, up_head):
+def _triangles(
+    first_up: Int64Array, up_head: Int32Array
+) -> tuple[Int64Array, Int32Array, Int32Array, Int32Array]:
     """Lower triangles grouped by their lowest node: (tri_first, va, vb, ab)."""
     n = first_up.shape[0] - 1
     tri_first = np.zeros(n + 1, dtype=np.int64)
@@ -175,7 +173,10 @@ def _triangles(first_up, up_head):
 
 
 @njit(cache=True)
-def _map_arcs(first_up, up_head, rank, tails, heads):
+def _map_arcs(
+    first_up: Int64Array, up_head: Int32Array, rank: Int32Array, tails: Int64Array,
+    heads: Int64Array,
+) -> tuple[Int32Array, BoolArray]:  # fmt: skip
     """Hierarchy edge and direction of every original arc."""
     m = tails.shape[0]
     edge = np.empty(m, dtype=np.int32)
@@ -199,6 +200,16 @@ def build_cch_structure(graph: RoadGraph) -> CCHStructure:
     """Order, contract and triangulate ``graph`` (metric-independent; see module docstring).
 
     Self loops are left out (never on a shortest path).
+
+    Parameters
+    ----------
+    graph : RoadGraph
+        The graph; only its topology and coordinates are read.
+
+    Returns
+    -------
+    CCHStructure
+        Customize it with :func:`customize` for any weights of ``graph``.
     """
     started = time.perf_counter()
     n = graph.n_nodes
@@ -240,174 +251,33 @@ def build_cch_structure(graph: RoadGraph) -> CCHStructure:
     return structure
 
 
-# ------------------------------------------------------------------- queries
+def structure_parent(structure: CCHStructure) -> Int32Array:
+    """Elimination-tree parents of a structure (computed once, kept on the structure).
 
+    Parameters
+    ----------
+    structure : CCHStructure
+        The structure.
 
-@njit(cache=True, nogil=True)
-def _etree_side(offsets, q_node, q_w, q_arc, parent, seeds, costs, backward, dist, p_arc, p_node,
-                mark, visit):  # fmt: skip
-    """Upward search of one side along the elimination tree; returns the visited count.
-
-    Every node reachable upward from a seed is an ancestor of it in the
-    elimination tree, so walking the seeds' ancestor chains in increasing rank
-    and relaxing each node's upward arcs settles them all without a heap.
+    Returns
+    -------
+    ndarray of int32, shape (n,)
+        Parent rank of each rank, -1 at roots.
     """
-    count = 0
-    for j in range(seeds.shape[0]):
-        v = seeds[j]
-        if costs[j] < dist[v]:
-            dist[v] = costs[j]
-            p_arc[v] = -1
-            p_node[v] = -1
-        while v >= 0 and not mark[v]:
-            mark[v] = True
-            visit[count] = v
-            count += 1
-            v = parent[v]
-    if seeds.shape[0] > 1:
-        visit[:count].sort()
-    for i in range(count):
-        v = visit[i]
-        d = dist[v]
-        if d == np.inf:
-            continue
-        mid = offsets[2 * v + 1]
-        lo = mid if backward else offsets[2 * v]
-        hi = offsets[2 * v + 2] if backward else mid
-        for e in range(lo, hi):
-            x = q_node[e]
-            nd = d + q_w[e]
-            if nd < dist[x]:
-                dist[x] = nd
-                p_arc[x] = q_arc[e]
-                p_node[x] = v
-    return count
-
-
-@njit(cache=True, nogil=True)
-def _etree_query(offsets, q_node, q_w, q_arc, parent, src, src_cost, dst, dst_cost, wf, wi,
-                 marks):  # fmt: skip
-    """Exact ``(cost, meet)`` between rank-space seed sets; same workspace rows as a CH query."""
-    df = wf[0]
-    db = wf[1]
-    mf = marks[0]
-    mb = marks[1]
-    vf = wi[8]
-    vb = wi[9]
-    nf = _etree_side(offsets, q_node, q_w, q_arc, parent, src, src_cost, False, df, wi[4], wi[5],
-                     mf, vf)  # fmt: skip
-    nb = _etree_side(offsets, q_node, q_w, q_arc, parent, dst, dst_cost, True, db, wi[6], wi[7],
-                     mb, vb)  # fmt: skip
-    best = np.inf
-    meet = -1
-    for i in range(nf):
-        v = vf[i]
-        if mb[v]:
-            c = df[v] + db[v]
-            if c < best:
-                best = c
-                meet = v
-    for i in range(nf):
-        v = vf[i]
-        df[v] = np.inf
-        mf[v] = False
-    for i in range(nb):
-        v = vb[i]
-        db[v] = np.inf
-        mb[v] = False
-    return best, meet
-
-
-@njit(cache=True, nogil=True)
-def _etree_pair(offsets, q_node, q_w, q_arc, parent, s, t, wf, wi, marks):
-    """:func:`_etree_query` between two single ranks (fewer arguments: faster dispatch)."""
-    src = np.empty(1, dtype=np.int32)
-    dst = np.empty(1, dtype=np.int32)
-    zero = np.zeros(1)
-    src[0] = s
-    dst[0] = t
-    return _etree_query(offsets, q_node, q_w, q_arc, parent, src, zero, dst, zero, wf, wi, marks)
-
-
-def structure_parent(structure: CCHStructure) -> np.ndarray:
-    """Elimination-tree parents of a structure (computed once, kept on the structure)."""
-    cached = structure.__dict__.get("_parent")
+    cached: Int32Array | None = structure.__dict__.get("_parent")
     if cached is None:
         cached = _etree_parent(structure.first_up, structure.up_head)
         object.__setattr__(structure, "_parent", cached)
     return cached
 
 
-def _etree_parent(first_up: np.ndarray, up_head: np.ndarray) -> np.ndarray:
+def _etree_parent(first_up: Int64Array, up_head: Int32Array) -> Int32Array:
     """Elimination-tree parent of each rank: its lowest upper neighbour (-1 at roots)."""
     n = first_up.shape[0] - 1
     has = first_up[1:] > first_up[:-1]
     parent = np.full(n, -1, dtype=np.int32)
     parent[has] = up_head[first_up[:-1][has]]
     return parent
-
-
-@dataclass(frozen=True, eq=False)
-class CustomizedHierarchy(ContractionHierarchy):
-    """A customized CCH: a :class:`ContractionHierarchy` whose point queries walk the
-    elimination tree instead of running a heap-based search (fewer, cache-friendly steps).
-
-    Attributes
-    ----------
-    parent : ndarray of int32, shape (n,)
-        Elimination-tree parent of each rank (:func:`_etree_parent`).
-    """
-
-    parent: np.ndarray = field(default=None)  # type: ignore[arg-type]
-    packed: tuple = field(default=None, repr=False)  # type: ignore[arg-type]
-
-    def __post_init__(self) -> None:
-        # The query graph comes packed from the customization (the up_*/down_*
-        # CSR fields of a classic hierarchy stay empty).
-        object.__setattr__(self, "_packed", self.packed)
-
-    def __reduce__(self):
-        from routing.ch import _ARRAY_FIELDS
-
-        arrays = (getattr(self, name) for name in _ARRAY_FIELDS)
-        return (type(self), (self.graph, *arrays, self.parent, self.packed))
-
-    def _marks(self) -> np.ndarray:
-        marks = getattr(self._local, "marks", None)
-        if marks is None:
-            marks = np.zeros((2, self.n_nodes), dtype=np.bool_)
-            self._local.marks = marks
-        return marks
-
-    def _search(self, src, sc, dst, dc):
-        ws = self._workspace()
-        offsets, q_node, q_w, q_arc = self._packed
-        cost, meet = _etree_query(
-            offsets, q_node, q_w, q_arc, self.parent,
-            np.ascontiguousarray(src, dtype=np.int32), np.ascontiguousarray(sc, dtype=np.float64),
-            np.ascontiguousarray(dst, dtype=np.int32), np.ascontiguousarray(dc, dtype=np.float64),
-            ws.wf, ws.wi, self._marks(),
-        )  # fmt: skip
-        return float(cost), int(meet), ws
-
-    def _pair(self, source: int, target: int):
-        s = self._node(source, "source")
-        t = self._node(target, "target")
-        ws = self._workspace()
-        offsets, q_node, q_w, q_arc = self._packed
-        cost, meet = _etree_pair(
-            offsets, q_node, q_w, q_arc, self.parent, s, t, ws.wf, ws.wi, self._marks()
-        )
-        return cost, meet, ws
-
-    def cost_between(self, source: int, target: int) -> float:
-        """Travel time in seconds between two node ids, ``inf`` if unreachable."""
-        return float(self._pair(source, target)[0])
-
-    def path_between(self, source: int, target: int):
-        """Fastest path between two node ids (raises :class:`NoRouteError` if none)."""
-        cost, meet, ws = self._pair(source, target)
-        return self._path(float(cost), int(meet), ws, [source], [target])
 
 
 # ------------------------------------------------------------------ customize
@@ -444,17 +314,17 @@ class MetricLayout:
         The arc of each original edge (-1 for self loops).
     """
 
-    offsets: np.ndarray
-    node: np.ndarray
-    arc: np.ndarray
-    in_first: np.ndarray
-    in_arc: np.ndarray
-    pull_first: np.ndarray
-    pull_x: np.ndarray
-    pull_y: np.ndarray
-    push_first: np.ndarray
-    push_to: np.ndarray
-    edge_arc: np.ndarray
+    offsets: Int64Array
+    node: Int32Array
+    arc: Int32Array
+    in_first: Int64Array
+    in_arc: Int32Array
+    pull_first: Int64Array
+    pull_x: Int32Array
+    pull_y: Int32Array
+    push_first: Int64Array
+    push_to: Int32Array
+    edge_arc: Int32Array
 
     @property
     def n_arcs(self) -> int:
@@ -463,7 +333,7 @@ class MetricLayout:
 
 
 @njit(cache=True, nogil=True)
-def _csr(keys, n_keys):
+def _csr(keys: IntArray, n_keys: int) -> tuple[Int64Array, Int64Array]:
     """``first`` (n_keys + 1) and a stable permutation grouping ``keys`` (-1 = left out)."""
     first = np.zeros(n_keys + 1, dtype=np.int64)
     for i in range(keys.shape[0]):
@@ -482,7 +352,13 @@ def _csr(keys, n_keys):
 
 
 @njit(cache=True, nogil=True)
-def _layout_arrays(first_up, up_head, tri_first, tri_va, tri_vb, tri_ab, arc_cch, arc_up):
+def _layout_arrays(
+    first_up: Int64Array, up_head: Int32Array, tri_first: Int64Array, tri_va: Int32Array,
+    tri_vb: Int32Array, tri_ab: Int32Array, arc_cch: Int32Array, arc_up: BoolArray,
+) -> tuple[
+    Int64Array, Int32Array, Int64Array, Int32Array, Int64Array, Int32Array, Int32Array,
+    Int64Array, Int32Array, Int32Array,
+]:  # fmt: skip
     """The arrays of :class:`MetricLayout` (see there)."""
     n = first_up.shape[0] - 1
     n_e = up_head.shape[0]
@@ -554,8 +430,19 @@ def _layout_arrays(first_up, up_head, tri_first, tri_va, tri_vb, tri_ab, arc_cch
 
 
 def metric_layout(structure: CCHStructure) -> MetricLayout:
-    """The :class:`MetricLayout` of a structure (computed once, kept on the structure)."""
-    cached = structure.__dict__.get("_layout")
+    """The :class:`MetricLayout` of a structure (computed once, kept on the structure).
+
+    Parameters
+    ----------
+    structure : CCHStructure
+        The structure.
+
+    Returns
+    -------
+    MetricLayout
+        Shared, read-only: every customization of ``structure`` uses it.
+    """
+    cached: MetricLayout | None = structure.__dict__.get("_layout")
     if cached is None:
         s = structure
         arrays = _layout_arrays(
@@ -576,8 +463,12 @@ def metric_layout(structure: CCHStructure) -> MetricLayout:
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _relax(k, in_first, in_arc, pull_first, pull_x, pull_y, weight, length, w, ln, edge, ca,
-           cb):  # fmt: skip
+def _relax(
+    k: int, in_first: Int64Array, in_arc: Int32Array, pull_first: Int64Array, pull_x: Int32Array,
+    pull_y: Int32Array,
+    weight: FloatArray, length: FloatArray,
+    w: FloatArray, ln: FloatArray, edge: Int64Array, ca: Int32Array, cb: Int32Array,
+) -> bool:  # fmt: skip
     """Customize arc ``k`` from its original edges and lower triangles (all final).
 
     The lightest original edge wins, then each triangle in order if strictly
@@ -605,7 +496,7 @@ def _relax(k, in_first, in_arc, pull_first, pull_x, pull_y, weight, length, w, l
             best_edge = -1
             best_a = x
             best_b = y
-    changed = best != w[k] or best_ln != ln[k]
+    changed: bool = best != w[k] or best_ln != ln[k]
     w[k] = best
     ln[k] = best_ln
     edge[k] = best_edge
@@ -615,17 +506,26 @@ def _relax(k, in_first, in_arc, pull_first, pull_x, pull_y, weight, length, w, l
 
 
 @njit(cache=True, nogil=True)
-def _customize_full(in_first, in_arc, pull_first, pull_x, pull_y, weight, length, w, ln, edge,
-                    ca, cb):  # fmt: skip
+def _customize_full(
+    in_first: Int64Array, in_arc: Int32Array, pull_first: Int64Array, pull_x: Int32Array,
+    pull_y: Int32Array,
+    weight: FloatArray, length: FloatArray,
+    w: FloatArray, ln: FloatArray, edge: Int64Array, ca: Int32Array, cb: Int32Array,
+) -> None:  # fmt: skip
     """Customize every arc, bottom-up (arcs are numbered by their lower end)."""
     for k in range(w.shape[0]):
         _relax(k, in_first, in_arc, pull_first, pull_x, pull_y, weight, length, w, ln, edge, ca, cb)
 
 
 @njit(cache=True, nogil=True)
-def _customize_partial(in_first, in_arc, pull_first, pull_x, pull_y, push_first, push_to,
-                       edge_arc, changed_edges, weight, length, w, ln, edge, ca, cb,
-                       max_arcs):  # fmt: skip
+def _customize_partial(
+    in_first: Int64Array, in_arc: Int32Array, pull_first: Int64Array, pull_x: Int32Array,
+    pull_y: Int32Array,
+    push_first: Int64Array, push_to: Int32Array, edge_arc: Int32Array, changed_edges: Int64Array,
+    weight: FloatArray, length: FloatArray,
+    w: FloatArray, ln: FloatArray, edge: Int64Array, ca: Int32Array, cb: Int32Array,
+    max_arcs: int,
+) -> int:  # fmt: skip
     """Re-customize the arcs of ``changed_edges`` and what depends on them; return the count.
 
     ``w``, ``ln``, ``edge``, ``ca`` and ``cb`` (per arc, updated in place)
@@ -637,12 +537,12 @@ def _customize_partial(in_first, in_arc, pull_first, pull_x, pull_y, push_first,
     sweep instead (no bookkeeping). The result equals :func:`_customize_full`
     for ``weight``.
     """
-    p = w.shape[0]
+    p: int = w.shape[0]
     dirty = np.zeros(p, dtype=np.bool_)
     lo = p
     pending = 0
     for i in range(changed_edges.shape[0]):
-        k = edge_arc[changed_edges[i]]
+        k: int = edge_arc[changed_edges[i]]
         if k >= 0 and not dirty[k]:
             dirty[k] = True
             pending += 1
@@ -680,7 +580,7 @@ PARTIAL_MAX_ARCS = 0.1
 def customize(
     structure: CCHStructure,
     graph: RoadGraph,
-    weight: np.ndarray | None = None,
+    weight: FloatArray | None = None,
     *,
     start: ContractionHierarchy | None = None,
 ) -> CustomizedHierarchy:
@@ -714,7 +614,7 @@ def customize(
     changed = _changed_edges(lay, start, w)
     if changed is not None:
         assert isinstance(start, CustomizedHierarchy)
-        q_w = start.packed[2].copy()
+        q_w = start.packed.weight.copy()
         arc_len = start.arc_length.copy()
         arc_edge = start.arc_edge.copy()
         arc_ca = start.arc_child_a.copy()
@@ -734,8 +634,6 @@ def customize(
             q_w, arc_len, arc_edge, arc_ca, arc_cb,
         )  # fmt: skip
     if weight is not None:
-        from dataclasses import replace
-
         graph = replace(graph, travel_time=w)
     none_i, none_f = np.zeros(0, np.int32), np.zeros(0)
     first = np.zeros(1, np.int64)
@@ -745,15 +643,15 @@ def customize(
         first, none_i, none_f, none_i, first, none_i, none_f, none_i,
         arc_edge, arc_ca, arc_cb, arc_len,
         parent=structure_parent(s),
-        packed=(lay.offsets, lay.node, q_w, lay.arc),
+        packed=QueryGraph(lay.offsets, lay.node, q_w, lay.arc),
     )  # fmt: skip
 
 
 def _changed_edges(
-    layout: MetricLayout, start: ContractionHierarchy | None, weight: np.ndarray
-) -> np.ndarray | None:
+    layout: MetricLayout, start: ContractionHierarchy | None, weight: FloatArray
+) -> Int64Array | None:
     """Edges whose weight differs from ``start``'s, or ``None`` for a full customization."""
-    if not isinstance(start, CustomizedHierarchy) or start.packed[0] is not layout.offsets:
+    if not isinstance(start, CustomizedHierarchy) or start.packed.offsets is not layout.offsets:
         return None
     before = np.asarray(start.graph.travel_time)
     if before.shape != weight.shape:
@@ -764,62 +662,13 @@ def _changed_edges(
     return changed
 
 
-# ------------------------------------------------------------------------ cache
-
-
-def structure_digest(graph: RoadGraph) -> str:
-    """Content hash of what the structure depends on: the topology and coordinates."""
-    digest = hashlib.sha256()
-    for name in ("first_out", "head", "lat", "lon"):
-        array = np.ascontiguousarray(getattr(graph, name))
-        digest.update(name.encode())
-        digest.update(array.dtype.str.encode())
-        digest.update(array.tobytes())
-    return digest.hexdigest()
-
-
-def cch_structure(graph: RoadGraph, *, cache_dir: Path | None) -> CCHStructure:
-    """The :class:`CCHStructure` of ``graph``, from ``cache_dir`` when built before."""
-    if cache_dir is None:
-        return build_cch_structure(graph)
-    from routing import ordering
-
-    key = cache_key(
-        structure_digest(graph), CCH_FORMAT_VERSION, ordering.LEAF_SIZE, ordering.INERTIAL_SHARE
-    )
-    kind = f"cch-{graph.profile}"
-    hit = load_arrays(Path(cache_dir), kind, key)
-    names = {f.name for f in fields(CCHStructure)}
-    if hit is not None:
-        arrays, _meta = hit
-        if set(arrays) == names and arrays["rank"].shape[0] == graph.n_nodes:
-            return CCHStructure(**{k: arrays[k] for k in names})
-        log.warning("cached %s CCH does not match the graph; rebuilding", graph.profile)
-    structure = build_cch_structure(graph)
-    save_arrays(
-        Path(cache_dir), kind, key, structure.array_fields(),
-        {"profile": graph.profile, "edges": structure.n_edges,
-         "triangles": structure.n_triangles},
-    )  # fmt: skip
-    return structure
-
-
-def customized_hierarchy(graph: RoadGraph, *, cache_dir: Path | None) -> CustomizedHierarchy:
-    """The hierarchy of ``graph`` for its own travel times (structure from the cache)."""
-    return customize(cch_structure(graph, cache_dir=cache_dir), graph)
-
-
 __all__ = [
-    "CCH_FORMAT_VERSION",
     "PARTIAL_MAX_ARCS",
     "PARTIAL_MAX_SHARE",
     "CCHStructure",
-    "CustomizedHierarchy",
     "MetricLayout",
     "build_cch_structure",
-    "cch_structure",
     "customize",
-    "customized_hierarchy",
     "metric_layout",
-    "structure_digest",
+    "structure_parent",
 ]
