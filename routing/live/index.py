@@ -96,7 +96,8 @@ class GraphIndex:
             indices=np.repeat(np.arange(near.shape[0]), counts),
         )
         shapely.prepare(geometry)
-        return near[shapely.intersects(geometry, lines)].astype(np.int64)
+        hits: NDArray[np.bool_] = shapely.intersects(geometry, lines)
+        return near[hits].astype(np.int64)
 
 
 def graph_index(graph: RoadGraph) -> GraphIndex:

@@ -22,11 +22,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
-from routing.errors import DataError, RequestError
+from routing.errors import DataError, RequestError, SnapError
 from routing.graph import RoadGraph
 from routing.live.index import GraphIndex, graph_index, unique_ids
 from routing.live.model import (
@@ -49,6 +50,9 @@ from routing.live.parsing import (
     make_closure,
     parse_time,
 )
+
+if TYPE_CHECKING:
+    from routing.snap import Snapper
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +96,7 @@ class LiveState:
         traffic_ttl_s: float = DEFAULT_TRAFFIC_TTL_S,
         timezone: str = "Europe/Berlin",
         clock: Callable[[], float] = time.time,
-        snapper: Any = None,
+        snapper: Snapper | None = None,
     ) -> None:
         self.graphs = dict(graphs)
         self.path = Path(path) if path is not None else None
@@ -104,9 +108,9 @@ class LiveState:
         self._lock = threading.RLock()
         self._version = 0
         self._closures: dict[str, Closure] = {}
-        self._closure_edges: dict[tuple[str, str], np.ndarray] = {}
+        self._closure_edges: dict[tuple[str, str], NDArray[np.int64]] = {}
         self._traffic: dict[int, TrafficReading] = {}
-        self._cache: OrderedDict[tuple, LiveWeights] = OrderedDict()
+        self._cache: OrderedDict[tuple[Any, ...], LiveWeights] = OrderedDict()
         self._listeners: list[Callable[[int], None]] = []
         if self.path is not None and self.path.exists():
             self._load()
@@ -198,14 +202,14 @@ class LiveState:
         log.info("added %s %s: edges per profile %s", closure.kind, closure.id, counts)
         return closure
 
-    def _resolve(self, closure: Closure) -> dict[tuple[str, str], np.ndarray]:
+    def _resolve(self, closure: Closure) -> dict[tuple[str, str], NDArray[np.int64]]:
         """Edge ids of ``closure`` in every graph it applies to."""
         for p in closure.profiles:
             if p not in self.graphs:
                 raise RequestError(
                     f"unknown profile {p!r} in the closure; loaded: {', '.join(self.graphs)}"
                 )
-        out: dict[tuple[str, str], np.ndarray] = {}
+        out: dict[tuple[str, str], NDArray[np.int64]] = {}
         if closure.edges:
             profile = closure.edge_profile or ""
             if profile not in self.graphs:
@@ -261,7 +265,7 @@ class LiveState:
         with self._lock:
             return self._closures.get(closure_id)
 
-    def closure_edges(self, closure_id: str, profile: str) -> np.ndarray:
+    def closure_edges(self, closure_id: str, profile: str) -> NDArray[np.int64]:
         """Edge ids a closure affects in ``profile``'s graph (empty if none)."""
         with self._lock:
             return self._closure_edges.get((closure_id, profile), np.zeros(0, np.int64))
@@ -358,8 +362,6 @@ class LiveState:
                 lat_f, lon_f = float(lat), float(lon)
             except (TypeError, ValueError):
                 raise DataError(f"{where}: lat/lon ({lat!r}, {lon!r}) are not numbers") from None
-            from routing.errors import SnapError
-
             try:
                 snap = self._traffic_snapper().snap(lat_f, lon_f, max_distance_m=50.0)
             except SnapError as exc:
@@ -367,7 +369,8 @@ class LiveState:
             way_id = int(self.graphs[self.traffic_profile].way_id[snap.edge])
         return TrafficReading(way_id, max(speed_kmh, MIN_TRAFFIC_KMH), timestamp, sensor), ""
 
-    def _traffic_snapper(self):
+    def _traffic_snapper(self) -> Snapper:
+        """The snapper of the traffic profile's graph (built on first need)."""
         if self._snapper is None:
             from routing.snap import Snapper
 
