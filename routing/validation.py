@@ -52,12 +52,16 @@ def did_you_mean(word: str, options: Sequence[str] | Mapping[str, Any]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def key_path(loc: Sequence[int | str], data: Any) -> str:
+def key_path(
+    loc: Sequence[int | str], data: Any, model: type[BaseModel] | None = None
+) -> str:
     """Write a pydantic error location in TOML words.
 
     Leading parts that name tables of ``data`` become the header
     (``[live.tu]``); the rest is the key, with list positions in brackets
-    (``n_vehicles[2]``).
+    (``n_vehicles[2]``). A position is only shown where the input has a list
+    (a single value given for a list is not one). A location that is itself a
+    table of ``model`` is written as a header (``[fleet]``).
 
     Parameters
     ----------
@@ -65,6 +69,8 @@ def key_path(loc: Sequence[int | str], data: Any) -> str:
         The error's location.
     data : object
         The validated input (to tell tables from keys).
+    model : type of BaseModel, optional
+        The root model (to tell tables from keys where the input has none).
 
     Returns
     -------
@@ -82,15 +88,17 @@ def key_path(loc: Sequence[int | str], data: Any) -> str:
         tables.append(str(loc[i]))
         node = child
         i += 1
+    if i == len(loc) - 1 and isinstance(loc[i], str) and _model_at(model, loc) is not None:
+        return f"[{'.'.join([*tables, str(loc[i])])}]"
     key = ""
     for part in loc[i:]:
         if isinstance(part, int):
-            key += f"[{part}]"
-        else:
-            key += f".{part}" if key else str(part)
-    if len(loc) - i == 1 and isinstance(node, Mapping) and isinstance(node.get(loc[i]), Mapping):
-        # The last part is itself a table (an unknown section, a table of the wrong shape).
-        return f"[{'.'.join([*tables, key])}]"
+            if isinstance(node, list | tuple) and 0 <= part < len(node):
+                key += f"[{part}]"
+                node = node[part]
+            continue
+        key += f".{part}" if key else str(part)
+        node = node.get(part) if isinstance(node, Mapping) else None
     header = f"[{'.'.join(tables)}]" if tables else ""
     return f"{header} {key}".strip() if key else header
 
@@ -220,18 +228,20 @@ def format_error(
     """
     error = exc.errors(include_url=False)[0]
     loc = tuple(error["loc"])
-    key = key_path(loc, data)
+    key = key_path(loc, data, model)
     if not key:  # a check across fields (a model validator)
         return f"{source}: {_problem(error)}"
+    if error["type"] == "missing" and isinstance(loc[-1], int):  # a list too short
+        return f"{source}: {key}: item {loc[-1]} is missing, got {error.get('input')!r}"
     if error["type"] == "missing":
-        return f"{source}: {key} is missing; add it"
+        return f"{source}: {key} is missing; add {loc[-1]} = ..."
     if error["type"] == "extra_forbidden":
         holder = _model_at(model, loc[:-1])
         allowed = _allowed(holder)
-        table = key_path(loc[:-1], data) if loc[:-1] else ""
-        if table and not table.startswith("["):
-            table = f"[{table}]"
+        table = key_path(loc[:-1], data, model) if loc[:-1] else ""
         word = "section" if isinstance(error.get("input"), Mapping) and not table else "key"
+        if word == "section":
+            key = f"[{loc[-1]}]"
         hint = did_you_mean(str(loc[-1]), allowed) if allowed else ""
         where = f"in {table}" if table else "at the top level"
         known = f"; allowed {word}s {where}: {', '.join(allowed)}" if allowed else ""
