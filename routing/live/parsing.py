@@ -239,7 +239,11 @@ class ClosureInput(BaseModel):
 
 
 def make_closure(
-    fields: Mapping[str, Any], *, created: float, zone: str = "Europe/Berlin"
+    fields: Mapping[str, Any],
+    *,
+    created: float,
+    zone: str = "Europe/Berlin",
+    source: str = "closure",
 ) -> Closure:
     """Validate the fields of a closure and build it (a new id when none is given).
 
@@ -251,6 +255,8 @@ def make_closure(
         Unix seconds of creation.
     zone : str
         Zone of naive ``start``/``end`` times.
+    source : str
+        Where the fields come from, named first in messages.
 
     Raises
     ------
@@ -260,7 +266,7 @@ def make_closure(
     given = validate(
         ClosureInput,
         {**fields, "created": created},
-        source="closure",
+        source=source,
         error=RequestError,
         context={"zone": zone},
     )
