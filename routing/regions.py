@@ -7,6 +7,10 @@ data directory (and to a mirror directory, which has the same layout), a public
 kind-specific options (for example ``agencies`` for a GTFS filter). The
 ``[live.KEY]`` tables name the feeds the server polls
 (:mod:`routing.live_sources`).
+
+The file is validated by the pydantic model :class:`RegionFile`; a mistake
+raises :class:`RegionError` naming the file, the key and the fix
+(:func:`routing.validation.format_error`).
 """
 
 from __future__ import annotations
