@@ -1,21 +1,34 @@
 """Demand-model parameters from a TOML file, on top of ``demand/default_config.toml``.
 
 A user file only names what it changes: it is merged key by key into the
-defaults, then checked (unknown keys, wrong types, shares that do not form a
-distribution). Every problem becomes a :class:`DataError` naming the key and
-the file.
+defaults, then checked by the pydantic model :class:`DemandFile` (unknown
+keys, wrong types, ranges, shares that do not form a distribution). Every
+problem becomes a :class:`DataError` naming the file, the key and the fix
+(:func:`routing.validation.format_error`).
 """
 
 from __future__ import annotations
 
-import math
 import tomllib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from routing.errors import DataError
+from routing.validation import format_error
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_config.toml")
 
@@ -114,22 +127,75 @@ def load_config(path: Path | str | None = None, **overrides: Any) -> DemandConfi
     Raises
     ------
     DataError
-        The file is missing or not TOML, or a key is unknown or has a bad value.
+        The file is missing or not TOML, or a key is unknown or has a bad value
+        (the message names the file, the key and the fix).
+    """
+    return load_config_with(path, overrides)
+
+
+def load_config_with(
+    path: Path | str | None,
+    overrides: Mapping[str, Any],
+    *,
+    overrides_source: str = "<overrides>",
+) -> DemandConfig:
+    """:func:`load_config` with the overrides as a mapping named ``overrides_source`` in errors.
+
+    Parameters
+    ----------
+    path : Path or str, optional
+        A TOML file with the keys to change.
+    overrides : mapping
+        Section tables to merge last.
+    overrides_source : str
+        What to call the overrides in messages (e.g. ``scenario.toml [demand_model]``).
+
+    Raises
+    ------
+    DataError
+        As :func:`load_config`.
     """
     raw = _read_toml(DEFAULT_CONFIG_PATH)
+    layers: list[tuple[str, Mapping[str, Any]]] = []
     source = str(DEFAULT_CONFIG_PATH)
     if path is not None:
         user = _read_toml(Path(path))
-        _check_known(user, raw, Path(path), prefix="")
         raw = _merge(raw, user)
         source = str(path)
+        layers.append((source, user))
     if overrides:
-        _check_known(overrides, raw, Path("<overrides>"), prefix="")
-        raw = _merge(raw, overrides)
-    return _parse(raw, source)
+        for name, table in overrides.items():
+            if not isinstance(table, Mapping):
+                raise DataError(
+                    f"{overrides_source}: {name} must be a table like [{name}], got {table!r}"
+                )
+        raw = _merge(raw, dict(overrides))
+        layers.append((overrides_source, overrides))
+    try:
+        model = DemandFile.model_validate(raw)
+    except ValidationError as exc:
+        loc = tuple(exc.errors()[0]["loc"])
+        # Name the last layer that wrote the key at fault (the defaults are valid).
+        blame = next((name for name, layer in reversed(layers) if _holds(layer, loc)), source)
+        raise DataError(format_error(exc, source=blame, data=raw, model=DemandFile)) from None
+    return model.to_config(source)
+
+
+def _holds(layer: Mapping[str, Any], loc: Sequence[int | str]) -> bool:
+    """Whether ``layer`` wrote the key at ``loc`` or a table on its way (not only the top)."""
+    node: Any = layer
+    for depth, part in enumerate(loc):
+        found = (isinstance(node, Mapping) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        )
+        if not found:
+            return depth > 0
+        node = node[part]
+    return True
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file as dicts (DataError naming the file when missing or malformed)."""
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -138,208 +204,291 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise DataError(f"demand config {path} is not valid TOML ({exc}); fix its syntax") from None
 
 
-# Tables whose keys are free names (purposes, categories): checked by _parse instead.
-_OPEN_TABLES = (
-    "purposes",
-    "attractors.weights",
-    "profiles.weekday.purpose_mix",
-    "profiles.weekend.purpose_mix",
-)
-
-
-def _check_known(user: dict[str, Any], base: dict[str, Any], path: Path, prefix: str) -> None:
-    for key, value in user.items():
-        name = f"{prefix}{key}"
-        if key not in base:
-            known = ", ".join(sorted(base)) or "none"
-            raise DataError(f"{path}: unknown demand setting {name!r} (known here: {known})")
-        if isinstance(value, dict) and isinstance(base[key], dict) and name not in _OPEN_TABLES:
-            _check_known(value, base[key], path, prefix=f"{name}.")
-
-
 def _merge(base: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
+    """``user`` merged key by key into ``base`` (a purpose table replaces its default whole)."""
     out = dict(base)
     for key, value in user.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "purposes":
             out[key] = _merge(out[key], value)
         elif key == "purposes" and isinstance(value, dict):
-            # A user purpose table replaces the default one of that name entirely.
             out[key] = {**out.get(key, {}), **value}
         else:
             out[key] = value
     return out
 
 
-def _number(
-    raw: dict[str, Any],
-    key: str,
-    where: str,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    positive: bool = False,
-) -> float:
-    value = raw.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise DataError(f"demand config [{where}] {key} must be a number, got {value!r}")
-    value = float(value)
-    if positive and value <= 0:
-        raise DataError(f"demand config [{where}] {key} must be > 0, got {value}")
-    if (low is not None and value < low) or (high is not None and value > high):
-        raise DataError(f"demand config [{where}] {key} must lie in [{low}, {high}], got {value}")
-    return value
+# --------------------------------------------------------------------------- the model
 
 
-def _flag(raw: dict[str, Any], key: str, where: str) -> bool:
-    value = raw.get(key)
-    if not isinstance(value, bool):
-        raise DataError(f"demand config [{where}] {key} must be true or false, got {value!r}")
-    return value
+def _shares_of(length: int | None) -> AfterValidator:
+    """Non-negative numbers (``length`` of them when given) normalised to sum to 1."""
 
-
-def _shares(values: Any, where: str, *, length: int | None = None) -> tuple[float, ...]:
-    if not isinstance(values, list) or not values or (length and len(values) != length):
+    def check(values: list[float]) -> list[float]:
         size = f"{length} " if length else ""
-        raise DataError(f"demand config {where} must be a list of {size}non-negative numbers")
-    if any(isinstance(v, bool) or not isinstance(v, int | float) or v < 0 for v in values):
-        raise DataError(f"demand config {where} must hold non-negative numbers, got {values!r}")
-    total = float(sum(values))
-    if total <= 0:
-        raise DataError(f"demand config {where} must not be all zero")
-    return tuple(float(v) / total for v in values)
-
-
-def _weights(table: Any, where: str, allowed: set[str]) -> dict[str, float]:
-    if not isinstance(table, dict) or not table:
-        raise DataError(f"demand config {where} must be a table of category = weight")
-    out = {}
-    for key, value in table.items():
-        if key not in allowed:
-            raise DataError(
-                f"demand config {where}: unknown category {key!r}; use one of "
-                f"{', '.join(sorted(allowed))}"
+        if not values or (length and len(values) != length):
+            raise ValueError(
+                f"must be a list of {size}non-negative numbers, got {len(values)} value(s)"
             )
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise DataError(f"demand config {where}.{key} must be a number >= 0, got {value!r}")
-        out[key] = float(value)
-    if not any(out.values()):
-        raise DataError(f"demand config {where} must have a positive weight")
-    return out
+        if any(v < 0 for v in values):
+            raise ValueError(f"must hold non-negative numbers, got {values!r}")
+        total = float(sum(values))
+        if total <= 0:
+            raise ValueError("must not be all zero")
+        return [float(v) / total for v in values]
+
+    return AfterValidator(check)
 
 
-def _parse(raw: dict[str, Any], source: str) -> DemandConfig:
-    zones = raw["zones"]
-    weights = raw["attractors"]["weights"]
-    att = {c: _number(weights, c, "attractors.weights", low=0.0) for c in CATEGORIES}
-    unknown = set(weights) - set(CATEGORIES)
-    if unknown:
-        raise DataError(
-            f"demand config [attractors.weights]: unknown categories {sorted(unknown)}; "
-            f"use {', '.join(CATEGORIES)}"
-        )
+def _weights_of(allowed: Sequence[str]) -> AfterValidator:
+    """A table ``category = weight`` of known categories with some positive weight."""
 
-    g = raw["gravity"]
-    kind = g.get("deterrence")
-    if kind not in DETERRENCE_KINDS:
-        raise DataError(
-            f"demand config [gravity] deterrence must be one of {', '.join(DETERRENCE_KINDS)}, "
-            f"got {kind!r}"
-        )
-    method = g.get("calibration_method")
-    if method not in ("bisection", "secant"):
-        raise DataError(
-            f"demand config [gravity] calibration_method must be 'bisection' or 'secant', "
-            f"got {method!r}"
-        )
-    gravity = GravityConfig(
-        deterrence=kind,
-        beta=_number(g, "beta", "gravity", low=0.0),
-        alpha=_number(g, "alpha", "gravity"),
-        calibrate=_flag(g, "calibrate", "gravity"),
-        target_mean_minutes=_number(g, "target_mean_minutes", "gravity", positive=True),
-        calibration_method=method,
-        calibration_tolerance=_number(g, "calibration_tolerance", "gravity", positive=True),
-        balance_tolerance=_number(g, "balance_tolerance", "gravity", positive=True),
-        max_iterations=int(_number(g, "max_iterations", "gravity", low=1)),
-        min_minutes=_number(g, "min_minutes", "gravity", positive=True),
-        intrazonal_share=_number(g, "intrazonal_share", "gravity", low=0.0, high=1.0),
-    )
+    def check(table: dict[str, float]) -> dict[str, float]:
+        if not table:
+            raise ValueError("must be a table of category = weight")
+        for key, value in table.items():
+            if key not in allowed:
+                raise ValueError(
+                    f"unknown category {key!r}; use one of {', '.join(sorted(allowed))}"
+                )
+            if value < 0:
+                raise ValueError(f"{key} must be a number >= 0, got {value!r}")
+        if not any(table.values()):
+            raise ValueError("must have a positive weight")
+        return {k: float(v) for k, v in table.items()}
 
-    allowed = {*CATEGORIES, POPULATION}
-    purposes = {}
-    for name, table in raw["purposes"].items():
-        if not isinstance(table, dict):
-            raise DataError(f"demand config [purposes.{name}] must be a table")
-        purposes[name] = PurposeConfig(
-            name=name,
-            production=_weights(table.get("production"), f"[purposes.{name}] production", allowed),
-            attraction=_weights(table.get("attraction"), f"[purposes.{name}] attraction", allowed),
-        )
-    if not purposes:
-        raise DataError("demand config has no [purposes.*] table; define at least one purpose")
+    return AfterValidator(check)
 
-    p = raw["profiles"]
-    profiles = {}
-    for day_type in DAY_TYPES:
-        table = p.get(day_type) or {}
-        hourly = _shares(table.get("hourly"), f"[profiles.{day_type}] hourly", length=24)
-        mix_raw = table.get("purpose_mix")
-        if not isinstance(mix_raw, dict) or not mix_raw:
-            raise DataError(f"demand config [profiles.{day_type}] purpose_mix must be a table")
-        missing = set(mix_raw) - set(purposes)
-        if missing:
-            raise DataError(
-                f"demand config [profiles.{day_type}] purpose_mix names undefined purposes "
-                f"{sorted(missing)}; define [purposes.NAME] or remove them"
-            )
-        names = list(mix_raw)
-        shares = _shares([mix_raw[n] for n in names], f"[profiles.{day_type}] purpose_mix")
-        profiles[day_type] = DayProfile(
-            hourly=hourly, purpose_mix=dict(zip(names, shares, strict=True))
-        )
+
+def _iso_date(value: Any) -> Any:
+    """TOML dates and ``YYYY-MM-DD`` strings to dates."""
+    if isinstance(value, date):
+        return value
     try:
-        holidays = frozenset(date.fromisoformat(str(d)) for d in p.get("holidays", []))
-    except ValueError as exc:
-        raise DataError(f"demand config [profiles] holidays: {exc}; use YYYY-MM-DD") from None
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date; use YYYY-MM-DD") from None
 
-    r = raw["requests"]
-    lead = r.get("prebook_lead_minutes")
-    if (
-        not isinstance(lead, list)
-        or len(lead) != 2
-        or not all(isinstance(v, int | float) for v in lead)
-        or not 0 <= lead[0] <= lead[1]
-    ):
-        raise DataError(
-            f"demand config [requests] prebook_lead_minutes must be [min, max] with "
-            f"0 <= min <= max, got {lead!r}"
+
+def _whole(value: Any) -> Any:
+    """Integral floats (``8.0``) as ints; anything else is left to the int check."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: A whole number >= 1 (an integral float like ``8.0`` is taken).
+Count = Annotated[int, BeforeValidator(_whole), Field(ge=1)]
+#: A finite number >= 0 / > 0 / in [0, 1].
+NonNegative = Annotated[float, Field(ge=0)]
+Positive = Annotated[float, Field(gt=0)]
+Share = Annotated[float, Field(ge=0, le=1)]
+_WEIGHTS = _weights_of((*CATEGORIES, POPULATION))
+
+
+class _Table(BaseModel):
+    """A table of the file: no unknown keys, no type coercion (``"3"`` is not 3)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
+
+
+class ZonesTable(_Table):
+    """``[zones]``."""
+
+    min_inside_share: Share
+    use_weight_grid: bool
+
+
+class AttractorWeights(_Table):
+    """``[attractors.weights]``: the attraction of one OSM feature of each category."""
+
+    shop: NonNegative
+    education: NonNegative
+    work: NonNegative
+    health: NonNegative
+    leisure: NonNegative
+    transit: NonNegative
+
+
+class AttractorsTable(_Table):
+    """``[attractors]``."""
+
+    weights: AttractorWeights
+
+
+class GravityTable(_Table):
+    """``[gravity]``: deterrence, calibration and balancing."""
+
+    deterrence: str
+    beta: NonNegative
+    alpha: float
+    calibrate: bool
+    target_mean_minutes: Positive
+    calibration_method: str
+    calibration_tolerance: Positive
+    balance_tolerance: Positive
+    max_iterations: Count
+    min_minutes: Positive
+    intrazonal_share: Share
+
+    @field_validator("deterrence")
+    @classmethod
+    def _deterrence(cls, value: str) -> str:
+        """One of :data:`DETERRENCE_KINDS`."""
+        if value not in DETERRENCE_KINDS:
+            raise ValueError(f"must be one of {', '.join(DETERRENCE_KINDS)}, got {value!r}")
+        return value
+
+    @field_validator("calibration_method")
+    @classmethod
+    def _method(cls, value: str) -> str:
+        """Bisection or secant."""
+        if value not in ("bisection", "secant"):
+            raise ValueError(f"must be 'bisection' or 'secant', got {value!r}")
+        return value
+
+
+class TravelTimesTable(_Table):
+    """``[travel_times]``: the crow-fly estimate and centroid snapping."""
+
+    crowfly_speed_kmh: Positive
+    crowfly_detour: Annotated[float, Field(ge=1)]
+    max_snap_m: Positive
+
+
+class PurposeTable(_Table):
+    """``[purposes.NAME]``: production and attraction weights."""
+
+    production: Annotated[dict[str, NonNegative], _WEIGHTS]
+    attraction: Annotated[dict[str, NonNegative], _WEIGHTS]
+
+
+class DayTable(_Table):
+    """``[profiles.weekday]`` / ``[profiles.weekend]``."""
+
+    hourly: Annotated[list[NonNegative], _shares_of(24)]
+    purpose_mix: dict[str, NonNegative]
+
+    @field_validator("purpose_mix")
+    @classmethod
+    def _mix(cls, mix: dict[str, float]) -> dict[str, float]:
+        """Shares normalised to sum to 1."""
+        if not mix:
+            raise ValueError("must be a table of purpose = share")
+        total = float(sum(mix.values()))
+        if total <= 0:
+            raise ValueError("must not be all zero")
+        return {k: float(v) / total for k, v in mix.items()}
+
+
+class ProfilesTable(_Table):
+    """``[profiles]``: holidays and the two day types."""
+
+    holidays: list[Annotated[date, BeforeValidator(_iso_date)]] = []
+    weekday: DayTable
+    weekend: DayTable
+
+
+class RequestsTable(_Table):
+    """``[requests]``: volume, passengers, booking lead times and time windows."""
+
+    trips_per_person: Positive
+    shuttle_share: Share
+    weekend_factor: NonNegative
+    exact_total: bool
+    passengers: Annotated[list[NonNegative], _shares_of(None)]
+    wheelchair_share: Share
+    prebooked_share: Share
+    prebook_lead_minutes: list[NonNegative]
+    max_wait_minutes: NonNegative
+    detour_factor: Annotated[float, Field(ge=1)]
+    max_snap_m: Positive
+    snap_rounds: Count
+
+    @field_validator("prebook_lead_minutes")
+    @classmethod
+    def _lead(cls, lead: list[float]) -> list[float]:
+        """``[min, max]`` with ``0 <= min <= max``."""
+        if len(lead) != 2 or not lead[0] <= lead[1]:
+            raise ValueError(f"must be [min, max] with 0 <= min <= max, got {lead!r}")
+        return lead
+
+
+class DemandFile(_Table):
+    """A demand config after merging into the defaults (every table present)."""
+
+    zones: ZonesTable
+    attractors: AttractorsTable
+    gravity: GravityTable
+    travel_times: TravelTimesTable
+    purposes: dict[str, PurposeTable]
+    profiles: ProfilesTable
+    requests: RequestsTable
+
+    @model_validator(mode="after")
+    def _purposes_defined(self) -> DemandFile:
+        """At least one purpose, and the purpose mixes name only defined ones."""
+        if not self.purposes:
+            raise ValueError("there is no [purposes.*] table; define at least one purpose")
+        for day_type in DAY_TYPES:
+            missing = set(getattr(self.profiles, day_type).purpose_mix) - set(self.purposes)
+            if missing:
+                raise ValueError(
+                    f"[profiles.{day_type}] purpose_mix names undefined purposes "
+                    f"{sorted(missing)}; define [purposes.NAME] or remove them"
+                )
+        return self
+
+    def to_config(self, source: str) -> DemandConfig:
+        """The :class:`DemandConfig` the model uses."""
+        g, r, tt = self.gravity, self.requests, self.travel_times
+        return DemandConfig(
+            min_inside_share=self.zones.min_inside_share,
+            use_weight_grid=self.zones.use_weight_grid,
+            attractor_weights={c: float(getattr(self.attractors.weights, c)) for c in CATEGORIES},
+            gravity=GravityConfig(
+                deterrence=g.deterrence,
+                beta=float(g.beta),
+                alpha=float(g.alpha),
+                calibrate=g.calibrate,
+                target_mean_minutes=float(g.target_mean_minutes),
+                calibration_method=g.calibration_method,
+                calibration_tolerance=float(g.calibration_tolerance),
+                balance_tolerance=float(g.balance_tolerance),
+                max_iterations=g.max_iterations,
+                min_minutes=float(g.min_minutes),
+                intrazonal_share=float(g.intrazonal_share),
+            ),
+            crowfly_speed_kmh=float(tt.crowfly_speed_kmh),
+            crowfly_detour=float(tt.crowfly_detour),
+            centroid_max_snap_m=float(tt.max_snap_m),
+            purposes={
+                name: PurposeConfig(name, dict(p.production), dict(p.attraction))
+                for name, p in self.purposes.items()
+            },
+            profiles={
+                day_type: DayProfile(
+                    hourly=tuple(getattr(self.profiles, day_type).hourly),
+                    purpose_mix=dict(getattr(self.profiles, day_type).purpose_mix),
+                )
+                for day_type in DAY_TYPES
+            },
+            holidays=frozenset(self.profiles.holidays),
+            requests=RequestConfig(
+                trips_per_person=float(r.trips_per_person),
+                shuttle_share=float(r.shuttle_share),
+                weekend_factor=float(r.weekend_factor),
+                exact_total=r.exact_total,
+                passengers=tuple(r.passengers),
+                wheelchair_share=float(r.wheelchair_share),
+                prebooked_share=float(r.prebooked_share),
+                prebook_lead_minutes=(
+                    float(r.prebook_lead_minutes[0]),
+                    float(r.prebook_lead_minutes[1]),
+                ),
+                max_wait_minutes=float(r.max_wait_minutes),
+                detour_factor=float(r.detour_factor),
+                max_snap_m=float(r.max_snap_m),
+                snap_rounds=r.snap_rounds,
+            ),
+            source=source,
         )
-    requests = RequestConfig(
-        trips_per_person=_number(r, "trips_per_person", "requests", positive=True),
-        shuttle_share=_number(r, "shuttle_share", "requests", low=0.0, high=1.0),
-        weekend_factor=_number(r, "weekend_factor", "requests", low=0.0),
-        exact_total=_flag(r, "exact_total", "requests"),
-        passengers=_shares(r.get("passengers"), "[requests] passengers"),
-        wheelchair_share=_number(r, "wheelchair_share", "requests", low=0.0, high=1.0),
-        prebooked_share=_number(r, "prebooked_share", "requests", low=0.0, high=1.0),
-        prebook_lead_minutes=(float(lead[0]), float(lead[1])),
-        max_wait_minutes=_number(r, "max_wait_minutes", "requests", low=0.0),
-        detour_factor=_number(r, "detour_factor", "requests", low=1.0),
-        max_snap_m=_number(r, "max_snap_m", "requests", positive=True),
-        snap_rounds=int(_number(r, "snap_rounds", "requests", low=1)),
-    )
-    tt = raw["travel_times"]
-    return DemandConfig(
-        min_inside_share=_number(zones, "min_inside_share", "zones", low=0.0, high=1.0),
-        use_weight_grid=_flag(zones, "use_weight_grid", "zones"),
-        attractor_weights=att,
-        gravity=gravity,
-        crowfly_speed_kmh=_number(tt, "crowfly_speed_kmh", "travel_times", positive=True),
-        crowfly_detour=_number(tt, "crowfly_detour", "travel_times", low=1.0),
-        centroid_max_snap_m=_number(tt, "max_snap_m", "travel_times", positive=True),
-        purposes=purposes,
-        profiles=profiles,
-        holidays=holidays,
-        requests=requests,
-        source=source,
-    )

@@ -23,9 +23,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator, model_validator
 
 from routing.errors import RegionError
+from routing.validation import validate
 
 #: Feed kinds the server can poll, and what each carries.
 LIVE_KINDS = {
@@ -37,17 +40,7 @@ LIVE_KINDS = {
     "ocpi": "OCPI 2.2.1 Locations pull (chargers)",
 }
 GTFS_RT_KINDS = frozenset(k for k in LIVE_KINDS if k.startswith("gtfs_rt_"))
-_KNOWN_KEYS = {
-    "kind",
-    "url",
-    "interval_s",
-    "timeout_s",
-    "max_age_s",
-    "auth_header",
-    "auth_env",
-    "auth_value",
-}
-_OPTIONS = {"source_uid", "system_id", "language", "page_limit", "grace_s"}
+_OPTIONS = ("source_uid", "system_id", "language", "page_limit", "grace_s")
 
 
 @dataclass(frozen=True)
@@ -111,6 +104,105 @@ class LiveSource:
         return {self.auth_header: value or ""}
 
 
+def _positive_seconds(value: Any) -> Any:
+    """Refuse booleans, non-numbers and values <= 0 (before pydantic's own checks)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(f"must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+def _non_empty(value: Any) -> Any:
+    """Refuse anything but a non-empty string."""
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"must be a non-empty string, got {value!r}")
+    return value
+
+
+#: Seconds: a positive number (not a boolean).
+Seconds = Annotated[float, BeforeValidator(_positive_seconds)]
+#: A non-empty string.
+NonEmpty = Annotated[str, BeforeValidator(_non_empty)]
+
+
+class LiveSourceTable(BaseModel):
+    """The ``[live.KEY]`` table as written in the region file (validated, before defaults)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    kind: str
+    url: str
+    interval_s: Seconds = 30.0
+    timeout_s: Seconds | None = None
+    max_age_s: Seconds | None = None
+    auth_header: NonEmpty | None = None
+    auth_env: NonEmpty | None = None
+    auth_value: NonEmpty | None = None
+    # Kind-specific options.
+    source_uid: Any = None
+    system_id: Any = None
+    language: Any = None
+    page_limit: Any = None
+    grace_s: Any = None
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, kind: str) -> str:
+        """Only the kinds the server can poll."""
+        if kind not in LIVE_KINDS:
+            raise ValueError(
+                f"{kind!r} is not a live feed kind; use one of {', '.join(LIVE_KINDS)}"
+            )
+        return kind
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str) -> str:
+        """An address the poller can open."""
+        if not url.startswith(("http://", "https://", "file://")):
+            raise ValueError(f"must be an http(s):// or file:// address, got {url!r}")
+        return url
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LiveSourceTable:
+        """Expiry after the next poll; an auth header with exactly one source of its value."""
+        max_age = self.max_age_s if self.max_age_s is not None else max(60.0, 3 * self.interval_s)
+        if max_age < self.interval_s:
+            raise ValueError(
+                f"max_age_s ({max_age:g}) is shorter than interval_s ({self.interval_s:g}); "
+                "data would expire before the next poll: raise max_age_s"
+            )
+        header, env, value = self.auth_header, self.auth_env, self.auth_value
+        if (env or value) and not header:
+            raise ValueError("auth_env/auth_value need auth_header (e.g. Authorization)")
+        if header and not (env or value):
+            raise ValueError(
+                f'auth_header {header!r} needs its value: auth_env = "VARIABLE" '
+                "(read from the environment) or auth_value"
+            )
+        if env and value:
+            raise ValueError("give auth_env or auth_value, not both")
+        return self
+
+    def to_source(self, key: str, path: Path) -> LiveSource:
+        """The :class:`LiveSource` with its defaults filled in."""
+        given = self.model_dump(exclude_unset=True)
+        return LiveSource(
+            key=key,
+            kind=self.kind,
+            url=self.url,
+            interval_s=self.interval_s,
+            timeout_s=self.timeout_s if self.timeout_s is not None else min(10.0, self.interval_s),
+            max_age_s=(
+                self.max_age_s if self.max_age_s is not None else max(60.0, 3 * self.interval_s)
+            ),
+            auth_header=self.auth_header,
+            auth_env=self.auth_env,
+            auth_value=self.auth_value,
+            options={k: given[k] for k in _OPTIONS if k in given},
+            file=path,
+        )
+
+
 def parse_live_sources(raw: Any, path: Path) -> dict[str, LiveSource]:
     """Validate the ``live`` table of a region file.
 
@@ -124,72 +216,15 @@ def parse_live_sources(raw: Any, path: Path) -> dict[str, LiveSource]:
     Raises
     ------
     RegionError
-        A table is malformed; the message names the key and the fix.
+        A table is malformed; the message names the file, the key and the fix.
     """
     if raw is None:
         return {}
-    if not isinstance(raw, dict):
-        raise RegionError(f"{path}: 'live' must be a table of [live.KEY] feeds, got {raw!r}")
-    out: dict[str, LiveSource] = {}
-    for key, table in raw.items():
-        where = f"{path}: [live.{key}]"
-        if not isinstance(table, dict):
-            raise RegionError(f"{where} must be a table with kind and url")
-        unknown = sorted(set(table) - _KNOWN_KEYS - _OPTIONS)
-        if unknown:
-            raise RegionError(
-                f"{where}: unknown key(s) {', '.join(unknown)}; allowed: "
-                f"{', '.join(sorted(_KNOWN_KEYS | _OPTIONS))}"
-            )
-        kind = table.get("kind")
-        if kind not in LIVE_KINDS:
-            raise RegionError(
-                f"{where}: kind {kind!r} is not a live feed kind; use one of "
-                f"{', '.join(LIVE_KINDS)}"
-            )
-        url = table.get("url")
-        if not isinstance(url, str) or not url.startswith(("http://", "https://", "file://")):
-            raise RegionError(f"{where}: url must be an http(s):// or file:// address, got {url!r}")
-        interval = _seconds(table, "interval_s", 30.0, where)
-        timeout = _seconds(table, "timeout_s", min(10.0, interval), where)
-        max_age = _seconds(table, "max_age_s", max(60.0, 3 * interval), where)
-        if max_age < interval:
-            raise RegionError(
-                f"{where}: max_age_s ({max_age:g}) is shorter than interval_s ({interval:g}); "
-                "data would expire before the next poll: raise max_age_s"
-            )
-        header = table.get("auth_header")
-        env, value = table.get("auth_env"), table.get("auth_value")
-        for name, item in (("auth_header", header), ("auth_env", env), ("auth_value", value)):
-            if item is not None and (not isinstance(item, str) or not item):
-                raise RegionError(f"{where}: {name} must be a non-empty string")
-        if (env or value) and not header:
-            raise RegionError(f"{where}: auth_env/auth_value need auth_header (e.g. Authorization)")
-        if header and not (env or value):
-            raise RegionError(
-                f'{where}: auth_header {header!r} needs its value: auth_env = "VARIABLE" '
-                "(read from the environment) or auth_value"
-            )
-        if env and value:
-            raise RegionError(f"{where}: give auth_env or auth_value, not both")
-        out[key] = LiveSource(
-            key=key,
-            kind=kind,
-            url=url,
-            interval_s=interval,
-            timeout_s=timeout,
-            max_age_s=max_age,
-            auth_header=header,
-            auth_env=env,
-            auth_value=value,
-            options={k: v for k, v in table.items() if k in _OPTIONS},
-            file=path,
-        )
-    return out
+    tables = validate(_LiveTables, {"live": raw}, source=str(path), error=RegionError).live
+    return {key: table.to_source(key, path) for key, table in tables.items()}
 
 
-def _seconds(table: dict[str, Any], name: str, default: float, where: str) -> float:
-    value = table.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise RegionError(f"{where}: {name} must be a positive number of seconds, got {value!r}")
-    return float(value)
+class _LiveTables(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    live: dict[str, LiveSourceTable]

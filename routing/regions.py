@@ -7,22 +7,29 @@ data directory (and to a mirror directory, which has the same layout), a public
 kind-specific options (for example ``agencies`` for a GTFS filter). The
 ``[live.KEY]`` tables name the feeds the server polls
 (:mod:`routing.live_sources`).
+
+The file is validated by the pydantic model :class:`RegionFile`; a mistake
+raises :class:`RegionError` naming the file, the key and the fix
+(:func:`routing.validation.format_error`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
 
 from routing.errors import RegionError
 from routing.live_sources import LiveSource, parse_live_sources
+from routing.validation import validate
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REGION = "heidelberg"
-_SOURCE_KEYS = {"kind", "path", "url", "sha256"}
 
 
 @dataclass(frozen=True)
@@ -142,48 +149,96 @@ def load_region(name_or_path: str | Path | None = None) -> Region:
     return _parse_region(raw, path)
 
 
-def _parse_region(raw: dict[str, Any], path: Path) -> Region:
-    def need(key: str) -> Any:
-        if key not in raw:
-            raise RegionError(f"{path}: missing key {key!r}; add it at the top level")
-        return raw[key]
-
-    bbox = need("bbox")
+def _bbox(value: Any) -> Any:
+    """``[min_lon, min_lat, max_lon, max_lat]`` with min < max."""
     if (
-        not isinstance(bbox, list)
-        or len(bbox) != 4
-        or not all(isinstance(v, int | float) for v in bbox)
-        or not (bbox[0] < bbox[2] and bbox[1] < bbox[3])
+        not isinstance(value, list | tuple)
+        or len(value) != 4
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        or not (value[0] < value[2] and value[1] < value[3])
     ):
-        raise RegionError(
-            f"{path}: 'bbox' must be [min_lon, min_lat, max_lon, max_lat] with min < max, "
-            f"got {bbox!r}"
+        raise ValueError(
+            f"must be [min_lon, min_lat, max_lon, max_lat] with min < max, got {value!r}"
         )
-    sources: dict[str, Source] = {}
-    for key, table in (raw.get("sources") or {}).items():
-        if not isinstance(table, dict) or "kind" not in table or "path" not in table:
-            raise RegionError(f"{path}: [sources.{key}] needs at least 'kind' and 'path'")
-        options = {k: v for k, v in table.items() if k not in _SOURCE_KEYS}
-        sources[key] = Source(
+    return tuple(float(v) for v in value)
+
+
+def _sample_queries(value: Any) -> Any:
+    """A list of ``[[lat, lon], [lat, lon]]`` pairs."""
+    try:
+        return tuple(((float(a[0]), float(a[1])), (float(b[0]), float(b[1]))) for a, b in value)
+    except (TypeError, ValueError, IndexError):
+        raise ValueError(
+            f"must be a list of [[lat, lon], [lat, lon]] pairs, got {value!r}"
+        ) from None
+
+
+class SourceTable(BaseModel):
+    """A ``[sources.KEY]`` table: kind and path, optional url and sha256, any options."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    kind: str
+    path: str
+    url: str | None = None
+    sha256: str | None = None
+
+    @field_validator("kind", "path", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        """Kinds and paths are written as strings; numbers are taken as their text."""
+        return (
+            str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+        )
+
+
+class RegionFile(BaseModel):
+    """The top level of a region file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    title: str | None = None
+    timezone: str
+    bbox: Annotated[tuple[float, float, float, float], BeforeValidator(_bbox)]
+    default_date: str | None = None
+    sample_queries: Annotated[
+        tuple[tuple[tuple[float, float], tuple[float, float]], ...],
+        BeforeValidator(_sample_queries),
+    ] = ()
+    sources: dict[str, SourceTable] = {}
+    # Checked by routing.live_sources (its own model), which needs the file's path.
+    live: Any = None
+
+    @field_validator("default_date", mode="before")
+    @classmethod
+    def _date_text(cls, value: Any) -> Any:
+        """TOML dates (``default_date = 2022-09-14``) are kept as ISO text."""
+        return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def _parse_region(raw: dict[str, Any], path: Path) -> Region:
+    """Validate a parsed region file (raises :class:`RegionError` naming the key and fix)."""
+    model = validate(RegionFile, raw, source=str(path), error=RegionError)
+    sources = {
+        key: Source(
             key=key,
-            kind=str(table["kind"]),
-            path=str(table["path"]),
-            url=table.get("url"),
-            sha256=table.get("sha256"),
-            options=options,
+            kind=table.kind,
+            path=table.path,
+            url=table.url,
+            sha256=table.sha256,
+            options=dict(table.model_extra or {}),
         )
-    queries = tuple(
-        ((float(a[0]), float(a[1])), (float(b[0]), float(b[1])))
-        for a, b in raw.get("sample_queries", [])
-    )
+        for key, table in model.sources.items()
+    }
     return Region(
-        name=str(need("name")),
-        title=str(raw.get("title", raw["name"])),
-        timezone=str(need("timezone")),
-        bbox=(float(bbox[0]), float(bbox[1]), float(bbox[2]), float(bbox[3])),
+        name=model.name,
+        title=model.title if model.title is not None else model.name,
+        timezone=model.timezone,
+        bbox=model.bbox,
         sources=sources,
         file=path,
-        default_date=raw.get("default_date"),
-        sample_queries=queries,
-        live=parse_live_sources(raw.get("live"), path),
+        default_date=model.default_date,
+        sample_queries=model.sample_queries,
+        live=parse_live_sources(model.live, path),
     )

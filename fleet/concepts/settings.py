@@ -25,10 +25,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from fleet.concepts import CONCEPTS
-from routing.errors import DataError
+from routing.validation import validate
 
 #: The tables this module owns (the rest of the file is a sweep scenario).
 TABLES = ("compare", "stops", "line", "hub", "autonomous", "costs")
@@ -44,7 +44,9 @@ class CompareSettings(_Strict):
     concepts: tuple[str, ...] = CONCEPTS
     autonomous: tuple[bool, ...] = (False, True)
     headway_min: tuple[float, ...] = (10.0, 20.0)
-    car_access_min: float = Field(3.0, ge=0, description="parking and walking for a car trip")
+    car_access_min: float = Field(
+        default=3.0, ge=0, description="parking and walking for a car trip"
+    )
 
     @field_validator("concepts")
     @classmethod
@@ -65,28 +67,32 @@ class CompareSettings(_Strict):
 class StopSettings(_Strict):
     """Virtual stops of the stop-based on-demand service."""
 
-    walk_m: float = Field(300.0, gt=0)
-    circuity: float = Field(1.3, ge=1.0)
+    walk_m: float = Field(default=300.0, gt=0)
+    circuity: float = Field(default=1.3, ge=1.0)
 
 
 class LineSettings(_Strict):
     """The feeder line (fixed, and flex with its slack)."""
 
     stops_file: str | None = None
-    walk_m: float = Field(600.0, gt=0)
-    flex_walk_m: float = Field(300.0, gt=0, description="flex: door service beyond this walk")
-    dwell_s: float = Field(20.0, ge=0)
-    layover_min: float = Field(3.0, ge=0)
-    slack_share: float = Field(0.0, ge=0)
-    flex_slack_share: float = Field(0.3, ge=0)
-    corridor_m: float = Field(800.0, gt=0)
-    vehicles: int | None = Field(None, ge=1)
-    capacity: int | None = Field(None, ge=1)
-    max_snap_m: float = Field(100.0, gt=0)
-    zone_tolerance_m: float = Field(300.0, ge=0)
-    boarding_s: float = Field(5.0, ge=0)
-    tolerance_s: float = Field(300.0, ge=0)
-    service_after_min: float = Field(30.0, ge=0, description="service past the demand window")
+    walk_m: float = Field(default=600.0, gt=0)
+    flex_walk_m: float = Field(
+        default=300.0, gt=0, description="flex: door service beyond this walk"
+    )
+    dwell_s: float = Field(default=20.0, ge=0)
+    layover_min: float = Field(default=3.0, ge=0)
+    slack_share: float = Field(default=0.0, ge=0)
+    flex_slack_share: float = Field(default=0.3, ge=0)
+    corridor_m: float = Field(default=800.0, gt=0)
+    vehicles: int | None = Field(default=None, ge=1)
+    capacity: int | None = Field(default=None, ge=1)
+    max_snap_m: float = Field(default=100.0, gt=0)
+    zone_tolerance_m: float = Field(default=300.0, ge=0)
+    boarding_s: float = Field(default=5.0, ge=0)
+    tolerance_s: float = Field(default=300.0, ge=0)
+    service_after_min: float = Field(
+        default=30.0, ge=0, description="service past the demand window"
+    )
 
 
 class HubSettings(_Strict):
@@ -94,32 +100,34 @@ class HubSettings(_Strict):
 
     name: str = "Hub"
     location: tuple[float, float] | None = None  # (lon, lat)
-    share: float = Field(0.25, ge=0, le=1)
-    transfer_walk_s: float = Field(60.0, ge=0)
-    tram_radius_m: float = Field(250.0, gt=0)
+    share: float = Field(default=0.25, ge=0, le=1)
+    transfer_walk_s: float = Field(default=60.0, ge=0)
+    tram_radius_m: float = Field(default=250.0, gt=0)
 
 
 class AutonomousSettings(_Strict):
     """The autonomous variant's operating area, speed and crew."""
 
-    max_speed_kmh: float = Field(20.0, gt=0)
-    max_street_kmh: float = Field(40.0, gt=0)
-    area_buffer_m: float = Field(300.0, ge=0)
+    max_speed_kmh: float = Field(default=20.0, gt=0)
+    max_street_kmh: float = Field(default=40.0, gt=0)
+    area_buffer_m: float = Field(default=300.0, ge=0)
     safety_operator_required: bool = True
-    capacity: int | None = Field(None, ge=1)
+    capacity: int | None = Field(default=None, ge=1)
 
 
 class CostSettings(_Strict):
     """Cost and emission parameters (EUR, kWh, g CO2)."""
 
-    vehicle_eur_h: float = Field(25.0, ge=0, description="e-minibus incl. depreciation")
-    av_vehicle_eur_h: float = Field(45.0, ge=0, description="autonomous shuttle incl. remote ops")
-    driver_eur_h: float = Field(35.0, ge=0)
-    safety_operator_eur_h: float = Field(30.0, ge=0)
+    vehicle_eur_h: float = Field(default=25.0, ge=0, description="e-minibus incl. depreciation")
+    av_vehicle_eur_h: float = Field(
+        default=45.0, ge=0, description="autonomous shuttle incl. remote ops"
+    )
+    driver_eur_h: float = Field(default=35.0, ge=0)
+    safety_operator_eur_h: float = Field(default=30.0, ge=0)
     safety_operator_required: bool = True
-    kwh_per_km: float = Field(0.35, ge=0)
-    eur_per_kwh: float = Field(0.30, ge=0)
-    co2_g_per_kwh: float = Field(380.0, ge=0, description="German grid mix 2023, UBA")
+    kwh_per_km: float = Field(default=0.35, ge=0)
+    eur_per_kwh: float = Field(default=0.30, ge=0)
+    co2_g_per_kwh: float = Field(default=380.0, ge=0, description="German grid mix 2023, UBA")
 
 
 class ComparisonSettings(_Strict):
@@ -148,31 +156,20 @@ def parse_settings(raw: Mapping[str, Any], *, source: str, base_dir: Path) -> Co
     Raises
     ------
     DataError
-        Naming the table and key, what was wrong and what to write.
+        Naming the file, the table and key, what was wrong and what to write
+        (:func:`routing.validation.format_error`).
     """
     tables = {k: raw[k] for k in TABLES if k in raw}
-    for name, table in tables.items():
-        if not isinstance(table, Mapping):
-            raise DataError(f"{source}: [{name}] must be a table")
-    # single values are fine where lists are allowed
-    comp = dict(tables.get("compare", {}))
-    for key in ("concepts", "autonomous", "headway_min"):
-        if key in comp and not isinstance(comp[key], list):
-            comp[key] = [comp[key]]
-    if comp:
-        tables["compare"] = comp
-    try:
-        settings = ComparisonSettings.model_validate(tables)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = [str(p) for p in err["loc"]]
-        key = f"[{loc[0]}] {'.'.join(loc[1:])}" if len(loc) > 1 else f"[{loc[0]}]"
-        got = err.get("input")
-        hint = err["msg"]
-        if err["type"] == "extra_forbidden":
-            allowed = ", ".join(ComparisonSettings.model_fields[loc[0]].annotation.model_fields)  # type: ignore[union-attr]
-            hint = f"unknown key; allowed keys in [{loc[0]}]: {allowed}"
-        raise DataError(f"{source}: {key} = {got!r}: {hint}") from None
+    compare = tables.get("compare")
+    if isinstance(compare, Mapping):
+        # Single values are fine where lists are allowed.
+        tables["compare"] = {
+            k: [v]
+            if k in ("concepts", "autonomous", "headway_min") and not isinstance(v, list)
+            else v
+            for k, v in compare.items()
+        }
+    settings = validate(ComparisonSettings, tables, source=source)
     if settings.line.stops_file:
         path = (base_dir / settings.line.stops_file).resolve()
         settings = settings.model_copy(

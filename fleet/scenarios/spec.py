@@ -40,12 +40,13 @@ works too)::
 
 Every run is a flat dict of parameters; its id is a hash of them, so the same
 parameters always get the same id (that is what makes sweeps resumable).
-Every problem is a :class:`DataError` naming the file, the key and the fix.
+The file is described by pydantic models (:class:`ScenarioFile` and its
+sections); every problem is a :class:`DataError` naming the file, the key
+and the fix (:func:`routing.validation.format_error`).
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import itertools
 import json
@@ -55,23 +56,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from routing.errors import DataError
-from routing.regions import RegionError, load_region
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from routing.errors import DataError, RegionError
+from routing.regions import load_region
+from routing.validation import did_you_mean, validate
 
 #: Sections a scenario file may have and the keys allowed in each.
-SECTIONS: dict[str, tuple[str, ...]] = {
-    "scenario": ("name", "region", "description"),
-    "area": ("name", "bbox", "polygon", "file"),
-    "demand": ("date", "window", "requests", "travel_times", "config"),
-    "demand_model": (),  # sub-tables merged into the demand-model config, checked by it
-    "fleet": ("n_vehicles", "capacity", "wheelchair_places", "depots", "shift"),
-    "service": ("max_wait_min", "alpha", "beta_min"),
-    "dispatcher": ("reoptimise_every_s", "rebalancing"),
-    "sweep": ("seeds", "mode", "runs"),
-    "targets": (),  # KPI names, checked separately
-}
+
 TRAVEL_TIMES = ("auto", "road", "crowfly")
 
 
@@ -88,25 +90,31 @@ class Parameter:
     required: bool = False
     help: str = ""
 
-    def check(self, value: Any, where: str) -> Any:
-        """Return ``value`` converted to this parameter's type, or raise DataError."""
-        expect = self.describe()
+    def check(self, value: Any) -> Any:
+        """Return ``value`` converted to this parameter's type.
+
+        Raises
+        ------
+        ValueError
+            Wrong type or out of range (the message says what is expected).
+        """
+        problem = f"expected {self.describe()}, got {value!r}"
         if self.kind is bool:
             if not isinstance(value, bool):
-                raise DataError(f"{where}: expected {expect}, got {value!r}")
+                raise ValueError(problem)
             return value
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise DataError(f"{where}: expected {expect}, got {value!r}")
+            raise ValueError(problem)
         if self.kind is int:
             if isinstance(value, float) and not value.is_integer():
-                raise DataError(f"{where}: expected {expect}, got {value!r}")
+                raise ValueError(problem)
             value = int(value)
         else:
             value = float(value)
             if not math.isfinite(value):
-                raise DataError(f"{where}: expected {expect}, got {value!r}")
+                raise ValueError(problem)
         if self.low is not None and (value <= self.low if self.strict_low else value < self.low):
-            raise DataError(f"{where}: expected {expect}, got {value!r}")
+            raise ValueError(problem)
         return value
 
     def describe(self) -> str:
@@ -337,6 +345,328 @@ def load_scenario(path: Path | str) -> Scenario:
     return parse_scenario(raw, source=str(path), base_dir=path.parent, path=path)
 
 
+# --------------------------------------------------------------------------- the file's model
+#
+# Each section is a pydantic model; the sweepable parameters become list fields
+# of their section (a single value is a list of one). The checks that need more
+# than the file (the region, files next to it, the demand model) follow in
+# parse_scenario and raise the same "FILE: KEY: FIX" message.
+
+
+def _text(value: Any) -> Any:
+    """A non-empty string, stripped."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"must be a non-empty string, got {value!r}")
+    return value.strip()
+
+
+def _day(value: Any) -> Any:
+    """A TOML/YAML date or ``YYYY-MM-DD`` text."""
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date; use YYYY-MM-DD") from None
+
+
+def _time_of_day(value: Any) -> time:
+    """A TOML time or ``HH:MM`` text."""
+    if isinstance(value, time):
+        return value
+    try:
+        return time.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f'{value!r} is not a time of day; use "HH:MM" (quoted in YAML)') from None
+
+
+def _window(value: Any) -> Any:
+    """``[start, end]`` times of one day, end after start."""
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise ValueError(f'must be ["HH:MM", "HH:MM"] (start, end), got {value!r}')
+    start, end = _time_of_day(value[0]), _time_of_day(value[1])
+    if end <= start:
+        raise ValueError(f"end {end} is not after start {start}; give [start, end] within one day")
+    return (start, end)
+
+
+def _pairs(what: str) -> BeforeValidator:
+    """A non-empty list of number pairs (``what`` names their order)."""
+
+    def check(value: Any) -> Any:
+        if not isinstance(value, list) or not value:
+            raise ValueError(f"must be a non-empty list of [{what}] pairs, got {value!r}")
+        for i, item in enumerate(value):
+            if (
+                not isinstance(item, list | tuple)
+                or len(item) != 2
+                or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in item)
+            ):
+                raise ValueError(f"item {i} must be [{what}] numbers, got {item!r}")
+        return tuple((float(a), float(b)) for a, b in value)
+
+    return BeforeValidator(check)
+
+
+def _bbox(value: Any) -> Any:
+    """``[min_lon, min_lat, max_lon, max_lat]``, not empty."""
+    if (
+        not isinstance(value, list | tuple)
+        or len(value) != 4
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    ):
+        raise ValueError(f"must be [min_lon, min_lat, max_lon, max_lat], got {value!r}")
+    b = tuple(float(v) for v in value)
+    if not (b[0] < b[2] and b[1] < b[3]):
+        raise ValueError(
+            f"{list(b)} is empty; need min_lon < max_lon and min_lat < max_lat "
+            "(order: min_lon, min_lat, max_lon, max_lat)"
+        )
+    return b
+
+
+def _ring(value: tuple[tuple[float, float], ...]) -> tuple[tuple[float, float], ...]:
+    """An outer ring of at least three (lon, lat) points in degrees."""
+    if len(value) < 3:
+        raise ValueError(f"needs at least 3 [lon, lat] points, got {len(value)}")
+    if any(abs(lon) > 180 or abs(lat) > 90 for lon, lat in value):
+        raise ValueError("points must be [lon, lat] in degrees")
+    return value
+
+
+def _as_list(value: Any) -> Any:
+    """One value stands for a list of one."""
+    return value if isinstance(value, list | tuple) else [value]
+
+
+def _distinct(values: list[Any]) -> list[Any]:
+    """At least one value, none twice."""
+    if not values:
+        raise ValueError("is an empty list; give at least one value")
+    if len(set(values)) != len(values):
+        raise ValueError(f"lists a value twice ({values}); remove the duplicate")
+    return values
+
+
+def _seeds(value: Any) -> Any:
+    """A non-empty list of distinct integers >= 0 (one integer is a list of one)."""
+    seeds = value if isinstance(value, list) else [value]
+    if not seeds or not all(
+        isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds
+    ):
+        raise ValueError(f"must be a non-empty list of integers >= 0, got {value!r}")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"lists a seed twice ({seeds})")
+    return tuple(seeds)
+
+
+def _seed(value: Any) -> Any:
+    """One seed of a ``[[sweep.runs]]`` table."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"expected an integer >= 0, got {value!r}")
+    return value
+
+
+def _target(value: Any) -> Any:
+    """``{ max = VALUE }`` or ``{ min = VALUE }`` as ``(bound, value)``."""
+    if not isinstance(value, Mapping) or len(value) != 1 or next(iter(value)) not in ("max", "min"):
+        raise ValueError(f"must be {{ max = VALUE }} or {{ min = VALUE }}, got {value!r}")
+    bound, number = next(iter(value.items()))
+    if isinstance(number, bool) or not isinstance(number, int | float) or not math.isfinite(number):
+        raise ValueError(f"{bound} must be a number, got {number!r}")
+    return (bound, float(number))
+
+
+Text = Annotated[str, BeforeValidator(_text)]
+Day = Annotated[date, BeforeValidator(_day)]
+Window = Annotated[tuple[time, time], BeforeValidator(_window)]
+LonLatRing = Annotated[tuple[tuple[float, float], ...], _pairs("lon, lat"), AfterValidator(_ring)]
+LatLonPairs = Annotated[tuple[tuple[float, float], ...], _pairs("lat, lon")]
+BBox = Annotated[tuple[float, float, float, float], BeforeValidator(_bbox)]
+Seeds = Annotated[tuple[int, ...], BeforeValidator(_seeds)]
+Seed = Annotated[int, BeforeValidator(_seed)]
+TargetSpec = Annotated[tuple[str, float], BeforeValidator(_target)]
+
+
+def _check_parameter(value: Any, info: ValidationInfo) -> Any:
+    """One value of the parameter named by the field (see :data:`PARAMETERS`)."""
+    return PARAMETERS[str(info.field_name)].check(value)
+
+
+#: One value of a sweepable parameter, checked by its :class:`Parameter`.
+ParamValue = Annotated[Any, AfterValidator(_check_parameter)]
+#: One value or a list of distinct values of a sweepable parameter.
+ParamValues = Annotated[list[ParamValue], BeforeValidator(_as_list), AfterValidator(_distinct)]
+
+
+class _Section(BaseModel):
+    """A table of a scenario file: no unknown keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ScenarioSection(_Section):
+    """``[scenario]``: name, region and an optional description."""
+
+    name: Text
+    region: Text
+    description: Text | None = None
+
+
+class AreaSection(_Section):
+    """``[area]``: at most one of bbox, polygon or file (none: the region's service area)."""
+
+    name: Text | None = None
+    bbox: BBox | None = None
+    polygon: LonLatRing | None = None
+    file: Text | None = None
+
+    @model_validator(mode="after")
+    def _one_geometry(self) -> AreaSection:
+        """Exactly one geometry, or none and no name."""
+        given = [k for k in ("bbox", "polygon", "file") if getattr(self, k) is not None]
+        if not given and self.name is not None:
+            raise ValueError(
+                "has a name but no geometry; add bbox, polygon or file "
+                "(or drop [area] to use the region's service area)"
+            )
+        if len(given) > 1:
+            raise ValueError(
+                f"has {' and '.join(given)}; give exactly one of bbox, polygon or file"
+            )
+        return self
+
+
+class _DemandKeys(_Section):
+    date: Day | None = None
+    window: Window | None = None
+    travel_times: Text = "auto"
+    config: Text | None = None
+
+    @field_validator("travel_times")
+    @classmethod
+    def _travel_times(cls, value: str) -> str:
+        """One of :data:`TRAVEL_TIMES`."""
+        if value not in TRAVEL_TIMES:
+            raise ValueError(f"use one of {', '.join(TRAVEL_TIMES)}, got {value!r}")
+        return value
+
+
+class _FleetKeys(_Section):
+    depots: LatLonPairs | None = None
+    shift: Window | None = None
+
+
+class DemandSection(_DemandKeys):
+    """``[demand]``: day, window, travel times, config and the demand level."""
+
+    requests: ParamValues | None = None
+
+
+class FleetSection(_FleetKeys):
+    """``[fleet]``: depots, shift and the fleet parameters."""
+
+    n_vehicles: ParamValues | None = None
+    capacity: ParamValues | None = None
+    wheelchair_places: ParamValues | None = None
+
+
+class ServiceSection(_Section):
+    """``[service]``: the service rules."""
+
+    max_wait_min: ParamValues | None = None
+    alpha: ParamValues | None = None
+    beta_min: ParamValues | None = None
+
+
+class DispatcherSection(_Section):
+    """``[dispatcher]``: the dispatcher settings."""
+
+    reoptimise_every_s: ParamValues | None = None
+    rebalancing: ParamValues | None = None
+
+
+class RunTable(_Section):
+    """One ``[[sweep.runs]]`` table: parameters (one value each) and an optional seed."""
+
+    seed: Seed | None = None
+    requests: ParamValue | None = None
+    n_vehicles: ParamValue | None = None
+    capacity: ParamValue | None = None
+    wheelchair_places: ParamValue | None = None
+    max_wait_min: ParamValue | None = None
+    alpha: ParamValue | None = None
+    beta_min: ParamValue | None = None
+    reoptimise_every_s: ParamValue | None = None
+    rebalancing: ParamValue | None = None
+
+
+class SweepSection(_Section):
+    """``[sweep]``: seeds, the mode and the explicit runs of ``list`` mode."""
+
+    seeds: Seeds = (0,)
+    mode: str = "cross"
+    runs: list[RunTable] | None = None
+
+    @field_validator("mode")
+    @classmethod
+    def _mode(cls, value: str) -> str:
+        """Cross or list."""
+        if value not in ("cross", "list"):
+            raise ValueError(
+                f'{value!r}: use "cross" (every combination) or "list" (the [[sweep.runs]] tables)'
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _runs_with_list_mode(self) -> SweepSection:
+        """``[[sweep.runs]]`` exactly in list mode, each run with something in it."""
+        if self.mode == "cross" and self.runs is not None:
+            raise ValueError(
+                'runs is only used with mode = "list"; '
+                'add mode = "list" or remove the [[sweep.runs]] tables'
+            )
+        if self.mode == "list" and not self.runs:
+            raise ValueError(
+                'mode = "list" needs [[sweep.runs]] tables, '
+                "e.g. [[sweep.runs]] n_vehicles = 10, capacity = 4"
+            )
+        for i, run in enumerate(self.runs or ()):
+            if not run.model_fields_set:
+                raise ValueError(f"[[sweep.runs]] #{i + 1} is empty; give parameters")
+        return self
+
+
+class ScenarioFile(_Section):
+    """A whole scenario file (missing tables are empty)."""
+
+    scenario: ScenarioSection
+    area: AreaSection
+    demand: DemandSection
+    demand_model: dict[str, Any] = {}  # checked by the demand model (demand.config)
+    fleet: FleetSection
+    service: ServiceSection
+    dispatcher: DispatcherSection
+    sweep: SweepSection
+    targets: dict[str, TargetSpec] = {}
+
+
+#: The sections of a scenario file.
+SECTIONS = tuple(ScenarioFile.model_fields)
+#: The section model holding each section's parameters (a parameter is a field of it).
+SECTION_MODELS: dict[str, type[BaseModel]] = {
+    "demand": DemandSection,
+    "fleet": FleetSection,
+    "service": ServiceSection,
+    "dispatcher": DispatcherSection,
+}
+
+
+def _fail(source: str, key: str, fix: str) -> DataError:
+    """The error for a check beyond the model: ``FILE: KEY: FIX``."""
+    return DataError(f"{source}: {key}: {fix}")
+
+
 def parse_scenario(
     raw: Mapping[str, Any],
     *,
@@ -354,127 +684,80 @@ def parse_scenario(
         Name used in error messages (the file path).
     base_dir : Path, optional
         Directory that relative paths (area file, demand config) are relative to.
+    path : Path, optional
+        The file it was read from.
+
+    Raises
+    ------
+    DataError
+        A section or key is unknown, missing or has a bad value; the message
+        names the file, the key and the fix.
     """
     base_dir = base_dir or Path.cwd()
     if not isinstance(raw, Mapping):
         raise DataError(
             f"{source}: expected tables like [scenario], [fleet]; got {type(raw).__name__}"
         )
-    for section in raw:
-        if section not in SECTIONS:
-            hint = _did_you_mean(section, SECTIONS)
-            raise DataError(
-                f"{source}: unknown section [{section}]{hint}; "
-                f"allowed sections: {', '.join(SECTIONS)}"
-            )
-    tables = {name: _table(raw, name, source) for name in SECTIONS}
-    for name, table in tables.items():
-        if name in ("targets", "demand_model"):
-            continue
-        for key in table:
-            if key not in SECTIONS[name]:
-                raise DataError(
-                    f"{source}: unknown key [{name}] {key}{_did_you_mean(key, SECTIONS[name])}; "
-                    f"allowed keys in [{name}]: {', '.join(SECTIONS[name])}"
-                )
-    meta = tables["scenario"]
-    name = _string(meta, "name", "scenario", source, required=True)
-    region_name = _string(meta, "region", "scenario", source, required=True)
+    # A missing table is an empty one (its keys have defaults or are reported missing).
+    data = {**{name: {} for name in SECTIONS}, **raw}
+    model = validate(ScenarioFile, data, source=source)
+    meta, demand, fleet = model.scenario, model.demand, model.fleet
     try:
-        region = load_region(region_name)
+        region = load_region(meta.region)
     except RegionError as exc:
-        raise DataError(f"{source}: [scenario] region = {region_name!r}: {exc}") from None
-    area = _area(tables["area"], source, base_dir)
-    demand = tables["demand"]
-    day = (
-        _date(demand.get("date", region.default_date), source)
-        if ("date" in demand or region.default_date)
-        else None
-    )
+        raise _fail(source, "[scenario] region", str(exc)) from None
+    area = _area(model.area, source, base_dir)
+    day = demand.date or (_day(region.default_date) if region.default_date else None)
     if day is None:
-        raise DataError(
-            f"{source}: [demand] date is missing and region {region.name} has no "
-            f"default_date; add date = YYYY-MM-DD"
-        )
-    window = _window(demand.get("window"), "demand", "window", source)
-    travel_times = _string(demand, "travel_times", "demand", source) or "auto"
-    if travel_times not in TRAVEL_TIMES:
-        raise DataError(
-            f"{source}: [demand] travel_times = {travel_times!r}: use one of "
-            f"{', '.join(TRAVEL_TIMES)}"
+        raise _fail(
+            source,
+            "[demand] date",
+            f"missing and region {region.name} has no default_date; add date = YYYY-MM-DD",
         )
     demand_config = None
-    if "config" in demand:
-        demand_config = (base_dir / _string(demand, "config", "demand", source)).resolve()
+    if demand.config is not None:
+        demand_config = (base_dir / demand.config).resolve()
         if not demand_config.is_file():
-            raise DataError(
-                f"{source}: [demand] config: file {demand_config} does not exist; "
-                f"give a path relative to the scenario file"
+            raise _fail(
+                source,
+                "[demand] config",
+                f"file {demand_config} does not exist; give a path relative to the scenario file",
             )
-    demand_model = tables["demand_model"]
-    _check_demand_model(demand_config, demand_model, source)
-    fleet = tables["fleet"]
-    depots = _depots(fleet.get("depots"), source, region.bbox)
-    shift = _window(fleet.get("shift"), "fleet", "shift", source)
+    _check_demand_model(demand_config, model.demand_model, source)
+    depots = _depots(fleet.depots, source, region.bbox)
 
     values: dict[str, tuple[Any, ...]] = {}
     for pname, param in PARAMETERS.items():
-        table = tables[param.section]
-        where = f"{source}: [{param.section}] {pname}"
-        if pname not in table:
-            if param.required and tables["sweep"].get("mode", "cross") != "list":
+        given = getattr(getattr(model, param.section), pname)
+        if given is None:
+            if param.required and model.sweep.mode != "list":
                 raise DataError(
-                    f"{where} is missing; add e.g. {pname} = "
+                    f"{source}: [{param.section}] {pname} is missing; add e.g. {pname} = "
                     f"{'[5, 10]' if param.kind is int else '[1.0]'} ({param.help})"
                 )
             values[pname] = (param.default,)
-            continue
-        raw_value = table[pname]
-        items = raw_value if isinstance(raw_value, list) else [raw_value]
-        if not items:
-            raise DataError(f"{where} is an empty list; give at least one value")
-        checked = tuple(param.check(v, where) for v in items)
-        if len(set(checked)) != len(checked):
-            raise DataError(f"{where} lists a value twice ({list(items)}); remove the duplicate")
-        values[pname] = checked
-
-    sweep = tables["sweep"]
-    seeds_raw = sweep.get("seeds", [0])
-    seeds_list = seeds_raw if isinstance(seeds_raw, list) else [seeds_raw]
-    if not seeds_list or not all(
-        isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds_list
-    ):
-        raise DataError(
-            f"{source}: [sweep] seeds must be a non-empty list of integers >= 0, got {seeds_raw!r}"
-        )
-    if len(set(seeds_list)) != len(seeds_list):
-        raise DataError(f"{source}: [sweep] seeds lists a seed twice ({seeds_list})")
-    mode = sweep.get("mode", "cross")
-    if mode not in ("cross", "list"):
-        raise DataError(
-            f'{source}: [sweep] mode = {mode!r}: use "cross" (every combination) '
-            f'or "list" (the [[sweep.runs]] tables)'
-        )
-    explicit = _explicit_runs(sweep.get("runs"), mode, values, source)
-    targets = _targets(tables["targets"], source)
+        else:
+            values[pname] = tuple(given)
+    explicit = _explicit_runs(model.sweep, values, source)
+    targets = tuple(Target(str(kpi), bound, value) for kpi, (bound, value) in model.targets.items())
 
     scenario = Scenario(
-        name=name,
+        name=meta.name,
         region=region.name,
         area=area,
         day=day,
-        window=window,
-        travel_times=travel_times,
+        window=demand.window,
+        travel_times=demand.travel_times,
         demand_config=demand_config,
-        demand_overrides=demand_model,
+        demand_overrides=dict(model.demand_model),
         depots=depots,
-        shift=shift,
+        shift=fleet.shift,
         values=values,
-        mode=mode,
+        mode=model.sweep.mode,
         explicit=explicit,
-        seeds=tuple(seeds_list),
+        seeds=model.sweep.seeds,
         targets=targets,
-        description=_string(meta, "description", "scenario", source) or "",
+        description=meta.description or "",
         path=path,
     )
     shared = _shared_params(scenario)
@@ -550,7 +833,7 @@ def _demand_digest(s: Scenario) -> str:
 
 def _check_demand_model(path: Path | None, overrides: Mapping[str, Any], source: str) -> None:
     """Validate the demand-model parameters now, not in a worker an hour later."""
-    from demand.config import load_config
+    from demand.config import load_config_with
 
     for name, table in overrides.items():
         if not isinstance(table, Mapping):
@@ -558,10 +841,13 @@ def _check_demand_model(path: Path | None, overrides: Mapping[str, Any], source:
                 f"{source}: [demand_model] {name} must be a table like "
                 f"[demand_model.{name}], got {table!r}"
             )
+    label = f"{source} [demand_model]"
     try:
-        load_config(path, **dict(overrides))
+        load_config_with(path, overrides, overrides_source=label)
     except DataError as exc:
-        raise DataError(f"{source}: [demand_model] / [demand] config: {exc}") from None
+        if str(exc).startswith(label):
+            raise
+        raise DataError(f"{source}: [demand] config: {exc}") from None
 
 
 def _digest(obj: Any) -> str:
@@ -579,162 +865,54 @@ def _fmt_window(window: tuple[time, time] | None) -> str:
     return f"{window[0].strftime('%H:%M')}-{window[1].strftime('%H:%M')}"
 
 
-def _did_you_mean(word: str, options: Sequence[str] | Mapping[str, Any]) -> str:
-    close = difflib.get_close_matches(word, list(options), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _table(raw: Mapping[str, Any], name: str, source: str) -> dict[str, Any]:
-    value = raw.get(name, {})
-    if not isinstance(value, Mapping):
-        raise DataError(f"{source}: [{name}] must be a table of keys, got {value!r}")
-    return dict(value)
-
-
-def _string(
-    table: Mapping[str, Any], key: str, section: str, source: str, *, required: bool = False
-) -> str:
-    if key not in table:
-        if required:
-            raise DataError(f'{source}: [{section}] {key} is missing; add {key} = "..."')
-        return ""
-    value = table[key]
-    if not isinstance(value, str) or not value.strip():
-        raise DataError(f"{source}: [{section}] {key} must be a non-empty string, got {value!r}")
-    return value.strip()
-
-
-def _date(value: Any, source: str) -> date:
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise DataError(
-            f"{source}: [demand] date = {value!r} is not a date; use YYYY-MM-DD"
-        ) from None
-
-
-def _time(value: Any, where: str) -> time:
-    if isinstance(value, time):
-        return value
-    try:
-        return time.fromisoformat(str(value))
-    except ValueError:
-        raise DataError(
-            f'{where}: {value!r} is not a time of day; use "HH:MM" (quoted in YAML)'
-        ) from None
-
-
-def _window(value: Any, section: str, key: str, source: str) -> tuple[time, time] | None:
-    if value is None:
-        return None
-    where = f"{source}: [{section}] {key}"
-    if not isinstance(value, list) or len(value) != 2:
-        raise DataError(f'{where} must be ["HH:MM", "HH:MM"] (start, end), got {value!r}')
-    start, end = _time(value[0], where), _time(value[1], where)
-    if end <= start:
-        raise DataError(
-            f"{where}: end {end} is not after start {start}; give [start, end] within one day"
-        )
-    return start, end
-
-
-def _lonlat_pairs(value: Any, where: str, what: str) -> list[tuple[float, float]]:
-    if not isinstance(value, list) or not value:
-        raise DataError(f"{where} must be a non-empty list of {what} pairs, got {value!r}")
-    pairs = []
-    for i, item in enumerate(value):
-        if (
-            not isinstance(item, list)
-            or len(item) != 2
-            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in item)
-        ):
-            raise DataError(f"{where}: item {i} must be [{what}] numbers, got {item!r}")
-        pairs.append((float(item[0]), float(item[1])))
-    return pairs
-
-
 def _depots(
-    value: Any, source: str, bbox: tuple[float, float, float, float]
+    depots: tuple[tuple[float, float], ...] | None,
+    source: str,
+    bbox: tuple[float, float, float, float],
 ) -> tuple[tuple[float, float], ...]:
-    if value is None:
+    """The depots, each inside the region's bounding box."""
+    if depots is None:
         return ()
-    where = f"{source}: [fleet] depots"
-    depots = _lonlat_pairs(value, where, "lat, lon")
     for i, (lat, lon) in enumerate(depots):
         if not (bbox[1] <= lat <= bbox[3] and bbox[0] <= lon <= bbox[2]):
-            raise DataError(
-                f"{where}: depot {i} ({lat}, {lon}) is outside the region's bbox "
-                f"{bbox}; the order is [lat, lon]"
+            raise _fail(
+                source,
+                "[fleet] depots",
+                f"depot {i} ({lat}, {lon}) is outside the region's bbox {bbox}; "
+                "the order is [lat, lon]",
             )
-    return tuple(depots)
+    return depots
 
 
-def _area(table: Mapping[str, Any], source: str, base_dir: Path) -> AreaSpec:
-    given = [k for k in ("bbox", "polygon", "file") if k in table]
-    if not given:
-        if "name" in table:
-            raise DataError(
-                f"{source}: [area] has a name but no geometry; add bbox, polygon "
-                f"or file (or drop [area] to use the region's service area)"
-            )
+def _area(table: AreaSection, source: str, base_dir: Path) -> AreaSpec:
+    """The service area of a validated ``[area]`` table (a file is read for its digest)."""
+    if table.bbox is not None:
+        b = table.bbox
+        return AreaSpec("bbox", table.name or "bbox", bbox=b, digest=_digest(b)[:16])
+    if table.polygon is not None:
+        ring = [list(p) for p in table.polygon]
+        return AreaSpec(
+            "polygon", table.name or "polygon", polygon=table.polygon, digest=_digest(ring)[:16]
+        )
+    if table.file is None:
         return AreaSpec("region", "region service area")
-    if len(given) > 1:
-        raise DataError(
-            f"{source}: [area] has {' and '.join(given)}; give exactly one of bbox, polygon or file"
-        )
-    kind = given[0]
-    name = _string(table, "name", "area", source) or kind
-    where = f"{source}: [area] {kind}"
-    if kind == "bbox":
-        box = table["bbox"]
-        if (
-            not isinstance(box, list)
-            or len(box) != 4
-            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in box)
-        ):
-            raise DataError(f"{where} must be [min_lon, min_lat, max_lon, max_lat], got {box!r}")
-        b = tuple(float(v) for v in box)
-        if not (b[0] < b[2] and b[1] < b[3]):
-            raise DataError(
-                f"{where} {list(b)} is empty; need min_lon < max_lon and "
-                f"min_lat < max_lat (order: min_lon, min_lat, max_lon, max_lat)"
-            )
-        return AreaSpec("bbox", name, bbox=(b[0], b[1], b[2], b[3]), digest=_digest(b)[:16])
-    if kind == "polygon":
-        ring = _lonlat_pairs(table["polygon"], where, "lon, lat")
-        if len(ring) < 3:
-            raise DataError(f"{where} needs at least 3 [lon, lat] points, got {len(ring)}")
-        if any(abs(lon) > 180 or abs(lat) > 90 for lon, lat in ring):
-            raise DataError(f"{where}: points must be [lon, lat] in degrees")
-        return AreaSpec("polygon", name, polygon=tuple(ring), digest=_digest(ring)[:16])
-    file = (base_dir / _string(table, "file", "area", source)).resolve()
+    file = (base_dir / table.file).resolve()
     if not file.is_file():
-        raise DataError(
-            f"{where}: file {file} does not exist; give a .poly or GeoJSON path "
-            f"relative to the scenario file"
+        raise _fail(
+            source,
+            "[area] file",
+            f"file {file} does not exist; give a .poly or GeoJSON path "
+            "relative to the scenario file",
         )
-    return AreaSpec(
-        "file", name if "name" in table else file.stem, file=file, digest=_file_digest(file)
-    )
+    return AreaSpec("file", table.name or file.stem, file=file, digest=_file_digest(file))
 
 
 def _explicit_runs(
-    value: Any, mode: str, values: dict[str, tuple[Any, ...]], source: str
+    sweep: SweepSection, values: dict[str, tuple[Any, ...]], source: str
 ) -> tuple[dict[str, Any], ...]:
-    if mode == "cross":
-        if value is not None:
-            raise DataError(
-                f'{source}: [sweep] runs is only used with mode = "list"; '
-                f'add mode = "list" or remove the [[sweep.runs]] tables'
-            )
+    """The ``[[sweep.runs]]`` tables as parameter dicts (list mode), each complete."""
+    if sweep.mode == "cross":
         return ()
-    if not isinstance(value, list) or not value:
-        raise DataError(
-            f'{source}: [sweep] mode = "list" needs [[sweep.runs]] tables, '
-            f"e.g. [[sweep.runs]] n_vehicles = 10, capacity = 4"
-        )
     swept = [n for n, v in values.items() if len(v) > 1]
     if swept:
         raise DataError(
@@ -742,51 +920,17 @@ def _explicit_runs(
             f"(the default for the runs); put the variations in [[sweep.runs]]"
         )
     runs = []
-    for i, run in enumerate(value):
+    for i, run in enumerate(sweep.runs or ()):
         where = f"{source}: [[sweep.runs]] #{i + 1}"
-        if not isinstance(run, Mapping) or not run:
-            raise DataError(f"{where} must be a table of parameters, got {run!r}")
-        checked: dict[str, Any] = {}
-        for key, v in run.items():
-            if key == "seed":
-                if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-                    raise DataError(f"{where} seed: expected an integer >= 0, got {v!r}")
-                checked[key] = v
-                continue
-            if key not in PARAMETERS:
-                raise DataError(
-                    f"{where}: unknown key {key}{_did_you_mean(key, PARAMETERS)}; "
-                    f"allowed: {', '.join(PARAMETERS)}, seed"
-                )
-            checked[key] = PARAMETERS[key].check(v, f"{where} {key}")
+        checked = {k: getattr(run, k) for k in run.model_fields_set}
         for pname, param in PARAMETERS.items():
             if param.required and pname not in checked and values[pname] == (None,):
                 raise DataError(
                     f"{where}: {pname} is missing; give it here or once in [{param.section}]"
                 )
-        runs.append(checked)
+        # In the order of PARAMETERS (run ids sort their keys anyway).
+        runs.append({k: checked[k] for k in sorted(checked, key=list(RunTable.model_fields).index)})
     return tuple(runs)
-
-
-def _targets(table: Mapping[str, Any], source: str) -> tuple[Target, ...]:
-    targets = []
-    for kpi, spec in table.items():
-        where = f"{source}: [targets] {kpi}"
-        if (
-            not isinstance(spec, Mapping)
-            or len(spec) != 1
-            or next(iter(spec)) not in ("max", "min")
-        ):
-            raise DataError(f"{where} must be {{ max = VALUE }} or {{ min = VALUE }}, got {spec!r}")
-        bound, value = next(iter(spec.items()))
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
-            raise DataError(f"{where}: {bound} must be a number, got {value!r}")
-        targets.append(Target(str(kpi), bound, float(value)))
-    return tuple(targets)
 
 
 def check_targets(scenario: Scenario, known_kpis: Sequence[str]) -> None:
@@ -796,7 +940,7 @@ def check_targets(scenario: Scenario, known_kpis: Sequence[str]) -> None:
         if target.kpi not in known_kpis:
             raise DataError(
                 f"{source}: [targets] {target.kpi}: no such KPI"
-                f"{_did_you_mean(target.kpi, known_kpis)}; known KPIs: {', '.join(known_kpis)}"
+                f"{did_you_mean(target.kpi, known_kpis)}; known KPIs: {', '.join(known_kpis)}"
             )
 
 

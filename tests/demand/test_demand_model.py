@@ -109,10 +109,10 @@ def test_area_missing_the_grid_is_an_error(tmp_path: Path, mirror_dir: Path) -> 
 def test_config_errors(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     path.write_text("[gravity]\ndeterence = 'power'\n")
-    with pytest.raises(DataError, match=r"unknown demand setting .gravity\.deterence."):
+    with pytest.raises(DataError, match=r"c\.toml: unknown key \[gravity\] deterence .did you"):
         load_config(path)
     path.write_text("[gravity]\ndeterrence = 'linear'\n")
-    with pytest.raises(DataError, match="deterrence must be one of"):
+    with pytest.raises(DataError, match=r"\[gravity\] deterrence: must be one of"):
         load_config(path)
     path.write_text("[profiles.weekday]\nhourly = [1, 2]\n")
     with pytest.raises(DataError, match="list of 24"):

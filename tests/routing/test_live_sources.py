@@ -54,8 +54,11 @@ source_uid = "kienzler"
 @pytest.mark.parametrize(
     ("table", "words"),
     [
-        ('kind = "gtfs"\nurl = "https://x/y"', ["[live.f]", "kind 'gtfs'", "gtfs_rt_alerts"]),
-        ('kind = "gbfs"\nurl = "ftp://x/y"', ["[live.f]", "url must be an http(s)://"]),
+        (
+            'kind = "gtfs"\nurl = "https://x/y"',
+            ["[live.f] kind", "'gtfs' is not a live feed kind", "gtfs_rt_alerts"],
+        ),
+        ('kind = "gbfs"\nurl = "ftp://x/y"', ["[live.f] url", "must be an http(s)://"]),
         ('kind = "gbfs"\nurl = "https://x"\ninterval_s = 0', ["interval_s", "positive"]),
         ('kind = "gbfs"\nurl = "https://x"\ninterval_s = 60\nmax_age_s = 30', ["raise max_age_s"]),
         ('kind = "gbfs"\nurl = "https://x"\nintervall_s = 60', ["unknown key", "intervall_s"]),
