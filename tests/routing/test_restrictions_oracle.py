@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from routing.regions import PROJECT_ROOT
-from tests.support.restrictions_oracle import (
+from benchmarks.support.restrictions_oracle import (
     Restriction,
     edges_from_nodes,
     load_restrictions,
@@ -27,14 +26,9 @@ from tests.support.restrictions_oracle import (
     summarize,
     violations,
 )
+from routing.regions import PROJECT_ROOT
 
-HEIDELBERG_PBF = (
-    PROJECT_ROOT.parent
-    / "shared"
-    / "data"
-    / "heidelberg"
-    / "heidelberg.osm.pbf"
-)
+HEIDELBERG_PBF = PROJECT_ROOT.parent / "shared" / "data" / "heidelberg" / "heidelberg.osm.pbf"
 
 CROSS_NODES = {
     1: (49.4000, 8.7000),

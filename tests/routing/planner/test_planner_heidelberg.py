@@ -16,6 +16,7 @@ import random
 import numpy as np
 import pytest
 
+from benchmarks.support.planner import DEPART, FIXTURE_NOW, fixture_chargers, fixture_stations
 from routing.errors import RequestError
 from routing.geo import haversine_m
 from routing.planner import (
@@ -34,7 +35,6 @@ from routing.stations.loader import load_chargers, load_stations
 from routing.stations.model import EvseStatus, StationKind
 from routing.stations.store import StationStore
 from routing.transit.itinerary import Leg, Place
-from tests.support.planner import DEPART, FIXTURE_NOW, fixture_chargers, fixture_stations
 
 HANDSCHUHSHEIM = (49.4270, 8.6840)
 ROHRBACH = (49.3790, 8.6890)

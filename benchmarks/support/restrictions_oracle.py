@@ -1,6 +1,8 @@
 """An independent turn-restriction oracle: read restriction relations, check routes against them.
 
-Test-side only. It shares no code with the project's importer (``routing/osm.py``
+Shared by the tests (``tests/routing/test_restrictions_*.py``) and the
+forbidden-turn audit of ``benchmarks.road``; never imported by the library. It
+shares no code with the project's importer (``routing/osm.py``
 and friends): it reads the OSM file itself with pyosmium and applies the OSM
 wiki's semantics of ``type=restriction`` relations, so that a test can check
 routes of the road core against the map rather than against the importer's own
