@@ -54,7 +54,6 @@ import httpx
 from benchmarks.common import percentiles, write_result
 from benchmarks.support.server import children, free_port, server_env, start_api
 
-ROOT = Path(__file__).resolve().parents[1]
 OPERATOR_KEY = "chaos-operator-key-0001"
 ADMIN = {"X-API-Key": OPERATOR_KEY}
 TZ = ZoneInfo("Europe/Berlin")
