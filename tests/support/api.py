@@ -6,6 +6,7 @@ import subprocess
 import tempfile
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ __all__ = ["OPERATOR_KEY", "free_port", "hd_settings", "shared_state", "start_se
 OPERATOR_KEY = "test-operator-key-123"
 
 
-def hd_settings(data_dir: Path, cache_dir: Path, database_url: str, **extra: object) -> Settings:
+def hd_settings(data_dir: Path, cache_dir: Path, database_url: str, **extra: Any) -> Settings:
     """Settings for the Heidelberg region with a test operator key and a private live state."""
     extra.setdefault("live_path", Path(tempfile.mkdtemp(prefix="elster-live-")) / "heidelberg.json")
     return Settings(
