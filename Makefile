@@ -7,7 +7,7 @@ REGION ?= heidelberg
 ELSTER_MIRROR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 export ELSTER_MIRROR
 
-.PHONY: install run test lint bench clean
+.PHONY: install test-deps run test lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,13 +17,17 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# System packages the tests drive (chromium, postgresql); the tests never install anything.
+test-deps:
+	sh scripts/ensure_test_deps.sh
+
 run: install
 	$(BIN)/elster fetch $(REGION)
 	$(BIN)/elster build $(REGION)
 	$(BIN)/elster route $(REGION) --samples
 	$(BIN)/elster serve $(REGION) --host 127.0.0.1 --port 8000
 
-test: install
+test: install test-deps
 	$(BIN)/python -m pytest -q
 
 lint: install

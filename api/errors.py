@@ -72,13 +72,6 @@ class RejectedError(ApiError):
     code = "rejected"
 
 
-class PayloadTooLargeError(ApiError):
-    """The request body exceeds the configured limit."""
-
-    status = 413
-    code = "payload_too_large"
-
-
 class UnavailableError(ApiError):
     """A component this build or region does not provide (no timetable, no dispatcher)."""
 

@@ -63,7 +63,6 @@ import math
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -75,6 +74,8 @@ from typing import Any
 import httpx
 
 from benchmarks.common import percentiles, write_result
+from benchmarks.support.http_client import encode_request, send_all
+from benchmarks.support.server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIENTS = 20
@@ -118,12 +119,6 @@ def _cpu_seconds(pid: int) -> float:
             continue
         total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
     return total
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def query_set(state: Any, n: int, *, seed: int = SEED) -> list[dict[str, str]]:
@@ -330,42 +325,6 @@ def in_process_bookings(state: Any, trips: list[dict[str, Any]]) -> tuple[list[f
     return seconds, kinds
 
 
-def _request_bytes(host: str, method: str, path: str, payload: Any, headers: dict) -> bytes:
-    """One HTTP/1.1 keep-alive request, encoded before the clock starts."""
-    from urllib.parse import urlencode
-
-    body = b""
-    if method == "GET":
-        path = f"{path}?{urlencode(payload)}"
-    else:
-        body = json.dumps(payload).encode()
-        headers = {**headers, "Content-Type": "application/json"}
-    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", f"Content-Length: {len(body)}"]
-    lines += [f"{k}: {v}" for k, v in headers.items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
-
-
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    """Status and body of one response (Content-Length or chunked)."""
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split()[1])
-    fields = {}
-    for line in lines[1:]:
-        if ":" in line:
-            k, v = line.split(":", 1)
-            fields[k.strip().lower()] = v.strip()
-    if "content-length" in fields:
-        return status, await reader.readexactly(int(fields["content-length"]))
-    chunks: list[bytes] = []
-    while True:  # chunked
-        size = int((await reader.readuntil(b"\r\n")).strip(), 16)
-        chunk = await reader.readexactly(size + 2)
-        if size == 0:
-            return status, b"".join(chunks)
-        chunks.append(chunk[:-2])
-
-
 def answer_kind(body: bytes) -> str:
     """Classify a plan answer: transit in it, walking only, or no itinerary."""
     if b'"mode":"transit"' in body:
@@ -398,38 +357,21 @@ async def run_clients(
     Returns latencies, error details, wall time and the kind of each answer.
     """
     host, port = base.removeprefix("http://").split(":")
-    encoded = [_request_bytes(f"{host}:{port}", *job) for job in jobs]
-    latencies: list[float] = []
+    encoded = [encode_request(f"{host}:{port}", *job) for job in jobs]
     kinds: list[str] = []
     errors: list[str] = []
-    next_job = iter(range(len(encoded)))
 
-    async def worker() -> None:
-        reader, writer = await asyncio.open_connection(host, int(port))
-        try:
-            for i in next_job:
-                start = time.perf_counter()
-                try:
-                    writer.write(encoded[i])
-                    status, body = await asyncio.wait_for(_read_response(reader), 30)
-                    detail = f"{status} {body[:160]!r}"
-                except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
-                    status, detail, body = 0, repr(exc), b""
-                    writer.close()
-                    reader, writer = await asyncio.open_connection(host, int(port))
-                latencies.append(time.perf_counter() - start)
-                kind = classify(status, body)
-                kinds.append(kind)
-                if kind == "error":
-                    errors.append(detail)
-                elif bodies is not None:
-                    bodies.append(body)
-        finally:
-            writer.close()
+    def on_answer(_i: int, status: int, body: bytes, detail: str) -> None:
+        kind = classify(status, body)
+        kinds.append(kind)
+        if kind == "error":
+            errors.append(detail)
+        elif bodies is not None:
+            bodies.append(body)
 
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(CLIENTS)))
-    wall = time.perf_counter() - started
+    latencies, wall = await send_all(
+        host, int(port), encoded, concurrency=CLIENTS, timeout_s=30, on_answer=on_answer
+    )
     return latencies, errors, wall, kinds
 
 

@@ -40,7 +40,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -53,8 +52,8 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from benchmarks.common import percentiles, write_result
+from benchmarks.support.server import children, free_port, server_env, start_api
 
-ROOT = Path(__file__).resolve().parents[1]
 OPERATOR_KEY = "chaos-operator-key-0001"
 ADMIN = {"X-API-Key": OPERATOR_KEY}
 TZ = ZoneInfo("Europe/Berlin")
@@ -84,15 +83,6 @@ def rss_mb(pid: int) -> float:
     except OSError:
         pass
     return 0.0
-
-
-def children(pid: int) -> list[int]:
-    """Child process ids of ``pid`` (the supervisor's workers)."""
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as f:
-            return [int(p) for p in f.read().split()]
-    except OSError:
-        return []
 
 
 def started_at(pid: int) -> float:
@@ -215,32 +205,6 @@ def _send(
     return http.get(f"{api}/health")
 
 
-def start_server(env: dict[str, str], log: Path, port: int, workers: int) -> subprocess.Popen:
-    """``api.workers`` with the real app (as ``elster serve``); wait until every worker answers."""
-    cmd = [
-        sys.executable, "-m", "api.workers", "api.app:create_app", "--host", "127.0.0.1",
-        "--port", str(port), "--workers", str(workers), "--log-level", "warning",
-    ]  # fmt: skip
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
-    seen: set[str] = set()
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            r = httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2)
-            if r.status_code == 200:
-                seen.add(r.headers.get("x-elster-worker", ""))
-                if len(seen) >= workers:
-                    return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"server did not start; see {log}:\n{log.read_text()[-2000:]}")
-
-
 def stored_bookings(database_url: str) -> list[dict[str, Any]]:
     """Every stored booking (id, key, status), read from the database itself."""
     import sqlalchemy as sa
@@ -344,7 +308,7 @@ def run(
 ) -> dict[str, Any]:
     """One bounded chaos run; returns the figures and the checks (see the module docstring)."""
     from api.settings import Settings
-    from scripts.pg_test_server import ThrowawayPostgres, free_port
+    from scripts.pg_test_server import ThrowawayPostgres
 
     tmp = Path(tempfile.mkdtemp(prefix="elster-chaos-"))
     settings = Settings(region="heidelberg")
@@ -355,28 +319,23 @@ def run(
     proc = None
     try:
         url = postgres.create_database()
-        env = dict(os.environ)
-        env.update(
-            ELSTER_REGION="heidelberg",
-            ELSTER_DATA_DIR=str(data_dir),
-            ELSTER_CACHE_DIR=str(cache_dir),
-            ELSTER_DATABASE_URL=url,
-            ELSTER_API_KEYS=OPERATOR_KEY,
+        env = server_env(
+            data_dir=data_dir,
+            cache_dir=cache_dir,
+            database_url=url,
+            api_keys=OPERATOR_KEY,
+            live_path=tmp / "live.json",
+            profiles="shuttle",
+            shuttle_vehicles=vehicles,
+            shuttle_seats=8,
+            reoptimise_s=5,
             # 20 load clients share one address: per-client limits would cap them.
             ELSTER_RATE_LIMIT_BOOKINGS="0",
             ELSTER_RATE_LIMIT_EXPENSIVE="0",
-            ELSTER_LIVE_PATH=str(tmp / "live.json"),
-            ELSTER_PROFILES="shuttle",
-            ELSTER_TRANSIT="false",
-            ELSTER_WHEELCHAIR="false",
-            ELSTER_SHUTTLE_VEHICLES=str(vehicles),
-            ELSTER_SHUTTLE_SEATS="8",
-            ELSTER_SHUTTLE_REOPTIMISE_S="5",
-            PYTHONPATH=str(ROOT),
         )
         port = free_port()
         log = tmp / "server.log"
-        proc = start_server(env, log, port, workers)
+        proc = start_api(port, env, log, workers=workers)
         base = f"http://127.0.0.1:{port}"
         ledger = Ledger()
         stop = threading.Event()

@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -28,7 +26,8 @@ import httpx
 import numpy as np
 
 from benchmarks.common import percentiles, write_result
-from routing.regions import PROJECT_ROOT, default_cache_dir, default_data_dir
+from benchmarks.support.server import children, free_port, server_env, start_api
+from routing.regions import default_cache_dir, default_data_dir
 
 CENTRE = (49.4094, 8.6937)
 
@@ -53,47 +52,19 @@ def rss_mb(pids: list[int]) -> float:
     return total
 
 
-def children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
-
-
 def serve(port: int, workers: int, tmp: Path, log: Path) -> subprocess.Popen:
     """Start the API (bike and walk graphs, no timetable) and wait until every worker answers."""
-    env = dict(os.environ)
-    env.update(
-        ELSTER_REGION="heidelberg",
-        ELSTER_DATA_DIR=str(default_data_dir()),
-        ELSTER_CACHE_DIR=str(default_cache_dir()),
-        ELSTER_DATABASE_URL=f"sqlite:///{tmp / 'bookings.db'}",
-        ELSTER_LIVE_PATH=str(tmp / "live.json"),
-        ELSTER_PROFILES="walk,bike,car",
-        ELSTER_TRANSIT="false",
-        ELSTER_WHEELCHAIR="false",
-        ELSTER_SHUTTLE_VEHICLES="0",
+    env = server_env(
+        data_dir=default_data_dir(),
+        cache_dir=default_cache_dir(),
+        database_url=f"sqlite:///{tmp / 'bookings.db'}",
+        live_path=tmp / "live.json",
+        profiles="walk,bike,car",
+        shuttle_vehicles=0,
         ELSTER_RATE_LIMIT_EXPENSIVE="0",  # one address sends everything here
         ELSTER_TOKEN_SECRET="b" * 40,
-        PYTHONPATH=str(PROJECT_ROOT),
     )
-    cmd = [sys.executable, "-m", "api.workers", "api.app:create_app", "--port", str(port),
-           "--workers", str(workers), "--log-level", "warning"]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=log.open("ab"),
-                            stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-    seen: set[str] = set()
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline and len(seen) < workers:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {log.read_text()[-2000:]}")
-        try:
-            r = httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2)
-            if r.status_code == 200:
-                seen.add(r.headers["x-elster-worker"])
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    if len(seen) < workers:
-        proc.kill()
-        raise RuntimeError("server did not come up")
-    return proc
+    return start_api(port, env, log, workers=workers, timeout_s=600)
 
 
 def load(port: int, places: list[tuple[float, float]], minutes: float) -> list[dict[str, Any]]:
@@ -146,8 +117,6 @@ def baseline(places: list[tuple[float, float]], minutes: float) -> dict[str, Any
 
 def run(*, rounds: int, clients: int, workers: int, minutes: float, with_baseline: bool) -> dict:
     """Run the load and return the result dict (also written to bench-results)."""
-    from tests.support.api import free_port
-
     tmp = Path(tempfile.mkdtemp(prefix="elster-iso-bench-"))
     port = free_port()
     proc = serve(port, workers, tmp, tmp / "server.log")

@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import json
 import math
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -48,6 +47,7 @@ from benchmarks.osrm_peer import (
     route,
     table,
 )
+from benchmarks.support.http_client import send_all
 
 LatLon = tuple[float, float]
 Pair = tuple[LatLon, LatLon]
@@ -196,58 +196,22 @@ def expand_template(template: str, pairs: Sequence[Pair]) -> list[str]:
     return [template.format(o_lat=o[0], o_lon=o[1], d_lat=d[0], d_lon=d[1]) for o, d in pairs]
 
 
-async def _read_answer(reader: asyncio.StreamReader) -> tuple[int, int]:
-    """Status and body length of one HTTP/1.1 answer (Content-Length or chunked)."""
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split()[1])
-    fields = {}
-    for line in lines[1:]:
-        if ":" in line:
-            k, v = line.split(":", 1)
-            fields[k.strip().lower()] = v.strip()
-    if "content-length" in fields:
-        size = int(fields["content-length"])
-        await reader.readexactly(size)
-        return status, size
-    total = 0
-    while True:  # chunked
-        size = int((await reader.readuntil(b"\r\n")).split(b";")[0].strip(), 16)
-        await reader.readexactly(size + 2)
-        total += size
-        if size == 0:
-            return status, total
-
-
 async def _run(
     host: str, port: int, encoded: list[bytes], concurrency: int, timeout_s: float
 ) -> tuple[list[float], list[int], list[str], float]:
-    latencies: list[float] = []
+    """Send ``encoded``; latencies, statuses (0: transport error), errors and wall time."""
     statuses: list[int] = []
     errors: list[str] = []
-    jobs = iter(range(len(encoded)))
 
-    async def client() -> None:
-        reader, writer = await asyncio.open_connection(host, port)
-        try:
-            for i in jobs:
-                start = time.perf_counter()
-                try:
-                    writer.write(encoded[i])
-                    status, _ = await asyncio.wait_for(_read_answer(reader), timeout_s)
-                except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
-                    status = 0
-                    errors.append(repr(exc))
-                    writer.close()
-                    reader, writer = await asyncio.open_connection(host, port)
-                latencies.append(time.perf_counter() - start)
-                statuses.append(status)
-        finally:
-            writer.close()
+    def on_answer(_i: int, status: int, _body: bytes, detail: str) -> None:
+        statuses.append(status)
+        if status == 0:
+            errors.append(detail)
 
-    started = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(concurrency)))
-    return latencies, statuses, errors, time.perf_counter() - started
+    latencies, wall = await send_all(
+        host, port, encoded, concurrency=concurrency, timeout_s=timeout_s, on_answer=on_answer
+    )
+    return latencies, statuses, errors, wall
 
 
 def http_load(

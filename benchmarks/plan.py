@@ -4,7 +4,7 @@
 the city, departing 2022-09-14 08:00 with every mode enabled (walk, transit,
 bike, bike+ride, bike share, car, EV with charging stops, EV park & charge).
 Bike-share stations, bike boxes and live chargers come from the hand-made
-Heidelberg feeds in ``tests/fixtures/planner`` (the real Heidelberg data has
+Heidelberg feeds of ``benchmarks/support/planner.py`` (the real Heidelberg data has
 only open bike parking and register chargers); the EV starts with a random
 battery level so some trips need a charging stop.
 
@@ -27,16 +27,11 @@ import argparse
 import gc
 import logging
 import random
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
 from benchmarks.common import percentiles, write_result
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.support.planner
-
 from routing.geo import haversine_m
 from routing.planner import EvSpec, PlanContext, PlanRequest, plan
 from routing.regions import default_cache_dir, default_data_dir, load_region
@@ -69,9 +64,9 @@ def od_pairs(
 
 def build_context() -> PlanContext:
     """Heidelberg networks, timetable, OSM/BNetzA data plus the hand-made live feeds."""
+    from benchmarks.support.planner import fixture_chargers, fixture_stations
     from routing.planner import load_plan_context
     from routing.stations.loader import load_chargers, load_stations
-    from tests.support.planner import fixture_chargers, fixture_stations
 
     region = load_region("heidelberg")
     data_dir, cache_dir = default_data_dir(), default_cache_dir()
@@ -84,7 +79,7 @@ def build_context() -> PlanContext:
 
 def requests(ctx: PlanContext, n: int, seed: int) -> list[PlanRequest]:
     """The benchmark queries (every mode, random EV battery 5..60 %)."""
-    from tests.support.planner import DEPART, FIXTURE_NOW
+    from benchmarks.support.planner import DEPART, FIXTURE_NOW
 
     rng = random.Random(seed + 1)
     out = []

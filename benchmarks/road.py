@@ -15,7 +15,7 @@ PBF. Side by side, same pairs:
   distances, and the calibration target (median 0.95-1.05, p10-p90 inside 0.85-1.15);
 * **coverage**: points on roads OSRM drives (snapped within 25 m) that we refuse;
 * **forbidden turns**: our routes checked against the PBF's restriction relations
-  by the independent oracle of ``tests/support/restrictions_oracle.py``;
+  by the independent oracle of ``benchmarks/support/restrictions_oracle.py``;
 * a 1,000 x 1,000 **table** (ours: locate + bucket matrix; OSRM: ``/table``);
 * **HTTP** route throughput and p50/p95 at 20 concurrent connections: our
   ``/api/v1/route`` (``elster serve``, 2 workers) against OSRM ``/route``
@@ -218,7 +218,7 @@ def peer_section(args, region, osm: Path, car: RoadNetwork, rng) -> dict:
     """Everything measured against OSRM; raises OsrmUnavailable when it cannot run."""
     from benchmarks import osrm_compare as oc
     from benchmarks import osrm_peer as op
-    from tests.support.restrictions_oracle import load_restrictions, violations
+    from benchmarks.support.restrictions_oracle import load_restrictions, violations
 
     binaries = op.ensure_osrm()
     dataset = op.build_osrm(osm, "car", binaries=binaries)
@@ -262,7 +262,7 @@ def peer_section(args, region, osm: Path, car: RoadNetwork, rng) -> dict:
             "reasons": reasons,
         }
         # Forbidden turns in our routes (the same pairs), by the independent oracle.
-        from tests.support.route_segments import route_segments
+        from benchmarks.support.route_segments import route_segments
 
         bad_routes = bad_turns = checked = 0
         for o, d in pairs:

@@ -734,7 +734,6 @@ def summary_markdown(outcomes: list[Outcome], machine: dict[str, Any]) -> str:
 
 def write_summary(outcomes: list[Outcome], results_dir: Path) -> Path:
     """Write ``SUMMARY.md`` and ``SUMMARY.json`` into ``results_dir``; return the Markdown path."""
-    sys.path.insert(0, str(ROOT))
     from benchmarks.common import machine_info
 
     machine = machine_info()

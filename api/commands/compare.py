@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
+
+from api.commands import runs as runs_cli
 
 
 def register(app: typer.Typer) -> None:
@@ -16,20 +17,14 @@ def register(app: typer.Typer) -> None:
 
 def compare(
     scenario: Path = typer.Argument(..., help="Comparison file (.toml; see scenarios/)."),
-    workers: int | None = typer.Option(
-        None, "--workers", "-w", min=1, help="Local worker processes (default: CPU count)."
-    ),
-    scheduler: str | None = typer.Option(
-        None, "--scheduler", help="Run on a Dask cluster instead: tcp://HOST:PORT."
-    ),
-    out: Path | None = typer.Option(
-        None, "--out", "-o", help="Output directory (default: out/compare/<scenario name>)."
-    ),
-    fresh: bool = typer.Option(False, "--fresh", help="Recompute runs finished earlier."),
+    workers: int | None = runs_cli.WORKERS,
+    scheduler: str | None = runs_cli.SCHEDULER,
+    out: Path | None = runs_cli.out_option("compare"),
+    fresh: bool = runs_cli.FRESH,
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate and count the runs only."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar."),
-    data_dir: Path | None = typer.Option(None, "--data-dir", help="Data directory."),
-    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Build cache directory."),
+    progress: bool = runs_cli.PROGRESS,
+    data_dir: Path | None = runs_cli.DATA_DIR,
+    cache_dir: Path | None = runs_cli.CACHE_DIR,
 ) -> None:
     """Run every service concept on the same seeded demand and recommend one per demand level.
 
@@ -48,24 +43,18 @@ def compare(
     outcome = run_compare(
         comparison,
         out_dir=out,
-        workers=workers or os.cpu_count() or 1,
+        workers=runs_cli.worker_count(workers),
         scheduler=scheduler,
         data_dir=data_dir,
         cache_dir=cache_dir,
         fresh=fresh,
         progress=progress,
     )
-    typer.echo(
-        f"{comparison.scenario.name}: {len(runs)} runs, {outcome.computed} computed, "
-        f"{outcome.skipped} already done, {len(outcome.failed)} failed in {outcome.seconds:.1f} s"
-    )
+    runs_cli.echo_counts(comparison.scenario.name, len(runs), outcome)
     for path in outcome.files:
         if path.suffix == ".md" or path.name == "overview.png":
             typer.echo(f"wrote {path}")
-    if outcome.failed:
-        for run_id, why in outcome.failed.items():
-            typer.secho(f"failed {run_id}: {why}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(1)
+    runs_cli.exit_if_failed(outcome)
 
 
 def publish(

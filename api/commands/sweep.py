@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import importlib
-import os
 from pathlib import Path
 
 import typer
+
+from api.commands import runs as runs_cli
 
 
 def register(app: typer.Typer) -> None:
@@ -16,22 +17,16 @@ def register(app: typer.Typer) -> None:
 
 def sweep(
     scenario: Path = typer.Argument(..., help="Scenario file (.toml, or .yaml)."),
-    workers: int | None = typer.Option(
-        None, "--workers", "-w", min=1, help="Local worker processes (default: CPU count)."
-    ),
-    scheduler: str | None = typer.Option(
-        None, "--scheduler", help="Run on a Dask cluster instead: tcp://HOST:PORT."
-    ),
-    out: Path | None = typer.Option(
-        None, "--out", "-o", help="Output directory (default: out/sweeps/<scenario name>)."
-    ),
-    fresh: bool = typer.Option(False, "--fresh", help="Recompute runs finished earlier."),
+    workers: int | None = runs_cli.WORKERS,
+    scheduler: str | None = runs_cli.SCHEDULER,
+    out: Path | None = runs_cli.out_option("sweeps"),
+    fresh: bool = runs_cli.FRESH,
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Validate the scenario and list its runs; run nothing."
     ),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar."),
-    data_dir: Path | None = typer.Option(None, "--data-dir", help="Data directory."),
-    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Build cache directory."),
+    progress: bool = runs_cli.PROGRESS,
+    data_dir: Path | None = runs_cli.DATA_DIR,
+    cache_dir: Path | None = runs_cli.CACHE_DIR,
     backend: str | None = typer.Option(
         None,
         "--backend",
@@ -64,7 +59,7 @@ def sweep(
     chosen = _load_backend(backend) if backend else None
     outcome = run_sweep(
         spec,
-        workers=workers or os.cpu_count() or 1,
+        workers=runs_cli.worker_count(workers),
         scheduler=scheduler,
         out_dir=out or default_out_dir(spec),
         backend=chosen,
@@ -73,11 +68,7 @@ def sweep(
         fresh=fresh,
         progress=progress,
     )
-    typer.echo(
-        f"{spec.name}: {len(runs)} runs, {outcome.computed} computed, "
-        f"{outcome.skipped} already done, {len(outcome.failed)} failed "
-        f"in {outcome.seconds:.1f} s"
-    )
+    runs_cli.echo_counts(spec.name, len(runs), outcome)
     if outcome.report is not None:
         from fleet.scenarios.report import smallest_fleets
 
@@ -96,11 +87,7 @@ def sweep(
             f"wrote {outcome.report.summary}"
             + (f", {outcome.report.overview}" if outcome.report.overview else "")
         )
-    if outcome.failed:
-        for run_id, why in outcome.failed.items():
-            typer.secho(f"failed {run_id}: {why}", err=True, fg=typer.colors.RED)
-        typer.secho("re-run the same command to retry the failed runs", err=True)
-        raise typer.Exit(1)
+    runs_cli.exit_if_failed(outcome, retry_hint=True)
 
 
 def _load_backend(spec: str):  # returns a fleet.scenarios.runner.Backend

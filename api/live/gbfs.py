@@ -282,12 +282,9 @@ def parse_bundle(
         )
 
     info = parsed("system_information", "", _system_data) or {}
-    sid = str(
-        source.options.get("system_id")
-        or gbfs.localised_text(info.get("system_id"), language)
-        or gbfs._default_system_id(source.url)
+    sid, name = gbfs.system_identity(
+        info, source.url, language=language, system_id=source.options.get("system_id")
     )
-    name = gbfs.localised_text(info.get("name"), language) or sid
     found = parsed(
         "station_information",
         sid,

@@ -161,7 +161,13 @@ class ConceptContext:
                 locs=locs,
             )
 
-        key = ("line", lw.model_dump_json(), s.hub.model_dump_json(), autonomous, flex)
+        key: tuple[Any, ...] = (
+            "line",
+            lw.model_dump_json(),
+            s.hub.model_dump_json(),
+            autonomous,
+            flex,
+        )
         if autonomous:
             key += (s.autonomous.model_dump_json(),)
         return self._get(key, make)

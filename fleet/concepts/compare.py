@@ -168,7 +168,12 @@ def run_compare(
     failed: dict[str, str] = {}
     computed = 0
     if todo:
-        kwargs = {"backend": backend, "scenario": scenario, "on_result": keep, "options": options}
+        kwargs: dict[str, Any] = {
+            "backend": backend,
+            "scenario": scenario,
+            "on_result": keep,
+            "options": options,
+        }
         if scheduler or client is not None:
             rep = run_dask(todo, scheduler=scheduler, client=client, progress=progress, **kwargs)
         else:

@@ -18,9 +18,10 @@ import csv
 import io
 import json
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -35,7 +36,7 @@ def gtfs_time(seconds: float) -> str:
     return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
-def _csv(rows: list[Mapping], columns: list[str]) -> str:
+def _csv(rows: Sequence[Mapping[str, Any]], columns: list[str]) -> str:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     w.writeheader()
@@ -55,7 +56,7 @@ def _write_zip(path: Path, files: Mapping[str, str]) -> Path:
 
 
 def _service(day: date, days: int, weekdays: tuple[str, ...]) -> dict:
-    row = {w: int(w in weekdays) for w in WEEKDAYS}
+    row: dict[str, object] = {w: int(w in weekdays) for w in WEEKDAYS}
     row.update(
         service_id="weekday",
         start_date=day.strftime("%Y%m%d"),

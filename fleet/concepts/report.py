@@ -90,7 +90,7 @@ def recommend(frame: pd.DataFrame, targets) -> tuple[pd.DataFrame, list[dict[str
     best = best_configs(frame, targets)
     f = frame.copy()
     f["variant"] = label(f)
-    recs = []
+    recs: list[dict[str, Any]] = []
     for req, grp in best.groupby("requests", sort=True):
         ok = grp[grp["meets"]]
         pick = ok.sort_values("cost_per_trip_eur", kind="stable").iloc[0] if len(ok) else None

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -199,7 +200,8 @@ def simulate_line(
                 row["status"], row["reason"] = "walk", "same stop for origin and destination"
                 continue
             ready = trip.earliest_pickup + (0.0 if door_o else wo / rules.walk_mps)
-            best = None
+            # (trip, trip of the drop-off, start, end, segments, pickup, drop-off, door visits, -)
+            best: tuple[Any, ...] | None = None
             # door points: the segment with the smallest detour (through the road matrix)
             o_loc = trip.origin_loc if door_o else -1
             d_loc = trip.destination_loc if door_d else -1
@@ -211,8 +213,9 @@ def simulate_line(
             # a door pickup can fall in any segment: start from the first trip still running
             first_times = t0 + (arr_off[n] if door_o else dep_off[so])
             first = int(np.searchsorted(first_times, ready - 1e-9))
-            cands_o: list[int | None] = _best_segments(travel, line, o_loc) if door_o else [None]
-            cands_d: list[int | None] = _best_segments(travel, line, d_loc) if door_d else [None]
+            # one pass with the placeholder -1 (never read) where that end is a stop, not a door
+            cands_o: list[int] = _best_segments(travel, line, o_loc) if door_o else [-1]
+            cands_d: list[int] = _best_segments(travel, line, d_loc) if door_d else [-1]
             for j in range(first, min(first + rules.max_trips_ahead, n_trips)):
                 arr_j = t0[j] + arr_off
                 dep_j = t0[j] + dep_off
@@ -231,7 +234,7 @@ def simulate_line(
                     best = (j, j2, p_o, p_d, segs, dep_j[so], arrive, None, None)
                     break
                 # a flex rider: try every segment pair in order of detour
-                found = None
+                found: tuple[Any, ...] | None = None
                 for po in cands_o:
                     for pd_ in cands_d:
                         start = po + 0.5 if door_o else p_o

@@ -151,8 +151,8 @@ def virtual_stops(
             ok = walk_metres(lat[pts], lon[pts], c_lat[c], c_lon[c], circuity) <= walk_m
             cover_sets[c] = pts[ok].tolist()
     reachable = np.zeros(lat.size, dtype=bool)
-    for pts in cover_sets:
-        reachable[pts] = True
+    for points in cover_sets:
+        reachable[points] = True
     uncovered = int((~reachable).sum())
     if uncovered > max_uncovered_share * lat.size:
         bad = int(np.flatnonzero(~reachable)[0])

@@ -39,8 +39,8 @@ from routing.stations.gbfs import (
     VehicleType,
     discover,
     is_free_floating,
-    localised_text,
     parse_vehicle_types,
+    system_identity,
 )
 from routing.stations.geofencing import Geofencing, parse_geofencing_zones
 from routing.stations.model import WarningLog, as_utc, parse_timestamp, valid_position
@@ -393,8 +393,9 @@ def load_free_floating(
     info = _optional(urls, "system_information", warn)
     data = info.get("data") if isinstance(info, dict) else None
     data = data if isinstance(data, dict) else {}
-    sid = system_id or localised_text(data.get("system_id"), language) or Path(where).name or "gbfs"
-    name = localised_text(data.get("name"), language) or sid
+    sid, name = system_identity(
+        data, location, language=language, system_id=system_id, default=Path(where).name or "gbfs"
+    )
     types: dict[str, VehicleType] = {}
     types_doc = _optional(urls, "vehicle_types", warn)
     if types_doc is not None:

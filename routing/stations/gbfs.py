@@ -173,14 +173,9 @@ def load_gbfs(
     sys_data = info_doc.get("data") if isinstance(info_doc, dict) else None
     sys_data = sys_data if isinstance(sys_data, dict) else {}
     version = version or _doc_version(info_doc)
-    sid = (
-        system_id
-        or localised_text(sys_data.get("system_id"), language)
-        or _default_system_id(location)
-    )
+    sid, name = system_identity(sys_data, location, language=language, system_id=system_id)
     if not sys_data.get("system_id") and not system_id:
         warn(f"{where}: system_information has no system_id; using {sid!r} in station ids")
-    name = localised_text(sys_data.get("name"), language) or sid
     timezone = sys_data.get("timezone") if isinstance(sys_data.get("timezone"), str) else None
 
     vehicle_types = _vehicle_types(_optional_doc(urls, "vehicle_types", warn), urls, warn)
@@ -445,6 +440,42 @@ def _optional_doc(urls: Mapping[str, str | Path], name: str, warn: Callable[[str
 def _doc_version(doc: Any) -> str | None:
     version = doc.get("version") if isinstance(doc, dict) else None
     return version if isinstance(version, str) else None
+
+
+def system_identity(
+    sys_data: Mapping[str, Any],
+    location: str | Path,
+    *,
+    language: str | None = None,
+    system_id: Any = None,
+    default: str | None = None,
+) -> tuple[str, str]:
+    """The system id and name of a GBFS feed, as every GBFS reader names it.
+
+    Parameters
+    ----------
+    sys_data : mapping
+        The ``data`` object of system_information (empty when not published).
+    location : str or Path
+        Where the feed was read (a URL, a ``gbfs.json`` path or its directory).
+    language : str, optional
+        Preferred language of localised (v3) texts.
+    system_id : optional
+        The configured override; wins over system_information.
+    default : str, optional
+        The id when neither names one (default: the URL's host or the feed's directory).
+
+    Returns
+    -------
+    tuple of (str, str)
+        ``(system_id, name)``; the name falls back to the id.
+    """
+    sid = str(
+        system_id
+        or localised_text(sys_data.get("system_id"), language)
+        or (default if default is not None else _default_system_id(location))
+    )
+    return sid, localised_text(sys_data.get("name"), language) or sid
 
 
 def _default_system_id(location: str | Path) -> str:

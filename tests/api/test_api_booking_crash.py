@@ -24,7 +24,7 @@ import pytest
 import sqlalchemy as sa
 
 from api.storage.bookings import make_engine
-from routing.regions import PROJECT_ROOT
+from benchmarks.support.server import server_env as bench_server_env
 from tests.support.api import OPERATOR_KEY, free_port, start_server
 
 CLIENTS = 4
@@ -33,22 +33,16 @@ KILL_AFTER = 40  # confirmed bookings before the kill
 
 @pytest.fixture
 def server_env(tmp_path: Path, hd_data_dir: Path, cache_dir: Path, db_url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        ELSTER_REGION="heidelberg",
-        ELSTER_DATA_DIR=str(hd_data_dir),
-        ELSTER_CACHE_DIR=str(cache_dir),
-        ELSTER_DATABASE_URL=db_url,
-        ELSTER_API_KEYS=OPERATOR_KEY,
-        ELSTER_LIVE_PATH=str(tmp_path / "live.json"),
-        ELSTER_PROFILES="shuttle",
-        ELSTER_TRANSIT="false",
-        ELSTER_WHEELCHAIR="false",
-        ELSTER_SHUTTLE_VEHICLES="40",
-        ELSTER_SHUTTLE_SEATS="8",
-        PYTHONPATH=str(PROJECT_ROOT),
+    return bench_server_env(
+        data_dir=hd_data_dir,
+        cache_dir=cache_dir,
+        database_url=db_url,
+        api_keys=OPERATOR_KEY,
+        live_path=tmp_path / "live.json",
+        profiles="shuttle",
+        shuttle_vehicles=40,
+        shuttle_seats=8,
     )
-    return env
 
 
 def test_kill_9_during_booking_stream_loses_and_duplicates_nothing(server_env, tmp_path):

@@ -89,9 +89,9 @@ def test_dst_gap_is_422_on_every_endpoint_taking_a_local_time(client) -> None:
 
 
 def test_cli_plan_refuses_a_local_time_in_the_dst_gap(hd_data_dir, cache_dir) -> None:
-    from tests.api.test_cli import _elster
+    from tests.support.cli import run_elster
 
-    done = _elster("plan", "heidelberg", "--from", f"{A[0]},{A[1]}", "--to", f"{B[0]},{B[1]}",
+    done = run_elster("plan", "heidelberg", "--from", f"{A[0]},{A[1]}", "--to", f"{B[0]},{B[1]}",
                    "--at", "2026-03-29T02:30", "--modes", "walk",
                    data_dir=hd_data_dir, cache_dir=cache_dir)  # fmt: skip
     assert done.returncode == 2, done.stderr

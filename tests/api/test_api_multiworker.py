@@ -25,57 +25,28 @@ import httpx
 import numpy as np
 import pytest
 
+from benchmarks.support.server import server_env as bench_server_env
 from routing.polyline import decode_polyline
-from routing.regions import PROJECT_ROOT
 from tests.support.api import OPERATOR_KEY, free_port, start_server
+from tests.support.shuttle_plans import DESTINATIONS, ORIGINS, SEATS, check_plans, shape
 
 TZ = ZoneInfo("Europe/Berlin")
 CLIENTS = 8
 PER_CLIENT = 6
-SEATS = 3
-#: Pickup points around Heidelberg's old town and Bergheim, drop-offs in the south.
-ORIGINS = [(49.4094, 8.6937), (49.4105, 8.7060), (49.4075, 8.6900), (49.4120, 8.6990)]
-DESTINATIONS = [(49.3925, 8.6890), (49.3990, 8.6720), (49.3850, 8.6800)]
 
 
 def server_env(tmp_path: Path, hd_data_dir: Path, cache_dir: Path, db_url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        ELSTER_REGION="heidelberg",
-        ELSTER_DATA_DIR=str(hd_data_dir),
-        ELSTER_CACHE_DIR=str(cache_dir),
-        ELSTER_DATABASE_URL=db_url,
-        ELSTER_API_KEYS=OPERATOR_KEY,
-        ELSTER_LIVE_PATH=str(tmp_path / "live.json"),
-        ELSTER_PROFILES="car,shuttle",
-        ELSTER_TRANSIT="false",
-        ELSTER_WHEELCHAIR="false",
-        ELSTER_SHUTTLE_VEHICLES="3",
-        ELSTER_SHUTTLE_SEATS=str(SEATS),
-        ELSTER_SHUTTLE_REOPTIMISE_S="2",
-        PYTHONPATH=str(PROJECT_ROOT),
+    return bench_server_env(
+        data_dir=hd_data_dir,
+        cache_dir=cache_dir,
+        database_url=db_url,
+        api_keys=OPERATOR_KEY,
+        live_path=tmp_path / "live.json",
+        profiles="car,shuttle",
+        shuttle_vehicles=3,
+        shuttle_seats=SEATS,
+        reoptimise_s=2,
     )
-    return env
-
-
-def check_plans(vehicles: list[dict], confirmed: dict[str, int], gone: set[str]) -> None:
-    """Every confirmed booking planned once, nothing else, no vehicle over capacity."""
-    where: dict[str, list[str]] = {}
-    for v in vehicles:
-        load = int(v["onboard"])
-        assert load <= v["capacity"]
-        for stop in v["stops"]:
-            rid = stop["request"]
-            assert rid not in gone, f"refused or cancelled booking {rid} is planned"
-            assert rid in confirmed, f"unknown request {rid} in the plans"
-            where.setdefault(rid, []).append(f"{v['id']}:{stop['kind']}")
-            load += confirmed[rid] if stop["kind"] == "pickup" else -confirmed[rid]
-            assert 0 <= load <= v["capacity"], f"vehicle {v['id']} over capacity: {v['stops']}"
-    for rid in confirmed:
-        assert rid in where, f"confirmed booking {rid} missing from the plans"
-        vehicles_of = {w.split(":")[0] for w in where[rid]}
-        assert len(vehicles_of) == 1, f"booking {rid} on several vehicles: {where[rid]}"
-        assert sorted(w.split(":")[1] for w in where[rid]) == ["dropoff", "pickup"]
 
 
 def plans_by_worker(base: str, want: int = 2, tries: int = 60) -> dict[str, list[dict]]:
@@ -88,10 +59,6 @@ def plans_by_worker(base: str, want: int = 2, tries: int = 60) -> dict[str, list
         if len(answers) >= want:
             break
     return answers
-
-
-def shape(vehicles: list[dict]) -> list[list[tuple[str, str]]]:
-    return [[(s["request"], s["kind"]) for s in v["stops"]] for v in vehicles]
 
 
 def same_plans(base: str, rounds: int = 20) -> dict[str, list[dict]]:

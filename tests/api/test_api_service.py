@@ -157,9 +157,23 @@ def test_plan_wheelchair_is_step_free_with_access_notes(client, state):
                 assert set(leg["accessibility"]) >= {"boarding", "alighting", "vehicle"}
 
 
-def test_plan_offers_the_shuttle_provider(client, state):
-    """The dispatcher's leg provider is registered: /plan asks it (or says why it could not)."""
-    assert state.planner.provider("shuttle") is not None
+def test_plan_offers_the_shuttle_provider(client, state, monkeypatch):
+    """The dispatcher's leg provider is registered: /plan asks it, and it quotes real legs.
+
+    The timetable day (2022) lies in the dispatcher's past, so its legs (quoted from
+    now on) reach no tram of that day: the plan has no shuttle itinerary and says so.
+    """
+    provider = state.planner.provider("shuttle")
+    assert provider is not None
+    answers = []
+    ask = provider.stop_legs
+
+    def spy(query):
+        answer = ask(query)
+        answers.append((query.direction.name, answer))
+        return answer
+
+    monkeypatch.setattr(provider, "stop_legs", spy)
     params = {
         "fromPlace": place(A),
         "toPlace": "49.3925,8.6890",
@@ -169,9 +183,13 @@ def test_plan_offers_the_shuttle_provider(client, state):
     r = client.get("/api/v1/plan", params=params)
     assert r.status_code == 200, r.text
     body = r.json()
+    assert {"ACCESS", "EGRESS"} <= {direction for direction, _ in answers}, answers
+    quoted = [leg for _, answer in answers for leg in answer.legs]
+    assert quoted, [answer.reason for _, answer in answers]  # the dispatcher offered rides
+    assert all(leg.booking["provider"] == "shuttle" for leg in quoted)
     shuttle = [it for it in body["itineraries"] if any(leg["mode"] == "ODM" for leg in it["legs"])]
-    if not shuttle:  # the 2022 timetable day is in the dispatcher's past
-        assert "not registered" not in body["reasons"]["shuttle"], body["reasons"]
+    assert not shuttle
+    assert body["reasons"]["shuttle"] == "no transit connection from 08:00 on 2022-09-14"
 
 
 def test_shuttle_map_layer_is_public_and_has_no_passenger_data(client):
@@ -193,8 +211,10 @@ def test_plan_ev_parameters_reach_the_planner(client):
         "/api/v1/plan", params={**base, "evCapacityKwh": 50, "evBatteryPercent": 80}
     ).json()
     ev = [it for it in full["itineraries"] if it["mode"] == "ev"]
-    assert ev or "ev" in full["reasons"]
-    assert all(leg["mode"] == "CAR" for it in ev for leg in it["legs"])
+    # 80 % of 50 kWh covers this 3 km trip: an EV itinerary, driven without a charging stop.
+    assert ev, full["reasons"]
+    assert "ev" not in full["reasons"]
+    assert all(it["legs"] and {leg["mode"] for leg in it["legs"]} == {"CAR"} for it in ev)
     empty = client.get(
         "/api/v1/plan", params={**base, "evCapacityKwh": 50, "evBatteryKwh": 0}
     ).json()

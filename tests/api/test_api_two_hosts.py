@@ -28,9 +28,9 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from routing.regions import PROJECT_ROOT
-from tests.api.test_api_multiworker import DESTINATIONS, ORIGINS, SEATS, check_plans, shape
+from benchmarks.support.server import server_env
 from tests.support.api import OPERATOR_KEY, free_port, start_server
+from tests.support.shuttle_plans import DESTINATIONS, ORIGINS, SEATS, check_plans, shape
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 TZ = ZoneInfo("Europe/Berlin")
@@ -85,20 +85,15 @@ class Host:
 @pytest.fixture
 def hosts(tmp_path, hd_data_dir, cache_dir, pg_server):
     url = pg_server.create_database()
-    env = dict(os.environ)
-    env.update(
-        ELSTER_REGION="heidelberg",
-        ELSTER_DATA_DIR=str(hd_data_dir),
-        ELSTER_CACHE_DIR=str(cache_dir),
-        ELSTER_DATABASE_URL=url,
-        ELSTER_API_KEYS=OPERATOR_KEY,
-        ELSTER_PROFILES="shuttle",
-        ELSTER_TRANSIT="false",
-        ELSTER_WHEELCHAIR="false",
-        ELSTER_SHUTTLE_VEHICLES="3",
-        ELSTER_SHUTTLE_SEATS=str(SEATS),
-        ELSTER_SHUTTLE_REOPTIMISE_S="2",
-        PYTHONPATH=str(PROJECT_ROOT),
+    env = server_env(
+        data_dir=hd_data_dir,
+        cache_dir=cache_dir,
+        database_url=url,
+        api_keys=OPERATOR_KEY,
+        profiles="shuttle",
+        shuttle_vehicles=3,
+        shuttle_seats=SEATS,
+        reoptimise_s=2,
     )
     pair = [Host("a", tmp_path, env), Host("b", tmp_path, env)]
     try:

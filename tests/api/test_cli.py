@@ -3,39 +3,17 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from routing.regions import PROJECT_ROOT
-
-
-def _elster(*args: str, data_dir: Path, cache_dir: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "api",
-            "-q",
-            *args,
-            "--data-dir",
-            str(data_dir),
-            "--cache-dir",
-            str(cache_dir),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=PROJECT_ROOT,
-        timeout=600,
-    )
+from tests.support.cli import run_elster
 
 
 def test_route_prints_distance_time_and_geojson(
     hd_data_dir: Path, cache_dir: Path, hd_networks: dict
 ) -> None:
-    done = _elster(
+    done = run_elster(
         "route", "heidelberg", "--from", "49.4094,8.6937", "--to", "49.3925,8.6890",
         "--profile", "bike",
         data_dir=hd_data_dir, cache_dir=cache_dir,
@@ -62,7 +40,7 @@ def test_route_prints_distance_time_and_geojson(
 def test_bad_input_exits_2_with_one_line(
     args: list[str], message: str, hd_data_dir: Path, cache_dir: Path
 ) -> None:
-    done = _elster(*args, data_dir=hd_data_dir, cache_dir=cache_dir)
+    done = run_elster(*args, data_dir=hd_data_dir, cache_dir=cache_dir)
     assert done.returncode == 2
     assert message in done.stderr
     assert "Traceback" not in done.stderr
@@ -77,7 +55,7 @@ def test_build_on_a_corrupt_osm_file_exits_2_and_writes_no_cache(tmp_path: Path)
         '[sources.osm]\nkind = "osm"\npath = "b/map.osm.pbf"\n'
     )
     cache = tmp_path / "cache"
-    done = _elster("build", str(region_file), data_dir=tmp_path / "data", cache_dir=cache)
+    done = run_elster("build", str(region_file), data_dir=tmp_path / "data", cache_dir=cache)
     assert done.returncode == 2, done.stderr
     assert "map.osm.pbf" in done.stderr and "Traceback" not in done.stderr
     assert not any(p.name.startswith("graph-") for p in cache.glob("*")) if cache.exists() else True

@@ -23,6 +23,7 @@ from routing.planner import EvSpec, PlanRequest, load_plan_context, plan
 from routing.stations.free_floating import load_free_floating
 from routing.stations.vehicle_store import VehicleStore
 from tests.support.api import hd_settings, shared_state
+from tests.support.cli import run_elster
 from tests.support.paths import FIXTURES_DIR
 
 HANDSCHUHSHEIM = (49.4270, 8.6840)
@@ -185,21 +186,8 @@ def test_api_free_floating_end_to_end(state, tmp_path_factory) -> None:
 # ------------------------------------------------------------------------------------ CLI
 
 
-def _elster(*args: str, data_dir: Path, cache_dir: Path):
-    import subprocess
-    import sys
-
-    from routing.regions import PROJECT_ROOT
-
-    return subprocess.run(
-        [sys.executable, "-m", "api", "-q", *args, "--data-dir", str(data_dir),
-         "--cache-dir", str(cache_dir)],
-        capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600,
-    )  # fmt: skip
-
-
 def test_cli_plan_bike_ride_and_free_floating(hd_data_dir: Path, cache_dir: Path) -> None:
-    done = _elster(
+    done = run_elster(
         "plan", "heidelberg", "--from", "49.4270,8.6840", "--to", "49.3790,8.6890",
         "--at", "2022-09-14T08:00", "--modes", "bike_ride,bike_share,free_floating",
         data_dir=hd_data_dir, cache_dir=cache_dir,
@@ -209,7 +197,7 @@ def test_cli_plan_bike_ride_and_free_floating(hd_data_dir: Path, cache_dir: Path
     assert "[availability unknown: no live data]" in done.stdout
     assert "(free_floating: no free-floating vehicles loaded" in done.stderr
     assert "no bike box with a free box" not in done.stdout + done.stderr
-    bad = _elster(
+    bad = run_elster(
         "plan", "heidelberg", "--from", "49.4270,8.6840", "--to", "49.3790,8.6890",
         "--at", "2022-09-14T08:00", "--modes", "scooter",
         data_dir=hd_data_dir, cache_dir=cache_dir,

@@ -11,7 +11,6 @@ from scipy.sparse.csgraph import dijkstra as sp_dijkstra
 
 from demand.placement import (
     Demand,
-    brute_force_mclp,
     coverage,
     covered_weight,
     greedy_mclp,
@@ -22,6 +21,7 @@ from demand.placement import (
     stop_sites,
 )
 from routing.errors import DataError, RequestError
+from tests.support.mclp_oracle import brute_force_mclp
 
 
 def random_instance(rng, n_sites: int, n_demand: int, density: float):

@@ -1,6 +1,6 @@
 """Zero forbidden turns: random Heidelberg routes checked against the PBF's restriction relations.
 
-The restrictions are read by ``tests/support/restrictions_oracle.py`` straight from
+The restrictions are read by ``benchmarks/support/restrictions_oracle.py`` straight from
 the PBF with pyosmium, sharing no code with the importer.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from benchmarks.support.restrictions_oracle import load_restrictions, violations
+from benchmarks.support.route_segments import route_segments
 from routing.errors import NoRouteError
-from tests.support.restrictions_oracle import load_restrictions, violations
-from tests.support.route_segments import route_segments
 
 
 @pytest.fixture(scope="module")

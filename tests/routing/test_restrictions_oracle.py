@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from routing.regions import PROJECT_ROOT
-from tests.support.restrictions_oracle import (
+from benchmarks.support.restrictions_oracle import (
     Restriction,
     edges_from_nodes,
     load_restrictions,
@@ -27,8 +26,6 @@ from tests.support.restrictions_oracle import (
     summarize,
     violations,
 )
-
-HEIDELBERG_PBF = PROJECT_ROOT.parent / "shared" / "data" / "heidelberg" / "heidelberg.osm.pbf"
 
 CROSS_NODES = {
     1: (49.4000, 8.7000),
@@ -307,9 +304,9 @@ def test_via_ways_that_do_not_connect_are_broken(tmp_path: Path) -> None:
     assert r.problem == "via ways do not form a chain from the from way"
 
 
-@pytest.mark.skipif(not HEIDELBERG_PBF.is_file(), reason="no Heidelberg extract in ../shared/data")
-def test_heidelberg_counts_and_self_consistency() -> None:
-    rs = load_restrictions(HEIDELBERG_PBF)
+def test_heidelberg_counts_and_self_consistency(mirror_dir: Path) -> None:
+    # The mirror's extract, never skipped: a missing mirror fails (conftest's mirror_dir).
+    rs = load_restrictions(mirror_dir / "heidelberg" / "heidelberg.osm.pbf")
     counts = summarize(rs)
     # The extract's 476 type=restriction relations: all via node, plain key, unconditional.
     assert counts["relations"] == 476

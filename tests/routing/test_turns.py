@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
+from benchmarks.support.route_segments import route_segments
 from routing.build import BUILD_REPORTS, build_road_graphs
 from routing.ch import build_cch_structure, customize
 from routing.profiles import conditional_maxspeed, daytime_condition, get_profile
@@ -15,7 +16,6 @@ from routing.snap import Snapper
 from routing.speed_model import CAR
 from routing.turns import angle_cost, turn_angle
 from tests.support.road_fixtures import FIXTURES
-from tests.support.route_segments import route_segments
 
 TURNS_OSM = FIXTURES / "turns.osm"
 # Points on the arms of the crossroads (lat, lon), a little off the road.

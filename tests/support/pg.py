@@ -3,9 +3,9 @@
 ``database`` is parametrised over ``sqlite`` and ``postgres``; a test that takes
 it runs twice. The PostgreSQL server is started once per test session, the
 first time a test needs it (:class:`scripts.pg_test_server.ThrowawayPostgres`:
-``initdb`` + ``pg_ctl`` in a temporary directory, installing Debian's
-``postgresql`` package first when it is missing), and stopped at the end; every
-test gets a fresh database on it.
+``initdb`` + ``pg_ctl`` in a temporary directory), and stopped at the end; every
+test gets a fresh database on it. The tests never install PostgreSQL:
+``scripts/ensure_test_deps.sh`` (run by ``make test``) does.
 
 Environment:
 
@@ -71,14 +71,15 @@ def pg_server() -> Iterator[Any]:
         return
     from scripts.pg_test_server import PostgresUnavailableError, ThrowawayPostgres
 
-    server = ThrowawayPostgres()
+    server = ThrowawayPostgres(install=False)  # installing is make test's job
     try:
         server.start()
     except PostgresUnavailableError as exc:
         server.stop()
         pytest.fail(
             f"no PostgreSQL server for the PostgreSQL tests: {exc}\n"
-            f"(on a machine without PostgreSQL, set {OPT_OUT}=0 to skip them)",
+            "install it with `sh scripts/ensure_test_deps.sh` (which `make test` runs), "
+            f"or, on a machine without PostgreSQL, set {OPT_OUT}=0 to skip them",
             pytrace=False,
         )
     try:

@@ -16,6 +16,7 @@ import random
 import numpy as np
 import pytest
 
+from benchmarks.support.planner import DEPART, FIXTURE_NOW, fixture_chargers, fixture_stations
 from routing.errors import RequestError
 from routing.geo import haversine_m
 from routing.planner import (
@@ -34,7 +35,6 @@ from routing.stations.loader import load_chargers, load_stations
 from routing.stations.model import EvseStatus, StationKind
 from routing.stations.store import StationStore
 from routing.transit.itinerary import Leg, Place
-from tests.support.planner import DEPART, FIXTURE_NOW, fixture_chargers, fixture_stations
 
 HANDSCHUHSHEIM = (49.4270, 8.6840)
 ROHRBACH = (49.3790, 8.6890)
@@ -258,16 +258,32 @@ def test_all_modes_pareto_and_invariants(ctx, a, b):
     assert modes == set(request(a, b, ev=CAR).modes)
 
 
+# The (pair, mode) combinations of ``PAIRS`` that have no itinerary, and why; every other
+# combination must have one. Checked both ways, so the test cannot pass by finding nothing.
+NO_ITINERARY = {
+    ((HBF, BISMARCK), "bike_ride"): "no transit connection",  # walking there is quicker
+    ((ROHRBACH, HANDSCHUHSHEIM), "bike_share"): "with a free dock",  # none near the end
+    ((CHRISTUSKIRCHE, HBF), "bike_ride"): "no transit connection",
+    ((CHRISTUSKIRCHE, HBF), "transit"): "no transit connection",
+}
+
+
 @pytest.mark.parametrize(("a", "b"), PAIRS)
 @pytest.mark.parametrize("mode", ["bike_share", "bike_ride", "ev_park_charge", "transit"])
 def test_single_modes_respect_availability(ctx, a, b, mode):
     result = plan(request(a, b, modes=mode, ev=CAR), ctx)
+    why_none = NO_ITINERARY.get(((a, b), mode))
+    if why_none is None:
+        assert result.itineraries, result.reasons
+        assert {it.mode for it in result.itineraries} == {mode}
+        assert mode not in result.reasons
+    else:
+        assert not result.itineraries, [it.mode for it in result.itineraries]
+        assert why_none in result.reasons[mode], result.reasons
     assert_no_dominated(result)
     assert_well_formed(result)
     assert_availability(result, ctx)
     assert_bikes_in_boxes(result, ctx)
-    if not result.itineraries:
-        assert result.reasons[mode]
 
 
 def test_bike_share_uses_stations_with_bikes_and_docks(ctx):

@@ -21,6 +21,7 @@ import pytest
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from benchmarks.support.planner import DEPART, FIXTURE_NOW, fixture_chargers, fixture_stations
 from fleet.online.dispatcher import Dispatcher, FleetSpec
 from fleet.online.provider import ShuttleProvider
 from fleet.online.travel import RoadTravel
@@ -29,7 +30,6 @@ from routing.planner import EvSpec, PlanContext, PlanRequest, plan
 from routing.planner.legs import RoadLeg
 from routing.planner.modes.transit import NO_ARRIVE_BY
 from routing.stations.loader import load_chargers, load_stations
-from tests.support.planner import DEPART, FIXTURE_NOW, fixture_chargers, fixture_stations
 
 TZ = "Europe/Berlin"
 HANDSCHUHSHEIM = (49.4270, 8.6840)

@@ -374,7 +374,9 @@ def test_region_loader_splits_station_and_free_floating_feeds(tmp_path: Path) ->
     from routing.stations import load_stations, load_vehicles
 
     data = tmp_path / "data"
-    planner = FIXTURES_DIR / "planner" / "gbfs_heidelberg"
+    from benchmarks.support.planner import PLANNER_FIXTURES
+
+    planner = PLANNER_FIXTURES / "gbfs_heidelberg"
     shutil.copytree(planner, data / "gbfs" / "hd_bikes")
     shutil.copytree(V3, data / "gbfs" / "hd_scoot")
     shutil.copytree(V23, data / "gbfs" / "hd_rad")

@@ -1,6 +1,8 @@
 """An independent turn-restriction oracle: read restriction relations, check routes against them.
 
-Test-side only. It shares no code with the project's importer (``routing/osm.py``
+Shared by the tests (``tests/routing/test_restrictions_*.py``) and the
+forbidden-turn audit of ``benchmarks.road``; never imported by the library. It
+shares no code with the project's importer (``routing/osm.py``
 and friends): it reads the OSM file itself with pyosmium and applies the OSM
 wiki's semantics of ``type=restriction`` relations, so that a test can check
 routes of the road core against the map rather than against the importer's own
@@ -77,6 +79,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import cast
 
 import osmium
 
@@ -216,7 +219,9 @@ class _Relation:
 
 def _split_conditional(value: str) -> list[tuple[str, str]]:
     """``"no_left_turn @ (Mo-Fr 07:00-09:00); none @ (Sa)"`` -> [(value, condition), ...]."""
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for ch in value:
         if ch == "(":
             depth += 1
@@ -398,8 +403,11 @@ def load_restrictions(pbf: Path | str) -> list[Restriction]:
         In relation id order; broken relations are included with :attr:`Restriction.problem`.
     """
     relations: list[_Relation] = []
-    for obj in osmium.FileProcessor(str(pbf), osmium.osm.RELATION):
-        rel_type = obj.tags.get("type", "")
+    relation_objects = cast(
+        "Iterable[osmium.osm.Relation]", osmium.FileProcessor(str(pbf), osmium.osm.RELATION)
+    )
+    for obj in relation_objects:
+        rel_type = obj.tags.get("type") or ""
         if rel_type != "restriction" and not rel_type.startswith("restriction:"):
             continue
         relations.append(
@@ -412,7 +420,8 @@ def load_restrictions(pbf: Path | str) -> list[Restriction]:
     wanted = {ref for rel in relations for t, ref, _ in rel.members if t == "w"}
     nodes: dict[int, tuple[int, ...]] = {}
     if wanted:
-        for way in osmium.FileProcessor(str(pbf), osmium.osm.WAY):
+        ways = cast("Iterable[osmium.osm.Way]", osmium.FileProcessor(str(pbf), osmium.osm.WAY))
+        for way in ways:
             if way.id in wanted:
                 nodes[way.id] = tuple(n.ref for n in way.nodes)
     out: list[Restriction] = []
@@ -625,7 +634,9 @@ def _via_way_outcome(r: Restriction, steps: list[tuple[int, int, int, int]], i: 
     leave = steps[k]
     named = leave[0] == r.to_ways[0] and not (leave[0] == last_via[0] and leave[2] == last_via[1])
     if named == r.prohibitive:
-        return Violation(r, leave[3], joints[-1], r.from_ways[0], leave[0], r.conditional)
+        # the chain's joints exist: only usable restrictions (connected via ways) get here
+        node = cast(int, joints[-1])
+        return Violation(r, leave[3], node, r.from_ways[0], leave[0], r.conditional)
     return None
 
 
@@ -651,7 +662,8 @@ def segment_ways(
     """
     keep = set(highways) if highways is not None else None
     out: dict[tuple[int, int], set[int]] = {}
-    for way in osmium.FileProcessor(str(pbf), osmium.osm.WAY):
+    ways = cast("Iterable[osmium.osm.Way]", osmium.FileProcessor(str(pbf), osmium.osm.WAY))
+    for way in ways:
         value = way.tags.get("highway")
         if value is None or (keep is not None and value not in keep):
             continue

@@ -1,17 +1,21 @@
-"""Shared helpers of the planner tests and benchmark: fixture stores placed in Heidelberg."""
+"""Hand-made live feeds placed in Heidelberg, for the planner tests and ``benchmarks.plan``.
+
+The feeds are in ``benchmarks/support/fixtures/planner`` (see its README).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from routing.stations.gbfs import load_gbfs
 from routing.stations.model import Charger, Station
 from routing.stations.ocpi import load_ocpi
 from routing.stations.parkapi import load_parkapi
 from routing.stations.store import ChargerStore, StationStore
-from tests.support.paths import FIXTURES_DIR
 
-PLANNER_FIXTURES = FIXTURES_DIR / "planner"
+#: The hand-made feeds (GBFS bike share, ParkAPI boxes, OCPI chargers) in Heidelberg.
+PLANNER_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "planner"
 #: The moment the fixtures' live data refers to (two minutes after their timestamps).
 FIXTURE_NOW = dt.datetime(2022, 9, 14, 6, 0, tzinfo=dt.UTC)
 DEPART = dt.datetime(2022, 9, 14, 8, 0)  # local time (Europe/Berlin) = FIXTURE_NOW
