@@ -52,9 +52,7 @@ def did_you_mean(word: str, options: Sequence[str] | Mapping[str, Any]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def key_path(
-    loc: Sequence[int | str], data: Any, model: type[BaseModel] | None = None
-) -> str:
+def key_path(loc: Sequence[int | str], data: Any, model: type[BaseModel] | None = None) -> str:
     """Write a pydantic error location in TOML words.
 
     Leading parts that name tables of ``data`` become the header

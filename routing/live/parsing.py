@@ -17,7 +17,7 @@ import json
 import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -330,6 +330,69 @@ def first_of(record: Mapping[str, Any], keys: Sequence[str]) -> Any:
     return None
 
 
+class ReadingFields(NamedTuple):
+    """The checked fields of one traffic record: its way, or a (lat, lon) point to snap."""
+
+    row: int
+    speed_kmh: float
+    timestamp: float
+    sensor: str
+    way_id: int  # -1 when the reading gives a point
+    point: tuple[float, float] | None
+
+
+def reading_fields(record: Mapping[str, Any], *, row: int, zone: str) -> ReadingFields:
+    """Check one traffic record (any alias of each field, see :func:`traffic_records`).
+
+    Parameters
+    ----------
+    record : mapping
+        ``way_id`` (or ``lat``/``lon``), ``speed_kmh``, ``timestamp``, optional
+        ``sensor``; a ``_row`` key (from :func:`traffic_records`) overrides ``row``.
+    row : int
+        Position of the record, 1-based, named in messages.
+    zone : str
+        Zone of naive timestamps.
+
+    Raises
+    ------
+    DataError
+        A field is missing or unusable (the message names the row, the field and the fix).
+    """
+    row = int(record.get("_row", row))
+    where = f"traffic reading {row}"
+    speed = first_of(record, SPEED_KEYS)
+    stamp = first_of(record, TIME_KEYS)
+    if speed is None or stamp is None:
+        raise DataError(f"{where}: needs speed_kmh and timestamp; add the missing field")
+    try:
+        speed_kmh = float(speed)
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: speed_kmh = {speed!r} is not a number") from None
+    if not 0 <= speed_kmh <= MAX_SPEED_KMH:
+        raise DataError(f"{where}: speed_kmh = {speed_kmh} is outside 0..{MAX_SPEED_KMH:g}")
+    try:
+        timestamp = parse_time(stamp, zone=zone, what=f"{where}: timestamp")
+    except RequestError as exc:
+        raise DataError(str(exc)) from None
+    sensor = str(first_of(record, SENSOR_KEYS) or "")
+    way = first_of(record, WAY_KEYS)
+    if way is not None:
+        try:
+            way_id = int(way)
+        except (TypeError, ValueError):
+            raise DataError(f"{where}: way_id = {way!r} is not an integer") from None
+        return ReadingFields(row, speed_kmh, timestamp, sensor, way_id, None)
+    lat, lon = record.get("lat"), record.get("lon")
+    if lat in (None, "") or lon in (None, ""):
+        raise DataError(f"{where}: needs way_id or lat and lon")
+    try:
+        lat_f, lon_f = float(lat), float(lon)
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: lat/lon ({lat!r}, {lon!r}) are not numbers") from None
+    return ReadingFields(row, speed_kmh, timestamp, sensor, -1, (lat_f, lon_f))
+
+
 def traffic_records(text: str, *, source: str = "traffic feed") -> list[dict[str, Any]]:
     """Parse a CSV or JSON traffic feed into plain records (not yet snapped or validated).
 
@@ -380,10 +443,12 @@ __all__ = [
     "TIME_KEYS",
     "WAY_KEYS",
     "ClosureInput",
+    "ReadingFields",
     "check_polygon",
     "closure_from_json",
     "first_of",
     "make_closure",
     "parse_time",
+    "reading_fields",
     "traffic_records",
 ]

@@ -33,23 +33,13 @@ from routing.live.index import GraphIndex, graph_index, unique_ids
 from routing.live.model import (
     DEFAULT_TRAFFIC_TTL_S,
     LIVE_FORMAT,
-    MAX_SPEED_KMH,
     MIN_TRAFFIC_KMH,
     Closure,
     LiveWeights,
     TrafficReading,
     iso,
 )
-from routing.live.parsing import (
-    SENSOR_KEYS,
-    SPEED_KEYS,
-    TIME_KEYS,
-    WAY_KEYS,
-    check_polygon,
-    first_of,
-    make_closure,
-    parse_time,
-)
+from routing.live.parsing import check_polygon, make_closure, reading_fields
 
 if TYPE_CHECKING:
     from routing.snap import Snapper
@@ -327,47 +317,23 @@ class LiveState:
     def _reading(
         self, record: Mapping[str, Any] | TrafficReading, row: int, index: GraphIndex
     ) -> tuple[TrafficReading | None, str]:
+        """Place one record on the traffic graph: a reading, or ``None`` and why not."""
         if isinstance(record, TrafficReading):
             record = asdict(record)
-        row = int(record.get("_row", row))
-        where = f"traffic reading {row}"
-        speed = first_of(record, SPEED_KEYS)
-        stamp = first_of(record, TIME_KEYS)
-        if speed is None or stamp is None:
-            raise DataError(f"{where}: needs speed_kmh and timestamp; add the missing field")
-        try:
-            speed_kmh = float(speed)
-        except (TypeError, ValueError):
-            raise DataError(f"{where}: speed_kmh = {speed!r} is not a number") from None
-        if not 0 <= speed_kmh <= MAX_SPEED_KMH:
-            raise DataError(f"{where}: speed_kmh = {speed_kmh} is outside 0..{MAX_SPEED_KMH:g}")
-        try:
-            timestamp = parse_time(stamp, zone=self.timezone, what=f"{where}: timestamp")
-        except RequestError as exc:
-            raise DataError(str(exc)) from None
-        sensor = str(first_of(record, SENSOR_KEYS) or "")
-        way = first_of(record, WAY_KEYS)
-        if way is not None:
+        fields = reading_fields(record, row=row, zone=self.timezone)
+        where = f"traffic reading {fields.row}"
+        if fields.point is not None:
             try:
-                way_id = int(way)
-            except (TypeError, ValueError):
-                raise DataError(f"{where}: way_id = {way!r} is not an integer") from None
-            if index.edges_of_ways(np.array([way_id]))[0].shape[0] == 0:
-                return None, f"{where}: way {way_id} is not in the {self.traffic_profile} graph"
-        else:
-            lat, lon = record.get("lat"), record.get("lon")
-            if lat in (None, "") or lon in (None, ""):
-                raise DataError(f"{where}: needs way_id or lat and lon")
-            try:
-                lat_f, lon_f = float(lat), float(lon)
-            except (TypeError, ValueError):
-                raise DataError(f"{where}: lat/lon ({lat!r}, {lon!r}) are not numbers") from None
-            try:
-                snap = self._traffic_snapper().snap(lat_f, lon_f, max_distance_m=50.0)
+                snap = self._traffic_snapper().snap(*fields.point, max_distance_m=50.0)
             except SnapError as exc:
                 return None, f"{where}: {exc}"
             way_id = int(self.graphs[self.traffic_profile].way_id[snap.edge])
-        return TrafficReading(way_id, max(speed_kmh, MIN_TRAFFIC_KMH), timestamp, sensor), ""
+        else:
+            way_id = fields.way_id
+            if index.edges_of_ways(np.array([way_id]))[0].shape[0] == 0:
+                return None, f"{where}: way {way_id} is not in the {self.traffic_profile} graph"
+        speed = max(fields.speed_kmh, MIN_TRAFFIC_KMH)
+        return TrafficReading(way_id, speed, fields.timestamp, fields.sensor), ""
 
     def _traffic_snapper(self) -> Snapper:
         """The snapper of the traffic profile's graph (built on first need)."""
