@@ -149,6 +149,9 @@ def insertion_prepared(
     cand_d = ws.cand_d
     cand_i = ws.cand_i
     cand_j = ws.cand_j
+    buf = ws.buf
+    nodepos = ws.nodepos
+    work = ws.work
     E = tw[0]
     Lt = tw[1]
     spanslack = tw[3]
@@ -247,7 +250,7 @@ def insertion_prepared(
             continue
         i = cand_i[idx]
         j = cand_j[idx]
-        m = build_inserted(seq, n, p, d, i, j, ws.buf)
-        if route_schedule(ws.buf, m, k, data, ws.nodepos, ws.work):
+        m = build_inserted(seq, n, p, d, i, j, buf)
+        if route_schedule(buf, m, k, data, nodepos, work):
             return val, i, j
     return INF, -1, -1
