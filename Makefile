@@ -24,6 +24,7 @@ run: install
 	$(BIN)/elster serve $(REGION) --host 127.0.0.1 --port 8000
 
 test: install
+	$(BIN)/python -m scripts.ensure_axe
 	$(BIN)/python -m pytest -q
 
 lint: install
