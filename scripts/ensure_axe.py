@@ -36,7 +36,10 @@ from pathlib import Path
 
 AXE_VERSION = "4.14.1"
 #: ``dist.integrity`` of axe-core 4.14.1 on registry.npmjs.org.
-AXE_INTEGRITY = "sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ=="
+AXE_INTEGRITY = (
+    "sha512-"
+    "FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ=="
+)
 REGISTRY = os.environ.get("NPM_CONFIG_REGISTRY", "https://registry.npmjs.org").rstrip("/")
 FILES = ("axe.min.js", "LICENSE")
 
