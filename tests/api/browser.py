@@ -139,8 +139,11 @@ def tab_walk(page: Any, *, limit: int = 400) -> list[dict[str, Any]]:
     Each entry is ``{"probe", "tag", "name", "outline"}``: the mark set by
     :data:`MARK_CONTROLS`, the element, its id or text, and its focus outline style.
     """
-    page.evaluate("() => { document.activeElement && document.activeElement.blur(); }")
-    page.focus("body")
+    # Focus the body itself: the next Tab starts at the top of the page, wherever focus was.
+    page.evaluate(
+        "() => { const b = document.body; b.tabIndex = -1; b.focus();"
+        " b.removeAttribute('tabindex'); }"
+    )
     seen: list[dict[str, Any]] = []
     for _ in range(limit):
         page.keyboard.press("Tab")

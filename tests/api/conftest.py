@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.api.browser import CHROMIUM_ARGS, axe_source, book, chromium_path, route_axe, serve
 
@@ -33,9 +33,13 @@ def pages_url(tmp_path_factory, hd_data_dir: Path, cache_dir: Path) -> Iterator[
         yield url
 
 
-@pytest.fixture(scope="session")
-def browser(chromium_bin: str) -> Iterator[object]:
-    """One headless Chromium for the page tests; each test opens its own context."""
+@pytest.fixture(scope="module")
+def browser(chromium_bin: str) -> Iterator[Browser]:
+    """One headless Chromium per test module; each test opens its own context.
+
+    Per module, not per session: Playwright's sync API allows one running instance per
+    thread, and other modules (test_map_page.py) start their own.
+    """
     with sync_playwright() as pw:
         instance = pw.chromium.launch(
             executable_path=chromium_bin, args=CHROMIUM_ARGS, headless=True
@@ -47,12 +51,12 @@ def browser(chromium_bin: str) -> Iterator[object]:
 
 
 @pytest.fixture
-def page(browser, axe_js: str) -> Iterator[object]:
+def page(browser: Browser, axe_js: str) -> Iterator[Page]:
     """A fresh page (own storage) that fails the test on any script error or CSP violation.
 
     axe-core is answered on the page's own origin (see ``tests.api.browser.route_axe``).
     """
-    context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     problems: list[str] = []
     page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
