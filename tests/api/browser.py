@@ -136,8 +136,9 @@ MARK_CONTROLS = """() => {
 def tab_walk(page: Any, *, limit: int = 400) -> list[dict[str, Any]]:
     """Press Tab from the top of the page until focus comes round; what got focus, in order.
 
-    Each entry is ``{"probe", "tag", "name", "outline"}``: the mark set by
-    :data:`MARK_CONTROLS`, the element, its id or text, and its focus outline style.
+    Each entry is ``{"probe", "tag", "name", "outline", "focused"}``: the mark set by
+    :data:`MARK_CONTROLS`, the element, its id or text, its outline style, and whether it
+    matches ``:focus`` (a date field's inner segments can hold focus without it).
     """
     # Focus the body itself: the next Tab starts at the top of the page, wherever focus was.
     page.evaluate(
@@ -153,7 +154,8 @@ def tab_walk(page: Any, *, limit: int = 400) -> list[dict[str, Any]]:
               const style = getComputedStyle(el);
               return { probe: el.dataset.probe || null, tag: el.tagName.toLowerCase(),
                 name: el.id || el.getAttribute('aria-label') || el.textContent.trim().slice(0, 40),
-                outline: style.outlineStyle + ' ' + style.outlineWidth }; }"""
+                outline: style.outlineStyle + ' ' + style.outlineWidth,
+                focused: el.matches(':focus') }; }"""
         )
         if info is None or (seen and info == seen[0]):
             break
