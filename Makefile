@@ -18,8 +18,9 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 # System packages the tests drive (chromium, postgresql); the tests never install anything.
-test-deps:
+test-deps: install
 	sh scripts/ensure_test_deps.sh
+	$(BIN)/python -m scripts.ensure_axe
 
 run: install
 	$(BIN)/elster fetch $(REGION)

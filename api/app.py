@@ -202,6 +202,11 @@ def create_app(
     def index() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html")
 
+    @app.get("/dashboard", include_in_schema=False)
+    def dashboard() -> FileResponse:
+        # The page is public; its data comes from the operator endpoints (X-API-Key).
+        return FileResponse(STATIC_DIR / "dashboard.html")
+
     @app.get("/docs", include_in_schema=False)
     def docs() -> FileResponse:
         return FileResponse(STATIC_DIR / "docs.html")

@@ -7,19 +7,34 @@ const MODE_COLORS = {
   BUS: "#d68910", RAIL: "#1f5fa8", SUBWAY: "#1f5fa8", TRANSIT: "#1f5fa8", SHUTTLE: "#117a8b", ODM: "#117a8b",
 };
 
-const state = { health: null, from: null, to: null, markers: {}, itineraries: [], drawn: null, layers: {} };
+const state = { health: null, from: null, to: null, markers: {}, itineraries: [], selected: 0, drawn: null, layers: {} };
 
-const map = L.map("map", { preferCanvas: true, zoomControl: true, attributionControl: true });
+// keyboard: arrow keys pan, +/- zoom (Leaflet's); Enter sets a trip end (below).
+const map = L.map("map", { preferCanvas: true, zoomControl: true, attributionControl: true, keyboard: true });
 map.attributionControl.setPrefix('<a href="https://leafletjs.com">Leaflet</a>');
 window.elsterMap = map;  // for tests and the console
 window.elsterState = state;
 
 function $(id) { return document.getElementById(id); }
 
-function setStatus(text, isError = false) {
+/* The status line; a text from I18N keys is kept as (key, params) so a language switch redraws it. */
+let lastStatus = { key: "", params: {}, text: "", isError: false };
+
+function showStatus() {
   const el = $("status");
-  el.textContent = text;
-  el.classList.toggle("error", isError);
+  el.textContent = lastStatus.key ? I18N.t(lastStatus.key, lastStatus.params) : lastStatus.text;
+  el.classList.toggle("error", lastStatus.isError);
+}
+
+function setStatus(key, params = {}, isError = false) {
+  lastStatus = { key, params, text: "", isError };
+  showStatus();
+}
+
+/* A text as the server wrote it (its error messages), not translated. */
+function setStatusText(text, isError = false) {
+  lastStatus = { key: "", params: {}, text, isError };
+  showStatus();
 }
 
 async function getJSON(url) {
@@ -74,7 +89,9 @@ function setPoint(which, latlng) {
   $(which).value = fmtPlace(latlng);
   if (state.markers[which]) state.markers[which].setLatLng(latlng);
   else {
-    state.markers[which] = L.marker(latlng, { icon: labelIcon(which === "from" ? "A" : "B", which), draggable: true })
+    // title: the marker is focusable (Leaflet's keyboard markers) and needs a name.
+    const title = I18N.t(which === "from" ? "map.from" : "map.to");
+    state.markers[which] = L.marker(latlng, { icon: labelIcon(which === "from" ? "A" : "B", which), draggable: true, title, alt: title })
       .on("dragend", (e) => { const p = e.target.getLatLng(); setPoint(which, [p.lat, p.lng]); })
       .addTo(map);
   }
@@ -85,7 +102,7 @@ function handleMapClick(latlng) {
   if (!state.from || (state.from && state.to)) {
     if (state.from && state.to) clearTrip(true);
     setPoint("from", p);
-    setStatus("Origin set; click the destination.");
+    setStatus("status.originSet");
   } else {
     setPoint("to", p);
     plan();
@@ -121,15 +138,16 @@ function syncModeOptions() {
   }
 }
 
-function minutes(seconds) { return `${Math.round(seconds / 60)} min`; }
+function minutes(seconds) { return I18N.t("unit.minutes", { n: Math.round(seconds / 60) }); }
 function clock(iso) { return iso ? escapeHtml(String(iso).slice(11, 16)) : ""; }
 
 /* Feed data (stop, station and route names, headsigns) is text: every string that goes into
    HTML (innerHTML, Leaflet tooltips and popups) passes through escapeHtml. */
 function legLabel(leg) {
-  if (leg.mode === "BICYCLE") return "BIKE";
+  const code = leg.mode === "BICYCLE" ? "BIKE" : leg.mode;
+  const mode = I18N.t(`legMode.${code}`) === `legMode.${code}` ? code : I18N.t(`legMode.${code}`);
   const name = leg.routeShortName || leg.route_short_name || "";
-  return escapeHtml(name ? `${leg.mode} ${name}` : leg.mode);
+  return escapeHtml(name ? `${mode} ${name}` : mode);
 }
 
 function escapeHtml(text) {
@@ -141,15 +159,15 @@ function legNote(leg) {
   const parts = [];
   const booking = leg.booking || (leg.extra && leg.extra.booking);
   if (booking && booking.pickupWindow) {
-    parts.push(`pickup ${clock(booking.pickupWindow[0])}–${clock(booking.pickupWindow[1])}` +
-      (booking.priceEur != null ? `, ${Number(booking.priceEur).toFixed(2)} €` : ""));
+    parts.push(I18N.t("note.pickup", { from: clock(booking.pickupWindow[0]), to: clock(booking.pickupWindow[1]) }) +
+      (booking.priceEur != null ? `, ${Number(booking.priceEur).toLocaleString(I18N.locale, { minimumFractionDigits: 2, maximumFractionDigits: 2 })} €` : ""));
   }
-  if (leg.availability === "unknown") parts.push("availability unknown (no live data)");
-  else if (leg.reliesOnRealtime) parts.push("live availability");
+  if (leg.availability === "unknown") parts.push(escapeHtml(I18N.t("note.availabilityUnknown")));
+  else if (leg.reliesOnRealtime) parts.push(escapeHtml(I18N.t("note.liveAvailability")));
   const access = leg.accessibility;
   if (access && typeof access === "object") {
     if (access.note) parts.push(escapeHtml(access.note));
-    else if (access.unknownSegments) parts.push(`${Number(access.unknownSegments)} segment(s) of unknown step-free access`);
+    else if (access.unknownSegments) parts.push(escapeHtml(I18N.t("note.unknownAccess", { count: Number(access.unknownSegments) })));
   }
   return parts.length ? ` <span class="access">${parts.join("; ")}</span>` : "";
 }
@@ -176,7 +194,12 @@ function drawItinerary(index) {
   }
   state.drawn = group.addTo(map);
   map.fitBounds(group.getBounds(), { padding: [40, 40], maxZoom: 16 });
-  document.querySelectorAll("#itineraries li").forEach((li, i) => li.classList.toggle("selected", i === index));
+  state.selected = index;
+  document.querySelectorAll("#itineraries li.itinerary").forEach((li, i) => {
+    li.classList.toggle("selected", i === index);
+    const button = li.querySelector(".itin-select");
+    if (button) button.setAttribute("aria-pressed", String(i === index));
+  });
 }
 
 function renderItineraries() {
@@ -188,11 +211,14 @@ function renderItineraries() {
     const legs = it.legs.map((leg) => `<span class="leg ${escapeHtml(leg.mode)}">${legLabel(leg)}</span>`).join("");
     const details = it.legs.map((leg) =>
       `<li>${clock(leg.startTime)} ${legLabel(leg)}${leg.headsign ? " → " + escapeHtml(leg.headsign) : ""}: ` +
-      `${escapeHtml(leg.from.name || "start")} → ${escapeHtml(leg.to.name || "destination")} (${minutes(leg.duration)})` +
+      `${escapeHtml(leg.from.name || I18N.t("place.start"))} → ${escapeHtml(leg.to.name || I18N.t("place.destination"))} (${escapeHtml(minutes(leg.duration))})` +
       `${legNote(leg)}${realtimeNote(leg)}</li>`).join("");
-    li.innerHTML = `<div class="itin-head"><span>${clock(it.startTime)}–${clock(it.endTime)}</span>` +
-      `<span>${minutes(it.duration)}</span></div><div class="legs">${legs}</div>` +
+    // The head is a button: keyboard users pick an itinerary as mouse users click it.
+    li.innerHTML = `<button type="button" class="itin-select itin-head" aria-pressed="${i === state.selected}">` +
+      `<span>${clock(it.startTime)}–${clock(it.endTime)}</span>` +
+      `<span>${escapeHtml(minutes(it.duration))}</span></button><div class="legs">${legs}</div>` +
       `<ul class="leg-details">${details}</ul>`;
+    li.classList.toggle("selected", i === state.selected);
     li.addEventListener("click", () => drawItinerary(i));
     list.appendChild(li);
   });
@@ -201,10 +227,10 @@ function renderItineraries() {
 async function plan(event) {
   if (event) event.preventDefault();
   const from = parsePlace($("from").value), to = parsePlace($("to").value);
-  if (!from || !to) { setStatus("Set origin and destination as lat,lon (or click the map).", true); return; }
+  if (!from || !to) { setStatus("status.needPlaces", {}, true); return; }
   setPoint("from", from); setPoint("to", to);
   const modes = selectedModes();
-  if (!modes.length) { setStatus("Choose at least one mode.", true); return; }
+  if (!modes.length) { setStatus("status.needMode", {}, true); return; }
   const params = new URLSearchParams({ fromPlace: fmtPlace(from), toPlace: fmtPlace(to), modes: modes.join(",") });
   if ($("time").value) params.set("time", $("time").value);
   if ($("arrive-by").checked) params.set("arriveBy", "true");
@@ -213,20 +239,21 @@ async function plan(event) {
     params.set("evBatteryPercent", $("ev-battery").value || "60");
     params.set("evCapacityKwh", $("ev-capacity").value || "50");
   }
-  setStatus("Planning…");
+  setStatus("status.planning");
   try {
     const result = await getJSON(`${API}/plan?${params}`);
     state.itineraries = result.itineraries || [];
+    state.selected = 0;
     renderItineraries();
     if (state.itineraries.length) {
       drawItinerary(0);
-      setStatus(`${state.itineraries.length} itinerar${state.itineraries.length === 1 ? "y" : "ies"} found.`);
+      setStatus("status.found", { count: state.itineraries.length });
     } else {
-      setStatus("No itinerary found; try other modes or another time.", true);
+      setStatus("status.none", {}, true);
     }
   } catch (error) {
     state.itineraries = []; renderItineraries();
-    setStatus(error.message, true);
+    setStatusText(error.message, true);
   }
 }
 
@@ -255,9 +282,9 @@ function realtimeNote(leg) {
   const parts = [];
   if (leg.realtime) {
     const late = Math.round((leg.departureDelay || 0) / 60);
-    parts.push(late > 0 ? `+${late} min` : late < 0 ? `${late} min` : "on time");
+    parts.push(late > 0 ? `+${late} min` : late < 0 ? `${late} min` : escapeHtml(I18N.t("note.onTime")));
   }
-  if (leg.from && leg.from.scheduledStopId) parts.push("platform changed");
+  if (leg.from && leg.from.scheduledStopId) parts.push(escapeHtml(I18N.t("note.platformChanged")));
   for (const alert of leg.alerts || []) parts.push(`⚠ ${escapeHtml(alert.headerText)}`);
   return parts.length ? ` <span class="realtime">[${parts.join("; ")}]</span>` : "";
 }
@@ -310,7 +337,7 @@ async function showLayer(name, visible, reload = false) {
         },
       });
     } catch (error) {
-      if (error.status !== 503 && error.status !== 404) setStatus(`${name}: ${error.message}`, true);
+      if (error.status !== 503 && error.status !== 404) setStatusText(`${I18N.t(`layer.${name}`)}: ${error.message}`, true);
       const box = document.querySelector(`input[data-layer="${name}"]`);
       if (box) { box.checked = false; box.disabled = true; box.parentElement.title = error.message; }
       return;
@@ -340,11 +367,35 @@ $("swap-button").addEventListener("click", () => {
   if (parsePlace(b) && parsePlace(a)) plan();
 });
 
+/* Keyboard: Enter or space on the focused map sets the next trip end at the map's centre
+   (arrow keys pan and +/- zoom, Leaflet's own keys), as a click would. */
+map.getContainer().addEventListener("keydown", (e) => {
+  if (e.target !== map.getContainer() || (e.key !== "Enter" && e.key !== " ")) return;
+  e.preventDefault();
+  handleMapClick(map.getCenter());
+});
+
+/* Texts set from script: translated again whenever the language changes. */
+function localise() {
+  const zoom = { "leaflet-control-zoom-in": "map.zoomIn", "leaflet-control-zoom-out": "map.zoomOut" };
+  for (const [cls, key] of Object.entries(zoom)) {
+    const el = document.querySelector(`.${cls}`);
+    if (el) { el.title = I18N.t(key); el.setAttribute("aria-label", I18N.t(key)); }
+  }
+  for (const el of document.querySelectorAll("[data-unavailable-key]")) {
+    el.title = I18N.t(el.dataset.unavailableKey, { what: el.dataset.unavailableWhat || "" });
+  }
+  showStatus();
+  renderItineraries();
+}
+I18N.onChange(localise);
+
 async function start() {
+  await I18N.init();
   try {
     state.health = await getJSON(`${API}/health`);
   } catch (error) {
-    setStatus(`Server not ready: ${error.message}`, true);
+    setStatus("status.notReady", { message: error.message }, true);
     map.setView([49.41, 8.69], 13);
     return;
   }
@@ -365,10 +416,15 @@ async function start() {
     const missing = (needs[box.value] || []).filter((c) => !ready(c));
     if (!ready("planner") || missing.length) {
       box.checked = false; box.disabled = true; box.dataset.unavailable = "true";
-      box.parentElement.title = `not available on this server (${missing.join(", ") || "planner"})`;
+      box.parentElement.dataset.unavailableKey = "map.unavailable";
+      box.parentElement.dataset.unavailableWhat = missing.join(", ") || "planner";
     }
   }
-  if (!ready("wheelchair")) { $("wheelchair").disabled = true; $("wheelchair").parentElement.title = "step-free network not loaded"; }
+  if (!ready("wheelchair")) {
+    $("wheelchair").disabled = true;
+    $("wheelchair").parentElement.dataset.unavailableKey = "map.wheelchairUnavailable";
+  }
+  localise();
   syncModeOptions();
   document.querySelectorAll("#layers input:checked").forEach((box) => showLayer(box.dataset.layer, true));
   document.body.dataset.ready = "true";
