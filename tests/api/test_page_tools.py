@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from scripts import ensure_axe
-from tests.api import browser
+from tests.support import browser
 
 
 def tarball(script: bytes) -> bytes:
