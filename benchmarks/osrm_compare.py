@@ -455,7 +455,12 @@ def random_pairs(
 
 
 def http_side_by_side(
-    *, pairs: int = 500, requests: int = 2000, rounds: int = 3, workers: int = 2, seed: int = 20240601
+    *,
+    pairs: int = 500,
+    requests: int = 2000,
+    rounds: int = 3,
+    workers: int = 2,
+    seed: int = 20240601,
 ) -> dict[str, Any]:
     """Only the HTTP route comparison of ``benchmarks.road``: ours served beside OSRM.
 
@@ -517,7 +522,9 @@ def http_side_by_side(
     for name, key in (("http_route", "osrm"), ("http_route_ours", "ours")):
         best = max((r[key] for r in rows), key=lambda r: r["throughput_rps"] or 0.0)
         out[name] = {**best, "rounds_rps": [r[key]["throughput_rps"] for r in rows]}
-    out["ratio_best"] = out["http_route_ours"]["throughput_rps"] / out["http_route"]["throughput_rps"]
+    out["ratio_best"] = (
+        out["http_route_ours"]["throughput_rps"] / out["http_route"]["throughput_rps"]
+    )
     out["ratio_per_round"] = [
         r["ours"]["throughput_rps"] / r["osrm"]["throughput_rps"] for r in rows
     ]

@@ -577,9 +577,29 @@ def _grid_nearest(px, py, x0, y0, cell, nx, ny, cell_first, cell_seg, seg_xy):
 
 @njit(cache=True, nogil=True)
 def _snap_kernel(
-    px, py, x0, y0, cell, nx, ny, cell_first, cell_seg, seg_xy, seg_lat, seg_lon, seg_edge,
-    seg_offset_m, seg_len_m, length_m, reverse, tails, head, travel_time, turn_cost,
-    group_of, group_first,
+    px,
+    py,
+    x0,
+    y0,
+    cell,
+    nx,
+    ny,
+    cell_first,
+    cell_seg,
+    seg_xy,
+    seg_lat,
+    seg_lon,
+    seg_edge,
+    seg_offset_m,
+    seg_len_m,
+    length_m,
+    reverse,
+    tails,
+    head,
+    travel_time,
+    turn_cost,
+    group_of,
+    group_first,
 ):
     """Everything :meth:`Snapper.snap` reads from the arrays, in one call.
 
@@ -588,6 +608,10 @@ def _snap_kernel(
     costs excluded), and the ranges of both edges' groups in the group arrays
     (``r_lo == r_hi == 0`` on a one-way road). The arithmetic is the same as on the
     Python side before (same operations in the same order, no fast-math).
+
+    Loose arrays, not a namedtuple: numba types a tuple argument in Python on every
+    call (about 5.7 us for 20 arrays against 2.2 us as separate arguments), and this
+    runs twice per route request.
     """
     seg, tb = _grid_nearest(px, py, x0, y0, cell, nx, ny, cell_first, cell_seg, seg_xy)
     s_lat = seg_lat[seg, 0] + tb * (seg_lat[seg, 1] - seg_lat[seg, 0])
