@@ -41,6 +41,29 @@ _KNOWN = frozenset(("fromPlace", "toPlace", "profile", "format"))
 _JSON_HEADER = (b"content-type", b"application/json")
 
 
+def query_params(query: str) -> dict[str, str] | None:
+    """The route's query parameters, or ``None`` when one is unknown or repeated.
+
+    The same pairs as ``parse_qsl(query, keep_blank_values=True)`` (what Starlette
+    parses for FastAPI); a query without ``%`` or ``+`` has nothing to unquote, so
+    it is split directly.
+    """
+    if "%" in query or "+" in query:
+        pairs: list[tuple[str, str]] | list[list[str]] = parse_qsl(query, keep_blank_values=True)
+    else:
+        pairs = [
+            piece.split("=", 1) if "=" in piece else [piece, ""]
+            for piece in query.split("&")
+            if piece
+        ]
+    params: dict[str, str] = {}
+    for key, value in pairs:
+        if key in params or key not in _KNOWN:
+            return None
+        params[key] = value
+    return params
+
+
 class RouteFastPath:
     """ASGI middleware answering well-formed ``GET /api/v1/route`` requests directly.
 
@@ -58,15 +81,13 @@ class RouteFastPath:
         self.app = app
         self.fastapi_app = fastapi_app
         self._route: Any = None
+        self._route_answer: Any = None
 
     def _answer(self, scope: Scope) -> bytes | None:
         """The JSON body of a well-formed route request, or ``None`` to let FastAPI answer."""
-        query = scope.get("query_string", b"").decode("latin-1")
-        params: dict[str, str] = {}
-        for key, value in parse_qsl(query, keep_blank_values=True):
-            if key in params or key not in _KNOWN:
-                return None
-            params[key] = value
+        params = query_params(scope.get("query_string", b"").decode("latin-1"))
+        if params is None:
+            return None
         from_place, to_place = params.get("fromPlace"), params.get("toPlace")
         if from_place is None or to_place is None:
             return None
@@ -79,12 +100,15 @@ class RouteFastPath:
         state = getattr(self.fastapi_app.state, "elster", None)
         if state is None or not state.component("road").ready:
             return None
-        from api.routers.route import route_answer
+        answer = self._route_answer
+        if answer is None:
+            from api.routers.route import route_answer as answer  # the routers import us
 
+            self._route_answer = answer
         try:
             origin = parse_place(from_place, name="fromPlace")
             destination = parse_place(to_place, name="toPlace")
-            return dumps(route_answer(state, profile, origin, destination))
+            return dumps(answer(state, profile, origin, destination))
         except Exception:  # the endpoint raises it again and maps it to its JSON error
             return None
 

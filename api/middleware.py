@@ -149,6 +149,17 @@ SECURITY_HEADERS = [
 ]
 
 
+_SECURITY_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
+
+
+def with_security_headers(headers: Any) -> list[tuple[bytes, bytes]]:
+    """``headers`` followed by each security header the answer does not set itself."""
+    have = [name.lower() for name, _ in headers if name.lower() in _SECURITY_NAMES]
+    if not have:  # the usual case: all of them, in their order
+        return [*headers, *SECURITY_HEADERS]
+    return [*headers, *((k, v) for k, v in SECURITY_HEADERS if k not in have)]
+
+
 class SecurityHeaders:
     """Add the security headers (nosniff, no framing, CSP, no referrer) to every answer."""
 
@@ -162,9 +173,7 @@ class SecurityHeaders:
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
-                have = {name.lower() for name, _ in message.get("headers", ())}
-                extra = [(k, v) for k, v in SECURITY_HEADERS if k not in have]
-                message["headers"] = [*message.get("headers", ()), *extra]
+                message["headers"] = with_security_headers(message.get("headers", ()))
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
@@ -202,12 +211,34 @@ class Metrics:
         )
 
 
+#: Which worker process answered (multi-worker tests, debugging): a random id per
+#: process, not the PID.
+WORKER_HEADER = (b"x-elster-worker", WORKER_ID.encode())
+
+
 class MetricsMiddleware:
     """Count requests and time them by route template (not raw path: bounded labels)."""
 
     def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        # The labelled children, looked up once per label set: ``labels()`` takes a lock
+        # and checks its arguments on every call. Bounded as the labels are.
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._timers: dict[tuple[str, str], Any] = {}
+
+    def observe(self, method: str, template: str, status: int, seconds: float) -> None:
+        """Count one answer and record its duration."""
+        counter = self._counters.get((method, template, status))
+        if counter is None:
+            counter = self.metrics.requests.labels(method, template, str(status))
+            self._counters[(method, template, status)] = counter
+        timer = self._timers.get((method, template))
+        if timer is None:
+            timer = self.metrics.latency.labels(method, template)
+            self._timers[(method, template)] = timer
+        counter.inc()
+        timer.observe(seconds)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -220,10 +251,7 @@ class MetricsMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-                # Which worker process answered (multi-worker tests, debugging): a random
-                # id per process, not the PID.
-                worker = (b"x-elster-worker", WORKER_ID.encode())
-                message["headers"] = [*message.get("headers", ()), worker]
+                message["headers"] = [*message.get("headers", ()), WORKER_HEADER]
             await send(message)
 
         try:
@@ -233,6 +261,4 @@ class MetricsMiddleware:
             template = getattr(route, "path", None) or (
                 "static" if scope["path"].startswith("/static") else "unmatched"
             )
-            method = scope.get("method", "GET")
-            self.metrics.requests.labels(method, template, str(status)).inc()
-            self.metrics.latency.labels(method, template).observe(time.perf_counter() - start)
+            self.observe(scope.get("method", "GET"), template, status, time.perf_counter() - start)

@@ -18,6 +18,7 @@ a graceful shutdown (exit status 0).
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import multiprocessing
 import os
@@ -89,6 +90,7 @@ class _ListenAfterStartup:
                 await self.lifespan.startup()
                 if self.lifespan.should_exit:
                     sys.exit(3)  # uvicorn's status for a failed startup
+                freeze_startup_objects()
 
                 async def done() -> None:  # already started: do not run it twice
                     return None
@@ -101,6 +103,19 @@ class _ListenAfterStartup:
     def run(self) -> None:
         """Serve until told to stop."""
         self.server.run()
+
+
+def freeze_startup_objects() -> None:
+    """Collect once, then exempt every object alive after startup from later collections.
+
+    The loaded region (graphs, hierarchies, the app and its routes) is hundreds of
+    thousands of long-lived objects. The cyclic garbage collector's full
+    collections walk all of them, every few thousand requests for tens of
+    milliseconds (about 40 us per route request on average); frozen, they are
+    skipped (``gc.freeze``; objects made later are collected as before).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 #: Seconds a stopping worker waits for its open requests.

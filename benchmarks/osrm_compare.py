@@ -20,7 +20,10 @@ cannot be had; :func:`summary_line` words it in one line.
 Run ``python -m benchmarks.osrm_compare`` to measure OSRM alone on the
 Heidelberg extract (1,000 x 1,000 table, route load at 20 connections);
 ``--ours`` also compares the in-process car router of this checkout on the
-same pairs.
+same pairs. ``--http-only`` runs just the HTTP route throughput part of
+``benchmarks.road`` (:func:`http_side_by_side`: ``elster serve --workers 2``
+beside ``osrm-routed -t 2``, ``--rounds`` alternating rounds) and writes
+``bench-results/osrm_http.json``.
 """
 
 from __future__ import annotations
@@ -415,13 +418,114 @@ def random_pairs(
     ]
 
 
+def http_side_by_side(
+    *,
+    pairs: int = 500,
+    requests: int = 2000,
+    rounds: int = 3,
+    workers: int = 2,
+    seed: int = 20240601,
+) -> dict[str, Any]:
+    """Only the HTTP route comparison of ``benchmarks.road``: ours served beside OSRM.
+
+    The same setting as the full road benchmark (``elster serve --workers 2`` with the
+    car profile only and no per-client rate limit, against ``osrm-routed -t 2``; 20
+    connections; route pairs between junctions of the car graph inside the region's
+    box, nudged off the node), without the build, agreement and table parts. Rounds
+    alternate OSRM and ours so both meet the same background load.
+
+    Parameters
+    ----------
+    pairs : int
+        Distinct origin-destination pairs (request i asks pair ``i % pairs``).
+    requests : int
+        Timed requests per round and server.
+    rounds : int
+        Rounds per server; each round's figures are kept (``rounds``), the best is reported.
+    workers : int
+        Worker processes of our server.
+    seed : int
+        Seed of the pairs.
+
+    Returns
+    -------
+    dict
+        ``http_route`` (OSRM), ``http_route_ours`` (best rounds, with ``rounds_rps``),
+        ``rounds`` (every round of both), ``ratio_best`` and ``ratio_per_round``
+        (ours / OSRM throughput).
+    """
+    import tempfile
+
+    from benchmarks.common import region_data_dir
+    from benchmarks.road import random_points, start_elster
+    from routing.build import road_graphs
+    from routing.regions import load_region
+
+    region = load_region("heidelberg")
+    data_dir = region_data_dir(region)
+    pbf = region.source_file("osm", data_dir)
+    graph = road_graphs(region, ("car",), data_dir=data_dir)["car"]
+    rng = np.random.default_rng(seed)
+    points = random_points(graph, region.bbox, 2 * pairs, rng)
+    route_pairs = list(zip(points[::2], points[1::2], strict=True))
+    osrm = ensure_osrm()
+    dataset = build_osrm(pbf, "car", binaries=osrm)
+    log_path = Path(tempfile.mkdtemp(prefix="elster-http-")) / "serve.log"
+    proc, base = start_elster("car", workers, log_path, data_dir)
+    rows: list[dict[str, Any]] = []
+    try:
+        with OsrmServer(dataset, binaries=osrm) as server:
+            for i in range(rounds):
+                theirs = http_load(server.url, osrm_route_paths(route_pairs), requests=requests)
+                ours = http_load(base, elster_route_paths(route_pairs), requests=requests)
+                rows.append({"round": i, "osrm": theirs, "ours": ours})
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    out: dict[str, Any] = {"osrm_version": osrm.version, "workers": workers, "rounds": rows}
+    for name, key in (("http_route", "osrm"), ("http_route_ours", "ours")):
+        best = max((r[key] for r in rows), key=lambda r: r["throughput_rps"] or 0.0)
+        out[name] = {**best, "rounds_rps": [r[key]["throughput_rps"] for r in rows]}
+    out["ratio_best"] = (
+        out["http_route_ours"]["throughput_rps"] / out["http_route"]["throughput_rps"]
+    )
+    out["ratio_per_round"] = [
+        r["ours"]["throughput_rps"] / r["osrm"]["throughput_rps"] for r in rows
+    ]
+    return out
+
+
 def _demo(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="OSRM side by side on Heidelberg.")
     parser.add_argument("--pairs", type=int, default=300)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--table", type=int, default=1000, help="table side (0: none)")
     parser.add_argument("--ours", action="store_true", help="compare the in-process car router")
+    parser.add_argument(
+        "--http-only",
+        action="store_true",
+        help="only the HTTP route throughput of benchmarks.road: `elster serve` beside OSRM",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="HTTP rounds (--http-only)")
+    parser.add_argument("--workers", type=int, default=2, help="our workers (--http-only)")
     args = parser.parse_args(argv)
+    if args.http_only:
+        from benchmarks.common import write_result
+
+        result = http_side_by_side(
+            pairs=500, requests=args.requests, rounds=args.rounds, workers=args.workers
+        )
+        path = write_result("osrm_http", result)
+        for row in result["rounds"]:
+            o, t = row["ours"], row["osrm"]
+            print(
+                f"round {row['round']}: ours {o['throughput_rps']:.0f} req/s (p50 "
+                f"{o['p50_ms']:.1f} ms, p95 {o['p95_ms']:.1f} ms, {o['ok_share']:.0%} 2xx) vs "
+                f"OSRM {t['throughput_rps']:.0f} req/s (p50 {t['p50_ms']:.1f} ms, p95 "
+                f"{t['p95_ms']:.1f} ms) = {o['throughput_rps'] / t['throughput_rps']:.2f}x"
+            )
+        print(f"best: {result['ratio_best']:.2f}x -> {path}")
+        return
     from routing.regions import PROJECT_ROOT, load_region
 
     region = load_region("heidelberg")

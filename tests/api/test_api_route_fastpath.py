@@ -137,3 +137,33 @@ def test_geojson_is_answered_by_fastapi(client):
     )
     assert r.status_code == 200
     assert r.json()["type"] == "FeatureCollection"
+
+
+def _reference_params(query: str) -> dict[str, str] | None:
+    """The fast path's parameters by the standard library's parser (the former code)."""
+    from urllib.parse import parse_qsl
+
+    params: dict[str, str] = {}
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key in params or key not in {"fromPlace", "toPlace", "profile", "format"}:
+            return None
+        params[key] = value
+    return params
+
+
+def test_query_parsing_equals_the_standard_library():
+    from api.fastroute import query_params
+
+    rng = np.random.default_rng(7)
+    pieces = [
+        "fromPlace=49.4094,8.6937", "toPlace=49.4183,8.6758", "profile=car", "format=json",
+        "fromPlace=49.4094%2C8.6937", "toPlace=49.41+,8.67", "profile=", "profile", "=car",
+        "format=geojson", "via=x", "fromPlace=a=b", "", "toPlace=%zz", "prof%69le=bike",
+        "fromPlace=+49.4,8.6", "toPlace=49.4,%208.6",
+    ]  # fmt: skip
+    queries = ["", "&", "&&profile=car&", "fromPlace=1,2&fromPlace=1,2"]
+    for _ in range(3000):
+        chosen = rng.choice(len(pieces), size=int(rng.integers(1, 6)))
+        queries.append("&".join(pieces[i] for i in chosen))
+    for query in queries:
+        assert query_params(query) == _reference_params(query), query
