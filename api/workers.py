@@ -12,7 +12,7 @@ row the supervisor stops and exits with status :data:`GIVE_UP_EXIT`, so that
 a process manager restarts the whole server), and passes SIGINT/SIGTERM on for
 a graceful shutdown (exit status 0).
 
-    python -m api.workers tests.support.shuttle_doubles:crash_app --workers 2 --port 8000
+    python -m api.workers benchmarks.support.shuttle_doubles:crash_app --workers 2 --port 8000
 """
 
 from __future__ import annotations

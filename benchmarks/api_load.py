@@ -26,7 +26,7 @@ PostgreSQL rows are ``booking_postgres`` and ``booking_fleet_postgres``.
 Bookings are measured against two dispatchers, each in its own server:
 
 * ``ledger`` (the ``booking`` row): the seat-ledger test double
-  (``tests.support.shuttle_doubles:crash_app``), which accepts everything, with the same
+  (``benchmarks.support.shuttle_doubles:crash_app``), which accepts everything, with the same
   trip over and over. What is measured is the booking service around any
   dispatcher: validation, idempotency, the dispatch log kept in step across
   worker processes (database write lock, catch-up, log entry), the SQLite WAL
@@ -88,7 +88,10 @@ TARGETS = {"plan_p50_ms": 40.0, "plan_p95_ms": 120.0, "booking_p95_ms": 50.0}
 #: One HTTP request to send: method, path, query or JSON body, headers.
 Job = tuple[str, str, Any, dict[str, str]]
 #: uvicorn factories of the two booking dispatchers.
-FACTORIES = {"ledger": "tests.support.shuttle_doubles:crash_app", "fleet": "api.app:create_app"}
+FACTORIES = {
+    "ledger": "benchmarks.support.shuttle_doubles:crash_app",
+    "fleet": "api.app:create_app",
+}
 BOOKINGS_PATH = "/api/v1/shuttle/bookings"
 #: Fleet booking stream: shortest trip (metres), pickup minutes ahead of now, passengers.
 MIN_TRIP_M = 1000.0

@@ -10,8 +10,8 @@ from api.errors import ConflictError, RejectedError
 from api.services.booking_batch import BookingBatcher
 from api.services.shuttle import BookingCall, BookingService
 from api.storage import BookingStore
+from benchmarks.support.shuttle_doubles import SLOT_S, SeatLedgerDispatcher
 from fleet.online.protocol import ShuttleRequest
-from tests.support.shuttle_doubles import SLOT_S, SeatLedgerDispatcher
 
 T0 = 1_700_000_000.0
 PICKUP = (T0 // SLOT_S + 8) * SLOT_S + 60.0  # inside one ledger slot, two hours ahead

@@ -19,8 +19,8 @@ import pytest
 from api.errors import RejectedError
 from api.services.shuttle import BookingService
 from api.storage import BookingStore
+from benchmarks.support.shuttle_doubles import SLOT_S, SeatLedgerDispatcher
 from fleet.online.protocol import ShuttleRequest
-from tests.support.shuttle_doubles import SLOT_S, SeatLedgerDispatcher
 
 T0 = 1_700_000_000.0
 PICKUP = (T0 // SLOT_S + 8) * SLOT_S + 60.0

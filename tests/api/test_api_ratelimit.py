@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.ratelimit import Limit, TokenBuckets
 from api.settings import Settings
+from benchmarks.support.shuttle_doubles import SeatLedgerDispatcher
 from tests.support.api import OPERATOR_KEY
-from tests.support.shuttle_doubles import SeatLedgerDispatcher
 
 
 class Clock:

@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from benchmarks.support.shuttle_doubles import SeatLedgerDispatcher
 from tests.support.api import OPERATOR_KEY, hd_settings
-from tests.support.shuttle_doubles import SeatLedgerDispatcher
 
 TZ = ZoneInfo("Europe/Berlin")
 

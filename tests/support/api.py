@@ -43,7 +43,7 @@ def start_server(
     port: int,
     env: dict[str, str],
     log: Path,
-    factory: str = "tests.support.shuttle_doubles:crash_app",
+    factory: str = "benchmarks.support.shuttle_doubles:crash_app",
     *,
     workers: int = 1,
     command: list[str] | None = None,

@@ -1,4 +1,7 @@
-"""A test double of the shuttle dispatch protocol, for testing the booking service around it.
+"""A stand-in of the shuttle dispatch protocol, for measuring and testing the booking service.
+
+Used by ``benchmarks.api_load`` (the service layer alone, as ``crash_app``) and by
+the booking tests.
 
 This is not a dispatcher: it keeps a seat ledger per 15-minute pickup slot so
 that quotes, commits, cancellations and restarts have observable effects.
