@@ -74,3 +74,15 @@ def test_the_checker_sees_imports_anywhere(tmp_path: Path) -> None:
         "    return app\n"
     )
     assert imported_packages(module) == {("routing", 2), ("fleet", 4), ("api", 6)}
+
+
+def test_no_library_or_benchmark_names_test_code_in_a_string() -> None:
+    """Module paths in strings (uvicorn factories, ``-m`` targets) count as imports too."""
+    broken = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for package in FORBIDDEN
+        for path in modules(package)
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if "tests.support" in line or "tests.api" in line
+    ]
+    assert not broken, "\n".join(broken)
