@@ -20,6 +20,7 @@ from api.deps import get_state, need, network_for, require
 from api.schemas import ERROR_RESPONSES, GeoJSON
 from api.services.transit_adapter import lines_geojson
 from api.state import RegionState
+from routing.geo import M_PER_DEG_LAT
 from routing.road import RoadNetwork
 
 router = APIRouter(prefix="/map", tags=["map"])
@@ -34,7 +35,7 @@ class GeoJSONResponse(Response):
 
 
 #: Metres per degree of latitude (for the coarse shuttle grid).
-_M_PER_DEG = 111_320.0
+_M_PER_DEG = M_PER_DEG_LAT
 
 
 def coarsen(lat: float, lon: float, cell_m: float) -> tuple[float, float]:

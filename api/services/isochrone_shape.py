@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from routing.geo import M_PER_DEG_LAT
+
 #: Largest number of grid cells along the reached area's longer side.
 MAX_CELLS_PER_SIDE = 160
 #: Smallest grid cell (metres): finer detail than this is noise for a walk isochrone.
@@ -32,7 +34,7 @@ MAX_VERTICES = 2000
 MAX_SIMPLIFY_ROUNDS = 8
 #: Most sample points taken along the reached edges (bounds the rasterising work).
 MAX_SAMPLES = 200_000
-_M_PER_DEG = 111_320.0
+_M_PER_DEG = M_PER_DEG_LAT
 
 
 def reached_points(

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from routing.geo import M_PER_DEG_LAT
+
 if TYPE_CHECKING:
     from fleet.online.travel import TravelModel
 
@@ -50,7 +52,7 @@ class RecentDemand:
 
     def __init__(self, *, window_s: float = 3600.0, cell_m: float = 1000.0) -> None:
         self.window_s = float(window_s)
-        self.cell_deg_lat = cell_m / 111_195.0
+        self.cell_deg_lat = cell_m / M_PER_DEG_LAT
         self.cell_m = cell_m
         self._seen: deque[tuple[float, int, int, int]] = deque()
 
