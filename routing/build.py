@@ -34,7 +34,7 @@ import numpy as np
 
 from routing.cache import cache_key, file_digest, load_arrays, save_arrays
 from routing.errors import DataError
-from routing.geo import M_PER_DEG_LAT, haversine_m
+from routing.geo import haversine_m
 from routing.graph import PROFILES, RoadGraph
 from routing.osm import WayTable, check_osm_path, read_ways
 from routing.profiles import get_profile
@@ -64,7 +64,9 @@ def buffered_bbox(bbox: BBox, buffer_m: float = CLIP_BUFFER_M) -> BBox:
     import math
 
     min_lon, min_lat, max_lon, max_lat = bbox
-    dlat = buffer_m / M_PER_DEG_LAT
+    # 111,320 m per degree (not geo.M_PER_DEG_LAT): the clip box, and so every built
+    # graph and cache, stays exactly as before; the buffer is only a margin.
+    dlat = buffer_m / 111_320.0
     dlon = dlat / max(math.cos(math.radians(0.5 * (min_lat + max_lat))), 1e-6)
     return (min_lon - dlon, min_lat - dlat, max_lon + dlon, max_lat + dlat)
 
