@@ -119,7 +119,9 @@ def test_public_shuttle_layer_coarsens_a_vehicle_standing_at_a_pickup(client, st
     assert 100 < haversine_m(lat, lon, *door) < 1000  # inside its 1 km cell, not at the door
     assert set(f["properties"]) == {"id", "mode", "capacity", "freeSeats", "precisionM"}
     # Every point of a cell shows the same position: nothing finer leaks.
-    assert coarsen(49.4001, 8.6901, 1000) == coarsen(49.4049, 8.6960, 1000)
+    centre = coarsen(49.4001, 8.6901, 1000)
+    for dlat, dlon in ((0.004, 0.006), (-0.004, -0.006), (0.004, -0.006)):  # < 500 m away
+        assert coarsen(centre[0] + dlat, centre[1] + dlon, 1000) == centre
     assert coarsen(door[0], door[1], 1000) == (lat, lon)
 
 
