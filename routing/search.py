@@ -59,7 +59,8 @@ def _sift_up(hn: IntArray, hk: FloatArray, pos: IntArray, i: int) -> None:
 
 
 @njit(cache=True, nogil=True)
-def _sift_down(hn: IntArray, hk: FloatArray, pos: IntArray, i: int, size: int) -> None:
+def heap_sift_down(hn: IntArray, hk: FloatArray, pos: IntArray, i: int, size: int) -> None:
+    """Move the entry at heap position ``i`` down until both children are no smaller."""
     v = hn[i]
     k = hk[i]
     while True:
@@ -102,7 +103,7 @@ def heap_pop(hn: IntArray, hk: FloatArray, pos: IntArray, size: int) -> tuple[in
     if size > 0:
         hn[0] = hn[size]
         hk[0] = hk[size]
-        _sift_down(hn, hk, pos, 0, size)
+        heap_sift_down(hn, hk, pos, 0, size)
     return v, key, size
 
 

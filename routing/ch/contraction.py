@@ -38,7 +38,7 @@ from routing.arrays import FloatArray, Int32Array, Int64Array, grow_array
 from routing.ch.query import ContractionHierarchy
 from routing.errors import DataError
 from routing.graph import RoadGraph
-from routing.search import heap_pop, heap_push
+from routing.search import heap_pop, heap_push, heap_sift_down
 
 log = logging.getLogger(__name__)
 
@@ -401,22 +401,7 @@ def _set_key(
     if key < old:
         heap_push(hn, hk, pos, size, v, key)
     else:
-        # sift down
-        while True:
-            c = 2 * i + 1
-            if c >= size:
-                break
-            if c + 1 < size and hk[c + 1] < hk[c]:
-                c += 1
-            if hk[c] >= key:
-                break
-            hn[i] = hn[c]
-            hk[i] = hk[c]
-            pos[hn[i]] = i
-            i = c
-        hn[i] = v
-        hk[i] = key
-        pos[v] = i
+        heap_sift_down(hn, hk, pos, i, size)
 
 
 @njit(cache=True, nogil=True)
