@@ -72,7 +72,7 @@ bookings_table = sa.Table(
     sa.Column("id", sa.String(36), primary_key=True),
     sa.Column("idempotency_key", sa.String(200), unique=True, nullable=True),
     sa.Column("request_digest", sa.String(64), nullable=False),
-    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
     sa.Column("request_json", sa.Text, nullable=False),
     sa.Column("quote_json", sa.Text, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
@@ -87,7 +87,7 @@ events_table = sa.Table(
         "booking_id", sa.String(36), sa.ForeignKey("bookings.id"), nullable=False, index=True
     ),
     sa.Column("at", sa.Float, nullable=False),
-    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
     sa.Column("detail", sa.Text, nullable=False, default=""),
 )
 
@@ -219,6 +219,11 @@ def _create_tables(engine: Engine, attempts: int = 5) -> None:
             with engine.begin() as conn:
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_SCHEMA_LOCK_KEY})
                 metadata.create_all(conn)
+                # Databases made before the live statuses ("cancelled_by_operator") had
+                # 20 characters; widening a VARCHAR rewrites nothing.
+                for table in ("bookings", "booking_events"):
+                    widen = f"ALTER TABLE {table} ALTER COLUMN status TYPE VARCHAR(32)"
+                    conn.execute(sa.text(widen))
 
         retry_unavailable("creating the booking tables", create)
         return
