@@ -9,6 +9,7 @@ the bookings on board, and two dispatchers fed the same reports agree.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -77,7 +78,7 @@ def hand_eta(points: list[tuple[float, float]], t0: float, services: list[float]
 
 
 def test_vehicles_are_off_shift_until_a_driver_starts_one() -> None:
-    d, travel, locs = make()
+    d, _travel, locs = make()
     assert not d.quote(trip("q", locs["a"], locs["b"], 100.0), 100.0).accepted
     d.start_shift("V001", locs["depot"], 100.0, seats=3, wheelchairs=0)
     got = d.submit(trip("r1", locs["a"], locs["b"], 100.0), 100.0)
@@ -101,9 +102,7 @@ def test_a_trip_served_by_reports_reaches_every_milestone_with_hand_checked_etas
     [pickup, dropoff] = d.manifest("V001")
     assert (pickup["booking"], pickup["kind"], dropoff["kind"]) == ("r1", "pickup", "dropoff")
     assert pickup["eta"] == pytest.approx(hand_eta([(0, 0), (800, 0)], 10.0, []))
-    assert dropoff["eta"] == pytest.approx(
-        hand_eta([(0, 0), (800, 0), (4000, 0)], 10.0, [30.0])
-    )
+    assert dropoff["eta"] == pytest.approx(hand_eta([(0, 0), (800, 0), (4000, 0)], 10.0, [30.0]))
     assert statuses(d, "r1") == ["assigned", "arriving"]
     d.arrived("V001", "r1", "pickup", 110.0, 110.0)
     d.picked_up("V001", "r1", 1, 0, 140.0, 140.0)
@@ -156,7 +155,7 @@ def test_bad_reports_are_refused_and_change_nothing() -> None:
 
 
 def test_no_show_after_the_wait_frees_the_seats() -> None:
-    d, travel, locs = make(n_vehicles=1, no_show_wait_s=120.0)
+    d, _travel, locs = make(n_vehicles=1, no_show_wait_s=120.0)
     d.start_shift("V001", locs["depot"], 0.0, seats=1, wheelchairs=0)
     d.submit(trip("r1", locs["a"], locs["b"], 0.0), 0.0)
     assert not d.quote(trip("r2", locs["a"], locs["b"], 0.0), 0.0).accepted  # the one seat
@@ -206,7 +205,7 @@ def test_without_another_vehicle_the_booking_is_delayed_with_its_new_eta() -> No
     assert delays and delays[-1][2] > got.pickup_latest
     # a new delayed milestone only when the ETA moved on by the report step
     etas = [m[2] for m in delays]
-    assert all(b - a > d.live.delay_report_step_s for a, b in zip(etas, etas[1:], strict=False))
+    assert all(b - a > d.live.delay_report_step_s for a, b in itertools.pairwise(etas))
     assert any(a["kind"] == "delayed_booking" for a in d.alerts())
     assert any(a["kind"] == "off_plan" for a in d.alerts())
 
@@ -243,7 +242,7 @@ def test_a_breakdown_moves_pickups_and_rescues_passengers_on_board() -> None:
 
 
 def test_a_breakdown_hands_planned_pickups_to_vehicles_on_shift() -> None:
-    d, travel, locs = make(n_vehicles=2)
+    d, _travel, locs = make(n_vehicles=2)
     d.start_shift("V001", locs["depot"], 0.0, seats=4, wheelchairs=1)
     d.submit(trip("r1", locs["c"], locs["b"], 0.0), 0.0)
     d.start_shift("V002", locs["west"], 1.0, seats=4, wheelchairs=1)
@@ -253,7 +252,7 @@ def test_a_breakdown_hands_planned_pickups_to_vehicles_on_shift() -> None:
 
 
 def test_shift_end_is_refused_with_passengers_on_board_then_hands_work_on() -> None:
-    d, travel, locs = make()
+    d, _travel, locs = make()
     d.start_shift("V001", locs["depot"], 0.0, seats=4, wheelchairs=1)
     d.submit(trip("r1", locs["a"], locs["b"], 0.0), 0.0)
     d.submit(trip("r2", locs["c"], locs["b"], 0.0), 0.0)
@@ -301,9 +300,10 @@ def test_forward_times_match_a_hand_drive() -> None:
     route = d.routes[0, :n]
     pool = d.pool
     times = forward_times(route, n, 50.0, pool.tt, pool.serv, pool.early)
-    xy = [travel._x[int(pool.loc[node])] for node in route[:-1]], [
-        travel._y[int(pool.loc[node])] for node in route[:-1]
-    ]
+    xy = (
+        [travel._x[int(pool.loc[node])] for node in route[:-1]],
+        [travel._y[int(pool.loc[node])] for node in route[:-1]],
+    )
     t = 50.0
     for pos in range(1, n - 1):
         leg = math.hypot(xy[0][pos] - xy[0][pos - 1], xy[1][pos] - xy[1][pos - 1]) / SPEED
