@@ -81,10 +81,13 @@ PROGRESS_DETAIL = {
 #: A passenger may cancel until a vehicle sets off to pick them up (the dispatcher
 #: refuses a delayed booking whose passengers are on board).
 CANCELLABLE = ("confirmed", "delayed")
+#: With real vehicles a booking moved to another vehicle reads ``assigned`` again while
+#: that vehicle has not set off: the live dispatcher decides (it refuses once one has).
+CANCELLABLE_LIVE = ("confirmed", "assigned", "delayed")
 
 
-def _check_cancellable(booking: Booking) -> None:
-    if booking.status not in CANCELLABLE:
+def _check_cancellable(booking: Booking, *, live: bool = False) -> None:
+    if booking.status not in (CANCELLABLE_LIVE if live else CANCELLABLE):
         raise ConflictError(
             f"booking {booking.id} is {booking.status} and can no longer be cancelled",
             fix="a booking can be cancelled until the shuttle sets off to pick you up",
@@ -461,8 +464,9 @@ class BookingService:
         booking = self._current(self._authorised(booking_id, token))
         if booking.status == "cancelled":
             return booking
-        _check_cancellable(booking)
         log = self.log
+        live = log is not None and Capability.LIVE in log.dispatcher.capabilities
+        _check_cancellable(booking, live=live)
         if log is None:
             return self.store.set_status(booking_id, "cancelled", "cancelled by passenger")
         cancelled_here = False
@@ -476,7 +480,7 @@ class BookingService:
                 assert current is not None
                 if current.status == "cancelled":
                     return current, None
-                _check_cancellable(current)
+                _check_cancellable(current, live=live)
                 now = log.now()
                 try:
                     # First: a dispatcher that refuses (vehicle on its way) has changed nothing.

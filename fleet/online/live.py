@@ -849,7 +849,13 @@ class LiveDispatcher(Dispatcher):
                 continue  # being decided now
             eta = self._eta(node)
             if pool.kind[node] == PICKUP:
-                if node == heading and rec.extra.get("heading") != k:
+                # on its way once it must leave within a minute (not hours before a pickup)
+                due = eta - float(pool.tt[self.vehicles[k].start, node]) <= self.now + 60.0
+                if (
+                    node == heading
+                    and (due or lv.at_stop == node)
+                    and rec.extra.get("heading") != k
+                ):
                     rec.extra["heading"] = k
                     self._milestone(rec, "assigned", eta, f"{self.vehicles[k].name} is on its way")
                 if (

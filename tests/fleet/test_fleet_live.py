@@ -24,6 +24,7 @@ from fleet.online.protocol import (
     UnknownTargetError,
 )
 from fleet.online.travel import EuclideanTravel
+from routing.errors import RequestError
 
 SPEED = 8.0
 
@@ -310,3 +311,32 @@ def test_forward_times_match_a_hand_drive() -> None:
         t = max(t + (pool.serv[route[pos - 1]] if pos > 1 else 0.0) + leg, 0.0)
         assert times[pos] == pytest.approx(t)
     assert np.all(np.diff(times[:-1]) >= 0)
+
+
+def test_a_booking_for_later_is_not_on_its_way_until_the_vehicle_must_leave() -> None:
+    d, travel, locs = make(n_vehicles=1)
+    d.start_shift("V001", locs["depot"], 0.0, seats=4, wheelchairs=1)
+    later = Trip(id="later", origin=(0.0, 0.0), destination=(0.0, 0.0), request_time=0.0,
+                 earliest_pickup=7200.0, origin_loc=locs["a"],
+                 destination_loc=locs["b"])  # fmt: skip
+    d.submit(later, 0.0)
+    fix(d, travel, "V001", locs["depot"], 30.0)
+    assert statuses(d, "later") == []  # two hours early: nobody is on the way yet
+    for t in (7000.0, 7090.0):
+        fix(d, travel, "V001", locs["depot"], t)
+    # 800 m at 8 m/s: it must leave by 7,100 s for the 7,200 s pickup
+    assert statuses(d, "later")[0] == "assigned"
+    with pytest.raises(RequestError, match="on its way"):
+        d.cancel("later", 7090.0)
+
+
+def test_a_booking_for_later_can_be_cancelled_before_the_vehicle_leaves() -> None:
+    d, travel, locs = make(n_vehicles=1)
+    d.start_shift("V001", locs["depot"], 0.0, seats=4, wheelchairs=1)
+    later = Trip(id="later", origin=(0.0, 0.0), destination=(0.0, 0.0), request_time=0.0,
+                 earliest_pickup=7200.0, origin_loc=locs["a"],
+                 destination_loc=locs["b"])  # fmt: skip
+    d.submit(later, 0.0)
+    fix(d, travel, "V001", locs["depot"], 30.0)
+    assert d.cancel("later", 60.0)
+    assert d.manifest("V001") == []
