@@ -169,7 +169,9 @@ class BookingLiveOut(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     vehicle_id: str = Field(alias="vehicleId")
-    position: LatLon
+    position: LatLon | None = Field(
+        description="Where the shuttle is: only once it is on its way to you or carries you."
+    )
     position_at: datetime | None = Field(alias="positionAt")
     pickup_eta: datetime | None = Field(alias="pickupEta")
     dropoff_eta: datetime | None = Field(alias="dropoffEta")

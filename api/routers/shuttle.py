@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -132,7 +133,9 @@ def live_dict(state: RegionState, live: dict[str, Any] | None) -> dict[str, Any]
         return None
     return {
         "vehicleId": live["vehicle"],
-        "position": {"lat": live["lat"], "lon": live["lon"]},
+        "position": (
+            {"lat": live["lat"], "lon": live["lon"]} if math.isfinite(live["lat"]) else None
+        ),
         "positionAt": _iso(state, live["position_at"]),
         "pickupEta": _iso(state, live["pickup_eta"]),
         "dropoffEta": _iso(state, live["dropoff_eta"]),

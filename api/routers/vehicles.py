@@ -18,7 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from api.deps import get_state
-from api.errors import AuthError
+from api.errors import AuthError, NotFoundError
 from api.json import json_response
 from api.routers.shuttle import local_datetime
 from api.schemas import ERROR_RESPONSES, ErrorBody
@@ -138,12 +138,19 @@ async def require_vehicle(
     state: RegionState = Depends(get_state),
 ) -> str:
     """Accept the request only with this vehicle's own credential."""
+    valid = state.bookings.check_vehicle_token(vehicle_id, token)
+    if valid is None:
+        raise NotFoundError(
+            f"no vehicle {vehicle_id!r} has a credential on this server",
+            fix="use the vehicle id an operator issued the credential for "
+            "(POST /fleet/vehicles/{id}/credential)",
+        )
     if not token:
         raise AuthError(
             "vehicle reports need the vehicle's credential",
             fix="send it in the X-Vehicle-Token header; an operator issues it",
         )
-    if not state.bookings.check_vehicle_token(vehicle_id, token):
+    if not valid:
         raise AuthError(
             f"the X-Vehicle-Token is not valid for vehicle {vehicle_id}",
             fix="use this vehicle's current credential (a new one revokes the old)",

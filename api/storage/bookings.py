@@ -451,10 +451,15 @@ class BookingStore:
         message = f"vehicle:{vehicle_id}:{generation}".encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()[:40]
 
-    def check_vehicle_token(self, vehicle_id: str, token: str | None) -> bool:
-        """Whether ``token`` is the vehicle's current credential (constant-time comparison)."""
+    def check_vehicle_token(self, vehicle_id: str, token: str | None) -> bool | None:
+        """Whether ``token`` is the vehicle's current credential (constant-time comparison).
+
+        None when no credential was ever issued for ``vehicle_id`` (an unknown vehicle).
+        """
         generation = self.meta(f"vehicle_credential:{vehicle_id}")
-        if not token or not generation:
+        if not generation:
+            return None
+        if not token:
             return False
         expected = self._vehicle_token(vehicle_id, int(generation))
         return hmac.compare_digest(expected.encode(), token.encode())

@@ -948,14 +948,21 @@ class LiveDispatcher(Dispatcher):
         return out
 
     def booking_live(self, booking_id: str) -> dict[str, Any] | None:
-        """Where a booking's vehicle is and when it comes (None when not planned on one)."""
+        """Where a booking's vehicle is and when it comes (None when not planned on one).
+
+        The position (``lat``, ``lon``: NaN otherwise) is shown only once the
+        vehicle is on its way to this passenger or carries them: before that it
+        is serving other riders, whose whereabouts are theirs.
+        """
         rec = self.request(booking_id)
         if rec is None or rec.vehicle < 0 or rec.status not in ("assigned", "onboard"):
             return None
         k = rec.vehicle
         lv = self.state[k]
         v = self.vehicles[k]
-        if math.isfinite(lv.fix_lat):
+        if rec.status != "onboard" and rec.extra.get("heading") != k:
+            lat = lon = at = math.nan
+        elif math.isfinite(lv.fix_lat):
             lat, lon, at = lv.fix_lat, lv.fix_lon, lv.fix_ts
         else:
             (lat, lon), at = self.travel.coords(v.loc), lv.event_at

@@ -158,6 +158,8 @@ def test_each_vehicle_reports_only_with_its_own_credential(day: Day) -> None:
     assert day.client.post("/api/v1/fleet/vehicles/V001/credential").status_code == 401
     unknown = day.client.post("/api/v1/fleet/vehicles/V999/credential", headers=OPS)
     assert unknown.status_code == 404 and "V001" in unknown.json()["fix"]
+    never = day.report("V003", "positions", v1, lat=NEAR_A[0], lon=NEAR_A[1])
+    assert never.status_code == 404 and "V003" in never.json()["message"]
     fresh = day.credential("V001")  # a new credential revokes the old one
     assert day.report("V001", "shift/start", v1, **body).status_code == 401
     assert day.report("V001", "shift/start", fresh, **body).status_code == 200
