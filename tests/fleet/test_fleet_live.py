@@ -322,10 +322,12 @@ def test_a_booking_for_later_is_not_on_its_way_until_the_vehicle_must_leave() ->
     d.submit(later, 0.0)
     fix(d, travel, "V001", locs["depot"], 30.0)
     assert statuses(d, "later") == []  # two hours early: nobody is on the way yet
+    assert math.isnan(d.booking_live("later")["lat"])  # nor does the rider see the vehicle
     for t in (7000.0, 7090.0):
         fix(d, travel, "V001", locs["depot"], t)
     # 800 m at 8 m/s: it must leave by 7,100 s for the 7,200 s pickup
     assert statuses(d, "later")[0] == "assigned"
+    assert d.booking_live("later")["lat"] == pytest.approx(latlon(travel, locs["depot"])[0])
     with pytest.raises(RequestError, match="on its way"):
         d.cancel("later", 7090.0)
 
