@@ -481,6 +481,16 @@ class LiveDispatcher(Dispatcher):
         self._replan(k)
 
     # ================================================================ stop events
+    def _stop_event(
+        self, name: str, booking_id: str, ts: float, now: float
+    ) -> tuple[int, LiveVehicle, RequestRecord]:
+        """Vehicle index, live state and booking of a stop event, once its checks pass."""
+        self.advance_to(now)
+        k = self.vehicle_index(name)
+        lv = self._on_shift(k)
+        self._check_ts(k, ts, now, event=True)
+        return k, lv, self._record_of(k, booking_id)
+
     def arrived(self, name: str, booking_id: str, kind: str, ts: float, now: float) -> None:
         """Vehicle ``name`` is at the pickup or drop-off (``kind``) of a booking.
 
@@ -488,11 +498,7 @@ class LiveDispatcher(Dispatcher):
         ------
         UnknownTargetError, EventConflictError, ImplausibleEventError
         """
-        self.advance_to(now)
-        k = self.vehicle_index(name)
-        lv = self._on_shift(k)
-        self._check_ts(k, ts, now, event=True)
-        rec = self._record_of(k, booking_id)
+        k, lv, rec = self._stop_event(name, booking_id, ts, now)
         if kind not in ("pickup", "dropoff"):
             raise ImplausibleEventError(
                 f"stop kind {kind!r} is neither pickup nor dropoff", fix="send pickup or dropoff"
@@ -544,11 +550,7 @@ class LiveDispatcher(Dispatcher):
         ------
         UnknownTargetError, EventConflictError, ImplausibleEventError
         """
-        self.advance_to(now)
-        k = self.vehicle_index(name)
-        lv = self._on_shift(k)
-        self._check_ts(k, ts, now, event=True)
-        rec = self._record_of(k, booking_id)
+        k, lv, rec = self._stop_event(name, booking_id, ts, now)
         if rec.status == "onboard":
             raise EventConflictError(
                 f"booking {booking_id} is already on board", fix="report dropped_off next"
@@ -595,11 +597,7 @@ class LiveDispatcher(Dispatcher):
         ------
         UnknownTargetError, EventConflictError, ImplausibleEventError
         """
-        self.advance_to(now)
-        k = self.vehicle_index(name)
-        lv = self._on_shift(k)
-        self._check_ts(k, ts, now, event=True)
-        rec = self._record_of(k, booking_id)
+        k, lv, rec = self._stop_event(name, booking_id, ts, now)
         if rec.status != "onboard":
             raise EventConflictError(
                 f"dropped_off without picked_up: booking {booking_id} is not on board of {name}",
@@ -635,11 +633,7 @@ class LiveDispatcher(Dispatcher):
         ------
         UnknownTargetError, EventConflictError, ImplausibleEventError
         """
-        self.advance_to(now)
-        k = self.vehicle_index(name)
-        lv = self._on_shift(k)
-        self._check_ts(k, ts, now, event=True)
-        rec = self._record_of(k, booking_id)
+        k, lv, rec = self._stop_event(name, booking_id, ts, now)
         if lv.at_stop != rec.pickup_stop or rec.status != "assigned":
             raise EventConflictError(
                 f"no_show before arrived: vehicle {name} is not at the pickup of {booking_id}",
