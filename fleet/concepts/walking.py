@@ -341,7 +341,8 @@ def virtual_stops(
             "residential district"
         )
     # candidates: every reachable network location near a resident point
-    nodes = np.asarray(getattr(travel, "usable", np.unique(travel.locate_many(lat, lon))))
+    usable = getattr(travel, "usable", None)
+    nodes = np.asarray(usable if usable is not None else np.unique(travel.locate_many(lat, lon)))
     nodes = nodes[nodes >= 0]
     if nodes.size == 0:
         raise DataError("[area]: no street of the shuttle network lies in the zone")
