@@ -142,7 +142,7 @@ class ConceptContext:
 
     def virtual_stops(self, s: ComparisonSettings, autonomous: bool, walk_m: float) -> StopSet:
         """Stops within a ``walk_m`` walk of every resident, on the (autonomous) shuttle network."""
-        key = ("stops", walk_m, s.stops.circuity, autonomous, s.autonomous)
+        key = ("stops", walk_m, s.stops.model_dump_json(), autonomous, s.autonomous)
         return self._get(
             key,
             lambda: virtual_stops(
@@ -150,6 +150,7 @@ class ConceptContext:
                 *self.residents(),
                 walk_m=walk_m,
                 walks=self.walks(s),
+                max_uncovered_share=s.stops.max_uncovered_share,
                 area=self.zone,
             ),
         )

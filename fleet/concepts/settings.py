@@ -11,6 +11,7 @@ these extra tables (every key optional; defaults below)::
 
     [stops]   walk_m = 300          # stop-based on-demand: longest walk to a virtual stop
               circuity = 1.3        # walks without a map (crow-fly x circuity); cycling
+              max_uncovered_share = 0.05  # walk locations left without a stop (parks)
     [line]    walk_m = 400, dwell_s = 20, layover_min = 3, flex_slack_share = 0.3, ...
     [hub]     name = "...", location = [lon, lat], share = 0.25, ...
     [autonomous] max_speed_kmh = 20, max_street_kmh = 40, safety_operator_required = true
@@ -73,6 +74,12 @@ class StopSettings(_Strict):
         default=1.3,
         ge=1.0,
         description="walk = crow-fly x circuity when the region has no map (cycling always)",
+    )
+    max_uncovered_share: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="walk locations allowed to have no stop within walk_m (parks, fields)",
     )
 
 

@@ -374,8 +374,9 @@ def virtual_stops(
         bad = int(np.flatnonzero(~reachable)[0])
         raise DataError(
             f"[stops] walk_m = {walk_m:g}: {uncovered} of {lat.size} resident points (e.g. "
-            f"({lat[bad]:.5f}, {lon[bad]:.5f})) have no shuttle street within that walk; raise "
-            f"walk_m or shrink the zone"
+            f"({lat[bad]:.5f}, {lon[bad]:.5f})) have no shuttle street within that walk, more "
+            f"than max_uncovered_share = {max_uncovered_share:g} allows; raise walk_m, raise "
+            f"[stops] max_uncovered_share or shrink the zone"
         )
     if uncovered:
         # footpaths in parks and cemeteries: no home there, no street to put a stop on
