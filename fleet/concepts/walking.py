@@ -153,14 +153,14 @@ class RoutedWalks:
         How far beyond the zone the bounded searches see.
     """
 
-    graph: Any
-    hierarchy: Any
+    graph: Any = field(repr=False)
+    hierarchy: Any = field(repr=False)
     radius_m: float
-    _snap_node: np.ndarray
-    _tree: cKDTree
-    _plane: LocalPlane
-    _sub_of: np.ndarray  # walk node -> index in the zone subgraph, -1 outside
-    _sub: csr_matrix
+    _snap_node: np.ndarray = field(repr=False)
+    _tree: cKDTree = field(repr=False)
+    _plane: LocalPlane = field(repr=False)
+    _sub_of: np.ndarray = field(repr=False)  # walk node -> index in the zone subgraph, or -1
+    _sub: csr_matrix = field(repr=False)
     routed: bool = field(default=True, init=False)
 
     @classmethod
