@@ -313,6 +313,7 @@ def build_line(
     lat = np.array([s[2] for s in stops])
     lon = np.array([s[3] for s in stops])
     # generated stops come with their network location; file stops are located here
+    located_here = locs is None
     locs = travel.locate_many(lat, lon) if locs is None else np.asarray(locs, dtype=np.int64)
     for i, (sid, name, la, lo) in enumerate(stops):
         x, y = plane.to_xy(np.array([la]), np.array([lo]))
@@ -323,6 +324,8 @@ def build_line(
                 f"{outside:.0f} m outside the zone [area]; move it inside or widen "
                 f"[line] zone_tolerance_m (now {zone_tolerance_m:g})"
             )
+        if not located_here:
+            continue  # a network location already: its point is a junction of the network
         if locs[i] < 0:
             raise DataError(
                 f"[line] stops_file: stop {sid!r} ({name}) at ({la:.5f}, {lo:.5f}) is not on "

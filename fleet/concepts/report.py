@@ -229,6 +229,21 @@ def _f(v: float, nd: int = 2) -> str:
     return "–" if v is None or not np.isfinite(v) else f"{v:.{nd}f}"
 
 
+def walk_model_note(frame: pd.DataFrame, circuity: float) -> str:
+    """Which walk model the runs used (their ``walk_routed`` KPI), as a sentence."""
+    routed = frame["walk_routed"].dropna().astype(bool) if "walk_routed" in frame else None
+    if routed is not None and len(routed) and routed.all():
+        how = "routed on the region's walk network (shortest walk)"
+    elif routed is not None and len(routed) and routed.any():
+        how = "routed on the walk network in some runs, crow-fly estimates in others"
+    else:
+        how = f"crow-fly x {circuity:g} circuity (no map)"
+    return (
+        f"Walks to and from the vehicle and walking the whole trip: {how}. "
+        f"Cycling: crow-fly x {circuity:g}."
+    )
+
+
 def summary_markdown(comparison, frame, best, rec, breaks, failed) -> str:
     """The Markdown summary (recommendation, break-even, per-concept table)."""
     sc = comparison.scenario
@@ -239,6 +254,8 @@ def summary_markdown(comparison, frame, best, rec, breaks, failed) -> str:
         "",
         f"{len(frame)} runs; seeds {', '.join(map(str, sc.seeds))}; targets: "
         + (", ".join(str(t) for t in sc.targets) or "none"),
+        "",
+        walk_model_note(frame, comparison.settings.stops.circuity),
         "",
         "## Recommendation per demand level",
         "",
