@@ -140,6 +140,46 @@ class ConceptContext:
 
         return self._get(("walks", radius), make)
 
+    def bike_seconds(self, origin: np.ndarray, destination: np.ndarray) -> np.ndarray | None:
+        """Cycling seconds of each trip on the region's bike network, or None without a map.
+
+        The bike profile's own times (speeds by surface and slope, turn rules);
+        the few metres from a point to its bike street are pushed at walking
+        pace. A point more than 500 m from any bike street gets NaN.
+
+        Parameters
+        ----------
+        origin, destination : ndarray, shape (trips, 2)
+            (lat, lon) of each trip's ends.
+        """
+        if self.sim.model.walk_snapper is None:
+            return None
+
+        def make() -> Any:
+            from routing.regions import load_region
+            from routing.road import load_road_networks
+
+            return load_road_networks(
+                load_region(self.scenario.region),
+                ("bike",),
+                data_dir=self.data_dir,
+                cache_dir=self.cache_dir,
+            )["bike"]
+
+        bike = self._get(("bike",), make)
+        out = np.full(len(origin), math.nan)
+        if len(origin) == 0:
+            return out
+        a, off_a = bike.snapper.snap_many(origin[:, 0], origin[:, 1])
+        b, off_b = bike.snapper.snap_many(destination[:, 0], destination[:, 1])
+        ok = (a >= 0) & (b >= 0)
+        if ok.any():
+            ua, ia = np.unique(a[ok], return_inverse=True)
+            ub, ib = np.unique(b[ok], return_inverse=True)
+            seconds, _ = bike.matrix(ua, ub)
+            out[ok] = seconds[ia.ravel(), ib.ravel()] + (off_a[ok] + off_b[ok]) / WALK_MPS
+        return out
+
     def virtual_stops(self, s: ComparisonSettings, autonomous: bool, walk_m: float) -> StopSet:
         """Stops within a ``walk_m`` walk of every resident, on the (autonomous) shuttle network."""
         key = ("stops", walk_m, s.stops.model_dump_json(), autonomous, s.autonomous)
@@ -291,13 +331,15 @@ def _stream(run: RunSpec, ctx: ConceptContext, s: ComparisonSettings, travel):
 
 
 def _benchmarks(trips, ctx: ConceptContext, s: ComparisonSettings) -> pd.DataFrame:
-    """Walking (the comparison's walk model), cycling (crow-fly x circuity) and driving
-    (the manned road model) the same trips."""
+    """Walking (the comparison's walk model), cycling (routed on the bike network with a
+    map, else crow-fly x circuity) and driving (the manned road model) the same trips."""
     car = ctx.sim.travel()
     o = np.array([t.origin for t in trips]).reshape(-1, 2)
     d = np.array([t.destination for t in trips]).reshape(-1, 2)
     walk_m = ctx.walks(s).pairs(o[:, 0], o[:, 1], d[:, 0], d[:, 1])
-    bike_m = walk_metres(o[:, 0], o[:, 1], d[:, 0], d[:, 1], s.stops.circuity)
+    bike_s = ctx.bike_seconds(o, d)
+    if bike_s is None:
+        bike_s = walk_metres(o[:, 0], o[:, 1], d[:, 0], d[:, 1], s.stops.circuity) / BIKE_MPS
     o_loc = car.locate_many(o[:, 0], o[:, 1])
     d_loc = car.locate_many(d[:, 0], d[:, 1])
     car_s = np.array(
@@ -309,7 +351,7 @@ def _benchmarks(trips, ctx: ConceptContext, s: ComparisonSettings) -> pd.DataFra
     return pd.DataFrame(
         {
             "walk_only_s": walk_m / WALK_MPS,
-            "bike_s": bike_m / BIKE_MPS,
+            "bike_s": bike_s,
             "car_s": car_s + s.compare.car_access_min * 60.0,
         }
     )

@@ -29,7 +29,9 @@ shuttle street within ``walk_m`` (footpaths through parks and cemeteries)
 cannot be covered; up to ``max_uncovered_share`` of them are left out with a
 warning, and a rider starting there is not served.
 
-Cycling stays a crow-fly estimate (:data:`BIKE_MPS` on crow-fly x circuity).
+Cycling is routed on the bike network when there is a map
+(:meth:`fleet.concepts.backend.ConceptContext.bike_seconds`); without one it is
+:data:`BIKE_MPS` on crow-fly x circuity.
 """
 
 from __future__ import annotations

@@ -535,3 +535,31 @@ def test_compare_on_dask_gives_the_in_process_kpis(small, tmp_path, hd_data_dir,
     assert "## Recommendation per demand level" in summary
     assert "routed on the region's walk network" in summary
     assert (tmp_path / "out" / "cost_per_trip_eur.png").is_file()
+
+
+def test_cycling_times_are_routed_on_the_bike_network(small, hd_region, hd_data_dir, cache_dir):
+    """Against networkx Dijkstra on the bike graph (turns expanded) between the same nodes."""
+    import networkx as nx
+
+    from fleet.concepts.walking import WALK_MPS
+    from routing.build import road_graphs
+    from tests.support.graph_factories import to_networkx
+
+    _, ctx = small
+    lat, lon = ctx.residents()
+    rng = np.random.default_rng(5)
+    o, d = rng.choice(lat.size, 10), rng.choice(lat.size, 10)
+    origin = np.column_stack((lat[o], lon[o]))
+    destination = np.column_stack((lat[d], lon[d]))
+    got = ctx.bike_seconds(origin, destination)
+    graph = road_graphs(hd_region, ("bike",), data_dir=hd_data_dir, cache_dir=cache_dir)["bike"]
+    g = to_networkx(graph, weight="travel_time")
+    snapper = ctx._get(("bike",), lambda: None).snapper  # the network bike_seconds used
+    a, off_a = snapper.snap_many(origin[:, 0], origin[:, 1])
+    b, off_b = snapper.snap_many(destination[:, 0], destination[:, 1])
+    for k in range(o.size):
+        want = nx.single_source_dijkstra(g, int(a[k]), int(b[k]))[0]
+        assert got[k] == pytest.approx(want + (off_a[k] + off_b[k]) / WALK_MPS, rel=1e-9)
+    # cycling is not a crow-fly guess any more: streets make it longer than the beeline
+    crow = _oracle_haversine_m(origin[:, 0], origin[:, 1], destination[:, 0], destination[:, 1])
+    assert (got >= crow / 12.0).all()
