@@ -102,14 +102,27 @@ def publish(
         mean_duration_offset_min=float(sc.values["beta_min"][0]),
     )
     bad = False
-    for path, problems in ((gtfs, validate_gtfs(gtfs)), (flex, validate_flex(flex))):
-        if problems:
-            bad = True
-            typer.secho(f"{path}: {len(problems)} problem(s)", fg=typer.colors.RED)
-            for p in problems:
-                typer.echo(f"  {p}")
-        else:
-            typer.echo(f"wrote {path} (valid)")
+    for path, check in ((gtfs, validate_gtfs), (flex, validate_flex)):
+        # judged as of the first service day; the validator's HTML report is kept beside
+        report = check(path, today=sc.day, report_dir=out / f"{path.stem}-report")
+        for w in report.warnings:
+            typer.secho(f"  warning {w.describe()}", fg=typer.colors.YELLOW)
+        if report.ok:
+            typer.echo(
+                f"wrote {path} (valid: 0 errors, {len(report.warnings)} warnings; "
+                f"{report.validator})"
+            )
+            continue
+        bad = True
+        typer.secho(
+            f"{path}: refused, {len(report.errors)} rule(s) broken "
+            f"({', '.join(report.rules())}; {report.validator}); report in "
+            f"{out / f'{path.stem}-report' / 'report.html'}",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        for e in report.errors:
+            typer.echo(f"  error {e.describe()}", err=True)
     typer.echo(
         f"line: {line.n_stops} stops, {line.length_m / 1000:.1f} km, cycle "
         f"{line.cycle_s / 60:.1f} min, {tt.n_vehicles} vehicles at {headway:g} min, "
