@@ -173,7 +173,8 @@ def test_route_types_accepted_are_the_basic_and_the_extended_ones(line_feed):
     [
         ("stop_times.txt", "pickup_type", "0", "forbidden_pickup_type"),
         ("stop_times.txt", "location_id", "flex:elsewhere", "foreign_key_violation"),
-        ("stop_times.txt", "end_pickup_drop_off_window", "06:00:00", "invalid_pickup_drop_off_window"),
+        ("stop_times.txt", "end_pickup_drop_off_window", "06:00:00",
+         "invalid_pickup_drop_off_window"),
         ("stop_times.txt", "pickup_booking_rule_id", "flex:nobook", "foreign_key_violation"),
         ("booking_rules.txt", "booking_type", "1", "missing_prior_notice_duration_min"),
     ],
