@@ -212,7 +212,15 @@ def _summaries() -> dict[str, str]:
 def _example(context: dict[str, Any], limit: int = 6) -> str:
     """``key=value`` pairs of a notice's first sample (row numbers first)."""
     keys = sorted(context, key=lambda k: (not k.endswith("RowNumber"), k))[:limit]
-    return ", ".join(f"{k}={context[k]}" for k in keys)
+    return ", ".join(f"{k}={_short(context[k])}" for k in keys)
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.7g}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_short(v) for v in value) + "]"
+    return str(value)
 
 
 def _route_types(path: Path) -> list[Finding]:
