@@ -179,14 +179,35 @@ def _canonical(
         if today is not None:
             argv += ["-d", today.isoformat()]
         # the validator writes its reports to files, and prints only on misuse
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            code = run_validator(argv)
+        try:
+            with (
+                contextlib.redirect_stdout(io.StringIO()),
+                contextlib.redirect_stderr(io.StringIO()),
+            ):
+                code = run_validator(argv)
+        except Exception as exc:  # a validator bug must not look like a valid feed
+            return [
+                Finding(
+                    "validator_failed",
+                    ERROR,
+                    1,
+                    f"{path.name}: {exc!r}",
+                    "the validator crashed on this feed; report it with the zip",
+                )
+            ]
         report_file, errors_file = out / "report.json", out / "system_errors.json"
         report = json.loads(report_file.read_text()) if report_file.exists() else {}
         system = json.loads(errors_file.read_text()) if errors_file.exists() else {}
     if code != 0 or not report:
-        return [Finding("validator_failed", ERROR, 1, f"{path.name}: exit code {code}",
-                        "the zip could not be opened; write it again")]  # fmt: skip
+        return [
+            Finding(
+                "validator_failed",
+                ERROR,
+                1,
+                f"{path.name}: exit code {code}",
+                "the zip could not be opened as GTFS; export it again",
+            )
+        ]
     summaries = _summaries()
     found = []
     for notice in [*system.get("notices", []), *report.get("notices", [])]:
@@ -194,9 +215,14 @@ def _canonical(
         samples = notice.get("sampleNotices") or [{}]
         hint = FIX_HINTS.get(rule) or summaries.get(rule) or "see the GTFS reference"
         found.append(
-            Finding(rule, str(notice["severity"]), int(notice.get("totalNotices", 1)),
-                    _example(samples[0]), hint)
-        )  # fmt: skip
+            Finding(
+                rule,
+                str(notice["severity"]),
+                int(notice.get("totalNotices", 1)),
+                _example(samples[0]),
+                hint,
+            )
+        )
     return found
 
 
@@ -241,8 +267,15 @@ def _route_types(path: Path) -> list[Finding]:
             bad.append(f"routes.txt line {line}: route_id={row.get('route_id')}, route_type={text}")
     if not bad:
         return []
-    return [Finding("elster_unknown_route_type", ERROR, len(bad), bad[0],
-                    FIX_HINTS["elster_unknown_route_type"])]  # fmt: skip
+    return [
+        Finding(
+            "elster_unknown_route_type",
+            ERROR,
+            len(bad),
+            bad[0],
+            FIX_HINTS["elster_unknown_route_type"],
+        )
+    ]
 
 
 def _gtfs_kit(path: Path) -> list[Finding]:
@@ -252,14 +285,27 @@ def _gtfs_kit(path: Path) -> list[Finding]:
         feed = gk.read_feed(str(path), dist_units="m")
         stats = feed.compute_trip_stats()
     except Exception as exc:  # any failure to read is the finding itself
-        return [Finding("elster_gtfs_kit_read", ERROR, 1, f"gtfs-kit: {exc}",
-                        FIX_HINTS["elster_gtfs_kit_read"])]  # fmt: skip
+        return [
+            Finding(
+                "elster_gtfs_kit_read",
+                ERROR,
+                1,
+                f"gtfs-kit: {exc}",
+                FIX_HINTS["elster_gtfs_kit_read"],
+            )
+        ]
     untimed = set(feed.trips["trip_id"]) - set(stats.loc[stats["duration"] > 0, "trip_id"])
     if not untimed:
         return []
-    return [Finding("elster_gtfs_kit_read", ERROR, len(untimed),
-                    f"gtfs-kit times no positive duration for trip_id={min(untimed)}",
-                    FIX_HINTS["elster_gtfs_kit_read"])]  # fmt: skip
+    return [
+        Finding(
+            "elster_gtfs_kit_read",
+            ERROR,
+            len(untimed),
+            f"gtfs-kit times no positive duration for trip_id={min(untimed)}",
+            FIX_HINTS["elster_gtfs_kit_read"],
+        )
+    ]
 
 
 def _importer(path: Path) -> list[Finding]:

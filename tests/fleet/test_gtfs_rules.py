@@ -204,3 +204,15 @@ def test_a_zip_that_cannot_be_opened_is_one_error(tmp_path):
     report = check_feed(bad, flex=True, today=DAY)
     assert not report.ok
     assert report.errors[0].describe().startswith(report.errors[0].rule)
+
+
+def test_a_validator_crash_refuses_the_feed(line_feed, monkeypatch):
+    import gtfs_validator.cli
+
+    def crash(argv):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(gtfs_validator.cli, "main", crash)
+    report = check_feed(line_feed, today=DAY)
+    assert report.rules() == ["validator_failed"]
+    assert "boom" in report.errors[0].example
