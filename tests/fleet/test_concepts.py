@@ -436,11 +436,12 @@ def test_exports_validate_and_round_trip_into_the_trams(small, tmp_path, hd_regi
     tt = build_timetable(line, headway_s=600, start_s=7 * 3600.0, end_s=10 * 3600.0)
     day = comparison.scenario.day
     feed = export_line_gtfs(tt, travel, tmp_path / "line.zip", route_name="F1", start=day)
-    assert validate_gtfs(feed) == []
+    report = validate_gtfs(feed, today=day)
+    assert report.errors == [], [f.describe() for f in report.errors]
     flex = export_zone_flex(
         ctx.zone, tmp_path / "zone.zip", name="Weststadt", start=day, service=(25200, 36000)
     )
-    assert validate_flex(flex) == []
+    assert validate_flex(flex, today=day).errors == []
     merged = merge_feeds(hd_region.source_file("gtfs", hd_data_dir), feed, tmp_path / "merged.zip")
     src = hd_region.source("gtfs")
     region = replace(
@@ -502,6 +503,52 @@ def test_cli_line_leaving_the_zone_is_one_line(tmp_path, capsys, monkeypatch, hd
     assert exc.value.code == 2
     assert "Traceback" not in err
     assert "[line] stops_file: stop 'A'" in err and "outside the zone" in err
+
+
+def test_cli_publish_refuses_a_feed_breaking_a_rule_and_names_it(
+    tmp_path, capsys, monkeypatch, hd_data_dir, cache_dir
+):
+    import csv
+    import io
+    import sys
+    import zipfile
+
+    from api import cli
+    from fleet.concepts import publish
+
+    export = publish.export_line_gtfs
+
+    def export_with_time_going_backwards(*args, **kwargs):
+        path = export(*args, **kwargs)
+        with zipfile.ZipFile(path) as z:
+            files = {n: z.read(n).decode() for n in z.namelist()}
+        rows = list(csv.DictReader(io.StringIO(files["stop_times.txt"])))
+        rows[2]["arrival_time"] = rows[2]["departure_time"] = "00:00:01"
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+        files["stop_times.txt"] = buf.getvalue()
+        with zipfile.ZipFile(path, "w") as z:
+            for n, text in files.items():
+                z.writestr(n, text)
+        return path
+
+    monkeypatch.setattr(publish, "export_line_gtfs", export_with_time_going_backwards)
+    path = tmp_path / "small.toml"
+    path.write_text(SMALL)
+    argv = ["elster", "publish", str(path), "--out", str(tmp_path / "out"),
+            "--data-dir", str(hd_data_dir), "--cache-dir", str(cache_dir)]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as exc:
+        cli.main()
+    out, err = capsys.readouterr()
+    assert exc.value.code == 1
+    assert "Traceback" not in err
+    assert "line.zip: refused" in err
+    assert "stop_time_with_arrival_before_previous_departure_time" in err and "fix:" in err
+    assert "zone-flex.zip (valid: 0 errors" in out
+    assert (tmp_path / "out" / "hd-concepts-small-line-report" / "report.html").exists()
 
 
 def test_compare_on_dask_gives_the_in_process_kpis(small, tmp_path, hd_data_dir, cache_dir):
