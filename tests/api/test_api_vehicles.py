@@ -11,6 +11,7 @@ import json
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -119,7 +120,7 @@ def test_bad_reports_get_a_clear_4xx_and_store_nothing(day: LiveDay) -> None:
     day.at(day.t + 30)
     assert day.report("V001", "positions", v1, lat=NEAR_A[0], lon=NEAR_A[1]).status_code == 200
     before = day.read(booking)
-    cases = [
+    cases: list[tuple[str, dict[str, Any], int, str]] = [
         # (path, body, status, words in the message)
         ("positions", {"lat": 49.85, "lon": 8.65}, 422, "outside"),  # ~50 km north
         ("positions", {"lat": 49.3925, "lon": 8.6890, "ts": day.iso(day.t + 1)}, 422,
