@@ -260,6 +260,42 @@ def test_vehicles_show_state_occupancy_and_next_stops(page, live: Scenario, lang
     assert shown(page, f"{served_row} td.status") == words["completed"]
 
 
+#: Every alert kind ``/fleet/alerts`` documents, and its words on the page.
+ALERT_KINDS = {
+    "delayed_booking": ("verspätete Buchung", "delayed booking"),
+    "off_plan": ("Fahrzeug hinter dem Plan", "vehicle off its plan"),
+    "stale_gps": ("GPS veraltet", "stale GPS"),
+    "no_driver_events": ("keine Fahrermeldungen", "no driver events"),
+    "stranded": ("Fahrgast gestrandet", "passenger stranded"),
+}
+
+
+@pytest.mark.parametrize("lang", ["de", "en"])
+def test_every_alert_kind_of_the_api_has_words(page, live: Scenario, lang: str) -> None:
+    """Kinds this day does not produce (silent driver, stranded rider) are worded too."""
+    sign_in(page, live.url, lang)
+    since = "2026-12-03T10:05:00+01:00"
+    rows = [
+        {"kind": kind, "vehicle": None if "booking" in kind or kind == "stranded" else "V002",
+         "booking": live.late["id"] if "booking" in kind or kind == "stranded" else None,
+         "since": since, "message": "server text"}
+        for kind in ALERT_KINDS
+    ] + [{"kind": "new_kind", "vehicle": "V003", "booking": None, "since": None,
+          "message": "a kind this page does not know"}]  # fmt: skip
+    page.evaluate(
+        "(rows) => { window.elsterDashboard.snapshot.alerts = rows; renderAlerts(); }", rows
+    )
+    for kind, words in ALERT_KINDS.items():
+        text = shown(page, f'#alerts li[data-kind="{kind}"]')
+        assert words[lang == "en"] in text, text
+        assert "server text" not in text  # worded by the page, in its language
+        if kind in ("stale_gps", "no_driver_events", "stranded", "delayed_booking"):
+            assert "10:05" in text, text
+    unknown = shown(page, '#alerts li[data-kind="new_kind"]')
+    assert "a kind this page does not know" in unknown
+    assert page.locator('#alerts li[data-kind="new_kind"] button.alert-link').count() == 1
+
+
 def test_alert_links_lead_to_the_vehicle_and_the_booking_by_keyboard(page, live: Scenario) -> None:
     sign_in(page, live.url)
     page.focus('#alerts li[data-kind="stale_gps"] button.alert-link')
