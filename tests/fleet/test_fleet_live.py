@@ -117,6 +117,9 @@ def test_a_trip_served_by_reports_reaches_every_milestone_with_hand_checked_etas
     assert d.manifest("V001") == []
     kpis = d.day_kpis()
     assert kpis["served"] == 1 and kpis["on_time_pickup_share"] == 1.0
+    # road metres: 800 to the pickup (empty), 3,200 with the passenger on board
+    assert kpis["vehicle_km"] == pytest.approx(4.0) and kpis["empty_km"] == pytest.approx(0.8)
+    assert kpis["occupancy"] == pytest.approx(3.2 / 4.0)
 
 
 def test_bad_reports_are_refused_and_change_nothing() -> None:
