@@ -1,4 +1,4 @@
-"""Live operations benchmark: a shuttle day where reality differs from the model, beside an exact day.
+"""Live operations benchmark: a shuttle day that differs from the model, beside an exact day.
 
 The same seeded requests (Heidelberg demand model, booked 20-90 min ahead)
 are driven twice through the HTTP API by :mod:`benchmarks.vehicle_sim`, each

@@ -56,6 +56,9 @@ API = "/api/v1"
 TZ = ZoneInfo("Europe/Berlin")
 #: Depots in Heidelberg the shifts start from: the main station and Bismarckplatz.
 DEPOTS = ((49.4036, 8.6757), (49.4094, 8.6937))
+#: Legs longer than this (model seconds) get a time profile from PROFILE_POINTS.
+PROFILE_MIN_S = 90.0
+PROFILE_POINTS = (0.2, 0.4, 0.6, 0.8)
 #: A day that has not ended this long after the last shift end is stuck (a bug).
 DRAIN_S = 4 * 3600.0
 #: Statuses a booking ends in.
@@ -173,13 +176,16 @@ class Leg:
     stall_s: float = 0.0
     model_s: float = 0.0  # the plan's (model) time of the leg
     planned: float = math.nan  # the manifest's ETA of the stop at set-off
+    #: Time profile: the share of the drive done (``knot_share``) at each distance (``knot_m``).
+    knot_m: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    knot_share: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def arrive(self) -> float:
         return self.depart + self.drive_s + self.stall_s
 
     def where(self, t: float) -> tuple[float, float]:
-        """Position at time ``t``, interpolated along the geometry by distance."""
+        """Position at time ``t`` along the geometry, on the leg's time profile."""
         driven = t - self.depart
         if driven > self.stall_at:
             driven = max(self.stall_at, driven - self.stall_s)
@@ -187,7 +193,10 @@ class Leg:
         total = float(self.cum_m[-1])
         if total <= 0:
             return float(self.lats[-1]), float(self.lons[-1])
-        d = frac * total
+        if self.knot_m.size:
+            d = float(np.interp(frac, self.knot_share, self.knot_m))
+        else:
+            d = frac * total
         i = int(np.searchsorted(self.cum_m, d, side="right")) - 1
         i = min(max(i, 0), len(self.cum_m) - 2)
         seg = float(self.cum_m[i + 1] - self.cum_m[i])
@@ -351,9 +360,10 @@ class VehicleSimulator:
         return self.summary(time.perf_counter() - wall)
 
     def _states(self) -> str:
+        """Where each driver is (for the error of a stuck day)."""
+        legs = [d.leg and (d.leg.booking[:8], d.leg.kind, d.leg.arrive) for d in self.drivers]
         return "; ".join(
-            f"{d.name} {d.state} leg={d.leg and (d.leg.booking[:8], d.leg.kind, d.leg.depart, d.leg.arrive)}"
-            for d in self.drivers
+            f"{d.name} {d.state} {leg}" for d, leg in zip(self.drivers, legs, strict=True)
         )
 
     def _book(self, trip: Trip) -> None:
@@ -454,6 +464,8 @@ class VehicleSimulator:
         drive = model_s if self.cfg.exact else model_s * d.rng.lognormvariate(0.0, self.cfg.sigma)
         leg = Leg(stop["booking"], stop["kind"], lats, lons, cum, self.t, drive, model_s=model_s)
         leg.planned = planned
+        if route_s > PROFILE_MIN_S:
+            leg.knot_m, leg.knot_share = self._profile(lats, lons, cum, target, route_s)
         due = [t for t in d.incidents if t <= self.t + drive]
         if due and drive > 0:
             d.incidents.remove(due[0])
@@ -465,6 +477,38 @@ class VehicleSimulator:
             if live.get("pickupEta"):
                 ride.eta_at_setoff = _unix(live["pickupEta"])
         self._wake(d, min(self.t + self.cfg.fix_every_s, leg.arrive))
+
+    def _profile(
+        self,
+        lats: np.ndarray,
+        lons: np.ndarray,
+        cum: np.ndarray,
+        target: tuple[float, float],
+        route_s: float,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Share of the leg's model time done at a few points along it.
+
+        Fast roads and slow streets alternate: driving the geometry at one
+        speed would put the vehicle minutes ahead of or behind the model, and
+        every GPS fix would move its ETAs. The route from each point to the
+        stop says how much model time is left there.
+        """
+        knots_m, shares = [0.0], [0.0]
+        for part in PROFILE_POINTS:
+            at = part * float(cum[-1])
+            p = (
+                round(float(np.interp(at, cum, lats)), 6),
+                round(float(np.interp(at, cum, lons)), 6),
+            )
+            try:
+                left = float(self._route(p, target)["duration"])
+            except SimulationError:
+                continue  # a point the router cannot place (off the network): skip it
+            knots_m.append(at)
+            shares.append(min(max(1.0 - left / route_s, shares[-1]), 1.0))
+        knots_m.append(float(cum[-1]))
+        shares.append(1.0)
+        return np.asarray(knots_m), np.maximum.accumulate(np.asarray(shares))
 
     def _drive(self, d: Driver) -> None:
         leg = d.leg
@@ -527,8 +571,8 @@ class VehicleSimulator:
             self._next(d, stops)
             return
         else:
-            self._report(d, "events", kind="picked_up", booking=ride.booking,
-                         passengers=stop["passengers"], wheelchairs=stop["wheelchairs"])  # fmt: skip
+            people = {"passengers": stop["passengers"], "wheelchairs": stop["wheelchairs"]}
+            self._report(d, "events", kind="picked_up", booking=ride.booking, **people)
             if stop["rescue"]:
                 ride.rescued = True
             else:
@@ -584,8 +628,8 @@ class VehicleSimulator:
         ]
         showed = [r for r in self.rides.values() if not r.trip.no_show]
         kept = [r for r in showed if r.picked_up <= r.window[1] + 1e-6]
-        errors = np.array([abs(r.picked_up - r.eta_at_setoff) for r in showed
-                           if math.isfinite(r.picked_up) and math.isfinite(r.eta_at_setoff)])  # fmt: skip
+        timed = [r for r in showed if math.isfinite(r.picked_up + r.eta_at_setoff)]
+        errors = np.array([abs(r.picked_up - r.eta_at_setoff) for r in timed])
         late = np.array([r.picked_up - r.window[1] for r in showed if math.isfinite(r.picked_up)])
         broken = self.breakdown_changes.get("onboard", [])
         return {
