@@ -97,6 +97,10 @@ SAMPLES = {
             "matrix": {"size": 50, "live_ms": 100.0, "dijkstra_rows_ms": 300.0},
         },
     },
+    "fleet_live": {
+        "realistic": {"promises_kept_share": 0.8, "eta_error_p95_s": 300.0, "stranded": 0},
+        "exact": {"promises_kept_share": 0.9, "eta_error_p95_s": 30.0, "stranded": 0},
+    },
     "fleet_online": {
         "requests": 2000,
         "vehicles": 10,
@@ -136,7 +140,7 @@ def test_every_program_in_benchmarks_is_covered() -> None:
     names = [b.name for b in run_all.discover()]
     for expected in ("road", "transit", "plan", "demand", "darp", "api_load"):
         assert expected in names
-    assert "common" not in names and "run_all" not in names
+    assert "common" not in names and "run_all" not in names and "vehicle_sim" not in names
     assert set(SAMPLES) == set(BENCHES)
 
 
