@@ -56,6 +56,8 @@ API = "/api/v1"
 TZ = ZoneInfo("Europe/Berlin")
 #: Depots in Heidelberg the shifts start from: the main station and Bismarckplatz.
 DEPOTS = ((49.4036, 8.6757), (49.4094, 8.6937))
+#: Speed of a leg the router refuses (straight line).
+FALLBACK_SPEED_MPS = 8.0
 #: Legs longer than this (model seconds) get a time profile from PROFILE_POINTS.
 PROFILE_MIN_S = 90.0
 PROFILE_POINTS = (0.2, 0.4, 0.6, 0.8)
@@ -305,6 +307,7 @@ class VehicleSimulator:
             log.info("%s: fix refused: %s", d.name, got.text[:200])
 
     def _route(self, a: tuple[float, float], b: tuple[float, float]) -> dict[str, Any]:
+        """The server's shuttle route (SimulationError when it refuses, e.g. outside the box)."""
         params = {"fromPlace": f"{a[0]},{a[1]}", "toPlace": f"{b[0]},{b[1]}", "profile": "shuttle"}
         return dict(self._call("GET", "/route", params=params).json())
 
@@ -448,14 +451,22 @@ class VehicleSimulator:
         if haversine_scalar_m(*here, *target) < 1.0:
             lats, lons, route_s = np.array([d.lat, target[0]]), np.array([d.lon, target[1]]), 0.0
         else:
-            route = self._route(here, target)
-            geo = route["legGeometry"]
-            lats, lons = decode_polyline(geo["points"], geo["precision"])
+            try:
+                route = self._route(here, target)
+                geo = route["legGeometry"]
+                lats, lons = decode_polyline(geo["points"], geo["precision"])
+                route_s = float(route["duration"])
+            except SimulationError as exc:
+                # A stop the router refuses (its node lies just outside the region's
+                # box): drive the straight line at city speed.
+                self.counts["routes refused"] += 1
+                log.info("%s: no route to %s (%s); straight line", d.name, target, exc)
+                lats, lons = np.zeros(0), np.zeros(0)
+                route_s = haversine_scalar_m(*here, *target) / FALLBACK_SPEED_MPS
             lats, lons = (
                 np.concatenate(([d.lat], lats, [target[0]])),
                 np.concatenate(([d.lon], lons, [target[1]])),
             )
-            route_s = float(route["duration"])
         seg = [haversine_scalar_m(lats[i], lons[i], lats[i + 1], lons[i + 1])
                for i in range(len(lats) - 1)]  # fmt: skip
         cum = np.concatenate(([0.0], np.cumsum(seg)))
