@@ -818,6 +818,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     start, end = dtime.fromisoformat(args.start), dtime.fromisoformat(args.end)
     if end <= start:
         ap.error(f"--end {args.end} is not after --start {args.start}; give a later --end")
+    if not args.clock_file.is_file():
+        ap.error(f"--clock-file {args.clock_file} does not exist; give the server's "
+                 "ELSTER_CLOCK_FILE")  # fmt: skip
     from benchmarks.common import region_data_dir
     from routing.regions import load_region
 
@@ -826,8 +829,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                          data_dir=region_data_dir(load_region("heidelberg")))  # fmt: skip
     config = day_config(day=day, start=start, end=end, vehicles=args.vehicles, seed=args.seed,
                         exact=args.exact, no_show_wait_s=args.no_show_wait_s)  # fmt: skip
-    with httpx.Client(base_url=args.base_url, timeout=60) as client:
-        result = VehicleSimulator(client, args.clock_file, args.api_key, trips, config).run()
+    try:
+        with httpx.Client(base_url=args.base_url, timeout=60) as client:
+            result = VehicleSimulator(client, args.clock_file, args.api_key, trips, config).run()
+    except httpx.HTTPError as exc:
+        raise SystemExit(
+            f"cannot reach the server at {args.base_url} ({exc}); start it with "
+            "ELSTER_SHUTTLE_OPERATION=live and check --base-url"
+        ) from None
+    except SimulationError as exc:
+        raise SystemExit(
+            f"the server refused the simulator: {exc}. Check --api-key (an "
+            "ELSTER_API_KEYS key), that the server runs ELSTER_SHUTTLE_OPERATION=live "
+            "on --clock-file with at least --vehicles shuttles"
+        ) from None
     if args.out:
         args.out.write_text(json.dumps(result, indent=2))
     print(one_line(result))
