@@ -6,6 +6,7 @@ import json
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,7 @@ from benchmarks import run_all
 from benchmarks.run_all import BENCHES, Bench, Row, read_results, run_program
 
 # Minimal JSON in the layout each program writes (only the fields the table uses).
-SAMPLES = {
+SAMPLES: dict[str, dict[str, Any]] = {
     "road": {
         "car_point_to_point": {
             "ch": {"p50_ms": 0.01},
