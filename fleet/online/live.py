@@ -452,8 +452,24 @@ class LiveDispatcher(Dispatcher):
         return t if math.isfinite(t) else math.nan
 
     # ================================================================ positions
-    def position(self, name: str, loc: int, lat: float, lon: float, ts: float, now: float) -> None:
+    def position(
+        self,
+        name: str,
+        loc: int,
+        lat: float,
+        lon: float,
+        ts: float,
+        now: float,
+        *,
+        candidates: np.ndarray | None = None,
+    ) -> None:
         """A GPS fix of vehicle ``name`` at device time ``ts``, snapped to ``loc``.
+
+        ``candidates`` are the street locations near the fix (both directions of
+        a street, a junction's arms); the vehicle is placed on the one from which
+        its next stop is nearest in time, the street it drives on when it follows
+        its plan (:meth:`match_street`), not merely the nearest one, whose
+        opposite direction would add a turn-around to every ETA.
 
         Raises
         ------
@@ -490,9 +506,38 @@ class LiveDispatcher(Dispatcher):
         if lv.at_stop >= 0:
             self._refresh(now)  # standing at a stop: the stop is where it is
         else:
+            loc = self.match_street(k, loc, candidates)
             self._count_drive(k, loc)
             self._relocate(k, loc, now)
         self._replan(k)
+
+    def match_street(self, k: int, nearest: int, candidates: np.ndarray | None) -> int:
+        """The street location of a fix of vehicle ``k``: the candidate nearest its next stop.
+
+        A plain nearest-street snap ignores the direction of travel; a vehicle
+        following its plan is on the candidate with the shortest drive to its
+        next stop (ties: the nearest). Without a next stop, the nearest.
+
+        Parameters
+        ----------
+        k : int
+            Vehicle.
+        nearest : int
+            The nearest street location.
+        candidates : ndarray of int64 or None
+            Street locations near the fix.
+
+        Returns
+        -------
+        int
+        """
+        plan = self._plan_nodes(k)
+        if candidates is None or len(candidates) < 2 or plan.size == 0:
+            return nearest
+        others = [int(c) for c in candidates if int(c) != nearest]
+        options = np.array([nearest, *others], dtype=np.int64)
+        seconds, _ = self.travel.matrix(options, np.array([int(self.pool.loc[int(plan[0])])]))
+        return int(options[int(np.argmin(seconds[:, 0]))])  # argmin: the first of ties
 
     # ================================================================ stop events
     def _stop_event(

@@ -33,6 +33,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from fleet.online.dispatcher import Dispatcher
 from fleet.online.live import LiveConfig, LiveDispatcher
 from fleet.online.promises import Promise, Trip
@@ -50,6 +52,7 @@ from fleet.online.protocol import (
     VehicleReport,
 )
 from fleet.online.rebalancing import RecentDemand, plan_moves
+from fleet.online.travel import RoadTravel
 from routing.errors import RequestError, SnapError
 
 log = logging.getLogger(__name__)
@@ -351,7 +354,8 @@ class OnlineShuttle(ShuttleDispatcher):
                         soc_kwh=report.soc_kwh,
                     )  # fmt: skip
                 else:
-                    d.position(name, loc, float(report.lat), float(report.lon), ts, now)  # type: ignore[arg-type]
+                    lat, lon = float(report.lat), float(report.lon)  # type: ignore[arg-type]
+                    d.position(name, loc, lat, lon, ts, now, candidates=self._near(lat, lon))
                 return {}
             if kind == "shift_end":
                 return dict(d.end_shift(name, now))
@@ -371,6 +375,17 @@ class OnlineShuttle(ShuttleDispatcher):
                     f"unknown report kind {kind!r}", fix="see the vehicle API's report kinds"
                 )
             return {}
+
+    #: Street locations this much farther than the nearest one are still candidates of a fix.
+    MATCH_SLACK_M = 25.0
+
+    def _near(self, lat: float, lon: float) -> Any:
+        """Street locations a GPS fix may be on (both directions, nearby arms), or None."""
+        travel = self.dispatcher.travel
+        if not isinstance(travel, RoadTravel):
+            return None  # a straight-line test plane has one location per point
+        nearest = float(travel.snap_metres(np.array([lat]), np.array([lon]))[0])
+        return travel.nearby_locations(lat, lon, nearest + self.MATCH_SLACK_M)
 
     def _snap(self, report: VehicleReport) -> int:
         if report.lat is None or report.lon is None:
@@ -497,11 +512,8 @@ def build_shuttle(
     import datetime as dt
     from zoneinfo import ZoneInfo
 
-    import numpy as np
-
     from fleet.online.charging import sites_from_chargers
     from fleet.online.dispatcher import FleetSpec
-    from fleet.online.travel import RoadTravel
 
     warm_up_dispatch_kernels()
     tz = ZoneInfo(timezone)

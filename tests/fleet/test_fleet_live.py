@@ -341,3 +341,17 @@ def test_a_booking_for_later_can_be_cancelled_before_the_vehicle_leaves() -> Non
     fix(d, travel, "V001", locs["depot"], 30.0)
     assert d.cancel("later", 60.0)
     assert d.manifest("V001") == []
+
+
+def test_a_fix_is_placed_on_the_street_toward_the_next_stop() -> None:
+    d, travel, locs = make(n_vehicles=1)
+    d.start_shift("V001", locs["depot"], 0.0, seats=4, wheelchairs=1)
+    d.submit(trip("r1", locs["b"], locs["a"], 0.0), 0.0)
+    behind = travel.add_point(1000.0, 5.0)  # the nearest street point, away from the stop
+    ahead = travel.add_point(1010.0, 0.0)  # 10 m on, toward the pickup at (4000, 0)
+    lat, lon = travel.coords(behind)
+    d.position("V001", behind, lat, lon, 10.0, 10.0, candidates=np.array([behind, ahead]))
+    assert d.vehicles[0].loc == ahead
+    # an idle vehicle, or no candidates: the nearest street
+    d.position("V001", behind, lat, lon, 20.0, 20.0)
+    assert d.vehicles[0].loc == behind
