@@ -36,7 +36,7 @@ from fleet.scenarios.simulate import (
     simulation_config,
 )
 from fleet.scenarios.spec import RunSpec, Scenario
-from routing.errors import DataError
+from routing.errors import DataError, SnapError
 from routing.geo import LocalPlane
 
 log = logging.getLogger(__name__)
@@ -83,22 +83,47 @@ class ConceptContext:
         return self.sim.model.area.geometry
 
     def travel(self, s: ComparisonSettings, autonomous: bool):
-        """The road model of the manned shuttle, or of the autonomous one."""
+        """The road model of the manned shuttle, or of the autonomous one (per thread)."""
         if not autonomous:
             return self.sim.travel()
-        from fleet.concepts.autonomous import autonomous_travel
+        key = ("av-travel", s.autonomous.model_dump_json(), threading.get_ident())
+        return self._get(key, lambda: self.autonomous_network(s).travel(self.sim.travel()))
+
+    def autonomous_network(self, s: ComparisonSettings):
+        """The shuttle network restricted to the autonomous streets (built once per settings)."""
+        from fleet.concepts.autonomous import RULE_KEYS, StreetRules, build_autonomous_network
+        from routing.osm import read_way_tags
+        from routing.regions import load_region
 
         a = s.autonomous
-        key = ("av", a.max_speed_kmh, a.max_street_kmh, a.area_buffer_m, threading.get_ident())
-        return self._get(
-            key,
-            lambda: autonomous_travel(
+
+        def make():
+            region = load_region(self.scenario.region)
+            osm = region.source_file("osm", self.data_dir)
+            tags = self._get(
+                ("way-tags", str(osm)),
+                lambda: read_way_tags(
+                    osm, self.sim.network.graph.way_id, RULE_KEYS, region=region.name
+                ),
+            )
+            rules = StreetRules(
+                highway=a.highway,
+                maxspeed_kmh=a.maxspeed_kmh,
+                unsigned_maxspeed_kmh=a.unsigned_maxspeed_kmh,
+                ways_file=Path(a.allowed_ways_file) if a.allowed_ways_file else None,
+                ways_file_mode=a.ways_file_mode,
+            )
+            return build_autonomous_network(
                 self.sim.network,
-                buffered(self.zone, a.area_buffer_m),
+                tags,
+                rules=rules,
+                area=buffered(self.zone, a.area_buffer_m),
+                zone=self.zone,
                 max_speed_kmh=a.max_speed_kmh,
-                max_street_kmh=a.max_street_kmh,
-            ),
-        )
+                min_connected_share=a.min_connected_share,
+            )
+
+        return self._get(("av-network", a.model_dump_json()), make)
 
     def residents(self) -> tuple[np.ndarray, np.ndarray]:
         """Where requests start and end: the demand model's walk nodes inside the area."""
@@ -122,8 +147,8 @@ class ConceptContext:
         )
 
     def line(self, s: ComparisonSettings, autonomous: bool, flex: bool):
-        """The feeder line (from the stops file, or generated as a loop)."""
-        from fleet.concepts.line import build_line, read_stops_file
+        """The feeder line (from the stops file, or generated as a trunk to the far end)."""
+        from fleet.concepts.line import build_line, generate_trunk, locate_stop, read_stops_file
 
         hub = hub_point(s)
         travel = self.travel(s, autonomous)
@@ -132,20 +157,33 @@ class ConceptContext:
         def make():
             if lw.stops_file:
                 stops = read_stops_file(Path(lw.stops_file))
-                ordered, locs = True, None
+                keep_inside, locs = True, None
             else:
-                gen = virtual_stops(
+                # far-end candidates spread over the zone: the stops covering it at the walk
+                ends = virtual_stops(
                     travel,
                     *self.residents(),
                     walk_m=lw.walk_m,
                     circuity=s.stops.circuity,
                     area=self.zone,
                 )
-                stops = [
-                    (f"V{i + 1}", f"Stop {i + 1}", float(gen.lat[i]), float(gen.lon[i]))
-                    for i in range(gen.n)
-                ]
-                ordered, locs = False, gen.loc
+                try:
+                    hub_loc = locate_stop(travel, *hub)
+                except SnapError as exc:
+                    raise DataError(f"[hub] location: {exc}") from None
+                circuity = s.stops.circuity
+                stops, locs = generate_trunk(
+                    travel,
+                    hub_loc=hub_loc,
+                    far_ends=ends.loc,
+                    resident_lat=self.residents()[0],
+                    resident_lon=self.residents()[1],
+                    walk=lambda la, lo, sla, slo: walk_metres(la, lo, sla, slo, circuity),
+                    walk_m=lw.walk_m,
+                    spacing_m=lw.stop_spacing_m,
+                    zone=self.zone,
+                )
+                keep_inside = False
             return build_line(
                 travel,
                 hub=hub,
@@ -156,7 +194,7 @@ class ConceptContext:
                 layover_s=lw.layover_min * 60.0,
                 max_snap_m=lw.max_snap_m,
                 zone_tolerance_m=lw.zone_tolerance_m,
-                ordered=ordered,
+                keep_inside=keep_inside,
                 hub_name=s.hub.name,
                 locs=locs,
             )
@@ -249,7 +287,12 @@ def _stream(run: RunSpec, ctx: ConceptContext, s: ComparisonSettings, travel):
     hub_bound = np.zeros(len(trips), dtype=bool)
     if s.hub.location is not None and s.hub.share > 0 and trips:
         hub = hub_point(s)
-        hub_loc = int(travel.locate_many(np.array([hub[0]]), np.array([hub[1]]))[0])
+        from fleet.concepts.line import locate_stop
+
+        try:
+            hub_loc = locate_stop(travel, *hub)  # the autonomous shuttle: its nearest street
+        except SnapError:
+            hub_loc = -1
         # its own generator: the same riders go to the hub for every concept
         rng = np.random.default_rng([int(p["seed"]), 16])
         hub_bound = rng.random(len(trips)) < s.hub.share
@@ -396,8 +439,9 @@ def _on_line(run, ctx, s, travel, trips, autonomous: bool, flex: bool):
         elif x.status == "walk":
             row["status"] = "walk"
         rows.append(row)
+    first = float(tt.departures[0]) if tt.n_trips else start
     last = tt.times(tt.n_trips - 1)[0][-1] if tt.n_trips else start
-    vehicle_hours = tt.n_vehicles * max(last - start, 0.0) / 3600.0
+    vehicle_hours = tt.n_vehicles * max(last - first, 0.0) / 3600.0
     access = out.riders["access_walk_m"].to_numpy(float)
     egress = out.riders["egress_walk_m"].to_numpy(float)
     return pd.DataFrame(rows), access, egress, out.legs, tt.n_vehicles, vehicle_hours, (out, tt)
