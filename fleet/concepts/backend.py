@@ -148,7 +148,13 @@ class ConceptContext:
 
     def line(self, s: ComparisonSettings, autonomous: bool, flex: bool):
         """The feeder line (from the stops file, or generated as a trunk to the far end)."""
-        from fleet.concepts.line import build_line, generate_trunk, locate_stop, read_stops_file
+        from fleet.concepts.line import (
+            build_line,
+            far_end_candidates,
+            generate_trunk,
+            locate_stop,
+            read_stops_file,
+        )
 
         hub = hub_point(s)
         travel = self.travel(s, autonomous)
@@ -159,14 +165,6 @@ class ConceptContext:
                 stops = read_stops_file(Path(lw.stops_file))
                 keep_inside, locs = True, None
             else:
-                # far-end candidates spread over the zone: the stops covering it at the walk
-                ends = virtual_stops(
-                    travel,
-                    *self.residents(),
-                    walk_m=lw.walk_m,
-                    circuity=s.stops.circuity,
-                    area=self.zone,
-                )
                 try:
                     hub_loc = locate_stop(travel, *hub)
                 except SnapError as exc:
@@ -175,7 +173,7 @@ class ConceptContext:
                 stops, locs = generate_trunk(
                     travel,
                     hub_loc=hub_loc,
-                    far_ends=ends.loc,
+                    far_ends=far_end_candidates(travel, self.zone, lw.stop_spacing_m),
                     resident_lat=self.residents()[0],
                     resident_lon=self.residents()[1],
                     walk=lambda la, lo, sla, slo: walk_metres(la, lo, sla, slo, circuity),

@@ -339,6 +339,35 @@ def choose_sides(travel, hub_loc: int, options: list[np.ndarray]) -> np.ndarray:
     return np.array([int(layer[i]) for layer, i in zip(layers, pick, strict=True)], dtype=np.int64)
 
 
+def far_end_candidates(travel, zone: BaseGeometry, cell_m: float) -> np.ndarray:
+    """Usable street locations spread over the zone: per grid cell the one nearest its centre.
+
+    Parameters
+    ----------
+    travel : RoadTravel
+        Its usable locations (the connected streets it drives) are the candidates.
+    zone : shapely geometry (lon, lat)
+    cell_m : float
+        Grid cell size.
+    """
+    from shapely import contains_xy
+
+    nodes = np.asarray(travel.usable, dtype=np.int64)
+    lat, lon = travel.graph.lat[nodes], travel.graph.lon[nodes]
+    keep = contains_xy(zone, lon, lat)
+    nodes, lat, lon = nodes[keep], lat[keep], lon[keep]
+    if nodes.size == 0:
+        raise DataError("[area]: no street of the shuttle network lies in the zone")
+    x, y = LocalPlane(float(lat.mean())).to_xy(lat, lon)
+    cx, cy = np.floor(x / cell_m), np.floor(y / cell_m)
+    off = np.hypot(x - (cx + 0.5) * cell_m, y - (cy + 0.5) * cell_m)
+    order = np.lexsort((nodes, off, cy, cx))  # per cell: nearest the centre, then lowest id
+    cell = np.column_stack((cx, cy))[order]
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = (cell[1:] != cell[:-1]).any(axis=1)
+    return np.sort(nodes[order[first]])
+
+
 def generate_trunk(
     travel,
     *,

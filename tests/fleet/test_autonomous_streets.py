@@ -34,6 +34,17 @@ from routing.osm import read_way_tags
 from tests.support.concepts import SMALL, comparison_of, run_of
 
 NUMBER = re.compile(r"^\s*(\d+)\s*$")
+#: Stricter rules than the default: no primary roads and no service roads, so that the
+#: zone holds forbidden streets and allowed streets cut off by them.
+STRICT_CLASSES = tuple(h for h in AV_HIGHWAYS if not h.startswith("primary") and h != "service")
+STRICT = (
+    SMALL
+    + f"""
+[autonomous]
+highway = {list(STRICT_CLASSES)}
+min_connected_share = 0.0
+"""
+)
 
 
 def _oracle_allowed(osm: Path, classes, max_kmh: float, unsigned_kmh: float = 50.0) -> set[int]:
@@ -94,9 +105,11 @@ def _segment_inside(graph, area) -> np.ndarray:
     return inside_pt & start_in
 
 
+@pytest.mark.parametrize("rules", ["default", "strict"])
 @pytest.mark.parametrize("concept", ["door_to_door", "fixed", "flex"])
-def test_every_leg_drives_only_allowed_streets(small, osm, concept):
-    comparison, ctx = small
+def test_every_leg_drives_only_allowed_streets(small, osm, concept, rules):
+    _, ctx = small
+    comparison = comparison_of(STRICT if rules == "strict" else SMALL)
     s = comparison.settings
     a = s.autonomous
     allowed = _oracle_allowed(osm, a.highway, a.maxspeed_kmh, a.unsigned_maxspeed_kmh)
@@ -171,14 +184,10 @@ def test_point_behind_a_forbidden_street_is_not_served(small, osm):
     from fleet.simulation import SimulationConfig, run_simulation
     from fleet.simulation.events import TripStream
 
-    comparison, ctx = small
-    no_primary = tuple(h for h in AV_HIGHWAYS if not h.startswith("primary"))
+    _, ctx = small
+    comparison = comparison_of(STRICT)
     s = comparison.settings
-    s = s.model_copy(
-        update={"autonomous": s.autonomous.model_copy(
-            update={"highway": no_primary, "min_connected_share": 0.0})}
-    )  # fmt: skip
-    (lat, lon), seg = _cut_off_point(ctx, osm, no_primary)
+    (lat, lon), seg = _cut_off_point(ctx, osm, STRICT_CLASSES)
     travel = ctx.travel(s, True)
     assert not travel.net.usable[seg]
     with pytest.raises(SnapError, match="only through streets it may not use"):
@@ -206,12 +215,12 @@ def test_point_behind_a_forbidden_street_is_not_served(small, osm):
 
 
 def test_a_door_on_a_forbidden_street_is_refused_with_its_way(small):
-    comparison, ctx = small
-    s = comparison.settings
+    _, ctx = small
+    s = comparison_of(STRICT).settings
     travel = ctx.travel(s, True)
     graph = ctx.sim.network.graph
     manned = ctx.sim.travel()
-    # a primary road signed 70 inside the zone's area: forbidden by maxspeed_kmh = 50
+    # a primary or service road of the zone
     net = travel.net
     closed = np.flatnonzero(~net.segment_open & contains_xy(ctx.zone, graph.lon, graph.lat))
     head = np.asarray(graph.head, dtype=np.int64)
@@ -220,10 +229,13 @@ def test_a_door_on_a_forbidden_street_is_refused_with_its_way(small):
         lat, lon = graph.edge_points(arc)
         p = float(np.mean(lat[:2])), float(np.mean(lon[:2]))
         if manned.locate(*p) == v:
-            with pytest.raises(SnapError, match=rf"way {graph.way_id[arc]} .*may not use"):
+            with pytest.raises(
+                SnapError, match=rf"way {graph.way_id[arc]} \(highway=.*may not use"
+            ):
                 travel.locate(*p)
+            assert travel.locate_many(np.array([p[0]]), np.array([p[1]]))[0] == -1
             return
-    pytest.skip("no closed street in the zone")
+    raise AssertionError("no closed street in the zone")
 
 
 # ------------------------------------------------------------------ the street set

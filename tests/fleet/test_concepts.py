@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import zipfile
 from dataclasses import replace
 
 import numpy as np
@@ -298,6 +299,21 @@ def test_exports_validate_and_round_trip_into_the_trams(small, tmp_path, hd_regi
     day = comparison.scenario.day
     feed = export_line_gtfs(tt, travel, tmp_path / "line.zip", route_name="F1", start=day)
     assert validate_gtfs(feed) == []
+    # both directions: a trip each way per round, on its own shape, the stops reversed
+    with zipfile.ZipFile(feed) as z:
+        trips = pd.read_csv(z.open("trips.txt"), dtype=str)
+        times = pd.read_csv(z.open("stop_times.txt"), dtype=str)
+        shapes = pd.read_csv(z.open("shapes.txt"), dtype=str)
+    assert (trips["direction_id"].value_counts() == tt.n_trips).all()
+    assert set(trips["direction_id"]) == {"0", "1"}
+    assert trips.groupby("direction_id")["shape_id"].nunique().tolist() == [1, 1]
+    assert set(shapes["shape_id"]) == set(trips["shape_id"])
+    names = [f"feeder:{sid}" for sid in line.stop_ids]
+    for trip in trips.itertuples():
+        seq = times[times["trip_id"] == trip.trip_id].sort_values(
+            "stop_sequence", key=lambda c: c.astype(int)
+        )
+        assert seq["stop_id"].tolist() == (names if trip.direction_id == "0" else names[::-1])
     flex = export_zone_flex(
         ctx.zone, tmp_path / "zone.zip", name="Weststadt", start=day, service=(25200, 36000)
     )
