@@ -91,21 +91,11 @@ class ConceptContext:
 
     def autonomous_network(self, s: ComparisonSettings):
         """The shuttle network restricted to the autonomous streets (built once per settings)."""
-        from fleet.concepts.autonomous import RULE_KEYS, StreetRules, build_autonomous_network
-        from routing.osm import read_way_tags
-        from routing.regions import load_region
+        from fleet.concepts.autonomous import StreetRules, build_autonomous_network
 
         a = s.autonomous
 
         def make():
-            region = load_region(self.scenario.region)
-            osm = region.source_file("osm", self.data_dir)
-            tags = self._get(
-                ("way-tags", str(osm)),
-                lambda: read_way_tags(
-                    osm, self.sim.network.graph.way_id, RULE_KEYS, region=region.name
-                ),
-            )
             rules = StreetRules(
                 highway=a.highway,
                 maxspeed_kmh=a.maxspeed_kmh,
@@ -115,7 +105,7 @@ class ConceptContext:
             )
             return build_autonomous_network(
                 self.sim.network,
-                tags,
+                self.way_tags(),
                 rules=rules,
                 area=buffered(self.zone, a.area_buffer_m),
                 zone=self.zone,
@@ -124,6 +114,47 @@ class ConceptContext:
             )
 
         return self._get(("av-network", a.model_dump_json()), make)
+
+    def way_tags(self) -> dict[int, dict[str, str]]:
+        """The street-rule tags of the shuttle network's ways (read once from the OSM file)."""
+        from fleet.concepts.autonomous import RULE_KEYS
+        from routing.osm import read_way_tags
+        from routing.regions import load_region
+
+        def make():
+            region = load_region(self.scenario.region)
+            osm = region.source_file("osm", self.data_dir)
+            return read_way_tags(osm, self.sim.network.graph.way_id, RULE_KEYS, region=region.name)
+
+        return self._get(("way-tags",), make)
+
+    def zone_travel(self, s: ComparisonSettings):
+        """The manned shuttle on the zone's streets only (+ ``[line] zone_tolerance_m``).
+
+        A generated trunk is laid out on it, so that its stops serve the zone
+        rather than a fast road around it.
+        """
+        from fleet.concepts.autonomous import StreetRules, build_autonomous_network
+        from fleet.concepts.settings import SHUTTLE_HIGHWAYS
+
+        tol = s.line.zone_tolerance_m
+
+        def make():
+            every_street = StreetRules(highway=SHUTTLE_HIGHWAYS, maxspeed_kmh=math.inf)
+            return build_autonomous_network(
+                self.sim.network,
+                self.way_tags(),
+                rules=every_street,
+                area=buffered(self.zone, tol),
+                zone=self.zone,
+                max_speed_kmh=math.inf,
+                min_connected_share=0.0,
+            )
+
+        net = self._get(("zone-network", tol), make)
+        return self._get(
+            ("zone-travel", tol, threading.get_ident()), lambda: net.travel(self.sim.travel())
+        )
 
     def residents(self) -> tuple[np.ndarray, np.ndarray]:
         """Where requests start and end: the demand model's walk nodes inside the area."""
@@ -165,21 +196,23 @@ class ConceptContext:
                 stops = read_stops_file(Path(lw.stops_file))
                 keep_inside, locs = True, None
             else:
+                # laid out on the zone's streets (the autonomous ones are inside already)
+                inner = travel if autonomous else self.zone_travel(s)
                 try:
-                    hub_loc = locate_stop(travel, *hub)
+                    hub_loc = locate_stop(inner, *hub)
                 except SnapError as exc:
                     raise DataError(f"[hub] location: {exc}") from None
                 circuity = s.stops.circuity
                 stops, locs = generate_trunk(
-                    travel,
+                    inner,
                     hub_loc=hub_loc,
-                    far_ends=far_end_candidates(travel, self.zone, lw.stop_spacing_m),
+                    far_ends=far_end_candidates(inner, self.zone, lw.stop_spacing_m),
                     resident_lat=self.residents()[0],
                     resident_lon=self.residents()[1],
                     walk=lambda la, lo, sla, slo: walk_metres(la, lo, sla, slo, circuity),
                     walk_m=lw.walk_m,
                     spacing_m=lw.stop_spacing_m,
-                    zone=self.zone,
+                    zone=buffered(self.zone, lw.zone_tolerance_m),  # as a given stop may
                 )
                 keep_inside = False
             return build_line(
