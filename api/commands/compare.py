@@ -102,14 +102,28 @@ def publish(
         mean_duration_offset_min=float(sc.values["beta_min"][0]),
     )
     bad = False
-    for path, problems in ((gtfs, validate_gtfs(gtfs)), (flex, validate_flex(flex))):
-        if problems:
-            bad = True
-            typer.secho(f"{path}: {len(problems)} problem(s)", fg=typer.colors.RED)
-            for p in problems:
-                typer.echo(f"  {p}")
+    for path, check in ((gtfs, validate_gtfs), (flex, validate_flex)):
+        # judged as of the first service day; the validator's HTML report is kept beside
+        report_dir = out / f"{path.stem}-report"
+        report = check(path, today=sc.day, report_dir=report_dir)
+        bad = bad or not report.ok
+        if report.ok:
+            typer.echo(
+                f"wrote {path} (valid: 0 errors, {len(report.warnings)} warnings; "
+                f"{report.validator})"
+            )
         else:
-            typer.echo(f"wrote {path} (valid)")
+            typer.secho(
+                f"{path}: refused, {len(report.errors)} rule(s) broken "
+                f"({', '.join(report.rules())}; {report.validator}); fix the export, "
+                f"the full report is {report_dir / 'report.html'}",
+                fg=typer.colors.RED,
+                err=True,
+            )
+        for e in report.errors:
+            typer.echo(f"  error {e.describe()}", err=True)
+        for w in report.warnings:
+            typer.secho(f"  warning {w.describe()}", fg=typer.colors.YELLOW, err=not report.ok)
     typer.echo(
         f"line: {line.n_stops} stops out and back, {line.length_m / 1000:.1f} km a round, "
         f"{line.out_s / 60:.1f} min out, {line.in_s / 60:.1f} min back, cycle "

@@ -544,18 +544,18 @@ class BookingStore:
     def events_of(
         self, booking_ids: builtins.list[str], tx: Tx | None = None
     ) -> dict[str, builtins.list[BookingEvent]]:
-        """The state changes of several bookings, oldest first (one query)."""
-        if not booking_ids:
-            return {}
-        names = ", ".join(f":b{i}" for i in range(len(booking_ids)))
-        rows = (tx or self.db).rows(
-            f"SELECT booking_id, at, status, detail FROM booking_events WHERE booking_id IN "
-            f"({names}) ORDER BY seq",
-            {f"b{i}": b for i, b in enumerate(booking_ids)},
-        )
+        """The state changes of several bookings, oldest first (a query per 500 bookings)."""
         out: dict[str, builtins.list[BookingEvent]] = {b: [] for b in booking_ids}
-        for r in rows:
-            out[r["booking_id"]].append(BookingEvent(float(r["at"]), r["status"], r["detail"]))
+        for start in range(0, len(booking_ids), 500):  # within every SQL variable limit
+            chunk = booking_ids[start : start + 500]
+            names = ", ".join(f":b{i}" for i in range(len(chunk)))
+            rows = (tx or self.db).rows(
+                f"SELECT booking_id, at, status, detail FROM booking_events WHERE booking_id IN "
+                f"({names}) ORDER BY seq",
+                {f"b{i}": b for i, b in enumerate(chunk)},
+            )
+            for r in rows:
+                out[r["booking_id"]].append(BookingEvent(float(r["at"]), r["status"], r["detail"]))
         return out
 
     def events(self, booking_id: str) -> list[BookingEvent]:

@@ -26,7 +26,16 @@ import pandas as pd
 
 from fleet.concepts.kpis import KPI_NAMES, concept_kpis
 from fleet.concepts.settings import ComparisonSettings
-from fleet.concepts.walking import BIKE_MPS, WALK_MPS, StopSet, virtual_stops, walk_metres
+from fleet.concepts.walking import (
+    BIKE_MPS,
+    WALK_MPS,
+    CrowFlyWalks,
+    RoutedWalks,
+    StopSet,
+    WalkModel,
+    virtual_stops,
+    walk_metres,
+)
 from fleet.scenarios.runner import Backend
 from fleet.scenarios.simulate import (
     SimulationContext,
@@ -163,19 +172,88 @@ class ConceptContext:
             raise DataError("[area]: the zone holds no walkable resident locations")
         return snap.lat, snap.lon
 
-    def stops(self, s: ComparisonSettings, autonomous: bool) -> StopSet:
-        """Virtual stops of the stop-based service."""
-        key = ("stops", s.stops.walk_m, s.stops.circuity, autonomous, s.autonomous)
+    def walks(self, s: ComparisonSettings) -> WalkModel:
+        """Walks routed on the region's walk network, or crow-fly x circuity without a map.
+
+        The demand model has a walk snapper exactly when the region has a map
+        (its riders start and end on walk nodes).
+        """
+        if self.sim.model.walk_snapper is None:
+            return CrowFlyWalks(s.stops.circuity)
+        radius = max(s.stops.walk_m, s.line.walk_m, s.line.flex_walk_m)
+
+        def make() -> RoutedWalks:
+            from routing.regions import load_region
+            from routing.road import load_road_networks
+
+            walk = load_road_networks(
+                load_region(self.scenario.region),
+                ("walk",),
+                data_dir=self.data_dir,
+                cache_dir=self.cache_dir,
+            )["walk"]
+            return RoutedWalks.build(walk.graph, walk.hierarchy, self.zone, radius_m=radius)
+
+        return self._get(("walks", radius), make)
+
+    def bike_seconds(self, origin: np.ndarray, destination: np.ndarray) -> np.ndarray | None:
+        """Cycling seconds of each trip on the region's bike network, or None without a map.
+
+        The bike profile's own times (speeds by surface and slope, turn rules);
+        the few metres from a point to its bike street are pushed at walking
+        pace. A point more than 500 m from any bike street gets NaN.
+
+        Parameters
+        ----------
+        origin, destination : ndarray, shape (trips, 2)
+            (lat, lon) of each trip's ends.
+        """
+        if self.sim.model.walk_snapper is None:
+            return None
+
+        def make() -> Any:
+            from routing.regions import load_region
+            from routing.road import load_road_networks
+
+            return load_road_networks(
+                load_region(self.scenario.region),
+                ("bike",),
+                data_dir=self.data_dir,
+                cache_dir=self.cache_dir,
+            )["bike"]
+
+        bike = self._get(("bike",), make)
+        out = np.full(len(origin), math.nan)
+        if len(origin) == 0:
+            return out
+        a, off_a = bike.snapper.snap_many(origin[:, 0], origin[:, 1])
+        b, off_b = bike.snapper.snap_many(destination[:, 0], destination[:, 1])
+        ok = (a >= 0) & (b >= 0)
+        if ok.any():
+            ua, ia = np.unique(a[ok], return_inverse=True)
+            ub, ib = np.unique(b[ok], return_inverse=True)
+            seconds, _ = bike.matrix(ua, ub)
+            out[ok] = seconds[ia.ravel(), ib.ravel()] + (off_a[ok] + off_b[ok]) / WALK_MPS
+        return out
+
+    def virtual_stops(self, s: ComparisonSettings, autonomous: bool, walk_m: float) -> StopSet:
+        """Stops within a ``walk_m`` walk of every resident, on the (autonomous) shuttle network."""
+        key = ("stops", walk_m, s.stops.model_dump_json(), autonomous, s.autonomous)
         return self._get(
             key,
             lambda: virtual_stops(
                 self.travel(s, autonomous),
                 *self.residents(),
-                walk_m=s.stops.walk_m,
-                circuity=s.stops.circuity,
+                walk_m=walk_m,
+                walks=self.walks(s),
+                max_uncovered_share=s.stops.max_uncovered_share,
                 area=self.zone,
             ),
         )
+
+    def stops(self, s: ComparisonSettings, autonomous: bool) -> StopSet:
+        """Virtual stops of the stop-based service."""
+        return self.virtual_stops(s, autonomous, s.stops.walk_m)
 
     def line(self, s: ComparisonSettings, autonomous: bool, flex: bool):
         """The feeder line (from the stops file, or generated as a trunk to the far end)."""
@@ -202,14 +280,13 @@ class ConceptContext:
                     hub_loc = locate_stop(inner, *hub)
                 except SnapError as exc:
                     raise DataError(f"[hub] location: {exc}") from None
-                circuity = s.stops.circuity
                 stops, locs = generate_trunk(
                     inner,
                     hub_loc=hub_loc,
                     far_ends=far_end_candidates(inner, self.zone, lw.stop_spacing_m),
                     resident_lat=self.residents()[0],
                     resident_lon=self.residents()[1],
-                    walk=lambda la, lo, sla, slo: walk_metres(la, lo, sla, slo, circuity),
+                    walks=self.walks(s),
                     walk_m=lw.walk_m,
                     spacing_m=lw.stop_spacing_m,
                     zone=buffered(self.zone, lw.zone_tolerance_m),  # as a given stop may
@@ -333,11 +410,15 @@ def _stream(run: RunSpec, ctx: ConceptContext, s: ComparisonSettings, travel):
 
 
 def _benchmarks(trips, ctx: ConceptContext, s: ComparisonSettings) -> pd.DataFrame:
-    """Walking, cycling and driving the same trips (car on the manned road model)."""
+    """Walking (the comparison's walk model), cycling (routed on the bike network with a
+    map, else crow-fly x circuity) and driving (the manned road model) the same trips."""
     car = ctx.sim.travel()
     o = np.array([t.origin for t in trips]).reshape(-1, 2)
     d = np.array([t.destination for t in trips]).reshape(-1, 2)
-    walk_m = walk_metres(o[:, 0], o[:, 1], d[:, 0], d[:, 1], s.stops.circuity)
+    walk_m = ctx.walks(s).pairs(o[:, 0], o[:, 1], d[:, 0], d[:, 1])
+    bike_s = ctx.bike_seconds(o, d)
+    if bike_s is None:
+        bike_s = walk_metres(o[:, 0], o[:, 1], d[:, 0], d[:, 1], s.stops.circuity) / BIKE_MPS
     o_loc = car.locate_many(o[:, 0], o[:, 1])
     d_loc = car.locate_many(d[:, 0], d[:, 1])
     car_s = np.array(
@@ -349,7 +430,7 @@ def _benchmarks(trips, ctx: ConceptContext, s: ComparisonSettings) -> pd.DataFra
     return pd.DataFrame(
         {
             "walk_only_s": walk_m / WALK_MPS,
-            "bike_s": walk_m / BIKE_MPS,
+            "bike_s": bike_s,
             "car_s": car_s + s.compare.car_access_min * 60.0,
         }
     )
@@ -447,7 +528,7 @@ def _on_line(run, ctx, s, travel, trips, autonomous: bool, flex: bool):
         capacity=cap,
         wheelchair_places=int(p["wheelchair_places"]),
         walk_m=s.line.walk_m,
-        circuity=s.stops.circuity,
+        walks=ctx.walks(s),
         flex=flex,
         corridor_m=s.line.corridor_m,
         door_walk_m=s.line.flex_walk_m,
@@ -506,7 +587,12 @@ def serve(run: RunSpec, ctx: ConceptContext) -> tuple[pd.DataFrame, pd.DataFrame
         if col not in riders:
             riders[col] = math.nan
     riders = pd.concat([riders, _benchmarks(trips.trips, ctx, s)], axis=1)
-    facts = {"vehicles": nveh, "vehicle_hours": vh, "autonomous": autonomous}
+    facts = {
+        "vehicles": nveh,
+        "vehicle_hours": vh,
+        "autonomous": autonomous,
+        "walk_routed": ctx.walks(s).routed,
+    }
     return riders, legs, facts, raw
 
 
@@ -522,6 +608,7 @@ def run_concept(run: RunSpec, ctx: ConceptContext) -> dict[str, float]:
         vehicle_hours=facts["vehicle_hours"],
         costs=s.costs,
         autonomous=facts["autonomous"],
+        walk_routed=facts["walk_routed"],
         tram_departures=trams,
         transfer_walk_s=s.hub.transfer_walk_s,
     )

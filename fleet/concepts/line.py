@@ -24,7 +24,6 @@ import csv
 import itertools
 import json
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from shapely.geometry import Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from fleet.concepts.autonomous import AutonomousTravel
+from fleet.concepts.walking import WalkModel
 from routing.errors import DataError, SnapError
 from routing.geo import LocalPlane
 
@@ -327,6 +327,7 @@ def choose_sides(travel, hub_loc: int, options: list[np.ndarray]) -> np.ndarray:
     back: list[np.ndarray] = []
     for prev, here in itertools.pairwise(layers):
         step = sec[np.ix_([index[int(v)] for v in prev], [index[int(v)] for v in here])]
+        step[prev[:, None] == here[None, :]] = np.inf  # two stops never share a street point
         total = cost[:, None] + step
         back.append(np.argmin(total, axis=0))
         cost = total[back[-1], np.arange(here.size)]
@@ -375,7 +376,7 @@ def generate_trunk(
     far_ends: np.ndarray,
     resident_lat: np.ndarray,
     resident_lon: np.ndarray,
-    walk: Callable[[np.ndarray, np.ndarray, float, float], np.ndarray],
+    walks: WalkModel,
     walk_m: float,
     spacing_m: float,
     zone: BaseGeometry,
@@ -391,9 +392,8 @@ def generate_trunk(
     ----------
     far_ends : ndarray of int64
         Candidate far-end locations (e.g. the virtual stops of the zone).
-    walk : callable
-        ``walk(lat, lon, stop_lat, stop_lon)``: walk metres from every resident
-        point to one stop.
+    walks : WalkModel
+        How walks are measured (:mod:`fleet.concepts.walking`).
     zone : shapely geometry (lon, lat)
 
     Returns
@@ -428,10 +428,8 @@ def generate_trunk(
         if stops and path.metres[-1] - last < spacing_m / 2:
             stops.pop()  # the far end stands in for a stop just before it
         stops.append(len(nodes) - 1)
-        covered = np.zeros(resident_lat.size, dtype=bool)
-        for i in stops:
-            covered |= walk(resident_lat, resident_lon, coords[i, 0], coords[i, 1]) <= walk_m
-        score = (int(covered.sum()), -float(path.seconds[-1]), -far)
+        near = walks.within(resident_lat, resident_lon, coords[stops, 0], coords[stops, 1], walk_m)
+        score = (sum(len(x) > 0 for x in near), -float(path.seconds[-1]), -far)
         if best is None or score > best:
             best = score
             chosen = [int(nodes[i]) for i in stops]
@@ -494,6 +492,7 @@ def build_line(
     lat = np.array([s[2] for s in stops])
     lon = np.array([s[3] for s in stops])
     # generated stops come with their network location; file stops are located here
+    located_here = locs is None
     locs = travel.locate_many(lat, lon) if locs is None else np.asarray(locs, dtype=np.int64)
     for i, (sid, name, la, lo) in enumerate(stops):
         x, y = plane.to_xy(np.array([la]), np.array([lo]))
@@ -504,6 +503,8 @@ def build_line(
                 f"{outside:.0f} m outside the zone [area]; move it inside or widen "
                 f"[line] zone_tolerance_m (now {zone_tolerance_m:g})"
             )
+        if not located_here:
+            continue  # a network location already: its point is a junction of the network
         if locs[i] < 0:
             why = (
                 travel.refusal(la, lo)

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from fleet.concepts.gtfs_rules import FeedReport, check_feed
 from fleet.concepts.line import LineTimetable
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -232,120 +233,29 @@ def export_zone_flex(
     return _write_zip(Path(path), files)
 
 
-def validate_gtfs(path: Path) -> list[str]:
-    """Problems found in a fixed-route feed (empty: valid).
+def validate_gtfs(
+    path: Path, *, today: date | None = None, report_dir: Path | None = None
+) -> FeedReport:
+    """The canonical GTFS rules and Elster's own over a fixed-route feed.
 
-    Two independent readers: gtfs-kit (a maintained GTFS library, which reads
-    every table with its own schema, checks the trip timetables and builds
-    the stop and shape geometries) and Elster's own strict importer.
+    See :func:`fleet.concepts.gtfs_rules.check_feed`: MobilityData's rule set
+    (the ``gtfs-validator`` package), gtfs-kit reading and timing every trip,
+    and Elster's strict importer. Returns a ``FeedReport``; its ``errors``
+    refuse the publication.
     """
-    import gtfs_kit as gk
-
-    from routing.transit.gtfs import read_gtfs
-
-    problems: list[str] = []
-    feed = gk.read_feed(str(path), dist_units="m")
-    for table in ("agency", "stops", "routes", "trips", "stop_times", "calendar", "shapes"):
-        if getattr(feed, table) is None or getattr(feed, table).empty:
-            problems.append(f"{table}.txt missing or empty")
-    if not problems:
-        stats = feed.compute_trip_stats()
-        if stats["duration"].isna().any() or (stats["duration"] <= 0).any():
-            problems.append("a trip has no positive duration")
-        if len(stats) != len(feed.trips):
-            problems.append("gtfs-kit could not time every trip")
-        shapes = feed.get_shapes(as_gdf=True)
-        if shapes is None or shapes.geometry.is_empty.any():
-            problems.append("a shape has no geometry")
-        quality = feed.assess_quality().set_index("indicator")["value"]
-        for key in ("num_trips_missing_shapes", "num_route_short_names_duplicated"):
-            if key in quality.index and float(quality[key]) > 0:
-                problems.append(f"gtfs-kit: {key} = {quality[key]}")
-    try:
-        read_gtfs(path, strict=True)
-    except Exception as exc:  # the importer's DataError names file, line and field
-        problems.append(f"elster importer: {exc}")
-    return problems
+    return check_feed(path, today=today, report_dir=report_dir)
 
 
-FLEX_REQUIRED = {
-    "booking_rules.txt": ("booking_rule_id", "booking_type"),
-    "stop_times.txt": ("trip_id", "stop_sequence", "start_pickup_drop_off_window",
-                       "end_pickup_drop_off_window", "pickup_type", "drop_off_type"),
-    "trips.txt": ("route_id", "service_id", "trip_id"),
-    "routes.txt": ("route_id", "route_type"),
-    "agency.txt": ("agency_name", "agency_url", "agency_timezone"),
-}  # fmt: skip
+def validate_flex(
+    path: Path, *, today: date | None = None, report_dir: Path | None = None
+) -> FeedReport:
+    """The canonical GTFS and GTFS-Flex v2 rules over a zone feed (a ``FeedReport``).
 
-
-def validate_flex(path: Path) -> list[str]:
-    """Problems in a GTFS-Flex v2 zone feed against the rules of the GTFS reference.
-
-    gtfs-kit reads the fixed-route tables; the Flex rules are checked here:
-    required files and fields, ``locations.geojson`` as a FeatureCollection of
-    (Multi)Polygons with ids, every ``location_id`` defined, windows with
-    start before end, ``pickup_type``/``drop_off_type`` not 0 with a window
-    (the reference forbids it), booking rules referenced and defined.
+    The canonical rule set covers Flex v2: ``locations.geojson``, every
+    ``location_id`` and booking rule defined, windows with start before end,
+    ``pickup_type``/``drop_off_type`` not 0 with a window, booking fields.
     """
-    import gtfs_kit as gk
-    import pandas as pd
-
-    problems: list[str] = []
-    with zipfile.ZipFile(path) as z:
-        names = set(z.namelist())
-        tables = {
-            n: pd.read_csv(z.open(n), dtype=str).fillna("") for n in names if n.endswith(".txt")
-        }
-        geo = json.loads(z.read("locations.geojson")) if "locations.geojson" in names else None
-    for name, cols in FLEX_REQUIRED.items():
-        if name not in tables:
-            problems.append(f"{name} missing")
-            continue
-        missing = [c for c in cols if c not in tables[name].columns]
-        if missing:
-            problems.append(f"{name}: columns {missing} missing")
-    if geo is None or geo.get("type") != "FeatureCollection":
-        problems.append("locations.geojson missing or not a FeatureCollection")
-        ids: set[str] = set()
-    else:
-        ids = set()
-        for f in geo["features"]:
-            if "id" not in f:
-                problems.append("locations.geojson: a feature has no id")
-            if f.get("geometry", {}).get("type") not in ("Polygon", "MultiPolygon"):
-                problems.append(f"locations.geojson: {f.get('id')} is not a (Multi)Polygon")
-            ids.add(str(f.get("id")))
-    if problems:
-        return problems
-    st = tables["stop_times.txt"]
-    rules = set(tables["booking_rules.txt"]["booking_rule_id"])
-    for i, r in st.iterrows():
-        where = f"stop_times.txt line {i + 2}"
-        if r.get("location_id") and r["location_id"] not in ids:
-            problems.append(f"{where}: location_id {r['location_id']} not in locations.geojson")
-        s, e = r["start_pickup_drop_off_window"], r["end_pickup_drop_off_window"]
-        if not s or not e or _secs(s) >= _secs(e):
-            problems.append(f"{where}: pickup/drop-off window must have start < end")
-        if r["pickup_type"] == "0" or r["drop_off_type"] == "0":
-            problems.append(f"{where}: pickup_type/drop_off_type 0 is forbidden with a window")
-        for col in ("pickup_booking_rule_id", "drop_off_booking_rule_id"):
-            if r.get(col) and r[col] not in rules:
-                problems.append(f"{where}: {col} {r[col]} not in booking_rules.txt")
-    br = tables["booking_rules.txt"]
-    for i, r in br.iterrows():
-        if r["booking_type"] == "1" and not r.get("prior_notice_duration_min"):
-            problems.append(
-                f"booking_rules.txt line {i + 2}: booking_type 1 needs prior_notice_duration_min"
-            )
-    feed = gk.read_feed(str(path), dist_units="m")  # the fixed-route tables must read too
-    if feed.routes is None or feed.trips is None:
-        problems.append("gtfs-kit: routes or trips missing")
-    return problems
-
-
-def _secs(text: str) -> int:
-    h, m, s = (int(x) for x in text.split(":"))
-    return h * 3600 + m * 60 + s
+    return check_feed(path, flex=True, today=today, report_dir=report_dir)
 
 
 def merge_feeds(base: Path, extra: Path, out: Path) -> Path:

@@ -10,6 +10,8 @@ these extra tables (every key optional; defaults below)::
                                     # the axis of the on-demand ones)
 
     [stops]   walk_m = 300          # stop-based on-demand: longest walk to a virtual stop
+              circuity = 1.3        # walks without a map (crow-fly x circuity); cycling
+              max_uncovered_share = 0.05  # walk locations left without a stop (parks)
     [line]    walk_m = 400, dwell_s = 20, layover_min = 3, flex_slack_share = 0.3, ...
     [hub]     name = "...", location = [lon, lat], share = 0.25, ...
     [autonomous] max_speed_kmh = 20, highway = [...], maxspeed_kmh = 50,
@@ -69,8 +71,18 @@ class CompareSettings(_Strict):
 class StopSettings(_Strict):
     """Virtual stops of the stop-based on-demand service."""
 
-    walk_m: float = Field(default=300.0, gt=0)
-    circuity: float = Field(default=1.3, ge=1.0)
+    walk_m: float = Field(default=300.0, gt=0, description="longest walk to a stop, routed")
+    circuity: float = Field(
+        default=1.3,
+        ge=1.0,
+        description="walk = crow-fly x circuity when the region has no map (cycling always)",
+    )
+    max_uncovered_share: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="walk locations allowed to have no stop within walk_m (parks, fields)",
+    )
 
 
 class LineSettings(_Strict):

@@ -1,9 +1,10 @@
 """Riders on a timetabled feeder line, fixed or flex, driven vehicle by vehicle.
 
-Riders are taken in request order. Each walks to the line stop nearest its
-origin and from the one nearest its destination (at most ``walk_m``); on a
+Riders are taken in request order. Each walks to the line stop with the
+shortest walk from its origin and from the one with the shortest walk to its
+destination (at most ``walk_m``; walks as in :mod:`fleet.concepts.walking`); on a
 flex route a rider who would walk more than ``door_walk_m`` but lives within
-``corridor_m`` of the line is picked up or dropped at the door instead, when
+``corridor_m`` (crow-fly) of a stop is picked up or dropped at the door instead, when
 the detour fits the timetable slack of one segment. The rider takes the
 earliest trip that has room on every segment it rides (seats and wheelchair
 places), in the direction of its destination (out from the hub, or back towards
@@ -28,8 +29,9 @@ import numpy as np
 import pandas as pd
 
 from fleet.concepts.line import LineTimetable
-from fleet.concepts.walking import WALK_MPS, walk_metres
+from fleet.concepts.walking import WALK_MPS, CrowFlyWalks, WalkModel
 from fleet.online.promises import Trip
+from routing.geo import haversine_m
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,8 +44,9 @@ class LineRules:
         Seats and wheelchair places per vehicle.
     walk_m : float
         Longest walk to or from a stop.
-    circuity : float
-        Walk = crow-fly x circuity.
+    walks : WalkModel
+        How walks are measured (routed on the walk network, or crow-fly x
+        circuity without a map).
     walk_mps : float
     flex : bool
         Door pickups/drop-offs for riders who would walk more than ``door_walk_m``
@@ -60,7 +63,7 @@ class LineRules:
     capacity: int = 8
     wheelchair_places: int = 1
     walk_m: float = 400.0
-    circuity: float = 1.3
+    walks: WalkModel = field(default_factory=CrowFlyWalks)
     walk_mps: float = WALK_MPS
     flex: bool = False
     corridor_m: float = 800.0
@@ -113,17 +116,12 @@ def simulate_line(
     d_lat = np.array([t.destination[0] for t in trips])
     d_lon = np.array([t.destination[1] for t in trips])
     stop_lat, stop_lon = line.lat, line.lon
-    walk_o = (
-        walk_metres(o_lat[:, None], o_lon[:, None], stop_lat[None], stop_lon[None], rules.circuity)
-        if trips
-        else np.zeros((0, line.n_stops))
-    )
-    walk_d = (
-        walk_metres(d_lat[:, None], d_lon[:, None], stop_lat[None], stop_lon[None], rules.circuity)
-        if trips
-        else np.zeros((0, line.n_stops))
-    )
-    direct_walk = walk_metres(o_lat, o_lon, d_lat, d_lon, rules.circuity) if trips else np.zeros(0)
+    walk_o = rules.walks.matrix(o_lat, o_lon, stop_lat, stop_lon)
+    walk_d = rules.walks.matrix(d_lat, d_lon, stop_lat, stop_lon)
+    direct_walk = rules.walks.pairs(o_lat, o_lon, d_lat, d_lon)
+    # the flex corridor is a distance from the line, not a walk
+    near_o = haversine_m(o_lat[:, None], o_lon[:, None], stop_lat[None], stop_lon[None]).min(axis=1)
+    near_d = haversine_m(d_lat[:, None], d_lon[:, None], stop_lat[None], stop_lon[None]).min(axis=1)
 
     def seg_range(trip: int, p_from: float, p_to: float) -> list[tuple[int, int]]:
         """Segments (trip, p) a rider occupies from position p_from to p_to (x.5 = door)."""
@@ -170,8 +168,8 @@ def simulate_line(
         wo, wd = float(walk_o[r, so]), float(walk_d[r, sd])
         walk_all_s = float(direct_walk[r]) / rules.walk_mps
         # flex: door service first; a rider it cannot fit walks to a stop when close enough
-        door_o0 = rules.flex and rules.door_walk_m < wo <= rules.corridor_m * rules.circuity
-        door_d0 = rules.flex and rules.door_walk_m < wd <= rules.corridor_m * rules.circuity
+        door_o0 = rules.flex and wo > rules.door_walk_m and near_o[r] <= rules.corridor_m
+        door_d0 = rules.flex and wd > rules.door_walk_m and near_d[r] <= rules.corridor_m
         attempts = [(door_o0, door_d0)]
         if (door_o0 or door_d0) and max(wo, wd) <= rules.walk_m:
             attempts.append((False, False))

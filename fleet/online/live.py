@@ -121,7 +121,8 @@ class LiveVehicle:
         Pool node the vehicle has arrived at and is serving (-1: driving).
     arrived_at : float
     odometer_m, empty_m : float
-        Metres driven (sum of fix-to-fix distances) and of them with nobody on board.
+        Road metres driven between consecutive positions (fixes and stops), and of
+        them with nobody on board.
     shift_started : float
     """
 
@@ -257,6 +258,23 @@ class LiveDispatcher(Dispatcher):
             )
 
     # ================================================================ state changes
+    def _count_drive(self, k: int, loc: int) -> None:
+        """Add the road metres from where vehicle ``k`` was to ``loc`` to its odometer.
+
+        Road distance between consecutive positions (GPS fixes, stops), not the
+        straight line between fixes, which misses every bend between them.
+        """
+        v = self.vehicles[k]
+        if loc == v.loc:
+            return
+        metres = float(self.travel.distance(v.loc, loc))
+        if not math.isfinite(metres):
+            metres = haversine_scalar_m(*self.travel.coords(v.loc), *self.travel.coords(loc))
+        lv = self.state[k]
+        lv.odometer_m += metres
+        if v.n_onboard == 0:
+            lv.empty_m += metres
+
     def _relocate(self, k: int, loc: int, now: float) -> None:
         """Vehicle ``k`` is at ``loc`` now (its start node and the passengers on board move)."""
         v = self.vehicles[k]
@@ -459,7 +477,6 @@ class LiveDispatcher(Dispatcher):
                 f"fix ignored: it is {now - ts:.0f} s old (stale)",
                 fix=f"send fixes within {self.live.stale_fix_s:.0f} s of taking them",
             )
-        moved_m = 0.0
         if math.isfinite(lv.fix_ts):
             moved_m = haversine_scalar_m(lv.fix_lat, lv.fix_lon, lat, lon)
             reach = self.live.max_speed_mps * (ts - lv.fix_ts) + self.live.gps_slack_m
@@ -469,18 +486,25 @@ class LiveDispatcher(Dispatcher):
                     "is physically impossible",
                     fix="check the GPS receiver; send the fix the vehicle is really at",
                 )
-        v = self.vehicles[k]
-        lv.odometer_m += moved_m
-        if v.n_onboard == 0:
-            lv.empty_m += moved_m
         lv.fix_ts, lv.fix_lat, lv.fix_lon, lv.fix_at, lv.event_at = ts, lat, lon, now, now
         if lv.at_stop >= 0:
             self._refresh(now)  # standing at a stop: the stop is where it is
         else:
+            self._count_drive(k, loc)
             self._relocate(k, loc, now)
         self._replan(k)
 
     # ================================================================ stop events
+    def _stop_event(
+        self, name: str, booking_id: str, ts: float, now: float
+    ) -> tuple[int, LiveVehicle, RequestRecord]:
+        """Vehicle index, live state and booking of a stop event, once its checks pass."""
+        self.advance_to(now)
+        k = self.vehicle_index(name)
+        lv = self._on_shift(k)
+        self._check_ts(k, ts, now, event=True)
+        return k, lv, self._record_of(k, booking_id)
+
     def arrived(self, name: str, booking_id: str, kind: str, ts: float, now: float) -> None:
         """Vehicle ``name`` is at the pickup or drop-off (``kind``) of a booking.
 
@@ -488,11 +512,7 @@ class LiveDispatcher(Dispatcher):
         ------
         UnknownTargetError, EventConflictError, ImplausibleEventError
         """
-        self.advance_to(now)
-        k = self.vehicle_index(name)
-        lv = self._on_shift(k)
-        self._check_ts(k, ts, now, event=True)
-        rec = self._record_of(k, booking_id)
+        k, lv, rec = self._stop_event(name, booking_id, ts, now)
         if kind not in ("pickup", "dropoff"):
             raise ImplausibleEventError(
                 f"stop kind {kind!r} is neither pickup nor dropoff", fix="send pickup or dropoff"
@@ -517,6 +537,7 @@ class LiveDispatcher(Dispatcher):
         lv.at_stop = node
         lv.arrived_at = now
         lv.event_ts, lv.event_at = ts, now
+        self._count_drive(k, int(self.pool.loc[node]))
         self._relocate(k, int(self.pool.loc[node]), now)
         self._replan(k)
         if kind == "pickup" and rec.extra.get("arriving") != k:
@@ -544,11 +565,7 @@ class LiveDispatcher(Dispatcher):
         ------
         UnknownTargetError, EventConflictError, ImplausibleEventError
         """
-        self.advance_to(now)
-        k = self.vehicle_index(name)
-        lv = self._on_shift(k)
-        self._check_ts(k, ts, now, event=True)
-        rec = self._record_of(k, booking_id)
+        k, lv, rec = self._stop_event(name, booking_id, ts, now)
         if rec.status == "onboard":
             raise EventConflictError(
                 f"booking {booking_id} is already on board", fix="report dropped_off next"
@@ -595,11 +612,7 @@ class LiveDispatcher(Dispatcher):
         ------
         UnknownTargetError, EventConflictError, ImplausibleEventError
         """
-        self.advance_to(now)
-        k = self.vehicle_index(name)
-        lv = self._on_shift(k)
-        self._check_ts(k, ts, now, event=True)
-        rec = self._record_of(k, booking_id)
+        k, lv, rec = self._stop_event(name, booking_id, ts, now)
         if rec.status != "onboard":
             raise EventConflictError(
                 f"dropped_off without picked_up: booking {booking_id} is not on board of {name}",
@@ -612,6 +625,7 @@ class LiveDispatcher(Dispatcher):
             )
         v = self.vehicles[k]
         loc = int(self.pool.loc[rec.dropoff_stop])
+        self._count_drive(k, loc)  # with the passengers still on board
         self._remove_request(k, rec)
         v.n_onboard -= 1
         self.pool.free([rec.pickup_stop, rec.dropoff_stop])
@@ -635,11 +649,7 @@ class LiveDispatcher(Dispatcher):
         ------
         UnknownTargetError, EventConflictError, ImplausibleEventError
         """
-        self.advance_to(now)
-        k = self.vehicle_index(name)
-        lv = self._on_shift(k)
-        self._check_ts(k, ts, now, event=True)
-        rec = self._record_of(k, booking_id)
+        k, lv, rec = self._stop_event(name, booking_id, ts, now)
         if lv.at_stop != rec.pickup_stop or rec.status != "assigned":
             raise EventConflictError(
                 f"no_show before arrived: vehicle {name} is not at the pickup of {booking_id}",

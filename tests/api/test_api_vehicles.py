@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,59 +19,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.clock import write_clock
 from api.state import load_state
-from tests.support.api import OPERATOR_KEY, hd_settings
-
-TZ = ZoneInfo("Europe/Berlin")
-OPS = {"X-API-Key": OPERATOR_KEY}
-A, B = (49.4094, 8.6937), (49.3925, 8.6890)
-NEAR_A = (49.4080, 8.6930)
-
-
-class Day:
-    """A client on a live-operation server and the clock file it runs on."""
-
-    def __init__(self, client: TestClient, clock_file: Path, t0: float) -> None:
-        self.client = client
-        self.clock_file = clock_file
-        self.t = t0
-
-    def at(self, t: float) -> None:
-        self.t = t
-        write_clock(self.clock_file, t)
-
-    def iso(self, t: float | None = None) -> str:
-        return datetime.fromtimestamp(self.t if t is None else t, TZ).isoformat()
-
-    def credential(self, vehicle: str) -> dict[str, str]:
-        got = self.client.post(f"/api/v1/fleet/vehicles/{vehicle}/credential", headers=OPS)
-        assert got.status_code == 200, got.text
-        return {"X-Vehicle-Token": got.json()["token"]}
-
-    def report(self, vehicle: str, path: str, token: dict[str, str], **body):
-        body.setdefault("reportId", uuid.uuid4().hex)
-        body.setdefault("ts", self.iso())
-        return self.client.post(f"/api/v1/vehicles/{vehicle}/{path}", json=body, headers=token)
-
-    def book(self, origin=A, destination=B, minutes: float = 1.0) -> dict:
-        got = self.client.post(
-            "/api/v1/shuttle/bookings",
-            json={
-                "from": {"lat": origin[0], "lon": origin[1]},
-                "to": {"lat": destination[0], "lon": destination[1]},
-                "pickupAfter": self.iso(self.t + 60 * minutes),
-                "passengers": 1,
-            },
-        )
-        assert got.status_code == 201, got.text
-        return got.json()
-
-    def read(self, booking: dict) -> dict:
-        got = self.client.get(
-            f"/api/v1/shuttle/bookings/{booking['id']}",
-            headers={"X-Booking-Token": booking["token"]},
-        )
-        assert got.status_code == 200, got.text
-        return got.json()
+from tests.support.api import hd_settings
+from tests.support.live_day import NEAR_A, OPS, A, B, LiveDay
 
 
 @pytest.fixture
@@ -88,10 +36,10 @@ def day(db_url: str, hd_data_dir: Path, cache_dir: Path, tmp_path: Path):
     state = load_state(settings)
     assert state.component("shuttle").ready, state.component("shuttle").detail
     with TestClient(create_app(settings, state=state)) as client:
-        yield Day(client, clock_file, t0)
+        yield LiveDay(client, clock_file, t0)
 
 
-def test_a_driver_serves_a_booking_and_the_passenger_follows_it(day: Day) -> None:
+def test_a_driver_serves_a_booking_and_the_passenger_follows_it(day: LiveDay) -> None:
     v1 = day.credential("V001")
     refused = day.client.post(
         "/api/v1/shuttle/quote",
@@ -149,7 +97,7 @@ def test_a_driver_serves_a_booking_and_the_passenger_follows_it(day: Day) -> Non
     assert end.status_code == 200, end.text
 
 
-def test_each_vehicle_reports_only_with_its_own_credential(day: Day) -> None:
+def test_each_vehicle_reports_only_with_its_own_credential(day: LiveDay) -> None:
     v1, v2 = day.credential("V001"), day.credential("V002")
     body = {"lat": NEAR_A[0], "lon": NEAR_A[1], "seats": 4}
     assert day.report("V001", "shift/start", {}, **body).status_code == 401
@@ -165,14 +113,14 @@ def test_each_vehicle_reports_only_with_its_own_credential(day: Day) -> None:
     assert day.report("V001", "shift/start", fresh, **body).status_code == 200
 
 
-def test_bad_reports_get_a_clear_4xx_and_store_nothing(day: Day) -> None:
+def test_bad_reports_get_a_clear_4xx_and_store_nothing(day: LiveDay) -> None:
     v1 = day.credential("V001")
     day.report("V001", "shift/start", v1, lat=NEAR_A[0], lon=NEAR_A[1], seats=4)
     booking = day.book()
     day.at(day.t + 30)
     assert day.report("V001", "positions", v1, lat=NEAR_A[0], lon=NEAR_A[1]).status_code == 200
     before = day.read(booking)
-    cases = [
+    cases: list[tuple[str, dict[str, Any], int, str]] = [
         # (path, body, status, words in the message)
         ("positions", {"lat": 49.85, "lon": 8.65}, 422, "outside"),  # ~50 km north
         ("positions", {"lat": 49.3925, "lon": 8.6890, "ts": day.iso(day.t + 1)}, 422,
@@ -210,7 +158,7 @@ def test_bad_reports_get_a_clear_4xx_and_store_nothing(day: Day) -> None:
     assert day.read(booking)["status"] in ("cancelled_by_operator", "delayed")
 
 
-def test_a_stream_sends_the_booking_until_it_is_final(day: Day) -> None:
+def test_a_stream_sends_the_booking_until_it_is_final(day: LiveDay) -> None:
     v1 = day.credential("V001")
     day.report("V001", "shift/start", v1, lat=NEAR_A[0], lon=NEAR_A[1], seats=4)
     booking = day.book()

@@ -130,6 +130,123 @@ def test_generated_line_is_a_trunk_on_the_road_network(small):
     assert line.run_m[: k - 1].mean() >= s.line.stop_spacing_m * 0.8
 
 
+# ------------------------------------------------------------------ walks on the streets
+
+
+def _oracle_haversine_m(lat, lon, lat2, lon2):
+    """Great-circle metres (the oracle's own formula, mean Earth radius 6,371,008.8 m)."""
+    p1, p2 = np.radians(lat), np.radians(lat2)
+    a = (
+        np.sin((p2 - p1) / 2) ** 2
+        + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon) / 2) ** 2
+    )
+    return 2 * 6_371_008.8 * np.arcsin(np.sqrt(a))
+
+
+class WalkOracle:
+    """Slow, obvious walks: networkx Dijkstra on the walk graph rebuilt from its CSR arrays.
+
+    A point walks in a straight line to its nearest node of the largest connected part
+    (brute force over every node), then along the streets.
+    """
+
+    def __init__(self, graph):
+        import networkx as nx
+
+        from tests.support.graph_factories import to_networkx
+
+        self.graph = graph
+        self.g = to_networkx(graph, weight="length_m")
+        main = max(nx.weakly_connected_components(self.g), key=len)
+        self.main = np.array(sorted(main))
+
+    def snap(self, lat, lon):
+        d = _oracle_haversine_m(lat, lon, self.graph.lat[self.main], self.graph.lon[self.main])
+        k = int(np.argmin(d))
+        return int(self.main[k]), float(d[k])
+
+    def to_nearest(self, stops_lat, stops_lon, *, towards: bool):
+        """Walk metres from every node to its nearest stop (``towards``) or from it."""
+        import networkx as nx
+
+        g = self.g.reverse(copy=True) if towards else self.g.copy()
+        for la, lo in zip(stops_lat, stops_lon, strict=True):
+            node, off = self.snap(la, lo)
+            if not g.has_edge("S", node) or g["S"][node]["weight"] > off:
+                g.add_edge("S", node, weight=off)
+        return nx.single_source_dijkstra(g, "S")[0]
+
+    def walk(self, a, b):
+        import networkx as nx
+
+        (na, oa), (nb, ob) = self.snap(*a), self.snap(*b)
+        return oa + nx.single_source_dijkstra(self.g, na, nb)[0] + ob
+
+
+@pytest.fixture(scope="module")
+def walk_oracle(hd_region, hd_data_dir, cache_dir):
+    from routing.build import road_graphs
+
+    graph = road_graphs(hd_region, ("walk",), data_dir=hd_data_dir, cache_dir=cache_dir)["walk"]
+    return WalkOracle(graph)
+
+
+def test_routed_walks_equal_the_networkx_oracle(small, walk_oracle):
+    comparison, ctx = small
+    s = comparison.settings
+    walks = ctx.walks(s)
+    assert walks.routed and "walk network" in walks.description
+    stops = ctx.stops(s, False)
+    lat, lon = ctx.residents()
+    # every resident's walk to its nearest stop, all of them
+    _, fast = stops.nearest(lat, lon)
+    truth = walk_oracle.to_nearest(stops.lat, stops.lon, towards=True)
+    want = np.array([truth.get(int(v), math.inf) for v in ctx.sim.model.walk_snapper.node])
+    np.testing.assert_allclose(fast, want, rtol=1e-9, atol=1e-6)
+    # the promise on the streets: every resident but those with no street near (parks)
+    assert (want <= s.stops.walk_m).mean() >= 0.95
+    # a sample of whole-trip walks, and of the bounded searches behind the set cover
+    rng = np.random.default_rng(16)
+    o, d = rng.choice(lat.size, 12), rng.choice(lat.size, 12)
+    got = walks.pairs(lat[o], lon[o], lat[d], lon[d])
+    for k in range(o.size):
+        a, b = (lat[o[k]], lon[o[k]]), (lat[d[k]], lon[d[k]])
+        assert got[k] == pytest.approx(walk_oracle.walk(a, b), rel=1e-9, abs=1e-6)
+    pick = rng.choice(stops.n, 4, replace=False)
+    near = walks.within(stops.lat[pick], stops.lon[pick], lat, lon, s.stops.walk_m)
+    for k, c in enumerate(pick):
+        one = walk_oracle.to_nearest(stops.lat[c : c + 1], stops.lon[c : c + 1], towards=False)
+        w = np.array([one.get(int(v), math.inf) for v in ctx.sim.model.walk_snapper.node])
+        inside = set(near[k].tolist())
+        assert set(np.flatnonzero(w <= s.stops.walk_m - 1e-6).tolist()) <= inside
+        assert inside <= set(np.flatnonzero(w <= s.stops.walk_m + 1e-6).tolist())
+
+
+def test_no_stop_based_rider_walks_farther_than_the_stop_distance(small, walk_oracle):
+    from fleet.concepts.backend import _stream
+
+    comparison, ctx = small
+    s = comparison.settings
+    run = run_of(comparison, "stop_based", False)
+    stops = ctx.stops(s, False)
+    riders, *_ = serve(run, ctx)
+    trips, _ = _stream(run, ctx, s, ctx.travel(s, False))
+    to_stop = walk_oracle.to_nearest(stops.lat, stops.lon, towards=True)
+    from_stop = walk_oracle.to_nearest(stops.lat, stops.lon, towards=False)
+    served = np.flatnonzero(riders["status"] == "served")
+    assert served.size > 0
+    for i in served:
+        trip = trips.trips[i]
+        node, off = walk_oracle.snap(*trip.origin)
+        access = off + to_stop[node]
+        node, off = walk_oracle.snap(*trip.destination)
+        egress = off + from_stop[node]
+        # the rider walks to the stop with the shortest walk on the streets, never farther
+        assert access <= s.stops.walk_m and egress <= s.stops.walk_m, i
+        assert riders["access_walk_m"].iloc[i] == pytest.approx(access, rel=1e-9, abs=1e-6)
+        assert riders["egress_walk_m"].iloc[i] == pytest.approx(egress, rel=1e-9, abs=1e-6)
+
+
 def test_nobody_walks_farther_than_the_stop_distance(small):
     comparison, ctx = small
     s = comparison.settings
@@ -263,10 +380,10 @@ def test_headway_impossible_with_the_vehicles(small):
 
 
 def test_empty_zone_is_named():
-    from fleet.concepts.walking import virtual_stops
+    from fleet.concepts.walking import CrowFlyWalks, virtual_stops
 
     with pytest.raises(DataError, match=r"\[area\].*no resident"):
-        virtual_stops(None, np.zeros(0), np.zeros(0), walk_m=300, circuity=1.3)
+        virtual_stops(None, np.zeros(0), np.zeros(0), walk_m=300, walks=CrowFlyWalks(1.3))
 
 
 def test_cli_bad_input_is_one_line_not_a_traceback(tmp_path, capsys, monkeypatch):
@@ -315,7 +432,8 @@ def test_exports_validate_and_round_trip_into_the_trams(small, tmp_path, hd_regi
     tt = build_timetable(line, headway_s=600, start_s=7 * 3600.0, end_s=10 * 3600.0)
     day = comparison.scenario.day
     feed = export_line_gtfs(tt, travel, tmp_path / "line.zip", route_name="F1", start=day)
-    assert validate_gtfs(feed) == []
+    report = validate_gtfs(feed, today=day)
+    assert report.errors == [], [f.describe() for f in report.errors]
     # both directions: a trip each way per round, on its own shape, the stops reversed
     with zipfile.ZipFile(feed) as z:
         trips = pd.read_csv(z.open("trips.txt"), dtype=str)
@@ -334,7 +452,7 @@ def test_exports_validate_and_round_trip_into_the_trams(small, tmp_path, hd_regi
     flex = export_zone_flex(
         ctx.zone, tmp_path / "zone.zip", name="Weststadt", start=day, service=(25200, 36000)
     )
-    assert validate_flex(flex) == []
+    assert validate_flex(flex, today=day).errors == []
     merged = merge_feeds(hd_region.source_file("gtfs", hd_data_dir), feed, tmp_path / "merged.zip")
     src = hd_region.source("gtfs")
     region = replace(
@@ -398,6 +516,52 @@ def test_cli_line_leaving_the_zone_is_one_line(tmp_path, capsys, monkeypatch, hd
     assert "[line] stops_file: stop 'A'" in err and "outside the zone" in err
 
 
+def test_cli_publish_refuses_a_feed_breaking_a_rule_and_names_it(
+    tmp_path, capsys, monkeypatch, hd_data_dir, cache_dir
+):
+    import csv
+    import io
+    import sys
+    import zipfile
+
+    from api import cli
+    from fleet.concepts import publish
+
+    export = publish.export_line_gtfs
+
+    def export_with_time_going_backwards(*args, **kwargs):
+        path = export(*args, **kwargs)
+        with zipfile.ZipFile(path) as z:
+            files = {n: z.read(n).decode() for n in z.namelist()}
+        rows = list(csv.DictReader(io.StringIO(files["stop_times.txt"])))
+        rows[2]["arrival_time"] = rows[2]["departure_time"] = "00:00:01"
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+        files["stop_times.txt"] = buf.getvalue()
+        with zipfile.ZipFile(path, "w") as z:
+            for n, text in files.items():
+                z.writestr(n, text)
+        return path
+
+    monkeypatch.setattr(publish, "export_line_gtfs", export_with_time_going_backwards)
+    path = tmp_path / "small.toml"
+    path.write_text(SMALL)
+    argv = ["elster", "publish", str(path), "--out", str(tmp_path / "out"),
+            "--data-dir", str(hd_data_dir), "--cache-dir", str(cache_dir)]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as exc:
+        cli.main()
+    out, err = capsys.readouterr()
+    assert exc.value.code == 1
+    assert "Traceback" not in err
+    assert "line.zip: refused" in err
+    assert "stop_time_with_arrival_before_previous_departure_time" in err and "fix:" in err
+    assert "zone-flex.zip (valid: 0 errors" in out
+    assert (tmp_path / "out" / "hd-concepts-small-line-report" / "report.html").exists()
+
+
 def test_compare_on_dask_gives_the_in_process_kpis(small, tmp_path, hd_data_dir, cache_dir):
     import distributed
 
@@ -427,4 +591,33 @@ def test_compare_on_dask_gives_the_in_process_kpis(small, tmp_path, hd_data_dir,
             assert (math.isnan(v) and math.isnan(got[k])) or got[k] == pytest.approx(v), k
     summary = (tmp_path / "out" / "summary.md").read_text()
     assert "## Recommendation per demand level" in summary
+    assert "routed on the region's walk network" in summary
     assert (tmp_path / "out" / "cost_per_trip_eur.png").is_file()
+
+
+def test_cycling_times_are_routed_on_the_bike_network(small, hd_region, hd_data_dir, cache_dir):
+    """Against networkx Dijkstra on the bike graph (turns expanded) between the same nodes."""
+    import networkx as nx
+
+    from fleet.concepts.walking import WALK_MPS
+    from routing.build import road_graphs
+    from tests.support.graph_factories import to_networkx
+
+    _, ctx = small
+    lat, lon = ctx.residents()
+    rng = np.random.default_rng(5)
+    o, d = rng.choice(lat.size, 10), rng.choice(lat.size, 10)
+    origin = np.column_stack((lat[o], lon[o]))
+    destination = np.column_stack((lat[d], lon[d]))
+    got = ctx.bike_seconds(origin, destination)
+    graph = road_graphs(hd_region, ("bike",), data_dir=hd_data_dir, cache_dir=cache_dir)["bike"]
+    g = to_networkx(graph, weight="travel_time")
+    snapper = ctx._get(("bike",), lambda: None).snapper  # the network bike_seconds used
+    a, off_a = snapper.snap_many(origin[:, 0], origin[:, 1])
+    b, off_b = snapper.snap_many(destination[:, 0], destination[:, 1])
+    for k in range(o.size):
+        want = nx.single_source_dijkstra(g, int(a[k]), int(b[k]))[0]
+        assert got[k] == pytest.approx(want + (off_a[k] + off_b[k]) / WALK_MPS, rel=1e-9)
+    # cycling is not a crow-fly guess any more: streets make it longer than the beeline
+    crow = _oracle_haversine_m(origin[:, 0], origin[:, 1], destination[:, 0], destination[:, 1])
+    assert (got >= crow / 12.0).all()

@@ -51,10 +51,12 @@ def make(n_vehicles: int = 2, **live) -> tuple[LiveDispatcher, EuclideanTravel, 
     return d, travel, locs
 
 
-def trip(tid: str, o: int, dest: int, t: float, passengers: int = 1) -> Trip:
+def trip(
+    tid: str, o: int, dest: int, t: float, passengers: int = 1, pickup: float | None = None
+) -> Trip:
     return Trip(id=tid, origin=(0.0, 0.0), destination=(0.0, 0.0), request_time=t,
-                earliest_pickup=t, passengers=passengers, origin_loc=o,
-                destination_loc=dest)  # fmt: skip
+                earliest_pickup=t if pickup is None else pickup, passengers=passengers,
+                origin_loc=o, destination_loc=dest)  # fmt: skip
 
 
 def latlon(travel: EuclideanTravel, loc: int) -> tuple[float, float]:
@@ -115,6 +117,9 @@ def test_a_trip_served_by_reports_reaches_every_milestone_with_hand_checked_etas
     assert d.manifest("V001") == []
     kpis = d.day_kpis()
     assert kpis["served"] == 1 and kpis["on_time_pickup_share"] == 1.0
+    # road metres: 800 to the pickup (empty), 3,200 with the passenger on board
+    assert kpis["vehicle_km"] == pytest.approx(4.0) and kpis["empty_km"] == pytest.approx(0.8)
+    assert kpis["occupancy"] == pytest.approx(3.2 / 4.0)
 
 
 def test_bad_reports_are_refused_and_change_nothing() -> None:
@@ -316,10 +321,7 @@ def test_forward_times_match_a_hand_drive() -> None:
 def test_a_booking_for_later_is_not_on_its_way_until_the_vehicle_must_leave() -> None:
     d, travel, locs = make(n_vehicles=1)
     d.start_shift("V001", locs["depot"], 0.0, seats=4, wheelchairs=1)
-    later = Trip(id="later", origin=(0.0, 0.0), destination=(0.0, 0.0), request_time=0.0,
-                 earliest_pickup=7200.0, origin_loc=locs["a"],
-                 destination_loc=locs["b"])  # fmt: skip
-    d.submit(later, 0.0)
+    d.submit(trip("later", locs["a"], locs["b"], 0.0, pickup=7200.0), 0.0)
     fix(d, travel, "V001", locs["depot"], 30.0)
     assert statuses(d, "later") == []  # two hours early: nobody is on the way yet
     assert math.isnan(d.booking_live("later")["lat"])  # nor does the rider see the vehicle
@@ -335,10 +337,7 @@ def test_a_booking_for_later_is_not_on_its_way_until_the_vehicle_must_leave() ->
 def test_a_booking_for_later_can_be_cancelled_before_the_vehicle_leaves() -> None:
     d, travel, locs = make(n_vehicles=1)
     d.start_shift("V001", locs["depot"], 0.0, seats=4, wheelchairs=1)
-    later = Trip(id="later", origin=(0.0, 0.0), destination=(0.0, 0.0), request_time=0.0,
-                 earliest_pickup=7200.0, origin_loc=locs["a"],
-                 destination_loc=locs["b"])  # fmt: skip
-    d.submit(later, 0.0)
+    d.submit(trip("later", locs["a"], locs["b"], 0.0, pickup=7200.0), 0.0)
     fix(d, travel, "V001", locs["depot"], 30.0)
     assert d.cancel("later", 60.0)
     assert d.manifest("V001") == []
