@@ -204,8 +204,13 @@ def simulate_line(
                 continue
             # stop to stop: the direction towards the destination
             p_o, p_d = line.ride(so, sd) if not door_o and not door_d else (math.nan, math.nan)
-            # a door pickup can fall in any segment: start from the first trip still running
-            first_times = t0 + (arr_off[n] if door_o else dep_off[min(positions(so))])
+            # the first round the rider can still catch: a door pickup can fall in any
+            # segment (the round still running), a stop is served at its position in the
+            # rider's direction (a flex rider to a door may board at either: the later one)
+            if door_o:
+                first_times = t0 + arr_off[n]
+            else:
+                first_times = t0 + dep_off[int(p_o) if not door_d else max(positions(so))]
             first = int(np.searchsorted(first_times, ready - 1e-9))
             # one pass with the placeholder -1 (never read) where that end is a stop, not a door
             cands_o: list[int] = _best_segments(travel, line, o_loc) if door_o else [-1]
