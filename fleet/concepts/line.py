@@ -301,7 +301,7 @@ def locate_stop(travel, lat: float, lon: float) -> int:
 
 
 def choose_sides(travel, hub_loc: int, options: list[np.ndarray]) -> np.ndarray:
-    """The street side serving every position of a round, fastest round first.
+    """The street side serving every position of a round, for the fastest round.
 
     On a turn-expanded graph a location is one direction of a street, so a
     stop is served from a side per direction. ``options[i]`` are the

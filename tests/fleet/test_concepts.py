@@ -111,6 +111,35 @@ def test_timetable_recomputed_from_cycle_time_and_headway(small, headway_min):
         assert tt.departures[j + tt.n_vehicles] >= back + layover - 1e-9
 
 
+def test_street_sides_are_the_fastest_round_by_brute_force():
+    from fleet.concepts.line import choose_sides
+
+    class Matrix:  # an asymmetric road: location ids index a random time matrix
+        def __init__(self, seconds):
+            self.seconds = seconds
+
+        def matrix(self, a, b):
+            sec = self.seconds[np.ix_(np.asarray(a), np.asarray(b))]
+            return sec, sec
+
+    rng = np.random.default_rng(16)
+    for _ in range(20):
+        travel = Matrix(rng.uniform(10, 100, size=(12, 12)))
+        options = [np.array([1, 2]), np.array([3, 4, 5]), np.array([5, 6]), np.array([7, 8])]
+        got = choose_sides(travel, 0, options)
+        # every choice of a side per position: out 1..4 (4 is the far end), back 3..1
+        best = math.inf
+        for out in itertools.product(*options):
+            for back in itertools.product(*options[-2::-1]):
+                round_ = [0, *out, *back, 0]
+                if any(a == b for a, b in itertools.pairwise(round_)):
+                    continue
+                best = min(best, sum(travel.seconds[a, b] for a, b in itertools.pairwise(round_)))
+        cost = sum(travel.seconds[a, b] for a, b in itertools.pairwise(got.tolist()))
+        assert cost == pytest.approx(best)
+        assert [int(v) in o for v, o in zip(got[1:5], options, strict=True)] == [True] * 4
+
+
 def test_generated_line_is_a_trunk_on_the_road_network(small):
     comparison, ctx = small
     s = comparison.settings
