@@ -65,7 +65,7 @@ def publish(
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Data directory."),
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Build cache directory."),
 ) -> None:
-    """Export the fixed line as GTFS and the on-demand zone as GTFS-Flex v2, and validate both."""
+    """Export the line (both directions) as GTFS, the zone as GTFS-Flex v2; validate both."""
     from fleet.concepts.compare import load_comparison
     from fleet.concepts.line import build_timetable
     from fleet.concepts.publish import (
@@ -125,9 +125,10 @@ def publish(
         for w in report.warnings:
             typer.secho(f"  warning {w.describe()}", fg=typer.colors.YELLOW, err=not report.ok)
     typer.echo(
-        f"line: {line.n_stops} stops, {line.length_m / 1000:.1f} km, cycle "
+        f"line: {line.n_stops} stops out and back, {line.length_m / 1000:.1f} km a round, "
+        f"{line.out_s / 60:.1f} min out, {line.in_s / 60:.1f} min back, cycle "
         f"{line.cycle_s / 60:.1f} min, {tt.n_vehicles} vehicles at {headway:g} min, "
-        f"{tt.n_trips} trips"
+        f"{tt.n_trips} trips each way"
     )
     if bad:
         raise typer.Exit(1)

@@ -45,7 +45,7 @@ from fleet.scenarios.simulate import (
     simulation_config,
 )
 from fleet.scenarios.spec import RunSpec, Scenario
-from routing.errors import DataError
+from routing.errors import DataError, SnapError
 from routing.geo import LocalPlane
 
 log = logging.getLogger(__name__)
@@ -92,21 +92,77 @@ class ConceptContext:
         return self.sim.model.area.geometry
 
     def travel(self, s: ComparisonSettings, autonomous: bool):
-        """The road model of the manned shuttle, or of the autonomous one."""
+        """The road model of the manned shuttle, or of the autonomous one (per thread)."""
         if not autonomous:
             return self.sim.travel()
-        from fleet.concepts.autonomous import autonomous_travel
+        key = ("av-travel", s.autonomous.model_dump_json(), threading.get_ident())
+        return self._get(key, lambda: self.autonomous_network(s).travel(self.sim.travel()))
+
+    def autonomous_network(self, s: ComparisonSettings):
+        """The shuttle network restricted to the autonomous streets (built once per settings)."""
+        from fleet.concepts.autonomous import StreetRules, build_autonomous_network
 
         a = s.autonomous
-        key = ("av", a.max_speed_kmh, a.max_street_kmh, a.area_buffer_m, threading.get_ident())
-        return self._get(
-            key,
-            lambda: autonomous_travel(
+
+        def make():
+            rules = StreetRules(
+                highway=a.highway,
+                maxspeed_kmh=a.maxspeed_kmh,
+                unsigned_maxspeed_kmh=a.unsigned_maxspeed_kmh,
+                ways_file=Path(a.allowed_ways_file) if a.allowed_ways_file else None,
+                ways_file_mode=a.ways_file_mode,
+            )
+            return build_autonomous_network(
                 self.sim.network,
-                buffered(self.zone, a.area_buffer_m),
+                self.way_tags(),
+                rules=rules,
+                area=buffered(self.zone, a.area_buffer_m),
+                zone=self.zone,
                 max_speed_kmh=a.max_speed_kmh,
-                max_street_kmh=a.max_street_kmh,
-            ),
+                min_connected_share=a.min_connected_share,
+            )
+
+        return self._get(("av-network", a.model_dump_json()), make)
+
+    def way_tags(self) -> dict[int, dict[str, str]]:
+        """The street-rule tags of the shuttle network's ways (read once from the OSM file)."""
+        from fleet.concepts.autonomous import RULE_KEYS
+        from routing.osm import read_way_tags
+        from routing.regions import load_region
+
+        def make():
+            region = load_region(self.scenario.region)
+            osm = region.source_file("osm", self.data_dir)
+            return read_way_tags(osm, self.sim.network.graph.way_id, RULE_KEYS, region=region.name)
+
+        return self._get(("way-tags",), make)
+
+    def zone_travel(self, s: ComparisonSettings):
+        """The manned shuttle on the zone's streets only (+ ``[line] zone_tolerance_m``).
+
+        A generated trunk is laid out on it, so that its stops serve the zone
+        rather than a fast road around it.
+        """
+        from fleet.concepts.autonomous import StreetRules, build_autonomous_network
+        from fleet.concepts.settings import SHUTTLE_HIGHWAYS
+
+        tol = s.line.zone_tolerance_m
+
+        def make():
+            every_street = StreetRules(highway=SHUTTLE_HIGHWAYS, maxspeed_kmh=math.inf)
+            return build_autonomous_network(
+                self.sim.network,
+                self.way_tags(),
+                rules=every_street,
+                area=buffered(self.zone, tol),
+                zone=self.zone,
+                max_speed_kmh=math.inf,
+                min_connected_share=0.0,
+            )
+
+        net = self._get(("zone-network", tol), make)
+        return self._get(
+            ("zone-travel", tol, threading.get_ident()), lambda: net.travel(self.sim.travel())
         )
 
     def residents(self) -> tuple[np.ndarray, np.ndarray]:
@@ -200,8 +256,14 @@ class ConceptContext:
         return self.virtual_stops(s, autonomous, s.stops.walk_m)
 
     def line(self, s: ComparisonSettings, autonomous: bool, flex: bool):
-        """The feeder line (from the stops file, or generated as a loop)."""
-        from fleet.concepts.line import build_line, read_stops_file
+        """The feeder line (from the stops file, or generated as a trunk to the far end)."""
+        from fleet.concepts.line import (
+            build_line,
+            far_end_candidates,
+            generate_trunk,
+            locate_stop,
+            read_stops_file,
+        )
 
         hub = hub_point(s)
         travel = self.travel(s, autonomous)
@@ -210,14 +272,26 @@ class ConceptContext:
         def make():
             if lw.stops_file:
                 stops = read_stops_file(Path(lw.stops_file))
-                ordered, locs = True, None
+                keep_inside, locs = True, None
             else:
-                gen = self.virtual_stops(s, autonomous, lw.walk_m)
-                stops = [
-                    (f"V{i + 1}", f"Stop {i + 1}", float(gen.lat[i]), float(gen.lon[i]))
-                    for i in range(gen.n)
-                ]
-                ordered, locs = False, gen.loc
+                # laid out on the zone's streets (the autonomous ones are inside already)
+                inner = travel if autonomous else self.zone_travel(s)
+                try:
+                    hub_loc = locate_stop(inner, *hub)
+                except SnapError as exc:
+                    raise DataError(f"[hub] location: {exc}") from None
+                stops, locs = generate_trunk(
+                    inner,
+                    hub_loc=hub_loc,
+                    far_ends=far_end_candidates(inner, self.zone, lw.stop_spacing_m),
+                    resident_lat=self.residents()[0],
+                    resident_lon=self.residents()[1],
+                    walks=self.walks(s),
+                    walk_m=lw.walk_m,
+                    spacing_m=lw.stop_spacing_m,
+                    zone=buffered(self.zone, lw.zone_tolerance_m),  # as a given stop may
+                )
+                keep_inside = False
             return build_line(
                 travel,
                 hub=hub,
@@ -228,7 +302,7 @@ class ConceptContext:
                 layover_s=lw.layover_min * 60.0,
                 max_snap_m=lw.max_snap_m,
                 zone_tolerance_m=lw.zone_tolerance_m,
-                ordered=ordered,
+                keep_inside=keep_inside,
                 hub_name=s.hub.name,
                 locs=locs,
             )
@@ -321,7 +395,12 @@ def _stream(run: RunSpec, ctx: ConceptContext, s: ComparisonSettings, travel):
     hub_bound = np.zeros(len(trips), dtype=bool)
     if s.hub.location is not None and s.hub.share > 0 and trips:
         hub = hub_point(s)
-        hub_loc = int(travel.locate_many(np.array([hub[0]]), np.array([hub[1]]))[0])
+        from fleet.concepts.line import locate_stop
+
+        try:
+            hub_loc = locate_stop(travel, *hub)  # the autonomous shuttle: its nearest street
+        except SnapError:
+            hub_loc = -1
         # its own generator: the same riders go to the hub for every concept
         rng = np.random.default_rng([int(p["seed"]), 16])
         hub_bound = rng.random(len(trips)) < s.hub.share
@@ -472,8 +551,9 @@ def _on_line(run, ctx, s, travel, trips, autonomous: bool, flex: bool):
         elif x.status == "walk":
             row["status"] = "walk"
         rows.append(row)
+    first = float(tt.departures[0]) if tt.n_trips else start
     last = tt.times(tt.n_trips - 1)[0][-1] if tt.n_trips else start
-    vehicle_hours = tt.n_vehicles * max(last - start, 0.0) / 3600.0
+    vehicle_hours = tt.n_vehicles * max(last - first, 0.0) / 3600.0
     access = out.riders["access_walk_m"].to_numpy(float)
     egress = out.riders["egress_walk_m"].to_numpy(float)
     return pd.DataFrame(rows), access, egress, out.legs, tt.n_vehicles, vehicle_hours, (out, tt)

@@ -1,9 +1,11 @@
 # ruff: noqa: E501  (GTFS column lists and rows read best one per line)
 """Publish a service: a fixed line as GTFS, an on-demand zone as GTFS-Flex v2.
 
-The fixed-line feed has ``agency``, ``stops``, ``routes``, ``trips``,
-``stop_times`` (the timetable of :mod:`fleet.concepts.line`), ``calendar``,
-``shapes`` (the driven road path) and ``feed_info``. The zone feed follows
+The fixed-line feed has ``agency``, ``stops``, ``routes``, ``trips`` (a trip
+per direction and round: ``direction_id`` 0 from the hub, 1 towards it, the
+round's vehicle as ``block_id``), ``stop_times`` (the timetable of
+:mod:`fleet.concepts.line`), ``calendar``, ``shapes`` (the driven road path,
+one per direction) and ``feed_info``. The zone feed follows
 GTFS-Flex v2 (in the GTFS reference since 2024): the zone polygon in
 ``locations.geojson``, a ``booking_rules.txt`` rule (real-time booking, or
 same-day with a minimum notice), and a trip whose two ``stop_times`` rows
@@ -90,51 +92,57 @@ def export_line_gtfs(
 ) -> Path:
     """Write a GTFS zip of the line's timetable (see module docstring)."""
     line = timetable.line
-    n = line.n_stops
     stops = [
         {"stop_id": f"{prefix}:{sid}", "stop_name": name, "stop_lat": f"{la:.6f}",
          "stop_lon": f"{lo:.6f}", "wheelchair_boarding": 1}
         for sid, name, la, lo in zip(line.stop_ids, line.stop_names, line.lat, line.lon, strict=True)
     ]  # fmt: skip
     route_id = f"{prefix}:R1"
+    k = line.far
     routes = [{"route_id": route_id, "agency_id": "elster", "route_short_name": route_name,
-               "route_long_name": f"{route_name} {line.stop_names[0]} loop", "route_type": 3}]  # fmt: skip
+               "route_long_name": f"{line.stop_names[0]} - {line.stop_names[k]}", "route_type": 3}]  # fmt: skip
     shape_rows = []
-    dist = 0.0
-    seq = 0
-    for p in range(n):
-        pth = travel.path(line.position_loc(p), line.position_loc(p + 1))
-        for k, v in enumerate(pth.locations):
-            if p > 0 and k == 0:
-                continue
-            la, lo = travel.coords(int(v))
-            shape_rows.append(
-                {"shape_id": f"{prefix}:S1", "shape_pt_lat": f"{la:.6f}", "shape_pt_lon": f"{lo:.6f}",
-                 "shape_pt_sequence": seq, "shape_dist_traveled": f"{dist + pth.metres[k]:.1f}"}
-            )  # fmt: skip
-            seq += 1
-        dist += float(pth.metres[-1])
-    cum = np.concatenate(([0.0], np.cumsum(line.run_m)))
+    cum: list[np.ndarray] = []  # per direction: distance travelled at each of its positions
+    for d, positions in enumerate((range(k + 1), range(k, 2 * k + 1))):
+        shape_id, seq, dist = f"{prefix}:S{d}", 0, 0.0
+        at = [0.0]
+        for p in list(positions)[:-1]:
+            pth = travel.path(line.position_loc(p), line.position_loc(p + 1))
+            for i, v in enumerate(pth.locations):
+                if seq > 0 and i == 0:
+                    continue
+                la, lo = travel.coords(int(v))
+                shape_rows.append(
+                    {"shape_id": shape_id, "shape_pt_lat": f"{la:.6f}", "shape_pt_lon": f"{lo:.6f}",
+                     "shape_pt_sequence": seq, "shape_dist_traveled": f"{dist + pth.metres[i]:.1f}"}
+                )  # fmt: skip
+                seq += 1
+            dist += float(pth.metres[-1])
+            at.append(dist)
+        cum.append(np.asarray(at))
     trips, stop_times = [], []
     for j in range(timetable.n_trips):
-        tid = f"{prefix}:T{j + 1:04d}"
-        trips.append({"route_id": route_id, "service_id": "weekday", "trip_id": tid,
-                      "trip_headsign": line.stop_names[0], "shape_id": f"{prefix}:S1",
-                      "block_id": f"{prefix}:V{timetable.vehicle_of(j) + 1}",
-                      "wheelchair_accessible": 1})  # fmt: skip
-        arr, dep = timetable.times(j)
-        for p in range(n + 1):
-            stop_times.append(
-                {"trip_id": tid, "arrival_time": gtfs_time(arr[p]), "departure_time": gtfs_time(dep[p]),
-                 "stop_id": stops[p % n]["stop_id"], "stop_sequence": p + 1,
-                 "pickup_type": 1 if p == n else 0, "drop_off_type": 1 if p == 0 else 0,
-                 "shape_dist_traveled": f"{cum[p]:.1f}", "timepoint": 1}
-            )  # fmt: skip
+        for d in (0, 1):
+            tid = f"{prefix}:T{j + 1:04d}{'ab'[d]}"
+            sequence, arr, dep = timetable.direction(j, d)
+            last = len(sequence) - 1
+            trips.append({"route_id": route_id, "service_id": "weekday", "trip_id": tid,
+                          "trip_headsign": line.stop_names[sequence[-1]], "direction_id": d,
+                          "shape_id": f"{prefix}:S{d}",
+                          "block_id": f"{prefix}:V{timetable.vehicle_of(j) + 1}",
+                          "wheelchair_accessible": 1})  # fmt: skip
+            for i, stop in enumerate(sequence):
+                stop_times.append(
+                    {"trip_id": tid, "arrival_time": gtfs_time(arr[i]), "departure_time": gtfs_time(dep[i]),
+                     "stop_id": stops[stop]["stop_id"], "stop_sequence": i + 1,
+                     "pickup_type": 1 if i == last else 0, "drop_off_type": 1 if i == 0 else 0,
+                     "shape_dist_traveled": f"{cum[d][i]:.1f}", "timepoint": 1}
+                )  # fmt: skip
     files = {
         "agency.txt": _agency(agency, agency_url, timezone),
         "stops.txt": _csv(stops, ["stop_id", "stop_name", "stop_lat", "stop_lon", "wheelchair_boarding"]),
         "routes.txt": _csv(routes, ["route_id", "agency_id", "route_short_name", "route_long_name", "route_type"]),
-        "trips.txt": _csv(trips, ["route_id", "service_id", "trip_id", "trip_headsign", "shape_id", "block_id", "wheelchair_accessible"]),
+        "trips.txt": _csv(trips, ["route_id", "service_id", "trip_id", "trip_headsign", "direction_id", "shape_id", "block_id", "wheelchair_accessible"]),
         "stop_times.txt": _csv(stop_times, ["trip_id", "arrival_time", "departure_time", "stop_id", "stop_sequence", "pickup_type", "drop_off_type", "shape_dist_traveled", "timepoint"]),
         "calendar.txt": _csv([_service(start, days, weekdays)], ["service_id", *WEEKDAYS, "start_date", "end_date"]),
         "shapes.txt": _csv(shape_rows, ["shape_id", "shape_pt_lat", "shape_pt_lon", "shape_pt_sequence", "shape_dist_traveled"]),

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import itertools
 import math
-import tomllib
+import zipfile
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,79 +19,18 @@ import pytest
 
 from fleet.concepts import CONCEPTS
 from fleet.concepts.backend import hub_point, load_concept_context, run_concept, serve
-from fleet.concepts.compare import Comparison, parse_comparison
 from fleet.concepts.line import build_line, build_timetable
 from fleet.simulation.audit import audit
 from fleet.simulation.simulator import SimulationConfig, SimulationResult
 from routing.errors import DataError
-
-SMALL = """
-[scenario]
-name = "hd-concepts-small"
-region = "heidelberg"
-
-[area]
-name = "Bergheim/Weststadt"
-bbox = [8.670, 49.398, 8.692, 49.412]
-
-[demand]
-date = 2022-09-14
-window = ["08:00", "09:00"]
-requests = 60
-travel_times = "road"
-
-[demand_model.gravity]
-calibrate = false
-
-[fleet]
-n_vehicles = 3
-capacity = 4
-
-[service]
-max_wait_min = 15
-alpha = 1.5
-beta_min = 5
-
-[dispatcher]
-reoptimise_every_s = 120
-rebalancing = false
-
-[sweep]
-seeds = [3]
-
-[compare]
-headway_min = [15]
-
-[stops]
-walk_m = 250
-
-[line]
-walk_m = 600
-corridor_m = 700
-
-[hub]
-name = "Heidelberg Hauptbahnhof"
-location = [8.6760, 49.4047]
-share = 0.3
-"""
-
-
-def _comparison(text: str = SMALL, tmp: Path | None = None) -> Comparison:
-    return parse_comparison(tomllib.loads(text), source="small.toml", base_dir=tmp or Path.cwd())
+from tests.support.concepts import SMALL, comparison_of, run_of
 
 
 @pytest.fixture(scope="module")
 def small(hd_data_dir, cache_dir):
-    comparison = _comparison()
+    comparison = comparison_of()
     ctx = load_concept_context(comparison.scenario, data_dir=hd_data_dir, cache_dir=cache_dir)
     return comparison, ctx
-
-
-def _run(comparison: Comparison, concept: str, autonomous: bool):
-    for run in comparison.runs():
-        if run.params["concept"] == concept and run.params["autonomous"] == autonomous:
-            return run
-    raise AssertionError(f"no run for {concept} {autonomous}")
 
 
 VARIANTS = [(c, av) for c in CONCEPTS for av in (False, True)]
@@ -101,7 +39,7 @@ VARIANTS = [(c, av) for c in CONCEPTS for av in (False, True)]
 @pytest.mark.parametrize(("concept", "autonomous"), VARIANTS)
 def test_same_seed_same_kpis(small, concept, autonomous):
     comparison, ctx = small
-    run = _run(comparison, concept, autonomous)
+    run = run_of(comparison, concept, autonomous)
     a = run_concept(run, ctx)
     b = run_concept(run, ctx)
     assert a.keys() == b.keys()
@@ -114,41 +52,111 @@ def test_same_seed_same_kpis(small, concept, autonomous):
 
 def test_same_riders_meet_every_concept(small):
     comparison, ctx = small
-    counts = {run_concept(_run(comparison, c, False), ctx)["requests_simulated"] for c in CONCEPTS}
+    counts = {
+        run_concept(run_of(comparison, c, False), ctx)["requests_simulated"] for c in CONCEPTS
+    }
     assert len(counts) == 1
 
 
-def test_timetable_recomputed_from_cycle_time_and_headway(small):
+@pytest.mark.parametrize("headway_min", [5, 15])
+def test_timetable_recomputed_from_cycle_time_and_headway(small, headway_min):
     comparison, ctx = small
     s = comparison.settings
     line = ctx.line(s, False, False)
     travel = ctx.travel(s, False)
-    headway = 15 * 60.0
-    tt = build_timetable(line, headway_s=headway, start_s=8 * 3600.0, end_s=9.5 * 3600.0)
-    # the oracle: road times between consecutive stops, dwell at every stop but the last,
-    # departures every headway, vehicles = cycle / headway rounded up
-    locs = [int(x) for x in line.loc] + [int(line.loc[0])]
-    run = [
-        math.ceil(travel.time(a, b) * (1 + line.slack_share)) for a, b in itertools.pairwise(locs)
-    ]
-    dwell = s.line.dwell_s
-    trip = sum(run) + dwell * (len(run) - 1)
-    cycle = trip + s.line.layover_min * 60
+    headway = headway_min * 60.0
+    start, end = 8 * 3600.0, 9.5 * 3600.0
+    tt = build_timetable(line, headway_s=headway, start_s=start, end_s=end)
+    # the oracle: road times between the consecutive street sides of the round, out to the
+    # far end and back; a dwell at every stop between the ends, a layover at each end
+    k = line.n_stops - 1
+    out_locs = [int(x) for x in line.loc[: k + 1]]
+    in_locs = [int(x) for x in line.loc[k:]]
+    assert out_locs[0] == in_locs[-1], "a round starts and ends at the hub"
+    runs = {}
+    for d, locs in ((0, out_locs), (1, in_locs)):
+        runs[d] = [
+            math.ceil(travel.time(a, b) * (1 + line.slack_share))
+            for a, b in itertools.pairwise(locs)
+        ]
+    dwell, layover = s.line.dwell_s, s.line.layover_min * 60
+    run_time = {d: sum(r) + dwell * (len(r) - 1) for d, r in runs.items()}
+    cycle = run_time[0] + layover + run_time[1] + layover
     assert tt.n_vehicles == math.ceil(cycle / headway)
-    assert tt.n_trips == math.ceil(1.5 * 3600 / headway)  # departures before the end
+    # hub departures every headway from the start while before the end, plus the rounds
+    # that must leave earlier so that the far end is served from the start too
+    lead = math.floor((run_time[0] + layover) / headway)
+    hub_departures = [start + i * headway for i in range(-lead, 100) if start + i * headway < end]
+    assert tt.n_trips == len(hub_departures)
+    far_departures = [t + run_time[0] + layover for t in hub_departures]
+    assert start <= min(x for x in far_departures if x >= start) < start + headway
+    assert min(far_departures) < start + headway
+    names = list(line.stop_ids)
     for j in range(tt.n_trips):
-        arr, dep = tt.times(j)
-        t = 8 * 3600.0 + j * headway
-        assert dep[0] == t
-        for p, r in enumerate(run):
-            t += r
-            assert arr[p + 1] == pytest.approx(t)
-            if p + 1 < len(run):
-                t += dwell
-                assert dep[p + 1] == pytest.approx(t)
-    # one vehicle's consecutive trips fit the cycle
-    if tt.n_trips > tt.n_vehicles:
-        assert tt.departures[tt.n_vehicles] - tt.departures[0] >= cycle
+        for d, t in ((0, hub_departures[j]), (1, far_departures[j])):
+            stops, arr, dep = tt.direction(j, d)
+            order = list(range(k + 1)) if d == 0 else list(range(k, -1, -1))
+            assert [names[i] for i in stops] == [names[i] for i in order]
+            assert dep[0] == pytest.approx(t)
+            for p, r in enumerate(runs[d]):
+                t += r
+                assert arr[p + 1] == pytest.approx(t)
+                if p + 1 < len(runs[d]):
+                    t += dwell
+                    assert dep[p + 1] == pytest.approx(t)
+    # a vehicle's next round leaves the hub no earlier than its return plus the layover
+    for j in range(tt.n_trips - tt.n_vehicles):
+        back = tt.direction(j, 1)[1][-1]
+        assert tt.vehicle_of(j + tt.n_vehicles) == tt.vehicle_of(j)
+        assert tt.departures[j + tt.n_vehicles] >= back + layover - 1e-9
+
+
+def test_street_sides_are_the_fastest_round_by_brute_force():
+    from fleet.concepts.line import choose_sides
+
+    class Matrix:  # an asymmetric road: location ids index a random time matrix
+        def __init__(self, seconds):
+            self.seconds = seconds
+
+        def matrix(self, a, b):
+            sec = self.seconds[np.ix_(np.asarray(a), np.asarray(b))]
+            return sec, sec
+
+    rng = np.random.default_rng(16)
+    for _ in range(20):
+        travel = Matrix(rng.uniform(10, 100, size=(12, 12)))
+        options = [np.array([1, 2]), np.array([3, 4, 5]), np.array([5, 6]), np.array([7, 8])]
+        got = choose_sides(travel, 0, options)
+        # every choice of a side per position: out 1..4 (4 is the far end), back 3..1
+        best = math.inf
+        for out in itertools.product(*options):
+            for back in itertools.product(*options[-2::-1]):
+                round_ = [0, *out, *back, 0]
+                if any(a == b for a, b in itertools.pairwise(round_)):
+                    continue
+                best = min(best, sum(travel.seconds[a, b] for a, b in itertools.pairwise(round_)))
+        cost = sum(travel.seconds[a, b] for a, b in itertools.pairwise(got.tolist()))
+        assert cost == pytest.approx(best)
+        assert [int(v) in o for v, o in zip(got[1:5], options, strict=True)] == [True] * 4
+
+
+def test_generated_line_is_a_trunk_on_the_road_network(small):
+    comparison, ctx = small
+    s = comparison.settings
+    line = ctx.line(s, False, False)
+    travel = ctx.travel(s, False)
+    k = line.n_stops - 1
+    assert k >= 2
+    # out and back over the same stops, the far end once, the hub at both ends
+    assert [line.stop_at(p) for p in range(2 * k + 1)] == [*range(k + 1), *range(k - 1, -1, -1)]
+    # each run is a road path between the street sides, the shape the vehicles drive
+    for p in range(2 * k):
+        path = travel.path(line.position_loc(p), line.position_loc(p + 1))
+        assert path.seconds[-1] == pytest.approx(line.run_s[p])
+        assert path.metres[-1] == pytest.approx(line.run_m[p])
+    # a stop every spacing along the road (the far end may come after half a spacing)
+    assert (line.run_m[:k] >= s.line.stop_spacing_m / 2).all()
+    assert line.run_m[: k - 1].mean() >= s.line.stop_spacing_m * 0.8
 
 
 # ------------------------------------------------------------------ walks on the streets
@@ -248,7 +256,7 @@ def test_no_stop_based_rider_walks_farther_than_the_stop_distance(small, walk_or
 
     comparison, ctx = small
     s = comparison.settings
-    run = _run(comparison, "stop_based", False)
+    run = run_of(comparison, "stop_based", False)
     stops = ctx.stops(s, False)
     riders, *_ = serve(run, ctx)
     trips, _ = _stream(run, ctx, s, ctx.travel(s, False))
@@ -277,7 +285,7 @@ def test_nobody_walks_farther_than_the_stop_distance(small):
     # every walk location is covered but those with no street in the zone within the
     # walk at all (footpaths through parks), which may be at most 5 %
     assert (walk <= s.stops.walk_m).mean() >= 0.95
-    riders, *_ = serve(_run(comparison, "stop_based", False), ctx)
+    riders, *_ = serve(run_of(comparison, "stop_based", False), ctx)
     served = riders[riders["status"] == "served"]
     assert len(served) > 0
     assert served["access_walk_m"].max() <= s.stops.walk_m
@@ -307,7 +315,7 @@ def test_every_ride_passes_the_independent_audit(small, concept, autonomous):
 
     comparison, ctx = small
     s = comparison.settings
-    run = _run(comparison, concept, autonomous)
+    run = run_of(comparison, concept, autonomous)
     riders, _, _, raw = serve(run, ctx)
     travel = ctx.travel(s, autonomous)
     if concept in ("door_to_door", "stop_based"):
@@ -327,9 +335,26 @@ def test_every_ride_passes_the_independent_audit(small, concept, autonomous):
 
 
 def test_flex_route_deviates_within_the_slack(small):
-    comparison, ctx = small
-    riders, *_ = serve(_run(comparison, "flex", False), ctx)
+    from fleet.concepts.timetabled import LineRules
+
+    # the trunk's runs between stops 400 m apart are short (about a minute): a door detour
+    # fits only a slack of twice the run; every such ride passes the audit
+    _, ctx = small
+    comparison = comparison_of(
+        SMALL.replace("corridor_m = 700", "corridor_m = 700\nflex_slack_share = 2.0")
+    )
+    s = comparison.settings
+    run = run_of(comparison, "flex", False)
+    riders, _, _, (outcome, tt) = serve(run, ctx)
     assert riders.loc[riders["status"] == "served", "door"].any(), "no door service at all"
+    rules = LineRules(
+        capacity=int(run.params["capacity"]),
+        wheelchair_places=int(run.params["wheelchair_places"]),
+        boarding_s=s.line.boarding_s,
+        alighting_s=s.line.boarding_s,
+    )
+    report = audit(_as_result(outcome, tt, rules), ctx.travel(s, False))
+    assert report.ok, report.summary()
 
 
 def test_autonomous_is_slower_and_has_no_driver(small):
@@ -356,7 +381,7 @@ def test_line_leaving_the_zone_is_named(small, tmp_path):
     with pytest.raises(DataError, match=r"\[line\] stops_file: stop 'A'.*outside the zone"):
         build_line(
             ctx.travel(s, False), hub=hub_point(s), stops=far, zone=ctx.zone, dwell_s=20,
-            slack_share=0, layover_s=180, max_snap_m=100, zone_tolerance_m=300, ordered=True,
+            slack_share=0, layover_s=180, max_snap_m=100, zone_tolerance_m=300, keep_inside=True,
         )  # fmt: skip
 
 
@@ -370,7 +395,7 @@ def test_stop_off_the_network_is_named(small):
         build_line(
             travel, hub=hub_point(s), stops=[("B", "Park", lat, lon)], zone=ctx.zone,
             dwell_s=20, slack_share=0, layover_s=180, max_snap_m=0.5, zone_tolerance_m=300,
-            ordered=True,
+            keep_inside=True,
         )  # fmt: skip
 
 
@@ -438,6 +463,21 @@ def test_exports_validate_and_round_trip_into_the_trams(small, tmp_path, hd_regi
     feed = export_line_gtfs(tt, travel, tmp_path / "line.zip", route_name="F1", start=day)
     report = validate_gtfs(feed, today=day)
     assert report.errors == [], [f.describe() for f in report.errors]
+    # both directions: a trip each way per round, on its own shape, the stops reversed
+    with zipfile.ZipFile(feed) as z:
+        trips = pd.read_csv(z.open("trips.txt"), dtype=str)
+        times = pd.read_csv(z.open("stop_times.txt"), dtype=str)
+        shapes = pd.read_csv(z.open("shapes.txt"), dtype=str)
+    assert (trips["direction_id"].value_counts() == tt.n_trips).all()
+    assert set(trips["direction_id"]) == {"0", "1"}
+    assert trips.groupby("direction_id")["shape_id"].nunique().tolist() == [1, 1]
+    assert set(shapes["shape_id"]) == set(trips["shape_id"])
+    names = [f"feeder:{sid}" for sid in line.stop_ids]
+    for trip in trips.itertuples():
+        seq = times[times["trip_id"] == trip.trip_id].sort_values(
+            "stop_sequence", key=lambda c: c.astype(int)
+        )
+        assert seq["stop_id"].tolist() == (names if trip.direction_id == "0" else names[::-1])
     flex = export_zone_flex(
         ctx.zone, tmp_path / "zone.zip", name="Weststadt", start=day, service=(25200, 36000)
     )
@@ -559,7 +599,7 @@ def test_compare_on_dask_gives_the_in_process_kpis(small, tmp_path, hd_data_dir,
     text = SMALL.replace(
         "[compare]\n", '[compare]\nconcepts = ["door_to_door", "fixed"]\nautonomous = [false]\n'
     )
-    comparison = _comparison(text)
+    comparison = comparison_of(text)
     _, ctx = small
     with (
         distributed.LocalCluster(
