@@ -119,6 +119,8 @@ class LiveVehicle:
         Dispatcher time of the last report of any kind.
     at_stop : int
         Pool node the vehicle has arrived at and is serving (-1: driving).
+    stop_opens : float
+        When service at ``at_stop`` may start (its window's opening when it arrived).
     arrived_at : float
     odometer_m, empty_m : float
         Road metres driven between consecutive positions (fixes and stops), and of
@@ -135,6 +137,7 @@ class LiveVehicle:
     event_ts: float = -math.inf
     event_at: float = math.nan
     at_stop: int = -1
+    stop_opens: float = -math.inf
     arrived_at: float = math.nan
     odometer_m: float = 0.0
     empty_m: float = 0.0
@@ -292,8 +295,11 @@ class LiveDispatcher(Dispatcher):
     def _refresh(self, now: float) -> None:
         super()._refresh(now)
         for k, lv in enumerate(self.state):
-            if lv.at_stop >= 0:  # being served now: nothing can go before it
-                self.pool.early[lv.at_stop] = self.pool.late[lv.at_stop] = self.shift_s[k]
+            if lv.at_stop >= 0:
+                # Being served: nothing can go before it, and service starts now, or when
+                # the promised window opens for a vehicle that came early (not before).
+                start = max(float(self.shift_s[k]), lv.stop_opens)
+                self.pool.early[lv.at_stop] = self.pool.late[lv.at_stop] = start
 
     def _remove_request(self, k: int, rec: RequestRecord) -> None:
         row = self.routes[k, : self.lens[k]]
@@ -580,6 +586,7 @@ class LiveDispatcher(Dispatcher):
             )
         self._front(k, node)
         lv.at_stop = node
+        lv.stop_opens = float(self.pool.early[node])
         lv.arrived_at = now
         lv.event_ts, lv.event_at = ts, now
         self._count_drive(k, int(self.pool.loc[node]))

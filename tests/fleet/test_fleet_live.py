@@ -355,3 +355,15 @@ def test_a_fix_is_placed_on_the_street_toward_the_next_stop() -> None:
     # an idle vehicle, or no candidates: the nearest street
     d.position("V001", behind, lat, lon, 20.0, 20.0)
     assert d.vehicles[0].loc == behind
+
+
+def test_a_vehicle_early_at_the_pickup_plans_boarding_when_the_window_opens() -> None:
+    d, travel, locs = make(n_vehicles=1)
+    d.start_shift("V001", locs["depot"], 0.0, seats=4, wheelchairs=1)
+    d.submit(trip("r1", locs["a"], locs["b"], 0.0, pickup=600.0), 0.0)
+    d.arrived("V001", "r1", "pickup", 100.0, 100.0)
+    fix(d, travel, "V001", locs["a"], 130.0)
+    [pickup, dropoff] = d.manifest("V001")
+    # boarding when the window opens (600 s), 30 s, then 3,200 m at 8 m/s
+    assert pickup["eta"] == pytest.approx(600.0)
+    assert dropoff["eta"] == pytest.approx(600.0 + 30.0 + 3200.0 / SPEED)
