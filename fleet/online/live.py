@@ -126,6 +126,8 @@ class LiveVehicle:
         Road metres driven between consecutive positions (fixes and stops), and of
         them with nobody on board.
     shift_started : float
+    planned_at : float
+        Dispatcher time its schedule was last recomputed.
     """
 
     on_shift: bool = False
@@ -142,6 +144,7 @@ class LiveVehicle:
     odometer_m: float = 0.0
     empty_m: float = 0.0
     shift_started: float = math.nan
+    planned_at: float = -math.inf
 
 
 def forward_times(
@@ -508,6 +511,7 @@ class LiveDispatcher(Dispatcher):
                     "is physically impossible",
                     fix="check the GPS receiver; send the fix the vehicle is really at",
                 )
+        self._replan_silent(now)
         lv.fix_ts, lv.fix_lat, lv.fix_lon, lv.fix_at, lv.event_at = ts, lat, lon, now, now
         if lv.at_stop >= 0:
             self._refresh(now)  # standing at a stop: the stop is where it is
@@ -554,7 +558,29 @@ class LiveDispatcher(Dispatcher):
         k = self.vehicle_index(name)
         lv = self._on_shift(k)
         self._check_ts(k, ts, now, event=True)
-        return k, lv, self._record_of(k, booking_id)
+        rec = self._record_of(k, booking_id)
+        self._replan_silent(now)
+        return k, lv, rec
+
+    def _replan_silent(self, now: float) -> None:
+        """Recompute the schedules of vehicles with work that have not reported for a while.
+
+        Time passes for a vehicle that does not report too: its ETAs slip, and a
+        promise it can no longer keep should move to another vehicle now, not
+        when it reports again. Done inside every applied report (each is in the
+        dispatch log, so every worker does the same at the same instant); reads
+        change nothing.
+        """
+        due = [
+            k
+            for k, lv in enumerate(self.state)
+            if lv.on_shift and self.lens[k] > 2 and now - lv.planned_at > self.live.stale_alert_s
+        ]
+        if not due:
+            return
+        self._refresh(now)
+        for k in due:
+            self._replan(k)
 
     def arrived(self, name: str, booking_id: str, kind: str, ts: float, now: float) -> None:
         """Vehicle ``name`` is at the pickup or drop-off (``kind``) of a booking.
@@ -809,6 +835,7 @@ class LiveDispatcher(Dispatcher):
         """Planned times of vehicle ``k`` from where it is, delays handled (nothing simulated)."""
         v = self.vehicles[k]
         v.version += 1
+        self.state[k].planned_at = self.now
         n = int(self.lens[k])
         ok, times = self._schedule(self.routes[k], n, k)
         if not ok:

@@ -184,6 +184,8 @@ def test_a_late_vehicle_hands_the_pickup_to_one_that_can_keep_the_promise() -> N
     d.start_shift("V002", locs["a"], 10.0, seats=4, wheelchairs=1)
     for t in range(30, 1000, 60):
         fix(d, travel, "V001", locs["depot"], float(t))
+        if d.request("r1").vehicle == 1:
+            break
     rec = d.request("r1")
     assert rec.vehicle == 1, "moved to V002, which is at the pickup"
     assert d.stats["moved_on_delay"] == 1
@@ -367,3 +369,18 @@ def test_a_vehicle_early_at_the_pickup_plans_boarding_when_the_window_opens() ->
     # boarding when the window opens (600 s), 30 s, then 3,200 m at 8 m/s
     assert pickup["eta"] == pytest.approx(600.0)
     assert dropoff["eta"] == pytest.approx(600.0 + 30.0 + 3200.0 / SPEED)
+
+
+def test_time_passes_for_a_vehicle_that_does_not_report() -> None:
+    d, travel, locs = make()
+    d.start_shift("V001", locs["west"], 0.0, seats=4, wheelchairs=1)
+    got = d.submit(trip("r1", locs["a"], locs["b"], 0.0), 0.0)
+    assert got.extra["vehicle_id"] == "V001"
+    d.start_shift("V002", locs["c"], 10.0, seats=4, wheelchairs=1)
+    # V001 stays silent; V002's reports make the dispatcher look at it again
+    t = 30.0
+    while d.request("r1").vehicle == 0 and t < 2000.0:
+        fix(d, travel, "V002", locs["c"], t)
+        t += 30.0
+    assert d.request("r1").vehicle == 1, "moved once V001 could no longer make it"
+    assert t - 30.0 <= got.pickup_latest  # before the promise broke, not after
