@@ -299,10 +299,9 @@ class LiveDispatcher(Dispatcher):
         super()._refresh(now)
         for k, lv in enumerate(self.state):
             if lv.at_stop >= 0:
-                # Being served: nothing can go before it, and service starts now, or when
-                # the promised window opens for a vehicle that came early (not before).
-                start = max(float(self.shift_s[k]), lv.stop_opens)
-                self.pool.early[lv.at_stop] = self.pool.late[lv.at_stop] = start
+                # Being served from the route's start (now, or the window's opening for a
+                # vehicle that came early): nothing can go before it.
+                self.pool.early[lv.at_stop] = self.pool.late[lv.at_stop] = self.shift_s[k]
 
     def _remove_request(self, k: int, rec: RequestRecord) -> None:
         row = self.routes[k, : self.lens[k]]
@@ -617,6 +616,12 @@ class LiveDispatcher(Dispatcher):
         lv.event_ts, lv.event_at = ts, now
         self._count_drive(k, int(self.pool.loc[node]))
         self._relocate(k, int(self.pool.loc[node]), now)
+        if kind == "pickup":
+            # Early for the window: it waits there until it opens. Its route starts then,
+            # so nothing can be planned before this stop (it would have to leave and
+            # come back by the opening), and every later ETA counts from the opening.
+            self.vehicles[k].t_free = max(now, lv.stop_opens)
+            self._refresh(now)
         self._replan(k)
         if kind == "pickup" and rec.extra.get("arriving") != k:
             rec.extra["arriving"] = k
@@ -677,6 +682,7 @@ class LiveDispatcher(Dispatcher):
         rec.extra["boarded"] = (passengers, wheelchairs)
         self.vehicles[k].n_onboard += 1
         self.vehicles[k].mode = Mode.SERVING
+        self.vehicles[k].t_free = now  # boarded: it may leave now
         lv.at_stop = -1
         lv.event_ts, lv.event_at = ts, now
         self._refresh(now)
@@ -744,6 +750,7 @@ class LiveDispatcher(Dispatcher):
         self._remove_request(k, rec)
         self.pool.free([rec.pickup_stop, rec.dropoff_stop])
         rec.status = "no_show"
+        self.vehicles[k].t_free = now
         lv.at_stop = -1
         lv.event_ts, lv.event_at = ts, now
         if self.lens[k] == 2:

@@ -384,3 +384,19 @@ def test_time_passes_for_a_vehicle_that_does_not_report() -> None:
         t += 30.0
     assert d.request("r1").vehicle == 1, "moved once V001 could no longer make it"
     assert t - 30.0 <= got.pickup_latest  # before the promise broke, not after
+
+
+def test_nothing_is_planned_before_the_stop_a_vehicle_waits_at() -> None:
+    d, travel, locs = make(n_vehicles=1)
+    d.start_shift("V001", locs["depot"], 0.0, seats=4, wheelchairs=1)
+    d.submit(trip("r1", locs["a"], locs["b"], 0.0, pickup=1500.0), 0.0)
+    d.arrived("V001", "r1", "pickup", 100.0, 100.0)
+    # a short trip that would fit in the 23 minutes the vehicle waits
+    got = d.submit(trip("r2", locs["c"], locs["depot"], 110.0), 110.0)
+    stops = d.manifest("V001")
+    assert (stops[0]["booking"], stops[0]["status"]) == ("r1", "arrived")
+    if got.accepted:
+        assert got.pickup_eta >= 1500.0  # only after boarding r1
+    for t in (200.0, 400.0):
+        fix(d, travel, "V001", locs["a"], t)
+        assert d.request("r1").vehicle == 0 and d.manifest("V001")[0]["booking"] == "r1"
