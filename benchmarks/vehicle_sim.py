@@ -289,6 +289,19 @@ class VehicleSimulator:
         got = self._call("POST", f"/vehicles/{d.name}/{path}", json=body, headers=d.token)
         return dict(got.json())
 
+    def _arrive(self, d: Driver, booking: str, kind: str) -> bool:
+        """Report arriving at a stop; False when the booking was moved away meanwhile (409)."""
+        self.seq += 1
+        body = {"reportId": f"{d.name}-{self.seq:08d}", "ts": self._iso(self.t),
+                "kind": "arrived", "booking": booking, "stop": kind}  # fmt: skip
+        got = self._call("POST", f"/vehicles/{d.name}/events", json=body, headers=d.token,
+                         ok=(200, 409))  # fmt: skip
+        if got.status_code == 409:
+            self.counts["arrivals refused (booking moved)"] += 1
+            log.info("%s: arrival refused: %s", d.name, got.text[:200])
+            return False
+        return True
+
     def _manifest(self, d: Driver) -> list[dict[str, Any]]:
         got = self._call("GET", f"/vehicles/{d.name}/manifest", headers=d.token)
         return list(got.json()["stops"])
@@ -537,7 +550,9 @@ class VehicleSimulator:
             if stops and (stops[0]["booking"], stops[0]["kind"]) == (leg.booking, leg.kind):
                 if leg.kind == "dropoff":  # no window to wait for: arrival against the plan
                     self.arrival_vs_plan.append(self.t - leg.planned)
-                self._report(d, "events", kind="arrived", booking=leg.booking, stop=leg.kind)
+                if not self._arrive(d, leg.booking, leg.kind):
+                    self._next(d, self._manifest(d))  # moved to another vehicle just now
+                    return
                 d.arrived = self.t
                 self._begin_stop(d, stops[0])
             else:

@@ -680,6 +680,8 @@ class LiveDispatcher(Dispatcher):
         rec.pickup_time = now
         rec.pickup_depart = now
         rec.extra["boarded"] = (passengers, wheelchairs)
+        # boarding began on arrival, or when the window opened for an early vehicle
+        rec.extra["service_start"] = max(lv.arrived_at, _promise(rec).pickup_earliest)
         self.vehicles[k].n_onboard += 1
         self.vehicles[k].mode = Mode.SERVING
         self.vehicles[k].t_free = now  # boarded: it may leave now
@@ -1113,17 +1115,21 @@ class LiveDispatcher(Dispatcher):
         -------
         dict
             ``served``, ``no_shows``, ``cancelled_by_operator``, ``open``,
-            ``on_time_pickup_share`` (pickups within the promised window),
-            ``wait_mean_s``, ``wait_p95_s`` (pickup after the requested time),
+            ``on_time_pickup_share`` (boarding began within the promised window),
+            ``wait_mean_s``, ``wait_p95_s`` (boarding began after the requested time),
             ``vehicle_km``, ``empty_km``, ``occupancy`` (passenger-km of the
             direct trips per vehicle-km), ``delayed`` (requests ever delayed),
             ``replans``, ``rescues``.
         """
         picked = [r for r in self.records if math.isfinite(r.pickup_time) and r.promise]
-        waits = np.array([r.pickup_time - _promise(r).pickup_earliest for r in picked])
+        # service start (arrival, or the window's opening), not the end of boarding
+        starts = [float(r.extra.get("service_start", r.pickup_time)) for r in picked]
+        waits = np.array(
+            [t - _promise(r).pickup_earliest for r, t in zip(picked, starts, strict=True)]
+        )
         on_time = [
-            r.pickup_time <= _promise(r).pickup_latest + EPS
-            for r in picked
+            t <= _promise(r).pickup_latest + EPS
+            for r, t in zip(picked, starts, strict=True)
             if not r.extra.get("rescue")
         ]
         done = [r for r in self.records if r.status == "done"]
