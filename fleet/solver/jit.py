@@ -25,6 +25,10 @@ import numba
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# numba's stubs do not list the private ``_nrt`` option: pass the options as a dict.
+_COUNTED: dict[str, Any] = {"cache": True, "_nrt": True}
+_BORROWED: dict[str, Any] = {"cache": True, "_nrt": False}
+
 
 def njit(func: F) -> F:
     """Compile ``func`` in nopython mode with an on-disk cache.
@@ -41,7 +45,7 @@ def njit(func: F) -> F:
     """
     # _nrt set explicitly: numba would otherwise compile a kernel called from an
     # njit_borrowed one without reference counting too (the flag is inherited).
-    return cast(F, numba.njit(cache=True, _nrt=True)(func))
+    return cast(F, numba.njit(**_COUNTED)(func))
 
 
 def njit_borrowed(func: F) -> F:
@@ -50,8 +54,9 @@ def njit_borrowed(func: F) -> F:
     The kernel must allocate no array (``np.empty``, ``copy``, ``argsort`` ...:
     numba refuses to compile that) and return none, so every array it sees
     belongs to its caller and outlives the call. It may call :func:`njit`
-    kernels (which allocate and count references as usual). numba's ``_nrt`` option is
-    private but stable: numba compiles its own string kernels with it.
+    kernels that return no array (they count references as usual, and may
+    allocate inside). numba's ``_nrt`` option is private but stable: numba
+    compiles its own string kernels with it.
 
     Parameters
     ----------
@@ -63,4 +68,4 @@ def njit_borrowed(func: F) -> F:
     callable
         The numba dispatcher, typed as ``func``.
     """
-    return cast(F, numba.njit(cache=True, _nrt=False)(func))
+    return cast(F, numba.njit(**_BORROWED)(func))

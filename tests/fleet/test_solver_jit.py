@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import numpy as np
 import pytest
 from numba.core.errors import TypingError
@@ -44,5 +46,5 @@ def test_a_borrowed_kernel_cannot_allocate() -> None:
 
 def test_hot_helpers_are_borrowed_and_their_callers_are_not() -> None:
     for kernel in (route_schedule, route_prep, insertion_prepared):
-        assert kernel.targetoptions["_nrt"] is False, kernel
-    assert repair_core.targetoptions["_nrt"] is True
+        assert cast(Any, kernel).targetoptions["_nrt"] is False, kernel
+    assert cast(Any, repair_core).targetoptions["_nrt"] is True
