@@ -134,8 +134,10 @@ class BookingOut(BaseModel):
     id: str
     status: str = Field(
         description="confirmed, then assigned (the shuttle is on its way to the pickup), "
-        "picked_up and completed; or cancelled. Read from the dispatcher's current plans "
-        "(the status a cancel is decided on); each change is in events with its instant."
+        "arriving, picked_up and completed; delayed (a new ETA, see live and events); or "
+        "cancelled, no_show, cancelled_by_operator (the reason is in events). Read from the "
+        "dispatcher's current plans (the status a cancel is decided on); each change is in "
+        "events with its instant."
     )
     token: str | None = Field(
         default=None,
@@ -151,6 +153,32 @@ class BookingOut(BaseModel):
     created_at: datetime = Field(alias="createdAt")
     updated_at: datetime = Field(alias="updatedAt")
     events: list[BookingEventOut] = Field(default_factory=list)
+    pickup_code: str | None = Field(
+        default=None, alias="pickupCode", description="Show it to the driver at the pickup."
+    )
+    live: BookingLiveOut | None = Field(
+        default=None,
+        description="Where the shuttle is and when it comes (while a real vehicle serves "
+        "the booking; null otherwise).",
+    )
+
+
+class BookingLiveOut(BaseModel):
+    """The live view of a booking's shuttle."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    vehicle_id: str = Field(alias="vehicleId")
+    position: LatLon | None = Field(
+        description="Where the shuttle is: only once it is on its way to you or carries you."
+    )
+    position_at: datetime | None = Field(alias="positionAt")
+    pickup_eta: datetime | None = Field(alias="pickupEta")
+    dropoff_eta: datetime | None = Field(alias="dropoffEta")
+    delayed: bool
+
+
+BookingOut.model_rebuild()
 
 
 # -- fleet (dispatcher view) -----------------------------------------------------------------

@@ -10,7 +10,7 @@ configured.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     shuttle_vehicles, shuttle_seats, shuttle_wheelchairs : int
         The on-demand fleet the dispatcher plans with (``ELSTER_SHUTTLE_VEHICLES``, ...);
         0 vehicles turns the shuttle service off.
+    shuttle_operation : {"simulated", "live"}
+        ``simulated`` (``ELSTER_SHUTTLE_OPERATION``, default): the vehicles drive
+        their plans exactly. ``live``: real vehicles join by starting a shift and
+        report positions and stop events through ``/api/v1/vehicles``.
+    shuttle_no_show_wait_s : float
+        How long a driver waits at a pickup before a no-show may be reported.
+    clock_file : Path or None
+        ``ELSTER_CLOCK_FILE``: a file holding the UNIX time the shuttle stack
+        runs on (simulated days); unset: the system clock.
     shuttle_reoptimise_s : float
         Seconds between re-optimisations (and idle-vehicle rebalancing) of the shuttle
         plans in the background (``ELSTER_SHUTTLE_REOPTIMISE_S``); 0 turns it off.
@@ -99,6 +108,9 @@ class Settings(BaseSettings):
     shuttle_seats: int = Field(default=8, ge=1)
     shuttle_wheelchairs: int = Field(default=1, ge=0)
     shuttle_reoptimise_s: float = Field(default=60.0, ge=0)
+    shuttle_operation: Literal["simulated", "live"] = "simulated"
+    shuttle_no_show_wait_s: float = Field(default=180.0, ge=0, le=3600)
+    clock_file: Path | None = None
     rate_limit_bookings: str = "10/60"
     rate_limit_expensive: str = "120/60"
     workers: int = Field(default=1, ge=1)

@@ -30,6 +30,7 @@ from functools import partial
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+from api.clock import make_clock
 from api.live.feeds import LiveFeeds
 from api.services.booking_batch import BookingBatcher
 from api.services.fleet_adapter import load_dispatcher
@@ -143,6 +144,8 @@ class RegionState:
         Rendered responses that never change while the process runs (map layers).
     started_at : float
         Unix time the state was created.
+    clock : callable
+        UNIX seconds now for the shuttle stack (``ELSTER_CLOCK_FILE`` or the system clock).
     """
 
     region: Region
@@ -163,6 +166,7 @@ class RegionState:
     components: dict[str, Component] = field(default_factory=dict)
     cache: dict[str, bytes] = field(default_factory=dict)
     started_at: float = field(default_factory=time.time)
+    clock: Callable[[], float] = time.time
 
     def component(self, name: str) -> Component:
         """Return a component's status (a name never loaded is not ready)."""
@@ -558,6 +562,7 @@ def _load_shuttle(
     settings: Settings,
     networks: dict[str, RoadNetwork],
     chargers: ChargerStore | None,
+    clock: Callable[[], float],
 ) -> ShuttleDispatcher:
     """The online dispatcher on the ``shuttle`` road network (off by settings otherwise)."""
     if settings.shuttle_vehicles == 0:
@@ -569,15 +574,22 @@ def _load_shuttle(
             "the shuttle needs the shuttle road profile", fix="add shuttle to ELSTER_PROFILES"
         )
     return load_dispatcher(
-        settings, network=networks["shuttle"], timezone=region.timezone, chargers=chargers
+        settings,
+        network=networks["shuttle"],
+        timezone=region.timezone,
+        chargers=chargers,
+        clock=clock,
     )
 
 
 def _start_shuttle(
-    region: Region, bookings: BookingStore, dispatcher: ShuttleDispatcher | None
+    region: Region,
+    bookings: BookingStore,
+    dispatcher: ShuttleDispatcher | None,
+    clock: Callable[[], float],
 ) -> tuple[BookingService, BookingBatcher]:
     """The booking service over ``dispatcher`` (joins the dispatch log) and its batcher."""
-    shuttle = BookingService(bookings, dispatcher, timezone=region.timezone)
+    shuttle = BookingService(bookings, dispatcher, timezone=region.timezone, clock=clock)
     return shuttle, BookingBatcher(shuttle)
 
 
@@ -587,7 +599,7 @@ def _warm_up_shuttle(state: RegionState) -> None:
         return
     (o_lat, o_lon), (d_lat, d_lon) = state.region.sample_queries[0]
     request = ShuttleRequest((float(o_lat), float(o_lon)), (float(d_lat), float(d_lon)),
-                             earliest_pickup=time.time() + 1800.0)  # fmt: skip
+                             earliest_pickup=state.clock() + 1800.0)  # fmt: skip
     try:
         state.shuttle.quote(request)
     except ElsterError as exc:
@@ -660,6 +672,7 @@ def _load_components(
     state is assembled once everything it holds exists.
     """
     loader = ComponentLoader(region)
+    clock = make_clock(settings.clock_file)
     networks = loader.load("road", lambda: _load_road(region, settings), _describe_road) or {}
     transit = loader.load("transit", lambda: _load_transit(region, settings), _describe_transit)
     stations = loader.load(
@@ -718,11 +731,11 @@ def _load_components(
     else:
         dispatcher = loader.load(
             "shuttle",
-            lambda: _load_shuttle(region, settings, networks, chargers),
+            lambda: _load_shuttle(region, settings, networks, chargers, clock),
             lambda _: "online dispatcher ready",
         )
     _warm_up(region, networks, planner, transit)
-    shuttle, booking_batcher = _start_shuttle(region, bookings, dispatcher)
+    shuttle, booking_batcher = _start_shuttle(region, bookings, dispatcher, clock)
     state = RegionState(
         region=region,
         settings=settings,
@@ -740,6 +753,7 @@ def _load_components(
         live=live,
         realtime=realtime,
         components=loader.components,
+        clock=clock,
     )
     _warm_up_shuttle(state)
     _add_shuttle_provider(state)

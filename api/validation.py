@@ -129,5 +129,5 @@ def check_time_window(
 
 def shuttle_window(state: RegionState) -> tuple[datetime, datetime]:
     """Bookable pickup times: from 15 minutes ago (clock skew) up to 7 days ahead."""
-    now = local_time(state, None)
+    now = datetime.fromtimestamp(state.clock(), ZoneInfo(state.region.timezone))
     return now - timedelta(minutes=15), now + timedelta(days=7)

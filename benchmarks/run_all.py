@@ -34,7 +34,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Modules in benchmarks/ that are not benchmark programs.
-NOT_PROGRAMS = {"__init__", "common", "run_all", "osrm_peer", "osrm_compare", "routingkit_peer"}
+NOT_PROGRAMS = {
+    "__init__", "common", "run_all", "osrm_peer", "osrm_compare", "routingkit_peer",
+    "vehicle_sim",  # the live day's simulator, run by fleet_live
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -428,6 +431,20 @@ def closures_rows(name: str, d: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def fleet_live_rows(name: str, d: dict[str, Any]) -> list[Row]:
+    """A live day driven through the HTTP API: realistic beside the exact day."""
+    real, exact = d.get("realistic") or {}, d.get("exact") or {}
+    what = "exact day (vehicles follow the plan)"
+    return [
+        Row(name, "promises kept (realistic day)", _num(real.get("promises_kept_share")),
+            _num(exact.get("promises_kept_share")), what, "share", better="higher"),
+        Row(name, "ETA error at pickup p95", _num(real.get("eta_error_p95_s")),
+            _num(exact.get("eta_error_p95_s")), what, "s"),
+        Row(name, "passengers stranded", _num(real.get("stranded")), None, "", "",
+            note="must be 0"),
+    ]  # fmt: skip
+
+
 def fleet_online_rows(name: str, d: dict[str, Any]) -> list[Row]:
     """Online dispatch of a day of requests: pooling dispatcher vs the no-pooling baseline."""
     ours, base = _get(d, "ours", "kpis") or {}, _get(d, "baseline", "kpis") or {}
@@ -581,6 +598,7 @@ BENCHES: dict[str, Bench] = {
             extract=closures_rows,
         ),
         Bench("fleet_online", ("--quick", "--seed", "42"), extract=fleet_online_rows),
+        Bench("fleet_live", ("--quick",), extract=fleet_live_rows),
         Bench(
             "sweep", ("--workers", "2", "--requests", "500", "--fleets", "5,10"), extract=sweep_rows
         ),

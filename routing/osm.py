@@ -397,3 +397,41 @@ def read_ways(
         time.perf_counter() - started,
     )
     return table
+
+
+def read_way_tags(
+    path: Path, way_ids: np.ndarray, keys: Sequence[str], *, region: str | None = None
+) -> dict[int, dict[str, str]]:
+    """The tags ``keys`` of the ways ``way_ids`` (a graph's ``way_id``), from one pass over ways.
+
+    Graphs keep a way's id but not its tags; rules on road classes and signed
+    limits (the streets an autonomous shuttle may use) read them here. Node
+    locations are not needed, so the pass is cheap.
+
+    Returns
+    -------
+    dict of int to dict of str to str
+        Way id to its tags among ``keys``; ids absent from the file are absent.
+
+    Raises
+    ------
+    DataError
+        The file is missing, empty, truncated or not OSM data.
+    """
+    path = check_osm_path(path, region=region)
+    wanted = set(np.unique(np.asarray(way_ids, dtype=np.int64)).tolist())
+    keep = frozenset(keys)
+    out: dict[int, dict[str, str]] = {}
+    try:
+        processor = osmium.FileProcessor(str(path), osmium.osm.WAY).with_filter(
+            osmium.filter.KeyFilter("highway")
+        )
+        for way in processor:
+            if way.id in wanted:
+                out[way.id] = {t.k: t.v for t in way.tags if t.k in keep}
+    except (RuntimeError, OSError, ValueError) as exc:
+        raise DataError(
+            f"cannot read OSM file {path}: {exc}; the file is damaged or truncated, "
+            f"{_fix_hint(region)}"
+        ) from None
+    return out

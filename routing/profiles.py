@@ -347,8 +347,14 @@ def _capped(speed: float, tags: Mapping[str, str], model: MotorModel) -> float:
     return speed
 
 
-def _driven_kmh(tags: Mapping[str, str], highway: str, key: str, model: MotorModel) -> float | None:
-    """Driven speed from a tagged limit (``maxspeed`` or a directional key), else None."""
+def legal_kmh(tags: Mapping[str, str], key: str = "maxspeed") -> float | None:
+    """The legal limit (km/h) a way's tags give for ``key``, or None where nothing is tagged.
+
+    For ``maxspeed`` a weekday-daytime ``maxspeed:conditional`` lowers it, and
+    without a number the ``zone:traffic`` / ``source:maxspeed`` implicit limit
+    (``DE:urban`` = 50, ``DE:zone30``) stands in.
+    """
+    highway = tags.get("highway") or ""
     legal = parse_maxspeed(tags.get(key), highway=highway)
     if key == "maxspeed":
         conditional = conditional_maxspeed(tags.get("maxspeed:conditional"), highway=highway)
@@ -357,6 +363,12 @@ def _driven_kmh(tags: Mapping[str, str], highway: str, key: str, model: MotorMod
         if legal is None:
             zone = (tags.get("zone:traffic") or tags.get("source:maxspeed") or "").strip().lower()
             legal = ZONE_TRAFFIC_KMH.get(zone) or _IMPLICIT_KMH.get(zone)
+    return legal
+
+
+def _driven_kmh(tags: Mapping[str, str], key: str, model: MotorModel) -> float | None:
+    """Driven speed from a tagged limit (``maxspeed`` or a directional key), else None."""
+    legal = legal_kmh(tags, key)
     if legal is None:
         return None
     return legal * model.maxspeed_factor
@@ -384,9 +396,9 @@ def motor_speeds(tags: Mapping[str, str], model: MotorModel) -> tuple[float, flo
     service = (tags.get("service") or "").strip().lower()
     if highway == "service" and service in model.service_kmh:
         typical = model.service_kmh[service]
-    base = _driven_kmh(tags, highway, "maxspeed", model) or typical
-    forward = _driven_kmh(tags, highway, "maxspeed:forward", model) or base
-    backward = _driven_kmh(tags, highway, "maxspeed:backward", model) or base
+    base = _driven_kmh(tags, "maxspeed", model) or typical
+    forward = _driven_kmh(tags, "maxspeed:forward", model) or base
+    backward = _driven_kmh(tags, "maxspeed:backward", model) or base
     forward, backward = _capped(forward, tags, model), _capped(backward, tags, model)
     return _apply_oneway(_vehicle_oneway(tags), forward, backward)
 

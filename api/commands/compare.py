@@ -65,7 +65,7 @@ def publish(
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Data directory."),
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Build cache directory."),
 ) -> None:
-    """Export the fixed line as GTFS and the on-demand zone as GTFS-Flex v2, and validate both."""
+    """Export the line (both directions) as GTFS, the zone as GTFS-Flex v2; validate both."""
     from fleet.concepts.compare import load_comparison
     from fleet.concepts.line import build_timetable
     from fleet.concepts.publish import (
@@ -102,18 +102,33 @@ def publish(
         mean_duration_offset_min=float(sc.values["beta_min"][0]),
     )
     bad = False
-    for path, problems in ((gtfs, validate_gtfs(gtfs)), (flex, validate_flex(flex))):
-        if problems:
-            bad = True
-            typer.secho(f"{path}: {len(problems)} problem(s)", fg=typer.colors.RED)
-            for p in problems:
-                typer.echo(f"  {p}")
+    for path, check in ((gtfs, validate_gtfs), (flex, validate_flex)):
+        # judged as of the first service day; the validator's HTML report is kept beside
+        report_dir = out / f"{path.stem}-report"
+        report = check(path, today=sc.day, report_dir=report_dir)
+        bad = bad or not report.ok
+        if report.ok:
+            typer.echo(
+                f"wrote {path} (valid: 0 errors, {len(report.warnings)} warnings; "
+                f"{report.validator})"
+            )
         else:
-            typer.echo(f"wrote {path} (valid)")
+            typer.secho(
+                f"{path}: refused, {len(report.errors)} rule(s) broken "
+                f"({', '.join(report.rules())}; {report.validator}); fix the export, "
+                f"the full report is {report_dir / 'report.html'}",
+                fg=typer.colors.RED,
+                err=True,
+            )
+        for e in report.errors:
+            typer.echo(f"  error {e.describe()}", err=True)
+        for w in report.warnings:
+            typer.secho(f"  warning {w.describe()}", fg=typer.colors.YELLOW, err=not report.ok)
     typer.echo(
-        f"line: {line.n_stops} stops, {line.length_m / 1000:.1f} km, cycle "
+        f"line: {line.n_stops} stops out and back, {line.length_m / 1000:.1f} km a round, "
+        f"{line.out_s / 60:.1f} min out, {line.in_s / 60:.1f} min back, cycle "
         f"{line.cycle_s / 60:.1f} min, {tt.n_vehicles} vehicles at {headway:g} min, "
-        f"{tt.n_trips} trips"
+        f"{tt.n_trips} trips each way"
     )
     if bad:
         raise typer.Exit(1)

@@ -18,6 +18,7 @@ from api.routers import (
     shuttle,
     stations,
     stops,
+    vehicles,
 )
 
 #: Every router, in the order of ``/docs``.
@@ -34,5 +35,6 @@ ROUTERS = (
     chargers.router,
     shuttle.router,
     fleet.router,
+    vehicles.router,
     operations.router,
 )

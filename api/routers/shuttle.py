@@ -10,13 +10,21 @@ load. Creations that arrive together are booked as one batch
 
 from __future__ import annotations
 
+import asyncio
+import json
+import math
+import time
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Header, Path
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
 
 from api.deps import get_state
+from api.errors import ApiError, UnavailableError
 from api.json import json_response
 from api.schemas import (
     ERROR_RESPONSES,
@@ -29,8 +37,9 @@ from api.schemas import (
 from api.services.shuttle import BookingCall
 from api.state import RegionState
 from api.storage import Booking
+from api.storage.bookings import FINAL_STATUSES, OPEN_STATUSES
 from api.validation import check_in_region, check_time_window, local_time, shuttle_window
-from fleet.online.protocol import ShuttleQuote, ShuttleRequest
+from fleet.online.protocol import Capability, ShuttleQuote, ShuttleRequest
 
 router = APIRouter(prefix="/shuttle", tags=["shuttle"])
 
@@ -118,8 +127,29 @@ def quote_dict(state: RegionState, quote: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def live_dict(state: RegionState, live: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The dispatcher's live view of a booking in the wire shape of ``BookingLiveOut``."""
+    if live is None:
+        return None
+    return {
+        "vehicleId": live["vehicle"],
+        "position": (
+            {"lat": live["lat"], "lon": live["lon"]} if math.isfinite(live["lat"]) else None
+        ),
+        "positionAt": _iso(state, live["position_at"]),
+        "pickupEta": _iso(state, live["pickup_eta"]),
+        "dropoffEta": _iso(state, live["dropoff_eta"]),
+        "delayed": bool(live["delayed"]),
+    }
+
+
 def booking_dict(
-    state: RegionState, booking: Booking, *, token: str | None = None, with_events: bool = True
+    state: RegionState,
+    booking: Booking,
+    *,
+    token: str | None = None,
+    with_events: bool = True,
+    live: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A stored booking in the wire shape of :class:`BookingOut` (no model round trip)."""
     r = booking.request
@@ -139,6 +169,8 @@ def booking_dict(
         "events": [
             {"at": _iso(state, e.at), "status": e.status, "detail": e.detail} for e in events
         ],
+        "pickupCode": state.bookings.pickup_code(booking.id),
+        "live": live_dict(state, live),
     }
 
 
@@ -225,9 +257,108 @@ async def read_booking(
     token: str | None = TOKEN,
     state: RegionState = Depends(get_state),
 ) -> Any:
-    """Return a booking and its history to the holder of its token."""
+    """Return a booking, its history and its shuttle's live position to the holder of its token."""
+    return json_response(current_booking(state, booking_id, token))
+
+
+def current_booking(state: RegionState, booking_id: str, token: str | None) -> dict[str, Any]:
+    """A booking as its passenger reads it now (with the live view while it is served)."""
     booking = state.shuttle.get(booking_id, token)
-    return json_response(booking_dict(state, booking))
+    live = None
+    dispatcher = state.dispatcher
+    if (
+        booking.status in OPEN_STATUSES
+        and dispatcher is not None
+        and Capability.LIVE in dispatcher.capabilities
+    ):
+        live = state.shuttle.booking_live(booking.id)
+    return booking_dict(state, booking, live=live)
+
+
+#: Seconds between two looks at a streamed booking, and between keep-alive comments.
+STREAM_POLL_S = 2.0
+STREAM_KEEPALIVE_S = 15.0
+#: A stream ends after this long (the client reconnects); bounds what one client holds.
+STREAM_MAX_S = 1800.0
+#: Open streams per worker process; more get 503 (memory and threads stay bounded).
+STREAM_LIMIT = 200
+_open_streams = 0
+
+
+@router.get(
+    "/bookings/{booking_id}/stream",
+    responses={
+        **RESPONSES,
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "Server-sent events: one 'booking' event (the booking as read "
+            "by GET) at the start and at every change, until it is final.",
+        },
+    },
+    summary="Follow a booking live",
+    operation_id="stream_booking",
+)
+async def stream_booking(
+    request: Request,
+    booking_id: str = BOOKING_ID,
+    token: str | None = TOKEN,
+    token_param: str | None = Query(
+        default=None,
+        alias="token",
+        max_length=200,
+        description="The booking token, for clients that cannot send headers (EventSource).",
+    ),
+    state: RegionState = Depends(get_state),
+) -> StreamingResponse:
+    """Server-sent events of a booking: status, live position and ETAs as they change.
+
+    Polling ``GET /shuttle/bookings/{id}`` works as well; the stream saves the
+    client from polling. It ends when the booking is final or after 30 minutes
+    (reconnect then).
+    """
+    global _open_streams
+    token = token or token_param
+    first = await run_in_threadpool(current_booking, state, booking_id, token)  # 401/404 now
+    if _open_streams >= STREAM_LIMIT:
+        raise UnavailableError(
+            "too many live booking streams on this server",
+            fix="poll GET /shuttle/bookings/{id} instead, or retry later",
+        )
+    _open_streams += 1
+
+    async def events() -> AsyncIterator[bytes]:
+        global _open_streams
+        try:
+            body, last, sent_at, seq = first, "", 0.0, 0
+            started = time.monotonic()
+            while True:
+                payload = json.dumps(body, separators=(",", ":"))
+                now = time.monotonic()
+                if payload != last:
+                    seq += 1
+                    yield f"id: {seq}\nevent: booking\ndata: {payload}\n\n".encode()
+                    last, sent_at = payload, now
+                elif now - sent_at >= STREAM_KEEPALIVE_S:
+                    yield b": keep-alive\n\n"
+                    sent_at = now
+                if body["status"] in FINAL_STATUSES or now - started > STREAM_MAX_S:
+                    return
+                await asyncio.sleep(STREAM_POLL_S)
+                if await request.is_disconnected():
+                    return
+                try:
+                    body = await run_in_threadpool(current_booking, state, booking_id, token)
+                except ApiError as exc:
+                    yield f"event: error\ndata: {json.dumps({'message': str(exc)})}\n\n".encode()
+                    return
+        finally:
+            _open_streams -= 1
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
 
 
 @router.post(

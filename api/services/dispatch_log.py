@@ -46,7 +46,14 @@ from typing import Any, ClassVar, TypeVar
 from api.storage import BookingStore
 from api.storage.bookings import LogEntry, LogKind
 from api.storage.db import DatabaseUnavailableError, Tx
-from fleet.online.protocol import ShuttleDispatcher, ShuttleQuote, ShuttleRequest, VehicleMove
+from fleet.online.protocol import (
+    Capability,
+    ShuttleDispatcher,
+    ShuttleQuote,
+    ShuttleRequest,
+    VehicleMove,
+    VehicleReport,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +114,10 @@ def _replay_reposition(dispatcher: ShuttleDispatcher, entry: LogEntry) -> None:
     dispatcher.reposition(VehicleMove(int(entry.data["vehicle"]), int(entry.data["target"])))
 
 
+def _replay_vehicle_report(dispatcher: ShuttleDispatcher, entry: LogEntry) -> None:
+    dispatcher.report(VehicleReport.from_dict(entry.data["report"]))
+
+
 class DispatchLog:
     """A dispatcher kept in step with the dispatch log of a booking store.
 
@@ -142,6 +153,7 @@ class DispatchLog:
         LogKind.CANCEL: _replay_cancel,
         LogKind.REOPTIMISE: _replay_reoptimise,
         LogKind.REPOSITION: _replay_reposition,
+        LogKind.VEHICLE_REPORT: _replay_vehicle_report,
     }
 
     def __init__(
@@ -201,7 +213,22 @@ class DispatchLog:
                     length,
                 )
                 return
+            if self._vehicles_on_shift(epoch, tx):  # joined (replayed) by the check
+                logger.info("epoch %s goes on although long or old: vehicles are on shift",
+                            epoch["id"][:8])  # fmt: skip
+                return
         self._new_epoch(tx, now)
+
+    def _vehicles_on_shift(self, epoch: dict[str, Any], tx: Tx) -> bool:
+        """Whether real vehicles are on shift in ``epoch`` (it then goes on, however long).
+
+        A new epoch carries over only bookings, not vehicles with passengers on
+        board, so it starts only when no vehicle is on shift.
+        """
+        if Capability.LIVE not in self.dispatcher.capabilities:
+            return False
+        self._join(epoch, tx)
+        return any(v.get("on_shift") for v in self.dispatcher.vehicles())
 
     def _new_epoch(self, tx: Tx, now: float) -> None:
         now = max(now, self.store.last_log(tx)[1])

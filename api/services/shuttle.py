@@ -19,12 +19,15 @@ redone; a booking is never answered twice or lost.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from api.errors import (
     AuthError,
@@ -33,37 +36,58 @@ from api.errors import (
     RejectedError,
     UnavailableError,
 )
-from api.services.dispatch_log import DB_RETRY_S, EPOCH_MAX_AGE_S, LOG_LIMIT, DispatchLog
+from api.services.dispatch_log import (
+    DB_RETRY_S,
+    EPOCH_MAX_AGE_S,
+    LOG_LIMIT,
+    DispatchLog,
+    local_midnight,
+)
 from api.storage import Booking, BookingStore
-from api.storage.bookings import LogKind, request_digest
+from api.storage.bookings import FINAL_STATUSES, LogKind, request_digest
 from api.storage.db import CommitOutcomeUnknownError, DatabaseUnavailableError, Tx
 from fleet.online.protocol import (
+    BookingMilestone,
     Capability,
+    EventConflictError,
+    ImplausibleEventError,
     NotCancellableError,
     QuoteExpiredError,
+    ReportError,
     ShuttleDispatcher,
     ShuttleQuote,
     ShuttleRequest,
+    UnknownTargetError,
+    VehicleReport,
 )
+from routing.errors import RequestError
 
 logger = logging.getLogger(__name__)
+
+_R = TypeVar("_R")
 
 NOT_AVAILABLE = "shuttle dispatch not available in this build"
 
 
-#: Order of the statuses a booking moves through while it is served.
-STATUS_RANK = {"confirmed": 0, "assigned": 1, "picked_up": 2, "completed": 3}
 PROGRESS_DETAIL = {
     "assigned": "the shuttle is on its way to the pickup",
+    "arriving": "the shuttle is arriving",
     "picked_up": "picked up",
+    "delayed": "the shuttle is late",
     "completed": "dropped off",
+    "no_show": "nobody came to the pickup",
+    "cancelled_by_operator": "cancelled by the operator",
 }
-#: A passenger may cancel until a vehicle sets off to pick them up.
-CANCELLABLE = ("confirmed",)
+#: A passenger may cancel until a vehicle sets off to pick them up (the dispatcher
+#: refuses a delayed booking whose passengers are on board).
+CANCELLABLE = ("confirmed", "delayed")
+#: With real vehicles a booking moved to another vehicle reads ``assigned`` again while
+#: that vehicle has not set off: the live dispatcher decides (it refuses once one has).
+CANCELLABLE_LIVE = ("confirmed", "assigned", "delayed")
 
 
-def _check_cancellable(booking: Booking) -> None:
-    if booking.status not in CANCELLABLE:
+def _check_cancellable(booking: Booking, *, live: bool = False) -> None:
+    if booking.status not in (CANCELLABLE_LIVE if live else CANCELLABLE):
         raise ConflictError(
             f"booking {booking.id} is {booking.status} and can no longer be cancelled",
             fix="a booking can be cancelled until the shuttle sets off to pick you up",
@@ -146,6 +170,8 @@ class BookingService:
     ) -> None:
         self.store = store
         self.dispatcher = dispatcher
+        self.timezone = timezone
+        self.clock = clock
         self.on_outcome: Callable[[str], None] = on_outcome or (lambda outcome: None)
         self.log: DispatchLog | None = None
         if dispatcher is not None:
@@ -348,6 +374,7 @@ class BookingService:
         else:
             quote = dispatcher.quote(call.request)
         if not quote.accepted:
+            self.store.bump_counter(tx, self._day_counter("refused", now))
             raise _RefusedError(_no_shuttle(quote), "rejected")
         stored = quote.to_dict()
         booking = self.store.insert(
@@ -410,7 +437,7 @@ class BookingService:
         log = self.log
         if log is None or Capability.PROGRESS not in log.dispatcher.capabilities:
             return booking
-        if booking.status not in STATUS_RANK or booking.status == "completed":
+        if booking.status in FINAL_STATUSES:
             return booking
 
         def attempt() -> Booking:
@@ -437,8 +464,9 @@ class BookingService:
         booking = self._current(self._authorised(booking_id, token))
         if booking.status == "cancelled":
             return booking
-        _check_cancellable(booking)
         log = self.log
+        live = log is not None and Capability.LIVE in log.dispatcher.capabilities
+        _check_cancellable(booking, live=live)
         if log is None:
             return self.store.set_status(booking_id, "cancelled", "cancelled by passenger")
         cancelled_here = False
@@ -452,7 +480,7 @@ class BookingService:
                 assert current is not None
                 if current.status == "cancelled":
                     return current, None
-                _check_cancellable(current)
+                _check_cancellable(current, live=live)
                 now = log.now()
                 try:
                     # First: a dispatcher that refuses (vehicle on its way) has changed nothing.
@@ -556,12 +584,13 @@ class BookingService:
     def _record_progress(
         self, tx: Tx, log: DispatchLog, bookings: list[Booking] | None = None
     ) -> int:
-        """Store the milestones the open bookings reached (assigned, picked up, completed).
+        """Store the milestones the open bookings reached (see :class:`BookingMilestone`).
 
         Each becomes a status change with the instant it happened, in order, so
-        a booking served between two runs shows its whole history. ``bookings``
-        limits it to these (default: every open booking). Returns the number of
-        changes stored.
+        a booking served between two runs shows its whole history; one stored
+        already (same status, same instant) is not stored again. ``bookings``
+        limits it to these (default: every open booking). Returns the number
+        of changes stored.
         """
         if Capability.PROGRESS not in log.dispatcher.capabilities:
             return 0
@@ -569,12 +598,117 @@ class BookingService:
         if not open_bookings:
             return 0
         reached = log.dispatcher.progress([b.id for b in open_bookings])
+        if not reached:
+            return 0
+        stored = self.store.events_of(list(reached), tx)
         changes = 0
         for booking in open_bookings:
-            rank = STATUS_RANK[booking.status]
-            for status, at in reached.get(booking.id, ()):
-                if STATUS_RANK[status] > rank:
-                    self.store.update_status(tx, booking.id, status, PROGRESS_DETAIL[status], at)
-                    rank = STATUS_RANK[status]
-                    changes += 1
+            seen = {(e.status, round(e.at, 3)) for e in stored.get(booking.id, ())}
+            for milestone in reached.get(booking.id, ()):
+                if (milestone.status, round(milestone.at, 3)) in seen:
+                    continue
+                self.store.update_status(tx, booking.id, milestone.status,
+                                         self._detail(milestone), milestone.at)  # fmt: skip
+                changes += 1
         return changes
+
+    def _detail(self, milestone: BookingMilestone) -> str:
+        """The event text of a milestone: its reason and, when known, the new ETA."""
+        text = milestone.reason or PROGRESS_DETAIL.get(milestone.status, milestone.status)
+        if milestone.status in ("delayed", "assigned", "arriving") and math.isfinite(milestone.eta):
+            local = dt.datetime.fromtimestamp(milestone.eta, ZoneInfo(self.timezone))
+            text += f" (ETA {local:%H:%M})"
+        return text
+
+    def _day_counter(self, name: str, unix: float) -> str:
+        return f"{name}:{local_midnight(unix, self.timezone):.0f}"
+
+    # ------------------------------------------------------------------ vehicles
+    def report(self, report: VehicleReport, report_id: str) -> tuple[dict[str, Any], bool]:
+        """Apply a vehicle's report once: ``(answer, replayed)``.
+
+        The report, its log entry and the booking milestones it caused are
+        stored in one transaction; the same ``report_id`` again answers what
+        was answered the first time and changes nothing.
+
+        Raises
+        ------
+        NotFoundError, ConflictError, RequestError
+            The dispatcher refused it (unknown vehicle or booking; out of order
+            or not in that state; impossible); nothing is stored.
+        """
+        log = self._need_log()
+        if Capability.LIVE not in log.dispatcher.capabilities:
+            raise ConflictError(
+                "this server simulates its shuttle fleet and takes no vehicle reports",
+                fix="start it with ELSTER_SHUTTLE_OPERATION=live for real vehicles",
+            )
+        stored = self.store.find_report(report.vehicle, report_id)
+        if stored is not None:
+            return stored, True
+
+        def attempt() -> tuple[dict[str, Any], bool]:
+            with log.synced() as tx:
+                again = self.store.find_report(report.vehicle, report_id, tx)
+                if again is not None:  # a redo after an unanswered COMMIT, or a racing replay
+                    return again, True
+                now = log.now()
+                log.mutating = True
+                try:
+                    changes = log.dispatcher.report(report)
+                except ReportError as exc:
+                    log.mutating = False  # a refused report changed nothing
+                    raise _report_error(exc) from None
+                answer = {"applied": True, "at": now, "changes": changes}
+                self.store.insert_report(tx, report.vehicle, report_id, report.kind, now, answer)
+                log.append(tx, LogKind.VEHICLE_REPORT, now, report.booking,
+                           {"report": report.to_dict(), "report_id": report_id})  # fmt: skip
+                self._record_progress(tx, log)
+            return answer, False
+
+        return log.with_retries(f"{report.kind} report", attempt)
+
+    def _read(self, what: str, read: Callable[[ShuttleDispatcher], _R]) -> _R:
+        """``read(dispatcher)`` with every worker's log applied, at now."""
+        log = self._need_log()
+
+        def attempt() -> _R:
+            with log.synced():
+                log.now()
+                return read(log.dispatcher)
+
+        return log.with_retries(what, attempt)
+
+    def manifest(self, vehicle: str) -> list[dict[str, Any]]:
+        """A vehicle's next stops with planned times and each booking's pickup code."""
+        stops = self._read("manifest", lambda d: d.manifest(vehicle))
+        for stop in stops:
+            stop["pickup_code"] = (
+                self.store.pickup_code(stop["booking"]) if stop["kind"] == "pickup" else None
+            )
+        return stops
+
+    def booking_live(self, booking_id: str) -> dict[str, Any] | None:
+        """Where a booking's vehicle is and when it comes (None: no vehicle has it now)."""
+        return self._read("live booking", lambda d: d.booking_live(booking_id))
+
+    def day_kpis(self) -> dict[str, Any]:
+        """The day's KPIs: the dispatcher's figures and the bookings refused today."""
+        kpis: dict[str, Any] = dict(self._read("kpis", lambda d: d.day_kpis()))
+        kpis["refused"] = self.store.counter(self._day_counter("refused", self.clock()))
+        return kpis
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """What needs a dispatcher's attention now."""
+        return self._read("alerts", lambda d: d.alerts())
+
+
+def _report_error(exc: ReportError) -> Exception:
+    """The HTTP error of a refused vehicle report."""
+    fix = exc.fix or "check the report"
+    if isinstance(exc, UnknownTargetError):
+        return NotFoundError(str(exc), fix=fix)
+    if isinstance(exc, EventConflictError):
+        return ConflictError(str(exc), fix=fix)
+    assert isinstance(exc, ImplausibleEventError)
+    return RequestError(f"{exc} ({fix})")

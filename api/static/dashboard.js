@@ -1,29 +1,36 @@
 /* Elster dispatcher's dashboard: vehicles, bookings, the day's KPIs and alerts.
 
    Data flows one way: SOURCES are polled into one snapshot (`state.snapshot`), and every panel
-   (KPIS, ALERTS, the map and the tables) is a pure function of that snapshot. The live vehicle
-   events of issue #14 plug in as one more source (e.g. `events`) plus the KPIs and alerts that
-   read it; those are listed today with `needs: "events"` and shown as "–". */
+   (KPIS, the alerts, the map and the tables) is a pure function of that snapshot. The day's
+   figures and the live alerts (stale GPS, vehicles off their plan, silent drivers, delayed
+   bookings, stranded passengers) are the server's (`/fleet/kpis`, `/fleet/alerts`): the page
+   formats them, it does not recompute them. */
 "use strict";
 
 const API = "/api/v1";
 const KEY_STORAGE = "elster.operatorKey";  // sessionStorage: gone when the tab closes
 const POLL_MS = 10_000;
-/* The dispatcher's default longest wait after the requested pickup (fleet.online.promises). */
-const MAX_WAIT_S = 900;
-const OPEN = ["confirmed", "assigned", "picked_up"];
-const FINAL = ["cancelled", "completed", "no_show"];
+const OPEN = ["confirmed", "assigned", "arriving", "delayed", "picked_up"];
+const FINAL = ["cancelled", "completed", "no_show", "cancelled_by_operator"];
+/* The map draws a vehicle's line to this many of its next stops. */
+const STOPS_ON_MAP = 3;
+/* A vehicle whose stops run at least this late (s) shows as delayed. */
+const DELAY_SHOWN_S = 60;
 
 const state = {
   health: null,
   key: null,
-  snapshot: null,      // { at, vehicles, requests, metrics, events }
+  snapshot: null,      // { at, vehicles, requests, kpis, alerts, fleetAvailable }
   lastOk: null,        // Date of the last complete poll
   failedSince: null,   // Date of the first failed poll after the last good one
   timer: null,
+  polling: null,       // the poll under way (a refresh joins it)
+  polls: 0,            // complete polls shown so far
   map: null,
   layers: null,
   markers: {},
+  nextStops: {},       // vehicle id -> [[lat, lon], ...]: its position, then its next stops
+  alertsShown: null,   // what the alerts list shows now (redrawn only when it changes)
 };
 window.elsterDashboard = state;  // for tests and the console
 
@@ -36,8 +43,8 @@ class HttpError extends Error {
   constructor(status, message) { super(message); this.status = status; }
 }
 
-async function fetchWithKey(url, accept = "application/json") {
-  const response = await fetch(url, { headers: { Accept: accept, "X-API-Key": state.key } });
+async function fetchWithKey(url) {
+  const response = await fetch(url, { headers: { Accept: "application/json", "X-API-Key": state.key } });
   if (!response.ok) {
     let message = `HTTP ${response.status}`;
     try {
@@ -46,29 +53,25 @@ async function fetchWithKey(url, accept = "application/json") {
     } catch (e) { /* not JSON */ }
     throw new HttpError(response.status, message);
   }
-  return accept === "application/json" ? response.json() : response.text();
+  return response.json();
 }
 
-/* Prometheus text exposition -> { "name{labels}": value } (only what the KPIs read). */
-function parseMetrics(text) {
-  const out = {};
-  for (const line of text.split("\n")) {
-    const m = /^([a-zA-Z_:][\w:]*(?:\{[^}]*\})?)\s+([-+0-9.eEinfNa]+)/.exec(line);
-    if (m && !line.startsWith("#")) out[m[1]] = Number(m[2]);
-  }
-  return out;
-}
-
-/* Each source fills one field of the snapshot. `optional` ones may fail without an alert.
-   503 from the fleet means "this server runs no shuttle fleet": shown, not an error. */
+/* Each source fills one field of the snapshot. 503 from the fleet means "this server runs no
+   shuttle fleet": shown as such (with the `unavailable` value), not as an error. */
 const SOURCES = {
   vehicles: { load: () => fetchWithKey(`${API}/fleet/vehicles`), unavailable: [] },
   requests: { load: () => fetchWithKey(`${API}/fleet/requests?status=all&limit=2000`) },
-  metrics: { load: async () => parseMetrics(await fetchWithKey(`${API}/metrics`, "text/plain")), optional: true },
-  // events: { load: ... }  -- vehicle positions and stop events (issue #14, live operations)
+  kpis: { load: () => fetchWithKey(`${API}/fleet/kpis`), unavailable: {} },
+  alerts: { load: () => fetchWithKey(`${API}/fleet/alerts`), unavailable: [] },
 };
 
-async function poll() {
+/* One poll at a time: a refresh asked for while one runs waits for that one. */
+function poll() {
+  if (!state.polling) state.polling = pollOnce().finally(() => { state.polling = null; });
+  return state.polling;
+}
+
+async function pollOnce() {
   const snapshot = { at: new Date(), fleetAvailable: true };
   const results = await Promise.allSettled(Object.values(SOURCES).map((s) => s.load()));
   const names = Object.keys(SOURCES);
@@ -84,8 +87,9 @@ async function poll() {
       return;
     }
     snapshot[name] = null;
-    if (!source.optional) failure = failure || error;
+    failure = failure || error;
   });
+  if (state.key === null) return false;  // signed out while the poll ran
   if (failure && failure.status === 401) { rejectKey(failure.message); return false; }
   if (failure) {
     state.failedSince = state.failedSince || new Date();
@@ -102,12 +106,6 @@ async function poll() {
 
 /* -- derived values ----------------------------------------------------------------------- */
 
-/* The region's calendar day of a Date (YYYY-MM-DD), the day the KPIs count. */
-function regionDay(date) {
-  const tz = (state.health && state.health.timezone) || undefined;
-  return new Intl.DateTimeFormat("en-CA", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit" }).format(date);
-}
-
 /* Every planned stop by booking id: { pickup: {vehicle, eta}, dropoff: {...} }. */
 function plannedStops(snapshot) {
   const out = {};
@@ -120,84 +118,116 @@ function plannedStops(snapshot) {
   return out;
 }
 
-function todays(snapshot) {
-  const today = regionDay(snapshot.at);
-  return (snapshot.requests || []).filter((r) => regionDay(new Date(r.pickupAfter)) === today);
+/* What a vehicle is doing, for people: on shift, off shift, out of service, delayed, or (on a
+   server that simulates its fleet, whose vehicles have no shifts) simulated. */
+function vehicleState(v) {
+  if (v.on_shift === undefined) return { id: "simulated" };
+  if (v.mode === "out_of_service" || v.broken) return { id: "outOfService" };
+  if (!v.on_shift) return { id: "offShift" };
+  if ((v.delay_s || 0) >= DELAY_SHOWN_S) return { id: "delayed", min: Math.round(v.delay_s / 60) };
+  return { id: "onShift" };
 }
 
-/* Planned wait (s) of today's bookings not yet picked up: planned pickup minus requested time. */
-function plannedWaits(snapshot) {
-  const plans = plannedStops(snapshot);
-  const waits = [];
-  for (const r of todays(snapshot)) {
-    const pickup = (plans[r.id] || {}).pickup;
-    if (pickup && pickup.eta != null) waits.push(Math.max(0, pickup.eta - Date.parse(r.pickupAfter) / 1000));
-  }
-  return waits;
+function vehicleStateText(v) {
+  const s = vehicleState(v);
+  return t(`dash.vehicleState.${s.id}`, { min: s.min });
 }
 
-function quantile(values, q) {
-  if (!values.length) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+/* -- formats (the page's language decides separators and units) --------------------------- */
+
+function number(x, digits) {
+  return new Intl.NumberFormat(I18N.locale, { maximumFractionDigits: digits }).format(x);
 }
+const fmtInt = (n) => number(n, 0);
+const fmtPct = (x) => new Intl.NumberFormat(I18N.locale, { style: "percent", maximumFractionDigits: 0 }).format(x);
+const fmtMin = (s) => t("unit.minutes", { n: number(s / 60, 1) });
+const fmtKm = (km) => t("unit.km", { n: number(km, 1) });
+const fmtRatio = (x) => number(x, 2);
 
-const fmtInt = (n) => Number(n).toLocaleString(I18N.locale);
-const fmtPct = (x) => `${(100 * x).toLocaleString(I18N.locale, { maximumFractionDigits: 0 })} %`;
-const fmtMin = (s) => t("unit.minutes", { n: Math.round(s / 60) });
-
-/* The day's KPIs. `compute` returns a number or null (no data yet); `needs: "events"` marks
-   what only the live vehicle events can tell (shown as "–" until that source exists). */
+/* The day's KPIs, as `GET /fleet/kpis` returns them (`field`); "–" where the server has no
+   value (nothing measured yet, or a fleet that is simulated and has no vehicle reports). */
 const KPIS = [
-  { id: "served", compute: (s) => todays(s).filter((r) => r.status === "completed").length, format: fmtInt },
-  { id: "open", compute: (s) => todays(s).filter((r) => OPEN.includes(r.status)).length, format: fmtInt },
-  { id: "cancelled", compute: (s) => todays(s).filter((r) => r.status === "cancelled").length, format: fmtInt },
-  {
-    id: "refused",
-    // Counted by the server since it started (every worker), not per day: the booking store
-    // keeps no refused requests.
-    compute: (s) => (s.metrics ? s.metrics['elster_shuttle_bookings_total{outcome="rejected"}'] || 0 : null),
-    format: fmtInt,
-  },
-  { id: "onTime", needs: "events" },
-  { id: "waitMean", compute: (s) => { const w = plannedWaits(s); return w.length ? w.reduce((a, b) => a + b, 0) / w.length : null; }, format: fmtMin },
-  { id: "waitP95", compute: (s) => quantile(plannedWaits(s), 0.95), format: fmtMin },
-  {
-    id: "occupancy",
-    compute: (s) => {
-      const vs = s.vehicles || [];
-      const seats = vs.reduce((a, v) => a + (v.capacity || 0), 0);
-      return seats ? vs.reduce((a, v) => a + (v.onboard || 0), 0) / seats : null;
-    },
-    format: fmtPct,
-  },
-  { id: "vehicleKm", needs: "events" },
-  { id: "emptyKm", needs: "events" },
+  { id: "served", field: "served", format: fmtInt },
+  { id: "refused", field: "refused", format: fmtInt },
+  { id: "onTime", field: "onTimePickupShare", format: fmtPct },
+  { id: "waitMean", field: "waitMeanS", format: fmtMin },
+  { id: "waitP95", field: "waitP95S", format: fmtMin },
+  { id: "occupancy", field: "occupancy", format: fmtRatio },
+  { id: "vehicleKm", field: "vehicleKm", format: fmtKm },
+  { id: "emptyKm", field: "emptyKm", format: fmtKm },
+  { id: "open", field: "open", format: fmtInt },
+  { id: "delayed", field: "delayed", format: fmtInt },
+  { id: "noShows", field: "noShows", format: fmtInt },
+  { id: "cancelledByOperator", field: "cancelledByOperator", format: fmtInt },
+  { id: "replans", field: "replans", format: fmtInt },
+  { id: "rescues", field: "rescues", format: fmtInt },
 ];
 
-/* Alerts computable from the plans; each returns a list of { level, text }. */
-const ALERTS = [
-  function delayed(s) {
-    const plans = plannedStops(s);
-    return (s.requests || []).filter((r) => r.status === "confirmed" || r.status === "assigned").flatMap((r) => {
-      const pickup = (plans[r.id] || {}).pickup;
-      if (!pickup || pickup.eta == null) return [];
-      const late = pickup.eta - Date.parse(r.pickupAfter) / 1000 - MAX_WAIT_S;
-      return late > 0 ? [{ level: "warning", text: t("dash.alert.delayed", { id: shortId(r.id), min: Math.ceil(late / 60) }) }] : [];
-    });
-  },
-  function unplanned(s) {
-    if (!s.fleetAvailable) return [];
-    const plans = plannedStops(s);
-    return (s.requests || []).filter((r) => OPEN.includes(r.status) && !plans[r.id])
-      .map((r) => ({ level: "error", text: t("dash.alert.unplanned", { id: shortId(r.id) }) }));
-  },
-  function full(s) {
-    return (s.vehicles || []).filter((v) => v.capacity && v.onboard >= v.capacity)
-      .map((v) => ({ level: "info", text: t("dash.alert.full", { id: v.id }) }));
-  },
-  // Stale GPS, vehicles off their plan and drivers silent for N minutes need the events source.
-];
+/* -- alerts ------------------------------------------------------------------------------- */
+
+const ALERT_LEVEL = {
+  stranded: "error", delayed_booking: "warning", off_plan: "warning",
+  stale_gps: "warning", no_driver_events: "warning",
+};
+
+/* One alert of the server in the page's words: { level, kind, text, vehicle, booking }. */
+function serverAlert(a, plans, vehicles) {
+  const params = {
+    vehicle: a.vehicle || "", booking: a.booking ? shortId(a.booking) : "",
+    since: a.since ? clock(a.since) : "–", message: a.message,
+  };
+  if (a.kind === "off_plan") {
+    const v = vehicles[a.vehicle];
+    params.min = v && v.delay_s != null ? Math.round(v.delay_s / 60) : "?";
+  }
+  const known = t(`dash.alert.${a.kind}`) !== `dash.alert.${a.kind}`;
+  let text = known ? t(`dash.alert.${a.kind}`, params) : a.message;
+  const pickup = (plans[a.booking] || {}).pickup;
+  if (a.kind === "delayed_booking" && pickup) text += t("dash.alert.newPickup", { eta: clock(pickup.eta) });
+  return {
+    level: ALERT_LEVEL[a.kind] || "warning",
+    kind: a.kind,
+    kindText: known ? t(`dash.alertKind.${a.kind}`) : a.kind,
+    text,
+    vehicle: a.vehicle || null,
+    booking: a.booking || null,
+  };
+}
+
+/* Alerts the page sees in the plans themselves (the server does not list these). */
+function planAlerts(s, plans) {
+  const out = [];
+  if (s.fleetAvailable) {
+    for (const r of s.requests || []) {
+      if (OPEN.includes(r.status) && !plans[r.id]) {
+        out.push({ level: "error", kind: "unplanned", kindText: t("dash.alertKind.unplanned"),
+          text: t("dash.alert.unplanned", { id: shortId(r.id) }), booking: r.id, vehicle: null });
+      }
+    }
+  }
+  for (const v of s.vehicles || []) {
+    if (v.capacity && v.onboard >= v.capacity) {
+      out.push({ level: "info", kind: "full", kindText: t("dash.alertKind.full"),
+        text: t("dash.alert.full", { id: v.id }), vehicle: v.id, booking: null });
+    }
+  }
+  return out;
+}
+
+function currentAlerts() {
+  const s = state.snapshot;
+  const alerts = [];
+  if (state.failedSince) {
+    alerts.push({ level: "error", kind: "connection", kindText: t("dash.alertKind.connection"),
+      text: t("dash.alert.stale", { since: clock(state.lastOk || state.failedSince) }) });
+  }
+  if (!s) return alerts;
+  if (!s.fleetAvailable) alerts.push({ level: "info", kind: "noFleet", kindText: t("dash.alertKind.noFleet"), text: t("dash.alert.noFleet") });
+  const plans = plannedStops(s);
+  const vehicles = Object.fromEntries((s.vehicles || []).map((v) => [v.id, v]));
+  for (const a of s.alerts || []) alerts.push(serverAlert(a, plans, vehicles));
+  return alerts.concat(planAlerts(s, plans));
+}
 
 /* -- rendering ---------------------------------------------------------------------------- */
 
@@ -223,32 +253,52 @@ function cell(row, text, attrs = {}) {
   return td;
 }
 
+/* Redraw `container` with `draw`, keeping the keyboard focus on the element with the same
+   `data-focus-key`: the tables and alerts are redrawn on every poll, and a keyboard user's
+   place must not jump back to the top of the page. */
+function keepingFocus(container, draw) {
+  const active = document.activeElement;
+  const key = active && container.contains(active) ? active.dataset.focusKey : undefined;
+  draw();
+  if (!key) return;
+  const again = container.querySelector(`[data-focus-key="${CSS.escape(key)}"]`);
+  if (again) again.focus({ preventScroll: true });
+}
+
 function renderKpis() {
   const list = $("kpis");
   list.textContent = "";
+  const snapshot = state.snapshot;
+  const kpis = (snapshot && snapshot.kpis) || {};
+  // A live fleet always reports the day's counts; a simulated one has no vehicle reports.
+  const live = kpis.served != null;
   for (const kpi of KPIS) {
-    const value = kpi.compute && state.snapshot ? kpi.compute(state.snapshot) : null;
+    const value = kpis[kpi.field];
     const group = document.createElement("div");
     group.className = "kpi";
     group.dataset.kpi = kpi.id;
+    group.dataset.value = value == null ? "" : String(value);
     const dt = document.createElement("dt");
     dt.textContent = t(`dash.kpi.${kpi.id}`);
     const dd = document.createElement("dd");
     const shown = document.createElement("span");
     shown.className = "value";
-    const why = kpi.needs ? t("dash.kpi.needsEvents") : t(`dash.kpi.${kpi.id}.note`);
+    let why;
     if (value == null) {
       shown.textContent = "–";
-      shown.title = kpi.needs ? why : t("dash.kpi.noData");
+      why = !snapshot || !snapshot.fleetAvailable ? t("dash.alert.noFleet")
+        : live ? t("dash.kpi.noData") : t("dash.kpi.simulated");
     } else {
       shown.textContent = kpi.format(value);
-      if (why !== `dash.kpi.${kpi.id}.note`) shown.title = why;
+      const note = t(`dash.kpi.${kpi.id}.note`);
+      why = note === `dash.kpi.${kpi.id}.note` ? "" : note;
     }
     dd.appendChild(shown);
-    if (shown.title) {  // the tooltip's text, also for keyboard and screen reader users
+    if (why) {  // the tooltip's text, also for keyboard and screen reader users
+      shown.title = why;
       const hidden = document.createElement("span");
       hidden.className = "visually-hidden";
-      hidden.textContent = ` (${shown.title})`;
+      hidden.textContent = ` (${why})`;
       dd.appendChild(hidden);
     }
     group.append(dt, dd);
@@ -256,26 +306,55 @@ function renderKpis() {
   }
 }
 
+function linkButton(text, focusKey, action) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "alert-link";
+  button.textContent = text;
+  button.dataset.focusKey = focusKey;
+  button.addEventListener("click", action);
+  return button;
+}
+
 function renderAlerts() {
+  const alerts = currentAlerts();
+  // Redraw only what changed: the list is a polite live region, read out on every change.
+  const shown = JSON.stringify([I18N.lang, alerts.map((a) => [a.level, a.kind, a.text, a.vehicle, a.booking])]);
+  if (shown === state.alertsShown) return;
+  state.alertsShown = shown;
   const list = $("alerts");
-  list.textContent = "";
-  const alerts = state.snapshot ? ALERTS.flatMap((check) => check(state.snapshot)) : [];
-  if (state.failedSince) alerts.unshift({ level: "error", text: t("dash.alert.stale", { since: clock(state.lastOk || state.failedSince) }) });
-  if (state.snapshot && !state.snapshot.fleetAvailable) alerts.unshift({ level: "info", text: t("dash.alert.noFleet") });
-  for (const alert of alerts) {
-    const li = document.createElement("li");
-    li.className = `alert ${alert.level}`;
-    const level = document.createElement("strong");
-    level.textContent = `${t(`dash.level.${alert.level}`)}: `;
-    li.append(level, document.createTextNode(alert.text));
-    list.appendChild(li);
-  }
-  if (!alerts.length) {
-    const li = document.createElement("li");
-    li.className = "alert none";
-    li.textContent = t("dash.alert.none");
-    list.appendChild(li);
-  }
+  keepingFocus(list, () => {
+    list.textContent = "";
+    for (const alert of alerts) {
+      const li = document.createElement("li");
+      li.className = `alert ${alert.level}`;
+      li.dataset.kind = alert.kind;
+      if (alert.vehicle) li.dataset.vehicle = alert.vehicle;
+      if (alert.booking) li.dataset.booking = alert.booking;
+      const kind = document.createElement("strong");
+      kind.className = "alert-kind";
+      kind.textContent = `${t(`dash.level.${alert.level}`)}: ${alert.kindText}`;
+      const text = document.createElement("span");
+      text.className = "alert-text";
+      text.textContent = ` – ${alert.text} `;
+      li.append(kind, text);
+      if (alert.vehicle) {
+        li.appendChild(linkButton(t("dash.alertShowVehicle", { id: alert.vehicle }),
+          `alert:${alert.kind}:vehicle:${alert.vehicle}`, () => showVehicle(alert.vehicle)));
+      }
+      if (alert.booking) {
+        li.appendChild(linkButton(t("dash.alertShowBooking", { id: shortId(alert.booking) }),
+          `alert:${alert.kind}:booking:${alert.booking}`, () => showBooking(alert.booking)));
+      }
+      list.appendChild(li);
+    }
+    if (!alerts.length) {
+      const li = document.createElement("li");
+      li.className = "alert none";
+      li.textContent = t("dash.alert.none");
+      list.appendChild(li);
+    }
+  });
 }
 
 function stopText(stop) {
@@ -284,71 +363,118 @@ function stopText(stop) {
 
 function renderVehicles() {
   const body = $("vehicles-table").querySelector("tbody");
-  body.textContent = "";
-  const vehicles = (state.snapshot && state.snapshot.vehicles) || [];
-  for (const v of vehicles) {
-    const row = document.createElement("tr");
-    row.dataset.vehicleId = v.id;
-    const th = document.createElement("th");
-    th.scope = "row";
-    th.textContent = v.id;
-    row.appendChild(th);
-    cell(row, t("dash.occupancy", { onboard: v.onboard ?? 0, capacity: v.capacity ?? "?" }));
-    const stops = (v.stops || []).slice(0, 3).map(stopText);
-    const more = (v.stops || []).length - stops.length;
-    cell(row, stops.length ? stops.join("; ") + (more > 0 ? t("dash.moreStops", { n: more }) : "") : t("dash.idle"));
-    const td = document.createElement("td");
-    const button = document.createElement("button");
-    button.type = "button";
-    button.className = "show-vehicle";
-    button.textContent = t("dash.show");
-    button.setAttribute("aria-label", t("dash.showVehicle", { id: v.id }));
-    button.disabled = v.lat == null || v.lon == null;
-    button.addEventListener("click", () => focusVehicle(v.id));
-    td.appendChild(button);
-    row.appendChild(td);
-    body.appendChild(row);
-  }
-  if (!vehicles.length) {
-    const row = document.createElement("tr");
-    cell(row, t("dash.noVehicles"), { colspan: "4" });
-    body.appendChild(row);
-  }
+  keepingFocus(body, () => {
+    body.textContent = "";
+    const vehicles = (state.snapshot && state.snapshot.vehicles) || [];
+    for (const v of vehicles) {
+      const row = document.createElement("tr");
+      row.dataset.vehicleId = v.id;
+      row.dataset.state = vehicleState(v).id;
+      row.dataset.focusKey = `vehicle:${v.id}`;
+      row.tabIndex = -1;  // an alert's link moves the focus here
+      const th = document.createElement("th");
+      th.scope = "row";
+      th.textContent = v.id;
+      row.appendChild(th);
+      cell(row, vehicleStateText(v), { class: `vehicle-state ${vehicleState(v).id}` });
+      cell(row, t("dash.occupancy", { onboard: v.onboard ?? 0, capacity: v.capacity ?? "?" }));
+      const stops = (v.stops || []).slice(0, 3).map(stopText);
+      const more = (v.stops || []).length - stops.length;
+      cell(row, stops.length ? stops.join("; ") + (more > 0 ? t("dash.moreStops", { n: more }) : "") : t("dash.idle"),
+        { class: "next-stops" });
+      cell(row, v.on_shift === undefined ? "–" : clock(v.last_fix_at), { class: "last-fix" });
+      const td = document.createElement("td");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "show-vehicle";
+      button.textContent = t("dash.show");
+      button.dataset.focusKey = `show:${v.id}`;
+      button.setAttribute("aria-label", t("dash.showVehicle", { id: v.id }));
+      button.disabled = v.lat == null || v.lon == null;
+      button.addEventListener("click", () => focusVehicle(v.id));
+      td.appendChild(button);
+      row.appendChild(td);
+      body.appendChild(row);
+    }
+    if (!vehicles.length) {
+      const row = document.createElement("tr");
+      cell(row, t("dash.noVehicles"), { colspan: "6" });
+      body.appendChild(row);
+    }
+  });
+}
+
+function statusText(status) {
+  const text = t(`dash.bookingStatus.${status}`);
+  return text === `dash.bookingStatus.${status}` ? status : text;
 }
 
 function renderBookings() {
   const body = $("bookings-table").querySelector("tbody");
-  body.textContent = "";
-  const filter = $("bookings-filter").value;
-  const plans = state.snapshot ? plannedStops(state.snapshot) : {};
-  const shown = ((state.snapshot && state.snapshot.requests) || []).filter((r) =>
-    filter === "all" || (filter === "open" ? OPEN : FINAL).includes(r.status));
-  for (const r of shown) {
-    const row = document.createElement("tr");
-    row.dataset.bookingId = r.id;
-    row.dataset.status = r.status;
-    const th = document.createElement("th");
-    th.scope = "row";
-    th.textContent = shortId(r.id);
-    th.title = r.id;
-    row.appendChild(th);
-    cell(row, t(`dash.bookingStatus.${r.status}`) === `dash.bookingStatus.${r.status}` ? r.status : t(`dash.bookingStatus.${r.status}`), { class: `status ${r.status}` });
-    cell(row, clock(r.pickupAfter));
-    const pickup = (plans[r.id] || {}).pickup;
-    cell(row, pickup ? clock(pickup.eta) : "–");
-    cell(row, r.wheelchairs ? t("dash.peopleWheelchairs", { n: r.passengers, w: r.wheelchairs }) : String(r.passengers));
-    cell(row, r.vehicleId || (pickup && pickup.vehicle) || "–");
-    cell(row, clock(r.createdAt));
-    body.appendChild(row);
+  keepingFocus(body, () => {
+    body.textContent = "";
+    const filter = $("bookings-filter").value;
+    const plans = state.snapshot ? plannedStops(state.snapshot) : {};
+    const shown = ((state.snapshot && state.snapshot.requests) || []).filter((r) =>
+      filter === "all" || (filter === "open" ? OPEN : FINAL).includes(r.status));
+    for (const r of shown) {
+      const row = document.createElement("tr");
+      row.dataset.bookingId = r.id;
+      row.dataset.status = r.status;
+      row.dataset.focusKey = `booking:${r.id}`;
+      row.tabIndex = -1;  // an alert's link moves the focus here
+      const th = document.createElement("th");
+      th.scope = "row";
+      th.textContent = shortId(r.id);
+      th.title = r.id;
+      row.appendChild(th);
+      cell(row, statusText(r.status), { class: `status ${r.status}` });
+      cell(row, clock(r.pickupAfter));
+      const plan = plans[r.id] || {};
+      cell(row, plan.pickup ? clock(plan.pickup.eta) : "–");
+      cell(row, r.wheelchairs ? t("dash.peopleWheelchairs", { n: r.passengers, w: r.wheelchairs }) : String(r.passengers));
+      // The vehicle of the plan: a booking moved after a delay or breakdown has a new one.
+      const planned = plan.pickup || plan.dropoff;
+      cell(row, (planned && planned.vehicle) || r.vehicleId || "–");
+      cell(row, clock(r.createdAt));
+      body.appendChild(row);
+    }
+    if (!shown.length) {
+      const row = document.createElement("tr");
+      cell(row, t("dash.noBookings"), { colspan: "7" });
+      body.appendChild(row);
+    }
+  });
+}
+
+/* An alert's link: the vehicle's row gets the focus and the map shows the vehicle. */
+function showVehicle(id) {
+  focusVehicle(id);
+  const row = document.querySelector(`#vehicles-table tr[data-vehicle-id="${CSS.escape(id)}"]`);
+  if (row) row.focus();
+}
+
+/* An alert's link: the booking's row gets the focus (the list shows all bookings if needed). */
+function showBooking(id) {
+  const find = () => document.querySelector(`#bookings-table tr[data-booking-id="${CSS.escape(id)}"]`);
+  if (!find()) {
+    $("bookings-filter").value = "all";
+    renderBookings();
   }
-  if (!shown.length) {
-    const row = document.createElement("tr");
-    cell(row, t("dash.noBookings"), { colspan: "7" });
-    body.appendChild(row);
-  }
+  const row = find();
+  if (row) row.focus();
 }
 
 /* -- map ---------------------------------------------------------------------------------- */
+
+/* Marker colours by vehicle state (border on fill: the border carries the contrast). */
+const VEHICLE_STYLE = {
+  onShift: { color: "#0b4f5a", fillColor: "#5fd3e6" },
+  simulated: { color: "#0b4f5a", fillColor: "#5fd3e6" },
+  delayed: { color: "#8f5600", fillColor: "#f3b13c" },
+  offShift: { color: "#5f6a74", fillColor: "#d5dae0" },
+  outOfService: { color: "#a3241b", fillColor: "#f08c82" },
+};
 
 function ensureMap() {
   if (state.map) { state.map.invalidateSize(); return state.map; }
@@ -379,20 +505,22 @@ function renderMap() {
   const map = ensureMap();
   state.layers.clearLayers();
   state.markers = {};
+  state.nextStops = {};
   for (const v of (state.snapshot && state.snapshot.vehicles) || []) {
     if (v.lat == null || v.lon == null) continue;
-    const path = [[v.lat, v.lon]];
-    for (const stop of v.stops || []) {
-      path.push([stop.lat, stop.lon]);
+    const next = (v.stops || []).slice(0, STOPS_ON_MAP);
+    const path = [[v.lat, v.lon], ...next.map((stop) => [stop.lat, stop.lon])];
+    state.nextStops[v.id] = path;
+    if (path.length > 1) L.polyline(path, { color: "#117a8b", weight: 3, opacity: 0.8, dashArray: "6 6" }).addTo(state.layers);
+    for (const stop of next) {
       L.circleMarker([stop.lat, stop.lon], {
         radius: 5, weight: 2, color: stop.kind === "pickup" ? "#1e6b3f" : "#a3241b", fillColor: "#fff", fillOpacity: 1,
       }).bindTooltip(`${v.id}: ${stopText(stop)}`).addTo(state.layers);
     }
-    if (path.length > 1) L.polyline(path, { color: "#117a8b", weight: 3, opacity: 0.8, dashArray: "6 6" }).addTo(state.layers);
-    const label = `${v.id}: ${t("dash.occupancy", { onboard: v.onboard ?? 0, capacity: v.capacity ?? "?" })}` +
-      ((v.stops || []).length ? ` · ${stopText(v.stops[0])}` : "");
+    const label = `${v.id} (${vehicleStateText(v)}): ${t("dash.occupancy", { onboard: v.onboard ?? 0, capacity: v.capacity ?? "?" })}` +
+      (next.length ? ` · ${stopText(next[0])}` : "");
     state.markers[v.id] = L.circleMarker([v.lat, v.lon], {
-      radius: 8, weight: 2, color: "#0b4f5a", fillColor: "#5fd3e6", fillOpacity: 1,
+      radius: 8, weight: 2, fillOpacity: 1, ...VEHICLE_STYLE[vehicleState(v).id],
     }).bindTooltip(label).addTo(state.layers);
   }
   map.invalidateSize();
@@ -417,10 +545,12 @@ function render() {
   renderMap();
   setStatus(t("dash.status.updated", { time: clock(state.lastOk.getTime() / 1000) }));
   document.body.dataset.loaded = "true";
+  document.body.dataset.polls = String(++state.polls);  // tests wait for the next one
 }
 
 function showSignedIn(signedIn) {
   $("logout-button").hidden = !signedIn;
+  $("refresh-button").hidden = !signedIn;
   $("login-button").hidden = signedIn;
   $("operator-key").disabled = signedIn;
   if (!signedIn) $("dashboard-content").hidden = true;
@@ -435,6 +565,7 @@ function rejectKey(message) {
   stopPolling();
   state.key = null;
   state.snapshot = null;
+  state.alertsShown = null;
   try { sessionStorage.removeItem(KEY_STORAGE); } catch (e) { /* storage off */ }
   showSignedIn(false);
   delete document.body.dataset.loaded;
@@ -463,6 +594,7 @@ function signOut() {
   stopPolling();
   state.key = null;
   state.snapshot = null;
+  state.alertsShown = null;
   try { sessionStorage.removeItem(KEY_STORAGE); } catch (e) { /* storage off */ }
   showSignedIn(false);
   $("operator-key").value = "";
@@ -479,6 +611,7 @@ $("key-form").addEventListener("submit", (event) => {
 });
 $("logout-button").addEventListener("click", signOut);
 $("bookings-filter").addEventListener("change", renderBookings);
+$("refresh-button").addEventListener("click", () => { setStatus(t("dash.status.loading")); poll(); });
 I18N.onChange(() => {
   localiseMap();
   if (state.snapshot) render();

@@ -72,7 +72,7 @@ bookings_table = sa.Table(
     sa.Column("id", sa.String(36), primary_key=True),
     sa.Column("idempotency_key", sa.String(200), unique=True, nullable=True),
     sa.Column("request_digest", sa.String(64), nullable=False),
-    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
     sa.Column("request_json", sa.Text, nullable=False),
     sa.Column("quote_json", sa.Text, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
@@ -87,7 +87,7 @@ events_table = sa.Table(
         "booking_id", sa.String(36), sa.ForeignKey("bookings.id"), nullable=False, index=True
     ),
     sa.Column("at", sa.Float, nullable=False),
-    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
     sa.Column("detail", sa.Text, nullable=False, default=""),
 )
 
@@ -110,11 +110,23 @@ dispatch_log_table = sa.Table(
     sa.Column("data_json", sa.Text, nullable=False, default="{}"),
 )
 
+vehicle_reports_table = sa.Table(
+    "vehicle_reports",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("vehicle_id", sa.String(36), nullable=False),
+    sa.Column("report_id", sa.String(100), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("answer_json", sa.Text, nullable=False),
+    sa.UniqueConstraint("vehicle_id", "report_id", name="uq_vehicle_report"),
+)
+
 #: Advisory lock key that serialises table creation on PostgreSQL ("ELSTERDD").
 PG_SCHEMA_LOCK_KEY = 0x454C535445524444
 
-OPEN_STATUSES = ("confirmed", "assigned", "picked_up")
-FINAL_STATUSES = ("cancelled", "completed", "no_show")
+OPEN_STATUSES = ("confirmed", "assigned", "arriving", "delayed", "picked_up")
+FINAL_STATUSES = ("cancelled", "completed", "no_show", "cancelled_by_operator")
 
 
 @dataclass(frozen=True)
@@ -136,7 +148,8 @@ class Booking:
         Public booking id (UUID4).
     status : str
         ``confirmed`` (booked), ``assigned`` (the vehicle set off for the pickup),
-        ``picked_up``, ``completed``, ``cancelled`` or ``no_show``.
+        ``arriving``, ``delayed`` (a new ETA), ``picked_up``, ``completed``,
+        ``cancelled``, ``no_show`` or ``cancelled_by_operator``.
     request : dict
         The passenger's request as validated by the API.
     quote : dict
@@ -206,6 +219,11 @@ def _create_tables(engine: Engine, attempts: int = 5) -> None:
             with engine.begin() as conn:
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_SCHEMA_LOCK_KEY})
                 metadata.create_all(conn)
+                # Databases made before the live statuses ("cancelled_by_operator") had
+                # 20 characters; widening a VARCHAR rewrites nothing.
+                for table in ("bookings", "booking_events"):
+                    widen = f"ALTER TABLE {table} ALTER COLUMN status TYPE VARCHAR(32)"
+                    conn.execute(sa.text(widen))
 
         retry_unavailable("creating the booking tables", create)
         return
@@ -261,6 +279,9 @@ class LogKind(enum.StrEnum):
         The open plans were improved.
     REPOSITION
         An idle vehicle was sent somewhere (``data``: vehicle, target).
+    VEHICLE_REPORT
+        A real vehicle's report: a shift, a GPS fix or a stop event
+        (``data``: the :class:`fleet.online.protocol.VehicleReport`).
     """
 
     BOOK = "book"
@@ -268,6 +289,7 @@ class LogKind(enum.StrEnum):
     CANCEL = "cancel"
     REOPTIMISE = "reoptimise"
     REPOSITION = "reposition"
+    VEHICLE_REPORT = "vehicle_report"
 
 
 @dataclass(frozen=True)
@@ -402,6 +424,46 @@ class BookingStore:
             return False
         return hmac.compare_digest(self.token_for(booking_id).encode(), token.encode())
 
+    def pickup_code(self, booking_id: str) -> str:
+        """The four-digit code a passenger shows the driver (the same on both sides)."""
+        digest = hmac.new(self._secret, f"pickup:{booking_id}".encode(), hashlib.sha256)
+        return f"{int(digest.hexdigest()[:8], 16) % 10000:04d}"
+
+    # -- vehicle credentials --------------------------------------------------------------
+    def issue_vehicle_token(self, vehicle_id: str) -> str:
+        """A new credential for a vehicle; every earlier one of it stops working.
+
+        The token is ``HMAC(secret, vehicle id, generation)``; only the
+        generation is stored, so a stolen database row does not reveal it.
+        """
+        key = f"vehicle_credential:{vehicle_id}"
+
+        def attempt() -> int:
+            with self.db.exclusive() as tx:
+                generation = int(self.meta(key, tx) or 0) + 1
+                self.set_meta(tx, key, str(generation))
+                return generation
+
+        generation = int(retry_unavailable("issuing a vehicle credential", attempt))
+        return self._vehicle_token(vehicle_id, generation)
+
+    def _vehicle_token(self, vehicle_id: str, generation: int) -> str:
+        message = f"vehicle:{vehicle_id}:{generation}".encode()
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()[:40]
+
+    def check_vehicle_token(self, vehicle_id: str, token: str | None) -> bool | None:
+        """Whether ``token`` is the vehicle's current credential (constant-time comparison).
+
+        None when no credential was ever issued for ``vehicle_id`` (an unknown vehicle).
+        """
+        generation = self.meta(f"vehicle_credential:{vehicle_id}")
+        if not generation:
+            return None
+        if not token:
+            return False
+        expected = self._vehicle_token(vehicle_id, int(generation))
+        return hmac.compare_digest(expected.encode(), token.encode())
+
     # -- bookings -------------------------------------------------------------------------
     @staticmethod
     def _row_to_booking(row: dict[str, Any]) -> Booking:
@@ -478,6 +540,23 @@ class BookingStore:
             booking = self.get(booking_id, tx)
         assert booking is not None
         return booking
+
+    def events_of(
+        self, booking_ids: builtins.list[str], tx: Tx | None = None
+    ) -> dict[str, builtins.list[BookingEvent]]:
+        """The state changes of several bookings, oldest first (a query per 500 bookings)."""
+        out: dict[str, builtins.list[BookingEvent]] = {b: [] for b in booking_ids}
+        for start in range(0, len(booking_ids), 500):  # within every SQL variable limit
+            chunk = booking_ids[start : start + 500]
+            names = ", ".join(f":b{i}" for i in range(len(chunk)))
+            rows = (tx or self.db).rows(
+                f"SELECT booking_id, at, status, detail FROM booking_events WHERE booking_id IN "
+                f"({names}) ORDER BY seq",
+                {f"b{i}": b for i, b in enumerate(chunk)},
+            )
+            for r in rows:
+                out[r["booking_id"]].append(BookingEvent(float(r["at"]), r["status"], r["detail"]))
+        return out
 
     def events(self, booking_id: str) -> list[BookingEvent]:
         """Return a booking's state changes, oldest first."""
@@ -563,6 +642,35 @@ class BookingStore:
             "SELECT COUNT(*) AS n FROM dispatch_log WHERE epoch = :epoch", {"epoch": epoch}
         )
         return int(rows[0]["n"])
+
+    # -- vehicle reports ------------------------------------------------------------------
+    def find_report(self, vehicle_id: str, report_id: str, tx: Tx | None = None) -> Any | None:
+        """The stored answer to a vehicle's report (a replay), or None."""
+        rows = (tx or self.db).rows(
+            "SELECT answer_json FROM vehicle_reports WHERE vehicle_id = :v AND report_id = :r",
+            {"v": vehicle_id, "r": report_id},
+        )
+        return json.loads(rows[0]["answer_json"]) if rows else None
+
+    def insert_report(
+        self, tx: Tx, vehicle_id: str, report_id: str, kind: str, at: float, answer: Any
+    ) -> None:
+        """Store a vehicle's applied report and its answer inside ``tx`` (the id must be new)."""
+        tx.execute(
+            "INSERT INTO vehicle_reports (vehicle_id, report_id, kind, at, answer_json) "
+            "VALUES (:v, :r, :k, :at, :answer)",
+            {"v": vehicle_id, "r": report_id, "k": kind, "at": float(at),
+             "answer": json.dumps(answer, sort_keys=True)},
+        )  # fmt: skip
+
+    def bump_counter(self, tx: Tx, name: str, by: int = 1) -> None:
+        """Add to a named day counter inside ``tx`` (refused bookings, say)."""
+        current = self.load_state(f"counter:{name}", tx) or 0
+        self.save_state(f"counter:{name}", int(current) + by, tx)
+
+    def counter(self, name: str) -> int:
+        """A named counter's value (0 when never bumped)."""
+        return int(self.load_state(f"counter:{name}") or 0)
 
     # -- dispatcher state -----------------------------------------------------------------
     def save_state(self, key: str, value: Any, tx: Tx) -> None:

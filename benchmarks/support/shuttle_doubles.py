@@ -20,10 +20,12 @@ from typing import Any
 from fleet.online.protocol import (
     BookingMilestone,
     Capability,
+    EventConflictError,
     ShuttleDispatcher,
     ShuttleQuote,
     ShuttleRequest,
     VehicleMove,
+    VehicleReport,
 )
 from routing.geo import haversine_m
 
@@ -128,6 +130,28 @@ class SeatLedgerDispatcher(ShuttleDispatcher):
             }
             for v, n in sorted(per_vehicle.items())
         ]
+
+    def report(self, report: VehicleReport) -> dict[str, Any]:
+        """The ledger has no real vehicles (no ``Capability.LIVE``)."""
+        raise EventConflictError(
+            "this dispatcher has no real vehicles", fix="run the fleet's live dispatcher"
+        )
+
+    def manifest(self, vehicle: str) -> list[dict[str, Any]]:
+        """No vehicles, no stops."""
+        return []
+
+    def booking_live(self, booking_id: str) -> dict[str, Any] | None:
+        """No vehicles to show."""
+        return None
+
+    def day_kpis(self) -> dict[str, float]:
+        """Nothing is served by the ledger."""
+        return {}
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """Nothing to watch."""
+        return []
 
 
 def crash_app() -> Any:

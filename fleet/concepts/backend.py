@@ -26,7 +26,16 @@ import pandas as pd
 
 from fleet.concepts.kpis import KPI_NAMES, concept_kpis
 from fleet.concepts.settings import ComparisonSettings
-from fleet.concepts.walking import BIKE_MPS, WALK_MPS, StopSet, virtual_stops, walk_metres
+from fleet.concepts.walking import (
+    BIKE_MPS,
+    WALK_MPS,
+    CrowFlyWalks,
+    RoutedWalks,
+    StopSet,
+    WalkModel,
+    virtual_stops,
+    walk_metres,
+)
 from fleet.scenarios.runner import Backend
 from fleet.scenarios.simulate import (
     SimulationContext,
@@ -36,7 +45,7 @@ from fleet.scenarios.simulate import (
     simulation_config,
 )
 from fleet.scenarios.spec import RunSpec, Scenario
-from routing.errors import DataError
+from routing.errors import DataError, SnapError
 from routing.geo import LocalPlane
 
 log = logging.getLogger(__name__)
@@ -83,21 +92,77 @@ class ConceptContext:
         return self.sim.model.area.geometry
 
     def travel(self, s: ComparisonSettings, autonomous: bool):
-        """The road model of the manned shuttle, or of the autonomous one."""
+        """The road model of the manned shuttle, or of the autonomous one (per thread)."""
         if not autonomous:
             return self.sim.travel()
-        from fleet.concepts.autonomous import autonomous_travel
+        key = ("av-travel", s.autonomous.model_dump_json(), threading.get_ident())
+        return self._get(key, lambda: self.autonomous_network(s).travel(self.sim.travel()))
+
+    def autonomous_network(self, s: ComparisonSettings):
+        """The shuttle network restricted to the autonomous streets (built once per settings)."""
+        from fleet.concepts.autonomous import StreetRules, build_autonomous_network
 
         a = s.autonomous
-        key = ("av", a.max_speed_kmh, a.max_street_kmh, a.area_buffer_m, threading.get_ident())
-        return self._get(
-            key,
-            lambda: autonomous_travel(
+
+        def make():
+            rules = StreetRules(
+                highway=a.highway,
+                maxspeed_kmh=a.maxspeed_kmh,
+                unsigned_maxspeed_kmh=a.unsigned_maxspeed_kmh,
+                ways_file=Path(a.allowed_ways_file) if a.allowed_ways_file else None,
+                ways_file_mode=a.ways_file_mode,
+            )
+            return build_autonomous_network(
                 self.sim.network,
-                buffered(self.zone, a.area_buffer_m),
+                self.way_tags(),
+                rules=rules,
+                area=buffered(self.zone, a.area_buffer_m),
+                zone=self.zone,
                 max_speed_kmh=a.max_speed_kmh,
-                max_street_kmh=a.max_street_kmh,
-            ),
+                min_connected_share=a.min_connected_share,
+            )
+
+        return self._get(("av-network", a.model_dump_json()), make)
+
+    def way_tags(self) -> dict[int, dict[str, str]]:
+        """The street-rule tags of the shuttle network's ways (read once from the OSM file)."""
+        from fleet.concepts.autonomous import RULE_KEYS
+        from routing.osm import read_way_tags
+        from routing.regions import load_region
+
+        def make():
+            region = load_region(self.scenario.region)
+            osm = region.source_file("osm", self.data_dir)
+            return read_way_tags(osm, self.sim.network.graph.way_id, RULE_KEYS, region=region.name)
+
+        return self._get(("way-tags",), make)
+
+    def zone_travel(self, s: ComparisonSettings):
+        """The manned shuttle on the zone's streets only (+ ``[line] zone_tolerance_m``).
+
+        A generated trunk is laid out on it, so that its stops serve the zone
+        rather than a fast road around it.
+        """
+        from fleet.concepts.autonomous import StreetRules, build_autonomous_network
+        from fleet.concepts.settings import SHUTTLE_HIGHWAYS
+
+        tol = s.line.zone_tolerance_m
+
+        def make():
+            every_street = StreetRules(highway=SHUTTLE_HIGHWAYS, maxspeed_kmh=math.inf)
+            return build_autonomous_network(
+                self.sim.network,
+                self.way_tags(),
+                rules=every_street,
+                area=buffered(self.zone, tol),
+                zone=self.zone,
+                max_speed_kmh=math.inf,
+                min_connected_share=0.0,
+            )
+
+        net = self._get(("zone-network", tol), make)
+        return self._get(
+            ("zone-travel", tol, threading.get_ident()), lambda: net.travel(self.sim.travel())
         )
 
     def residents(self) -> tuple[np.ndarray, np.ndarray]:
@@ -107,23 +172,98 @@ class ConceptContext:
             raise DataError("[area]: the zone holds no walkable resident locations")
         return snap.lat, snap.lon
 
-    def stops(self, s: ComparisonSettings, autonomous: bool) -> StopSet:
-        """Virtual stops of the stop-based service."""
-        key = ("stops", s.stops.walk_m, s.stops.circuity, autonomous, s.autonomous)
+    def walks(self, s: ComparisonSettings) -> WalkModel:
+        """Walks routed on the region's walk network, or crow-fly x circuity without a map.
+
+        The demand model has a walk snapper exactly when the region has a map
+        (its riders start and end on walk nodes).
+        """
+        if self.sim.model.walk_snapper is None:
+            return CrowFlyWalks(s.stops.circuity)
+        radius = max(s.stops.walk_m, s.line.walk_m, s.line.flex_walk_m)
+
+        def make() -> RoutedWalks:
+            from routing.regions import load_region
+            from routing.road import load_road_networks
+
+            walk = load_road_networks(
+                load_region(self.scenario.region),
+                ("walk",),
+                data_dir=self.data_dir,
+                cache_dir=self.cache_dir,
+            )["walk"]
+            return RoutedWalks.build(walk.graph, walk.hierarchy, self.zone, radius_m=radius)
+
+        return self._get(("walks", radius), make)
+
+    def bike_seconds(self, origin: np.ndarray, destination: np.ndarray) -> np.ndarray | None:
+        """Cycling seconds of each trip on the region's bike network, or None without a map.
+
+        The bike profile's own times (speeds by surface and slope, turn rules);
+        the few metres from a point to its bike street are pushed at walking
+        pace. A point more than 500 m from any bike street gets NaN.
+
+        Parameters
+        ----------
+        origin, destination : ndarray, shape (trips, 2)
+            (lat, lon) of each trip's ends.
+        """
+        if self.sim.model.walk_snapper is None:
+            return None
+
+        def make() -> Any:
+            from routing.regions import load_region
+            from routing.road import load_road_networks
+
+            return load_road_networks(
+                load_region(self.scenario.region),
+                ("bike",),
+                data_dir=self.data_dir,
+                cache_dir=self.cache_dir,
+            )["bike"]
+
+        bike = self._get(("bike",), make)
+        out = np.full(len(origin), math.nan)
+        if len(origin) == 0:
+            return out
+        a, off_a = bike.snapper.snap_many(origin[:, 0], origin[:, 1])
+        b, off_b = bike.snapper.snap_many(destination[:, 0], destination[:, 1])
+        ok = (a >= 0) & (b >= 0)
+        if ok.any():
+            ua, ia = np.unique(a[ok], return_inverse=True)
+            ub, ib = np.unique(b[ok], return_inverse=True)
+            seconds, _ = bike.matrix(ua, ub)
+            out[ok] = seconds[ia.ravel(), ib.ravel()] + (off_a[ok] + off_b[ok]) / WALK_MPS
+        return out
+
+    def virtual_stops(self, s: ComparisonSettings, autonomous: bool, walk_m: float) -> StopSet:
+        """Stops within a ``walk_m`` walk of every resident, on the (autonomous) shuttle network."""
+        key = ("stops", walk_m, s.stops.model_dump_json(), autonomous, s.autonomous)
         return self._get(
             key,
             lambda: virtual_stops(
                 self.travel(s, autonomous),
                 *self.residents(),
-                walk_m=s.stops.walk_m,
-                circuity=s.stops.circuity,
+                walk_m=walk_m,
+                walks=self.walks(s),
+                max_uncovered_share=s.stops.max_uncovered_share,
                 area=self.zone,
             ),
         )
 
+    def stops(self, s: ComparisonSettings, autonomous: bool) -> StopSet:
+        """Virtual stops of the stop-based service."""
+        return self.virtual_stops(s, autonomous, s.stops.walk_m)
+
     def line(self, s: ComparisonSettings, autonomous: bool, flex: bool):
-        """The feeder line (from the stops file, or generated as a loop)."""
-        from fleet.concepts.line import build_line, read_stops_file
+        """The feeder line (from the stops file, or generated as a trunk to the far end)."""
+        from fleet.concepts.line import (
+            build_line,
+            far_end_candidates,
+            generate_trunk,
+            locate_stop,
+            read_stops_file,
+        )
 
         hub = hub_point(s)
         travel = self.travel(s, autonomous)
@@ -132,20 +272,26 @@ class ConceptContext:
         def make():
             if lw.stops_file:
                 stops = read_stops_file(Path(lw.stops_file))
-                ordered, locs = True, None
+                keep_inside, locs = True, None
             else:
-                gen = virtual_stops(
-                    travel,
-                    *self.residents(),
+                # laid out on the zone's streets (the autonomous ones are inside already)
+                inner = travel if autonomous else self.zone_travel(s)
+                try:
+                    hub_loc = locate_stop(inner, *hub)
+                except SnapError as exc:
+                    raise DataError(f"[hub] location: {exc}") from None
+                stops, locs = generate_trunk(
+                    inner,
+                    hub_loc=hub_loc,
+                    far_ends=far_end_candidates(inner, self.zone, lw.stop_spacing_m),
+                    resident_lat=self.residents()[0],
+                    resident_lon=self.residents()[1],
+                    walks=self.walks(s),
                     walk_m=lw.walk_m,
-                    circuity=s.stops.circuity,
-                    area=self.zone,
+                    spacing_m=lw.stop_spacing_m,
+                    zone=buffered(self.zone, lw.zone_tolerance_m),  # as a given stop may
                 )
-                stops = [
-                    (f"V{i + 1}", f"Stop {i + 1}", float(gen.lat[i]), float(gen.lon[i]))
-                    for i in range(gen.n)
-                ]
-                ordered, locs = False, gen.loc
+                keep_inside = False
             return build_line(
                 travel,
                 hub=hub,
@@ -156,7 +302,7 @@ class ConceptContext:
                 layover_s=lw.layover_min * 60.0,
                 max_snap_m=lw.max_snap_m,
                 zone_tolerance_m=lw.zone_tolerance_m,
-                ordered=ordered,
+                keep_inside=keep_inside,
                 hub_name=s.hub.name,
                 locs=locs,
             )
@@ -249,7 +395,12 @@ def _stream(run: RunSpec, ctx: ConceptContext, s: ComparisonSettings, travel):
     hub_bound = np.zeros(len(trips), dtype=bool)
     if s.hub.location is not None and s.hub.share > 0 and trips:
         hub = hub_point(s)
-        hub_loc = int(travel.locate_many(np.array([hub[0]]), np.array([hub[1]]))[0])
+        from fleet.concepts.line import locate_stop
+
+        try:
+            hub_loc = locate_stop(travel, *hub)  # the autonomous shuttle: its nearest street
+        except SnapError:
+            hub_loc = -1
         # its own generator: the same riders go to the hub for every concept
         rng = np.random.default_rng([int(p["seed"]), 16])
         hub_bound = rng.random(len(trips)) < s.hub.share
@@ -259,11 +410,15 @@ def _stream(run: RunSpec, ctx: ConceptContext, s: ComparisonSettings, travel):
 
 
 def _benchmarks(trips, ctx: ConceptContext, s: ComparisonSettings) -> pd.DataFrame:
-    """Walking, cycling and driving the same trips (car on the manned road model)."""
+    """Walking (the comparison's walk model), cycling (routed on the bike network with a
+    map, else crow-fly x circuity) and driving (the manned road model) the same trips."""
     car = ctx.sim.travel()
     o = np.array([t.origin for t in trips]).reshape(-1, 2)
     d = np.array([t.destination for t in trips]).reshape(-1, 2)
-    walk_m = walk_metres(o[:, 0], o[:, 1], d[:, 0], d[:, 1], s.stops.circuity)
+    walk_m = ctx.walks(s).pairs(o[:, 0], o[:, 1], d[:, 0], d[:, 1])
+    bike_s = ctx.bike_seconds(o, d)
+    if bike_s is None:
+        bike_s = walk_metres(o[:, 0], o[:, 1], d[:, 0], d[:, 1], s.stops.circuity) / BIKE_MPS
     o_loc = car.locate_many(o[:, 0], o[:, 1])
     d_loc = car.locate_many(d[:, 0], d[:, 1])
     car_s = np.array(
@@ -275,7 +430,7 @@ def _benchmarks(trips, ctx: ConceptContext, s: ComparisonSettings) -> pd.DataFra
     return pd.DataFrame(
         {
             "walk_only_s": walk_m / WALK_MPS,
-            "bike_s": walk_m / BIKE_MPS,
+            "bike_s": bike_s,
             "car_s": car_s + s.compare.car_access_min * 60.0,
         }
     )
@@ -373,7 +528,7 @@ def _on_line(run, ctx, s, travel, trips, autonomous: bool, flex: bool):
         capacity=cap,
         wheelchair_places=int(p["wheelchair_places"]),
         walk_m=s.line.walk_m,
-        circuity=s.stops.circuity,
+        walks=ctx.walks(s),
         flex=flex,
         corridor_m=s.line.corridor_m,
         door_walk_m=s.line.flex_walk_m,
@@ -396,8 +551,9 @@ def _on_line(run, ctx, s, travel, trips, autonomous: bool, flex: bool):
         elif x.status == "walk":
             row["status"] = "walk"
         rows.append(row)
+    first = float(tt.departures[0]) if tt.n_trips else start
     last = tt.times(tt.n_trips - 1)[0][-1] if tt.n_trips else start
-    vehicle_hours = tt.n_vehicles * max(last - start, 0.0) / 3600.0
+    vehicle_hours = tt.n_vehicles * max(last - first, 0.0) / 3600.0
     access = out.riders["access_walk_m"].to_numpy(float)
     egress = out.riders["egress_walk_m"].to_numpy(float)
     return pd.DataFrame(rows), access, egress, out.legs, tt.n_vehicles, vehicle_hours, (out, tt)
@@ -431,7 +587,12 @@ def serve(run: RunSpec, ctx: ConceptContext) -> tuple[pd.DataFrame, pd.DataFrame
         if col not in riders:
             riders[col] = math.nan
     riders = pd.concat([riders, _benchmarks(trips.trips, ctx, s)], axis=1)
-    facts = {"vehicles": nveh, "vehicle_hours": vh, "autonomous": autonomous}
+    facts = {
+        "vehicles": nveh,
+        "vehicle_hours": vh,
+        "autonomous": autonomous,
+        "walk_routed": ctx.walks(s).routed,
+    }
     return riders, legs, facts, raw
 
 
@@ -447,6 +608,7 @@ def run_concept(run: RunSpec, ctx: ConceptContext) -> dict[str, float]:
         vehicle_hours=facts["vehicle_hours"],
         costs=s.costs,
         autonomous=facts["autonomous"],
+        walk_routed=facts["walk_routed"],
         tram_departures=trams,
         transfer_walk_s=s.hub.transfer_walk_s,
     )

@@ -17,6 +17,9 @@ Definitions (times in minutes, distances in km, money in EUR):
   energy per kWh) / served passengers; ``energy_kwh`` and ``co2_kg``.
 * ``transfer_wait_mean_min``: riders bound for the hub wait from arriving there
   (plus the walk to the platform) to the next tram departure.
+* ``walk_routed``: 1 when walks (to and from the vehicle, and the whole trip)
+  were routed on the region's walk network, 0 when they were crow-fly x
+  circuity (no map); see :mod:`fleet.concepts.walking`.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ KPI_NAMES = (
     "requests_simulated",
     "passengers_served",
     "deviation_share",
+    "walk_routed",
 )
 
 
@@ -70,6 +74,7 @@ def concept_kpis(
     vehicle_hours: float,
     costs,
     autonomous: bool,
+    walk_routed: bool = False,
     tram_departures: np.ndarray | None = None,
     transfer_walk_s: float = 60.0,
 ) -> dict[str, float]:
@@ -86,6 +91,8 @@ def concept_kpis(
     legs : DataFrame
         Driven legs with ``metres`` and ``persons``.
     costs : fleet.concepts.settings.CostSettings
+    walk_routed : bool
+        Whether the walks were routed on the walk network (else crow-fly x circuity).
     tram_departures : ndarray, optional
         Seconds of tram departures at the hub (same clock as the riders).
     """
@@ -136,6 +143,7 @@ def concept_kpis(
         "requests_simulated": float(n),
         "passengers_served": float(persons.sum()),
         "deviation_share": float(served["door"].mean()) if len(served) else 0.0,
+        "walk_routed": float(walk_routed),
     }
     hub = served[served["hub_bound"]]
     kpis["transfer_riders"] = float(len(hub))

@@ -1,16 +1,27 @@
-"""A feeder line: stops in order from the hub around the zone and back, and its timetable.
+"""A two-way feeder line between a transit hub and the far end of its zone, and its timetable.
 
-The line is a loop ``hub -> s1 -> ... -> sk -> hub``. Run times are the road
-model's times between consecutive stops; the timetable pads them by
+The line serves stops ``hub = s0, s1, ..., sk`` (``sk`` the far end) out and
+back: a vehicle's round is ``s0 -> s1 -> ... -> sk`` (direction 0, outbound)
+then ``sk -> ... -> s1 -> s0`` (direction 1, towards the hub), each stop served
+from the street side of its direction. Run times are the road model's times
+between consecutive positions of the round; the timetable pads them by
 ``slack_share`` (the slack a flex route spends on deviations), rounds up to
-whole seconds and adds a dwell at every stop. A vehicle needs
-``trip time + layover`` for a round (the cycle time), so a headway ``h`` needs
-``ceil(cycle / h)`` vehicles; vehicle ``v`` runs trips ``v, v + n, v + 2n, ...``.
+whole seconds, adds a dwell at every intermediate stop and a layover at each
+end. The cycle time is both directions' run times plus both layovers, so a
+headway ``h`` needs ``ceil(cycle / h)`` vehicles; vehicle ``v`` runs rounds
+``v, v + n, v + 2n, ...``. Rounds start early enough that the first trip
+towards the hub leaves the far end within one headway of the service start.
+
+A generated line is a trunk (:func:`generate_trunk`): the fastest road path
+from the hub to the far end whose stops, every ``stop_spacing_m`` along it,
+are within a walk of the most residents. A line from a file gives its stops
+in order from the hub outwards.
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 from dataclasses import dataclass
@@ -20,25 +31,34 @@ import numpy as np
 from shapely.geometry import Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from fleet.concepts.autonomous import AutonomousTravel
+from fleet.concepts.walking import WalkModel
 from routing.errors import DataError, SnapError
 from routing.geo import LocalPlane
+
+#: Farthest from a stop a street side may be served from (both sides of a street).
+SIDE_RADIUS_M = 30.0
 
 
 @dataclass(frozen=True)
 class FeederLine:
-    """Stops of a loop line (stop 0 is the hub) with road run times.
+    """Stops of a two-way line (stop 0 is the hub, the last the far end) with road run times.
+
+    A round visits the positions ``0 .. 2k`` (``k = n_stops - 1``): position
+    ``p <= k`` is stop ``p`` outbound, position ``p >= k`` is stop ``2k - p``
+    towards the hub; position ``k`` (the far end) is both.
 
     Attributes
     ----------
     stop_ids, stop_names : tuple of str
     lat, lon : ndarray
-        Stop coordinates (the street point the vehicle serves).
-    loc : ndarray of int64
-        Travel-model location of each stop.
-    run_s, run_m : ndarray
-        Road time and distance from stop ``i`` to ``i + 1`` (the last one back to the hub).
+        Stop coordinates (the point riders walk to).
+    loc : ndarray of int64, shape (2k + 1,)
+        Travel-model location of each position (the street side of its direction).
+    run_s, run_m : ndarray, shape (2k,)
+        Road time and distance from position ``p`` to ``p + 1``.
     dwell_s, slack_share, layover_s : float
-        Timetable allowances.
+        Timetable allowances (the layover at each end).
     """
 
     stop_ids: tuple[str, ...]
@@ -54,8 +74,28 @@ class FeederLine:
 
     @property
     def n_stops(self) -> int:
-        """Stops including the hub (positions on a trip: ``n_stops + 1``, the hub twice)."""
+        """Stops including the hub."""
         return len(self.stop_ids)
+
+    @property
+    def far(self) -> int:
+        """Position (and stop index) of the far end."""
+        return self.n_stops - 1
+
+    @property
+    def n_segments(self) -> int:
+        """Segments of a round (positions ``0 .. n_segments``)."""
+        return 2 * self.far
+
+    def stop_at(self, p: int) -> int:
+        """The stop served at position ``p``."""
+        return p if p <= self.far else self.n_segments - p
+
+    def ride(self, a: int, b: int) -> tuple[int, int]:
+        """Positions of a ride from stop ``a`` to ``b`` (outbound if ``b`` lies farther out)."""
+        if b > a:
+            return a, b
+        return self.n_segments - a, self.n_segments - b
 
     @property
     def sched_run_s(self) -> np.ndarray:
@@ -63,46 +103,57 @@ class FeederLine:
         return np.ceil(self.run_s * (1.0 + self.slack_share))
 
     def offsets(self) -> tuple[np.ndarray, np.ndarray]:
-        """Scheduled (arrival, departure) offsets of the positions ``0 .. n_stops`` of a trip."""
-        n = self.n_stops
+        """Scheduled (arrival, departure) offsets of the positions ``0 .. 2k`` of a round.
+
+        A dwell at every stop between the ends, the layover at the far end.
+        """
+        n = self.n_segments
         arr = np.zeros(n + 1)
         dep = np.zeros(n + 1)
         run = self.sched_run_s
         for p in range(1, n + 1):
             arr[p] = dep[p - 1] + run[p - 1]
-            dep[p] = arr[p] + (self.dwell_s if p < n else 0.0)
+            hold = self.layover_s if p == self.far else self.dwell_s
+            dep[p] = arr[p] + (hold if p < n else 0.0)
         return arr, dep
 
     @property
-    def trip_s(self) -> float:
-        """Scheduled time from leaving the hub to arriving back."""
-        return float(self.offsets()[0][-1])
+    def out_s(self) -> float:
+        """Scheduled time from leaving the hub to arriving at the far end."""
+        return float(self.offsets()[0][self.far])
+
+    @property
+    def in_s(self) -> float:
+        """Scheduled time from leaving the far end to arriving at the hub."""
+        arr, dep = self.offsets()
+        return float(arr[-1] - dep[self.far])
 
     @property
     def cycle_s(self) -> float:
-        """Trip time plus the minimum layover at the hub."""
-        return self.trip_s + self.layover_s
+        """Both directions' run times plus a layover at each end."""
+        return self.out_s + self.in_s + 2 * self.layover_s
 
     @property
     def length_m(self) -> float:
-        """Driven length of one round."""
+        """Driven length of one round (both directions)."""
         return float(self.run_m.sum())
 
     def position_loc(self, p: int) -> int:
-        """Location of trip position ``p`` (position ``n_stops`` is the hub again)."""
-        return int(self.loc[p % self.n_stops])
+        """Location of position ``p``."""
+        return int(self.loc[p])
 
 
 @dataclass(frozen=True)
 class LineTimetable:
-    """Departures of a line through the service hours.
+    """Rounds of a line through the service hours.
 
     Attributes
     ----------
     line : FeederLine
     headway_s : float
     departures : ndarray
-        Hub departures, seconds after local midnight.
+        Hub departures of the rounds (direction 0), seconds after local midnight;
+        direction 1 leaves the far end ``line.offsets()[1][line.far]`` later.
     n_vehicles : int
     """
 
@@ -113,18 +164,36 @@ class LineTimetable:
 
     @property
     def n_trips(self) -> int:
-        """Number of trips."""
+        """Number of rounds (one trip each way)."""
         return int(self.departures.size)
 
     def vehicle_of(self, trip: int) -> int:
-        """The vehicle that runs ``trip``."""
+        """The vehicle that runs round ``trip``."""
         return trip % self.n_vehicles
 
     def times(self, trip: int) -> tuple[np.ndarray, np.ndarray]:
-        """Scheduled (arrival, departure) of every position of ``trip``."""
+        """Scheduled (arrival, departure) of every position of round ``trip``."""
         arr, dep = self.line.offsets()
         t0 = float(self.departures[trip])
         return t0 + arr, t0 + dep
+
+    def direction(self, trip: int, direction: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(stops, arrivals, departures) of one direction's trip of round ``trip``.
+
+        Direction 0 runs the positions ``0 .. k`` (hub to far end), direction 1
+        ``k .. 2k``; the far end's arrival ends the one and its departure, after
+        the layover, starts the other.
+        """
+        line = self.line
+        arr, dep = self.times(trip)
+        k = line.far
+        pos = np.arange(0, k + 1) if direction == 0 else np.arange(k, 2 * k + 1)
+        a, d = arr[pos].copy(), dep[pos].copy()
+        if direction == 0:
+            d[-1] = a[-1]
+        else:
+            a[0] = d[0]
+        return np.array([line.stop_at(int(p)) for p in pos]), a, d
 
 
 def vehicles_needed(cycle_s: float, headway_s: float) -> int:
@@ -140,7 +209,12 @@ def build_timetable(
     end_s: float,
     n_vehicles: int | None = None,
 ) -> LineTimetable:
-    """Departures every ``headway_s`` from ``start_s`` while before ``end_s``.
+    """Rounds every ``headway_s``: both directions leave their end from ``start_s`` on.
+
+    Hub departures run from ``start_s`` while before ``end_s``; rounds that
+    leave the hub before ``start_s`` (as many whole headways as fit in the
+    outbound run plus the layover) bring vehicles to the far end for the
+    first trips towards the hub.
 
     Raises
     ------
@@ -155,12 +229,14 @@ def build_timetable(
         shortest = math.ceil(line.cycle_s / n_vehicles / 60.0)
         raise DataError(
             f"[line] headway_min = {headway_s / 60:g} with vehicles = {n_vehicles}: a round "
-            f"takes {line.cycle_s / 60:.1f} min (trip {line.trip_s / 60:.1f} + layover "
-            f"{line.layover_s / 60:.1f}), so this headway needs {need} vehicles; set "
-            f"vehicles >= {need} or headway_min >= {shortest}"
+            f"takes {line.cycle_s / 60:.1f} min (out {line.out_s / 60:.1f} + back "
+            f"{line.in_s / 60:.1f} + 2 layovers of {line.layover_s / 60:.1f}), so this headway "
+            f"needs {need} vehicles; set vehicles >= {need} or headway_min >= {shortest}"
         )
+    lead = math.floor((line.out_s + line.layover_s) / headway_s + 1e-9)
     n = math.floor((end_s - start_s) / headway_s - 1e-9) + 1
-    departures = start_s + headway_s * np.arange(max(n, 0), dtype=float)
+    rounds = np.arange(-lead, n, dtype=float) if n > 0 else np.zeros(0)
+    departures = start_s + headway_s * rounds
     return LineTimetable(line, float(headway_s), departures, n_vehicles or need)
 
 
@@ -208,63 +284,163 @@ def read_stops_file(path: Path) -> list[tuple[str, str, float, float]]:
     return out
 
 
-def order_loop(travel, hub_loc: int, locs: np.ndarray, lat: np.ndarray, lon: np.ndarray):
-    """Visit order of the stops on a loop from the hub, and the street side served.
+def locate_stop(travel, lat: float, lon: float) -> int:
+    """Location of a stop or the hub: where a vehicle of ``travel`` can serve it.
 
-    On a turn-expanded graph a location is one direction of a street; a stop
-    may be served from either side within 30 m, so the tour picks the side
-    too: nearest neighbour over (stop, side), then 2-opt on the asymmetric
-    matrix with a re-choice of the side of every stop.
+    The autonomous shuttle serves it from the nearest street it may use (an
+    operator puts the stop there); everyone else from the nearest street.
+
+    Raises
+    ------
+    SnapError
+        No such street within the model's snapping distance.
+    """
+    if isinstance(travel, AutonomousTravel):
+        return travel.locate_nearest(lat, lon)
+    return travel.locate(lat, lon)
+
+
+def choose_sides(travel, hub_loc: int, options: list[np.ndarray]) -> np.ndarray:
+    """The street side serving every position of a round, for the fastest round.
+
+    On a turn-expanded graph a location is one direction of a street, so a
+    stop is served from a side per direction. ``options[i]`` are the
+    locations that may serve stop ``i + 1`` (the far end is the last); the
+    round ``hub, 1 .. k .. 1, hub`` picks one per position so that the sum of
+    consecutive road times is least (a shortest path through the layers of
+    options, exact).
 
     Returns
     -------
-    order : ndarray of int
-        Indices into the stops.
-    sides : ndarray of int64
-        The location serving each stop (in the returned order).
+    ndarray of int64, shape (2k + 1,)
+        Location per position.
     """
-    near = getattr(travel, "nearby_locations", None)
-    sides = [
-        np.unique(np.concatenate(([locs[i]], near(lat[i], lon[i], 30.0) if near else [])))
-        for i in range(locs.size)
-    ]
-    flat = np.concatenate([[hub_loc], *sides]).astype(np.int64)
-    owner = np.concatenate([[-1], *[[i] * len(sd) for i, sd in enumerate(sides)]])
+    k = len(options)
+    layers = [np.array([hub_loc], dtype=np.int64)]
+    layers += [np.asarray(options[i], dtype=np.int64) for i in range(k)]
+    layers += [np.asarray(options[i], dtype=np.int64) for i in range(k - 2, -1, -1)]
+    layers.append(np.array([hub_loc], dtype=np.int64))
+    flat = np.unique(np.concatenate(layers))
+    index = {int(v): i for i, v in enumerate(flat)}
     sec, _ = travel.matrix(flat, flat)
-    # nearest neighbour over (stop, side)
-    tour_nodes = [0]
-    left = set(range(locs.size))
-    while left:
-        here = tour_nodes[-1]
-        cands = [k for k in range(1, flat.size) if owner[k] in left]
-        nxt = min(cands, key=lambda k: (sec[here, k], k))
-        tour_nodes.append(nxt)
-        left.remove(int(owner[nxt]))
+    cost = np.zeros(1)
+    back: list[np.ndarray] = []
+    for prev, here in itertools.pairwise(layers):
+        step = sec[np.ix_([index[int(v)] for v in prev], [index[int(v)] for v in here])]
+        step[prev[:, None] == here[None, :]] = np.inf  # two stops never share a street point
+        total = cost[:, None] + step
+        back.append(np.argmin(total, axis=0))
+        cost = total[back[-1], np.arange(here.size)]
+    if not np.isfinite(cost[0]):
+        raise DataError("[line]: two consecutive stops are not connected on the shuttle network")
+    pick = [0]
+    for b in reversed(back):
+        pick.append(int(b[pick[-1]]))
+    pick.reverse()
+    return np.array([int(layer[i]) for layer, i in zip(layers, pick, strict=True)], dtype=np.int64)
 
-    def cost(t: list[int]) -> float:
-        return float(sum(sec[t[i], t[(i + 1) % len(t)]] for i in range(len(t))))
 
-    def best_sides(t: list[int]) -> list[int]:
-        t = list(t)
-        for i in range(1, len(t)):
-            prev, nxt = t[i - 1], t[(i + 1) % len(t)]
-            opts = [k for k in range(1, flat.size) if owner[k] == owner[t[i]]]
-            t[i] = min(opts, key=lambda k: (sec[prev, k] + sec[k, nxt], k))
-        return t
+def far_end_candidates(travel, zone: BaseGeometry, cell_m: float) -> np.ndarray:
+    """Usable street locations spread over the zone: per grid cell the one nearest its centre.
 
-    tour, best = tour_nodes, cost(tour_nodes)
-    improved = True
-    while improved:  # 2-opt on the asymmetric matrix: recompute the whole tour
-        improved = False
-        n = len(tour) - 1
-        for i in range(1, n):
-            for k in range(i + 1, n + 1):
-                cand = best_sides(tour[:i] + tour[i : k + 1][::-1] + tour[k + 1 :])
-                c = cost(cand)
-                if c < best - 1e-6:
-                    tour, best, improved = cand, c, True
-    order = np.array([owner[k] for k in tour[1:]], dtype=np.int64)
-    return order, flat[np.asarray(tour[1:], dtype=np.int64)]
+    Parameters
+    ----------
+    travel : RoadTravel
+        Its usable locations (the connected streets it drives) are the candidates.
+    zone : shapely geometry (lon, lat)
+    cell_m : float
+        Grid cell size.
+    """
+    from shapely import contains_xy
+
+    nodes = np.asarray(travel.usable, dtype=np.int64)
+    lat, lon = travel.graph.lat[nodes], travel.graph.lon[nodes]
+    keep = contains_xy(zone, lon, lat)
+    nodes, lat, lon = nodes[keep], lat[keep], lon[keep]
+    if nodes.size == 0:
+        raise DataError("[area]: no street of the shuttle network lies in the zone")
+    x, y = LocalPlane(float(lat.mean())).to_xy(lat, lon)
+    cx, cy = np.floor(x / cell_m), np.floor(y / cell_m)
+    off = np.hypot(x - (cx + 0.5) * cell_m, y - (cy + 0.5) * cell_m)
+    order = np.lexsort((nodes, off, cy, cx))  # per cell: nearest the centre, then lowest id
+    cell = np.column_stack((cx, cy))[order]
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = (cell[1:] != cell[:-1]).any(axis=1)
+    return np.sort(nodes[order[first]])
+
+
+def generate_trunk(
+    travel,
+    *,
+    hub_loc: int,
+    far_ends: np.ndarray,
+    resident_lat: np.ndarray,
+    resident_lon: np.ndarray,
+    walks: WalkModel,
+    walk_m: float,
+    spacing_m: float,
+    zone: BaseGeometry,
+) -> tuple[list[tuple[str, str, float, float]], np.ndarray]:
+    """Stops of a trunk line from the hub to the far end that serves the most residents.
+
+    For every candidate far end the fastest road path from the hub is cut
+    into stops every ``spacing_m`` (inside the zone; the far end is always
+    one); the candidate whose stops are within ``walk_m`` of the most
+    resident points wins (ties: the shorter run, then the lower location).
+
+    Parameters
+    ----------
+    far_ends : ndarray of int64
+        Candidate far-end locations (e.g. the virtual stops of the zone).
+    walks : WalkModel
+        How walks are measured (:mod:`fleet.concepts.walking`).
+    zone : shapely geometry (lon, lat)
+
+    Returns
+    -------
+    stops : list of (id, name, lat, lon)
+        In order from the hub outwards (the hub excluded).
+    locs : ndarray of int64
+        Their locations on the outbound path.
+
+    Raises
+    ------
+    DataError
+        No candidate far end is reachable from the hub.
+    """
+    from shapely import contains_xy
+
+    best: tuple[int, float, int] | None = None
+    chosen: list[int] = []
+    for far in np.unique(np.asarray(far_ends, dtype=np.int64)).tolist():
+        if far == hub_loc or not math.isfinite(travel.time(hub_loc, far)):
+            continue
+        path = travel.path(hub_loc, far)
+        nodes = path.locations.tolist()
+        coords = np.array([travel.coords(int(v)) for v in nodes])
+        inside = contains_xy(zone, coords[:, 1], coords[:, 0])
+        stops: list[int] = []
+        last = 0.0
+        for i in range(1, len(nodes) - 1):
+            if inside[i] and path.metres[i] - last >= spacing_m:
+                stops.append(i)
+                last = float(path.metres[i])
+        if stops and path.metres[-1] - last < spacing_m / 2:
+            stops.pop()  # the far end stands in for a stop just before it
+        stops.append(len(nodes) - 1)
+        near = walks.within(resident_lat, resident_lon, coords[stops, 0], coords[stops, 1], walk_m)
+        score = (sum(len(x) > 0 for x in near), -float(path.seconds[-1]), -far)
+        if best is None or score > best:
+            best = score
+            chosen = [int(nodes[i]) for i in stops]
+    if best is None:
+        raise DataError(
+            "[line]: no street of the zone is reachable from the hub on the shuttle network; "
+            "check [hub] location"
+        )
+    locs = np.array(chosen, dtype=np.int64)
+    stops_out = [(f"V{i + 1}", f"Stop {i + 1}", *travel.coords(int(v))) for i, v in enumerate(locs)]
+    return stops_out, locs
 
 
 def build_line(
@@ -278,32 +454,35 @@ def build_line(
     layover_s: float,
     max_snap_m: float,
     zone_tolerance_m: float,
-    ordered: bool,
+    keep_inside: bool,
     hub_name: str = "Hub",
     locs: np.ndarray | None = None,
 ) -> FeederLine:
-    """A feeder line through ``stops`` (given order if ``ordered``, else a 2-opt loop).
+    """A two-way feeder line through ``stops`` (in order from the hub outwards).
 
     Parameters
     ----------
     hub : (lat, lon)
-        The transit hub; trips start and end there.
+        The transit hub; rounds start and end there.
     stops : list of (id, name, lat, lon)
     locs : ndarray of int, optional
         The stops' network locations when known (generated stops).
     zone : shapely geometry (lon, lat)
         The service zone; stops must lie within ``zone_tolerance_m`` of it, and
-        so must the driven path of a given (``ordered``) line, the hub's approach excepted.
+        so must the driven road of a given line (``keep_inside``) in both
+        directions, the hub's approach excepted.
 
     Raises
     ------
     DataError
-        The hub or a stop is off the network, a stop or the path leaves the zone.
+        The hub or a stop is off the network, a stop or the road leaves the zone.
     """
     try:
-        hub_loc = travel.locate(*hub)
+        hub_loc = locate_stop(travel, *hub)
     except SnapError as exc:
         raise DataError(f"[hub] location: {exc}") from None
+    if not stops:
+        raise DataError("[line]: the line has no stops besides the hub; give at least one")
     plane = LocalPlane(float(hub[0]))
     ring = np.asarray(zone.exterior.coords)
     zx, zy = plane.to_xy(ring[:, 1], ring[:, 0])
@@ -313,6 +492,7 @@ def build_line(
     lat = np.array([s[2] for s in stops])
     lon = np.array([s[3] for s in stops])
     # generated stops come with their network location; file stops are located here
+    located_here = locs is None
     locs = travel.locate_many(lat, lon) if locs is None else np.asarray(locs, dtype=np.int64)
     for i, (sid, name, la, lo) in enumerate(stops):
         x, y = plane.to_xy(np.array([la]), np.array([lo]))
@@ -323,11 +503,17 @@ def build_line(
                 f"{outside:.0f} m outside the zone [area]; move it inside or widen "
                 f"[line] zone_tolerance_m (now {zone_tolerance_m:g})"
             )
+        if not located_here:
+            continue  # a network location already: its point is a junction of the network
         if locs[i] < 0:
+            why = (
+                travel.refusal(la, lo)
+                if isinstance(travel, AutonomousTravel)
+                else f"no street within {travel.max_snap_m:.0f} m"
+            )
             raise DataError(
                 f"[line] stops_file: stop {sid!r} ({name}) at ({la:.5f}, {lo:.5f}) is not on "
-                f"the shuttle network (no street within {travel.max_snap_m:.0f} m); move it "
-                f"onto a street"
+                f"the shuttle network ({why}); move it onto a street"
             )
         off = float(travel.snap_metres(np.array([la]), np.array([lo]))[0])
         if off > max_snap_m:
@@ -335,22 +521,19 @@ def build_line(
                 f"[line] stops_file: stop {sid!r} ({name}) is {off:.0f} m from the nearest "
                 f"shuttle street (max {max_snap_m:g} m, [line] max_snap_m); move it onto a street"
             )
-    if ordered:
-        order = np.arange(len(stops))
-        locs = locs[order]
-    else:
-        order, locs = order_loop(travel, hub_loc, locs, lat, lon)
-    stops = [stops[i] for i in order]
-    all_locs = np.concatenate(([hub_loc], locs)).astype(np.int64)
-    nxt = np.roll(all_locs, -1)
-    run_s = np.array([travel.time(int(a), int(b)) for a, b in zip(all_locs, nxt, strict=True)])
-    run_m = np.array([travel.distance(int(a), int(b)) for a, b in zip(all_locs, nxt, strict=True)])
-    if not np.isfinite(run_s).all():
-        raise DataError("[line]: two consecutive stops are not connected on the shuttle network")
+    near = getattr(travel, "nearby_locations", None)
+    options = [
+        np.unique(np.concatenate(([locs[i]], near(lat[i], lon[i], SIDE_RADIUS_M) if near else [])))
+        for i in range(locs.size)
+    ]
+    pos_loc = choose_sides(travel, hub_loc, options)
+    pairs = list(itertools.pairwise(pos_loc.tolist()))
+    run_s = np.array([travel.time(a, b) for a, b in pairs])
+    run_m = np.array([travel.distance(a, b) for a, b in pairs])
     allowed = zone_m.buffer(zone_tolerance_m).union(hub_m.buffer(max(zone_tolerance_m, 1500.0)))
-    # a given line must stay in the zone; a generated loop takes the fastest roads between
-    # its stops (a short cut outside the zone is how a driver would go)
-    for a, b in zip(all_locs, nxt, strict=True) if ordered else ():
+    # a given line must stay in the zone both ways; a generated trunk takes the fastest
+    # roads between its stops (a short cut outside the zone is how a driver would go)
+    for a, b in pairs if keep_inside else ():
         path = travel.path(int(a), int(b))
         plat = np.array([travel.coords(int(v))[0] for v in path.locations])
         plon = np.array([travel.coords(int(v))[1] for v in path.locations])
@@ -367,7 +550,7 @@ def build_line(
         stop_names=(hub_name, *(s[1] for s in stops)),
         lat=np.array([hub[0], *(s[2] for s in stops)]),
         lon=np.array([hub[1], *(s[3] for s in stops)]),
-        loc=all_locs,
+        loc=pos_loc,
         run_s=run_s,
         run_m=run_m,
         dwell_s=float(dwell_s),

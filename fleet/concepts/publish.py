@@ -1,9 +1,11 @@
 # ruff: noqa: E501  (GTFS column lists and rows read best one per line)
 """Publish a service: a fixed line as GTFS, an on-demand zone as GTFS-Flex v2.
 
-The fixed-line feed has ``agency``, ``stops``, ``routes``, ``trips``,
-``stop_times`` (the timetable of :mod:`fleet.concepts.line`), ``calendar``,
-``shapes`` (the driven road path) and ``feed_info``. The zone feed follows
+The fixed-line feed has ``agency``, ``stops``, ``routes``, ``trips`` (a trip
+per direction and round: ``direction_id`` 0 from the hub, 1 towards it, the
+round's vehicle as ``block_id``), ``stop_times`` (the timetable of
+:mod:`fleet.concepts.line`), ``calendar``, ``shapes`` (the driven road path,
+one per direction) and ``feed_info``. The zone feed follows
 GTFS-Flex v2 (in the GTFS reference since 2024): the zone polygon in
 ``locations.geojson``, a ``booking_rules.txt`` rule (real-time booking, or
 same-day with a minimum notice), and a trip whose two ``stop_times`` rows
@@ -25,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from fleet.concepts.gtfs_rules import FeedReport, check_feed
 from fleet.concepts.line import LineTimetable
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -89,51 +92,57 @@ def export_line_gtfs(
 ) -> Path:
     """Write a GTFS zip of the line's timetable (see module docstring)."""
     line = timetable.line
-    n = line.n_stops
     stops = [
         {"stop_id": f"{prefix}:{sid}", "stop_name": name, "stop_lat": f"{la:.6f}",
          "stop_lon": f"{lo:.6f}", "wheelchair_boarding": 1}
         for sid, name, la, lo in zip(line.stop_ids, line.stop_names, line.lat, line.lon, strict=True)
     ]  # fmt: skip
     route_id = f"{prefix}:R1"
+    k = line.far
     routes = [{"route_id": route_id, "agency_id": "elster", "route_short_name": route_name,
-               "route_long_name": f"{route_name} {line.stop_names[0]} loop", "route_type": 3}]  # fmt: skip
+               "route_long_name": f"{line.stop_names[0]} - {line.stop_names[k]}", "route_type": 3}]  # fmt: skip
     shape_rows = []
-    dist = 0.0
-    seq = 0
-    for p in range(n):
-        pth = travel.path(line.position_loc(p), line.position_loc(p + 1))
-        for k, v in enumerate(pth.locations):
-            if p > 0 and k == 0:
-                continue
-            la, lo = travel.coords(int(v))
-            shape_rows.append(
-                {"shape_id": f"{prefix}:S1", "shape_pt_lat": f"{la:.6f}", "shape_pt_lon": f"{lo:.6f}",
-                 "shape_pt_sequence": seq, "shape_dist_traveled": f"{dist + pth.metres[k]:.1f}"}
-            )  # fmt: skip
-            seq += 1
-        dist += float(pth.metres[-1])
-    cum = np.concatenate(([0.0], np.cumsum(line.run_m)))
+    cum: list[np.ndarray] = []  # per direction: distance travelled at each of its positions
+    for d, positions in enumerate((range(k + 1), range(k, 2 * k + 1))):
+        shape_id, seq, dist = f"{prefix}:S{d}", 0, 0.0
+        at = [0.0]
+        for p in list(positions)[:-1]:
+            pth = travel.path(line.position_loc(p), line.position_loc(p + 1))
+            for i, v in enumerate(pth.locations):
+                if seq > 0 and i == 0:
+                    continue
+                la, lo = travel.coords(int(v))
+                shape_rows.append(
+                    {"shape_id": shape_id, "shape_pt_lat": f"{la:.6f}", "shape_pt_lon": f"{lo:.6f}",
+                     "shape_pt_sequence": seq, "shape_dist_traveled": f"{dist + pth.metres[i]:.1f}"}
+                )  # fmt: skip
+                seq += 1
+            dist += float(pth.metres[-1])
+            at.append(dist)
+        cum.append(np.asarray(at))
     trips, stop_times = [], []
     for j in range(timetable.n_trips):
-        tid = f"{prefix}:T{j + 1:04d}"
-        trips.append({"route_id": route_id, "service_id": "weekday", "trip_id": tid,
-                      "trip_headsign": line.stop_names[0], "shape_id": f"{prefix}:S1",
-                      "block_id": f"{prefix}:V{timetable.vehicle_of(j) + 1}",
-                      "wheelchair_accessible": 1})  # fmt: skip
-        arr, dep = timetable.times(j)
-        for p in range(n + 1):
-            stop_times.append(
-                {"trip_id": tid, "arrival_time": gtfs_time(arr[p]), "departure_time": gtfs_time(dep[p]),
-                 "stop_id": stops[p % n]["stop_id"], "stop_sequence": p + 1,
-                 "pickup_type": 1 if p == n else 0, "drop_off_type": 1 if p == 0 else 0,
-                 "shape_dist_traveled": f"{cum[p]:.1f}", "timepoint": 1}
-            )  # fmt: skip
+        for d in (0, 1):
+            tid = f"{prefix}:T{j + 1:04d}{'ab'[d]}"
+            sequence, arr, dep = timetable.direction(j, d)
+            last = len(sequence) - 1
+            trips.append({"route_id": route_id, "service_id": "weekday", "trip_id": tid,
+                          "trip_headsign": line.stop_names[sequence[-1]], "direction_id": d,
+                          "shape_id": f"{prefix}:S{d}",
+                          "block_id": f"{prefix}:V{timetable.vehicle_of(j) + 1}",
+                          "wheelchair_accessible": 1})  # fmt: skip
+            for i, stop in enumerate(sequence):
+                stop_times.append(
+                    {"trip_id": tid, "arrival_time": gtfs_time(arr[i]), "departure_time": gtfs_time(dep[i]),
+                     "stop_id": stops[stop]["stop_id"], "stop_sequence": i + 1,
+                     "pickup_type": 1 if i == last else 0, "drop_off_type": 1 if i == 0 else 0,
+                     "shape_dist_traveled": f"{cum[d][i]:.1f}", "timepoint": 1}
+                )  # fmt: skip
     files = {
         "agency.txt": _agency(agency, agency_url, timezone),
         "stops.txt": _csv(stops, ["stop_id", "stop_name", "stop_lat", "stop_lon", "wheelchair_boarding"]),
         "routes.txt": _csv(routes, ["route_id", "agency_id", "route_short_name", "route_long_name", "route_type"]),
-        "trips.txt": _csv(trips, ["route_id", "service_id", "trip_id", "trip_headsign", "shape_id", "block_id", "wheelchair_accessible"]),
+        "trips.txt": _csv(trips, ["route_id", "service_id", "trip_id", "trip_headsign", "direction_id", "shape_id", "block_id", "wheelchair_accessible"]),
         "stop_times.txt": _csv(stop_times, ["trip_id", "arrival_time", "departure_time", "stop_id", "stop_sequence", "pickup_type", "drop_off_type", "shape_dist_traveled", "timepoint"]),
         "calendar.txt": _csv([_service(start, days, weekdays)], ["service_id", *WEEKDAYS, "start_date", "end_date"]),
         "shapes.txt": _csv(shape_rows, ["shape_id", "shape_pt_lat", "shape_pt_lon", "shape_pt_sequence", "shape_dist_traveled"]),
@@ -224,120 +233,29 @@ def export_zone_flex(
     return _write_zip(Path(path), files)
 
 
-def validate_gtfs(path: Path) -> list[str]:
-    """Problems found in a fixed-route feed (empty: valid).
+def validate_gtfs(
+    path: Path, *, today: date | None = None, report_dir: Path | None = None
+) -> FeedReport:
+    """The canonical GTFS rules and Elster's own over a fixed-route feed.
 
-    Two independent readers: gtfs-kit (a maintained GTFS library, which reads
-    every table with its own schema, checks the trip timetables and builds
-    the stop and shape geometries) and Elster's own strict importer.
+    See :func:`fleet.concepts.gtfs_rules.check_feed`: MobilityData's rule set
+    (the ``gtfs-validator`` package), gtfs-kit reading and timing every trip,
+    and Elster's strict importer. Returns a ``FeedReport``; its ``errors``
+    refuse the publication.
     """
-    import gtfs_kit as gk
-
-    from routing.transit.gtfs import read_gtfs
-
-    problems: list[str] = []
-    feed = gk.read_feed(str(path), dist_units="m")
-    for table in ("agency", "stops", "routes", "trips", "stop_times", "calendar", "shapes"):
-        if getattr(feed, table) is None or getattr(feed, table).empty:
-            problems.append(f"{table}.txt missing or empty")
-    if not problems:
-        stats = feed.compute_trip_stats()
-        if stats["duration"].isna().any() or (stats["duration"] <= 0).any():
-            problems.append("a trip has no positive duration")
-        if len(stats) != len(feed.trips):
-            problems.append("gtfs-kit could not time every trip")
-        shapes = feed.get_shapes(as_gdf=True)
-        if shapes is None or shapes.geometry.is_empty.any():
-            problems.append("a shape has no geometry")
-        quality = feed.assess_quality().set_index("indicator")["value"]
-        for key in ("num_trips_missing_shapes", "num_route_short_names_duplicated"):
-            if key in quality.index and float(quality[key]) > 0:
-                problems.append(f"gtfs-kit: {key} = {quality[key]}")
-    try:
-        read_gtfs(path, strict=True)
-    except Exception as exc:  # the importer's DataError names file, line and field
-        problems.append(f"elster importer: {exc}")
-    return problems
+    return check_feed(path, today=today, report_dir=report_dir)
 
 
-FLEX_REQUIRED = {
-    "booking_rules.txt": ("booking_rule_id", "booking_type"),
-    "stop_times.txt": ("trip_id", "stop_sequence", "start_pickup_drop_off_window",
-                       "end_pickup_drop_off_window", "pickup_type", "drop_off_type"),
-    "trips.txt": ("route_id", "service_id", "trip_id"),
-    "routes.txt": ("route_id", "route_type"),
-    "agency.txt": ("agency_name", "agency_url", "agency_timezone"),
-}  # fmt: skip
+def validate_flex(
+    path: Path, *, today: date | None = None, report_dir: Path | None = None
+) -> FeedReport:
+    """The canonical GTFS and GTFS-Flex v2 rules over a zone feed (a ``FeedReport``).
 
-
-def validate_flex(path: Path) -> list[str]:
-    """Problems in a GTFS-Flex v2 zone feed against the rules of the GTFS reference.
-
-    gtfs-kit reads the fixed-route tables; the Flex rules are checked here:
-    required files and fields, ``locations.geojson`` as a FeatureCollection of
-    (Multi)Polygons with ids, every ``location_id`` defined, windows with
-    start before end, ``pickup_type``/``drop_off_type`` not 0 with a window
-    (the reference forbids it), booking rules referenced and defined.
+    The canonical rule set covers Flex v2: ``locations.geojson``, every
+    ``location_id`` and booking rule defined, windows with start before end,
+    ``pickup_type``/``drop_off_type`` not 0 with a window, booking fields.
     """
-    import gtfs_kit as gk
-    import pandas as pd
-
-    problems: list[str] = []
-    with zipfile.ZipFile(path) as z:
-        names = set(z.namelist())
-        tables = {
-            n: pd.read_csv(z.open(n), dtype=str).fillna("") for n in names if n.endswith(".txt")
-        }
-        geo = json.loads(z.read("locations.geojson")) if "locations.geojson" in names else None
-    for name, cols in FLEX_REQUIRED.items():
-        if name not in tables:
-            problems.append(f"{name} missing")
-            continue
-        missing = [c for c in cols if c not in tables[name].columns]
-        if missing:
-            problems.append(f"{name}: columns {missing} missing")
-    if geo is None or geo.get("type") != "FeatureCollection":
-        problems.append("locations.geojson missing or not a FeatureCollection")
-        ids: set[str] = set()
-    else:
-        ids = set()
-        for f in geo["features"]:
-            if "id" not in f:
-                problems.append("locations.geojson: a feature has no id")
-            if f.get("geometry", {}).get("type") not in ("Polygon", "MultiPolygon"):
-                problems.append(f"locations.geojson: {f.get('id')} is not a (Multi)Polygon")
-            ids.add(str(f.get("id")))
-    if problems:
-        return problems
-    st = tables["stop_times.txt"]
-    rules = set(tables["booking_rules.txt"]["booking_rule_id"])
-    for i, r in st.iterrows():
-        where = f"stop_times.txt line {i + 2}"
-        if r.get("location_id") and r["location_id"] not in ids:
-            problems.append(f"{where}: location_id {r['location_id']} not in locations.geojson")
-        s, e = r["start_pickup_drop_off_window"], r["end_pickup_drop_off_window"]
-        if not s or not e or _secs(s) >= _secs(e):
-            problems.append(f"{where}: pickup/drop-off window must have start < end")
-        if r["pickup_type"] == "0" or r["drop_off_type"] == "0":
-            problems.append(f"{where}: pickup_type/drop_off_type 0 is forbidden with a window")
-        for col in ("pickup_booking_rule_id", "drop_off_booking_rule_id"):
-            if r.get(col) and r[col] not in rules:
-                problems.append(f"{where}: {col} {r[col]} not in booking_rules.txt")
-    br = tables["booking_rules.txt"]
-    for i, r in br.iterrows():
-        if r["booking_type"] == "1" and not r.get("prior_notice_duration_min"):
-            problems.append(
-                f"booking_rules.txt line {i + 2}: booking_type 1 needs prior_notice_duration_min"
-            )
-    feed = gk.read_feed(str(path), dist_units="m")  # the fixed-route tables must read too
-    if feed.routes is None or feed.trips is None:
-        problems.append("gtfs-kit: routes or trips missing")
-    return problems
-
-
-def _secs(text: str) -> int:
-    h, m, s = (int(x) for x in text.split(":"))
-    return h * 3600 + m * 60 + s
+    return check_feed(path, flex=True, today=today, report_dir=report_dir)
 
 
 def merge_feeds(base: Path, extra: Path, out: Path) -> Path:

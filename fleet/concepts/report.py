@@ -229,6 +229,22 @@ def _f(v: float, nd: int = 2) -> str:
     return "–" if v is None or not np.isfinite(v) else f"{v:.{nd}f}"
 
 
+def walk_model_note(frame: pd.DataFrame, circuity: float) -> str:
+    """Which walk model the runs used (their ``walk_routed`` KPI), as a sentence."""
+    routed = frame["walk_routed"].dropna().astype(bool) if "walk_routed" in frame else None
+    # walks and rides are routed together: both need the region's map
+    if routed is not None and len(routed) and routed.all():
+        how = "routed on the region's walk network (shortest walk)"
+        bike = "routed on the region's bike network (the bike profile's times)"
+    elif routed is not None and len(routed) and routed.any():
+        how = "routed on the walk network in some runs, crow-fly estimates in others"
+        bike = "routed in the runs with a map, crow-fly estimates in others"
+    else:
+        how = f"crow-fly x {circuity:g} circuity (no map)"
+        bike = f"crow-fly x {circuity:g} at 15 km/h (no map)"
+    return f"Walks to and from the vehicle and walking the whole trip: {how}. Cycling: {bike}."
+
+
 def summary_markdown(comparison, frame, best, rec, breaks, failed) -> str:
     """The Markdown summary (recommendation, break-even, per-concept table)."""
     sc = comparison.scenario
@@ -239,6 +255,8 @@ def summary_markdown(comparison, frame, best, rec, breaks, failed) -> str:
         "",
         f"{len(frame)} runs; seeds {', '.join(map(str, sc.seeds))}; targets: "
         + (", ".join(str(t) for t in sc.targets) or "none"),
+        "",
+        walk_model_note(frame, comparison.settings.stops.circuity),
         "",
         "## Recommendation per demand level",
         "",

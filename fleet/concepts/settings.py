@@ -10,9 +10,12 @@ these extra tables (every key optional; defaults below)::
                                     # the axis of the on-demand ones)
 
     [stops]   walk_m = 300          # stop-based on-demand: longest walk to a virtual stop
+              circuity = 1.3        # walks without a map (crow-fly x circuity); cycling
+              max_uncovered_share = 0.05  # walk locations left without a stop (parks)
     [line]    walk_m = 400, dwell_s = 20, layover_min = 3, flex_slack_share = 0.3, ...
     [hub]     name = "...", location = [lon, lat], share = 0.25, ...
-    [autonomous] max_speed_kmh = 20, max_street_kmh = 40, safety_operator_required = true
+    [autonomous] max_speed_kmh = 20, highway = [...], maxspeed_kmh = 50,
+                 allowed_ways_file = "...", safety_operator_required = true
     [costs]   vehicle_eur_h = 25, driver_eur_h = 35, kwh_per_km = 0.35, ...
 
 Errors name the table and key and say what to write instead.
@@ -23,11 +26,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from fleet.concepts import CONCEPTS
+from routing.speed_model import SHUTTLE
 from routing.validation import validate
 
 #: The tables this module owns (the rest of the file is a sweep scenario).
@@ -67,14 +71,29 @@ class CompareSettings(_Strict):
 class StopSettings(_Strict):
     """Virtual stops of the stop-based on-demand service."""
 
-    walk_m: float = Field(default=300.0, gt=0)
-    circuity: float = Field(default=1.3, ge=1.0)
+    walk_m: float = Field(default=300.0, gt=0, description="longest walk to a stop, routed")
+    circuity: float = Field(
+        default=1.3,
+        ge=1.0,
+        description="walk = crow-fly x circuity when the region has no map (cycling always)",
+    )
+    max_uncovered_share: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="walk locations allowed to have no stop within walk_m (parks, fields)",
+    )
 
 
 class LineSettings(_Strict):
     """The feeder line (fixed, and flex with its slack)."""
 
-    stops_file: str | None = None
+    stops_file: str | None = Field(
+        default=None, description="stops in order from the hub outwards (CSV or GeoJSON)"
+    )
+    stop_spacing_m: float = Field(
+        default=400.0, gt=0, description="a generated trunk: a stop every this many metres"
+    )
     walk_m: float = Field(default=600.0, gt=0)
     flex_walk_m: float = Field(
         default=300.0, gt=0, description="flex: door service beyond this walk"
@@ -105,14 +124,60 @@ class HubSettings(_Strict):
     tram_radius_m: float = Field(default=250.0, gt=0)
 
 
+#: Road classes an autonomous shuttle may use by default: no motorways or trunk roads (with
+#: ``maxspeed_kmh`` = 50 no street signed faster either: the speed gap to traffic is unsafe).
+#: Urban primary roads stay: without them Heidelberg's test zone falls apart in two halves.
+AV_HIGHWAYS = (
+    "primary", "primary_link", "secondary", "secondary_link", "tertiary", "tertiary_link",
+    "unclassified", "residential", "living_street", "service", "road", "busway",
+)  # fmt: skip
+#: Every ``highway`` class the shuttle profile can drive.
+SHUTTLE_HIGHWAYS = tuple(sorted(SHUTTLE.highway_kmh))
+
+
 class AutonomousSettings(_Strict):
-    """The autonomous variant's operating area, speed and crew."""
+    """The autonomous variant's allowed streets, speed and crew (``fleet.concepts.autonomous``)."""
 
     max_speed_kmh: float = Field(default=20.0, gt=0)
-    max_street_kmh: float = Field(default=40.0, gt=0)
+    highway: tuple[str, ...] = Field(
+        default=AV_HIGHWAYS, description="OSM highway classes of the allowed streets"
+    )
+    maxspeed_kmh: float = Field(default=50.0, gt=0, description="highest signed limit allowed")
+    unsigned_maxspeed_kmh: float = Field(
+        default=50.0, gt=0, description="the limit of a street with none signed (StVO urban)"
+    )
+    allowed_ways_file: str | None = Field(
+        default=None, description="OSM way ids, one a line (or a CSV with a way_id column)"
+    )
+    ways_file_mode: Literal["only", "add"] = Field(
+        default="only", description="the file is the street set, or adds to the derived one"
+    )
     area_buffer_m: float = Field(default=300.0, ge=0)
+    min_connected_share: float = Field(
+        default=0.8, ge=0, le=1, description="zone's allowed street length in one connected part"
+    )
     safety_operator_required: bool = True
     capacity: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "max_street_kmh" in data:
+            raise ValueError(
+                "max_street_kmh is replaced by the street set: allowed highway classes "
+                "(highway = [...]) and the highest signed limit (maxspeed_kmh = 50)"
+            )
+        return data
+
+    @field_validator("highway")
+    @classmethod
+    def _classes(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [h for h in v if h not in SHUTTLE_HIGHWAYS]
+        if bad or not v:
+            raise ValueError(
+                f"unknown highway class(es) {bad}; use some of {list(SHUTTLE_HIGHWAYS)}"
+            )
+        return v
 
 
 class CostSettings(_Strict):
@@ -175,4 +240,8 @@ def parse_settings(raw: Mapping[str, Any], *, source: str, base_dir: Path) -> Co
         settings = settings.model_copy(
             update={"line": settings.line.model_copy(update={"stops_file": str(path)})}
         )
+    if settings.autonomous.allowed_ways_file:
+        path = (base_dir / settings.autonomous.allowed_ways_file).resolve()
+        av = settings.autonomous.model_copy(update={"allowed_ways_file": str(path)})
+        settings = settings.model_copy(update={"autonomous": av})
     return settings

@@ -1,13 +1,14 @@
 """Riders on a timetabled feeder line, fixed or flex, driven vehicle by vehicle.
 
-Riders are taken in request order. Each walks to the line stop nearest its
-origin and from the one nearest its destination (at most ``walk_m``); on a
+Riders are taken in request order. Each walks to the line stop with the
+shortest walk from its origin and from the one with the shortest walk to its
+destination (at most ``walk_m``; walks as in :mod:`fleet.concepts.walking`); on a
 flex route a rider who would walk more than ``door_walk_m`` but lives within
-``corridor_m`` of the line is picked up or dropped at the door instead, when
+``corridor_m`` (crow-fly) of a stop is picked up or dropped at the door instead, when
 the detour fits the timetable slack of one segment. The rider takes the
 earliest trip that has room on every segment it rides (seats and wheelchair
-places) and stays on a loop vehicle past the hub when its destination comes
-before its origin. As on the on-demand services, every rider who can be carried
+places), in the direction of its destination (out from the hub, or back towards
+it; never through an end). As on the on-demand services, every rider who can be carried
 rides (the door-to-door time against walking is a KPI, not a choice).
 
 Then every vehicle drives its trips: legs between stops (and door points) on
@@ -28,8 +29,9 @@ import numpy as np
 import pandas as pd
 
 from fleet.concepts.line import LineTimetable
-from fleet.concepts.walking import WALK_MPS, walk_metres
+from fleet.concepts.walking import WALK_MPS, CrowFlyWalks, WalkModel
 from fleet.online.promises import Trip
+from routing.geo import haversine_m
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,8 +44,9 @@ class LineRules:
         Seats and wheelchair places per vehicle.
     walk_m : float
         Longest walk to or from a stop.
-    circuity : float
-        Walk = crow-fly x circuity.
+    walks : WalkModel
+        How walks are measured (routed on the walk network, or crow-fly x
+        circuity without a map).
     walk_mps : float
     flex : bool
         Door pickups/drop-offs for riders who would walk more than ``door_walk_m``
@@ -60,7 +63,7 @@ class LineRules:
     capacity: int = 8
     wheelchair_places: int = 1
     walk_m: float = 400.0
-    circuity: float = 1.3
+    walks: WalkModel = field(default_factory=CrowFlyWalks)
     walk_mps: float = WALK_MPS
     flex: bool = False
     corridor_m: float = 800.0
@@ -97,9 +100,8 @@ def simulate_line(
 ) -> LineOutcome:
     """Assign riders to trips, then drive every vehicle (see module docstring)."""
     line = timetable.line
-    n = line.n_stops
+    n = line.n_segments  # positions 0 .. n of a round
     n_trips = timetable.n_trips
-    nv = timetable.n_vehicles
     arr_off, dep_off = line.offsets()
     t0 = timetable.departures
     sched_run = line.sched_run_s
@@ -114,28 +116,20 @@ def simulate_line(
     d_lat = np.array([t.destination[0] for t in trips])
     d_lon = np.array([t.destination[1] for t in trips])
     stop_lat, stop_lon = line.lat, line.lon
-    walk_o = (
-        walk_metres(o_lat[:, None], o_lon[:, None], stop_lat[None], stop_lon[None], rules.circuity)
-        if trips
-        else np.zeros((0, n))
-    )
-    walk_d = (
-        walk_metres(d_lat[:, None], d_lon[:, None], stop_lat[None], stop_lon[None], rules.circuity)
-        if trips
-        else np.zeros((0, n))
-    )
-    direct_walk = walk_metres(o_lat, o_lon, d_lat, d_lon, rules.circuity) if trips else np.zeros(0)
+    walk_o = rules.walks.matrix(o_lat, o_lon, stop_lat, stop_lon)
+    walk_d = rules.walks.matrix(d_lat, d_lon, stop_lat, stop_lon)
+    direct_walk = rules.walks.pairs(o_lat, o_lon, d_lat, d_lon)
+    # the flex corridor is a distance from the line, not a walk
+    near_o = haversine_m(o_lat[:, None], o_lon[:, None], stop_lat[None], stop_lon[None]).min(axis=1)
+    near_d = haversine_m(d_lat[:, None], d_lon[:, None], stop_lat[None], stop_lon[None]).min(axis=1)
 
-    def seg_range(trip: int, p_from: float, trip2: int, p_to: float) -> list[tuple[int, int]]:
+    def seg_range(trip: int, p_from: float, p_to: float) -> list[tuple[int, int]]:
         """Segments (trip, p) a rider occupies from position p_from to p_to (x.5 = door)."""
-        out = []
-        if trip2 == trip:
-            for p in range(math.floor(p_from), math.ceil(p_to)):
-                out.append((trip, p))
-        else:
-            out.extend((trip, p) for p in range(math.floor(p_from), n))
-            out.extend((trip2, p) for p in range(math.ceil(p_to)))
-        return out
+        return [(trip, p) for p in range(math.floor(p_from), math.ceil(p_to))]
+
+    def positions(stop: int) -> list[int]:
+        """Positions of a round serving ``stop`` (outbound first)."""
+        return sorted({stop, n - stop})
 
     def fits(segs, seats: int, chairs: int) -> bool:
         return all(
@@ -174,8 +168,8 @@ def simulate_line(
         wo, wd = float(walk_o[r, so]), float(walk_d[r, sd])
         walk_all_s = float(direct_walk[r]) / rules.walk_mps
         # flex: door service first; a rider it cannot fit walks to a stop when close enough
-        door_o0 = rules.flex and rules.door_walk_m < wo <= rules.corridor_m * rules.circuity
-        door_d0 = rules.flex and rules.door_walk_m < wd <= rules.corridor_m * rules.circuity
+        door_o0 = rules.flex and wo > rules.door_walk_m and near_o[r] <= rules.corridor_m
+        door_d0 = rules.flex and wd > rules.door_walk_m and near_d[r] <= rules.corridor_m
         attempts = [(door_o0, door_d0)]
         if (door_o0 or door_d0) and max(wo, wd) <= rules.walk_m:
             attempts.append((False, False))
@@ -200,7 +194,7 @@ def simulate_line(
                 row["status"], row["reason"] = "walk", "same stop for origin and destination"
                 continue
             ready = trip.earliest_pickup + (0.0 if door_o else wo / rules.walk_mps)
-            # (trip, trip of the drop-off, start, end, segments, pickup, drop-off, door visits, -)
+            # (trip, start, end, segments, pickup, drop-off, door visits)
             best: tuple[Any, ...] | None = None
             # door points: the segment with the smallest detour (through the road matrix)
             o_loc = trip.origin_loc if door_o else -1
@@ -208,10 +202,15 @@ def simulate_line(
             if (door_o and o_loc < 0) or (door_d and d_loc < 0):
                 row["reason"] = "door not on the network"
                 continue
-            p_o = float(so) if not door_o else math.nan
-            p_d = float(sd if sd > 0 else n) if not door_d else math.nan
-            # a door pickup can fall in any segment: start from the first trip still running
-            first_times = t0 + (arr_off[n] if door_o else dep_off[so])
+            # stop to stop: the direction towards the destination
+            p_o, p_d = line.ride(so, sd) if not door_o and not door_d else (math.nan, math.nan)
+            # the first round the rider can still catch: a door pickup can fall in any
+            # segment (the round still running), a stop is served at its position in the
+            # rider's direction (a flex rider to a door may board at either: the later one)
+            if door_o:
+                first_times = t0 + arr_off[n]
+            else:
+                first_times = t0 + dep_off[int(p_o) if not door_d else max(positions(so))]
             first = int(np.searchsorted(first_times, ready - 1e-9))
             # one pass with the placeholder -1 (never read) where that end is a stop, not a door
             cands_o: list[int] = _best_segments(travel, line, o_loc) if door_o else [-1]
@@ -220,30 +219,30 @@ def simulate_line(
                 arr_j = t0[j] + arr_off
                 dep_j = t0[j] + dep_off
                 if not door_o and not door_d:
-                    if ready > dep_j[so]:
+                    if ready > dep_j[p_o]:
                         continue
-                    j2 = j
-                    if p_d <= p_o:  # loop past the hub on the same vehicle's next trip
-                        j2 = j + nv
-                        if j2 >= n_trips:
-                            break
-                    segs = seg_range(j, p_o, j2, p_d)
+                    segs = seg_range(j, p_o, p_d)
                     if not fits(segs, seats, chairs):
                         continue
-                    arrive = t0[j2] + arr_off[int(p_d)]
-                    best = (j, j2, p_o, p_d, segs, dep_j[so], arrive, None, None)
+                    best = (j, p_o, p_d, segs, dep_j[p_o], arr_j[p_d], None)
                     break
                 # a flex rider: try every segment pair in order of detour
                 found: tuple[Any, ...] | None = None
                 for po in cands_o:
                     for pd_ in cands_d:
-                        start = po + 0.5 if door_o else p_o
-                        end = pd_ + 0.5 if door_d else p_d
-                        if end < start or (door_o and not door_d and end <= start):
+                        if door_o and door_d:
+                            start, end = po + 0.5, pd_ + 0.5
+                        elif door_o:  # alight at the destination stop's next position
+                            later = [q for q in positions(sd) if q > po]
+                            start, end = po + 0.5, (later[0] if later else -1.0)
+                        else:  # board at the origin stop's last position before the door
+                            earlier = [q for q in positions(so) if q <= pd_]
+                            start, end = (earlier[-1] if earlier else n + 1.0), pd_ + 0.5
+                            if start <= n and ready > dep_j[int(start)]:
+                                continue
+                        if end < start:
                             continue
-                        if not door_o and door_d and end <= start:
-                            continue
-                        segs = seg_range(j, start, j, end)
+                        segs = seg_range(j, start, end)
                         if not segs or not fits(segs, seats, chairs):
                             continue
                         ok = True
@@ -263,20 +262,20 @@ def simulate_line(
                             if trip.earliest_pickup > pick_t:
                                 continue
                         else:
-                            pick_t = dep_j[so]
+                            pick_t = dep_j[int(start)]
                         if door_d:
                             drop_t = dep_j[pd_] + door_offset(j, pd_, add[(j, pd_)])
                         else:
-                            drop_t = arr_j[int(p_d)]
-                        if found is None or drop_t < found[6]:
-                            found = (j, j, start, end, segs, pick_t, drop_t, add, None)
+                            drop_t = arr_j[int(end)]
+                        if found is None or drop_t < found[5]:
+                            found = (j, start, end, segs, pick_t, drop_t, add)
                 if found is not None:
                     best = found
                     break
             if best is None:
                 row["reason"] = "no trip with room within the next trips"
                 continue
-            j, j2, start, end, segs, pick_t, drop_t, add, _ = best
+            j, start, end, segs, pick_t, drop_t, add = best
             for jj, pp in segs:
                 seats_load[jj, pp] += seats
                 chair_load[jj, pp] += chairs
@@ -287,11 +286,10 @@ def simulate_line(
             if not door_o:
                 at_stop.setdefault((j, int(start)), []).append(("pickup", r))
             if not door_d:
-                at_stop.setdefault((j2, int(end)), []).append(("dropoff", r))
+                at_stop.setdefault((j, int(end)), []).append(("dropoff", r))
             row.update(
                 status="assigned",
                 trip=j,
-                trip_off=j2,
                 planned_pickup=pick_t,
                 planned_dropoff=drop_t,
                 ready=ready,
@@ -307,10 +305,9 @@ def simulate_line(
 
 def _best_segments(travel, line, loc: int, k: int = 3) -> list[int]:
     """The ``k`` segments whose detour through ``loc`` is smallest (on the road matrix)."""
-    to_x, _ = travel.matrix(line.loc, [loc])
-    from_x, _ = travel.matrix([loc], line.loc)
-    nxt = np.roll(np.arange(line.n_stops), -1)
-    detour = to_x[:, 0] + from_x[0, nxt] - line.run_s
+    to_x, _ = travel.matrix(line.loc[:-1], [loc])
+    from_x, _ = travel.matrix([loc], line.loc[1:])
+    detour = to_x[:, 0] + from_x[0] - line.run_s
     return [int(p) for p in np.argsort(detour, kind="stable")[:k]]
 
 
@@ -377,7 +374,7 @@ LEG_COLUMNS = (
 def _drive(trips, riders, timetable, travel, rules, chain, at_stop) -> LineOutcome:
     """Drive every vehicle through its trips and record legs, stops and history."""
     line = timetable.line
-    n = line.n_stops
+    n = line.n_segments
     out = _Tables()
     ready = {int(x.rider): float(getattr(x, "ready", math.nan)) for x in riders.itertuples()}
     hub = line.position_loc(0)

@@ -296,9 +296,12 @@ class Dispatcher:
         heapq.heappush(self._events, (t, kind, self._seq, k, v.version))
         self._seq += 1
 
+    def _n_committed(self, k: int) -> int:
+        """Leading route nodes of vehicle ``k`` that can no longer move (start, on board)."""
+        return 1 + self.vehicles[k].n_onboard
+
     def _plan_nodes(self, k: int) -> np.ndarray:
-        v = self.vehicles[k]
-        return self.routes[k, 1 + v.n_onboard : self.lens[k] - 1]
+        return self.routes[k, self._n_committed(k) : self.lens[k] - 1]
 
     def _onboard_nodes(self, k: int) -> np.ndarray:
         return self.routes[k, 1 : 1 + self.vehicles[k].n_onboard]
@@ -443,10 +446,11 @@ class Dispatcher:
         if rec is not None:
             rec.seats, rec.wheelchairs = seats, chairs
         most = max(v.wheelchairs for v in self.vehicles)
-        if chairs > most or seats > self.fleet.seats:
+        most_seats = max(v.seats for v in self.vehicles)
+        if chairs > most or seats > most_seats:
             return self._reject(
                 rec, trip, f"needs {seats} seats and {chairs} wheelchair places; vehicles have "
-                f"at most {self.fleet.seats} and {most}"
+                f"at most {most_seats} and {most}"
             )  # fmt: skip
         try:
             o, d = self._locate(trip)
@@ -535,17 +539,23 @@ class Dispatcher:
         rec.pickup_stop, rec.dropoff_stop = p_id, d_id
         return result
 
-    def _best_vehicle(self, p: int, d: int, ep: float, direct_s: float):
-        """(vehicle, i, j, pickup, drop-off, added cost) of the best insertion, or None."""
+    def _best_vehicle(self, p: int, d: int, ep: float, direct_s: float, exclude: int = -1):
+        """(vehicle, i, j, pickup, drop-off, added cost) of the best insertion, or None.
+
+        ``exclude`` is a vehicle not to consider (the one a request is moved away from).
+        """
         cfg = self.config
         if cfg.policy == "nearest-idle":
             ks = [
                 v.index
                 for v in self.vehicles
-                if self._accepting(v) and self.lens[v.index] == 2 and v.mode is not Mode.CHARGING
+                if self._accepting(v)
+                and self.lens[v.index] == 2
+                and v.mode is not Mode.CHARGING
+                and v.index != exclude
             ]
         else:
-            ks = [v.index for v in self.vehicles if self._accepting(v)]
+            ks = [v.index for v in self.vehicles if self._accepting(v) and v.index != exclude]
         if not ks:
             return None
         pool = self.pool
@@ -855,7 +865,7 @@ class Dispatcher:
             vehicles=kidx,
             routes=self.routes[kidx].copy(),
             lens=self.lens[kidx].copy(),
-            committed=np.array([1 + self.vehicles[k].n_onboard for k in ks], dtype=np.int64),
+            committed=np.array([self._n_committed(k) for k in ks], dtype=np.int64),
             cap=self.cap[kidx].copy(),
             shift_s=self.shift_s[kidx].copy(),
             shift_e=self.shift_e[kidx].copy(),

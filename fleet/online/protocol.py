@@ -15,28 +15,39 @@ What a dispatcher can do beyond quote, book and cancel is declared in
 A method whose capability is not declared must still exist and do nothing
 (the protocol is total), so a caller that forgets to check cannot crash.
 
-Vehicle events (shift start and end, positions, stop events reported by
-drivers) will be one more capability with its own typed records here; the
-dispatch log then stores them like any other call.
+Vehicle reports (shift start and end, GPS fixes, stop events reported by
+drivers) are the :attr:`Capability.LIVE` part: :class:`VehicleReport` is
+their one typed record, :meth:`ShuttleDispatcher.report` applies one, and the
+API's dispatch log stores and replays them like any other call. A report the
+dispatcher refuses raises :class:`UnknownTargetError` (no such vehicle or
+booking), :class:`EventConflictError` (out of order, not in that state) or
+:class:`ImplausibleEventError` (impossible values); nothing changed then.
 """
 
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from routing.errors import RequestError
 
 __all__ = [
+    "REPORT_KINDS",
     "BookingMilestone",
     "Capability",
+    "EventConflictError",
+    "ImplausibleEventError",
     "NotCancellableError",
     "QuoteExpiredError",
+    "ReportError",
     "ShuttleDispatcher",
     "ShuttleQuote",
     "ShuttleRequest",
+    "UnknownTargetError",
     "VehicleMove",
+    "VehicleReport",
 ]
 
 
@@ -155,8 +166,109 @@ class ShuttleQuote:
         return cls(**known)
 
 
-#: A booking's milestone and the UNIX instant it was reached: ``("picked_up", 1.7e9)``.
-BookingMilestone = tuple[str, float]
+class BookingMilestone(NamedTuple):
+    """A step in a booking's life, as its passenger sees it.
+
+    Attributes
+    ----------
+    status : str
+        ``assigned``, ``arriving``, ``picked_up``, ``delayed``, ``completed``,
+        ``no_show`` or ``cancelled_by_operator``.
+    at : float
+        UNIX instant it was reached.
+    eta : float
+        The pickup (or, on board, arrival) estimate then (NaN: none).
+    reason : str
+        Why (a delay, a move to another vehicle, an operator cancellation).
+    """
+
+    status: str
+    at: float
+    eta: float = math.nan
+    reason: str = ""
+
+
+#: What a vehicle can report (:attr:`VehicleReport.kind`).
+REPORT_KINDS = (
+    "shift_start",
+    "shift_end",
+    "position",
+    "arrived",
+    "picked_up",
+    "dropped_off",
+    "no_show",
+    "out_of_service",
+)
+
+
+@dataclass(frozen=True)
+class VehicleReport:
+    """One report of a real vehicle or its driver (times in UNIX seconds).
+
+    Attributes
+    ----------
+    vehicle : str
+        Vehicle id (``V001``).
+    kind : str
+        One of :data:`REPORT_KINDS`.
+    ts : float
+        Device time the report is about.
+    lat, lon : float or None
+        Where (``shift_start`` and ``position``).
+    booking : str or None
+        The booking a stop event is about.
+    stop : str
+        ``pickup`` or ``dropoff`` (``arrived``).
+    passengers, wheelchairs : int
+        Capacity (``shift_start``) or people boarding (``picked_up``).
+    soc_kwh : float or None
+        Battery at ``shift_start``.
+    reason : str
+        ``out_of_service``: what happened.
+    """
+
+    vehicle: str
+    kind: str
+    ts: float
+    lat: float | None = None
+    lon: float | None = None
+    booking: str | None = None
+    stop: str = ""
+    passengers: int = 0
+    wheelchairs: int = 0
+    soc_kwh: float | None = None
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (what the dispatch log stores)."""
+        return {
+            "vehicle": self.vehicle,
+            "kind": self.kind,
+            "ts": self.ts,
+            "lat": self.lat,
+            "lon": self.lon,
+            "booking": self.booking,
+            "stop": self.stop,
+            "passengers": self.passengers,
+            "wheelchairs": self.wheelchairs,
+            "soc_kwh": self.soc_kwh,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VehicleReport:
+        """Inverse of :meth:`to_dict` (unknown keys are ignored).
+
+        Parameters
+        ----------
+        data : dict
+
+        Returns
+        -------
+        VehicleReport
+        """
+        known: dict[str, Any] = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**known)
 
 
 @dataclass(frozen=True)
@@ -191,6 +303,11 @@ class Capability(enum.Flag):
     REBALANCE
         :meth:`ShuttleDispatcher.rebalance_moves` and :meth:`ShuttleDispatcher.reposition`
         move idle vehicles toward expected demand.
+    LIVE
+        Vehicles are real: they move only when they report
+        (:meth:`ShuttleDispatcher.report`); :meth:`ShuttleDispatcher.manifest`,
+        :meth:`ShuttleDispatcher.booking_live`, :meth:`ShuttleDispatcher.day_kpis`
+        and :meth:`ShuttleDispatcher.alerts` read the live state.
     """
 
     NONE = 0
@@ -198,6 +315,7 @@ class Capability(enum.Flag):
     PROGRESS = enum.auto()
     REOPTIMISE = enum.auto()
     REBALANCE = enum.auto()
+    LIVE = enum.auto()
 
 
 class QuoteExpiredError(RequestError):
@@ -206,6 +324,34 @@ class QuoteExpiredError(RequestError):
 
 class NotCancellableError(RequestError):
     """The vehicle is on its way to the pickup or the passenger is on board; nothing changed."""
+
+
+class ReportError(RequestError):
+    """A vehicle report the dispatcher refused; nothing changed.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong.
+    fix : str
+        What the reporter should do instead.
+    """
+
+    def __init__(self, message: str, *, fix: str = "") -> None:
+        super().__init__(message)
+        self.fix = fix
+
+
+class UnknownTargetError(ReportError):
+    """A vehicle report names a vehicle or booking the dispatcher does not know."""
+
+
+class EventConflictError(ReportError):
+    """A vehicle report does not fit the state (out of order, not arrived, not on shift)."""
+
+
+class ImplausibleEventError(ReportError):
+    """A vehicle report is impossible (a GPS jump, a time in the future, a wrong count)."""
 
 
 class ShuttleDispatcher(Protocol):
@@ -253,7 +399,7 @@ class ShuttleDispatcher(Protocol):
         ...
 
     def progress(self, booking_ids: list[str]) -> dict[str, list[BookingMilestone]]:
-        """Milestones (``assigned``, ``picked_up``, ``completed``) reached by now, in order."""
+        """Milestones reached by now, in order (see :class:`BookingMilestone`)."""
         ...
 
     def reoptimise(self) -> dict[str, float]:
@@ -273,4 +419,28 @@ class ShuttleDispatcher(Protocol):
 
     def vehicles(self) -> list[dict[str, Any]]:
         """Every vehicle with its position, load and planned stops (the operator view)."""
+        ...
+
+    def report(self, report: VehicleReport) -> dict[str, Any]:
+        """Apply a vehicle's report now; what it changed (``moved``, ``rescued``, ...).
+
+        Raises :class:`UnknownTargetError`, :class:`EventConflictError` or
+        :class:`ImplausibleEventError` without changing anything.
+        """
+        ...
+
+    def manifest(self, vehicle: str) -> list[dict[str, Any]]:
+        """The vehicle's next stops in order, with planned times (UNIX seconds)."""
+        ...
+
+    def booking_live(self, booking_id: str) -> dict[str, Any] | None:
+        """Where a booking's vehicle is and its ETAs (None when no vehicle has it)."""
+        ...
+
+    def day_kpis(self) -> dict[str, float]:
+        """The service figures of the day so far."""
+        ...
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """What needs a dispatcher's attention now (times in UNIX seconds)."""
         ...

@@ -16,7 +16,10 @@ Besides that mapping it adds:
 * idle-vehicle rebalancing toward the demand seen in the bookings
   (:class:`fleet.online.rebalancing.RecentDemand`);
 * :meth:`OnlineShuttle.leg_provider`, the planner's "shuttle to the tram
-  stop" provider on the current dispatcher.
+  stop" provider on the current dispatcher;
+* on a :class:`fleet.online.live.LiveDispatcher` (``operation="live"``), the
+  vehicle reports of :class:`fleet.online.protocol.VehicleReport`: GPS fixes
+  snapped to the shuttle's road network, stop events, shifts.
 
 :func:`build_shuttle` builds one on a region's road network.
 """
@@ -30,19 +33,26 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from fleet.online.dispatcher import Dispatcher
+from fleet.online.live import LiveConfig, LiveDispatcher
 from fleet.online.promises import Promise, Trip
 from fleet.online.protocol import (
     BookingMilestone,
     Capability,
+    EventConflictError,
+    ImplausibleEventError,
     NotCancellableError,
     QuoteExpiredError,
     ShuttleDispatcher,
     ShuttleQuote,
     ShuttleRequest,
     VehicleMove,
+    VehicleReport,
 )
 from fleet.online.rebalancing import RecentDemand, plan_moves
+from fleet.online.travel import RoadTravel
 from routing.errors import RequestError, SnapError
 
 log = logging.getLogger(__name__)
@@ -74,6 +84,10 @@ class OnlineShuttle(ShuttleDispatcher):
     capabilities = (
         Capability.BOOK_NOW | Capability.PROGRESS | Capability.REOPTIMISE | Capability.REBALANCE
     )
+    #: Real vehicles are moved by their drivers, not sent toward demand by the dispatcher.
+    LIVE_CAPABILITIES = (
+        Capability.BOOK_NOW | Capability.PROGRESS | Capability.REOPTIMISE | Capability.LIVE
+    )
 
     def __init__(
         self,
@@ -86,6 +100,8 @@ class OnlineShuttle(ShuttleDispatcher):
         self.clock = clock
         self._pinned: float | None = None
         self.dispatcher = make_dispatcher()
+        if isinstance(self.dispatcher, LiveDispatcher):
+            self.capabilities = self.LIVE_CAPABILITIES
         self.origin_unix = float(origin_unix)
         self._forecast = RecentDemand()
         self._lock = threading.RLock()
@@ -228,33 +244,44 @@ class OnlineShuttle(ShuttleDispatcher):
                 ) from None
 
     def progress(self, booking_ids: list[str]) -> dict[str, list[BookingMilestone]]:
-        """What has happened to each booking by now: ``[(status, unix), ...]`` in order.
+        """What has happened to each booking by now, in order.
 
-        Statuses are ``assigned`` (the vehicle set off for the pickup),
-        ``picked_up`` and ``completed``, each with the instant it happened;
-        only milestones not after the dispatcher's clock are reported. Unknown
+        Simulated vehicles: ``assigned`` (the vehicle set off for the pickup),
+        ``picked_up`` and ``completed``, each with the instant it happened
+        (only milestones not after the dispatcher's clock). Live vehicles: every
+        milestone of :mod:`fleet.online.live` (with ETAs and reasons). Unknown
         or cancelled bookings are left out.
         """
         out: dict[str, list[BookingMilestone]] = {}
         with self._lock:
             now = self._now()
             o = self.origin_unix
+            d = self.dispatcher
             for booking_id in booking_ids:
-                rec = self.dispatcher.request(booking_id)
-                if rec is None or rec.status not in ("onboard", "done"):
-                    continue
-                reached = [
-                    (status, at + o)
-                    for status, at in (
-                        ("assigned", rec.dispatched_at),
-                        ("picked_up", rec.pickup_time),
-                        ("completed", rec.dropoff_time),
-                    )
-                    if math.isfinite(at) and at <= now
-                ]
+                if isinstance(d, LiveDispatcher):
+                    reached = [
+                        BookingMilestone(status, at + o, eta + o, reason)
+                        for status, at, eta, reason in d.milestones(booking_id)
+                    ]
+                else:
+                    reached = self._simulated_milestones(booking_id, now)
                 if reached:
                     out[booking_id] = reached
         return out
+
+    def _simulated_milestones(self, booking_id: str, now: float) -> list[BookingMilestone]:
+        rec = self.dispatcher.request(booking_id)
+        if rec is None or rec.status not in ("onboard", "done"):
+            return []
+        return [
+            BookingMilestone(status, at + self.origin_unix)
+            for status, at in (
+                ("assigned", rec.dispatched_at),
+                ("picked_up", rec.pickup_time),
+                ("completed", rec.dropoff_time),
+            )
+            if math.isfinite(at) and at <= now
+        ]
 
     def reoptimise(self) -> dict[str, float]:
         """Improve the open plans now, keeping every promise (see ``Dispatcher.reoptimise``)."""
@@ -286,11 +313,140 @@ class OnlineShuttle(ShuttleDispatcher):
         with self._lock:
             self._now()
             out = self.dispatcher.vehicles_view()
-        o = self.origin_unix
         for v in out:
-            v["free_at"] = v["free_at"] + o if math.isfinite(v["free_at"]) else None
+            v["free_at"] = self._unix(v["free_at"])
+            for key in ("last_fix_at", "last_event_at"):
+                if key in v:
+                    v[key] = self._unix(v[key])
             for s in v["stops"]:
-                s["eta"] = s["eta"] + o if math.isfinite(s["eta"]) else None
+                s["eta"] = self._unix(s["eta"])
+        return out
+
+    # ------------------------------------------------------------------ live vehicles
+    def _live(self) -> LiveDispatcher:
+        d = self.dispatcher
+        if not isinstance(d, LiveDispatcher):
+            raise EventConflictError(
+                "this shuttle simulates its vehicles and takes no vehicle reports",
+                fix="start the server with ELSTER_SHUTTLE_OPERATION=live for real vehicles",
+            )
+        return d
+
+    def report(self, report: VehicleReport) -> dict[str, Any]:
+        """Apply a vehicle's report now (see :class:`fleet.online.live.LiveDispatcher`).
+
+        Returns
+        -------
+        dict
+            What changed besides the vehicle (bookings moved, delayed,
+            cancelled, rescued or stranded); empty for most reports.
+        """
+        with self._lock:
+            d = self._live()
+            now = self._now()
+            ts = float(report.ts) - self.origin_unix
+            name, kind = report.vehicle, report.kind
+            if kind in ("shift_start", "position"):
+                loc = self._snap(report)
+                if kind == "shift_start":
+                    d.start_shift(
+                        name, loc, now, seats=report.passengers, wheelchairs=report.wheelchairs,
+                        soc_kwh=report.soc_kwh,
+                    )  # fmt: skip
+                else:
+                    lat, lon = float(report.lat), float(report.lon)  # type: ignore[arg-type]
+                    d.position(name, loc, lat, lon, ts, now, candidates=self._near(lat, lon))
+                return {}
+            if kind == "shift_end":
+                return dict(d.end_shift(name, now))
+            if kind == "out_of_service":
+                return dict(d.out_of_service(name, ts, now, reason=report.reason or "breakdown"))
+            booking = str(report.booking)
+            if kind == "arrived":
+                d.arrived(name, booking, report.stop, ts, now)
+            elif kind == "picked_up":
+                d.picked_up(name, booking, report.passengers, report.wheelchairs, ts, now)
+            elif kind == "dropped_off":
+                d.dropped_off(name, booking, ts, now)
+            elif kind == "no_show":
+                d.no_show(name, booking, ts, now)
+            else:
+                raise ImplausibleEventError(
+                    f"unknown report kind {kind!r}", fix="see the vehicle API's report kinds"
+                )
+            return {}
+
+    #: Street locations this much farther than the nearest one are still candidates of a fix.
+    MATCH_SLACK_M = 25.0
+
+    def _near(self, lat: float, lon: float) -> Any:
+        """Street locations a GPS fix may be on (both directions, nearby arms), or None."""
+        travel = self.dispatcher.travel
+        if not isinstance(travel, RoadTravel):
+            return None  # a straight-line test plane has one location per point
+        nearest = float(travel.snap_metres(np.array([lat]), np.array([lon]))[0])
+        return travel.nearby_locations(lat, lon, nearest + self.MATCH_SLACK_M)
+
+    def _snap(self, report: VehicleReport) -> int:
+        if report.lat is None or report.lon is None:
+            raise ImplausibleEventError(
+                f"{report.kind} needs lat and lon", fix="send the vehicle's GPS position"
+            )
+        try:
+            return int(self.dispatcher.travel.locate(float(report.lat), float(report.lon)))
+        except SnapError as exc:
+            raise ImplausibleEventError(
+                f"the position is not on the shuttle's road network: {exc}",
+                fix="send the vehicle's real GPS position inside the service area",
+            ) from None
+
+    def manifest(self, vehicle: str) -> list[dict[str, Any]]:
+        """The vehicle's next stops in order (times in UNIX seconds)."""
+        with self._lock:
+            d = self._live()
+            self._now()
+            stops = d.manifest(vehicle)
+        for s in stops:
+            s["eta"] = self._unix(s["eta"])
+            s["window"] = (self._unix(s["window"][0]), self._unix(s["window"][1]))
+        return stops
+
+    def _unix(self, t: float) -> float | None:
+        return t + self.origin_unix if math.isfinite(t) else None
+
+    def booking_live(self, booking_id: str) -> dict[str, Any] | None:
+        """The booking's vehicle position and ETAs (UNIX seconds), or None."""
+        with self._lock:
+            d = self.dispatcher
+            if not isinstance(d, LiveDispatcher):
+                return None
+            self._now()
+            live = d.booking_live(booking_id)
+        if live is None:
+            return None
+        for key in ("position_at", "pickup_eta", "dropoff_eta"):
+            live[key] = self._unix(live[key])
+        return live
+
+    def day_kpis(self) -> dict[str, float]:
+        """The day's service figures (see ``LiveDispatcher.day_kpis``); {} when simulated."""
+        with self._lock:
+            d = self.dispatcher
+            if not isinstance(d, LiveDispatcher):
+                return {}
+            self._now()
+            return d.day_kpis()
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """What needs a dispatcher's attention (``since`` in UNIX seconds)."""
+        with self._lock:
+            d = self.dispatcher
+            if not isinstance(d, LiveDispatcher):
+                return []
+            self._now()
+            out = d.alerts()
+        for a in out:
+            a["since"] = self._unix(a["since"])
         return out
 
     # ------------------------------------------------------------------ the planner's legs
@@ -324,6 +480,8 @@ def build_shuttle(
     battery: Any = None,
     clock: Callable[[], float] = time.time,
     network: Any = None,
+    operation: str = "simulated",
+    live: LiveConfig | None = None,
 ) -> OnlineShuttle:
     """The online shuttle on a region's road graph (what the API loads at startup).
 
@@ -344,15 +502,18 @@ def build_shuttle(
         Unix time now.
     network : RoadNetwork, optional
         The network ``graph`` belongs to: live closures are customized onto its hierarchy.
+    operation : {"simulated", "live"}
+        ``simulated``: the vehicles drive their plans exactly from the depots.
+        ``live``: real vehicles join by starting a shift and move only when they
+        report (:class:`fleet.online.live.LiveDispatcher`).
+    live : LiveConfig, optional
+        Rules of live operation (no-show wait, GPS plausibility, alerts).
     """
     import datetime as dt
     from zoneinfo import ZoneInfo
 
-    import numpy as np
-
     from fleet.online.charging import sites_from_chargers
     from fleet.online.dispatcher import FleetSpec
-    from fleet.online.travel import RoadTravel
 
     warm_up_dispatch_kernels()
     tz = ZoneInfo(timezone)
@@ -373,6 +534,8 @@ def build_shuttle(
         sites = (
             sites_from_chargers(chargers) if chargers is not None and battery is not None else None
         )
+        if operation == "live":
+            return LiveDispatcher(travel, fleet, charging_sites=sites, live=live)
         return Dispatcher(travel, fleet, charging_sites=sites)
 
     return OnlineShuttle(make_dispatcher, origin_unix=origin, clock=clock)

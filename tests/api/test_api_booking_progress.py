@@ -66,8 +66,8 @@ def test_progress_reports_milestones_in_order_with_their_instants(service):
     clock.t = T0 + 6 * 3600
     fleet.pin_clock(clock.t)
     reached = fleet.progress([booking.id, "unknown"])
-    assert [status for status, _ in reached[booking.id]] == ["assigned", "picked_up", "completed"]
-    times = [at for _, at in reached[booking.id]]
+    assert [m.status for m in reached[booking.id]] == ["assigned", "picked_up", "completed"]
+    times = [m.at for m in reached[booking.id]]
     assert times == sorted(times)
     record = fleet.dispatcher.request(booking.id)
     origin = fleet.origin_unix  # the epoch's local midnight

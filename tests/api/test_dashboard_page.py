@@ -7,14 +7,14 @@ KPIs computed from what the operator endpoints return.
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
+import json
+import re
 
 from routing.regions import PROJECT_ROOT
 from tests.support.api import OPERATOR_KEY
 from tests.support.browser import operator_get
 
-TZ = ZoneInfo("Europe/Berlin")
+STATIC = PROJECT_ROOT / "api" / "static"
 
 
 def sign_in(page, url: str, key: str = OPERATOR_KEY) -> None:
@@ -73,24 +73,19 @@ def test_vehicles_bookings_and_kpis_after_bookings_made_through_the_api(
         planned = page.inner_text(f'tr[data-booking-id="{made["id"]}"] td:nth-of-type(3)')
         assert planned != "–"  # the planned pickup time, read from the vehicle's plan
 
-    # KPIs: counted from the endpoints' data; what needs live vehicle events says so.
-    today = datetime.now(TZ).date()
-    open_today = sum(
-        1
-        for r in rows.values()
-        if r["status"] in ("confirmed", "assigned", "picked_up")
-        and datetime.fromisoformat(r["pickupAfter"]).astimezone(TZ).date() == today
-    )
+    # KPIs: the server's (/fleet/kpis). This server simulates its vehicles, so only the
+    # refused count is known; the rest say why they show "–".
+    kpis = operator_get(pages_url, "/fleet/kpis")
+    assert kpis["served"] is None and kpis["vehicleKm"] is None
     kpi = lambda name: page.inner_text(f'.kpi[data-kpi="{name}"] .value')  # noqa: E731
-    assert kpi("open") == str(open_today)
-    assert kpi("refused").isdigit()
-    seats = sum(v["capacity"] for v in vehicles)
-    onboard = sum(v["onboard"] for v in vehicles)
-    assert kpi("occupancy") == f"{round(100 * onboard / seats)} %"
-    for needs_live_data in ("onTime", "vehicleKm", "emptyKm"):
-        value = page.locator(f'.kpi[data-kpi="{needs_live_data}"] .value')
+    assert kpi("refused") == str(kpis["refused"])
+    for simulated in ("served", "onTime", "waitMean", "occupancy", "vehicleKm", "emptyKm"):
+        value = page.locator(f'.kpi[data-kpi="{simulated}"] .value')
         assert value.inner_text() == "–"
-        assert "Live-Daten" in (value.get_attribute("title") or "")
+        assert "simuliert" in (value.get_attribute("title") or "")
+    # Simulated vehicles have no shifts: their state says so.
+    states = page.locator("#vehicles-table td.vehicle-state").all_inner_texts()
+    assert states and set(states) == {"simuliert"}
 
     # The key stays for this tab: a reload signs in again without asking.
     page.reload(wait_until="load")
@@ -102,3 +97,31 @@ def test_vehicles_bookings_and_kpis_after_bookings_made_through_the_api(
     page.click("#logout-button")
     assert page.evaluate("() => sessionStorage.getItem('elster.operatorKey')") is None
     assert page.is_hidden("#dashboard-content")
+
+
+def test_both_languages_have_every_text_the_dashboard_uses() -> None:
+    """de.json and en.json hold the same keys, and every key the dashboard names literally."""
+    de = json.loads((STATIC / "i18n" / "de.json").read_text(encoding="utf-8"))
+    en = json.loads((STATIC / "i18n" / "en.json").read_text(encoding="utf-8"))
+    assert sorted(de) == sorted(en)
+    html = (STATIC / "dashboard.html").read_text(encoding="utf-8")
+    script = (STATIC / "dashboard.js").read_text(encoding="utf-8")
+    used = set(re.findall(r'data-i18n="([\w.]+)"', html))
+    used |= {key for pair in re.findall(r'data-i18n-attr="([^"]+)"', html)
+             for key in re.findall(r":([\w.]+)", pair)}  # fmt: skip
+    used |= set(re.findall(r'\bt\("([\w.]+)"', script))
+    # the keys built from a prefix and the API's own names
+    for prefix, names in {
+        "dash.bookingStatus.": ["confirmed", "assigned", "arriving", "delayed", "picked_up",
+                                "completed", "cancelled", "no_show", "cancelled_by_operator"],
+        "dash.alert.": ["delayed_booking", "off_plan", "stale_gps", "no_driver_events",
+                        "stranded"],
+        "dash.alertKind.": ["delayed_booking", "off_plan", "stale_gps", "no_driver_events",
+                            "stranded"],
+        "dash.vehicleState.": ["onShift", "offShift", "outOfService", "delayed", "simulated"],
+        "dash.kpi.": re.findall(r'\{ id: "(\w+)", field:', script),
+    }.items():  # fmt: skip
+        used |= {prefix + name for name in names}
+    assert len(used) > 80
+    missing = sorted(key for key in used if key not in de)
+    assert not missing, missing

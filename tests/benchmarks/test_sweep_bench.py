@@ -6,6 +6,7 @@ import json
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,7 @@ from benchmarks import run_all
 from benchmarks.run_all import BENCHES, Bench, Row, read_results, run_program
 
 # Minimal JSON in the layout each program writes (only the fields the table uses).
-SAMPLES = {
+SAMPLES: dict[str, dict[str, Any]] = {
     "road": {
         "car_point_to_point": {
             "ch": {"p50_ms": 0.01},
@@ -97,6 +98,10 @@ SAMPLES = {
             "matrix": {"size": 50, "live_ms": 100.0, "dijkstra_rows_ms": 300.0},
         },
     },
+    "fleet_live": {
+        "realistic": {"promises_kept_share": 0.8, "eta_error_p95_s": 300.0, "stranded": 0},
+        "exact": {"promises_kept_share": 0.9, "eta_error_p95_s": 30.0, "stranded": 0},
+    },
     "fleet_online": {
         "requests": 2000,
         "vehicles": 10,
@@ -136,7 +141,7 @@ def test_every_program_in_benchmarks_is_covered() -> None:
     names = [b.name for b in run_all.discover()]
     for expected in ("road", "transit", "plan", "demand", "darp", "api_load"):
         assert expected in names
-    assert "common" not in names and "run_all" not in names
+    assert "common" not in names and "run_all" not in names and "vehicle_sim" not in names
     assert set(SAMPLES) == set(BENCHES)
 
 

@@ -381,7 +381,7 @@ def test_online_shuttle_implements_the_protocol():
     assert math.isfinite(view[0]["free_at"])
     # Served by now: the pickup is under way, so the booking can no longer be cancelled.
     svc.pin_clock(1_000_300.0 - 10.0)  # the vehicle has set off for the pickup
-    assert [m for m, _ in svc.progress(["bk-2"])["bk-2"]] == ["assigned"]
+    assert [m.status for m in svc.progress(["bk-2"])["bk-2"]] == ["assigned"]
     with pytest.raises(NotCancellableError, match="can no longer be cancelled"):
         svc.cancel("bk-2")
     # reset: empty plans on a fresh dispatcher at the new origin.
