@@ -5,7 +5,10 @@ runs under a time limit, so a faster tree does more iterations and the two
 runs are not comparable; this one fixes the iteration count, so both trees
 must find the same routes, and compares steady-state time only (kernels are
 compiled and every instance solved once before timing). One worker process
-per tree; the rounds alternate which tree goes first.
+per tree; the rounds alternate which tree goes first. Each worker compiles
+into a fresh numba cache unless ``--reuse-cache``: numba's cache checks only
+a kernel's own file, so a tree's cache can hold callers built with older
+callees and the run would time stale code.
 
     git worktree add /tmp/elster-base main
     .venv/bin/python -m benchmarks.solver_ab --base /tmp/elster-base --rounds 3
@@ -18,6 +21,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +53,10 @@ for line in sys.stdin:
 """
 
 
-def _worker(tree: Path, mirror: str) -> subprocess.Popen[str]:
+def _worker(tree: Path, mirror: str, numba_cache: str | None) -> subprocess.Popen[str]:
     env = dict(os.environ, ELSTER_MIRROR=mirror, PYTHONPATH=str(tree))
+    if numba_cache is not None:
+        env["NUMBA_CACHE_DIR"] = numba_cache
     return subprocess.Popen(
         [sys.executable, "-c", WORKER], cwd=tree, env=env, text=True,
         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -59,9 +65,12 @@ def _worker(tree: Path, mirror: str) -> subprocess.Popen[str]:
 
 def compare(
     base: Path, tree: Path, *, instances: list[str], seeds: list[int], iterations: int,
-    rounds: int, mirror: str,
+    rounds: int, mirror: str, fresh_cache: bool = True,
 ) -> dict[str, Any]:  # fmt: skip
     """Solve every (instance, seed) ``rounds`` times in both trees, alternating the order.
+
+    With ``fresh_cache`` each tree compiles its kernels into a new, temporary
+    numba cache (the trees' own caches may be stale).
 
     Returns
     -------
@@ -69,7 +78,15 @@ def compare(
         Per run: both costs, whether the routes are identical in every round,
         the fastest time of each tree and their ratio; totals over all runs.
     """
-    workers = {"base": _worker(base, mirror), "tree": _worker(tree, mirror)}
+    scratch = tempfile.TemporaryDirectory(prefix="elster-solver-ab-") if fresh_cache else None
+    caches = {
+        side: None if scratch is None else str(Path(scratch.name) / side)
+        for side in ("base", "tree")
+    }
+    workers = {
+        "base": _worker(base, mirror, caches["base"]),
+        "tree": _worker(tree, mirror, caches["tree"]),
+    }
     times: dict[tuple[str, int], dict[str, list[dict[str, Any]]]] = {}
     try:
         for r in range(rounds):
@@ -93,6 +110,8 @@ def compare(
             if proc.stdin is not None:
                 proc.stdin.close()
             proc.wait(timeout=60)
+        if scratch is not None:
+            scratch.cleanup()
     runs = []
     for (name, seed), sides in times.items():
         best = {side: min(x["s"] for x in sides[side]) for side in sides}
@@ -110,6 +129,7 @@ def compare(
         "base": str(base), "tree": str(tree), "iterations": iterations, "rounds": rounds,
         "runs": runs, "total_s_base": total_base, "total_s_tree": total_tree,
         "ratio": total_tree / total_base, "all_same_routes": all(r["same_routes"] for r in runs),
+        "fresh_cache": fresh_cache,
     }  # fmt: skip
 
 
@@ -122,6 +142,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seeds", default="0,1")
     ap.add_argument("--iterations", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument(
+        "--reuse-cache", action="store_true",
+        help="load kernels from the trees' numba caches instead of compiling them afresh",
+    )  # fmt: skip
     args = ap.parse_args(argv)
     mirror = os.environ.get("ELSTER_MIRROR") or str(ROOT.parent / "shared" / "data")
     for tree in (args.base, args.tree):
@@ -130,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     result = compare(
         args.base.resolve(), args.tree.resolve(), instances=args.instances.split(","),
         seeds=[int(s) for s in args.seeds.split(",")], iterations=args.iterations,
-        rounds=args.rounds, mirror=mirror,
+        rounds=args.rounds, mirror=mirror, fresh_cache=not args.reuse_cache,
     )  # fmt: skip
     path = write_result("solver_ab", result)
     print(

@@ -4,7 +4,8 @@ A thin loop over :func:`fleet.solver.insertion.best_insertion` (the static
 solver's pruned, eight-step-verified cheapest insertion): for each candidate
 vehicle it returns the added cost, the insertion positions, the planned pickup
 and drop-off times of the verified schedule and the metres the new route
-drives (for the battery check). Nothing is changed.
+drives (for the battery check). Nothing is changed. The kernels it calls
+borrow their arrays (:func:`fleet.solver.jit.njit_borrowed`).
 """
 
 from __future__ import annotations

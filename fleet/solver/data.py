@@ -84,7 +84,8 @@ class Workspace(NamedTuple):
     (4, width) the schedule of :func:`fleet.solver.schedule.route_schedule`
     (row 0: start of service per position); ``load`` (width, dims) the load
     after each position; ``cand_d``/``cand_i``/``cand_j`` (width**2) candidate
-    insertions; ``buf`` (width) a route under construction.
+    insertions and ``order`` (width**2) their order once sorted; ``buf`` (width)
+    a route under construction.
     """
 
     nodepos: IntArray
@@ -94,6 +95,7 @@ class Workspace(NamedTuple):
     cand_d: FloatArray
     cand_i: IntArray
     cand_j: IntArray
+    order: IntArray
     buf: IntArray
 
 
@@ -122,6 +124,7 @@ def new_workspace(n_nodes: int, width: int, n_dims: int) -> Workspace:
         np.empty((4, width)),
         np.empty((width, n_dims), np.int64),
         np.empty(ncand),
+        np.empty(ncand, np.int64),
         np.empty(ncand, np.int64),
         np.empty(ncand, np.int64),
         np.empty(width, np.int64),

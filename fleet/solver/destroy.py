@@ -4,7 +4,8 @@ Every operator picks requests that are currently routed and writes their ids
 into ``out``, returning how many it chose. Solutions are a
 :class:`fleet.solver.data.RouteState` plus ``routed``, a boolean mask over
 requests. Random draws come from numba's generator, which the caller seeds
-once per run, so a run is reproducible.
+once per run, so a run is reproducible. Shaw relatedness reads the schedules
+of :func:`fleet.solver.schedule.service_times`.
 """
 
 from __future__ import annotations

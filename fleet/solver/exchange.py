@@ -1,4 +1,8 @@
-"""2-opt* tail exchange between two routes (numba local search)."""
+"""2-opt* tail exchange between two routes (numba local search).
+
+Both new routes are checked by the borrowed kernels of :mod:`fleet.solver.schedule`
+(:func:`~fleet.solver.jit.njit_borrowed`: no reference counting per call).
+"""
 
 from __future__ import annotations
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 import numpy as np
 
 from fleet.solver.data import EPS, INF, FloatArray, IntArray, ProblemData, Workspace
-from fleet.solver.jit import njit
+from fleet.solver.jit import njit, njit_borrowed
 from fleet.solver.routes import build_inserted
 from fleet.solver.schedule import pos_late, route_schedule
 
 
-@njit
+@njit_borrowed
 def best_insertion(
     seq: IntArray, n: int, k: int, p: int, d: int, data: ProblemData, ws: Workspace, blink: float
 ) -> tuple[float, int, int]:
@@ -53,7 +53,7 @@ def best_insertion(
     return insertion_prepared(seq, n, k, p, d, data, ws, ws.tw, ws.load, durslack, blink)
 
 
-@njit
+@njit_borrowed
 def route_prep(
     seq: IntArray,
     n: int,
@@ -120,6 +120,12 @@ def route_prep(
 
 
 @njit
+def _sort_candidates(cand_d: FloatArray, nc: int, order: IntArray) -> None:
+    """``order[:nc]``: the candidates ``cand_d[:nc]`` cheapest first (``np.argsort``)."""
+    order[:nc] = np.argsort(cand_d[:nc])
+
+
+@njit_borrowed
 def insertion_prepared(
     seq: IntArray,
     n: int,
@@ -231,7 +237,7 @@ def insertion_prepared(
     # Cheapest first by repeated selection: the first candidate almost always
     # passes the schedule test, so a full sort would be wasted work (after a
     # few failures the rest is sorted once).
-    order = np.empty(0, np.int64)
+    order = ws.order
     for c in range(nc):
         if c < 8:
             idx = 0
@@ -240,7 +246,7 @@ def insertion_prepared(
                     idx = t
         else:
             if c == 8:
-                order = np.argsort(cand_d[:nc])
+                _sort_candidates(cand_d, nc, order)
             idx = order[c - 8]
         val = cand_d[idx]
         if val == INF:

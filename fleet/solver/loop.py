@@ -4,7 +4,9 @@
 Python: pick operators by roulette over the adaptive weights, remove, repair,
 polish candidates close to the best (relocate search over the requests of the
 changed routes, then 2-opt* tail exchanges), accept by simulated annealing,
-keep the best and collect operator scores. The Python
+keep the best and collect operator scores. The helpers that run most often
+(schedule, insertion, repair's cost per route, relocate's moves) are
+compiled without reference counting (:func:`fleet.solver.jit.njit_borrowed`). The Python
 driver (:mod:`fleet.solver.alns`) owns the clock, the temperature schedule,
 the weight updates between chunks and the vehicle-reduction phases.
 

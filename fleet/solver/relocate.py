@@ -4,10 +4,52 @@ from __future__ import annotations
 
 import numpy as np
 
-from fleet.solver.data import IntArray, ProblemData, RouteState, new_workspace
+from fleet.solver.data import (
+    FloatArray,
+    IntArray,
+    ProblemData,
+    RouteState,
+    Workspace,
+    new_workspace,
+)
 from fleet.solver.insertion import insertion_prepared, route_prep
-from fleet.solver.jit import njit
+from fleet.solver.jit import njit, njit_borrowed
 from fleet.solver.routes import build_inserted
+
+
+@njit_borrowed
+def _best_move(
+    rs: RouteState,
+    red: IntArray,
+    ln: int,
+    k: int,
+    own: bool,
+    p: int,
+    d: int,
+    data: ProblemData,
+    ws: Workspace,
+    tws: FloatArray,
+    loads: IntArray,
+    durs: FloatArray,
+    prep_ver: IntArray,
+    version: IntArray,
+) -> tuple[float, int, int]:
+    """Cheapest insertion of request (``p``, ``d``) into route ``k`` for :func:`relocate_search`.
+
+    The request's own route (``own``) is ``red[:ln]``, the route without it,
+    prepared each time into ``ws``; any other route is ``rs.routes[k]``,
+    prepared into ``tws[k]``, ``loads[k]``, ``durs[k]`` only when its version
+    changed (``prep_ver``/``version``). A kernel of its own, without reference
+    counting, because relocate runs it for every (request, route) pair.
+    """
+    if own:
+        dur = route_prep(red, ln, k, data, ws.nodepos, ws.tw, ws.load)
+        return insertion_prepared(red, ln, k, p, d, data, ws, ws.tw, ws.load, dur, 0.0)
+    seq = rs.routes[k]
+    if prep_ver[k] != version[k]:
+        durs[k] = route_prep(seq, ln, k, data, ws.nodepos, tws[k], loads[k])
+        prep_ver[k] = version[k]
+    return insertion_prepared(seq, ln, k, p, d, data, ws, tws[k], loads[k], durs[k], 0.0)
 
 
 @njit
@@ -53,8 +95,6 @@ def relocate_search(
     maxlen = routes.shape[1]
     nd = data.demand.shape[1]
     ws = new_workspace(nn, maxlen + 2, nd)
-    tw = ws.tw
-    load = ws.load
     buf = ws.buf
     red = np.empty(maxlen + 2, np.int64)
     version = np.zeros(K, np.int64)
@@ -103,10 +143,8 @@ def relocate_search(
             best_j = -1
             for k in range(K):
                 if k == kr_:
-                    seq = red
                     ln = m
                 else:
-                    seq = routes[k]
                     ln = lens[k]
                     if ln == 2:
                         # empty routes: only the first of its class, and never the same class
@@ -126,20 +164,10 @@ def relocate_search(
                     i = c_i[r, k]
                     j = c_j[r, k]
                 else:
-                    if k == kr_:  # the own route without the request: prepared each time
-                        pk_tw = tw
-                        pk_load = load
-                        dur = route_prep(seq, ln, k, data, ws.nodepos, tw, load)
-                    else:
-                        if prep_ver[k] != version[k]:
-                            durs[k] = route_prep(seq, ln, k, data, ws.nodepos, tws[k], loads[k])
-                            prep_ver[k] = version[k]
-                        pk_tw = tws[k]
-                        pk_load = loads[k]
-                        dur = durs[k]
-                    dl, i, j = insertion_prepared(
-                        seq, ln, k, p, d, data, ws, pk_tw, pk_load, dur, 0.0
-                    )
+                    dl, i, j = _best_move(
+                        rs, red, ln, k, k == kr_, p, d, data, ws, tws, loads, durs, prep_ver,
+                        version,
+                    )  # fmt: skip
                     c_ver[r, k] = version[k]
                     c_d[r, k] = dl
                     c_i[r, k] = i

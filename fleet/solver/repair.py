@@ -20,7 +20,7 @@ from fleet.solver.data import (
     new_workspace,
 )
 from fleet.solver.insertion import insertion_prepared, route_prep
-from fleet.solver.jit import njit
+from fleet.solver.jit import njit, njit_borrowed
 from fleet.solver.routes import build_inserted
 
 
@@ -73,7 +73,7 @@ def repair(
     return repair_core(rs, bank, regret_k, max_routes, vehicle_fixed, noise, blink, data)
 
 
-@njit
+@njit_borrowed
 def _route_insertion_cost(
     rs: RouteState,
     k: int,
@@ -121,7 +121,7 @@ def _route_insertion_cost(
     return dl, i, j
 
 
-@njit
+@njit_borrowed
 def _first_of_class(lens: IntArray, veh_class: IntArray, h: int) -> bool:
     """Whether empty route ``h`` is the first empty route of its vehicle class."""
     for g in range(h):  # noqa: SIM110 - a loop, not all() over a generator: numba kernel

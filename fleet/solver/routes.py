@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 
 from fleet.solver.data import BoolArray, FloatArray, IntArray
-from fleet.solver.jit import njit
+from fleet.solver.jit import njit, njit_borrowed
 
 
-@njit
+@njit_borrowed
 def build_inserted(seq: IntArray, n: int, p: int, d: int, i: int, j: int, out: IntArray) -> int:
     """Write ``seq[:n]`` with ``p`` before old position ``i`` and ``d`` before ``j`` into ``out``.
 

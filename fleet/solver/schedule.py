@@ -18,10 +18,10 @@ from __future__ import annotations
 import numpy as np
 
 from fleet.solver.data import EPS, INF, BoolArray, FloatArray, IntArray, ProblemData
-from fleet.solver.jit import njit
+from fleet.solver.jit import njit, njit_borrowed
 
 
-@njit
+@njit_borrowed
 def pos_late(seq: IntArray, n: int, k: int, late: FloatArray, shift_e: FloatArray, p: int) -> float:
     """Latest service start at position ``p`` of route ``seq[:n]`` of vehicle ``k``.
 
@@ -32,7 +32,7 @@ def pos_late(seq: IntArray, n: int, k: int, late: FloatArray, shift_e: FloatArra
     return late[seq[p]]  # type: ignore[no-any-return]
 
 
-@njit
+@njit_borrowed
 def route_schedule(
     seq: IntArray, n: int, k: int, data: ProblemData, nodepos: IntArray, work: FloatArray
 ) -> bool:
@@ -193,7 +193,7 @@ def service_times(routes: IntArray, lens: IntArray, data: ProblemData) -> FloatA
     return out
 
 
-@njit
+@njit_borrowed
 def fits(seq: IntArray, n: int, k: int, demand: IntArray, cap: IntArray, ld: IntArray) -> bool:
     """Whether route ``seq[:n]`` stays within vehicle ``k``'s capacity all along.
 
@@ -210,7 +210,7 @@ def fits(seq: IntArray, n: int, k: int, demand: IntArray, cap: IntArray, ld: Int
     return True
 
 
-@njit
+@njit_borrowed
 def empty_points(seq: IntArray, n: int, demand: IntArray, ld: IntArray, out: BoolArray) -> None:
     """``out[p]``: the vehicle carries nobody after leaving position ``p`` of ``seq[:n]``.
 

@@ -11,7 +11,7 @@ from routing.regions import PROJECT_ROOT
 def test_a_tree_against_itself_gives_identical_routes(mirror_dir: Path) -> None:
     result = compare(
         PROJECT_ROOT, PROJECT_ROOT, instances=["a2-16"], seeds=[0], iterations=30, rounds=2,
-        mirror=str(mirror_dir),
+        mirror=str(mirror_dir), fresh_cache=False,  # the test session's cache: no recompiling
     )  # fmt: skip
     assert result["all_same_routes"]
     (run,) = result["runs"]
