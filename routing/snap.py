@@ -601,9 +601,7 @@ def _snap_kernel(
     turn_cost: NDArray[Any],
     group_of: NDArray[Any],
     group_first: NDArray[Any],
-) -> tuple[
-    float, float, float, int, int, int, int, int, float, float, float, int, int, int, int
-]:
+) -> tuple[float, float, float, int, int, int, int, int, float, float, float, int, int, int, int]:
     """Everything :meth:`Snapper.snap` reads from the arrays, in one call.
 
     The nearest segment (:func:`_grid_nearest`), the point on it, how far along its
