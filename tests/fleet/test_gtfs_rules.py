@@ -51,13 +51,15 @@ def _metres(a: int, b: int) -> float:
 
 def _line() -> FeederLine:
     n = LAT.size
-    run_m = np.array([_metres(i, (i + 1) % n) for i in range(n)])
+    # a two-way line: out from the hub over every stop, and back the same way
+    legs = [(i, i + 1) for i in range(n - 1)] + [(i + 1, i) for i in reversed(range(n - 1))]
+    run_m = np.array([_metres(a, b) for a, b in legs])
     return FeederLine(
         stop_ids=("hub", "A", "B", "C"),
         stop_names=("Hauptbahnhof", "Czernyring", "Kirchstraße", "Römerstraße"),
         lat=LAT,
         lon=LON,
-        loc=np.arange(n, dtype=np.int64),
+        loc=np.array([a for a, _ in legs] + [0], dtype=np.int64),  # per position of a round
         run_s=run_m / 7.0,
         run_m=run_m,
         dwell_s=20.0,
