@@ -557,9 +557,7 @@ class LiveDispatcher(Dispatcher):
         k = self.vehicle_index(name)
         lv = self._on_shift(k)
         self._check_ts(k, ts, now, event=True)
-        rec = self._record_of(k, booking_id)
-        self._replan_silent(now)
-        return k, lv, rec
+        return k, lv, self._record_of(k, booking_id)
 
     def _replan_silent(self, now: float) -> None:
         """Recompute the schedules of vehicles with work that have not reported for a while.
@@ -626,6 +624,7 @@ class LiveDispatcher(Dispatcher):
         if kind == "pickup" and rec.extra.get("arriving") != k:
             rec.extra["arriving"] = k
             self._milestone(rec, "arriving", now, "the shuttle is at the pickup")
+        self._replan_silent(now)  # last: a refused event changes nothing
 
     def _front(self, k: int, node: int) -> None:
         """Move ``node`` to the first open position of vehicle ``k``'s route."""
@@ -690,6 +689,7 @@ class LiveDispatcher(Dispatcher):
         self._refresh(now)
         self._replan(k)
         self._milestone(rec, "picked_up", now)
+        self._replan_silent(now)  # last: a refused event changes nothing
 
     def dropped_off(self, name: str, booking_id: str, ts: float, now: float) -> None:
         """The passengers of a booking left vehicle ``name`` at their drop-off.
@@ -724,6 +724,7 @@ class LiveDispatcher(Dispatcher):
         self._relocate(k, loc, now)
         self._replan(k)
         self._milestone(rec, "completed", now)
+        self._replan_silent(now)  # last: a refused event changes nothing
 
     def no_show(self, name: str, booking_id: str, ts: float, now: float) -> None:
         """Nobody came to the pickup of a booking: its seats are freed.
@@ -760,6 +761,7 @@ class LiveDispatcher(Dispatcher):
         self._refresh(now)
         self._replan(k)
         self._milestone(rec, "no_show", now, f"nobody came within {self.live.no_show_wait_s:.0f} s")
+        self._replan_silent(now)  # last: a refused event changes nothing
 
     def out_of_service(
         self, name: str, ts: float, now: float, *, reason: str = "breakdown"

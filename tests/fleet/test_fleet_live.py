@@ -400,3 +400,18 @@ def test_nothing_is_planned_before_the_stop_a_vehicle_waits_at() -> None:
     for t in (200.0, 400.0):
         fix(d, travel, "V001", locs["a"], t)
         assert d.request("r1").vehicle == 0 and d.manifest("V001")[0]["booking"] == "r1"
+
+
+def test_a_refused_report_changes_no_plan_not_even_a_silent_vehicles() -> None:
+    d, travel, locs = make()
+    d.start_shift("V001", locs["west"], 0.0, seats=4, wheelchairs=1)
+    d.submit(trip("r1", locs["a"], locs["b"], 0.0), 0.0)
+    d.start_shift("V002", locs["c"], 10.0, seats=4, wheelchairs=1)
+    d.submit(trip("r2", locs["c"], locs["b"], 10.0), 10.0)
+    owner = "V002" if d.request("r2").vehicle == 1 else "V001"
+    before = (d.routes.copy(), d.lens.copy(), d.milestones("r1"))
+    # long after r1's window: a silent V001 would be re-planned by an applied report
+    with pytest.raises(EventConflictError, match="picked_up before arrived"):
+        d.picked_up(owner, "r2", 1, 0, 1500.0, 1500.0)
+    assert np.array_equal(d.routes, before[0]) and np.array_equal(d.lens, before[1])
+    assert d.milestones("r1") == before[2]
