@@ -24,7 +24,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from api.deps import get_state
-from api.errors import ApiError, UnavailableError
+from api.errors import ApiError, ConflictError, UnavailableError
 from api.json import json_response
 from api.schemas import (
     ERROR_RESPONSES,
@@ -282,7 +282,10 @@ STREAM_KEEPALIVE_S = 15.0
 STREAM_MAX_S = 1800.0
 #: Open streams per worker process; more get 503 (memory and threads stay bounded).
 STREAM_LIMIT = 200
+#: Open streams of one booking per worker (a phone and a watch, say); more get 409.
+STREAM_LIMIT_PER_BOOKING = 3
 _open_streams = 0
+_streams_of: dict[str, int] = {}
 
 
 @router.get(
@@ -324,7 +327,13 @@ async def stream_booking(
             "too many live booking streams on this server",
             fix="poll GET /shuttle/bookings/{id} instead, or retry later",
         )
+    if _streams_of.get(booking_id, 0) >= STREAM_LIMIT_PER_BOOKING:
+        raise ConflictError(
+            f"this booking already has {STREAM_LIMIT_PER_BOOKING} live streams open",
+            fix="close a stream you no longer read, or poll GET /shuttle/bookings/{id}",
+        )
     _open_streams += 1
+    _streams_of[booking_id] = _streams_of.get(booking_id, 0) + 1
 
     async def events() -> AsyncIterator[bytes]:
         global _open_streams
@@ -353,6 +362,9 @@ async def stream_booking(
                     return
         finally:
             _open_streams -= 1
+            left = _streams_of.pop(booking_id, 1) - 1
+            if left > 0:
+                _streams_of[booking_id] = left
 
     return StreamingResponse(
         events(),

@@ -177,3 +177,16 @@ def test_a_stream_sends_the_booking_until_it_is_final(day: LiveDay) -> None:
     assert len(events) == 1
     data = json.loads(events[0].split("data: ", 1)[1])
     assert data["id"] == booking["id"] and data["status"] == "cancelled"
+
+
+def test_one_booking_cannot_hold_more_than_three_streams(day: LiveDay, monkeypatch) -> None:
+    from api.routers import shuttle as shuttle_router
+
+    v1 = day.credential("V001")
+    day.report("V001", "shift/start", v1, lat=NEAR_A[0], lon=NEAR_A[1], seats=4)
+    booking = day.book()
+    url = f"/api/v1/shuttle/bookings/{booking['id']}/stream"
+    # three streams of this booking already open in this worker
+    monkeypatch.setitem(shuttle_router._streams_of, booking["id"], 3)
+    refused = day.client.get(url, params={"token": booking["token"]})
+    assert refused.status_code == 409 and "3 live streams" in refused.json()["message"]

@@ -403,7 +403,7 @@ def test_nothing_is_planned_before_the_stop_a_vehicle_waits_at() -> None:
 
 
 def test_a_refused_report_changes_no_plan_not_even_a_silent_vehicles() -> None:
-    d, travel, locs = make()
+    d, _, locs = make()
     d.start_shift("V001", locs["west"], 0.0, seats=4, wheelchairs=1)
     d.submit(trip("r1", locs["a"], locs["b"], 0.0), 0.0)
     d.start_shift("V002", locs["c"], 10.0, seats=4, wheelchairs=1)
